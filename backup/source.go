@@ -1,0 +1,55 @@
+package backup
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Stream is one RDB snapshot flowing out of a source.
+type Stream struct {
+	// Body yields exactly the RDB bytes, from the "REDIS" magic through the
+	// checksum trailer. The caller closes it; closing early aborts the
+	// transfer. A transfer that ends early returns an error from Read, never
+	// a clean io.EOF.
+	Body io.ReadCloser
+	// Size is the RDB length in bytes when the source knows it up front,
+	// -1 when it does not (diskless replication).
+	Size int64
+	// Origin says where the bytes came from, for the manifest and logs
+	// (e.g. "replication 10.0.0.7:6379" or "file pod/ns/name:/data/dump.rdb").
+	Origin string
+}
+
+// Source produces a fresh RDB snapshot of one Redis server.
+type Source interface {
+	// Open returns a stream of an RDB snapshot that started after Open was
+	// called. Open may be retried after an error; it leaves nothing open.
+	Open(ctx context.Context) (*Stream, error)
+}
+
+// Server is the part of a Redis server's command set that a snapshot needs.
+// The go-redis adapter in internal/redis implements it.
+type Server interface {
+	// Info returns the fields of one INFO section ("persistence",
+	// "replication", "server") as key/value pairs.
+	Info(ctx context.Context, section string) (map[string]string, error)
+	// BGSave sends BGSAVE, or BGSAVE SCHEDULE when schedule is true, and
+	// returns Redis's status reply. A Redis error reply is returned as an
+	// error whose text is Redis's own message.
+	BGSave(ctx context.Context, schedule bool) (string, error)
+	// LastSave returns LASTSAVE.
+	LastSave(ctx context.Context) (time.Time, error)
+	// ConfigGet returns the value of one CONFIG GET parameter.
+	ConfigGet(ctx context.Context, name string) (string, error)
+}
+
+// FileReader opens a file beside a Redis server: on the local machine, or in
+// a pod through exec.
+type FileReader interface {
+	// OpenFile opens path for reading and returns its length as measured on
+	// the opened file (so a rename over path after the open does not change
+	// what is read). The reader must fail, not return io.EOF, if fewer than
+	// size bytes arrive. The caller closes it.
+	OpenFile(ctx context.Context, path string) (io.ReadCloser, int64, error)
+}

@@ -1,0 +1,218 @@
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisOptions configures StartRedis. The zero value is a password-less
+// server with no save points in a fresh temporary dir.
+type RedisOptions struct {
+	Password   string   // requirepass
+	Dir        string   // data dir; a new t.TempDir() when empty
+	DBFilename string   // dbfilename; dump.rdb when empty
+	Config     []string // extra redis.conf lines, e.g. `appendonly yes`
+}
+
+// Redis is a redis-server process owned by one test.
+type Redis struct {
+	Addr     string
+	Port     int
+	Dir      string
+	Password string
+	LogFile  string
+	Version  [3]int // major, minor, patch of redis-server
+
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+var redisVersionRE = regexp.MustCompile(`v=(\d+)\.(\d+)\.(\d+)`)
+
+// RedisServerVersion returns the version of redis-server on PATH.
+func RedisServerVersion(t testing.TB) [3]int {
+	t.Helper()
+	bin := LookPath(t, "redis-server")
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("redis-server --version: %v", err)
+	}
+	m := redisVersionRE.FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("redis-server --version: unexpected output %q", out)
+	}
+	var v [3]int
+	for i := range v {
+		v[i], _ = strconv.Atoi(m[i+1])
+	}
+	return v
+}
+
+// StartRedis starts redis-server on a free loopback port and stops it when
+// the test ends. It fails the test when the server does not answer PING.
+func StartRedis(t testing.TB, o RedisOptions) *Redis {
+	t.Helper()
+	bin := LookPath(t, "redis-server")
+	r := &Redis{Dir: o.Dir, Password: o.Password, Version: RedisServerVersion(t)}
+	if r.Dir == "" {
+		r.Dir = t.TempDir()
+	}
+	conf := []string{
+		"bind 127.0.0.1",
+		"protected-mode no",
+		"daemonize no",
+		`save ""`,
+		"appendonly no",
+	}
+	if r.Version[0] >= 7 {
+		conf = append(conf, "enable-debug-command yes", "enable-protected-configs yes")
+	}
+	if o.DBFilename != "" {
+		conf = append(conf, "dbfilename "+o.DBFilename)
+	}
+	if o.Password != "" {
+		conf = append(conf, "requirepass "+o.Password)
+	}
+	conf = append(conf, o.Config...)
+	// Reserving the port and starting the server race with other tests; a
+	// few attempts make a collision harmless.
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		r.Port = FreePort(t)
+		r.Addr = Addr(r.Port)
+		r.LogFile = filepath.Join(t.TempDir(), "redis.log")
+		lines := append([]string{
+			"port " + strconv.Itoa(r.Port),
+			"dir " + r.Dir,
+			"logfile " + r.LogFile,
+		}, conf...)
+		cfg := filepath.Join(t.TempDir(), "redis.conf")
+		if err := os.WriteFile(cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatalf("write redis.conf: %v", err)
+		}
+		r.cmd = exec.Command(bin, cfg)
+		if err := r.cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		r.done = make(chan struct{})
+		go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(r.cmd, r.done)
+		if lastErr = r.waitPing(10 * time.Second); lastErr == nil {
+			t.Cleanup(r.Stop)
+			return r
+		}
+		r.Stop()
+	}
+	t.Fatalf("redis-server did not start: %v\nlog:\n%s", lastErr, r.Log())
+	return nil
+}
+
+func (r *Redis) waitPing(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		select {
+		case <-r.done:
+			return fmt.Errorf("redis-server exited")
+		default:
+		}
+		if err = r.ping(); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+// ping speaks RESP by hand so that a LOADING or NOAUTH answer still counts
+// as "up" only when it is +PONG.
+func (r *Redis) ping() error {
+	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	cmd := "PING\r\n"
+	if r.Password != "" {
+		cmd = fmt.Sprintf("*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\nPING\r\n", len(r.Password), r.Password)
+	}
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return err
+	}
+	br := bufio.NewReader(c)
+	if r.Password != "" {
+		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") {
+			return fmt.Errorf("auth: %q %v", line, err)
+		}
+	}
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("ping: %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+// Client returns a go-redis client for db 0, closed when the test ends.
+func (r *Redis) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.Password, DB: 0})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// URL returns redis://[:password@]addr.
+func (r *Redis) URL() string {
+	if r.Password != "" {
+		return "redis://:" + r.Password + "@" + r.Addr
+	}
+	return "redis://" + r.Addr
+}
+
+// Digest returns DEBUG DIGEST of the whole dataset.
+func (r *Redis) Digest(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.Password})
+	defer c.Close()
+	d, err := c.Do(ctx, "DEBUG", "DIGEST").Text()
+	if err != nil {
+		t.Fatalf("DEBUG DIGEST on %s: %v", r.Addr, err)
+	}
+	return d
+}
+
+// Stop kills the server with SIGKILL, so nothing is saved at exit.
+func (r *Redis) Stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	_ = r.cmd.Process.Kill()
+	<-r.done
+}
+
+// Log returns the server's log file content.
+func (r *Redis) Log() string {
+	b, _ := os.ReadFile(r.LogFile)
+	return string(b)
+}
