@@ -1,0 +1,238 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrSaveFailed means Redis could not write a snapshot: the BGSAVE was
+// refused, or the child process failed. The wrapped text is Redis's own.
+var ErrSaveFailed = errors.New("redis could not save a snapshot")
+
+// SnapshotOptions tunes Snapshot. The zero value polls from 100ms up to 2s
+// and gives up after an hour.
+type SnapshotOptions struct {
+	Poll    time.Duration // first poll interval; doubles up to MaxPoll
+	MaxPoll time.Duration
+	Timeout time.Duration // hard limit for the whole snapshot
+	// Sleep waits d or until ctx ends; tests inject one that does not
+	// sleep for real.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (o SnapshotOptions) withDefaults() SnapshotOptions {
+	if o.Poll <= 0 {
+		o.Poll = 100 * time.Millisecond
+	}
+	if o.MaxPoll < o.Poll {
+		o.MaxPoll = max(2*time.Second, o.Poll)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Hour
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	return o
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// SnapshotResult describes the save that Snapshot waited for.
+type SnapshotResult struct {
+	LastSave time.Time // rdb_last_save_time after our save, server clock
+	COWBytes int64     // rdb_last_cow_size, copy-on-write memory the fork cost
+	Polls    int
+}
+
+// persistence is the INFO persistence fields the state machine reads.
+type persistence struct {
+	inProgress bool
+	aofRewrite bool // a rewrite is running or scheduled
+	lastSave   int64
+	lastStatus string
+	saves      int64 // rdb_saves, Redis 7.0+
+	hasSaves   bool
+	cowBytes   int64
+}
+
+func readPersistence(ctx context.Context, srv Server) (persistence, error) {
+	kv, err := srv.Info(ctx, "persistence")
+	if err != nil {
+		return persistence{}, fmt.Errorf("read INFO persistence: %w", err)
+	}
+	var p persistence
+	p.inProgress = kv["rdb_bgsave_in_progress"] == "1"
+	p.aofRewrite = kv["aof_rewrite_in_progress"] == "1" || kv["aof_rewrite_scheduled"] == "1"
+	p.lastStatus = kv["rdb_last_bgsave_status"]
+	if p.lastSave, err = strconv.ParseInt(kv["rdb_last_save_time"], 10, 64); err != nil {
+		return p, fmt.Errorf("read INFO persistence: rdb_last_save_time %q is not a number", kv["rdb_last_save_time"])
+	}
+	if s, ok := kv["rdb_saves"]; ok {
+		if p.saves, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return p, fmt.Errorf("read INFO persistence: rdb_saves %q is not a number", s)
+		}
+		p.hasSaves = true
+	}
+	p.cowBytes, _ = strconv.ParseInt(kv["rdb_last_cow_size"], 10, 64)
+	return p, nil
+}
+
+// serverTime returns the server's clock in whole seconds (INFO server
+// server_time_usec, Redis 5.0+), so that "the save started after the
+// request" compares two readings of the same clock. ok is false when the
+// server does not report it.
+func serverTime(ctx context.Context, srv Server) (sec int64, ok bool, err error) {
+	kv, err := srv.Info(ctx, "server")
+	if err != nil {
+		return 0, false, fmt.Errorf("read INFO server: %w", err)
+	}
+	us, err := strconv.ParseInt(kv["server_time_usec"], 10, 64)
+	if err != nil {
+		return 0, false, nil
+	}
+	return us / 1e6, true, nil
+}
+
+// Snapshot makes Redis write a fresh RDB to its dbfilename with BGSAVE and
+// waits until that save, one that started after Snapshot was called, has
+// finished successfully. It never uses SAVE, which would block Redis.
+//
+// A save already in progress may have started before the request, so it is
+// waited out and ours is started after it. While an AOF rewrite runs, the
+// save is scheduled with BGSAVE SCHEDULE. Completion needs all of: no save
+// in progress, rdb_last_bgsave_status:ok, rdb_saves advanced (Redis 7.0+),
+// and rdb_last_save_time (and LASTSAVE) not older than the request by the
+// server's clock. LASTSAVE alone is not enough: it has one-second
+// resolution and equals the start time until the first save.
+func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResult, error) {
+	o = o.withDefaults()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	var res SnapshotResult
+	request, haveClock, err := serverTime(ctx, srv)
+	if err != nil {
+		return res, err
+	}
+	poll := o.Poll
+	wait := func() error {
+		res.Polls++
+		if err := o.Sleep(ctx, poll); err != nil {
+			return err
+		}
+		poll = min(2*poll, o.MaxPoll)
+		return nil
+	}
+	timeout := func(err error, what string) error {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return fmt.Errorf("%s: no snapshot within %s: raise the timeout for large datasets: %w", what, o.Timeout, err)
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+
+	// Phase 1: start our BGSAVE, after any save already running.
+	var (
+		before    persistence
+		scheduled bool
+	)
+	for {
+		if before, err = readPersistence(ctx, srv); err != nil {
+			return res, err
+		}
+		if before.inProgress {
+			if err := wait(); err != nil {
+				return res, timeout(err, "wait for the save already in progress")
+			}
+			continue
+		}
+		scheduled = before.aofRewrite
+		reply, err := srv.BGSave(ctx, scheduled)
+		if err != nil {
+			msg := err.Error()
+			switch {
+			case strings.Contains(msg, "already in progress"):
+				// A save (e.g. for a replica) began between INFO and
+				// BGSAVE; wait for it and try again.
+				if err := wait(); err != nil {
+					return res, timeout(err, "wait for the save already in progress")
+				}
+				continue
+			case !scheduled && (strings.Contains(msg, "SCHEDULE") || strings.Contains(msg, "AOF")):
+				// An AOF rewrite began between INFO and BGSAVE.
+				if reply, err = srv.BGSave(ctx, true); err == nil {
+					scheduled = true
+					break
+				}
+				return res, fmt.Errorf("%w: BGSAVE SCHEDULE: %w", ErrSaveFailed, err)
+			case ctx.Err() != nil:
+				return res, timeout(err, "send BGSAVE")
+			default:
+				return res, fmt.Errorf("%w: BGSAVE: %w", ErrSaveFailed, err)
+			}
+		}
+		scheduled = scheduled || strings.Contains(strings.ToLower(reply), "scheduled")
+		break
+	}
+
+	// Phase 2: wait for our save to finish.
+	sawRunning := false
+	for {
+		if err := wait(); err != nil {
+			return res, timeout(err, "wait for BGSAVE")
+		}
+		now, err := readPersistence(ctx, srv)
+		if err != nil {
+			return res, err
+		}
+		if now.inProgress {
+			sawRunning = true
+			continue
+		}
+		// Has a save ended since ours was accepted? An accepted BGSAVE has
+		// forked before replying, so the first idle reading after it means
+		// ours has ended; a scheduled one must be seen to happen.
+		var ended bool
+		switch {
+		case now.hasSaves:
+			ended = now.saves > before.saves
+		case scheduled:
+			ended = sawRunning || now.lastSave > before.lastSave
+		default:
+			ended = true
+		}
+		if !ended {
+			continue
+		}
+		if now.lastStatus != "ok" {
+			return res, fmt.Errorf("%w: the BGSAVE child failed (rdb_last_bgsave_status:%s); the Redis log has the cause, e.g. no space left on the device or no permission to write in its dir", ErrSaveFailed, now.lastStatus)
+		}
+		if haveClock && now.lastSave < request {
+			// rdb_saves advanced but the last successful save is older:
+			// our save failed without updating the status.
+			return res, fmt.Errorf("%w: the last successful save (rdb_last_save_time %d) is older than the request (%d)", ErrSaveFailed, now.lastSave, request)
+		}
+		ls, err := srv.LastSave(ctx)
+		if err != nil {
+			return res, fmt.Errorf("read LASTSAVE: %w", err)
+		}
+		if ls.Unix() < now.lastSave {
+			return res, fmt.Errorf("LASTSAVE %d disagrees with rdb_last_save_time %d: not trusting this snapshot", ls.Unix(), now.lastSave)
+		}
+		res.LastSave = time.Unix(now.lastSave, 0)
+		res.COWBytes = now.cowBytes
+		return res, nil
+	}
+}

@@ -1,0 +1,154 @@
+// Package codec adapts klauspost/compress to rdbak's compression settings:
+// a codec name (zstd, gzip, none) and a level name, as they appear in the
+// config file, flags and manifests.
+package codec
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Settings select a codec. The zero value means zstd at level fastest.
+type Settings struct {
+	Codec string // zstd (default), gzip or none
+	Level string // zstd: fastest (default), default, better, best; gzip: fastest, default (default), best or 1-9
+	// Concurrency is the number of zstd encoder goroutines; 0 means
+	// min(2, GOMAXPROCS).
+	Concurrency int
+}
+
+// Normalize fills in defaults and checks the names, returning an error
+// that names the bad value and the accepted ones.
+func (s Settings) Normalize() (Settings, error) {
+	if s.Codec == "" {
+		s.Codec = "zstd"
+	}
+	switch s.Codec {
+	case "zstd":
+		if s.Level == "" {
+			s.Level = "fastest"
+		}
+		if _, err := zstdLevel(s.Level); err != nil {
+			return s, err
+		}
+	case "gzip":
+		if s.Level == "" {
+			s.Level = "default"
+		}
+		if _, err := gzipLevel(s.Level); err != nil {
+			return s, err
+		}
+	case "none":
+		s.Level = ""
+	default:
+		return s, fmt.Errorf("compression codec %q is not one of zstd, gzip, none", s.Codec)
+	}
+	if s.Concurrency < 0 {
+		return s, fmt.Errorf("compression concurrency %d must be 0 (automatic) or more", s.Concurrency)
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = min(2, runtime.GOMAXPROCS(0))
+	}
+	return s, nil
+}
+
+// Ext returns the file extension of the codec's output ("" for none).
+func Ext(codec string) string {
+	switch codec {
+	case "zstd":
+		return "zst"
+	case "gzip":
+		return "gz"
+	}
+	return ""
+}
+
+func zstdLevel(l string) (zstd.EncoderLevel, error) {
+	switch l {
+	case "fastest":
+		return zstd.SpeedFastest, nil
+	case "default":
+		return zstd.SpeedDefault, nil
+	case "better":
+		return zstd.SpeedBetterCompression, nil
+	case "best":
+		return zstd.SpeedBestCompression, nil
+	}
+	return 0, fmt.Errorf("zstd level %q is not one of fastest, default, better, best", l)
+}
+
+func gzipLevel(l string) (int, error) {
+	switch l {
+	case "fastest":
+		return gzip.BestSpeed, nil
+	case "default":
+		return gzip.DefaultCompression, nil
+	case "best":
+		return gzip.BestCompression, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > 9 {
+		return 0, fmt.Errorf("gzip level %q is not one of fastest, default, best or 1-9", l)
+	}
+	return n, nil
+}
+
+// NewWriter returns a compressor writing to w. Closing it flushes the
+// codec's trailer but does not close w. s must be normalized.
+func NewWriter(w io.Writer, s Settings) (io.WriteCloser, error) {
+	switch s.Codec {
+	case "zstd":
+		l, err := zstdLevel(s.Level)
+		if err != nil {
+			return nil, err
+		}
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(l), zstd.WithEncoderConcurrency(max(1, s.Concurrency)))
+	case "gzip":
+		l, err := gzipLevel(s.Level)
+		if err != nil {
+			return nil, err
+		}
+		return gzip.NewWriterLevel(w, l)
+	case "none":
+		return nopCloser{w}, nil
+	}
+	return nil, fmt.Errorf("compression codec %q is not one of zstd, gzip, none", s.Codec)
+}
+
+// NewReader returns a decompressor of codec reading from r. It reports
+// corrupt input as a read error. Close releases its resources, not r.
+func NewReader(r io.Reader, codecName string) (io.ReadCloser, error) {
+	switch codecName {
+	case "zstd":
+		// One goroutine and a bounded window keep a hostile object from
+		// making rdbak allocate without limit.
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(128<<20))
+		if err != nil {
+			return nil, fmt.Errorf("start zstd decoder: %w", err)
+		}
+		return zstdReadCloser{d}, nil
+	case "gzip":
+		g, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("read gzip header: %w", err)
+		}
+		g.Multistream(false)
+		return g, nil
+	case "none":
+		return io.NopCloser(r), nil
+	}
+	return nil, fmt.Errorf("compression codec %q is not one of zstd, gzip, none: the manifest may come from a newer rdbak", codecName)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+type zstdReadCloser struct{ *zstd.Decoder }
+
+func (z zstdReadCloser) Close() error { z.Decoder.Close(); return nil }

@@ -1,0 +1,101 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+)
+
+// Orphan is a backup directory with data but no manifest: a failed or
+// interrupted backup (or a delete that stopped half way). It is garbage.
+type Orphan struct {
+	Target, ID string
+	Keys       []string
+	Size       int64
+	Newest     time.Time // newest modification time among Keys
+}
+
+// Orphans returns manifest-less backup directories whose newest object is
+// older than grace at now. The grace period keeps a backup that is still
+// uploading (its manifest not yet written) from being collected.
+func (r *Repo) Orphans(ctx context.Context, now time.Time, grace time.Duration) ([]Orphan, error) {
+	type dir struct {
+		o        Orphan
+		manifest bool
+	}
+	dirs := map[string]*dir{}
+	it := r.bucket.List(&blob.ListOptions{})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", r.display, err)
+		}
+		t, id, name, ok := splitBackupKey(obj.Key)
+		if !ok {
+			continue
+		}
+		d := dirs[t+"/"+id]
+		if d == nil {
+			d = &dir{o: Orphan{Target: t, ID: id}}
+			dirs[t+"/"+id] = d
+		}
+		d.manifest = d.manifest || name == ManifestName
+		d.o.Keys = append(d.o.Keys, obj.Key)
+		d.o.Size += obj.Size
+		if obj.ModTime.After(d.o.Newest) {
+			d.o.Newest = obj.ModTime
+		}
+	}
+	var out []Orphan
+	for _, d := range dirs {
+		if !d.manifest && now.Sub(d.o.Newest) >= grace {
+			out = append(out, d.o)
+		}
+	}
+	slices.SortFunc(out, func(a, b Orphan) int { return strings.Compare(a.Target+"/"+a.ID, b.Target+"/"+b.ID) })
+	return out, nil
+}
+
+// DeleteOrphan removes an orphan found by Orphans, unless a manifest has
+// appeared for it since.
+func (r *Repo) DeleteOrphan(ctx context.Context, o Orphan) error {
+	ok, err := r.bucket.Exists(ctx, manifestKey(o.Target, o.ID))
+	if err != nil {
+		return fmt.Errorf("check manifest of %s/%s: %w", o.Target, o.ID, err)
+	}
+	if ok {
+		return fmt.Errorf("%s/%s gained a manifest since it was listed; not deleting it", o.Target, o.ID)
+	}
+	return r.deletePrefix(ctx, backupDir(o.Target, o.ID))
+}
+
+// redact returns rawURL without user info and with the values of query
+// parameters that may hold secrets replaced, for messages and manifests.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	u.User = nil
+	q := u.Query()
+	for k := range q {
+		lk := strings.ToLower(k)
+		for _, s := range []string{"key", "secret", "token", "sig", "password", "credential"} {
+			if strings.Contains(lk, s) {
+				q.Set(k, "REDACTED")
+			}
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,343 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
+	_ "gocloud.dev/blob/fileblob"  // file:// URLs
+	_ "gocloud.dev/blob/gcsblob"   // gs:// URLs
+	_ "gocloud.dev/blob/memblob"   // mem:// URLs
+	_ "gocloud.dev/blob/s3blob"    // s3:// URLs
+	"gocloud.dev/gcerrors"
+)
+
+// ErrNotFound means the backup (or its manifest) does not exist. A data
+// object without a manifest is not a backup, so it is not found either.
+var ErrNotFound = errors.New("backup not found")
+
+// Repo is a backup repository: a bucket, optionally under a key prefix, laid
+// out as layout.go describes. It is safe for concurrent use.
+type Repo struct {
+	bucket  *blob.Bucket
+	display string
+}
+
+// Options tunes Open.
+type Options struct {
+	// Create makes a missing file:// directory instead of failing; set it
+	// for commands that write.
+	Create bool
+}
+
+// Open opens the repository at rawURL, any gocloud.dev/blob URL. For
+// s3://, gs://, azblob:// and mem:// the URL path is a key prefix
+// (s3://bucket/prod/redis?region=eu-west-1 keeps backups under prod/redis/);
+// for file:// the path is the directory.
+func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" {
+		return nil, fmt.Errorf("storage URL %q is not a URL: use e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1", redact(rawURL))
+	}
+	display := redact(rawURL)
+	q := u.Query()
+	switch u.Scheme {
+	case "file":
+		if q.Get("no_tmp_dir") == "" {
+			// Temporary files beside the final ones: os.TempDir is often
+			// another filesystem, where the final rename would fail.
+			q.Set("no_tmp_dir", "1")
+		}
+		if o.Create {
+			dir := u.Path
+			if u.Host == "." {
+				dir = "." + dir
+			}
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create storage directory %s: %w", dir, err)
+			}
+		}
+	default:
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			if q.Get("prefix") != "" {
+				return nil, fmt.Errorf("storage URL %s has both a path and ?prefix=: use one", display)
+			}
+			q.Set("prefix", p+"/")
+			u.Path = ""
+		}
+	}
+	u.RawQuery = q.Encode()
+	b, err := blob.OpenBucket(ctx, u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open storage %s: %w", display, err)
+	}
+	return &Repo{bucket: b, display: display}, nil
+}
+
+// NewRepo wraps an open bucket (tests, or callers that build their own
+// driver options). The Repo takes ownership and closes it.
+func NewRepo(b *blob.Bucket, display string) *Repo { return &Repo{bucket: b, display: display} }
+
+// String returns the storage URL without credentials.
+func (r *Repo) String() string { return r.display }
+
+// Close releases the bucket.
+func (r *Repo) Close() error { return r.bucket.Close() }
+
+// Check reports whether the storage answers, for readiness checks and early
+// failure before a long snapshot.
+func (r *Repo) Check(ctx context.Context) error {
+	it := r.bucket.List(&blob.ListOptions{Delimiter: "/"})
+	if _, err := it.Next(ctx); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reach storage %s: %w", r.display, err)
+	}
+	return nil
+}
+
+// Upload is a data object being written. Exactly one of Commit or Abort
+// must be called.
+type Upload struct {
+	w      *blob.Writer
+	cancel context.CancelFunc
+	bucket *blob.Bucket
+	key    string
+	done   bool
+}
+
+// Create starts writing the data object name of backup target/id.
+func (r *Repo) Create(ctx context.Context, target, id, name string) (*Upload, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	key := dataKey(target, id, name)
+	w, err := r.bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("start upload of %s to %s: %w", key, r.display, err)
+	}
+	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key}, nil
+}
+
+// Write implements io.Writer.
+func (u *Upload) Write(p []byte) (int, error) { return u.w.Write(p) }
+
+// Commit finishes the upload; only then is the object visible.
+func (u *Upload) Commit() error {
+	u.done = true
+	defer u.cancel()
+	if err := u.w.Close(); err != nil {
+		return fmt.Errorf("finish upload of %s: %w", u.key, err)
+	}
+	return nil
+}
+
+// Abort cancels the upload and removes anything it left behind. It uses
+// ctx, not the upload's own (cancelled) context, for the cleanup.
+func (u *Upload) Abort(ctx context.Context) error {
+	if u.done {
+		return nil
+	}
+	u.done = true
+	u.cancel()
+	_ = u.w.Close() // returns the cancellation; the object is not created
+	if err := u.bucket.Delete(ctx, u.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return fmt.Errorf("remove partial upload %s: %w", u.key, err)
+	}
+	return nil
+}
+
+// Commit writes m's manifest, which makes the backup exist. Call it only
+// after the data object was committed and verified.
+func (r *Repo) Commit(ctx context.Context, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest of %s/%s: %w", m.Target, m.ID, err)
+	}
+	key := manifestKey(m.Target, m.ID)
+	if err := r.bucket.WriteAll(ctx, key, append(b, '\n'), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("write manifest %s to %s: %w", key, r.display, err)
+	}
+	return nil
+}
+
+// Problem is a manifest that exists but cannot be read.
+type Problem struct {
+	Key string
+	Err error
+}
+
+// List returns the manifests of target (all targets when target is ""),
+// oldest first. Manifests that cannot be decoded are returned as problems
+// instead of failing the whole listing.
+func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem, error) {
+	prefix := ""
+	if target != "" {
+		prefix = target + "/"
+	}
+	var (
+		out      []*Manifest
+		problems []Problem
+	)
+	it := r.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("list backups in %s: %w", r.display, err)
+		}
+		t, id, name, ok := splitBackupKey(obj.Key)
+		if !ok || name != ManifestName {
+			continue
+		}
+		m, err := r.manifest(ctx, t, id)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) { // deleted while listing
+				continue
+			}
+			problems = append(problems, Problem{Key: obj.Key, Err: err})
+			continue
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b *Manifest) int { return strings.Compare(a.ID, b.ID) })
+	return out, problems, nil
+}
+
+func (r *Repo) manifest(ctx context.Context, target, id string) (*Manifest, error) {
+	key := manifestKey(target, id)
+	b, err := r.bucket.ReadAll(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, fmt.Errorf("%w: no manifest %s in %s", ErrNotFound, key, r.display)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read manifest %s: %w", key, err)
+	}
+	m, err := decodeManifest(b, key)
+	if err != nil {
+		return nil, err
+	}
+	if m.ID != id || m.Target != target {
+		return nil, fmt.Errorf("manifest %s names backup %s/%s: it was moved or edited", key, m.Target, m.ID)
+	}
+	return m, nil
+}
+
+// Get returns the manifest of backup id of target. id "latest" picks the
+// newest backup. With target "", id must be unique across targets (and
+// "latest" needs exactly one target in the repository).
+func (r *Repo) Get(ctx context.Context, target, id string) (*Manifest, error) {
+	if id != "latest" && !ValidID(id) {
+		return nil, fmt.Errorf("backup id %q is neither \"latest\" nor of the form 20060102T150405Z-abcdef: see 'rdbak list'", id)
+	}
+	if target != "" && id != "latest" {
+		return r.manifest(ctx, target, id)
+	}
+	all, _, err := r.List(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	if id == "latest" {
+		if len(all) == 0 {
+			return nil, fmt.Errorf("%w: no backups of %s in %s", ErrNotFound, targetOrAll(target), r.display)
+		}
+		if target == "" {
+			targets := Targets(all)
+			if len(targets) > 1 {
+				return nil, fmt.Errorf("\"latest\" is ambiguous: %s holds backups of targets %s; name one with --target", r.display, strings.Join(targets, ", "))
+			}
+		}
+		return all[len(all)-1], nil
+	}
+	var found []*Manifest
+	for _, m := range all {
+		if m.ID == id {
+			found = append(found, m)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("%w: no backup %s in %s: see 'rdbak list'", ErrNotFound, id, r.display)
+	case 1:
+		return found[0], nil
+	default:
+		return nil, fmt.Errorf("backup id %s exists for targets %s; name one with --target", id, strings.Join(Targets(found), ", "))
+	}
+}
+
+// AsOf returns the newest backup of target created at or before t.
+func (r *Repo) AsOf(ctx context.Context, target string, t time.Time) (*Manifest, error) {
+	all, _, err := r.List(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if !all[i].Created.After(t) {
+			return all[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: no backup of %s at or before %s in %s", ErrNotFound, targetOrAll(target), t.UTC().Format(time.RFC3339), r.display)
+}
+
+// Targets returns the distinct targets of ms, sorted.
+func Targets(ms []*Manifest) []string {
+	var ts []string
+	for _, m := range ms {
+		ts = append(ts, m.Target)
+	}
+	slices.Sort(ts)
+	return slices.Compact(ts)
+}
+
+func targetOrAll(target string) string {
+	if target == "" {
+		return "any target"
+	}
+	return "target " + target
+}
+
+// OpenData opens the stored data object of m.
+func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error) {
+	key := dataKey(m.Target, m.ID, m.Data.Name)
+	rd, err := r.bucket.NewReader(ctx, key, nil)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, fmt.Errorf("data object %s of backup %s is missing from %s: the backup is damaged", key, m.ID, r.display)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s in %s: %w", key, r.display, err)
+	}
+	return rd, nil
+}
+
+// Delete removes a backup: the manifest first, so that a failure half way
+// leaves garbage (collected by GC) rather than a backup without data.
+func (r *Repo) Delete(ctx context.Context, m *Manifest) error {
+	if err := r.bucket.Delete(ctx, manifestKey(m.Target, m.ID)); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return fmt.Errorf("delete manifest of %s/%s: %w", m.Target, m.ID, err)
+	}
+	return r.deletePrefix(ctx, backupDir(m.Target, m.ID))
+}
+
+func (r *Repo) deletePrefix(ctx context.Context, prefix string) error {
+	it := r.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if err := r.bucket.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return fmt.Errorf("delete %s: %w", obj.Key, err)
+		}
+	}
+}
