@@ -167,8 +167,10 @@ func TestSnapshot(t *testing.T) {
 		},
 		{name: "AOF rewrite running: BGSAVE SCHEDULE", setup: func(f *fakeRedis) { f.aof = 3 }, wantSched: 1, wantSaves: 1},
 		{
-			name:      "AOF rewrite starts between INFO and BGSAVE",
-			setup:     func(f *fakeRedis) { f.bgsaveErrs = []string{"ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."} },
+			name: "AOF rewrite starts between INFO and BGSAVE",
+			setup: func(f *fakeRedis) {
+				f.bgsaveErrs = []string{"ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."}
+			},
 			wantBG:    1, // refused, then retried as BGSAVE SCHEDULE
 			wantSched: 1,
 			wantSaves: 1,
@@ -192,8 +194,10 @@ func TestSnapshot(t *testing.T) {
 			wantBG:  1,
 		},
 		{
-			name:    "fork refused: Redis's message is returned",
-			setup:   func(f *fakeRedis) { f.bgsaveErrs = []string{"ERR Background save failed: fork: Cannot allocate memory"} },
+			name: "fork refused: Redis's message is returned",
+			setup: func(f *fakeRedis) {
+				f.bgsaveErrs = []string{"ERR Background save failed: fork: Cannot allocate memory"}
+			},
 			wantErr: "Cannot allocate memory",
 			wantBG:  1,
 		},
