@@ -57,6 +57,10 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 			// another filesystem, where the final rename would fail.
 			q.Set("no_tmp_dir", "1")
 		}
+		if q.Get("metadata") == "" {
+			// No .attrs sidecar per object: the manifest holds what matters.
+			q.Set("metadata", "skip")
+		}
 		if o.Create {
 			dir := u.Path
 			if u.Host == "." {

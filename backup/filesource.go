@@ -1,0 +1,117 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+)
+
+// FileSource takes a snapshot with BGSAVE and then reads the file Redis
+// wrote, through a FileReader: on this machine (LocalFiles) or in a pod.
+type FileSource struct {
+	Server Server
+	Files  FileReader
+	// Dir and DBFilename override CONFIG GET dir / dbfilename, for servers
+	// where CONFIG is renamed or disabled.
+	Dir, DBFilename string
+	Snapshot        SnapshotOptions
+	// Where names the place of the files in Origin, e.g. "pod prod/redis-0".
+	Where string
+}
+
+var _ Source = (*FileSource)(nil)
+
+// Open implements Source.
+func (f *FileSource) Open(ctx context.Context) (*Stream, error) {
+	p, err := f.Path(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Snapshot(ctx, f.Server, f.Snapshot); err != nil {
+		return nil, err
+	}
+	// A later save may rename a newer file over p before it is opened;
+	// that snapshot is newer still, and the open file stays consistent.
+	body, size, err := f.Files.OpenFile(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	origin := "file " + p
+	if f.Where != "" {
+		origin = "file " + f.Where + ":" + p
+	}
+	return &Stream{Body: body, Size: size, Origin: origin}, nil
+}
+
+// Path returns where Redis writes its RDB: dir/dbfilename, from the
+// overrides or CONFIG GET.
+func (f *FileSource) Path(ctx context.Context) (string, error) {
+	dir, name := f.Dir, f.DBFilename
+	var err error
+	if dir == "" {
+		if dir, err = f.Server.ConfigGet(ctx, "dir"); err != nil {
+			return "", fmt.Errorf("learn the data dir: %w (set dir in the target to skip CONFIG GET)", err)
+		}
+	}
+	if name == "" {
+		if name, err = f.Server.ConfigGet(ctx, "dbfilename"); err != nil {
+			return "", fmt.Errorf("learn the RDB file name: %w (set dbfilename in the target to skip CONFIG GET)", err)
+		}
+	}
+	if !path.IsAbs(dir) || name == "" || strings.Contains(name, "/") {
+		return "", fmt.Errorf("redis reports dir %q and dbfilename %q: need an absolute dir and a plain file name", dir, name)
+	}
+	return path.Join(dir, name), nil
+}
+
+// LocalFiles reads files on this machine: for rdbak running beside Redis.
+type LocalFiles struct{}
+
+var _ FileReader = LocalFiles{}
+
+// OpenFile implements FileReader.
+func (LocalFiles) OpenFile(_ context.Context, p string) (io.ReadCloser, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return &exactReader{r: f, c: f, left: st.Size(), name: p}, st.Size(), nil
+}
+
+// exactReader yields exactly left bytes and turns an early end into
+// io.ErrUnexpectedEOF, so a file truncated while read is never mistaken for
+// a complete one.
+type exactReader struct {
+	r    io.Reader
+	c    io.Closer
+	left int64
+	name string
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		return n, fmt.Errorf("read %s: %d bytes missing: %w", e.name, e.left, io.ErrUnexpectedEOF)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+func (e *exactReader) Close() error { return e.c.Close() }

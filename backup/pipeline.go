@@ -1,0 +1,245 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/rdbak/rdbak/internal/codec"
+	"github.com/rdbak/rdbak/internal/rdb"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// Options configures one backup run.
+type Options struct {
+	Target      string
+	Compression codec.Settings // normalized
+	Version     string         // rdbak version, recorded in the manifest
+	SourceKind  string         // "replication" or "file", recorded in the manifest
+	// Server, when set, is asked for INFO server and replication so the
+	// manifest records the server's version and role.
+	Server   Server
+	Progress *Progress // optional; updated as bytes flow
+	Now      func() time.Time
+}
+
+// Progress is updated while a backup runs, for a progress display. Read it
+// from any goroutine.
+type Progress struct {
+	phase    atomic.Value // string
+	Raw      atomic.Int64 // RDB bytes read from the source
+	Stored   atomic.Int64 // bytes written to storage
+	Expected atomic.Int64 // RDB size if known, else -1
+}
+
+// Phase returns the current phase name.
+func (p *Progress) Phase() string {
+	s, _ := p.phase.Load().(string)
+	return s
+}
+
+func (p *Progress) setPhase(s string) {
+	if p != nil {
+		p.phase.Store(s)
+	}
+}
+
+// Result is a committed backup and how long each phase took.
+type Result struct {
+	Manifest *storage.Manifest
+	Snapshot time.Duration // until the source started streaming (BGSAVE or sync wait)
+	Stream   time.Duration // streaming, verifying, compressing and uploading
+	Commit   time.Duration // finishing the upload and writing the manifest
+}
+
+// Run takes one backup of src into repo: it opens the snapshot stream,
+// verifies the RDB while it flows, hashes and compresses it into the data
+// object, and writes the manifest last. On any failure the upload is aborted
+// and whatever was written is removed, so a failed backup leaves nothing
+// that list, verify or restore would see.
+func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := storage.ValidateTarget(o.Target); err != nil {
+		return nil, err
+	}
+	created := o.Now()
+	id := storage.NewID(created)
+	res := &Result{}
+
+	o.Progress.setPhase("snapshot")
+	var redisInfo storage.Redis
+	if o.Server != nil {
+		var err error
+		if redisInfo, err = describe(ctx, o.Server); err != nil {
+			return nil, err
+		}
+	}
+	stream, err := src.Open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open snapshot of %s: %w", o.Target, err)
+	}
+	defer stream.Body.Close()
+	res.Snapshot = o.Now().Sub(created)
+
+	streamStart := o.Now()
+	up, err := repo.Create(ctx, o.Target, id, storage.DataName(codec.Ext(o.Compression.Codec)))
+	if err != nil {
+		return nil, err
+	}
+	data, info, err := pump(ctx, stream, up, o)
+	if err == nil {
+		err = up.Commit()
+	}
+	if err != nil {
+		cleanup := context.WithoutCancel(ctx)
+		return nil, errors.Join(err, up.Abort(cleanup), deleteData(cleanup, repo, o.Target, id, data.Name))
+	}
+	res.Stream = o.Now().Sub(streamStart)
+
+	o.Progress.setPhase("commit")
+	commitStart := o.Now()
+	m := &storage.Manifest{
+		Format:   storage.ManifestFormat,
+		ID:       id,
+		Target:   o.Target,
+		Created:  created.UTC(),
+		Finished: o.Now().UTC(),
+		Source:   storage.Source{Kind: o.SourceKind, Origin: stream.Origin},
+		Redis:    redisInfo,
+		RDB:      manifestRDB(info),
+		Data:     data,
+		Rdbak:    storage.Program{Version: o.Version},
+	}
+	if m.Redis.Version == "" {
+		m.Redis.Version = info.RedisVersion()
+	}
+	// The snapshot's own replication position is more exact than INFO's.
+	if id := info.Aux["repl-id"]; id != "" {
+		m.Redis.ReplID = id
+		m.Redis.ReplOffset, _ = strconv.ParseInt(info.Aux["repl-offset"], 10, 64)
+	}
+	if err := repo.Commit(ctx, m); err != nil {
+		cleanup := context.WithoutCancel(ctx)
+		return nil, errors.Join(err, repo.Delete(cleanup, m))
+	}
+	res.Commit = o.Now().Sub(commitStart)
+	res.Manifest = m
+	o.Progress.setPhase("done")
+	return res, nil
+}
+
+// deleteData removes the committed data object of a backup whose manifest
+// was never written (nothing, if the upload never committed).
+func deleteData(ctx context.Context, repo *storage.Repo, target, id, name string) error {
+	return repo.Delete(ctx, &storage.Manifest{Target: target, ID: id, Data: storage.Data{Name: name}})
+}
+
+// pump streams the RDB through verifier, hashes and compressor into up.
+func pump(ctx context.Context, stream *Stream, up io.Writer, o Options) (storage.Data, rdb.Info, error) {
+	data := storage.Data{
+		Name:        storage.DataName(codec.Ext(o.Compression.Codec)),
+		Compression: storage.Compression{Codec: o.Compression.Codec, Level: o.Compression.Level},
+	}
+	if o.Progress != nil {
+		o.Progress.Expected.Store(stream.Size)
+		o.Progress.setPhase("stream")
+	}
+	stored := &meter{h: sha256.New(), progress: progressOf(o.Progress, false)}
+	comp, err := codec.NewWriter(io.MultiWriter(up, stored), o.Compression)
+	if err != nil {
+		return data, rdb.Info{}, err
+	}
+	raw := &meter{h: sha256.New(), progress: progressOf(o.Progress, true)}
+	ra := newReadahead(ctx, stream.Body)
+	defer ra.Close()
+	info, err := rdb.Copy(io.MultiWriter(raw, comp), ra)
+	if err != nil {
+		_ = comp.Close()
+		if ctx.Err() != nil {
+			return data, info, fmt.Errorf("stream RDB from %s: %w", stream.Origin, context.Cause(ctx))
+		}
+		return data, info, fmt.Errorf("stream RDB from %s: %w", stream.Origin, err)
+	}
+	if err := comp.Close(); err != nil {
+		return data, info, fmt.Errorf("finish %s compression: %w", o.Compression.Codec, err)
+	}
+	if stream.Size >= 0 && raw.n != stream.Size {
+		return data, info, fmt.Errorf("stream RDB from %s: got %d bytes, the source announced %d", stream.Origin, raw.n, stream.Size)
+	}
+	data.RawSize, data.RawSHA256 = raw.n, hex.EncodeToString(raw.h.Sum(nil))
+	data.StoredSize, data.StoredSHA256 = stored.n, hex.EncodeToString(stored.h.Sum(nil))
+	return data, info, nil
+}
+
+func progressOf(p *Progress, raw bool) *atomic.Int64 {
+	switch {
+	case p == nil:
+		return nil
+	case raw:
+		return &p.Raw
+	default:
+		return &p.Stored
+	}
+}
+
+// meter hashes and counts the bytes written through it.
+type meter struct {
+	h        hash.Hash
+	n        int64
+	progress *atomic.Int64
+}
+
+func (m *meter) Write(p []byte) (int, error) {
+	m.h.Write(p)
+	m.n += int64(len(p))
+	if m.progress != nil {
+		m.progress.Add(int64(len(p)))
+	}
+	return len(p), nil
+}
+
+func manifestRDB(info rdb.Info) storage.RDB {
+	r := storage.RDB{
+		Version:          info.Version,
+		Aux:              info.Aux,
+		Modules:          info.Modules,
+		Functions:        info.Functions,
+		CRC64:            fmt.Sprintf("%016x", info.Checksum),
+		ChecksumVerified: info.ChecksumVerified,
+		DBs:              []storage.DB{},
+	}
+	if t, ok := info.CTime(); ok {
+		r.CTime = t.Unix()
+	}
+	for _, db := range info.DBs {
+		r.DBs = append(r.DBs, storage.DB{Index: db.Index, Keys: db.Keys, Expires: db.Expires})
+	}
+	return r
+}
+
+// describe asks the server for its version and replication role.
+func describe(ctx context.Context, srv Server) (storage.Redis, error) {
+	var r storage.Redis
+	s, err := srv.Info(ctx, "server")
+	if err != nil {
+		return r, fmt.Errorf("read INFO server: %w", err)
+	}
+	repl, err := srv.Info(ctx, "replication")
+	if err != nil {
+		return r, fmt.Errorf("read INFO replication: %w", err)
+	}
+	r.Version = s["redis_version"]
+	r.Role = repl["role"]
+	r.ReplID = repl["master_replid"]
+	r.ReplOffset, _ = strconv.ParseInt(repl["master_repl_offset"], 10, 64)
+	return r, nil
+}

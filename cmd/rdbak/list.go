@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdbak/rdbak/storage"
+)
+
+func newListCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the backups in storage, oldest first",
+		Long: `List the backups in storage, oldest first. Only complete backups are listed:
+one whose manifest was never written (a failed or running backup) does not
+exist. --target limits the list to one target.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			asJSON, err := g.jsonOutput()
+			if err != nil {
+				return err
+			}
+			repo, target, err := g.openRepo(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer repo.Close()
+			ms, problems, err := repo.List(cmd.Context(), target)
+			if err != nil {
+				return err
+			}
+			for _, p := range problems {
+				g.log.Warn("unreadable manifest skipped", "key", p.Key, "error", p.Err.Error())
+			}
+			if asJSON {
+				if ms == nil {
+					ms = []*storage.Manifest{}
+				}
+				return writeJSON(g.stdout, ms)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TARGET\tID\tCREATED\tRDB SIZE\tSTORED\tKEYS\tREDIS\tSOURCE")
+			for _, m := range ms {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Target, m.ID, m.Created.UTC().Format(time.RFC3339),
+					humanBytes(m.Data.RawSize), humanBytes(m.Data.StoredSize), m.Keys(), m.Redis.Version, m.Source.Origin)
+			}
+			return tw.Flush()
+		},
+	}
+	g.addOutputFlag(cmd)
+	return cmd
+}
+
+func newDescribeCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "describe ID|latest",
+		Short: "Show the manifest of one backup",
+		Args:  exactArgs(1, "give the backup ID (see 'rdbak list') or latest"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := g.jsonOutput()
+			if err != nil {
+				return err
+			}
+			repo, target, err := g.openRepo(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer repo.Close()
+			m, err := getBackup(cmd.Context(), repo, target, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, m)
+			}
+			return describe(g.stdout, m)
+		},
+	}
+	g.addOutputFlag(cmd)
+	return cmd
+}
+
+func describe(w io.Writer, m *storage.Manifest) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s:\t"+format+"\n", append([]any{k}, a...)...) }
+	row("ID", "%s", m.ID)
+	row("Target", "%s", m.Target)
+	row("Created", "%s", m.Created.UTC().Format(time.RFC3339))
+	row("Finished", "%s (%s)", m.Finished.UTC().Format(time.RFC3339), m.Finished.Sub(m.Created).Round(time.Millisecond))
+	row("Source", "%s (%s)", m.Source.Origin, m.Source.Kind)
+	row("Redis", "%s, role %s, replication offset %d", orDash(m.Redis.Version), orDash(m.Redis.Role), m.Redis.ReplOffset)
+	row("RDB", "version %d, CRC-64 %s (%s)", m.RDB.Version, m.RDB.CRC64, map[bool]string{true: "verified", false: "checksums off in Redis"}[m.RDB.ChecksumVerified])
+	if m.RDB.CTime != 0 {
+		row("Snapshot time", "%s", time.Unix(m.RDB.CTime, 0).UTC().Format(time.RFC3339))
+	}
+	var dbs []string
+	for _, db := range m.RDB.DBs {
+		dbs = append(dbs, fmt.Sprintf("db%d=%d keys (%d with expiry)", db.Index, db.Keys, db.Expires))
+	}
+	row("Keys", "%d in %s", m.Keys(), orDash(strings.Join(dbs, ", ")))
+	if len(m.RDB.Modules) > 0 {
+		row("Modules", "%s", strings.Join(m.RDB.Modules, ", "))
+	}
+	row("Data", "%s: %s raw, %s stored (%s %s)", m.Data.Name, humanBytes(m.Data.RawSize), humanBytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	row("SHA-256 raw", "%s", m.Data.RawSHA256)
+	row("SHA-256 stored", "%s", m.Data.StoredSHA256)
+	row("Written by", "rdbak %s", m.Rdbak.Version)
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// exactArgs is cobra.ExactArgs with a usage error that says what to give.
+func exactArgs(n int, hint string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("expected %d argument(s), got %d: %s", n, len(args), hint)
+		}
+		return nil
+	}
+}

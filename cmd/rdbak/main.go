@@ -1,0 +1,78 @@
+// Command rdbak backs up Redis to object storage and restores it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/restore"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// Exit codes, documented in the root command's help.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitNotFound    = 3
+	exitVerify      = 4
+	exitInterrupted = 130
+)
+
+const exitCodesHelp = `Exit codes:
+  0    success
+  1    the operation failed (Redis, storage or network error; details on stderr)
+  2    bad usage: unknown flag, missing argument, invalid config file
+  3    no such backup (or no backups yet)
+  4    verification failed: the backup is damaged or does not match its manifest
+  130  interrupted (SIGINT or SIGTERM); nothing was committed`
+
+// usageError marks errors in what the user typed.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func exitCode(ctx context.Context, err error) int {
+	var u usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case ctx.Err() != nil:
+		return exitInterrupted
+	case errors.As(err, &u):
+		return exitUsage
+	case errors.Is(err, storage.ErrNotFound):
+		return exitNotFound
+	case errors.Is(err, restore.ErrVerify):
+		return exitVerify
+	}
+	return exitFailed
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := newRootCmd()
+	err := cmd.ExecuteContext(ctx)
+	code := exitCode(ctx, err)
+	if err != nil {
+		msg := err.Error()
+		if code == exitInterrupted {
+			msg = "interrupted: " + msg
+		}
+		if errors.Is(err, backup.ErrSaveFailed) {
+			msg += "\nhint: check the Redis log and free disk space in its dir; rdbak never falls back to SAVE"
+		}
+		fmt.Fprintln(os.Stderr, "rdbak: "+msg)
+	}
+	stop()
+	os.Exit(code)
+}

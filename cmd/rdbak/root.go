@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// globals are the flags every command shares.
+type globals struct {
+	logFormat string
+	logLevel  string
+	config    string
+	target    string
+	storage   string
+	output    string
+
+	stdout, stderr io.Writer
+	stderrTTY      bool
+	log            *slog.Logger
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr, stderrTTY: isTerminal(os.Stderr)}
+	root := &cobra.Command{
+		Use:   "rdbak",
+		Short: "Back up Redis to object storage and restore it, verified end to end",
+		Long: `rdbak takes fresh, consistent RDB snapshots of Redis (over the replication
+protocol, or BGSAVE and the dump file), verifies them while they stream
+(RDB structure, CRC-64, length), compresses them and stores them in object
+storage (S3 and compatible, GCS, Azure Blob, local files) with a manifest
+written last. It restores a chosen backup only after verifying it.
+
+Backups are found by --storage URL, or by --config FILE [--target NAME].
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setup()
+		},
+	}
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	pf.StringVar(&g.config, "config", "", "rdbak config file (YAML); see deploy/examples/rdbak.yaml")
+	pf.StringVar(&g.target, "target", "", "target name: which target of the config file, or the name to store an ad hoc backup under")
+	pf.StringVar(&g.storage, "storage", "", "backup storage URL, e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1 (overrides the config file)")
+
+	root.AddCommand(
+		newNowCmd(g),
+		newListCmd(g),
+		newDescribeCmd(g),
+		newVerifyCmd(g),
+		newRestoreCmd(g),
+		newGCCmd(g),
+		newConfigCmd(g),
+		newVersionCmd(g),
+	)
+	root.SetHelpTemplate(root.HelpTemplate())
+	return root
+}
+
+func (g *globals) setup() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return usagef("--log-level %q: use debug, info, warn or error", g.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch g.logFormat {
+	case "text":
+		g.log = slog.New(slog.NewTextHandler(g.stderr, opts))
+	case "json":
+		g.log = slog.New(slog.NewJSONHandler(g.stderr, opts))
+	default:
+		return usagef("--log-format %q: use text or json", g.logFormat)
+	}
+	return nil
+}
+
+// addOutputFlag adds -o/--output for commands with a table and a JSON form.
+func (g *globals) addOutputFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+}
+
+func (g *globals) jsonOutput() (bool, error) {
+	switch g.output {
+	case "table", "":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, usagef("--output %q: use table or json", g.output)
+}
+
+// isTerminal reports whether f is a character device (a TTY).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func newVersionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the rdbak version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintf(g.stdout, "rdbak %s\n", version)
+			return err
+		},
+	}
+}

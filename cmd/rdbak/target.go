@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/codec"
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/redis"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// adhoc holds the flags that describe a target without a config file.
+type adhoc struct {
+	redis        string
+	passwordFile string
+	source       string
+	dir          string
+	dbfilename   string
+	codec        string
+	level        string
+}
+
+// loadConfig loads --config, turning its errors into usage errors.
+func (g *globals) loadConfig() (*config.File, error) {
+	f, err := config.Load(g.config)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("config %s: %w", g.config, err)}
+	}
+	for _, w := range f.Warnings() {
+		g.log.Warn(w, "config", g.config)
+	}
+	return f, nil
+}
+
+// resolveTarget returns the target to back up, its storage URL and the
+// compression settings, from --config/--target or the ad hoc flags.
+func (g *globals) resolveTarget(a *adhoc) (*config.Target, string, codec.Settings, error) {
+	var comp codec.Settings
+	if g.config != "" {
+		if a.redis != "" || a.passwordFile != "" {
+			return nil, "", comp, usagef("--redis and --password-file describe an ad hoc target; with --config, name a target of the file with --target")
+		}
+		f, err := g.loadConfig()
+		if err != nil {
+			return nil, "", comp, err
+		}
+		t, err := f.Target(g.target)
+		if err != nil {
+			return nil, "", comp, usageError{fmt.Errorf("config %s: %w", g.config, err)}
+		}
+		comp = codec.Settings{Codec: string(f.Compression.Codec), Level: f.Compression.Level, Concurrency: f.Compression.Concurrency}
+		url := t.Storage
+		if g.storage != "" {
+			url = g.storage
+		}
+		if url == "" {
+			return nil, "", comp, usagef("target %q has no storage: set storage in %s or pass --storage", t.Name, g.config)
+		}
+		comp, err = overrideCodec(comp, a)
+		return t, url, comp, err
+	}
+	if a.redis == "" {
+		return nil, "", comp, usagef("name the Redis to back up: --redis redis://host:6379 --storage URL, or --config rdbak.yaml [--target NAME]")
+	}
+	if g.storage == "" {
+		return nil, "", comp, usagef("--storage is required with --redis, e.g. --storage file:///var/backups/rdbak")
+	}
+	t := &config.Target{
+		Name:         g.target,
+		Redis:        a.redis,
+		PasswordFile: a.passwordFile,
+		Source:       config.SourceKind(a.source),
+		Dir:          a.dir,
+		DBFilename:   a.dbfilename,
+	}
+	addr, _, err := t.Endpoint()
+	if err != nil || !strings.HasPrefix(a.redis, "redis://") && !strings.HasPrefix(a.redis, "rediss://") {
+		return nil, "", comp, usagef("--redis %q: use redis://[user[:password]@]host:port or rediss:// for TLS", redactURL(a.redis))
+	}
+	if t.Name == "" {
+		host, port, _ := net.SplitHostPort(addr)
+		t.Name = strings.ToLower(host + "-" + port)
+	}
+	if err := storage.ValidateTarget(t.Name); err != nil {
+		return nil, "", comp, usagef("--target: %w", err)
+	}
+	if t.Source != config.SourceReplication && t.Source != config.SourceFile {
+		return nil, "", comp, usagef("--source %q: use replication or file", a.source)
+	}
+	if t.PasswordFile == "" {
+		// Passwords never need to be on the command line.
+		for _, env := range []string{"REDIS_PASSWORD", "REDISCLI_AUTH"} {
+			if os.Getenv(env) != "" {
+				t.PasswordEnv = env
+				break
+			}
+		}
+	}
+	comp, err = overrideCodec(comp, a)
+	return t, g.storage, comp, err
+}
+
+func overrideCodec(c codec.Settings, a *adhoc) (codec.Settings, error) {
+	if a.codec != "" {
+		c.Codec, c.Level = a.codec, ""
+	}
+	if a.level != "" {
+		c.Level = a.level
+	}
+	c, err := c.Normalize()
+	if err != nil {
+		return c, usagef("compression: %w", err)
+	}
+	return c, nil
+}
+
+// connect builds the snapshot source and the Redis client of t. The caller
+// closes the client.
+func connect(t *config.Target) (backup.Source, *redis.Client, string, error) {
+	addr, useTLS, err := t.Endpoint()
+	if err != nil {
+		return nil, nil, "", usageError{err}
+	}
+	password, err := t.Password()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	var tlsConf *tls.Config
+	if useTLS {
+		host, _, _ := net.SplitHostPort(addr)
+		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	client := redis.New(redis.Options{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf})
+	switch t.Source {
+	case config.SourceFile:
+		return &backup.FileSource{Server: client, Files: backup.LocalFiles{}, Dir: t.Dir, DBFilename: t.DBFilename}, client, "file", nil
+	default:
+		return &redis.PullSource{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf}, client, "replication", nil
+	}
+}
+
+// openRepo opens the storage named by --storage, or by the config file
+// (the --target's storage when given). create is for commands that write.
+func (g *globals) openRepo(ctx context.Context, create bool) (*storage.Repo, string, error) {
+	url := g.storage
+	target := g.target
+	if g.config != "" {
+		f, err := g.loadConfig()
+		if err != nil {
+			return nil, "", err
+		}
+		if url == "" {
+			url = f.Storage
+			if target != "" {
+				t, err := f.Target(target)
+				if err != nil {
+					return nil, "", usageError{fmt.Errorf("config %s: %w", g.config, err)}
+				}
+				url = t.Storage
+			}
+		}
+	}
+	if url == "" {
+		return nil, "", usagef("say where the backups are: --storage URL, or --config FILE [--target NAME]")
+	}
+	if target != "" {
+		if err := storage.ValidateTarget(target); err != nil {
+			return nil, "", usagef("--target: %w", err)
+		}
+	}
+	repo, err := storage.Open(ctx, url, storage.Options{Create: create})
+	if err != nil {
+		return nil, "", err
+	}
+	return repo, target, nil
+}
+
+// getBackup finds backup id ("latest" allowed) for the command's target.
+func getBackup(ctx context.Context, repo *storage.Repo, target, id string) (*storage.Manifest, error) {
+	m, err := repo.Get(ctx, target, id)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) && strings.Contains(err.Error(), "--target") {
+		return nil, usageError{err}
+	}
+	return m, err
+}
+
+// pick chooses the backup named by args[0], or the newest at or before at.
+func pick(ctx context.Context, repo *storage.Repo, target string, args []string, at time.Time) (*storage.Manifest, error) {
+	if at.IsZero() {
+		return getBackup(ctx, repo, target, args[0])
+	}
+	if target == "" {
+		all, _, err := repo.List(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		if ts := storage.Targets(all); len(ts) > 1 {
+			return nil, usagef("--as-of needs --target: %s holds backups of %s", repo, strings.Join(ts, ", "))
+		}
+	}
+	return repo.AsOf(ctx, target, at)
+}
+
+// redactURL drops user info from a URL for messages.
+func redactURL(s string) string {
+	if i := strings.Index(s, "@"); i >= 0 {
+		if j := strings.Index(s, "://"); j >= 0 && j < i {
+			return s[:j+3] + "REDACTED@" + s[i+1:]
+		}
+	}
+	return s
+}

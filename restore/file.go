@@ -1,0 +1,86 @@
+package restore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rdbak/rdbak/storage"
+)
+
+// FileOptions tunes ToFile.
+type FileOptions struct {
+	// Overwrite allows replacing an existing file at the path.
+	Overwrite bool
+	// Counter, if set, is told of each RDB byte written.
+	Counter func(n int)
+}
+
+// ToFile restores backup m into the file at path: it writes a temporary
+// file beside it, verifies the backup completely, fsyncs, renames it over
+// path and fsyncs the directory. A failed or cancelled restore removes the
+// temporary file and leaves path as it was.
+func ToFile(ctx context.Context, repo *storage.Repo, m *storage.Manifest, path string, o FileOptions) (*Report, error) {
+	if st, err := os.Stat(path); err == nil {
+		if st.IsDir() {
+			return nil, fmt.Errorf("restore to %s: it is a directory; give the file path, e.g. %s", path, filepath.Join(path, "dump.rdb"))
+		}
+		if !o.Overwrite {
+			return nil, fmt.Errorf("restore to %s: the file exists; pass --force to replace it (it is replaced only after the backup verified)", path)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("restore to %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".rdbak-tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("restore to %s: create temporary file: %w", path, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	rep, err := Fetch(ctx, repo, m, bw, o.Counter)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("restore to %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("restore to %s: write: %w", path, err)
+	}
+	if err := tmp.Chmod(0o640); err != nil {
+		return nil, fmt.Errorf("restore to %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, fmt.Errorf("restore to %s: fsync: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("restore to %s: close: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return nil, fmt.Errorf("restore to %s: rename: %w", path, err)
+	}
+	committed = true
+	if err := syncDir(dir); err != nil {
+		return rep, fmt.Errorf("restore to %s: the file is in place but fsync of %s failed: %w", path, dir, err)
+	}
+	return rep, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
