@@ -1,0 +1,278 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Codec names a compression format for backup objects.
+type Codec string
+
+// The codecs rdbak writes.
+const (
+	CodecZstd Codec = "zstd"
+	CodecGzip Codec = "gzip"
+	CodecNone Codec = "none"
+)
+
+// SourceKind says how rdbak obtains the RDB snapshot of a target.
+type SourceKind string
+
+// The snapshot sources.
+const (
+	// SourceReplication pulls a fresh RDB over the replication protocol,
+	// as a replica would: it needs only network access to Redis.
+	SourceReplication SourceKind = "replication"
+	// SourceFile triggers BGSAVE and reads the dump file beside the server.
+	SourceFile SourceKind = "file"
+)
+
+// File is one parsed rdbak.yaml. Fields hold the values after ${ENV}
+// expansion and defaults.
+type File struct {
+	// Storage is the default blob storage URL for all targets
+	// (gocloud.dev/blob: s3://, gs://, azblob://, file:///path, mem://).
+	Storage     string      `yaml:"storage"`
+	Compression Compression `yaml:"compression"`
+	Targets     []Target    `yaml:"targets"`
+
+	path   string            // the file name shown in messages
+	origin map[string]origin // document path -> where it came from
+}
+
+// Compression configures how backup objects are compressed.
+type Compression struct {
+	// Codec is zstd (default), gzip or none.
+	Codec Codec `yaml:"codec"`
+	// Level is a speed/size trade-off, in internal/codec's terms: for zstd
+	// fastest (default), default, better or best; for gzip 1..9, fastest,
+	// default (default) or best. Empty for none.
+	Level string `yaml:"level"`
+	// Concurrency is the number of zstd encoder goroutines. zstd only.
+	Concurrency int `yaml:"concurrency"`
+}
+
+// Target is one Redis server to back up.
+type Target struct {
+	// Name identifies the target in commands, metrics and object keys.
+	Name string `yaml:"name"`
+	// Redis is a redis:// or rediss:// (TLS) URL: host and port only,
+	// optionally with user[:password]@.
+	Redis string `yaml:"redis"`
+	// Username is the ACL user; it may instead be given in the Redis URL.
+	Username string `yaml:"username"`
+	// PasswordFile is read by Password at connection time (mounted secrets
+	// rotate). A relative path is relative to the config file.
+	PasswordFile string `yaml:"passwordFile"`
+	// PasswordEnv names the environment variable holding the password.
+	PasswordEnv string `yaml:"passwordEnv"`
+	// Source is replication (default) or file.
+	Source SourceKind `yaml:"source"`
+	// Dir overrides CONFIG GET dir for the file source, for servers where
+	// CONFIG is renamed or disabled.
+	Dir string `yaml:"dir"`
+	// DBFilename overrides CONFIG GET dbfilename for the file source.
+	DBFilename string `yaml:"dbfilename"`
+	// Timeout bounds one whole backup of this target; 0 means no limit.
+	Timeout time.Duration `yaml:"timeout"`
+	// Storage overrides File.Storage for this target. After Load it holds
+	// the effective storage URL.
+	Storage string `yaml:"storage"`
+
+	lookupEnv func(string) (string, bool) // for PasswordEnv; os.LookupEnv when nil
+}
+
+// Load reads the config file at path, expands ${ENV} from the process
+// environment, decodes it strictly, applies defaults and validates it.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path, os.LookupEnv)
+}
+
+// Parse is Load on bytes already read. name is the file name used in error
+// messages and as the base of relative paths; env looks up environment
+// variables for ${NAME} expansion and for Target.Password. Decoding errors
+// (syntax, unknown or mistyped fields) are reported before, and instead of,
+// validation errors; each is a *FieldError, several are joined.
+func Parse(data []byte, name string, env func(string) (string, bool)) (*File, error) {
+	f := &File{path: name, origin: map[string]origin{}}
+	if err := decodeFile(f, data, env); err != nil {
+		return nil, err
+	}
+	f.applyDefaults(env)
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *File) applyDefaults(env func(string) (string, bool)) {
+	c := &f.Compression
+	if c.Codec == "" {
+		c.Codec = CodecZstd
+	}
+	if c.Level == "" {
+		switch c.Codec {
+		case CodecZstd:
+			c.Level = "fastest" // backups run while Redis serves; spend little CPU
+		case CodecGzip:
+			c.Level = "default"
+		}
+	}
+	if c.Concurrency == 0 && c.Codec == CodecZstd {
+		c.Concurrency = min(2, runtime.GOMAXPROCS(0))
+	}
+	for i := range f.Targets {
+		t := &f.Targets[i]
+		t.lookupEnv = env
+		if t.Source == "" {
+			t.Source = SourceReplication
+		}
+		if t.Storage == "" {
+			t.Storage = f.Storage
+		}
+		if t.PasswordFile != "" && !filepath.IsAbs(t.PasswordFile) {
+			t.PasswordFile = filepath.Join(filepath.Dir(f.path), t.PasswordFile)
+		}
+	}
+}
+
+// Target returns the target called name. An empty name selects the only
+// target, so single-target setups need no --target flag.
+func (f *File) Target(name string) (*Target, error) {
+	names := make([]string, len(f.Targets))
+	for i := range f.Targets {
+		names[i] = f.Targets[i].Name
+		if name != "" && f.Targets[i].Name == name {
+			return &f.Targets[i], nil
+		}
+	}
+	switch {
+	case len(f.Targets) == 0:
+		return nil, errors.New("select target: the config has no targets")
+	case name == "" && len(f.Targets) == 1:
+		return &f.Targets[0], nil
+	case name == "":
+		return nil, fmt.Errorf("select target: the config has %d targets, name one of: %s", len(names), strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("select target: no target %q, the config has: %s", name, strings.Join(names, ", "))
+}
+
+// Warnings returns advice about settings that work but are risky, for the
+// command to log at startup.
+func (f *File) Warnings() []string {
+	var w []string
+	for i, t := range f.Targets {
+		if u, err := url.Parse(t.Redis); err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				w = append(w, fmt.Sprintf("targets[%d].redis: the password is in the URL, where it shows in the config file and its history; prefer passwordFile or passwordEnv", i))
+			}
+		}
+	}
+	return w
+}
+
+// maxPasswordFile bounds what Password reads, so a mistaken path such as
+// /dev/zero fails instead of filling memory.
+const maxPasswordFile = 64 << 10
+
+// Password returns the target's Redis password, read now from passwordFile
+// (without one trailing newline), the passwordEnv variable, or the URL.
+// It returns "" when none is configured. Errors name the field, never the
+// secret.
+func (t *Target) Password() (string, error) {
+	switch {
+	case t.PasswordFile != "":
+		fh, err := os.Open(t.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("read passwordFile of target %q: %w", t.Name, err)
+		}
+		defer fh.Close()
+		b, err := io.ReadAll(io.LimitReader(fh, maxPasswordFile+1))
+		if err != nil {
+			return "", fmt.Errorf("read passwordFile of target %q: %w", t.Name, err)
+		}
+		if len(b) > maxPasswordFile {
+			return "", fmt.Errorf("read passwordFile of target %q: %s is larger than %d bytes, not a password", t.Name, t.PasswordFile, maxPasswordFile)
+		}
+		p, ok := strings.CutSuffix(string(b), "\r\n")
+		if !ok {
+			p = strings.TrimSuffix(p, "\n")
+		}
+		if p == "" {
+			return "", fmt.Errorf("read passwordFile of target %q: %s is empty", t.Name, t.PasswordFile)
+		}
+		return p, nil
+	case t.PasswordEnv != "":
+		lookup := t.lookupEnv
+		if lookup == nil {
+			lookup = os.LookupEnv
+		}
+		p, ok := lookup(t.PasswordEnv)
+		if !ok || p == "" {
+			return "", fmt.Errorf("read passwordEnv of target %q: environment variable %s is unset or empty", t.Name, t.PasswordEnv)
+		}
+		return p, nil
+	}
+	u, err := url.Parse(t.Redis)
+	if err != nil {
+		return "", fmt.Errorf("parse redis URL of target %q: %w", t.Name, urlErr(err))
+	}
+	p, _ := u.User.Password()
+	return p, nil
+}
+
+// User returns the ACL user name from username or the Redis URL; "" means
+// the default user.
+func (t *Target) User() string {
+	if t.Username != "" {
+		return t.Username
+	}
+	if u, err := url.Parse(t.Redis); err == nil {
+		return u.User.Username()
+	}
+	return ""
+}
+
+// Endpoint returns the host:port to dial (port 6379 when the URL has none)
+// and whether the URL asks for TLS (rediss://).
+func (t *Target) Endpoint() (addr string, useTLS bool, err error) {
+	u, err := url.Parse(t.Redis)
+	if err != nil {
+		return "", false, fmt.Errorf("parse redis URL of target %q: %w", t.Name, urlErr(err))
+	}
+	port := u.Port()
+	if port == "" {
+		port = "6379"
+	}
+	return net.JoinHostPort(u.Hostname(), port), u.Scheme == "rediss", nil
+}
+
+// urlErr strips the URL from a url.Parse error, and the quoted fragment from
+// escape and host errors: either may be part of a password.
+func urlErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var esc url.EscapeError
+	var host url.InvalidHostError
+	switch {
+	case errors.As(err, &esc):
+		return errors.New("invalid %-escape (write a literal % as %25)")
+	case errors.As(err, &host):
+		return errors.New("invalid character in host")
+	}
+	return err
+}

@@ -1,0 +1,321 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+const examplePath = "../../deploy/examples/rdbak.yaml"
+
+func mustParse(t *testing.T, yaml string, env map[string]string) *File {
+	t.Helper()
+	f, err := Parse([]byte(yaml), "/etc/rdbak/rdbak.yaml", mapEnv(env))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return f
+}
+
+func TestParseDefaults(t *testing.T) {
+	f := mustParse(t, `
+storage: file:///var/backups
+targets:
+  - name: cache
+    redis: redis://127.0.0.1:6379
+    passwordFile: secrets/pw
+  - name: other
+    redis: redis://127.0.0.1:6380
+    storage: s3://bucket/x
+`, nil)
+	wantC := Compression{Codec: CodecZstd, Level: "fastest", Concurrency: min(2, runtime.GOMAXPROCS(0))}
+	if f.Compression != wantC {
+		t.Errorf("Compression = %+v, want %+v", f.Compression, wantC)
+	}
+	a, b := f.Targets[0], f.Targets[1]
+	if a.Source != SourceReplication || a.Storage != "file:///var/backups" || a.Timeout != 0 {
+		t.Errorf("targets[0] = %+v, want source replication, the top-level storage, no timeout", a)
+	}
+	if a.PasswordFile != "/etc/rdbak/secrets/pw" {
+		t.Errorf("relative passwordFile = %q, want it resolved against the config's directory", a.PasswordFile)
+	}
+	if b.Storage != "s3://bucket/x" {
+		t.Errorf("targets[1].storage = %q, want the target's own", b.Storage)
+	}
+
+	g := mustParse(t, "storage: mem://\ncompression: {codec: gzip}\n"+okTarget, nil)
+	if want := (Compression{Codec: CodecGzip, Level: "default"}); g.Compression != want {
+		t.Errorf("gzip Compression = %+v, want %+v", g.Compression, want)
+	}
+	n := mustParse(t, "storage: mem://\ncompression: {codec: none}\n"+okTarget, nil)
+	if want := (Compression{Codec: CodecNone}); n.Compression != want {
+		t.Errorf("none Compression = %+v, want %+v", n.Compression, want)
+	}
+}
+
+func TestParseAllFields(t *testing.T) {
+	f := mustParse(t, `
+storage: gs://bucket
+compression: {codec: zstd, level: best, concurrency: 3}
+targets:
+  - name: sessions.eu-1
+    redis: rediss://[::1]:6380/
+    username: backup
+    passwordEnv: PW
+    source: file
+    dir: /data
+    dbfilename: dump.rdb
+    timeout: 1h30m
+    storage: azblob://container/prefix
+`, nil)
+	want := Target{
+		Name: "sessions.eu-1", Redis: "rediss://[::1]:6380/", Username: "backup", PasswordEnv: "PW",
+		Source: SourceFile, Dir: "/data", DBFilename: "dump.rdb", Timeout: 90 * time.Minute,
+		Storage: "azblob://container/prefix",
+	}
+	got := f.Targets[0]
+	got.lookupEnv = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("target = %+v\nwant %+v", got, want)
+	}
+	if want := (Compression{Codec: CodecZstd, Level: "best", Concurrency: 3}); f.Compression != want {
+		t.Errorf("Compression = %+v, want %+v", f.Compression, want)
+	}
+	addr, tls, err := got.Endpoint()
+	if err != nil || addr != "[::1]:6380" || !tls {
+		t.Errorf("Endpoint() = %q, %v, %v; want [::1]:6380, true, nil", addr, tls, err)
+	}
+}
+
+func TestParseExpansion(t *testing.T) {
+	env := map[string]string{"HOST": "10.1.2.3", "N": "4", "BUCKET": "prod", "T": "45s", "LVL": "3"}
+	f := mustParse(t, `
+# Comments are not expanded: ${UNSET_IN_COMMENT}
+storage: s3://${BUCKET}/${PREFIX:-rdbak}?region=eu-west-1
+compression:
+  codec: "${CODEC:-gzip}"
+  level: ${LVL}
+targets:
+  - name: '${NAME:-cache}'
+    redis: redis://${HOST}:6379
+    timeout: ${T}
+    dbfilename: $${literal}
+    source: file
+`, env)
+	if want := "s3://prod/rdbak?region=eu-west-1"; f.Storage != want {
+		t.Errorf("storage = %q, want %q", f.Storage, want)
+	}
+	if f.Compression.Codec != CodecGzip || f.Compression.Level != "3" {
+		t.Errorf("compression = %+v, want gzip level 3", f.Compression)
+	}
+	tg := f.Targets[0]
+	if tg.Name != "cache" || tg.Redis != "redis://10.1.2.3:6379" || tg.Timeout != 45*time.Second {
+		t.Errorf("target = %+v, want name cache, redis://10.1.2.3:6379, timeout 45s", tg)
+	}
+	if tg.DBFilename != "${literal}" {
+		t.Errorf("dbfilename = %q, want the escaped literal ${literal}", tg.DBFilename)
+	}
+
+	// Integers from the environment; keys are not expanded.
+	g := mustParse(t, "storage: mem://\ncompression: {concurrency: '${N}'}\n"+okTarget, env)
+	if g.Compression.Concurrency != 4 {
+		t.Errorf("concurrency = %d, want 4", g.Compression.Concurrency)
+	}
+	_, err := Parse([]byte("${KEY}: x\n"), "rdbak.yaml", mapEnv(map[string]string{"KEY": "storage"}))
+	if err == nil || !strings.Contains(err.Error(), `rdbak.yaml:1: unknown field "${KEY}"`) {
+		t.Errorf("expanded key: err = %v, want unknown field ${KEY} on line 1", err)
+	}
+}
+
+func TestParseAnchors(t *testing.T) {
+	f := mustParse(t, `
+storage: mem://
+targets:
+  - &base
+    name: a
+    redis: redis://h
+  - name: b
+    redis: redis://h2
+    storage: &st file:///b
+  - name: c
+    redis: redis://h3
+    storage: *st
+`, nil)
+	if f.Targets[2].Storage != "file:///b" {
+		t.Errorf("aliased storage = %q, want file:///b", f.Targets[2].Storage)
+	}
+	_, err := Parse([]byte("storage: mem://\ntargets:\n  - &t {name: a, redis: redis://h}\n  - *t\n"), "rdbak.yaml", mapEnv(nil))
+	if err == nil || !strings.Contains(err.Error(), `rdbak.yaml:3: targets[1].name: "a" is also the name of targets[0]`) {
+		t.Errorf("aliased duplicate target: err = %v", err)
+	}
+}
+
+func TestLoadExample(t *testing.T) {
+	t.Setenv("RDBAK_BUCKET", "my-bucket")
+	f, err := Load(examplePath)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", examplePath, err)
+	}
+	if want := "s3://my-bucket/prod?region=eu-west-1"; f.Storage != want {
+		t.Errorf("storage = %q, want %q", f.Storage, want)
+	}
+	if len(f.Targets) != 2 || f.Targets[1].Storage != "file:///var/backups/rdbak" || f.Targets[1].Timeout != 30*time.Minute {
+		t.Errorf("targets = %+v, want cache and sessions (own storage, 30m timeout)", f.Targets)
+	}
+}
+
+// TestExampleShowsEveryField keeps deploy/examples/rdbak.yaml complete as
+// fields are added: each must appear, set or commented out.
+func TestExampleShowsEveryField(t *testing.T) {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target]()} {
+		for name := range yamlFields(typ) {
+			shown := regexp.MustCompile(`(?m)^[ #-]*` + name + `:`)
+			if !shown.Match(data) {
+				t.Errorf("the example does not show %s.%s", typ.Name(), name)
+			}
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "read config:") || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Errorf("err = %v, want read config: ... nope.yaml", err)
+	}
+}
+
+func TestTargetLookup(t *testing.T) {
+	one := mustParse(t, "storage: mem://\n"+okTarget, nil)
+	if tg, err := one.Target(""); err != nil || tg.Name != "cache" {
+		t.Errorf("Target(\"\") of one = %v, %v; want cache", tg, err)
+	}
+	two := mustParse(t, "storage: mem://\ntargets: [{name: a, redis: redis://h}, {name: b, redis: redis://h}]\n", nil)
+	tg, err := two.Target("b")
+	if err != nil || tg != &two.Targets[1] {
+		t.Errorf("Target(b) = %v, %v; want a pointer to targets[1]", tg, err)
+	}
+	for name, want := range map[string]string{"": "has 2 targets, name one of: a, b", "c": `no target "c", the config has: a, b`} {
+		if _, err := two.Target(name); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Target(%q) err = %v, want %q", name, err, want)
+		}
+	}
+	if _, err := (&File{}).Target(""); err == nil || !strings.Contains(err.Error(), "no targets") {
+		t.Errorf("Target on an empty File: err = %v", err)
+	}
+}
+
+func TestPassword(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	env := mapEnv(map[string]string{"PW": "from-env", "EMPTY": ""})
+	tests := []struct {
+		name string
+		t    Target
+		want string
+	}{
+		{"file", Target{PasswordFile: write("a", "s3cret\n")}, "s3cret"},
+		{"file CRLF", Target{PasswordFile: write("b", "s3cret\r\n")}, "s3cret"},
+		{"file only one newline trimmed", Target{PasswordFile: write("c", "s3cret\n\n")}, "s3cret\n"},
+		{"file without newline", Target{PasswordFile: write("d", " s3cret ")}, " s3cret "},
+		{"env", Target{PasswordEnv: "PW", lookupEnv: env}, "from-env"},
+		{"URL", Target{Redis: "redis://user:p%40ss@h:6379"}, "p@ss"},
+		{"URL user only", Target{Redis: "redis://user@h"}, ""},
+		{"none", Target{Redis: "redis://h"}, ""},
+	}
+	for _, tt := range tests {
+		got, err := tt.t.Password()
+		if err != nil || got != tt.want {
+			t.Errorf("%s: Password() = %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+
+	big := write("big", strings.Repeat("x", maxPasswordFile+1))
+	errTests := []struct {
+		name string
+		t    Target
+		want string
+	}{
+		{"missing file", Target{Name: "c", PasswordFile: filepath.Join(dir, "nope")}, `read passwordFile of target "c"`},
+		{"empty file", Target{Name: "c", PasswordFile: write("e", "\n")}, "is empty"},
+		{"huge file", Target{Name: "c", PasswordFile: big}, "not a password"},
+		{"unset env", Target{Name: "c", PasswordEnv: "NOPE", lookupEnv: env}, "read passwordEnv of target \"c\": environment variable NOPE is unset or empty"},
+		{"empty env", Target{Name: "c", PasswordEnv: "EMPTY", lookupEnv: env}, "EMPTY is unset or empty"},
+		{"bad URL", Target{Name: "c", Redis: "redis://:s3cret%zz@h"}, "invalid %-escape"},
+	}
+	for _, tt := range errTests {
+		_, err := tt.t.Password()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want it to contain %q", tt.name, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: error shows the secret: %v", tt.name, err)
+		}
+	}
+}
+
+// TestPasswordReadAtCallTime checks that a rotated secret is picked up
+// without reloading the config.
+func TestPasswordReadAtCallTime(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pw")
+	f := mustParse(t, "storage: mem://\ntargets:\n  - {name: a, redis: redis://h, passwordFile: "+p+"}\n", nil)
+	for _, want := range []string{"one", "two"} {
+		if err := os.WriteFile(p, []byte(want+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.Targets[0].Password(); err != nil || got != want {
+			t.Errorf("Password() = %q, %v; want %q", got, err, want)
+		}
+	}
+}
+
+func TestPasswordEnvFromParse(t *testing.T) {
+	f := mustParse(t, "storage: mem://\ntargets:\n  - {name: a, redis: redis://h, passwordEnv: PW}\n", map[string]string{"PW": "injected"})
+	if got, err := f.Targets[0].Password(); err != nil || got != "injected" {
+		t.Errorf("Password() = %q, %v; want the value from Parse's env", got, err)
+	}
+	t.Setenv("RDBAK_TEST_PW", "process")
+	tg := Target{PasswordEnv: "RDBAK_TEST_PW"}
+	if got, err := tg.Password(); err != nil || got != "process" {
+		t.Errorf("Password() of a Target built in code = %q, %v; want the process environment", got, err)
+	}
+}
+
+func TestUserEndpointWarnings(t *testing.T) {
+	f := mustParse(t, `
+storage: mem://
+targets:
+  - {name: a, redis: "redis://alice:pw@h"}
+  - {name: b, redis: "redis://h:7000", username: bob}
+  - {name: c, redis: "rediss://h"}
+`, nil)
+	wantUser := []string{"alice", "bob", ""}
+	wantAddr := []string{"h:6379", "h:7000", "h:6379"}
+	for i, tg := range f.Targets {
+		if got := tg.User(); got != wantUser[i] {
+			t.Errorf("targets[%d].User() = %q, want %q", i, got, wantUser[i])
+		}
+		addr, tls, err := tg.Endpoint()
+		if err != nil || addr != wantAddr[i] || tls != (i == 2) {
+			t.Errorf("targets[%d].Endpoint() = %q, %v, %v; want %q, %v", i, addr, tls, err, wantAddr[i], i == 2)
+		}
+	}
+	w := f.Warnings()
+	if len(w) != 1 || !strings.HasPrefix(w[0], "targets[0].redis: the password is in the URL") || strings.Contains(w[0], "pw@") {
+		t.Errorf("Warnings() = %q, want one about targets[0]'s URL password", w)
+	}
+}
