@@ -136,7 +136,7 @@ func (u *Upload) Write(p []byte) (int, error) { return u.w.Write(p) }
 func (u *Upload) Commit() error {
 	u.done = true
 	defer u.cancel()
-	if err := u.w.Close(); err != nil {
+	if err := closeWriter(u.w); err != nil {
 		return fmt.Errorf("finish upload of %s: %w", u.key, err)
 	}
 	return nil
@@ -150,11 +150,24 @@ func (u *Upload) Abort(ctx context.Context) error {
 	}
 	u.done = true
 	u.cancel()
-	_ = u.w.Close() // returns the cancellation; the object is not created
+	_ = closeWriter(u.w) // returns the cancellation; the object is not created
 	if err := u.bucket.Delete(ctx, u.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return fmt.Errorf("remove partial upload %s: %w", u.key, err)
 	}
 	return nil
+}
+
+// closeWriter closes w, turning a panic inside the driver into an error.
+// gocloud.dev v0.47's azureblob writer dereferences a pipe it has set to nil
+// when its upload failed or was cancelled (writer.Close after open's error
+// path); a failed upload must fail the backup, not crash the process.
+func closeWriter(w *blob.Writer) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("storage driver failed while closing the upload: %v", r)
+		}
+	}()
+	return w.Close()
 }
 
 // Commit writes m's manifest, which makes the backup exist. Call it only
