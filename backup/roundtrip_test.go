@@ -1,0 +1,290 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/codec"
+	"github.com/rdbak/rdbak/internal/redis"
+	"github.com/rdbak/rdbak/internal/testenv"
+	"github.com/rdbak/rdbak/restore"
+	"github.com/rdbak/rdbak/storage"
+)
+
+func fileRepo(t *testing.T) *storage.Repo {
+	t.Helper()
+	repo, err := storage.Open(t.Context(), "file://"+t.TempDir(), storage.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { repo.Close() })
+	return repo
+}
+
+func settings(t *testing.T, c string) codec.Settings {
+	t.Helper()
+	s, err := codec.Settings{Codec: c}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// restoreDigest restores m into a fresh redis-server and returns its digest.
+func restoreDigest(t *testing.T, repo *storage.Repo, m *storage.Manifest) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := restore.ToFile(t.Context(), repo, m, filepath.Join(dir, "dump.rdb"), restore.FileOptions{}); err != nil {
+		t.Fatalf("restore %s: %v", m.ID, err)
+	}
+	return testenv.StartRedis(t, testenv.RedisOptions{Dir: dir}).Digest(t)
+}
+
+// assertEmpty fails unless repo holds no backups and no garbage.
+func assertEmpty(t *testing.T, repo *storage.Repo) {
+	t.Helper()
+	ms, _, err := repo.List(context.Background(), "")
+	if err != nil || len(ms) != 0 {
+		t.Errorf("repository lists %d backups (%v), want none", len(ms), err)
+	}
+	orphans, err := repo.Orphans(context.Background(), time.Now().Add(time.Hour), 0)
+	if err != nil || len(orphans) != 0 {
+		t.Errorf("repository holds leftovers %v (%v), want none", orphans, err)
+	}
+}
+
+// TestRoundTrip is the test that matters: backup, restore to a file, load
+// it into a fresh redis-server, and compare DEBUG DIGEST with the source.
+func TestRoundTrip(t *testing.T) {
+	tests := []struct {
+		name   string
+		config []string
+		source func(r *testenv.Redis) (backup.Source, string)
+		codec  string
+	}{
+		{
+			name:   "replication, disk target",
+			config: []string{"repl-diskless-sync no"},
+			source: func(r *testenv.Redis) (backup.Source, string) { return &redis.PullSource{Addr: r.Addr}, "replication" },
+			codec:  "zstd",
+		},
+		{
+			name:   "replication, diskless",
+			config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"},
+			source: func(r *testenv.Redis) (backup.Source, string) { return &redis.PullSource{Addr: r.Addr}, "replication" },
+			codec:  "gzip",
+		},
+		{
+			name: "file after BGSAVE",
+			source: func(r *testenv.Redis) (backup.Source, string) {
+				return &backup.FileSource{Server: redis.New(redis.Options{Addr: r.Addr}), Files: backup.LocalFiles{}}, "file"
+			},
+			codec: "none",
+		},
+		{
+			name:   "replication with AOF on and checksums off",
+			config: []string{"appendonly yes", "rdbchecksum no", "repl-diskless-sync no"},
+			source: func(r *testenv.Redis) (backup.Source, string) { return &redis.PullSource{Addr: r.Addr}, "replication" },
+			codec:  "zstd",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := testenv.StartRedis(t, testenv.RedisOptions{Config: tt.config})
+			testenv.FillAllTypes(t, src, 2)
+			want := src.Digest(t)
+			repo := fileRepo(t)
+			source, kind := tt.source(src)
+			client := redis.New(redis.Options{Addr: src.Addr})
+			defer client.Close()
+			res, err := backup.Run(t.Context(), source, repo, backup.Options{
+				Target: "cache", Compression: settings(t, tt.codec), Version: "test", SourceKind: kind, Server: client,
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			m := res.Manifest
+			// The manifest's key counts are the server's.
+			for _, db := range m.RDB.DBs {
+				n, err := dbSize(t, src, db.Index)
+				if err != nil || uint64(n) != db.Keys {
+					t.Errorf("manifest db%d keys = %d, server DBSIZE = %d (%v)", db.Index, db.Keys, n, err)
+				}
+			}
+			if len(m.RDB.DBs) != 3 || m.Redis.Version == "" || m.Redis.Role != "master" || m.Data.Compression.Codec != tt.codec {
+				t.Errorf("manifest = dbs %v, redis %+v, compression %+v", m.RDB.DBs, m.Redis, m.Data.Compression)
+			}
+			if got, err := repo.Get(t.Context(), "cache", "latest"); err != nil || got.ID != m.ID {
+				t.Fatalf("latest = %v, %v; want %s", got, err, m.ID)
+			}
+			if got := restoreDigest(t, repo, m); got != want {
+				t.Fatalf("restored digest %s, source %s", got, want)
+			}
+		})
+	}
+}
+
+func dbSize(t *testing.T, r *testenv.Redis, db int) (int64, error) {
+	c := redis.New(redis.Options{Addr: r.Addr})
+	defer c.Close()
+	kv, err := c.Info(t.Context(), "keyspace")
+	if err != nil {
+		return 0, err
+	}
+	// db0:keys=10,expires=2,avg_ttl=...
+	f := strings.Split(kv["db"+strconv.Itoa(db)], ",")
+	return strconv.ParseInt(strings.TrimPrefix(f[0], "keys="), 10, 64)
+}
+
+func TestConnectionKilledMidStream(t *testing.T) {
+	for _, diskless := range []string{"no", "yes"} {
+		t.Run("diskless="+diskless, func(t *testing.T) {
+			t.Parallel()
+			src := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{"repl-diskless-sync " + diskless, "repl-diskless-sync-delay 0"}})
+			testenv.FillAllTypes(t, src, 2)
+			proxy := testenv.CutProxy(t, src.Addr, 200<<10)
+			repo := fileRepo(t)
+			_, err := backup.Run(t.Context(), &redis.PullSource{Addr: proxy}, repo, backup.Options{
+				Target: "cache", Compression: settings(t, "zstd"), SourceKind: "replication",
+			})
+			if err == nil {
+				t.Fatal("Run succeeded over a connection cut after 200 KiB")
+			}
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("err = %v, want it to say the stream ended early (io.ErrUnexpectedEOF)", err)
+			}
+			assertEmpty(t, repo)
+		})
+	}
+}
+
+// bytesSource serves fixed bytes as a snapshot.
+type bytesSource struct{ b []byte }
+
+func (s bytesSource) Open(context.Context) (*backup.Stream, error) {
+	return &backup.Stream{Body: io.NopCloser(bytes.NewReader(s.b)), Size: -1, Origin: "test bytes"}, nil
+}
+
+func realRDB(t *testing.T) []byte {
+	t.Helper()
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	testenv.FillAllTypes(t, src, 1)
+	if _, err := backup.Snapshot(t.Context(), redis.New(redis.Options{Addr: src.Addr}), backup.SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(src.Dir, "dump.rdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBadRDBLeavesNothing(t *testing.T) {
+	good := realRDB(t)
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)/2] ^= 0x40
+	tests := map[string][]byte{
+		"truncated":        good[:len(good)-100],
+		"flipped byte":     flipped,
+		"trailing garbage": append(bytes.Clone(good), "garbage"...),
+		"not an RDB":       []byte("HTTP/1.1 200 OK\r\n\r\nhello"),
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			repo := fileRepo(t)
+			_, err := backup.Run(t.Context(), bytesSource{b}, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd")})
+			if err == nil {
+				t.Fatal("Run accepted a bad RDB")
+			}
+			assertEmpty(t, repo)
+		})
+	}
+}
+
+func TestWrongPassword(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{Password: "right"})
+	repo := fileRepo(t)
+	_, err := backup.Run(t.Context(), &redis.PullSource{Addr: src.Addr, Password: "wrong"}, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd")})
+	if err == nil || !strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "wrong") && strings.Contains(err.Error(), `"wrong"`) {
+		t.Fatalf("err = %v, want Redis's WRONGPASS message without the password", err)
+	}
+	assertEmpty(t, repo)
+}
+
+// TestBGSaveFails makes the BGSAVE child fail (its dir vanished), which even
+// root cannot write around, and expects Redis's failure to surface.
+func TestBGSaveFails(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	testenv.FillAllTypes(t, src, 1)
+	client := redis.New(redis.Options{Addr: src.Addr})
+	defer client.Close()
+	gone := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(gone, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Client(t).ConfigSet(t.Context(), "dir", gone).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	repo := fileRepo(t)
+	// With its cwd gone, CONFIG GET dir answers ""; name the dir instead.
+	fs := &backup.FileSource{Server: client, Files: backup.LocalFiles{}, Dir: gone}
+	_, err := backup.Run(t.Context(), fs, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd")})
+	if !errors.Is(err, backup.ErrSaveFailed) {
+		t.Fatalf("err = %v, want ErrSaveFailed", err)
+	}
+	assertEmpty(t, repo)
+}
+
+// TestCorruptStoredObject flips one byte of a stored backup: verify must
+// fail with ErrVerify and a restore must not leave a file behind.
+func TestCorruptStoredObject(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := storage.Open(t.Context(), "file://"+dir, storage.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	res, err := backup.Run(t.Context(), bytesSource{realRDB(t)}, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Manifest
+	if _, err := restore.Fetch(t.Context(), repo, m, io.Discard, nil); err != nil {
+		t.Fatalf("verify of the intact backup: %v", err)
+	}
+	obj := filepath.Join(dir, m.Target, m.ID, m.Data.Name)
+	b, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []int{len(b) / 2, len(b) - 1, 10} {
+		c := bytes.Clone(b)
+		c[at] ^= 0x01
+		if err := os.WriteFile(obj, c, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := restore.Fetch(t.Context(), repo, m, io.Discard, nil); !errors.Is(err, restore.ErrVerify) {
+			t.Errorf("byte %d flipped: verify err = %v, want ErrVerify", at, err)
+		}
+		out := filepath.Join(t.TempDir(), "dump.rdb")
+		if _, err := restore.ToFile(t.Context(), repo, m, out, restore.FileOptions{}); !errors.Is(err, restore.ErrVerify) {
+			t.Errorf("byte %d flipped: restore err = %v, want ErrVerify", at, err)
+		}
+		if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 0 {
+			t.Errorf("byte %d flipped: restore left %v behind", at, ents)
+		}
+	}
+}
