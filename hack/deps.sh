@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# hack/deps.sh installs the real servers that rdbak's integration tests start
+# per test (internal/testenv): redis-server from Debian, MinIO and
+# fake-gcs-server built from their Go modules, and Azurite from npm.
+#
+# The heavy artefacts live outside the repo under $RDBAK_CACHE (default
+# ${XDG_CACHE_HOME:-$HOME/.cache}/rdbak), one directory per pinned version, so
+# a warm run does nothing and CI can cache that one directory. It ends by
+# writing $RDBAK_CACHE/deps.env, which testenv reads to find the binaries.
+#
+# Idempotent; quiet unless something fails; prints what it installed and how
+# long it took. Needs root (or sudo) only when Debian packages are missing.
+set -euo pipefail
+
+# Pinned versions. MinIO tags its releases RELEASE.<date>, which the Go module
+# proxy does not treat as semver, so the pin is the pseudo-version of the
+# newest commit the proxy serves (2026-02-12, builds with Go 1.26.8).
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# Azurite 3.36+ declares node >=21/22; 3.35.0 runs on Debian 12's node 18 and
+# on node 20.
+AZURITE_VERSION=3.35.0
+FAKEGCS_VERSION=v1.56.1
+
+RDBAK_CACHE=${RDBAK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rdbak}
+export RDBAK_CACHE
+
+MINIO_BIN=$RDBAK_CACHE/minio/$MINIO_VERSION/minio
+AZURITE_DIR=$RDBAK_CACHE/azurite/$AZURITE_VERSION
+AZURITE_BIN=$AZURITE_DIR/node_modules/.bin/azurite-blob # the blob service alone
+FAKEGCS_BIN=$RDBAK_CACHE/fake-gcs-server/$FAKEGCS_VERSION/fake-gcs-server
+
+# now prints the time in microseconds; since START prints the seconds elapsed
+# since such a time, with one decimal.
+now() { echo "${EPOCHREALTIME/./}"; }
+since() {
+	local us=$(($(now) - $1))
+	printf '%d.%ds' $((us / 1000000)) $((us / 100000 % 10))
+}
+
+start_all=$(now)
+installed=()
+
+mkdir -p "$RDBAK_CACHE"
+LOG_DIR=$(mktemp -d)
+# Half-built artefacts go to *.tmp.* dirs, renamed into place when complete;
+# whatever is left of them at exit is removed.
+tmp_dirs=("$LOG_DIR")
+own_policy=
+cleanup() {
+	rm -rf "${tmp_dirs[@]}"
+	if [ -n "$own_policy" ]; then
+		as_root rm -f /usr/sbin/policy-rc.d
+	fi
+}
+trap cleanup EXIT
+
+# Two runs at once (a developer and a CI job on one machine) must not build
+# into the same directory: serialise on a lock in the cache.
+if command -v flock >/dev/null; then
+	exec 9>"$RDBAK_CACHE/.deps.lock"
+	flock 9
+fi
+
+die() {
+	echo "deps: $*" >&2
+	exit 1
+}
+
+# run NAME CMD... runs CMD with its output in a log, printed only on failure.
+run() {
+	local name=$1 log=$LOG_DIR/$1.log
+	shift
+	if ! "$@" >"$log" 2>&1; then
+		echo "deps: $name failed; last lines of its output:" >&2
+		tail -n 40 "$log" >&2
+		exit 1
+	fi
+}
+
+# done_step NAME START records that NAME was installed, with its duration.
+done_step() {
+	installed+=("$1")
+	echo "deps: installed $1 in $(since "$2")"
+}
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo -n "$@"
+	else
+		die "need root or sudo to run: $*"
+	fi
+}
+
+# apt_install installs the Debian packages not yet installed, with service
+# start-up blocked by a policy-rc.d (removed again at exit when it is ours):
+# tests start their own redis-server on free ports, and a Debian one on 6379
+# would only get in the way.
+apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			missing+=("$p")
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	local t0
+	t0=$(now)
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		own_policy=1
+		as_root sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	if ! as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >"$LOG_DIR/apt.log" 2>&1; then
+		run apt-get-update as_root apt-get update -q
+		run apt-get-install as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+	fi
+	done_step "apt: ${missing[*]}" "$t0"
+}
+
+# stop_debian_redis keeps the packaged redis service from running: it was
+# either blocked above or started by an earlier install.
+stop_debian_redis() {
+	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+		if systemctl is-enabled --quiet redis-server 2>/dev/null || systemctl is-active --quiet redis-server 2>/dev/null; then
+			as_root systemctl disable --now redis-server >/dev/null 2>&1 || true
+		fi
+	elif [ -f /run/redis/redis-server.pid ] && kill -0 "$(cat /run/redis/redis-server.pid)" 2>/dev/null; then
+		as_root /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+	fi
+}
+
+# go_build NAME MODULE@VERSION DEST builds one Go command into DEST with its
+# own GOPATH and build cache under $RDBAK_CACHE, so the cache directory alone
+# makes a rebuild cheap.
+go_build() {
+	local name=$1 pkg=$2 dest=$3 t0
+	t0=$(now)
+	[ -x "$dest" ] && return 0
+	command -v go >/dev/null || die "go is not on PATH; install Go 1.26 first"
+	local dir tmp
+	dir=$(dirname "$dest")
+	mkdir -p "$(dirname "$dir")"
+	tmp=$(mktemp -d "$dir.tmp.XXXXXX")
+	tmp_dirs+=("$tmp")
+	run "$name" env GOPATH="$RDBAK_CACHE/go" GOCACHE="$RDBAK_CACHE/go-build" \
+		GOBIN="$tmp" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-modcacherw -buildvcs=false" \
+		nice -n 10 go install -trimpath "$pkg"
+	mkdir -p "$dir"
+	mv "$tmp/$(basename "$dest")" "$dest"
+	done_step "$name $pkg" "$t0"
+}
+
+install_azurite() {
+	local t0
+	t0=$(now)
+	[ -x "$AZURITE_BIN" ] && return 0
+	if ! command -v npm >/dev/null; then
+		apt_install nodejs npm
+	fi
+	local tmp
+	mkdir -p "$(dirname "$AZURITE_DIR")"
+	tmp=$(mktemp -d "$AZURITE_DIR.tmp.XXXXXX")
+	tmp_dirs+=("$tmp")
+	run azurite nice -n 10 npm install --prefix "$tmp" --no-audit --no-fund --omit=dev \
+		--no-update-notifier "azurite@$AZURITE_VERSION"
+	rm -rf "$AZURITE_DIR"
+	mv "$tmp" "$AZURITE_DIR"
+	done_step "azurite@$AZURITE_VERSION" "$t0"
+}
+
+apt_install redis-server redis-tools zstd
+stop_debian_redis
+go_build minio "github.com/minio/minio@$MINIO_VERSION" "$MINIO_BIN"
+go_build fake-gcs-server "github.com/fsouza/fake-gcs-server@$FAKEGCS_VERSION" "$FAKEGCS_BIN"
+install_azurite
+
+env_file=$RDBAK_CACHE/deps.env
+cat >"$env_file.tmp" <<EOF
+# Written by hack/deps.sh; read by internal/testenv. Source it to use the
+# same servers by hand.
+export RDBAK_CACHE=$RDBAK_CACHE
+export RDBAK_MINIO_BIN=$MINIO_BIN
+export RDBAK_AZURITE_BIN=$AZURITE_BIN
+export RDBAK_FAKEGCS_BIN=$FAKEGCS_BIN
+EOF
+mv "$env_file.tmp" "$env_file"
+
+if [ ${#installed[@]} -eq 0 ]; then
+	echo "deps: all present, nothing installed ($(since "$start_all")); env in $env_file"
+else
+	echo "deps: installed ${#installed[@]} item(s) in $(since "$start_all"); env in $env_file"
+fi
