@@ -88,14 +88,18 @@ func redact(rawURL string) string {
 	}
 	u.User = nil
 	q := u.Query()
+	redacted := false
 	for k := range q {
 		lk := strings.ToLower(k)
 		for _, s := range []string{"key", "secret", "token", "sig", "password", "credential"} {
 			if strings.Contains(lk, s) {
 				q.Set(k, "REDACTED")
+				redacted = true
 			}
 		}
 	}
-	u.RawQuery = q.Encode()
+	if redacted {
+		u.RawQuery = q.Encode()
+	}
 	return u.String()
 }

@@ -23,7 +23,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 			for _, f := range files {
 				c, err := config.Load(f)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", f, err))
+					errs = append(errs, err) // names the file and line
 					continue
 				}
 				for _, w := range c.Warnings() {

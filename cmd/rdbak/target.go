@@ -32,7 +32,7 @@ type adhoc struct {
 func (g *globals) loadConfig() (*config.File, error) {
 	f, err := config.Load(g.config)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("config %s: %w", g.config, err)}
+		return nil, usageError{err} // names the file and line already
 	}
 	for _, w := range f.Warnings() {
 		g.log.Warn(w, "config", g.config)
@@ -185,6 +185,9 @@ func (g *globals) openRepo(ctx context.Context, create bool) (*storage.Repo, str
 
 // getBackup finds backup id ("latest" allowed) for the command's target.
 func getBackup(ctx context.Context, repo *storage.Repo, target, id string) (*storage.Manifest, error) {
+	if id != "latest" && !storage.ValidID(id) {
+		return nil, usagef("backup id %q is neither \"latest\" nor of the form 20060102T150405Z-abcdef: see 'rdbak list'", id)
+	}
 	m, err := repo.Get(ctx, target, id)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) && strings.Contains(err.Error(), "--target") {
 		return nil, usageError{err}
