@@ -43,6 +43,11 @@ type File struct {
 	Storage     string      `yaml:"storage"`
 	Compression Compression `yaml:"compression"`
 	Targets     []Target    `yaml:"targets"`
+	// Defaults are inherited by targets that do not set their own
+	// schedule, jitter, timeout or retention.
+	Defaults Defaults `yaml:"defaults"`
+	// Daemon configures rdbak daemon.
+	Daemon Daemon `yaml:"daemon"`
 
 	path   string            // the file name shown in messages
 	origin map[string]origin // document path -> where it came from
@@ -64,6 +69,17 @@ type Compression struct {
 type Target struct {
 	// Name identifies the target in commands, metrics and object keys.
 	Name string `yaml:"name"`
+	// Schedule is when rdbak daemon backs the target up: a cron spec
+	// (schedule.ParseSpec). Empty: defaults.schedule; empty there too: the
+	// target is backed up only by rdbak now.
+	Schedule string `yaml:"schedule"`
+	// Jitter delays each scheduled run by a random amount below it, so
+	// that many targets on one schedule do not all start at once.
+	Jitter time.Duration `yaml:"jitter"`
+	// Retention says which backups to keep; defaults.retention if unset.
+	Retention Retention `yaml:"retention"`
+	// Heartbeat is called after each successful backup.
+	Heartbeat Heartbeat `yaml:"heartbeat"`
 	// Redis is a redis:// or rediss:// (TLS) URL: host and port only,
 	// optionally with user[:password]@.
 	Redis string `yaml:"redis"`
@@ -114,6 +130,7 @@ func Parse(data []byte, name string, env func(string) (string, bool)) (*File, er
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	f.applyScheduleDefaults()
 	return f, nil
 }
 

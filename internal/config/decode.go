@@ -174,6 +174,13 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 		v.SetInt(int64(dur))
 	case v.Kind() == reflect.String:
 		v.SetString(s)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			d.fail(n, path, "expected true or false, got "+shown, "")
+			return
+		}
+		v.SetBool(b)
 	case v.Kind() == reflect.Int:
 		i, err := strconv.Atoi(s)
 		if err != nil {

@@ -64,6 +64,7 @@ func (f *File) Validate() error {
 	v.storage()
 	v.compression()
 	v.targets()
+	v.schedules()
 	return errors.Join(v.errs...)
 }
 
