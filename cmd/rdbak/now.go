@@ -14,6 +14,7 @@ import (
 
 func newNowCmd(g *globals) *cobra.Command {
 	a := &adhoc{}
+	kf := &kubeFlags{}
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "now",
@@ -36,7 +37,7 @@ machine's disk, for rdbak running beside Redis.`,
 			if err != nil {
 				return err
 			}
-			t, url, comp, err := g.resolveTarget(a)
+			t, url, comp, err := g.resolveTarget(a, kf)
 			if err != nil {
 				return err
 			}
@@ -58,11 +59,12 @@ machine's disk, for rdbak running beside Redis.`,
 			if err := repo.Check(ctx); err != nil {
 				return err
 			}
-			src, client, kind, err := connect(t)
+			conn, err := connect(ctx, kf, t)
 			if err != nil {
 				return err
 			}
-			defer client.Close()
+			defer conn.close()
+			src, client, kind := conn.source, conn.client, conn.kind
 
 			log := g.log.With("target", t.Name)
 			log.Info("backup started", "source", kind, "storage", repo.String())
@@ -98,12 +100,13 @@ machine's disk, for rdbak running beside Redis.`,
 	f := cmd.Flags()
 	f.StringVar(&a.redis, "redis", "", "Redis to back up: redis://[user[:password]@]host:port (rediss:// for TLS)")
 	f.StringVar(&a.passwordFile, "password-file", "", "file holding the Redis password")
-	f.StringVar(&a.source, "source", "replication", "how to get the snapshot: replication or file")
+	f.StringVar(&a.source, "source", "", "how to get the snapshot: replication (default for --redis) or file (BGSAVE, then read the dump; the default for pods, through exec)")
 	f.StringVar(&a.dir, "dir", "", "with --source file: Redis's data dir, instead of CONFIG GET dir")
 	f.StringVar(&a.dbfilename, "dbfilename", "", "with --source file: the RDB file name, instead of CONFIG GET dbfilename")
 	f.StringVar(&a.codec, "compression", "", "compression codec: zstd (default), gzip or none (overrides the config file)")
 	f.StringVar(&a.level, "level", "", "compression level: zstd fastest|default|better|best, gzip fastest|default|best|1-9")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long, e.g. 30m (default: the target's timeout, else none)")
+	kf.add(cmd)
 	g.addOutputFlag(cmd)
 	return cmd
 }

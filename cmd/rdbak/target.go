@@ -42,10 +42,10 @@ func (g *globals) loadConfig() (*config.File, error) {
 
 // resolveTarget returns the target to back up, its storage URL and the
 // compression settings, from --config/--target or the ad hoc flags.
-func (g *globals) resolveTarget(a *adhoc) (*config.Target, string, codec.Settings, error) {
+func (g *globals) resolveTarget(a *adhoc, kf *kubeFlags) (*config.Target, string, codec.Settings, error) {
 	var comp codec.Settings
 	if g.config != "" {
-		if a.redis != "" || a.passwordFile != "" {
+		if a.redis != "" || a.passwordFile != "" || kf.set() {
 			return nil, "", comp, usagef("--redis and --password-file describe an ad hoc target; with --config, name a target of the file with --target")
 		}
 		f, err := g.loadConfig()
@@ -67,8 +67,11 @@ func (g *globals) resolveTarget(a *adhoc) (*config.Target, string, codec.Setting
 		comp, err = overrideCodec(comp, a)
 		return t, url, comp, err
 	}
+	if kf.set() {
+		return g.adhocKube(a, kf)
+	}
 	if a.redis == "" {
-		return nil, "", comp, usagef("name the Redis to back up: --redis redis://host:6379 --storage URL, or --config rdbak.yaml [--target NAME]")
+		return nil, "", comp, usagef("name the Redis to back up: --redis redis://host:6379, or --pod/--statefulset/--deployment [ns/]name, with --storage URL; or --config rdbak.yaml [--target NAME]")
 	}
 	if g.storage == "" {
 		return nil, "", comp, usagef("--storage is required with --redis, e.g. --storage file:///var/backups/rdbak")
@@ -77,7 +80,7 @@ func (g *globals) resolveTarget(a *adhoc) (*config.Target, string, codec.Setting
 		Name:         g.target,
 		Redis:        a.redis,
 		PasswordFile: a.passwordFile,
-		Source:       config.SourceKind(a.source),
+		Source:       config.SourceReplication,
 		Dir:          a.dir,
 		DBFilename:   a.dbfilename,
 	}
@@ -92,6 +95,9 @@ func (g *globals) resolveTarget(a *adhoc) (*config.Target, string, codec.Setting
 	if err := storage.ValidateTarget(t.Name); err != nil {
 		return nil, "", comp, usagef("--target: %w", err)
 	}
+	if a.source != "" {
+		t.Source = config.SourceKind(a.source)
+	}
 	if t.Source != config.SourceReplication && t.Source != config.SourceFile {
 		return nil, "", comp, usagef("--source %q: use replication or file", a.source)
 	}
@@ -103,6 +109,40 @@ func (g *globals) resolveTarget(a *adhoc) (*config.Target, string, codec.Setting
 				break
 			}
 		}
+	}
+	comp, err = overrideCodec(comp, a)
+	return t, g.storage, comp, err
+}
+
+// adhocKube builds an ad hoc Kubernetes target from the flags.
+func (g *globals) adhocKube(a *adhoc, kf *kubeFlags) (*config.Target, string, codec.Settings, error) {
+	var comp codec.Settings
+	if a.redis != "" {
+		return nil, "", comp, usagef("--redis and --pod/--statefulset/--deployment/--selector/--helm-release name different targets: give one")
+	}
+	if g.storage == "" {
+		return nil, "", comp, usagef("--storage is required, e.g. --storage s3://bucket/prefix?region=eu-west-1")
+	}
+	kt, err := kf.target()
+	if err != nil {
+		return nil, "", comp, err
+	}
+	t := &config.Target{Name: g.target, Kubernetes: kt, PasswordFile: a.passwordFile, Source: config.SourceKind(a.source), Dir: a.dir, DBFilename: a.dbfilename}
+	if t.Source == "" {
+		t.Source = config.SourceFile
+	}
+	if t.Source != config.SourceReplication && t.Source != config.SourceFile {
+		return nil, "", comp, usagef("--source %q: use replication or file", a.source)
+	}
+	if t.Name == "" {
+		name := kt.Pod + kt.StatefulSet + kt.Deployment + kt.HelmRelease
+		if name == "" {
+			return nil, "", comp, usagef("--target NAME is required with --selector: it names the backups in storage")
+		}
+		t.Name = strings.ToLower(kt.Namespace + "-" + name)
+	}
+	if err := storage.ValidateTarget(t.Name); err != nil {
+		return nil, "", comp, usagef("--target: %w", err)
 	}
 	comp, err = overrideCodec(comp, a)
 	return t, g.storage, comp, err
@@ -122,16 +162,19 @@ func overrideCodec(c codec.Settings, a *adhoc) (codec.Settings, error) {
 	return c, nil
 }
 
-// connect builds the snapshot source and the Redis client of t. The caller
-// closes the client.
-func connect(t *config.Target) (backup.Source, *redis.Client, string, error) {
+// connect reaches the Redis of t and builds its snapshot source. The
+// caller calls close on the connection.
+func connect(ctx context.Context, kf *kubeFlags, t *config.Target) (*connection, error) {
+	if t.Kubernetes != nil {
+		return connectKube(ctx, kf.flags, t)
+	}
 	addr, useTLS, err := t.Endpoint()
 	if err != nil {
-		return nil, nil, "", usageError{err}
+		return nil, usageError{err}
 	}
 	password, err := t.Password()
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	var tlsConf *tls.Config
 	if useTLS {
@@ -139,12 +182,14 @@ func connect(t *config.Target) (backup.Source, *redis.Client, string, error) {
 		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
 	client := redis.New(redis.Options{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf})
+	conn := &connection{client: client, kind: string(t.Source), close: func() { _ = client.Close() }}
 	switch t.Source {
 	case config.SourceFile:
-		return &backup.FileSource{Server: client, Files: backup.LocalFiles{}, Dir: t.Dir, DBFilename: t.DBFilename}, client, "file", nil
+		conn.source = &backup.FileSource{Server: client, Files: backup.LocalFiles{}, Dir: t.Dir, DBFilename: t.DBFilename}
 	default:
-		return &redis.PullSource{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf}, client, "replication", nil
+		conn.source = &redis.PullSource{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf}
 	}
+	return conn, nil
 }
 
 // openRepo opens the storage named by --storage, or by the config file

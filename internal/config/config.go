@@ -99,6 +99,8 @@ type Target struct {
 	DBFilename string `yaml:"dbfilename"`
 	// Timeout bounds one whole backup of this target; 0 means no limit.
 	Timeout time.Duration `yaml:"timeout"`
+	// Kubernetes names a Redis running in a cluster, instead of Redis.
+	Kubernetes *KubeTarget `yaml:"kubernetes"`
 	// Storage overrides File.Storage for this target. After Load it holds
 	// the effective storage URL.
 	Storage string `yaml:"storage"`
@@ -153,7 +155,13 @@ func (f *File) applyDefaults(env func(string) (string, bool)) {
 	for i := range f.Targets {
 		t := &f.Targets[i]
 		t.lookupEnv = env
-		if t.Source == "" {
+		switch {
+		case t.Source != "":
+		case t.Kubernetes != nil:
+			// In a pod, BGSAVE and streaming the dump through exec needs
+			// no replication ACLs; replication stays available.
+			t.Source = SourceFile
+		default:
 			t.Source = SourceReplication
 		}
 		if t.Storage == "" {

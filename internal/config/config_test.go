@@ -164,8 +164,11 @@ func TestLoadExample(t *testing.T) {
 	if want := "s3://my-bucket/prod?region=eu-west-1"; f.Storage != want {
 		t.Errorf("storage = %q, want %q", f.Storage, want)
 	}
-	if len(f.Targets) != 2 || f.Targets[1].Storage != "file:///var/backups/rdbak" || f.Targets[1].Timeout != 30*time.Minute {
-		t.Errorf("targets = %+v, want cache and sessions (own storage, 30m timeout)", f.Targets)
+	if len(f.Targets) != 3 || f.Targets[1].Storage != "file:///var/backups/rdbak" || f.Targets[1].Timeout != 30*time.Minute {
+		t.Errorf("targets = %+v, want cache, sessions (own storage, 30m timeout) and exchange", f.Targets)
+	}
+	if k := f.Targets[2].Kubernetes; k == nil || k.StatefulSet != "redis-master" || f.Targets[2].Source != SourceFile {
+		t.Errorf("exchange target = %+v, want a kubernetes statefulset with the file source", f.Targets[2])
 	}
 }
 
@@ -176,7 +179,7 @@ func TestExampleShowsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef]()} {
 		for name := range yamlFields(typ) {
 			shown := regexp.MustCompile(`(?m)^[ #-]*` + name + `:`)
 			if !shown.Match(data) {

@@ -200,7 +200,14 @@ func (v *validator) targets() {
 		} else {
 			first[t.Name] = i
 		}
-		v.redis(p, t)
+		switch {
+		case t.Kubernetes != nil && t.Redis != "":
+			v.fail(p+".redis", "set together with kubernetes", "a target is either a redis URL or a kubernetes workload")
+		case t.Kubernetes != nil:
+			v.kubernetes(p, t)
+		default:
+			v.redis(p, t)
+		}
 		v.target(p, t)
 	}
 }

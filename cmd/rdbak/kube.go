@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/kube"
+	"github.com/rdbak/rdbak/internal/redis"
+)
+
+// kubeFlags are the ad hoc flags that name a Redis in Kubernetes.
+type kubeFlags struct {
+	flags          *kube.Flags
+	pod            string
+	statefulSet    string
+	deployment     string
+	selector       string
+	helmRelease    string
+	container      string
+	prefer         string
+	passwordSecret string
+	access         string
+	allowSPDY      bool
+}
+
+func (k *kubeFlags) add(cmd *cobra.Command) {
+	k.flags = kube.NewFlags()
+	k.flags.AddFlags(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&k.pod, "pod", "", "back up the Redis in this pod: [namespace/]name")
+	f.StringVar(&k.statefulSet, "statefulset", "", "back up the Redis of this StatefulSet: [namespace/]name")
+	f.StringVar(&k.deployment, "deployment", "", "back up the Redis of this Deployment: [namespace/]name")
+	f.StringVar(&k.selector, "selector", "", "back up the Redis pod matching this label selector (with -n)")
+	f.StringVar(&k.helmRelease, "helm-release", "", "back up the master of this Bitnami-style Helm release (with -n)")
+	f.StringVar(&k.container, "container", "", "the container that runs redis (default: the one exposing port 6379)")
+	f.StringVar(&k.prefer, "prefer", "", "in a replication group, back up the master (default) or a replica")
+	f.StringVar(&k.passwordSecret, "password-secret", "", "read the Redis password from this Secret in the target's namespace: name/key")
+	f.StringVar(&k.access, "access", "auto", "how to reach Redis in the pod: auto, port-forward or pod-ip")
+	f.BoolVar(&k.allowSPDY, "allow-spdy", false, "let exec and port-forward fall back to SPDY when WebSocket upgrades fail")
+}
+
+// set reports whether any flag names a Kubernetes target.
+func (k *kubeFlags) set() bool {
+	return k.pod != "" || k.statefulSet != "" || k.deployment != "" || k.selector != "" || k.helmRelease != ""
+}
+
+// target builds the Kubernetes part of an ad hoc target from the flags.
+func (k *kubeFlags) target() (*config.KubeTarget, error) {
+	ns, err := k.flags.Namespace()
+	if err != nil {
+		return nil, err
+	}
+	kt := &config.KubeTarget{Namespace: ns, Selector: k.selector, HelmRelease: k.helmRelease,
+		Container: k.container, Prefer: k.prefer, Access: k.access, AllowSPDY: k.allowSPDY}
+	split := func(flag, v string, dst *string) error {
+		if v == "" {
+			return nil
+		}
+		if i := strings.IndexByte(v, '/'); i >= 0 {
+			if kt.Namespace != ns && kt.Namespace != v[:i] {
+				return usagef("--%s %s: namespace differs from another flag's", flag, v)
+			}
+			kt.Namespace, v = v[:i], v[i+1:]
+		}
+		if v == "" {
+			return usagef("--%s: give [namespace/]name", flag)
+		}
+		*dst = v
+		return nil
+	}
+	for _, f := range []struct {
+		name, val string
+		dst       *string
+	}{{"pod", k.pod, &kt.Pod}, {"statefulset", k.statefulSet, &kt.StatefulSet}, {"deployment", k.deployment, &kt.Deployment}} {
+		if err := split(f.name, f.val, f.dst); err != nil {
+			return nil, err
+		}
+	}
+	if k.passwordSecret != "" {
+		name, key, ok := strings.Cut(k.passwordSecret, "/")
+		if !ok || name == "" || key == "" {
+			return nil, usagef("--password-secret %q: give name/key, e.g. redis/redis-password", k.passwordSecret)
+		}
+		kt.PasswordSecret = &config.SecretRef{Name: name, Key: key}
+	}
+	spec := specOf(kt)
+	if err := spec.Validate(); err != nil {
+		return nil, usagef("kubernetes target: %w", err)
+	}
+	switch kt.Prefer {
+	case "", "master", "replica":
+	default:
+		return nil, usagef("--prefer %q: use master or replica", kt.Prefer)
+	}
+	switch kt.Access {
+	case "", "auto", "port-forward", "pod-ip":
+	default:
+		return nil, usagef("--access %q: use auto, port-forward or pod-ip", kt.Access)
+	}
+	return kt, nil
+}
+
+func specOf(kt *config.KubeTarget) kube.Spec {
+	return kube.Spec{Namespace: kt.Namespace, Pod: kt.Pod, StatefulSet: kt.StatefulSet, Deployment: kt.Deployment,
+		Selector: kt.Selector, HelmRelease: kt.HelmRelease, Component: kt.Component, Container: kt.Container}
+}
+
+// connection is a Redis reached for one backup, and what to close after.
+type connection struct {
+	source backup.Source
+	client *redis.Client
+	kind   string // replication or file
+	close  func()
+}
+
+// connectKube finds the pod of t, checks rdbak's permissions first, and
+// reaches Redis in it.
+func connectKube(ctx context.Context, flags *kube.Flags, t *config.Target) (*connection, error) {
+	kt := *t.Kubernetes
+	kc, err := flags.Client()
+	if err != nil {
+		return nil, err
+	}
+	if kt.Namespace == "" {
+		if kt.Namespace, err = flags.Namespace(); err != nil {
+			return nil, err
+		}
+	}
+	spec := specOf(&kt)
+	access := kt.Access
+	if access == "" || access == "auto" {
+		access = "port-forward"
+		if kc.InCluster {
+			access = "pod-ip"
+		}
+	}
+	secret := ""
+	if kt.PasswordSecret != nil {
+		secret = kt.PasswordSecret.Name
+	}
+	need := kube.BackupPermissions(kt.Namespace, spec, t.Source == config.SourceFile, access == "port-forward", secret)
+	if err := kc.Check(ctx, need); err != nil {
+		return nil, err
+	}
+	pods, err := kc.Candidates(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	password := ""
+	if kt.PasswordSecret != nil {
+		if password, err = kc.SecretValue(ctx, kt.Namespace, kt.PasswordSecret.Name, kt.PasswordSecret.Key); err != nil {
+			return nil, err
+		}
+	} else if password, err = t.Password(); err != nil {
+		return nil, err
+	}
+	user := t.User()
+
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	// reach returns the address of Redis in pod p.
+	reach := func(p *corev1.Pod) (string, string, error) {
+		container, port, err := kube.RedisContainer(p, kt.Container)
+		if err != nil {
+			return "", "", err
+		}
+		if access == "pod-ip" {
+			if p.Status.PodIP == "" {
+				return "", "", fmt.Errorf("pod %s/%s has no IP yet", p.Namespace, p.Name)
+			}
+			return net.JoinHostPort(p.Status.PodIP, strconv.Itoa(port)), container, nil
+		}
+		fw, err := kc.PortForward(ctx, p.Namespace, p.Name, port)
+		if err != nil {
+			return "", "", err
+		}
+		closers = append(closers, func() { _ = fw.Close() })
+		return fw.Addr, container, nil
+	}
+	newClient := func(addr string) *redis.Client {
+		return redis.New(redis.Options{Addr: addr, Username: user, Password: password})
+	}
+
+	chosen := 0
+	addrs := make([]string, len(pods))
+	containers := make([]string, len(pods))
+	if len(pods) > 1 {
+		roles := make([]kube.Role, len(pods))
+		for i := range pods {
+			if addrs[i], containers[i], err = reach(&pods[i]); err != nil {
+				closeAll()
+				return nil, err
+			}
+			c := newClient(addrs[i])
+			roles[i], err = probeRole(ctx, c)
+			c.Close()
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("ask pod %s/%s for its replication role: %w", pods[i].Namespace, pods[i].Name, err)
+			}
+		}
+		if chosen, err = kube.Pick(spec, pods, roles, kt.Prefer); err != nil {
+			closeAll()
+			return nil, err
+		}
+	} else if addrs[0], containers[0], err = reach(&pods[0]); err != nil {
+		closeAll()
+		return nil, err
+	}
+	p := &pods[chosen]
+	client := newClient(addrs[chosen])
+	closers = append(closers, func() { _ = client.Close() })
+	conn := &connection{client: client, kind: string(t.Source), close: closeAll}
+	switch t.Source {
+	case config.SourceFile:
+		conn.source = &backup.FileSource{
+			Server:     client,
+			Files:      &kube.PodFiles{Client: kc, Namespace: p.Namespace, Pod: p.Name, Container: containers[chosen], AllowSPDY: kt.AllowSPDY},
+			Dir:        t.Dir,
+			DBFilename: t.DBFilename,
+			Where:      "pod " + p.Namespace + "/" + p.Name,
+		}
+	default:
+		// The address is a local port-forward: name the pod instead.
+		conn.source = renamed{&redis.PullSource{Addr: addrs[chosen], Username: user, Password: password}, "replication pod " + p.Namespace + "/" + p.Name}
+	}
+	return conn, nil
+}
+
+// renamed gives a source's streams another Origin.
+type renamed struct {
+	backup.Source
+	origin string
+}
+
+func (r renamed) Open(ctx context.Context) (*backup.Stream, error) {
+	s, err := r.Source.Open(ctx)
+	if s != nil {
+		s.Origin = r.origin
+	}
+	return s, err
+}
+
+// probeRole reads INFO replication.
+func probeRole(ctx context.Context, c *redis.Client) (kube.Role, error) {
+	kv, err := c.Info(ctx, "replication")
+	if err != nil {
+		return kube.Role{}, err
+	}
+	r := kube.Role{Master: kv["role"] == "master", LinkUp: kv["master_link_status"] == "up", IOSecondsAgo: -1}
+	if s, ok := kv["master_last_io_seconds_ago"]; ok {
+		if n, err := strconv.Atoi(s); err == nil {
+			r.IOSecondsAgo = n
+		}
+	}
+	if kv["role"] == "" {
+		return r, errors.New("INFO replication has no role field")
+	}
+	return r, nil
+}

@@ -1,0 +1,255 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rdbak/rdbak/internal/testcluster"
+	"github.com/rdbak/rdbak/internal/testenv"
+)
+
+// probe and debug settings every Redis of these tests shares. DEBUG DIGEST
+// needs enable-debug-command on Redis 7.
+const redisArgs = `--protected-mode, "no", --enable-debug-command, "yes"`
+
+// exchangeRedis is the field's "exchange-redis": a Deployment with a PVC
+// mounted at /data through subPath redis-data, default save points, as the
+// redis:6.2-alpine image runs it.
+const exchangeRedis = `
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: exchange-redis-data}
+spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: exchange-redis}
+spec:
+  replicas: 1
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: exchange-redis}}
+  template:
+    metadata: {labels: {app: exchange-redis}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: redis
+        image: %[1]s
+        imagePullPolicy: Never
+        command: [redis-server, --dir, /data, %[2]s]
+        ports: [{containerPort: 6379}]
+        readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
+        volumeMounts: [{name: data, mountPath: /data, subPath: redis-data}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: exchange-redis-data}}]
+`
+
+// cacheRedis is a 2-replica Deployment without a volume: two independent
+// servers. A sidecar listed first makes rdbak find the container by port.
+const cacheRedis = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cache}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: sidecar
+        image: %[1]s
+        imagePullPolicy: Never
+        command: [sh, -c, "exec sleep 100000"]
+      - name: redis
+        image: %[1]s
+        imagePullPolicy: Never
+        command: [redis-server, --save, "", %[2]s]
+        ports: [{containerPort: 6379, name: redis}]
+        readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
+`
+
+// statefulRedis is a StatefulSet with a PVC per pod.
+const statefulRedis = `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: redis}
+spec:
+  serviceName: redis
+  replicas: 1
+  selector: {matchLabels: {app: redis}}
+  template:
+    metadata: {labels: {app: redis}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: redis
+        image: %[1]s
+        imagePullPolicy: Never
+        command: [redis-server, --dir, /data, --save, "", %[2]s]
+        ports: [{containerPort: 6379, name: redis}]
+        readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
+`
+
+// bitnamiRedis mimics the Bitnami chart's master: release labels, the
+// password from one key of a shared Secret, data in /bitnami/redis/data,
+// appendonly yes and save "".
+const bitnamiRedis = `
+apiVersion: v1
+kind: Secret
+metadata: {name: urbalurba-secrets}
+stringData: {REDIS_PASSWORD: "p@ss w0rd", OTHER_SERVICE_TOKEN: not-the-redis-password}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: redis-master
+  labels: {app.kubernetes.io/instance: redis, app.kubernetes.io/component: master, app.kubernetes.io/name: redis}
+spec:
+  serviceName: redis-headless
+  replicas: 1
+  selector: {matchLabels: {app.kubernetes.io/instance: redis, app.kubernetes.io/component: master, app.kubernetes.io/name: redis}}
+  template:
+    metadata: {labels: {app.kubernetes.io/instance: redis, app.kubernetes.io/component: master, app.kubernetes.io/name: redis}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: redis
+        image: %[1]s
+        imagePullPolicy: Never
+        env:
+        - name: REDIS_PASSWORD
+          valueFrom: {secretKeyRef: {name: urbalurba-secrets, key: REDIS_PASSWORD}}
+        command: [sh, -c, 'exec redis-server --dir /bitnami/redis/data --requirepass "$REDIS_PASSWORD" --appendonly yes --save "" --protected-mode no --enable-debug-command yes']
+        ports: [{containerPort: 6379, name: redis}]
+        readinessProbe: {exec: {command: [sh, -c, 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG']}, periodSeconds: 1}
+        volumeMounts: [{name: redis-data, mountPath: /bitnami/redis/data}]
+  volumeClaimTemplates:
+  - metadata: {name: redis-data}
+    spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
+`
+
+func manifest(ns *testcluster.Namespace, t *testing.T, tmpl string) string {
+	return fmt.Sprintf(tmpl, ns.RedisImage(t), redisArgs)
+}
+
+// backupShape backs up with args, then proves the stored backup verifies
+// and restores to the digest of the source.
+func backupShape(t *testing.T, ns *testcluster.Namespace, src *testenv.Redis, args ...string) {
+	t.Helper()
+	testenv.FillAllTypes(t, src, 1)
+	want := src.Digest(t)
+	store := "file://" + t.TempDir()
+	id := rdbak(t, ns, nil, append([]string{"now", "--storage", store}, args...)...).ok(t)
+	if got := restoredDigest(t, ns, store, id); got != want {
+		t.Fatalf("restored digest %s, the pod's %s", got, want)
+	}
+	ms := backups(t, ns, store)
+	if len(ms) != 1 || !strings.HasPrefix(ms[0].Source.Origin, "file pod "+ns.Name+"/") && !strings.HasPrefix(ms[0].Source.Origin, "replication pod "+ns.Name+"/") {
+		t.Errorf("manifest source = %+v, want the pod named", ms)
+	}
+}
+
+func TestBackupDeploymentWithSubPath(t *testing.T) {
+	ns := testcluster.New(t)
+	pv := ns.LocalPV(t, "exchange-redis-data", "1Gi")
+	ns.Apply(t, manifest(ns, t, exchangeRedis))
+	d := ns.WaitDeployment(t, "exchange-redis")
+	pods := ns.PodsOf(t, d.Spec.Selector)
+	backupShape(t, ns, redisIn(t, ns, pods[0].Name, ""), "--deployment", ns.Name+"/exchange-redis")
+	// The dump landed in the volume's subPath, through the pod's own view.
+	if _, err := os.Stat(filepath.Join(pv.Spec.Local.Path, "redis-data", "dump.rdb")); err != nil {
+		t.Errorf("dump.rdb is not in the PVC's redis-data subPath: %v", err)
+	}
+}
+
+func TestBackupTwoReplicaDeploymentWithoutVolume(t *testing.T) {
+	ns := testcluster.New(t)
+	ns.Apply(t, manifest(ns, t, cacheRedis))
+	d := ns.WaitDeployment(t, "cache")
+	pods := ns.PodsOf(t, d.Spec.Selector)
+	if len(pods) != 2 {
+		t.Fatalf("cache has %d pods, want 2", len(pods))
+	}
+	// Two independent servers: the Deployment alone does not say which.
+	store := t.TempDir()
+	rdbak(t, ns, nil, "now", "--storage", "file://"+store, "--deployment", ns.Name+"/cache").
+		fails(t, 1, "2 independent Redis masters", "--pod")
+	assertNothingStored(t, ns, store)
+	// Each pod is its own target; the redis container is found by port.
+	for _, p := range pods {
+		t.Run(p.Name, func(t *testing.T) {
+			backupShape(t, ns, redisIn(t, ns, p.Name, ""), "--pod", ns.Name+"/"+p.Name, "--target", p.Name)
+		})
+	}
+}
+
+func TestBackupStatefulSet(t *testing.T) {
+	ns := testcluster.New(t)
+	ns.LocalPV(t, "data-redis-0", "1Gi")
+	ns.Apply(t, manifest(ns, t, statefulRedis))
+	ns.WaitStatefulSet(t, "redis")
+	src := redisIn(t, ns, "redis-0", "")
+	t.Run("exec", func(t *testing.T) { backupShape(t, ns, src, "-n", ns.Name, "--statefulset", "redis") })
+	t.Run("replication over port-forward", func(t *testing.T) {
+		backupShape(t, ns, src, "--statefulset", ns.Name+"/redis", "--source", "replication")
+	})
+	t.Run("pod IP", func(t *testing.T) {
+		backupShape(t, ns, src, "--pod", ns.Name+"/redis-0", "--access", "pod-ip")
+	})
+}
+
+func TestBackupBitnamiStyle(t *testing.T) {
+	ns := testcluster.New(t)
+	ns.LocalPV(t, "redis-data-redis-master-0", "1Gi")
+	ns.Apply(t, manifest(ns, t, bitnamiRedis))
+	ns.WaitStatefulSet(t, "redis-master")
+	src := redisIn(t, ns, "redis-master-0", "p@ss w0rd")
+	backupShape(t, ns, src, "-n", ns.Name, "--helm-release", "redis", "--password-secret", "urbalurba-secrets/REDIS_PASSWORD")
+
+	// The same from a config file, as the issue's example writes it.
+	cfg := filepath.Join(t.TempDir(), "rdbak.yaml")
+	store := t.TempDir()
+	body := fmt.Sprintf(`storage: file://%s
+targets:
+  - name: sessions
+    kubernetes: {namespace: %s, statefulset: redis-master, container: redis, passwordSecret: {name: urbalurba-secrets, key: REDIS_PASSWORD}}
+`, store, ns.Name)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := rdbak(t, ns, nil, "now", "--config", cfg).ok(t)
+	if got, want := restoredDigest(t, ns, "file://"+store, id), src.Digest(t); got != want {
+		t.Fatalf("config target: restored digest %s, want %s", got, want)
+	}
+
+	// A wrong key of the shared Secret is a wrong password: clear error, nothing stored.
+	bad := t.TempDir()
+	rdbak(t, ns, nil, "now", "--storage", "file://"+bad, "-n", ns.Name, "--helm-release", "redis",
+		"--password-secret", "urbalurba-secrets/OTHER_SERVICE_TOKEN").fails(t, 1, "WRONGPASS")
+	assertNothingStored(t, ns, bad)
+}
+
+func TestBackupS3FromLaptop(t *testing.T) {
+	ns := testcluster.New(t)
+	ns.LocalPV(t, "data-redis-0", "1Gi")
+	ns.Apply(t, manifest(ns, t, statefulRedis))
+	ns.WaitStatefulSet(t, "redis")
+	src := redisIn(t, ns, "redis-0", "")
+	testenv.FillAllTypes(t, src, 1)
+	minio := testenv.StartMinIO(t)
+	store := strings.Replace(minio.URL, "s3://"+minio.Bucket, "s3://"+minio.Bucket+"/prod", 1)
+	id := rdbak(t, ns, minio.Env, "now", "--pod", ns.Name+"/redis-0", "--storage", store).ok(t)
+	if got, want := restoredDigest(t, ns, store, id, minio.Env...), src.Digest(t); got != want {
+		t.Fatalf("restored digest %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,87 @@
+package config
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// KubeTarget names a Redis that runs in Kubernetes, by exactly one of Pod,
+// StatefulSet, Deployment, Selector or HelmRelease.
+type KubeTarget struct {
+	// Namespace defaults to the kubeconfig context's namespace (in a pod:
+	// the pod's own).
+	Namespace   string `yaml:"namespace"`
+	Pod         string `yaml:"pod"`
+	StatefulSet string `yaml:"statefulset"`
+	Deployment  string `yaml:"deployment"`
+	Selector    string `yaml:"selector"`
+	// HelmRelease selects a Bitnami-style release's pods
+	// (app.kubernetes.io/instance); Component picks master (default) or
+	// replica pods.
+	HelmRelease string `yaml:"helmRelease"`
+	Component   string `yaml:"component"`
+	// Container runs redis; by default the one exposing port 6379.
+	Container string `yaml:"container"`
+	// Prefer master (default) or replica when the pods form a replication
+	// group; a replica is used only while its master link is up.
+	Prefer string `yaml:"prefer"`
+	// PasswordSecret is a Secret key in the target's namespace holding the
+	// Redis password, e.g. the Bitnami chart's redis-password.
+	PasswordSecret *SecretRef `yaml:"passwordSecret"`
+	// Access is how rdbak reaches Redis: port-forward (outside the
+	// cluster), pod-ip (inside it), or auto (default: pod-ip in a pod).
+	Access string `yaml:"access"`
+	// AllowSPDY lets exec and port-forward fall back to SPDY when the API
+	// server or a proxy cannot upgrade to WebSocket.
+	AllowSPDY bool `yaml:"allowSPDY"`
+}
+
+// SecretRef is one key of a Secret.
+type SecretRef struct {
+	Name string `yaml:"name"`
+	Key  string `yaml:"key"`
+}
+
+func (v *validator) kubernetes(p string, t *Target) {
+	k := t.Kubernetes
+	p += ".kubernetes"
+	n := 0
+	for _, s := range []string{k.Pod, k.StatefulSet, k.Deployment, k.Selector, k.HelmRelease} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		v.fail(p, "name the Redis by exactly one of pod, statefulset, deployment, selector or helmRelease", "e.g. kubernetes: {namespace: prod, statefulset: redis-master}")
+	}
+	if k.Selector != "" {
+		if _, err := labels.Parse(k.Selector); err != nil {
+			v.fail(p+".selector", "not a label selector: "+err.Error(), "e.g. app=redis,tier=cache")
+		}
+	}
+	switch k.Component {
+	case "", "master", "replica":
+		if k.Component != "" && k.HelmRelease == "" {
+			v.fail(p+".component", "only applies to helmRelease", "remove it, or use a selector")
+		}
+	default:
+		v.fail(p+".component", fmt.Sprintf("unknown component %q", k.Component), "use master or replica")
+	}
+	switch k.Prefer {
+	case "", "master", "replica":
+	default:
+		v.fail(p+".prefer", fmt.Sprintf("unknown role %q", k.Prefer), "use master or replica")
+	}
+	switch k.Access {
+	case "", "auto", "port-forward", "pod-ip":
+	default:
+		v.fail(p+".access", fmt.Sprintf("unknown access %q", k.Access), "use auto, port-forward or pod-ip")
+	}
+	if s := k.PasswordSecret; s != nil && (s.Name == "" || s.Key == "") {
+		v.fail(p+".passwordSecret", "needs both name and key", "e.g. passwordSecret: {name: redis, key: redis-password}")
+	}
+	if k.PasswordSecret != nil && (t.PasswordFile != "" || t.PasswordEnv != "") {
+		v.fail(p+".passwordSecret", "set together with passwordFile or passwordEnv", "keep one way to give the password")
+	}
+}
