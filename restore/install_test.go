@@ -1,0 +1,158 @@
+package restore_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/redis"
+	"github.com/rdbak/rdbak/internal/testenv"
+	"github.com/rdbak/rdbak/restore"
+)
+
+// snapshot returns the RDB of a freshly filled server and its digest.
+func snapshot(t *testing.T) ([]byte, string) {
+	t.Helper()
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	testenv.FillAllTypes(t, src, 1)
+	c := redis.New(redis.Options{Addr: src.Addr})
+	defer c.Close()
+	if _, err := backup.Snapshot(t.Context(), c, backup.SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(src.Dir, "dump.rdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, src.Digest(t)
+}
+
+func install(rdb []byte, dir string, aof restore.AOF) restore.Install {
+	sum := sha256.Sum256(rdb)
+	return restore.Install{Dir: dir, DBFilename: "dump.rdb", Size: int64(len(rdb)), SHA256: hex.EncodeToString(sum[:]), AOF: aof}
+}
+
+// liveData fills dir like a server that has been running: its own
+// dump.rdb and, with AOF, its AOF files.
+func liveData(t *testing.T, dir string, config ...string) string {
+	t.Helper()
+	r := testenv.StartRedis(t, testenv.RedisOptions{Dir: dir, Config: config})
+	if err := r.Client(t).Set(context.Background(), "live", "data", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := redis.New(redis.Options{Addr: r.Addr})
+	defer c.Close()
+	if _, err := backup.Snapshot(t.Context(), c, backup.SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d := r.Digest(t)
+	r.Stop()
+	return d
+}
+
+// TestReceiveLoads checks against redis-server itself that what Receive
+// installs is what Redis loads at startup, with AOF off and on.
+func TestReceiveLoads(t *testing.T) {
+	rdb, want := snapshot(t)
+	v := testenv.RedisServerVersion(t)
+	tests := []struct {
+		name   string
+		config []string
+		aof    restore.AOF
+	}{
+		{"appendonly no", nil, restore.AOF{}},
+		{"multi-part AOF (7.0+)", []string{"appendonly yes"}, restore.AOF{Mode: "multipart", DirName: "appendonlydir", FileName: "appendonly.aof"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.aof.Mode == "multipart" && v[0] < 7 {
+				t.Skipf("redis-server %d.%d has no multi-part AOF", v[0], v[1])
+			}
+			dir := t.TempDir()
+			before := liveData(t, dir, tt.config...)
+			out, err := restore.Receive(bytes.NewReader(rdb), install(rdb, dir, tt.aof))
+			if err != nil {
+				t.Fatalf("Receive: %v", err)
+			}
+			if len(out.PreRestore) == 0 {
+				t.Errorf("the previous data was not kept: %+v", out)
+			}
+			got := testenv.StartRedis(t, testenv.RedisOptions{Dir: dir, Config: tt.config})
+			if d := got.Digest(t); d != want {
+				t.Fatalf("Redis loaded digest %s, want the restored %s (live data had %s)", d, want, before)
+			}
+			// AOF stays on and Redis keeps using the installed manifest.
+			if tt.aof.Mode == "multipart" {
+				c := redis.New(redis.Options{Addr: got.Addr})
+				kv, err := c.Info(t.Context(), "persistence")
+				c.Close()
+				if err != nil || kv["aof_enabled"] != "1" {
+					t.Errorf("aof_enabled = %q (%v), want 1", kv["aof_enabled"], err)
+				}
+			}
+			// Rolling back is renaming the .pre-restore files back.
+			got.Stop()
+			for _, p := range out.PreRestore {
+				live := strings.TrimSuffix(p, restore.PreRestoreSuffix)
+				if err := os.RemoveAll(live); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(p, live); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d := testenv.StartRedis(t, testenv.RedisOptions{Dir: dir, Config: tt.config}).Digest(t); d != before {
+				t.Fatalf("after rollback digest %s, want the live data's %s", d, before)
+			}
+		})
+	}
+}
+
+// TestReceiveRefusesBadStream: a cut or altered stream leaves every live
+// file as it was and no temporary file behind.
+func TestReceiveRefusesBadStream(t *testing.T) {
+	rdb, _ := snapshot(t)
+	for name, body := range map[string][]byte{
+		"short":   rdb[:len(rdb)/2],
+		"altered": append(append([]byte{}, rdb[:100]...), append([]byte{rdb[100] ^ 1}, rdb[101:]...)...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			before := liveData(t, dir, "appendonly yes")
+			snap := listing(t, dir)
+			_, err := restore.Receive(bytes.NewReader(body), install(rdb, dir, restore.AOF{Mode: "multipart", DirName: "appendonlydir", FileName: "appendonly.aof"}))
+			if err == nil || !strings.Contains(err.Error(), "nothing was replaced") {
+				t.Fatalf("err = %v, want a refusal", err)
+			}
+			if got := listing(t, dir); got != snap {
+				t.Fatalf("files changed:\nbefore %s\nafter  %s", snap, got)
+			}
+			if d := testenv.StartRedis(t, testenv.RedisOptions{Dir: dir, Config: []string{"appendonly yes"}}).Digest(t); d != before {
+				t.Fatalf("live data changed: digest %s, want %s", d, before)
+			}
+		})
+	}
+}
+
+// listing describes every file under dir with its size and digest.
+func listing(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".log") {
+			return err
+		}
+		data, _ := os.ReadFile(p)
+		sum := sha256.Sum256(data)
+		rel, _ := filepath.Rel(dir, p)
+		b.WriteString(rel + ":" + hex.EncodeToString(sum[:4]) + " ")
+		return nil
+	})
+	return b.String()
+}
