@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rdbak/rdbak/internal/testenv"
 )
 
@@ -26,7 +28,10 @@ func BenchmarkCopy(b *testing.B) {
 	}{
 		{"large-values", []string{"rdbcompression no"}, fillLarge},
 		{"small-keys", nil, func(tb testing.TB, r *testenv.Redis) {
-			if err := r.Client(tb).Do(context.Background(), "DEBUG", "POPULATE", 2_000_000, "key", 64).Err(); err != nil {
+			// One long command: allow more than go-redis's 3 s default.
+			c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.Password, ReadTimeout: 5 * time.Minute})
+			defer c.Close()
+			if err := c.Do(context.Background(), "DEBUG", "POPULATE", 2_000_000, "key", 64).Err(); err != nil {
 				tb.Fatalf("DEBUG POPULATE: %v", err)
 			}
 		}},
