@@ -1,0 +1,235 @@
+package schedule
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Clock is the scheduler's time source. Tests inject a fake one, so that
+// no test waits for real time to pass.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now returns time.Now().
+func (RealClock) Now() time.Time { return time.Now() }
+
+// After is time.After.
+func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Job is one scheduled target.
+type Job struct {
+	Name string
+	Spec Spec
+	// Jitter delays each run by a random amount in [0, Jitter), and never
+	// past the following due time, so runs keep their order and rate.
+	Jitter time.Duration
+}
+
+// RunFunc runs the job called name. ctx is cancelled when the runs in
+// flight must stop (see Scheduler.Run).
+type RunFunc func(ctx context.Context, name string)
+
+// Options tunes a Scheduler. The zero value is usable.
+type Options struct {
+	Clock Clock // default RealClock
+	// Concurrency bounds the runs in flight over all jobs; default 1. A
+	// due job waits for a slot; it is not skipped for want of one.
+	Concurrency int
+	// Rand returns a uniformly random duration in [0, n), n > 0; default
+	// math/rand/v2.
+	Rand func(n time.Duration) time.Duration
+	// OnSkip is called (from the scheduling goroutine) when a job falls due
+	// while its previous run is still going or waiting for a slot.
+	OnSkip func(name string)
+}
+
+// Scheduler runs jobs on their schedules: never two runs of one job at
+// once, at most Options.Concurrency runs over all jobs.
+type Scheduler struct {
+	o   Options
+	run RunFunc
+	sem chan struct{}
+
+	mu      sync.Mutex
+	jobs    map[string]*entry
+	busy    map[string]bool // running, or waiting for a slot
+	changed chan struct{}
+}
+
+type entry struct {
+	job  Job
+	base time.Time // the due time by the spec
+	fire time.Time // base plus this run's jitter
+}
+
+// New returns a Scheduler without jobs; add them with SetJobs.
+func New(run RunFunc, o Options) *Scheduler {
+	if o.Clock == nil {
+		o.Clock = RealClock{}
+	}
+	if o.Concurrency < 1 {
+		o.Concurrency = 1
+	}
+	if o.Rand == nil {
+		o.Rand = func(n time.Duration) time.Duration { return rand.N(n) }
+	}
+	return &Scheduler{
+		o: o, run: run, sem: make(chan struct{}, o.Concurrency),
+		jobs: map[string]*entry{}, busy: map[string]bool{}, changed: make(chan struct{}, 1),
+	}
+}
+
+// SetJobs replaces the job set, as on a config reload. A job whose spec
+// and jitter are unchanged keeps its next run time; new and changed jobs
+// are scheduled from now. Runs in flight are not affected, and a removed
+// job's run in flight finishes.
+func (s *Scheduler) SetJobs(jobs []Job) {
+	now := s.o.Clock.Now()
+	s.mu.Lock()
+	next := map[string]*entry{}
+	for _, j := range jobs {
+		if j.Spec.IsZero() {
+			continue
+		}
+		if old, ok := s.jobs[j.Name]; ok && old.job.Spec.String() == j.Spec.String() && old.job.Jitter == j.Jitter {
+			next[j.Name] = old
+			continue
+		}
+		e := &entry{job: j}
+		s.schedule(e, j.Spec.Next(now))
+		next[j.Name] = e
+	}
+	s.jobs = next
+	s.mu.Unlock()
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// schedule sets e's next due time to base, with jitter bounded by the gap
+// to the due time after it.
+func (s *Scheduler) schedule(e *entry, base time.Time) {
+	e.base, e.fire = base, base
+	if e.job.Jitter <= 0 || base.IsZero() {
+		return
+	}
+	bound := e.job.Jitter
+	if after := e.job.Spec.Next(base); !after.IsZero() {
+		bound = min(bound, after.Sub(base))
+	}
+	if bound > 0 {
+		e.fire = base.Add(s.o.Rand(bound))
+	}
+}
+
+// NextRun returns when job name runs next, and whether it is scheduled.
+func (s *Scheduler) NextRun(name string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.jobs[name]
+	if !ok {
+		return time.Time{}, false
+	}
+	return e.fire, true
+}
+
+// due returns the jobs whose run time has come at now, sorted by name,
+// moving each to its next run, and how long until the earliest next run
+// (ok false when there are no jobs). Runs missed while the process was
+// stopped or suspended are not caught up: the next run is the first one
+// after now.
+func (s *Scheduler) due(now time.Time) (names []string, wait time.Duration, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var earliest time.Time
+	for name, e := range s.jobs {
+		if e.fire.IsZero() {
+			continue // never due
+		}
+		if !e.fire.After(now) {
+			names = append(names, name)
+			base := e.job.Spec.Next(e.base)
+			if !base.After(now) {
+				base = e.job.Spec.Next(now)
+			}
+			s.schedule(e, base)
+		}
+		if earliest.IsZero() || e.fire.Before(earliest) {
+			earliest = e.fire
+		}
+	}
+	slices.Sort(names)
+	if earliest.IsZero() {
+		return names, 0, false
+	}
+	return names, earliest.Sub(now), true
+}
+
+// Run fires due jobs until ctx is done, then waits for the runs it started
+// and returns. Runs get a context derived from work: cancel work to abort
+// them (a graceful shutdown cancels ctx first and work after a deadline).
+// A job still waiting for a slot when ctx is done does not start.
+func (s *Scheduler) Run(ctx, work context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		names, wait, ok := s.due(s.o.Clock.Now())
+		for _, name := range names {
+			s.start(ctx, work, &wg, name)
+		}
+		var timer <-chan time.Time
+		if ok {
+			timer = s.o.Clock.After(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer:
+		case <-s.changed:
+		}
+	}
+}
+
+func (s *Scheduler) start(ctx, work context.Context, wg *sync.WaitGroup, name string) {
+	s.mu.Lock()
+	if s.busy[name] {
+		s.mu.Unlock()
+		if s.o.OnSkip != nil {
+			s.o.OnSkip(name)
+		}
+		return
+	}
+	s.busy[name] = true
+	s.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.busy, name)
+			s.mu.Unlock()
+		}()
+		select {
+		case s.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		case <-work.Done():
+			return
+		}
+		defer func() { <-s.sem }()
+		if ctx.Err() != nil {
+			return
+		}
+		s.run(work, name)
+	}()
+}
