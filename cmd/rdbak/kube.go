@@ -122,120 +122,148 @@ type connection struct {
 	close  func()
 }
 
-// connectKube finds the pod of t, checks rdbak's permissions first, and
-// reaches Redis in it.
-func connectKube(ctx context.Context, flags *kube.Flags, t *config.Target) (*connection, error) {
-	kt := *t.Kubernetes
-	kc, err := flags.Client()
-	if err != nil {
+// kubeConn is a Redis reached in a pod.
+type kubeConn struct {
+	kc        *kube.Client
+	kt        config.KubeTarget // with the namespace filled in
+	spec      kube.Spec
+	access    string // port-forward or pod-ip
+	pod       *corev1.Pod
+	container string
+	addr      string // where Redis answers, from here
+	user      string
+	password  string
+	client    *redis.Client
+	closers   []func()
+}
+
+func (k *kubeConn) close() {
+	for i := len(k.closers) - 1; i >= 0; i-- {
+		k.closers[i]()
+	}
+}
+
+// reachKube finds the pod of t, checks the permissions need lists first,
+// and reaches Redis in it. The caller closes the connection.
+func reachKube(ctx context.Context, flags *kube.Flags, t *config.Target, need func(k *kubeConn) []kube.Permission) (*kubeConn, error) {
+	k := &kubeConn{kt: *t.Kubernetes, user: t.User()}
+	var err error
+	if k.kc, err = flags.Client(); err != nil {
 		return nil, err
 	}
-	if kt.Namespace == "" {
-		if kt.Namespace, err = flags.Namespace(); err != nil {
+	if k.kt.Namespace == "" {
+		if k.kt.Namespace, err = flags.Namespace(); err != nil {
 			return nil, err
 		}
 	}
-	spec := specOf(&kt)
-	access := kt.Access
-	if access == "" || access == "auto" {
-		access = "port-forward"
-		if kc.InCluster {
-			access = "pod-ip"
+	k.spec = specOf(&k.kt)
+	k.access = k.kt.Access
+	if k.access == "" || k.access == "auto" {
+		k.access = "port-forward"
+		if k.kc.InCluster {
+			k.access = "pod-ip"
 		}
 	}
-	secret := ""
-	if kt.PasswordSecret != nil {
-		secret = kt.PasswordSecret.Name
-	}
-	need := kube.BackupPermissions(kt.Namespace, spec, t.Source == config.SourceFile, access == "port-forward", secret)
-	if err := kc.Check(ctx, need); err != nil {
+	if err := k.kc.Check(ctx, need(k)); err != nil {
 		return nil, err
 	}
-	pods, err := kc.Candidates(ctx, spec)
+	pods, err := k.kc.Candidates(ctx, k.spec)
 	if err != nil {
 		return nil, err
 	}
-	password := ""
-	if kt.PasswordSecret != nil {
-		if password, err = kc.SecretValue(ctx, kt.Namespace, kt.PasswordSecret.Name, kt.PasswordSecret.Key); err != nil {
+	if k.kt.PasswordSecret != nil {
+		if k.password, err = k.kc.SecretValue(ctx, k.kt.Namespace, k.kt.PasswordSecret.Name, k.kt.PasswordSecret.Key); err != nil {
 			return nil, err
 		}
-	} else if password, err = t.Password(); err != nil {
+	} else if k.password, err = t.Password(); err != nil {
 		return nil, err
 	}
-	user := t.User()
-
-	var closers []func()
-	closeAll := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	// reach returns the address of Redis in pod p.
-	reach := func(p *corev1.Pod) (string, string, error) {
-		container, port, err := kube.RedisContainer(p, kt.Container)
-		if err != nil {
-			return "", "", err
-		}
-		if access == "pod-ip" {
-			if p.Status.PodIP == "" {
-				return "", "", fmt.Errorf("pod %s/%s has no IP yet", p.Namespace, p.Name)
-			}
-			return net.JoinHostPort(p.Status.PodIP, strconv.Itoa(port)), container, nil
-		}
-		fw, err := kc.PortForward(ctx, p.Namespace, p.Name, port)
-		if err != nil {
-			return "", "", err
-		}
-		closers = append(closers, func() { _ = fw.Close() })
-		return fw.Addr, container, nil
-	}
-	newClient := func(addr string) *redis.Client {
-		return redis.New(redis.Options{Addr: addr, Username: user, Password: password})
-	}
-
 	chosen := 0
 	addrs := make([]string, len(pods))
 	containers := make([]string, len(pods))
 	if len(pods) > 1 {
 		roles := make([]kube.Role, len(pods))
 		for i := range pods {
-			if addrs[i], containers[i], err = reach(&pods[i]); err != nil {
-				closeAll()
+			if addrs[i], containers[i], err = k.reach(ctx, &pods[i]); err != nil {
+				k.close()
 				return nil, err
 			}
-			c := newClient(addrs[i])
+			c := k.newClient(addrs[i])
 			roles[i], err = probeRole(ctx, c)
 			c.Close()
 			if err != nil {
-				closeAll()
+				k.close()
 				return nil, fmt.Errorf("ask pod %s/%s for its replication role: %w", pods[i].Namespace, pods[i].Name, err)
 			}
 		}
-		if chosen, err = kube.Pick(spec, pods, roles, kt.Prefer); err != nil {
-			closeAll()
+		if chosen, err = kube.Pick(k.spec, pods, roles, k.kt.Prefer); err != nil {
+			k.close()
 			return nil, err
 		}
-	} else if addrs[0], containers[0], err = reach(&pods[0]); err != nil {
-		closeAll()
+	} else if addrs[0], containers[0], err = k.reach(ctx, &pods[0]); err != nil {
+		k.close()
 		return nil, err
 	}
-	p := &pods[chosen]
-	client := newClient(addrs[chosen])
-	closers = append(closers, func() { _ = client.Close() })
-	conn := &connection{client: client, kind: string(t.Source), close: closeAll}
+	k.pod, k.container, k.addr = &pods[chosen], containers[chosen], addrs[chosen]
+	k.client = k.newClient(k.addr)
+	client := k.client
+	k.closers = append(k.closers, func() { _ = client.Close() })
+	return k, nil
+}
+
+// reach returns the address of Redis in pod p, and its container.
+func (k *kubeConn) reach(ctx context.Context, p *corev1.Pod) (string, string, error) {
+	container, port, err := kube.RedisContainer(p, k.kt.Container)
+	if err != nil {
+		return "", "", err
+	}
+	if k.access == "pod-ip" {
+		if p.Status.PodIP == "" {
+			return "", "", fmt.Errorf("pod %s/%s has no IP yet", p.Namespace, p.Name)
+		}
+		return net.JoinHostPort(p.Status.PodIP, strconv.Itoa(port)), container, nil
+	}
+	fw, err := k.kc.PortForward(ctx, p.Namespace, p.Name, port)
+	if err != nil {
+		return "", "", err
+	}
+	k.closers = append(k.closers, func() { _ = fw.Close() })
+	return fw.Addr, container, nil
+}
+
+func (k *kubeConn) newClient(addr string) *redis.Client {
+	return redis.New(redis.Options{Addr: addr, Username: k.user, Password: k.password})
+}
+
+func (k *kubeConn) secretName() string {
+	if k.kt.PasswordSecret != nil {
+		return k.kt.PasswordSecret.Name
+	}
+	return ""
+}
+
+// connectKube reaches the Redis of t and builds its backup source.
+func connectKube(ctx context.Context, flags *kube.Flags, t *config.Target) (*connection, error) {
+	k, err := reachKube(ctx, flags, t, func(k *kubeConn) []kube.Permission {
+		return kube.BackupPermissions(k.kt.Namespace, k.spec, t.Source == config.SourceFile, k.access == "port-forward", k.secretName())
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := k.pod
+	conn := &connection{client: k.client, kind: string(t.Source), close: k.close}
 	switch t.Source {
 	case config.SourceFile:
 		conn.source = &backup.FileSource{
-			Server:     client,
-			Files:      &kube.PodFiles{Client: kc, Namespace: p.Namespace, Pod: p.Name, Container: containers[chosen], AllowSPDY: kt.AllowSPDY},
+			Server:     k.client,
+			Files:      &kube.PodFiles{Client: k.kc, Namespace: p.Namespace, Pod: p.Name, Container: k.container, AllowSPDY: k.kt.AllowSPDY},
 			Dir:        t.Dir,
 			DBFilename: t.DBFilename,
 			Where:      "pod " + p.Namespace + "/" + p.Name,
 		}
 	default:
 		// The address is a local port-forward: name the pod instead.
-		conn.source = renamed{&redis.PullSource{Addr: addrs[chosen], Username: user, Password: password}, "replication pod " + p.Namespace + "/" + p.Name}
+		conn.source = renamed{&redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password}, "replication pod " + p.Namespace + "/" + p.Name}
 	}
 	return conn, nil
 }

@@ -1,26 +1,53 @@
 package main
 
 import (
+	"context"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/restore"
+	"github.com/rdbak/rdbak/storage"
 )
 
 func newRestoreCmd(g *globals) *cobra.Command {
 	var (
-		toFile string
-		force  bool
-		asOf   string
+		toFile     string
+		force      bool
+		asOf       string
+		fromTarget string
+		passFile   string
+		kf         = &kubeFlags{}
+		ko         kubeRestoreOpts
 	)
 	cmd := &cobra.Command{
-		Use:   "restore ID|latest --to-file PATH",
-		Short: "Restore a backup, verified, into a file",
-		Long: `Restore a backup into an RDB file. The backup is downloaded, decompressed
-and verified completely into a temporary file beside PATH, which is fsynced
-and renamed over PATH only if every check passed. A failed or interrupted
-restore leaves nothing at PATH (or the old file, with --force).
+		Use:   "restore ID|latest (--to-file PATH | --target NAME | --pod/--statefulset/--deployment [ns/]name)",
+		Short: "Restore a backup, verified, into a file or into Redis running in Kubernetes",
+		Long: `Restore a backup into an RDB file, or into a Redis running in Kubernetes.
+
+--to-file PATH: the backup is downloaded, decompressed and verified
+completely into a temporary file beside PATH, which is fsynced and renamed
+over PATH only if every check passed. A failed or interrupted restore leaves
+nothing at PATH (or the old file, with --force).
+
+Into Kubernetes (a config target with a kubernetes: block, or the --pod,
+--statefulset, --deployment, --selector, --helm-release flags): rdbak checks
+the backup against the target first (RDB version, modules, memory, disk,
+replicas, Sentinel), prints the plan, asks for confirmation (or --yes),
+verifies the whole backup, then
+  offline (StatefulSet/Deployment with a PVC, 1 replica): scales the workload
+    to 0, writes the file from a restore pod that mounts the same volume,
+    scales back and waits until Ready;
+  in-place (data on an emptyDir, or a bare pod): streams the file into the
+    Redis container, turns every save off and makes Redis exit without
+    saving so that the kubelet restarts it on the restored file.
+With appendonly yes the RDB is installed as the AOF base Redis loads. The
+previous data is kept as <file>.pre-restore (see deploy/runbooks/ to roll
+back). Afterwards rdbak checks that Redis loaded what the backup holds.
+Restoring into another target than the source works: --from-target names
+the target whose backups to use.
 
 --as-of TIME picks the newest backup created at or before TIME (RFC 3339,
 e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
@@ -32,39 +59,111 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if toFile == "" {
-				return usagef("--to-file PATH is required: where to write the RDB, e.g. --to-file ./dump.rdb")
-			}
-			repo, target, err := g.openRepo(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer repo.Close()
 			var at time.Time
 			if asOf != "" {
+				var err error
 				if at, err = time.Parse(time.RFC3339, asOf); err != nil {
 					return usagef("--as-of %q: use RFC 3339, e.g. 2026-11-22T03:00:00Z", asOf)
 				}
 			}
-			manifest, err := pick(ctx, repo, target, args, at)
+			if toFile != "" {
+				return g.restoreToFile(ctx, args, at, fromTarget, toFile, force)
+			}
+			t, url, err := g.restoreTarget(kf, passFile)
 			if err != nil {
 				return err
 			}
-			var done int64
-			line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) { return "restore", done, manifest.Data.RawSize })
-			rep, err := restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: func(n int) { done += int64(n) }})
-			line.Stop()
-			log := g.log.With("target", manifest.Target, "backup_id", manifest.ID, "path", toFile)
+			asJSON, err := g.jsonOutput()
 			if err != nil {
-				log.Error("restore failed", "error", err.Error())
 				return err
 			}
-			log.Info("restore succeeded", "raw_bytes", rep.RawSize, "keys", rep.RDB.KeysTotal())
-			return nil
+			ko.asJSON = asJSON
+			ko.confirmInput, ko.confirmPrompt = os.Stdin, stdinIsTerminal()
+			if ko.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, ko.timeout)
+				defer cancel()
+			}
+			repo, err := storage.Open(ctx, url, storage.Options{})
+			if err != nil {
+				return err
+			}
+			defer repo.Close()
+			source := fromTarget
+			if source == "" {
+				source = t.Name
+			}
+			m, err := pick(ctx, repo, source, args, at)
+			if err != nil {
+				return err
+			}
+			return g.restoreKube(ctx, repo, m, t, kf, ko)
 		},
 	}
-	cmd.Flags().StringVar(&toFile, "to-file", "", "write the verified RDB to this file")
-	cmd.Flags().BoolVar(&force, "force", false, "replace an existing file at --to-file (only after verification)")
-	cmd.Flags().StringVar(&asOf, "as-of", "", "restore the newest backup at or before this time (RFC 3339)")
+	f := cmd.Flags()
+	f.StringVar(&toFile, "to-file", "", "write the verified RDB to this file instead of restoring into Redis")
+	f.BoolVar(&force, "force", false, "with --to-file: replace an existing file (only after verification)")
+	f.StringVar(&asOf, "as-of", "", "restore the newest backup at or before this time (RFC 3339)")
+	f.StringVar(&fromTarget, "from-target", "", "take the backup from this target's backups (default: the target restored into)")
+	f.StringVar(&passFile, "password-file", "", "file holding the Redis password of the target")
+	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")
+	f.BoolVarP(&ko.yes, "yes", "y", false, "do not ask for confirmation")
+	f.StringVar(&ko.strategy, "strategy", "auto", "auto, offline or in-place")
+	f.StringVar(&ko.image, "restore-image", "rdbak/rdbak:"+version, "rdbak image for the offline strategy's restore pod")
+	f.StringVar(&ko.pullPolicy, "restore-image-pull-policy", "IfNotPresent", "pull policy of the restore image")
+	f.BoolVar(&ko.overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
+	f.BoolVar(&ko.overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
+	f.DurationVar(&ko.timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
+	kf.add(cmd)
+	g.addOutputFlag(cmd)
 	return cmd
+}
+
+func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force bool) error {
+	repo, target, err := g.openRepo(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	if fromTarget != "" {
+		target = fromTarget
+	}
+	manifest, err := pick(ctx, repo, target, args, at)
+	if err != nil {
+		return err
+	}
+	var done int64
+	line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) { return "restore", done, manifest.Data.RawSize })
+	rep, err := restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: func(n int) { done += int64(n) }})
+	line.Stop()
+	log := g.log.With("target", manifest.Target, "backup_id", manifest.ID, "path", toFile)
+	if err != nil {
+		log.Error("restore failed", "error", err.Error())
+		return err
+	}
+	log.Info("restore succeeded", "raw_bytes", rep.RawSize, "keys", rep.RDB.KeysTotal())
+	return nil
+}
+
+// restoreTarget returns the Kubernetes target to restore into and the
+// storage URL, from --config/--target or the ad hoc flags.
+func (g *globals) restoreTarget(kf *kubeFlags, passFile string) (*config.Target, string, error) {
+	if g.config != "" {
+		if kf.set() {
+			return nil, "", usagef("with --config, name the target with --target; --pod/--statefulset/... are for ad hoc use")
+		}
+		t, url, _, err := g.resolveTarget(&adhoc{}, kf)
+		if err != nil {
+			return nil, "", err
+		}
+		if t.Kubernetes == nil {
+			return nil, "", usagef("target %q is not in Kubernetes: restore it with --to-file PATH", t.Name)
+		}
+		return t, url, nil
+	}
+	if !kf.set() {
+		return nil, "", usagef("say where to restore: --to-file PATH, or a Kubernetes target (--config with --target, or --pod/--statefulset/--deployment [ns/]name)")
+	}
+	t, url, _, err := g.adhocKube(&adhoc{passwordFile: passFile}, kf)
+	return t, url, err
 }

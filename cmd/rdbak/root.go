@@ -65,6 +65,8 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 		newGCCmd(g),
 		newConfigCmd(g),
 		newVersionCmd(g),
+		newReceiveCmd(g),
+		newPauseCmd(),
 	)
 	root.SetHelpTemplate(root.HelpTemplate())
 	return root

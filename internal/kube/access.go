@@ -126,3 +126,24 @@ func BackupPermissions(ns string, s Spec, exec, portForward bool, secret string)
 	}
 	return ps
 }
+
+// RestorePermissions lists what a restore with strategy (offline or
+// in-place) of workload w needs beyond reaching Redis.
+func RestorePermissions(w *Workload, strategy string) []Permission {
+	ns := w.Namespace
+	ps := []Permission{
+		{Resource: "pods", Subresource: "exec", Verb: "create", Namespace: ns},
+		{Resource: "pods", Subresource: "exec", Verb: "get", Namespace: ns},
+	}
+	if strategy != "offline" {
+		return ps
+	}
+	res := strings.ToLower(w.Kind) + "s"
+	return append(ps,
+		Permission{Group: "apps", Resource: res, Verb: "get", Namespace: ns, Name: w.Name},
+		Permission{Group: "apps", Resource: res, Verb: "patch", Namespace: ns, Name: w.Name},
+		Permission{Group: "apps", Resource: res, Subresource: "scale", Verb: "update", Namespace: ns, Name: w.Name},
+		Permission{Resource: "pods", Verb: "create", Namespace: ns},
+		Permission{Resource: "pods", Verb: "delete", Namespace: ns},
+	)
+}

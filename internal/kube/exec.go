@@ -145,29 +145,43 @@ func (s *podStream) Close() error {
 	return nil
 }
 
-// exec runs cmd in the container with the given streams; the caller's ctx
-// controls the whole session.
+// exec runs cmd in the container with the given streams.
 func (f *PodFiles) exec(ctx context.Context, cmd []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	req := f.Client.Clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(f.Namespace).Name(f.Pod).SubResource("exec").
+	return f.Client.Exec(ctx, ExecTarget{Namespace: f.Namespace, Pod: f.Pod, Container: f.Container, AllowSPDY: f.AllowSPDY}, cmd, stdin, stdout, stderr)
+}
+
+// ExecTarget is the container an exec runs in.
+type ExecTarget struct {
+	Namespace, Pod, Container string
+	// AllowSPDY lets the exec fall back to SPDY when the WebSocket upgrade
+	// is refused (old API servers, proxies).
+	AllowSPDY bool
+}
+
+// Exec runs cmd in the container with the given streams (nil for none);
+// the caller's ctx controls the whole session. A non-zero exit comes back
+// as an error with an ExitStatus method.
+func (c *Client) Exec(ctx context.Context, t ExecTarget, cmd []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	req := c.Clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(t.Namespace).Name(t.Pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
-			Container: f.Container,
+			Container: t.Container,
 			Command:   cmd,
 			Stdin:     stdin != nil,
 			Stdout:    stdout != nil,
 			Stderr:    stderr != nil,
 		}, scheme.ParameterCodec)
-	ws, err := remotecommand.NewWebSocketExecutor(f.Client.Config, "GET", req.URL().String())
+	ws, err := remotecommand.NewWebSocketExecutor(c.Config, "GET", req.URL().String())
 	if err != nil {
-		return fmt.Errorf("exec in pod %s/%s: %w", f.Namespace, f.Pod, err)
+		return fmt.Errorf("exec in pod %s/%s: %w", t.Namespace, t.Pod, err)
 	}
 	exec := ws
-	if f.AllowSPDY {
-		spdy, err := remotecommand.NewSPDYExecutor(f.Client.Config, "POST", req.URL())
+	if t.AllowSPDY {
+		spdy, err := remotecommand.NewSPDYExecutor(c.Config, "POST", req.URL())
 		if err != nil {
-			return fmt.Errorf("exec in pod %s/%s: %w", f.Namespace, f.Pod, err)
+			return fmt.Errorf("exec in pod %s/%s: %w", t.Namespace, t.Pod, err)
 		}
 		if exec, err = remotecommand.NewFallbackExecutor(ws, spdy, shouldFallback); err != nil {
-			return fmt.Errorf("exec in pod %s/%s: %w", f.Namespace, f.Pod, err)
+			return fmt.Errorf("exec in pod %s/%s: %w", t.Namespace, t.Pod, err)
 		}
 	}
 	return exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})

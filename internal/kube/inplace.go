@@ -1,0 +1,161 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rdbak/rdbak/restore"
+)
+
+// RedisAdmin is the part of a Redis connection an in-place restore needs.
+type RedisAdmin interface {
+	ConfigGet(ctx context.Context, name string) (string, error)
+	ConfigSet(ctx context.Context, name, value string) error
+	// ShutdownNoSave sends SHUTDOWN NOSAVE; the connection closing is
+	// success.
+	ShutdownNoSave(ctx context.Context) error
+}
+
+// InPlace restores into the running Redis container: the file is streamed
+// in through exec and checked there, every save is turned off, and Redis
+// is made to exit without saving so the kubelet restarts it on the file.
+// The data dir must survive a container restart (a PVC or emptyDir), and
+// the container needs sh, cat, wc, sha256sum and mv.
+type InPlace struct {
+	Client    *Client
+	Namespace string
+	Pod       string
+	Container string
+	Redis     RedisAdmin
+	// Version7 is true for Redis 7.0+, which has shutdown-on-sigterm.
+	Version7  bool
+	AllowSPDY bool
+	Timeout   time.Duration
+
+	oldSave   string
+	stopped   bool
+	installed bool
+	restarts  int32
+}
+
+var _ restore.Rollout = (*InPlace)(nil)
+
+// Stop implements restore.Rollout: no save point and no SIGTERM may write
+// the in-memory data over the file about to be installed.
+func (r *InPlace) Stop(ctx context.Context) error {
+	save, err := r.Redis.ConfigGet(ctx, "save")
+	if err != nil {
+		return fmt.Errorf("read save points: %w", err)
+	}
+	r.oldSave, r.stopped = save, true
+	if err := r.Redis.ConfigSet(ctx, "save", ""); err != nil {
+		return fmt.Errorf("turn off save points: %w", err)
+	}
+	if r.Version7 {
+		for _, sig := range []string{"shutdown-on-sigterm", "shutdown-on-sigint"} {
+			if err := r.Redis.ConfigSet(ctx, sig, "nosave"); err != nil {
+				return fmt.Errorf("set %s nosave: %w", sig, err)
+			}
+		}
+	}
+	return nil
+}
+
+// installScript receives the file, checks length and SHA-256 in the pod,
+// and only then keeps the old file and renames the new one into place.
+const installScript = `dir=$1; name=$2; size=$3; sum=$4
+tmp="$dir/$name.rdbak-tmp"
+cat > "$tmp" || { rm -f "$tmp"; exit 65; }
+got=$(wc -c < "$tmp" | tr -d ' ')
+if [ "$got" != "$size" ]; then rm -f "$tmp"; echo "received $got bytes, expected $size: nothing was replaced" >&2; exit 65; fi
+gotsum=$(sha256sum "$tmp" | cut -d ' ' -f 1)
+if [ "$gotsum" != "$sum" ]; then rm -f "$tmp"; echo "SHA-256 $gotsum, expected $sum: nothing was replaced" >&2; exit 65; fi
+sync
+if [ -e "$dir/$name" ]; then rm -rf "$dir/$name.pre-restore" && mv "$dir/$name" "$dir/$name.pre-restore" || exit 66; fi
+mv "$tmp" "$dir/$name" || exit 66
+sync
+echo "$dir/$name.pre-restore"`
+
+// Install implements restore.Rollout.
+func (r *InPlace) Install(ctx context.Context, body io.Reader, in restore.Install) (*restore.Installed, error) {
+	if in.AOF.Mode != "" {
+		return nil, fmt.Errorf("in-place restore with appendonly yes is not supported: use --strategy offline")
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := []string{"sh", "-c", installScript, "rdbak", in.Dir, in.DBFilename, strconv.FormatInt(in.Size, 10), in.SHA256}
+	err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, body, &stdout, &stderr)
+	if err != nil {
+		return nil, fmt.Errorf("install in pod %s/%s: %w: %s", r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+	}
+	r.installed = true
+	return &restore.Installed{Path: in.Dir + "/" + in.DBFilename, Size: in.Size, SHA256: in.SHA256, PreRestore: []string{strings.TrimSpace(stdout.String())}}, nil
+}
+
+// Start implements restore.Rollout.
+func (r *InPlace) Start(ctx context.Context) error {
+	pods := r.Client.Clientset.CoreV1().Pods(r.Namespace)
+	before, err := pods.Get(ctx, r.Pod, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get pod %s/%s: %w", r.Namespace, r.Pod, err)
+	}
+	r.restarts = restartCount(before.Status.ContainerStatuses, r.Container)
+	if err := r.Redis.ShutdownNoSave(ctx); err != nil {
+		return err
+	}
+	r.stopped = false
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return Poll(wctx, 500*time.Millisecond, "redis in "+r.Pod+" to restart and be Ready", func(ctx context.Context) (bool, error) {
+		p, err := pods.Get(ctx, r.Pod, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return restartCount(p.Status.ContainerStatuses, r.Container) > r.restarts && Ready(p), nil
+	})
+}
+
+func restartCount(ss []corev1.ContainerStatus, name string) int32 {
+	for _, s := range ss {
+		if s.Name == name {
+			return s.RestartCount
+		}
+	}
+	return 0
+}
+
+// Undo implements restore.Rollout: if nothing was installed it gives Redis
+// its save points back. Once the file is installed it must not: the next
+// save would write the old in-memory data over it, so saves stay off and
+// the error says how to finish.
+func (r *InPlace) Undo(ctx context.Context) error {
+	if !r.stopped {
+		return nil
+	}
+	if r.installed {
+		return fmt.Errorf("the restored file is installed but Redis %s/%s still runs on the old data with saves off: restart the container (it loads the restored file), or move the .pre-restore file back first to keep the old data", r.Namespace, r.Pod)
+	}
+	if err := r.Redis.ConfigSet(ctx, "save", r.oldSave); err != nil {
+		return fmt.Errorf("give back save points %q: %w", r.oldSave, err)
+	}
+	if r.Version7 {
+		for _, sig := range []string{"shutdown-on-sigterm", "shutdown-on-sigint"} {
+			if err := r.Redis.ConfigSet(ctx, sig, "default"); err != nil {
+				return fmt.Errorf("reset %s: %w", sig, err)
+			}
+		}
+	}
+	r.stopped = false
+	return nil
+}
