@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/redis"
@@ -117,14 +118,23 @@ func (g *globals) restoreKube(ctx context.Context, repo *storage.Repo, m *storag
 		return err
 	}
 	in := restore.Install{Dir: srv.dir, DBFilename: srv.dbfilename, Size: m.Data.RawSize, SHA256: m.Data.RawSHA256, AOF: srv.aof}
+	// Without AOF, the in-memory data may be newer than any file (save ""):
+	// BGSAVE it first so a stop cannot lose it and .pre-restore holds it.
+	var save func(context.Context) error
+	if srv.aof.Mode == "" {
+		save = func(ctx context.Context) error {
+			_, err := backup.Snapshot(ctx, k.client, backup.SnapshotOptions{})
+			return err
+		}
+	}
 	var ro restore.Rollout
 	switch strategy {
 	case "offline":
 		ro = &kube.Offline{Client: k.kc, Workload: w, Pod: k.pod, Mount: mount, Image: o.image,
-			PullPolicy: corev1.PullPolicy(o.pullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: o.timeout}
+			PullPolicy: corev1.PullPolicy(o.pullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: o.timeout, Save: save}
 	default:
 		ro = &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,
-			Redis: k.client, Version7: srv.major >= 7, AllowSPDY: k.kt.AllowSPDY, Timeout: o.timeout}
+			Redis: k.client, Version7: srv.major >= 7, AllowSPDY: k.kt.AllowSPDY, Timeout: o.timeout, Save: save}
 	}
 	fetch := func(w io.Writer) error {
 		_, err := restore.Fetch(ctx, repo, m, w, nil)
@@ -305,6 +315,7 @@ func steps(p *plan, w *kube.Workload, s *server) []string {
 	check := "wait until Redis has loaded the data and compare its key counts with the manifest"
 	if p.Strategy == "offline" {
 		return []string{verify,
+			saveStep(s),
 			fmt.Sprintf("scale %s from %d to 0 and wait until its pod is gone (annotated %s)", w, w.Replicas, kube.RestoreReplicasAnnotation),
 			"run a restore pod with the rdbak image that mounts the same volume and stream the verified backup into it",
 			install,
@@ -312,11 +323,19 @@ func steps(p *plan, w *kube.Workload, s *server) []string {
 			check}
 	}
 	return []string{verify,
+		saveStep(s),
 		`turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+)`,
 		"stream the verified backup into the Redis container through exec",
 		install,
 		"make Redis exit without saving (SHUTDOWN NOSAVE) so the kubelet restarts it on the restored file; wait until it is Ready",
 		check}
+}
+
+func saveStep(s *server) string {
+	if s.aof.Mode != "" {
+		return "AOF is on: Redis keeps the current data in its AOF, which is set aside as " + restore.PreRestoreSuffix
+	}
+	return "BGSAVE the current data, so it survives the stop and is kept as " + s.dbfilename + restore.PreRestoreSuffix
 }
 
 func (g *globals) printPlan(p *plan, asJSON bool) error {

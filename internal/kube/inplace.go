@@ -39,6 +39,9 @@ type InPlace struct {
 	Version7  bool
 	AllowSPDY bool
 	Timeout   time.Duration
+	// Save persists the in-memory data first, so that it, not an older
+	// file, is what .pre-restore keeps.
+	Save func(ctx context.Context) error
 
 	oldSave   string
 	stopped   bool
@@ -51,6 +54,11 @@ var _ restore.Rollout = (*InPlace)(nil)
 // Stop implements restore.Rollout: no save point and no SIGTERM may write
 // the in-memory data over the file about to be installed.
 func (r *InPlace) Stop(ctx context.Context) error {
+	if r.Save != nil {
+		if err := r.Save(ctx); err != nil {
+			return fmt.Errorf("save the current data first: %w", err)
+		}
+	}
 	save, err := r.Redis.ConfigGet(ctx, "save")
 	if err != nil {
 		return fmt.Errorf("read save points: %w", err)

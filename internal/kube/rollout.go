@@ -29,6 +29,10 @@ type Offline struct {
 	PullPolicy corev1.PullPolicy
 	AllowSPDY  bool
 	Timeout    time.Duration // per wait (pods gone, restore pod running, Ready)
+	// Save persists Redis's in-memory data before the stop (nil with AOF
+	// on, which Redis fsyncs at shutdown): with save "" a stop would
+	// otherwise lose it, and it becomes the .pre-restore to roll back to.
+	Save func(ctx context.Context) error
 
 	scaled     bool
 	restorePod string
@@ -46,6 +50,11 @@ func (o *Offline) wait() time.Duration {
 // Stop implements restore.Rollout.
 func (o *Offline) Stop(ctx context.Context) error {
 	c, w := o.Client, o.Workload
+	if o.Save != nil {
+		if err := o.Save(ctx); err != nil {
+			return fmt.Errorf("save the current data before stopping Redis: %w", err)
+		}
+	}
 	if err := c.Annotate(ctx, w, strconv.Itoa(int(w.Replicas))); err != nil {
 		return err
 	}
