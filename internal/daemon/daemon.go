@@ -1,0 +1,345 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/schedule"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// BackupFunc takes one backup of t into repo, exactly as rdbak now does:
+// it bounds the backup by t.Timeout, logs one line with the outcome and
+// returns the committed backup. A cancelled ctx aborts the backup and
+// leaves no manifest. cfg is the config in force when the run started.
+type BackupFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error)
+
+// Elector decides which of several daemon replicas schedules backups.
+type Elector interface {
+	// Run campaigns until ctx is done. While this replica leads, it calls
+	// lead with a context that is done when leadership is lost or ctx is
+	// done; once ctx is done it keeps the lease until lead has returned,
+	// then releases it.
+	Run(ctx context.Context, lead func(ctx context.Context)) error
+	// Leader returns the identity of the current leader, "" if unknown.
+	Leader() string
+}
+
+// ErrNoSchedule means no target of the config has a schedule: the daemon
+// would have nothing to do.
+var ErrNoSchedule = errors.New("no target has a schedule: set defaults.schedule or a target's schedule, e.g. schedule: \"@daily\"")
+
+// Options configures Run.
+type Options struct {
+	ConfigPath string
+	// Listen overrides the config's daemon.listen.
+	Listen string
+	Backup BackupFunc
+	Log    *slog.Logger
+	// NewElector builds the elector when the config enables leader
+	// election.
+	NewElector func(config.LeaderElection) (Elector, error)
+	// Reload receives a value for each SIGHUP: reload the config now.
+	Reload <-chan struct{}
+	// ReloadInterval is how often the config file is checked for changes;
+	// 0 turns the check off.
+	ReloadInterval time.Duration
+	Clock          schedule.Clock // default schedule.RealClock
+	HTTPClient     *http.Client   // for heartbeats; default http.DefaultClient
+	// OpenRepo opens a storage URL; default storage.Open with Create.
+	OpenRepo func(ctx context.Context, url string) (*storage.Repo, error)
+}
+
+// state is one loaded config with the repositories it names. Runs hold a
+// reference, so a reload never closes a repository a backup still uses.
+type state struct {
+	cfg   *config.File
+	hash  [sha256.Size]byte
+	repos map[string]*storage.Repo // by storage URL
+	runs  sync.WaitGroup
+}
+
+func (s *state) target(name string) *config.Target {
+	for i := range s.cfg.Targets {
+		if s.cfg.Targets[i].Name == name {
+			return &s.cfg.Targets[i]
+		}
+	}
+	return nil
+}
+
+type daemon struct {
+	o   Options
+	log *slog.Logger
+	m   *metrics
+
+	mu          sync.Mutex
+	cur         *state
+	sched       *schedule.Scheduler // nil while not leading
+	elector     Elector
+	failedHash  [sha256.Size]byte // content of the last config that failed to load
+	lastSuccess map[string]time.Time
+	stopping    atomic.Bool
+}
+
+// Run runs the daemon until ctx is done (SIGTERM), then shuts down
+// gracefully: no new backup starts, backups in flight get the config's
+// shutdownGrace to finish and are cancelled after it, and Run returns once
+// they have returned. A config that does not load, or a listen address
+// that cannot be bound, fails Run at once.
+func Run(ctx context.Context, o Options) error {
+	if o.Clock == nil {
+		o.Clock = schedule.RealClock{}
+	}
+	if o.OpenRepo == nil {
+		o.OpenRepo = func(ctx context.Context, url string) (*storage.Repo, error) {
+			return storage.Open(ctx, url, storage.Options{Create: true})
+		}
+	}
+	d := &daemon{o: o, log: o.Log, m: newMetrics(), lastSuccess: map[string]time.Time{}}
+	stopReady := context.AfterFunc(ctx, func() { d.stopping.Store(true) })
+	defer stopReady()
+	data, err := os.ReadFile(o.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	st, err := d.load(ctx, data, nil)
+	if err != nil {
+		return err
+	}
+	d.cur = st
+	d.m.lastReload.SetToCurrentTime()
+	listen := o.Listen
+	if listen == "" {
+		listen = st.cfg.Daemon.Listen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen for /metrics on %s: %w", listen, err)
+	}
+	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	d.log.Info("daemon started", "listen", ln.Addr().String(), "config", o.ConfigPath, "targets", len(st.cfg.Targets))
+	d.addTargets(ctx, st, nil)
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go d.watch(watchCtx)
+
+	if le := st.cfg.Daemon.LeaderElection; le.Enabled {
+		err = d.elect(ctx, le)
+	} else {
+		d.lead(ctx, ctx)
+	}
+	stopWatch()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err = errors.Join(err, srv.Shutdown(shutdownCtx))
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("serve /metrics: %w", serr))
+	}
+	d.mu.Lock()
+	final := d.cur
+	d.mu.Unlock()
+	final.runs.Wait()
+	for _, r := range final.repos {
+		_ = r.Close()
+	}
+	d.log.Info("daemon stopped")
+	return err
+}
+
+func (d *daemon) elect(ctx context.Context, le config.LeaderElection) error {
+	if d.o.NewElector == nil {
+		return errors.New("leader election is enabled, but this build cannot reach Kubernetes")
+	}
+	el, err := d.o.NewElector(le)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.elector = el
+	d.mu.Unlock()
+	return el.Run(ctx, func(leadCtx context.Context) { d.lead(ctx, leadCtx) })
+}
+
+// lead schedules backups until stop is done. When stop ends because ctx
+// did (shutdown), backups in flight get the shutdown grace period; when it
+// ends on its own (leadership lost), they are cancelled at once, since
+// another replica is taking over.
+func (d *daemon) lead(ctx, stop context.Context) {
+	d.mu.Lock()
+	cfg := d.cur.cfg
+	sched := schedule.New(d.runTarget, schedule.Options{
+		Clock: d.o.Clock, Concurrency: cfg.Daemon.Concurrency,
+		OnSkip: func(name string) {
+			d.m.skipped.WithLabelValues(name).Inc()
+			d.log.Warn("backup skipped: the previous one is still running", "target", name)
+		},
+	})
+	sched.SetJobs(jobs(cfg))
+	d.sched = sched
+	d.mu.Unlock()
+	d.m.leader.Set(1)
+	d.log.Info("scheduling backups", "targets", len(jobs(cfg)))
+	defer func() {
+		d.m.leader.Set(0)
+		d.mu.Lock()
+		d.sched = nil
+		d.mu.Unlock()
+	}()
+
+	work, abort := context.WithCancelCause(context.WithoutCancel(stop))
+	defer abort(nil)
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-stop.Done():
+		case <-finished:
+			return
+		}
+		if ctx.Err() == nil {
+			d.log.Warn("leadership lost: cancelling backups in flight")
+			abort(errors.New("leadership lost"))
+			return
+		}
+		d.mu.Lock()
+		grace := d.cur.cfg.Daemon.ShutdownGrace
+		d.mu.Unlock()
+		d.log.Info("shutting down: backups in flight may finish", "grace", grace.String())
+		select {
+		case <-d.o.Clock.After(grace):
+			d.log.Warn("shutdown grace period over: cancelling backups in flight")
+			abort(fmt.Errorf("rdbak daemon shut down and the %s grace period ended", grace))
+		case <-finished:
+		}
+	}()
+	sched.Run(stop, work)
+	close(finished)
+}
+
+func jobs(cfg *config.File) []schedule.Job {
+	var out []schedule.Job
+	for i := range cfg.Targets {
+		t := &cfg.Targets[i]
+		s, err := t.Spec()
+		if err != nil || s.IsZero() {
+			continue // validated at load; unscheduled targets are for rdbak now
+		}
+		out = append(out, schedule.Job{Name: t.Name, Spec: s, Jitter: t.Jitter})
+	}
+	return out
+}
+
+// runTarget is the scheduler's RunFunc: one backup of target name with
+// what follows it, recorded in the metrics.
+func (d *daemon) runTarget(ctx context.Context, name string) {
+	d.mu.Lock()
+	st := d.cur
+	st.runs.Add(1)
+	d.mu.Unlock()
+	defer st.runs.Done()
+	t := st.target(name)
+	if t == nil {
+		return // removed by a reload since it fell due
+	}
+	repo := st.repos[t.Storage]
+	d.m.inProgress.WithLabelValues(name).Set(1)
+	defer func() {
+		if d.configured(name) {
+			d.m.inProgress.WithLabelValues(name).Set(0)
+		}
+	}()
+	res, err := d.o.Backup(ctx, st.cfg, t, repo)
+	if !d.configured(name) {
+		return
+	}
+	if err != nil {
+		d.m.backups.WithLabelValues(name, resultFailure).Inc()
+		return
+	}
+	d.m.success(name, res)
+	d.setLastSuccess(name, res.Manifest.Finished)
+	a := AfterBackup(ctx, d.log.With("target", name), repo, t, AfterOptions{
+		Client: d.o.HTTPClient, Prune: true, OrphanGrace: st.cfg.Daemon.OrphanGrace, Now: d.o.Clock.Now(),
+	})
+	if a.HeartbeatErr != nil {
+		d.m.heartbeatFail.WithLabelValues(name).Inc()
+	}
+	d.m.pruneDeleted.WithLabelValues(name, "backup").Add(float64(len(a.Pruned.Deleted)))
+	d.m.pruneDeleted.WithLabelValues(name, "orphan").Add(float64(len(a.Orphans)))
+	if a.PruneErr != nil || a.OrphanErr != nil {
+		d.m.pruneFailures.WithLabelValues(name).Inc()
+	}
+}
+
+func (d *daemon) configured(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cur.target(name) != nil
+}
+
+// setLastSuccess moves the last-success gauge forward only: a slow read
+// of storage at startup must not overwrite a newer backup's time.
+func (d *daemon) setLastSuccess(name string, t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cur.target(name) == nil || !t.After(d.lastSuccess[name]) {
+		return
+	}
+	d.lastSuccess[name] = t
+	d.m.lastSuccess.WithLabelValues(name).Set(float64(t.UnixNano()) / 1e9)
+}
+
+// addTargets creates the metrics of st's targets that old did not have,
+// drops those of targets st no longer has, and seeds each new target's
+// last-success time from its newest backup in storage, so that the gauge
+// people alert on survives restarts.
+func (d *daemon) addTargets(ctx context.Context, st, old *state) {
+	var added []string
+	for _, t := range st.cfg.Targets {
+		if old == nil || old.target(t.Name) == nil {
+			d.m.addTarget(t.Name)
+			added = append(added, t.Name)
+		}
+	}
+	if old != nil {
+		for _, t := range old.cfg.Targets {
+			if st.target(t.Name) == nil {
+				d.m.removeTarget(t.Name)
+				d.mu.Lock()
+				delete(d.lastSuccess, t.Name)
+				d.mu.Unlock()
+			}
+		}
+	}
+	for _, name := range added {
+		t := st.target(name)
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			ms, _, err := st.repos[t.Storage].List(ctx, name)
+			if err != nil {
+				d.log.Warn("read the newest backup for rdbak_backup_last_success_timestamp_seconds", "target", name, "error", err.Error())
+				return
+			}
+			if len(ms) > 0 {
+				newest := slices.MaxFunc(ms, func(a, b *storage.Manifest) int { return a.Finished.Compare(b.Finished) })
+				d.setLastSuccess(name, newest.Finished)
+			}
+		}()
+	}
+}

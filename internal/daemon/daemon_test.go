@@ -1,0 +1,483 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/testenv"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// fakeClock moves only when the test advances it; After calls are
+// reported on set so the test knows someone is waiting.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []fakeTimer
+	set    chan time.Duration
+}
+
+type fakeTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), set: make(chan time.Duration, 1000)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	ch := make(chan time.Time, 1)
+	c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
+	c.mu.Unlock()
+	c.set <- d
+	return ch
+}
+
+// Advance moves the clock and fires due timers.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	var left []fakeTimer
+	for _, t := range c.timers {
+		if t.at.After(c.now) {
+			left = append(left, t)
+			continue
+		}
+		t.ch <- c.now
+	}
+	c.timers = left
+}
+
+// waitFor waits for a timer of exactly d to be set.
+func (c *fakeClock) waitFor(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.After(20 * time.Second) // a hang guard, not a timing assertion
+	for {
+		select {
+		case got := <-c.set:
+			if got == d {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("nobody waited for %v", d)
+		}
+	}
+}
+
+// fakeBackup writes a real (tiny) backup with the clock's time: data
+// first, manifest last, as backup.Run does. A target listed in block
+// waits for a value on it, or for cancellation.
+type fakeBackup struct {
+	clk     *fakeClock
+	block   map[string]chan struct{}
+	started chan string
+	mu      sync.Mutex
+	ids     map[string][]string
+	errs    chan error
+}
+
+func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error) {
+	f.started <- t.Name
+	if ch := f.block[t.Name]; ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			err := fmt.Errorf("stream RDB: %w", context.Cause(ctx))
+			f.errs <- err
+			return nil, err
+		}
+	}
+	at := f.clk.Now()
+	m := &storage.Manifest{Format: storage.ManifestFormat, ID: storage.NewID(at), Target: t.Name, Created: at, Finished: at,
+		Data: storage.Data{Name: "dump.rdb", RawSize: 100, StoredSize: 40}}
+	up, err := repo.Create(ctx, t.Name, m.ID, m.Data.Name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := up.Write([]byte("data")); err != nil {
+		return nil, errors.Join(err, up.Abort(ctx))
+	}
+	if err := up.Commit(); err != nil {
+		return nil, err
+	}
+	if err := repo.Commit(ctx, m); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.ids[t.Name] = append(f.ids[t.Name], m.ID)
+	f.mu.Unlock()
+	return &backup.Result{Manifest: m, Snapshot: time.Second, Stream: 2 * time.Second, Commit: time.Millisecond}, nil
+}
+
+type testDaemon struct {
+	clk    *fakeClock
+	fb     *fakeBackup
+	cfg    string
+	store  string
+	base   string
+	reload chan struct{}
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	td := &testDaemon{
+		clk:    newFakeClock(),
+		cfg:    filepath.Join(dir, "rdbak.yaml"),
+		store:  filepath.Join(dir, "store"),
+		reload: make(chan struct{}),
+		logs:   &syncBuffer{},
+		done:   make(chan error, 1),
+	}
+	td.fb = &fakeBackup{clk: td.clk, block: map[string]chan struct{}{}, started: make(chan string, 100), ids: map[string][]string{}, errs: make(chan error, 10)}
+	for _, b := range block {
+		td.fb.block[b] = make(chan struct{})
+	}
+	addr := testenv.Addr(testenv.FreePort(t))
+	td.base = "http://" + addr
+	td.write(t, cfgYAML)
+	ctx, cancel := context.WithCancel(context.Background())
+	td.cancel = cancel
+	go func() {
+		td.done <- Run(ctx, Options{
+			ConfigPath: td.cfg, Listen: addr, Backup: td.fb.run, Reload: td.reload, Clock: td.clk,
+			Log: slog.New(slog.NewTextHandler(td.logs, nil)),
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		for _, ch := range td.fb.block {
+			close(ch)
+		}
+		select {
+		case <-td.done:
+		case <-time.After(20 * time.Second):
+			t.Error("the daemon did not stop")
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", td.logs)
+		}
+	})
+	td.waitHTTP(t)
+	return td
+}
+
+func (td *testDaemon) write(t *testing.T, cfgYAML string) {
+	t.Helper()
+	body := strings.ReplaceAll(cfgYAML, "STORE", "file://"+td.store)
+	if err := os.WriteFile(td.cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (td *testDaemon) waitHTTP(t *testing.T) {
+	t.Helper()
+	for range 2000 { // a hang guard, not a timing assertion
+		select {
+		case err := <-td.done:
+			t.Fatalf("the daemon stopped: %v\n%s", err, td.logs)
+		default:
+		}
+		if resp, err := http.Get(td.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the daemon never listened")
+}
+
+// scrape returns the samples of /metrics, keyed name{labels} as exposed.
+func (td *testDaemon) scrape(t *testing.T) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(td.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || line == "" {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// waitMetric waits until the sample key has value want.
+func (td *testDaemon) waitMetric(t *testing.T, key string, want float64) map[string]float64 {
+	t.Helper()
+	var got map[string]float64
+	for range 2000 { // a hang guard, not a timing assertion
+		got = td.scrape(t)
+		if got[key] == want {
+			return got
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s = %v, want %v", key, got[key], want)
+	return nil
+}
+
+func (td *testDaemon) list(t *testing.T, target string) []string {
+	t.Helper()
+	repo, err := storage.Open(t.Context(), "file://"+td.store, storage.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	ms, _, err := repo.List(t.Context(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestDaemonBackupsRetentionAndMetrics(t *testing.T) {
+	var beats atomic.Int32
+	hb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/ping/token" {
+			beats.Add(1)
+		}
+	}))
+	defer hb.Close()
+	td := startDaemon(t, `
+storage: STORE
+defaults: {schedule: "@every 1m"}
+targets:
+  - name: a
+    redis: redis://127.0.0.1:1
+    retention: {keepLast: 2}
+    heartbeat: {url: "`+hb.URL+`/ping/token", method: POST}
+  - name: b
+    redis: redis://127.0.0.1:2
+  - name: manual
+    redis: redis://127.0.0.1:3
+    schedule: "@every 1h"
+`)
+	m := td.scrape(t)
+	for _, key := range []string{`rdbak_backup_total{result="success",target="a"}`, `rdbak_backup_total{result="failure",target="b"}`, `rdbak_backup_skipped_total{target="a"}`, `rdbak_leader`} {
+		if _, ok := m[key]; !ok {
+			t.Errorf("%s is not exposed before the first backup", key)
+		}
+	}
+	if code, body := get(t, td.base+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	for i := 1; i <= 4; i++ {
+		td.clk.waitFor(t, time.Minute)
+		td.clk.Advance(time.Minute)
+		td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, float64(i))
+		td.waitMetric(t, `rdbak_backup_total{result="success",target="b"}`, float64(i))
+	}
+	m = td.waitMetric(t, `rdbak_prune_deleted_total{kind="backup",target="a"}`, 2)
+	td.fb.mu.Lock()
+	idsA := td.fb.ids["a"]
+	td.fb.mu.Unlock()
+	if got, want := td.list(t, "a"), idsA[2:]; !equal(got, want) {
+		t.Errorf("target a keeps %v, want the 2 newest %v", got, want)
+	}
+	if got := td.list(t, "b"); len(got) != 4 {
+		t.Errorf("target b (no retention) keeps %d backups, want 4", len(got))
+	}
+	if n := beats.Load(); n != 4 {
+		t.Errorf("heartbeat called %d times, want once per backup of a: 4", n)
+	}
+	wantLast := float64(td.clk.Now().Unix())
+	checks := map[string]float64{
+		`rdbak_backup_last_success_timestamp_seconds{target="a"}`:        wantLast,
+		`rdbak_backup_bytes{kind="raw",target="a"}`:                      100,
+		`rdbak_backup_bytes{kind="stored",target="b"}`:                   40,
+		`rdbak_backup_duration_seconds_count{phase="stream",target="a"}`: 4,
+		`rdbak_backup_duration_seconds_sum{phase="total",target="b"}`:    4 * 3.001,
+		`rdbak_backup_total{result="success",target="manual"}`:           0,
+		`rdbak_prune_deleted_total{kind="backup",target="b"}`:            0,
+		`rdbak_backup_in_progress{target="a"}`:                           0,
+		`rdbak_leader`:                                                   1,
+	}
+	for key, want := range checks {
+		if got, ok := m[key]; !ok || fmt.Sprintf("%.3f", got) != fmt.Sprintf("%.3f", want) {
+			t.Errorf("%s = %v (exposed %v), want %v", key, got, ok, want)
+		}
+	}
+	if !strings.Contains(td.logs.String(), "backup pruned") {
+		t.Errorf("no log line for pruned backups:\n%s", td.logs)
+	}
+}
+
+func TestDaemonSkipsOverlap(t *testing.T) {
+	td := startDaemon(t, "storage: STORE\ntargets:\n  - {name: slow, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n", "slow")
+	td.clk.waitFor(t, time.Minute)
+	td.clk.Advance(time.Minute)
+	<-td.fb.started
+	td.waitMetric(t, `rdbak_backup_in_progress{target="slow"}`, 1)
+	td.clk.waitFor(t, time.Minute)
+	td.clk.Advance(time.Minute)
+	td.waitMetric(t, `rdbak_backup_skipped_total{target="slow"}`, 1)
+	td.fb.block["slow"] <- struct{}{}
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="slow"}`, 1)
+	if !strings.Contains(td.logs.String(), "backup skipped") {
+		t.Errorf("no log line for the skip:\n%s", td.logs)
+	}
+}
+
+func TestDaemonReload(t *testing.T) {
+	td := startDaemon(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: b, redis: \"redis://h:2\", schedule: \"@every 1m\"}\n")
+	td.clk.waitFor(t, time.Minute)
+
+	// A bad config is refused; the running one stays.
+	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1 minute\"}\n")
+	td.reload <- struct{}{}
+	td.waitMetric(t, `rdbak_config_reload_total{result="failure"}`, 1)
+	if !strings.Contains(td.logs.String(), "config reload failed") || !strings.Contains(td.logs.String(), "targets[0].schedule") {
+		t.Errorf("the refusal does not say why:\n%s", td.logs)
+	}
+	// A config that schedules nothing is refused too.
+	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n")
+	td.reload <- struct{}{}
+	td.waitMetric(t, `rdbak_config_reload_total{result="failure"}`, 2)
+	td.clk.Advance(time.Minute)
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 1)
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="b"}`, 1)
+
+	// A good one drops b and adds c.
+	td.clk.waitFor(t, time.Minute)
+	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: c, redis: \"redis://h:3\", schedule: \"@every 30s\"}\n")
+	td.reload <- struct{}{}
+	m := td.waitMetric(t, `rdbak_config_reload_total{result="success"}`, 1)
+	if _, ok := m[`rdbak_backup_total{result="success",target="b"}`]; ok {
+		t.Error("the removed target b still has metrics")
+	}
+	if _, ok := m[`rdbak_backup_total{result="success",target="c"}`]; !ok {
+		t.Error("the new target c has no metrics")
+	}
+	td.clk.waitFor(t, 30*time.Second)
+	td.clk.Advance(30 * time.Second)
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="c"}`, 1)
+	td.clk.waitFor(t, 30*time.Second)
+	td.clk.Advance(30 * time.Second)
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 2)
+	if got := len(td.list(t, "b")); got != 1 {
+		t.Errorf("b has %d backups, want the 1 from before the reload", got)
+	}
+}
+
+// TestDaemonShutdownGrace: on shutdown a backup in flight may finish
+// within the grace period; one still running after it is cancelled.
+func TestDaemonShutdownGrace(t *testing.T) {
+	td := startDaemon(t, "storage: STORE\ndaemon: {shutdownGrace: 10s}\ntargets:\n  - {name: quick, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: stuck, redis: \"redis://h:2\", schedule: \"@every 1m\"}\n", "quick", "stuck")
+	td.clk.waitFor(t, time.Minute)
+	td.clk.Advance(time.Minute)
+	<-td.fb.started
+	<-td.fb.started
+	td.cancel()
+	td.clk.waitFor(t, 10*time.Second)
+	if code, _ := get(t, td.base+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while shutting down = %d, want 503", code)
+	}
+	td.fb.block["quick"] <- struct{}{} // finishes within the grace period
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="quick"}`, 1)
+	td.clk.Advance(10 * time.Second)
+	err := <-td.fb.errs
+	if !strings.Contains(err.Error(), "grace period ended") {
+		t.Errorf("the stuck backup ended with %v, want cancellation naming the grace period", err)
+	}
+	if err := <-td.done; err != nil {
+		t.Errorf("Run = %v, want a clean shutdown", err)
+	}
+	td.done <- nil // for the cleanup
+	if len(td.list(t, "quick")) != 1 || len(td.list(t, "stuck")) != 0 {
+		t.Errorf("quick has %v, stuck %v; want one backup and none", td.list(t, "quick"), td.list(t, "stuck"))
+	}
+}
+
+func TestDaemonRefusesBadStart(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"invalid":    "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"* * *\"}\n",
+		"nothing":    "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n",
+		"no elector": "storage: file:///x\ndaemon: {leaderElection: {enabled: true}}\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@daily\"}\n",
+	} {
+		path := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := Run(t.Context(), Options{ConfigPath: path, Listen: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler)})
+		if err == nil {
+			t.Errorf("%s: Run started", name)
+		}
+	}
+}
+
+func equal(a, b []string) bool {
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}

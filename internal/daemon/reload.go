@@ -1,0 +1,173 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// load parses and validates a config and opens the repositories it
+// names, reusing old's for unchanged URLs. Opening a repository does not
+// dial: an unreachable storage shows in /readyz and in failed backups,
+// not as a refused config.
+func (d *daemon) load(ctx context.Context, data []byte, old *state) (*state, error) {
+	cfg, err := config.Parse(data, d.o.ConfigPath, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		d.log.Warn(w, "config", d.o.ConfigPath)
+	}
+	if len(jobs(cfg)) == 0 {
+		return nil, ErrNoSchedule
+	}
+	st := &state{cfg: cfg, hash: sha256.Sum256(data), repos: map[string]*storage.Repo{}}
+	for _, t := range cfg.Targets {
+		if _, ok := st.repos[t.Storage]; ok {
+			continue
+		}
+		if old != nil && old.repos[t.Storage] != nil {
+			st.repos[t.Storage] = old.repos[t.Storage]
+			continue
+		}
+		r, err := d.o.OpenRepo(ctx, t.Storage)
+		if err != nil {
+			st.closeNew(old)
+			return nil, fmt.Errorf("storage of target %s: %w", t.Name, err)
+		}
+		st.repos[t.Storage] = r
+	}
+	return st, nil
+}
+
+// closeNew closes the repositories of st that old does not share.
+func (st *state) closeNew(old *state) {
+	for url, r := range st.repos {
+		if old == nil || old.repos[url] != r {
+			_ = r.Close()
+		}
+	}
+}
+
+// watch reloads the config on each signal, and when the file's content
+// changes (checked every ReloadInterval; a mounted ConfigMap is replaced
+// by a symlink swap, which the content check sees).
+func (d *daemon) watch(ctx context.Context) {
+	lastReadErr := ""
+	for {
+		var tick <-chan time.Time
+		if d.o.ReloadInterval > 0 {
+			tick = d.o.Clock.After(d.o.ReloadInterval)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.o.Reload:
+			d.log.Info("reloading the config", "config", d.o.ConfigPath, "reason", "signal")
+			d.reload(ctx, true)
+		case <-tick:
+			data, err := os.ReadFile(d.o.ConfigPath)
+			if err != nil {
+				if err.Error() != lastReadErr {
+					d.log.Error("config file unreadable; keeping the running config", "config", d.o.ConfigPath, "error", err.Error())
+					lastReadErr = err.Error()
+				}
+				continue
+			}
+			lastReadErr = ""
+			d.mu.Lock()
+			h := sha256.Sum256(data)
+			changed := h != d.cur.hash && h != d.failedHash
+			d.mu.Unlock()
+			if changed {
+				d.log.Info("reloading the config", "config", d.o.ConfigPath, "reason", "file changed")
+				d.reload(ctx, false)
+			}
+		}
+	}
+}
+
+// reload loads the config file and, if it is valid, puts it in force; if
+// not, the running config stays and the error is logged and counted.
+// force reloads even an unchanged file (a signal asks for it).
+func (d *daemon) reload(ctx context.Context, force bool) {
+	data, err := os.ReadFile(d.o.ConfigPath)
+	if err != nil {
+		d.reloadFailed(fmt.Errorf("read config: %w", err), [sha256.Size]byte{})
+		return
+	}
+	d.mu.Lock()
+	old := d.cur
+	d.mu.Unlock()
+	if !force && sha256.Sum256(data) == old.hash {
+		return
+	}
+	st, err := d.load(ctx, data, old)
+	if err != nil {
+		d.reloadFailed(err, sha256.Sum256(data))
+		return
+	}
+	for _, w := range restartOnly(old.cfg, st.cfg) {
+		d.log.Warn("config change needs a restart to take effect; the old value stays in force", "field", w)
+	}
+	// Settings that need a restart keep their running values.
+	st.cfg.Daemon.Listen = old.cfg.Daemon.Listen
+	st.cfg.Daemon.Concurrency = old.cfg.Daemon.Concurrency
+	st.cfg.Daemon.LeaderElection = old.cfg.Daemon.LeaderElection
+	d.mu.Lock()
+	d.cur = st
+	d.failedHash = [sha256.Size]byte{}
+	if d.sched != nil {
+		d.sched.SetJobs(jobs(st.cfg))
+	}
+	d.mu.Unlock()
+	d.addTargets(ctx, st, old)
+	go func() {
+		// Close the repositories only the old config used, once no run
+		// of the old config uses them.
+		old.runs.Wait()
+		for url, r := range old.repos {
+			if st.repos[url] != r {
+				_ = r.Close()
+			}
+		}
+	}()
+	d.m.reloads.WithLabelValues(resultSuccess).Inc()
+	d.m.lastReload.SetToCurrentTime()
+	d.log.Info("config reloaded", "config", d.o.ConfigPath, "targets", len(st.cfg.Targets), "scheduled", len(jobs(st.cfg)))
+}
+
+func (d *daemon) reloadFailed(err error, hash [sha256.Size]byte) {
+	d.mu.Lock()
+	d.failedHash = hash
+	d.mu.Unlock()
+	d.m.reloads.WithLabelValues(resultFailure).Inc()
+	msg := err.Error()
+	if errors.Is(err, ErrNoSchedule) {
+		msg = "the new config schedules nothing: " + msg
+	}
+	d.log.Error("config reload failed; the running config stays in force", "config", d.o.ConfigPath, "error", msg)
+}
+
+// restartOnly names the daemon settings that differ between a and b; the
+// listener, the concurrency limit and leader election are set up once.
+func restartOnly(a, b *config.File) []string {
+	var out []string
+	x, y := a.Daemon, b.Daemon
+	if x.Listen != y.Listen {
+		out = append(out, "daemon.listen")
+	}
+	if x.Concurrency != y.Concurrency {
+		out = append(out, "daemon.concurrency")
+	}
+	if x.LeaderElection != y.LeaderElection {
+		out = append(out, "daemon.leaderElection")
+	}
+	return out
+}
