@@ -74,7 +74,7 @@ func (c *Cluster) NewNamespace(t testing.TB) *Namespace {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
 		if t.Failed() {
-			n.logDiagnostics(ctx, t)
+			t.Log(n.Diagnostics(ctx))
 			if os.Getenv(KeepEnv) != "" {
 				t.Logf("kept namespace %s and its volumes (%s is set)", n.Name, KeepEnv)
 				return
@@ -150,10 +150,11 @@ func (n *Namespace) trackClusterObject(gvr schema.GroupVersionResource, obj *uns
 	n.clustered = append(n.clustered, clusterObject{gvr: gvr, name: obj.GetName()})
 }
 
-// logDiagnostics logs what a failed test's namespace holds: events, pods with
-// their container states, claims, and the tail of every container's log
-// (and of its previous run, if it restarted).
-func (n *Namespace) logDiagnostics(ctx context.Context, t testing.TB) {
+// Diagnostics describes what the namespace holds, for a failed test's log:
+// events, claims, pods with their conditions and container states, and the
+// tail of every container's log (and of its previous run, if it restarted).
+// Errors reading any part are reported inline.
+func (n *Namespace) Diagnostics(ctx context.Context) string {
 	cs := n.Clientset
 	var b strings.Builder
 	fmt.Fprintf(&b, "diagnostics of namespace %s:\n", n.Name)
@@ -162,6 +163,9 @@ func (n *Namespace) logDiagnostics(ctx context.Context, t testing.TB) {
 	} else {
 		sort.SliceStable(evs.Items, func(i, j int) bool { return eventTime(&evs.Items[i]).Before(eventTime(&evs.Items[j])) })
 		for _, e := range evs.Items {
+			if e.Reason == "MissingClusterDNS" {
+				continue // every pod gets it: the testbed runs no cluster DNS
+			}
 			fmt.Fprintf(&b, "event %s %s %s/%s %s: %s (x%d)\n", eventTime(&e).Format("15:04:05.000"), e.Type,
 				e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, strings.TrimSpace(e.Message), max(e.Count, 1))
 		}
@@ -176,8 +180,7 @@ func (n *Namespace) logDiagnostics(ctx context.Context, t testing.TB) {
 	pods, err := cs.CoreV1().Pods(n.Name).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		fmt.Fprintf(&b, "list pods: %v\n", err)
-		t.Log(b.String())
-		return
+		return b.String()
 	}
 	for i := range pods.Items {
 		describePod(&b, &pods.Items[i])
@@ -185,13 +188,16 @@ func (n *Namespace) logDiagnostics(ctx context.Context, t testing.TB) {
 	for _, p := range pods.Items {
 		statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
 		for _, s := range statuses {
+			if s.State.Waiting != nil && s.LastTerminationState.Terminated == nil {
+				continue // never started: no log to show
+			}
 			n.appendLog(ctx, &b, p.Name, s.Name, false)
 			if s.RestartCount > 0 {
 				n.appendLog(ctx, &b, p.Name, s.Name, true)
 			}
 		}
 	}
-	t.Log(b.String())
+	return b.String()
 }
 
 func eventTime(e *corev1.Event) time.Time {
@@ -214,7 +220,7 @@ func describePod(b *strings.Builder, p *corev1.Pod) {
 	}
 	b.WriteString("\n")
 	for _, c := range p.Status.Conditions {
-		fmt.Fprintf(b, "  condition %s=%s %s %s\n", c.Type, c.Status, c.Reason, c.Message)
+		fmt.Fprintln(b, strings.TrimRight(fmt.Sprintf("  condition %s=%s %s %s", c.Type, c.Status, c.Reason, c.Message), " "))
 	}
 	statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
 	for _, s := range statuses {
