@@ -74,7 +74,7 @@ func Apply(ctx context.Context, r Rollout, in Install, fetch func(w io.Writer) e
 		fetched <- err
 	}()
 	installed, err := r.Install(ctx, pr, in)
-	pr.CloseWithError(errors.New("install ended"))
+	pr.Close() // a fetch still writing gets io.ErrClosedPipe
 	ferr := <-fetched
 	if err != nil || ferr != nil {
 		if ferr != nil && !errors.Is(ferr, io.ErrClosedPipe) {

@@ -34,7 +34,9 @@ var _ backup.FileReader = (*PodFiles)(nil)
 // streamScript opens the file once, prints its size measured on the open
 // descriptor, then streams that descriptor: a BGSAVE that renames a new
 // file over the path after the open changes neither the size nor the bytes.
-const streamScript = `exec 3<"$1" || exit 66
+const streamScript = `[ -f "$1" ] || { echo "no such file" >&2; exit 66; }
+[ -r "$1" ] || { echo "not readable" >&2; exit 66; }
+exec 3<"$1" || exit 66
 size=$(stat -L -c %s /proc/$$/fd/3) || exit 67
 printf 'RDBAK-SIZE %s\n' "$size"
 exec cat <&3`

@@ -1,0 +1,325 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rdbak/rdbak/internal/testcluster"
+	"github.com/rdbak/rdbak/internal/testenv"
+)
+
+var (
+	imageOnce sync.Once
+	imageRef  string
+	imageErr  error
+)
+
+// restoreImage builds the rdbak image and imports it into the testbed once,
+// for the offline strategy's restore pod.
+func restoreImage(t *testing.T) string {
+	t.Helper()
+	imageOnce.Do(func() {
+		out, err := exec.Command("bash", "../hack/image.sh", "--import", "--version", "e2e").Output()
+		if err != nil {
+			imageErr = fmt.Errorf("hack/image.sh --import: %w", err)
+			return
+		}
+		f := strings.Fields(strings.TrimSpace(string(out)))
+		if len(f) != 2 {
+			imageErr = fmt.Errorf("hack/image.sh printed %q, want <tarball> <reference>", out)
+			return
+		}
+		imageRef = f[1]
+	})
+	if imageErr != nil {
+		t.Fatal(imageErr)
+	}
+	return imageRef
+}
+
+// emptyDirRedis keeps its data on an emptyDir: it survives a container
+// restart, not a new pod, so only the in-place strategy can restore it.
+const emptyDirRedis = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: scratch}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: scratch}}
+  template:
+    metadata: {labels: {app: scratch}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: redis
+        image: %[1]s
+        imagePullPolicy: Never
+        command: [redis-server, --dir, /data, %[2]s]
+        ports: [{containerPort: 6379}]
+        readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
+        volumeMounts: [{name: data, mountPath: /data}]
+      volumes: [{name: data, emptyDir: {}}]
+`
+
+// change overwrites the dataset with something else, so a restore has to
+// bring the backed-up data back.
+func change(t *testing.T, r *testenv.Redis) {
+	t.Helper()
+	c := r.Client(t)
+	if err := c.FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(t.Context(), "written-after-the-backup", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shape is one workload a restore is proven on.
+type shape struct {
+	name     string
+	setup    func(t *testing.T, ns *testcluster.Namespace) (pod func() string, args []string)
+	password string
+	// restart restarts Redis the way this workload's users would see it.
+	restart func(t *testing.T, ns *testcluster.Namespace, pod string)
+}
+
+// newPod deletes a Deployment's pod and waits for its replacement.
+func newPod(t *testing.T, ns *testcluster.Namespace, pod string) {
+	t.Helper()
+	p, err := ns.Clientset.CoreV1().Pods(ns.Name).Get(t.Context(), pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Clientset.CoreV1().Pods(ns.Name).Delete(t.Context(), pod, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ns.WaitFor(t, "a new pod to replace "+pod, func(ctx context.Context) (bool, error) {
+		l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{LabelSelector: "app=" + p.Labels["app"]})
+		if err != nil {
+			return false, err
+		}
+		return len(l.Items) == 1 && l.Items[0].Name != pod && testcluster.PodReady(&l.Items[0]), nil
+	})
+}
+
+func samePod(t *testing.T, ns *testcluster.Namespace, pod string) { ns.RecreatePod(t, pod) }
+
+// containerRestart makes Redis exit the usual way (SHUTDOWN with its save
+// points) so the kubelet restarts the container in the same pod.
+func containerRestart(t *testing.T, ns *testcluster.Namespace, pod string) {
+	t.Helper()
+	before, err := ns.Clientset.CoreV1().Pods(ns.Name).Get(t.Context(), pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ns.Exec(t.Context(), pod, []string{"redis-cli", "shutdown"}, testcluster.ExecOptions{})
+	ns.WaitPod(t, pod, "to restart Redis", func(p *corev1.Pod) bool {
+		return testcluster.PodReady(p) && p.Status.ContainerStatuses[0].RestartCount > before.Status.ContainerStatuses[0].RestartCount
+	})
+}
+
+var shapes = []shape{
+	{
+		name: "exchange-redis deployment with subPath",
+		setup: func(t *testing.T, ns *testcluster.Namespace) (func() string, []string) {
+			ns.LocalPV(t, "exchange-redis-data", "1Gi")
+			ns.Apply(t, manifest(ns, t, exchangeRedis))
+			d := ns.WaitDeployment(t, "exchange-redis")
+			return func() string { return ns.PodsOf(t, d.Spec.Selector)[0].Name }, []string{"--deployment", ns.Name + "/exchange-redis"}
+		},
+		restart: newPod,
+	},
+	{
+		name: "statefulset with save off",
+		setup: func(t *testing.T, ns *testcluster.Namespace) (func() string, []string) {
+			ns.LocalPV(t, "data-redis-0", "1Gi")
+			ns.Apply(t, manifest(ns, t, statefulRedis))
+			ns.WaitStatefulSet(t, "redis")
+			return func() string { return "redis-0" }, []string{"--statefulset", ns.Name + "/redis"}
+		},
+		restart: samePod,
+	},
+	{
+		name:     "bitnami-style master with auth and AOF",
+		password: "p@ss w0rd",
+		setup: func(t *testing.T, ns *testcluster.Namespace) (func() string, []string) {
+			ns.LocalPV(t, "redis-data-redis-master-0", "1Gi")
+			ns.Apply(t, manifest(ns, t, bitnamiRedis))
+			ns.WaitStatefulSet(t, "redis-master")
+			return func() string { return "redis-master-0" }, []string{"-n", ns.Name, "--helm-release", "redis", "--password-secret", "urbalurba-secrets/REDIS_PASSWORD"}
+		},
+		restart: samePod,
+	},
+	{
+		name: "emptyDir deployment, in place",
+		setup: func(t *testing.T, ns *testcluster.Namespace) (func() string, []string) {
+			ns.Apply(t, manifest(ns, t, emptyDirRedis))
+			d := ns.WaitDeployment(t, "scratch")
+			return func() string { return ns.PodsOf(t, d.Spec.Selector)[0].Name }, []string{"--deployment", ns.Name + "/scratch"}
+		},
+		restart: containerRestart,
+	},
+}
+
+// TestRestoreShapes: write data, back up, change it, restore, and the
+// digest is the backup's — also after a further restart of the pod.
+func TestRestoreShapes(t *testing.T) {
+	for _, sh := range shapes {
+		t.Run(sh.name, func(t *testing.T) {
+			ns := testcluster.New(t)
+			pod, args := sh.setup(t, ns)
+			src := redisIn(t, ns, pod(), sh.password)
+			testenv.FillAllTypes(t, src, 1)
+			want := src.Digest(t)
+			store := "file://" + t.TempDir()
+			rdbak(t, ns, nil, append([]string{"now", "--storage", store, "--target", "app"}, args...)...).ok(t)
+			change(t, src)
+
+			// The plan first: nothing changes.
+			plan := rdbak(t, ns, nil, append([]string{"restore", "latest", "--storage", store, "--target", "app", "--dry-run", "--restore-image", restoreImage(t)}, args...)...).ok(t)
+			if !strings.Contains(plan, "Restore plan") || !strings.Contains(plan, "strategy:") {
+				t.Fatalf("dry run printed:\n%s", plan)
+			}
+			if got := src.Digest(t); got == want {
+				t.Fatal("the dry run changed the data")
+			}
+			rdbak(t, ns, nil, append([]string{"restore", "latest", "--storage", store, "--target", "app", "--yes", "--restore-image", restoreImage(t)}, args...)...).ok(t)
+			if got := redisIn(t, ns, pod(), sh.password).Digest(t); got != want {
+				t.Fatalf("after restore digest %s, want %s", got, want)
+			}
+			// A further restart loads the same data: nothing wrote over it.
+			sh.restart(t, ns, pod())
+			if got := redisIn(t, ns, pod(), sh.password).Digest(t); got != want {
+				t.Fatalf("after another restart digest %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestRestoreRefusesNoVolume: data on the container's own filesystem
+// cannot be restored into; nothing changes.
+func TestRestoreRefusesNoVolume(t *testing.T) {
+	ns := testcluster.New(t)
+	ns.Apply(t, manifest(ns, t, strings.Replace(cacheRedis, "replicas: 2", "replicas: 1", 1)))
+	d := ns.WaitDeployment(t, "cache")
+	p := ns.PodsOf(t, d.Spec.Selector)[0].Name
+	src := redisIn(t, ns, p, "")
+	testenv.FillAllTypes(t, src, 1)
+	store := "file://" + t.TempDir()
+	rdbak(t, ns, nil, "now", "--storage", store, "--target", "app", "--pod", ns.Name+"/"+p).ok(t)
+	before := src.Digest(t)
+	rdbak(t, ns, nil, "restore", "latest", "--storage", store, "--target", "app", "--yes", "--pod", ns.Name+"/"+p).
+		fails(t, 1, "not on a volume")
+	if got := src.Digest(t); got != before {
+		t.Fatal("a refused restore changed the data")
+	}
+}
+
+// TestRestoreFaults: a corrupt backup, a backup newer than the target and a
+// Ctrl-C half way leave the live data as it was and the workload at its
+// replica count.
+func TestRestoreFaults(t *testing.T) {
+	ns := testcluster.New(t)
+	ns.LocalPV(t, "data-redis-0", "1Gi")
+	ns.Apply(t, manifest(ns, t, statefulRedis))
+	ns.WaitStatefulSet(t, "redis")
+	src := redisIn(t, ns, "redis-0", "")
+	testenv.FillAllTypes(t, src, 3)
+	dir := t.TempDir()
+	store := "file://" + dir
+	id := rdbak(t, ns, nil, "now", "--storage", store, "--target", "app", "--pod", ns.Name+"/redis-0").ok(t)
+	change(t, src)
+	live := src.Digest(t)
+	args := []string{"restore", id, "--storage", store, "--target", "app", "--yes", "--statefulset", ns.Name + "/redis", "--restore-image", restoreImage(t)}
+	unchanged := func(t *testing.T) {
+		t.Helper()
+		sts := ns.WaitStatefulSet(t, "redis")
+		if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 1 {
+			t.Fatalf("statefulset replicas = %v, want 1", sts.Spec.Replicas)
+		}
+		if _, ok := sts.Annotations["rdbak.io/restore-replicas"]; ok {
+			t.Errorf("the restore annotation was left on the statefulset")
+		}
+		if got := redisIn(t, ns, "redis-0", "").Digest(t); got != live {
+			t.Fatalf("live digest %s, want the unchanged %s", got, live)
+		}
+	}
+
+	t.Run("corrupt backup", func(t *testing.T) {
+		obj := filepath.Join(dir, "app", id, "dump.rdb.zst")
+		orig, err := os.ReadFile(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := append([]byte{}, orig...)
+		bad[len(bad)/2] ^= 0x10
+		if err := os.WriteFile(obj, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(obj, orig, 0o600)
+		rdbak(t, ns, nil, args...).fails(t, 4, "failed verification")
+		unchanged(t)
+	})
+	t.Run("backup newer than the target", func(t *testing.T) {
+		mf := filepath.Join(dir, "app", id, "manifest.json")
+		orig, err := os.ReadFile(mf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(mf, orig, 0o600)
+		newer := strings.Replace(string(orig), `"version": 10,`, `"version": 12,`, 1)
+		if newer == string(orig) {
+			t.Fatalf("manifest has no RDB version 10 to edit:\n%s", orig)
+		}
+		if err := os.WriteFile(mf, []byte(newer), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rdbak(t, ns, nil, args...).fails(t, 1, "RDB version 12", "loads RDB versions up to 10")
+		unchanged(t)
+	})
+	t.Run("interrupted while the restore pod runs", func(t *testing.T) {
+		cmd := exec.CommandContext(t.Context(), rdbakBin, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig(ns))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		for {
+			l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore"})
+			if err == nil && len(l.Items) > 0 {
+				break
+			}
+			if ctx.Err() != nil {
+				cmd.Process.Kill()
+				t.Fatalf("no restore pod appeared; rdbak said:\n%s", stderr.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		err := cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != 130 {
+			t.Fatalf("exit %d (%v), want 130; stderr:\n%s", code, err, stderr.String())
+		}
+		unchanged(t)
+		l, _ := ns.Clientset.CoreV1().Pods(ns.Name).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore"})
+		if len(l.Items) != 0 {
+			t.Errorf("restore pod left behind: %s", l.Items[0].Name)
+		}
+	})
+}
