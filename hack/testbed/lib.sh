@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are for the scripts that source this
 # Shared settings and helpers for the hack/testbed scripts. Sourced, not run.
 #
 # Knobs (all optional):
