@@ -109,7 +109,7 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")
 	f.BoolVarP(&ko.yes, "yes", "y", false, "do not ask for confirmation")
 	f.StringVar(&ko.strategy, "strategy", "auto", "auto, offline or in-place")
-	f.StringVar(&ko.image, "restore-image", "rdbak/rdbak:"+version, "rdbak image for the offline strategy's restore pod")
+	f.StringVar(&ko.image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", "rdbak/rdbak:"+version), "rdbak image for the offline strategy's restore pod (default from RDBAK_RESTORE_IMAGE)")
 	f.StringVar(&ko.pullPolicy, "restore-image-pull-policy", "IfNotPresent", "pull policy of the restore image")
 	f.BoolVar(&ko.overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
 	f.BoolVar(&ko.overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
@@ -117,6 +117,13 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 	kf.add(cmd)
 	g.addOutputFlag(cmd)
 	return cmd
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force bool) error {
