@@ -9,13 +9,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/daemon"
 	"github.com/rdbak/rdbak/storage"
 )
 
 func newNowCmd(g *globals) *cobra.Command {
 	a := &adhoc{}
 	kf := &kubeFlags{}
-	var timeout time.Duration
+	var (
+		timeout time.Duration
+		noPrune bool
+	)
 	cmd := &cobra.Command{
 		Use:   "now",
 		Short: "Take one backup now",
@@ -30,7 +35,14 @@ REDISCLI_AUTH environment variable; it is never needed on the command line.
 The default source pulls the snapshot over the replication protocol, as a
 replica would (needs only network access; the ACL user needs +sync and
 +replconf). --source file runs BGSAVE and reads the dump file from this
-machine's disk, for rdbak running beside Redis.`,
+machine's disk, for rdbak running beside Redis.
+
+After a successful backup of a config target, rdbak now does what the
+daemon does after a scheduled one: it calls the target's heartbeat, applies
+its retention policy and deletes its orphans (data of failed backups) older
+than 24h; --no-prune skips the last two. That makes it the command of a
+Kubernetes CronJob: rdbak now --config FILE --target NAME. It exits non-zero
+when the backup, or what follows it, failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := g.jsonOutput()
@@ -41,13 +53,15 @@ machine's disk, for rdbak running beside Redis.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if timeout == 0 {
-				timeout = t.Timeout
-			}
 			if timeout > 0 {
+				tc := *t
+				tc.Timeout = timeout
+				t = &tc
+			}
+			ctx := cmd.Context()
+			if t.Timeout > 0 {
 				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
+				ctx, cancel = context.WithTimeout(ctx, t.Timeout)
 				defer cancel()
 			}
 			repo, err := storage.Open(ctx, url, storage.Options{Create: true})
@@ -59,42 +73,35 @@ machine's disk, for rdbak running beside Redis.`,
 			if err := repo.Check(ctx); err != nil {
 				return err
 			}
-			conn, err := connect(ctx, kf, t)
-			if err != nil {
-				return err
-			}
-			defer conn.close()
-			src, client, kind := conn.source, conn.client, conn.kind
-
-			log := g.log.With("target", t.Name)
-			log.Info("backup started", "source", kind, "storage", repo.String())
 			prog := &backup.Progress{}
 			line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) {
 				return prog.Phase(), prog.Raw.Load(), prog.Expected.Load()
 			})
-			res, err := backup.Run(ctx, src, repo, backup.Options{
-				Target:      t.Name,
-				Compression: comp,
-				Version:     version,
-				SourceKind:  kind,
-				Server:      client,
-				Progress:    prog,
-			})
+			res, err := backupOnce(ctx, g.log, kf, t, repo, comp, prog)
 			line.Stop()
 			if err != nil {
-				log.Error("backup failed", "error", err.Error())
-				return fmt.Errorf("backup of %s: %w", t.Name, err)
+				return err
 			}
 			m := res.Manifest
-			log.Info("backup succeeded", "backup_id", m.ID, "raw_bytes", m.Data.RawSize, "stored_bytes", m.Data.StoredSize,
-				"keys", m.Keys(), "snapshot_seconds", res.Snapshot.Seconds(), "stream_seconds", res.Stream.Seconds())
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(m)
+				err = enc.Encode(m)
+			} else {
+				_, err = fmt.Fprintln(g.stdout, m.ID)
 			}
-			_, err = fmt.Fprintln(g.stdout, m.ID)
-			return err
+			if err != nil {
+				return err
+			}
+			// As after a scheduled backup: heartbeat, retention, orphans.
+			o := daemon.AfterOptions{Prune: !noPrune, Now: time.Now()}
+			if p, perr := t.Policy(); perr == nil && !p.IsZero() && !noPrune {
+				o.OrphanGrace = config.DefaultOrphanGrace
+			}
+			if err := daemon.AfterBackup(ctx, g.log.With("target", t.Name), repo, t, o).Err(); err != nil {
+				return fmt.Errorf("backup %s of %s is stored, but what follows it failed: %w", m.ID, t.Name, err)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -106,6 +113,7 @@ machine's disk, for rdbak running beside Redis.`,
 	f.StringVar(&a.codec, "compression", "", "compression codec: zstd (default), gzip or none (overrides the config file)")
 	f.StringVar(&a.level, "level", "", "compression level: zstd fastest|default|better|best, gzip fastest|default|best|1-9")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long, e.g. 30m (default: the target's timeout, else none)")
+	f.BoolVar(&noPrune, "no-prune", false, "do not apply the target's retention policy (nor collect orphans) after the backup")
 	kf.add(cmd)
 	g.addOutputFlag(cmd)
 	return cmd

@@ -63,6 +63,8 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 		newVerifyCmd(g),
 		newRestoreCmd(g),
 		newGCCmd(g),
+		newPruneCmd(g),
+		newDaemonCmd(g),
 		newConfigCmd(g),
 		newVersionCmd(g),
 		newReceiveCmd(g),

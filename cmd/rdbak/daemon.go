@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	_ "time/tzdata" // CRON_TZ= and timeZone work in images without zoneinfo
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/codec"
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/daemon"
+	"github.com/rdbak/rdbak/internal/kube"
+	"github.com/rdbak/rdbak/storage"
+)
+
+func newDaemonCmd(g *globals) *cobra.Command {
+	var (
+		listen         string
+		reloadInterval time.Duration
+	)
+	kf := &kubeFlags{flags: kube.NewFlags()}
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run unattended: back up every target on its schedule, apply retention, serve metrics",
+		Long: `Back up every target of --config that has a schedule (its own, or
+defaults.schedule), never two backups of one target at once (a run that falls
+due while the previous one still runs is skipped and counted) and at most
+daemon.concurrency at a time. After each successful backup: the target's
+heartbeat, its retention policy, and its orphans older than
+daemon.orphanGrace.
+
+Serves /metrics (Prometheus), /healthz and /readyz on --listen (default
+daemon.listen, else :9090). SIGHUP or a change to the config file reloads it;
+a config that does not validate is refused and the running one stays.
+SIGTERM stops scheduling; backups in flight get daemon.shutdownGrace to finish
+and are then cancelled, leaving nothing behind. With
+daemon.leaderElection.enabled, several replicas run and only the holder of
+the Lease schedules.
+
+Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.config == "" {
+				return usagef("daemon needs --config: the targets and their schedules are in the config file")
+			}
+			if g.target != "" || g.storage != "" {
+				return usagef("--target and --storage do not apply to the daemon: it runs every scheduled target of the config with its own storage")
+			}
+			if reloadInterval < 0 {
+				return usagef("--reload-interval must not be negative (0 turns the file check off)")
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := make(chan struct{})
+			ctx := cmd.Context()
+			go func() {
+				for {
+					select {
+					case <-hup:
+						select {
+						case reload <- struct{}{}:
+						case <-ctx.Done():
+							return
+						}
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+			err := daemon.Run(ctx, daemon.Options{
+				ConfigPath:     g.config,
+				Listen:         listen,
+				Backup:         daemonBackup(g, kf),
+				Log:            g.log,
+				NewElector:     newElector(g, kf),
+				Reload:         reload,
+				ReloadInterval: reloadInterval,
+			})
+			var fe *config.FieldError
+			if errors.As(err, &fe) || errors.Is(err, daemon.ErrNoSchedule) {
+				return usageError{err}
+			}
+			if err == nil && ctx.Err() != nil {
+				return nil // a graceful shutdown is a success
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "", "address for /metrics, /healthz and /readyz, e.g. :9090 (default: daemon.listen of the config, else :9090)")
+	f.DurationVar(&reloadInterval, "reload-interval", 10*time.Second, "how often to check the config file for changes; 0 turns it off (SIGHUP still reloads)")
+	kf.flags.AddFlags(f)
+	return cmd
+}
+
+// daemonBackup is the daemon's backup of one target: rdbak now's code.
+func daemonBackup(g *globals, kf *kubeFlags) daemon.BackupFunc {
+	return func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error) {
+		comp, err := codec.Settings{Codec: string(cfg.Compression.Codec), Level: cfg.Compression.Level, Concurrency: cfg.Compression.Concurrency}.Normalize()
+		if err != nil {
+			return nil, fmt.Errorf("compression: %w", err)
+		}
+		return backupOnce(ctx, g.log, kf, t, repo, comp, nil)
+	}
+}
+
+// newElector builds the Lease-based elector from the kubectl flags (or the
+// pod's ServiceAccount). The Lease's namespace defaults to the pod's own.
+func newElector(g *globals, kf *kubeFlags) func(config.LeaderElection) (daemon.Elector, error) {
+	return func(le config.LeaderElection) (daemon.Elector, error) {
+		c, err := kf.flags.Client()
+		if err != nil {
+			return nil, err
+		}
+		ns := le.Namespace
+		if ns == "" {
+			if ns, err = kf.flags.Namespace(); err != nil {
+				return nil, err
+			}
+		}
+		return kube.NewLeaderElector(c.Clientset, kube.LeaderOptions{
+			Namespace: ns, Name: le.Name,
+			LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
+			Log: g.log,
+		})
+	}
+}
