@@ -125,7 +125,10 @@ func containerRestart(t *testing.T, ns *testcluster.Namespace, pod string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = ns.Exec(t.Context(), pod, []string{"redis-cli", "shutdown"}, testcluster.ExecOptions{})
+	var out strings.Builder
+	if err := ns.Exec(t.Context(), pod, []string{"redis-cli", "shutdown"}, testcluster.ExecOptions{Stdout: &out, Stderr: &out}); err != nil {
+		t.Logf("redis-cli shutdown: %v (%s)", err, out.String()) // the connection may drop as Redis exits
+	}
 	ns.WaitPod(t, pod, "to restart Redis", func(p *corev1.Pod) bool {
 		return testcluster.PodReady(p) && p.Status.ContainerStatuses[0].RestartCount > before.Status.ContainerStatuses[0].RestartCount
 	})
