@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"os/exec"
@@ -212,6 +213,43 @@ func TestRestoreShapes(t *testing.T) {
 	}
 }
 
+const replicaPod = `
+apiVersion: v1
+kind: Pod
+metadata: {name: replica}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: redis
+    image: %[1]s
+    imagePullPolicy: Never
+    command: [redis-server, --save, "", --replicaof, %[3]s, "6379", %[2]s]
+    readinessProbe: {exec: {command: [sh, -c, "redis-cli info replication | grep -q master_link_status:up"]}, periodSeconds: 1}
+`
+
+// TestRestoreRefusesReplicas: a master with a connected replica is refused
+// (the replica would resync from the restored data) until overridden.
+func TestRestoreRefusesReplicas(t *testing.T) {
+	ns := testcluster.New(t)
+	ns.LocalPV(t, "data-redis-0", "1Gi")
+	ns.Apply(t, manifest(ns, t, statefulRedis))
+	ns.WaitStatefulSet(t, "redis")
+	p := ns.WaitPodReady(t, "redis-0")
+	ns.Apply(t, fmt.Sprintf(replicaPod, ns.RedisImage(t), redisArgs, p.Status.PodIP))
+	ns.WaitPodReady(t, "replica")
+	src := redisIn(t, ns, "redis-0", "")
+	testenv.FillAllTypes(t, src, 1)
+	store := "file://" + t.TempDir()
+	rdbak(t, ns, nil, "now", "--storage", store, "--target", "app", "--pod", ns.Name+"/redis-0").ok(t)
+	change(t, src)
+	before := src.Digest(t)
+	rdbak(t, ns, nil, "restore", "latest", "--storage", store, "--target", "app", "--yes", "--statefulset", ns.Name+"/redis", "--restore-image", restoreImage(t)).
+		fails(t, 1, "1 connected replicas", "--allow-replicas")
+	if got := src.Digest(t); got != before {
+		t.Fatal("a refused restore changed the data")
+	}
+}
+
 // TestRestoreRefusesNoVolume: data on the container's own filesystem
 // cannot be restored into; nothing changes.
 func TestRestoreRefusesNoVolume(t *testing.T) {
@@ -291,6 +329,56 @@ func TestRestoreFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		rdbak(t, ns, nil, args...).fails(t, 1, "RDB version 12", "loads RDB versions up to 10")
+		unchanged(t)
+	})
+	t.Run("restore pod killed mid-write", func(t *testing.T) {
+		// 96 MiB of random values keep the stream flowing long enough.
+		c := src.Client(t)
+		blob := make([]byte, 1<<20)
+		for i := 0; i < 96; i++ {
+			rand.Read(blob)
+			if err := c.Set(t.Context(), fmt.Sprintf("blob:%d", i), blob, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		big := rdbak(t, ns, nil, "now", "--storage", store, "--target", "big", "--pod", ns.Name+"/redis-0").ok(t)
+		change(t, src)
+		live = src.Digest(t)
+		bigArgs := append([]string{}, args...)
+		bigArgs[1] = big
+		bigArgs = append(bigArgs, "--from-target", "big")
+		cmd := exec.CommandContext(t.Context(), rdbakBin, bigArgs...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig(ns))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		for {
+			l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore"})
+			if err == nil && len(l.Items) > 0 && l.Items[0].Status.Phase == corev1.PodRunning {
+				time.Sleep(300 * time.Millisecond) // the stream is under way
+				zero := int64(0)
+				if err := ns.Clientset.CoreV1().Pods(ns.Name).Delete(ctx, l.Items[0].Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+			if ctx.Err() != nil {
+				cmd.Process.Kill()
+				t.Fatalf("no running restore pod appeared; rdbak said:\n%s", stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		err := cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code == 0 {
+			t.Fatalf("rdbak succeeded although its restore pod was killed (%v):\n%s", err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "live data is unchanged") {
+			t.Errorf("the error does not say the live data is unchanged:\n%s", stderr.String())
+		}
 		unchanged(t)
 	})
 	t.Run("interrupted while the restore pod runs", func(t *testing.T) {
