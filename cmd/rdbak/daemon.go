@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/daemon"
@@ -103,10 +102,10 @@ Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 
 // daemonBackup is the daemon's backup of one target: rdbak now's code.
 func daemonBackup(g *globals, kf *kubeFlags) daemon.BackupFunc {
-	return func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error) {
+	return func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (daemon.Outcome, error) {
 		comp, err := codec.Settings{Codec: string(cfg.Compression.Codec), Level: cfg.Compression.Level, Concurrency: cfg.Compression.Concurrency}.Normalize()
 		if err != nil {
-			return nil, fmt.Errorf("compression: %w", err)
+			return daemon.Outcome{}, fmt.Errorf("compression: %w", err)
 		}
 		return backupOnce(ctx, g.log, kf, t, repo, comp, nil)
 	}

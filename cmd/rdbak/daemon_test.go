@@ -246,6 +246,9 @@ targets:
 		return m[`rdbak_prune_deleted_total{kind="backup",target="r1"}`] >= 2
 	})
 	for _, tg := range []string{"r1", "r2", "r3"} {
+		if _, ok := m[`rdbak_bgsave_cow_bytes{target="`+tg+`"}`]; !ok {
+			t.Errorf("rdbak_bgsave_cow_bytes{target=%q} not exposed", tg)
+		}
 		for _, key := range []string{
 			`rdbak_backup_last_success_timestamp_seconds{target="` + tg + `"}`,
 			`rdbak_backup_bytes{kind="raw",target="` + tg + `"}`,
@@ -299,9 +302,32 @@ targets:
 	if o, err := repo.Orphans(t.Context(), time.Now().Add(time.Hour), 0); err != nil || len(o) != 0 {
 		t.Errorf("orphans after a clean shutdown: %v %v", o, err)
 	}
+	// The fork cost logged with the last backup is what each server
+	// reports for its last RDB child.
+	for i, tg := range []string{"r1", "r2", "r3"} {
+		var last map[string]any
+		for _, l := range logLines(t, logs, "backup succeeded") {
+			if l["target"] == tg {
+				last = l
+			}
+		}
+		info, err := reds[i].Client(t).Info(t.Context(), "persistence").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "rdb_last_cow_size:"); ok {
+				want = v
+			}
+		}
+		if got := fmt.Sprintf("%.0f", last["cow_bytes"]); got != want || want == "" {
+			t.Errorf("%s: cow_bytes %s logged, the server reports rdb_last_cow_size %q", tg, got, want)
+		}
+	}
 	// One outcome line per backup, with what an operator needs.
 	for _, l := range logLines(t, logs, "backup succeeded")[:1] {
-		for _, k := range []string{"target", "backup_id", "raw_bytes", "stored_bytes", "snapshot_seconds", "stream_seconds", "commit_seconds"} {
+		for _, k := range []string{"target", "backup_id", "raw_bytes", "stored_bytes", "snapshot_seconds", "stream_seconds", "commit_seconds", "cow_bytes"} {
 			if _, ok := l[k]; !ok {
 				t.Errorf("the outcome line lacks %s: %v", k, l)
 			}

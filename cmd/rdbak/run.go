@@ -4,19 +4,22 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/daemon"
 	"github.com/rdbak/rdbak/storage"
 )
 
 // backupOnce takes one backup of t into repo. It is the code path of
 // rdbak now and of every scheduled backup of rdbak daemon, so both make
 // identical backups. It bounds the backup by t.Timeout and logs one line
-// with the outcome: target, id, sizes and durations, or the error. prog
-// may be nil.
-func backupOnce(ctx context.Context, log *slog.Logger, kf *kubeFlags, t *config.Target, repo *storage.Repo, comp codec.Settings, prog *backup.Progress) (*backup.Result, error) {
+// with the outcome: target, id, sizes, durations and the fork's
+// copy-on-write cost, or the error. prog may be nil.
+func backupOnce(ctx context.Context, log *slog.Logger, kf *kubeFlags, t *config.Target, repo *storage.Repo, comp codec.Settings, prog *backup.Progress) (daemon.Outcome, error) {
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
@@ -26,7 +29,7 @@ func backupOnce(ctx context.Context, log *slog.Logger, kf *kubeFlags, t *config.
 	conn, err := connect(ctx, kf, t)
 	if err != nil {
 		log.Error("backup failed", "error", err.Error())
-		return nil, err
+		return daemon.Outcome{}, err
 	}
 	defer conn.close()
 	log.Info("backup started", "source", conn.kind, "storage", repo.String())
@@ -40,11 +43,39 @@ func backupOnce(ctx context.Context, log *slog.Logger, kf *kubeFlags, t *config.
 	})
 	if err != nil {
 		log.Error("backup failed", "error", err.Error())
-		return nil, fmt.Errorf("backup of %s: %w", t.Name, err)
+		return daemon.Outcome{}, fmt.Errorf("backup of %s: %w", t.Name, err)
 	}
+	out := daemon.Outcome{Result: res, CowBytes: forkCost(ctx, conn.client, 100*time.Millisecond)}
 	m := res.Manifest
 	log.Info("backup succeeded", "backup_id", m.ID, "raw_bytes", m.Data.RawSize, "stored_bytes", m.Data.StoredSize,
 		"keys", m.Keys(), "snapshot_seconds", res.Snapshot.Seconds(), "stream_seconds", res.Stream.Seconds(),
-		"commit_seconds", res.Commit.Seconds())
-	return res, nil
+		"commit_seconds", res.Commit.Seconds(), "cow_bytes", out.CowBytes)
+	return out, nil
+}
+
+// forkCost returns the copy-on-write peak Redis reported for its last RDB
+// child, which wrote this snapshot (BGSAVE for the file source, the
+// replication fork for the pull), or -1 when unknown. Redis records it when
+// it reaps the child, a cron tick after the child exits, so it waits (up
+// to ten polls) for no RDB child to be running.
+func forkCost(ctx context.Context, srv backup.Server, poll time.Duration) int64 {
+	for range 10 {
+		info, err := srv.Info(ctx, "persistence")
+		if err != nil {
+			return -1
+		}
+		if info["rdb_bgsave_in_progress"] == "0" {
+			n, err := strconv.ParseInt(info["rdb_last_cow_size"], 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+		select {
+		case <-time.After(poll):
+		case <-ctx.Done():
+			return -1
+		}
+	}
+	return -1
 }

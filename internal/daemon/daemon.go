@@ -24,7 +24,16 @@ import (
 // it bounds the backup by t.Timeout, logs one line with the outcome and
 // returns the committed backup. A cancelled ctx aborts the backup and
 // leaves no manifest. cfg is the config in force when the run started.
-type BackupFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error)
+type BackupFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (Outcome, error)
+
+// Outcome is a committed backup and what it cost the server.
+type Outcome struct {
+	*backup.Result
+	// CowBytes is the copy-on-write peak Redis reported for the fork that
+	// wrote the snapshot (INFO persistence rdb_last_cow_size); -1 when
+	// unknown.
+	CowBytes int64
+}
 
 // Elector decides which of several daemon replicas schedules backups.
 type Elector interface {
@@ -263,7 +272,7 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 			d.m.inProgress.WithLabelValues(name).Set(0)
 		}
 	}()
-	res, err := d.o.Backup(ctx, st.cfg, t, repo)
+	out, err := d.o.Backup(ctx, st.cfg, t, repo)
 	if !d.configured(name) {
 		return
 	}
@@ -271,8 +280,11 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 		d.m.backups.WithLabelValues(name, resultFailure).Inc()
 		return
 	}
-	d.m.success(name, res)
-	d.setLastSuccess(name, res.Manifest.Finished)
+	d.m.success(name, out.Result)
+	if out.CowBytes >= 0 {
+		d.m.cow.WithLabelValues(name).Set(float64(out.CowBytes))
+	}
+	d.setLastSuccess(name, out.Manifest.Finished)
 	a := AfterBackup(ctx, d.log.With("target", name), repo, t, AfterOptions{
 		Client: d.o.HTTPClient, Prune: true, OrphanGrace: st.cfg.Daemon.OrphanGrace, Now: d.o.Clock.Now(),
 	})

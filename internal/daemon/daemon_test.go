@@ -102,7 +102,7 @@ type fakeBackup struct {
 	errs    chan error
 }
 
-func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error) {
+func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (Outcome, error) {
 	f.started <- t.Name
 	if ch := f.block[t.Name]; ch != nil {
 		select {
@@ -110,7 +110,7 @@ func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, 
 		case <-ctx.Done():
 			err := fmt.Errorf("stream RDB: %w", context.Cause(ctx))
 			f.errs <- err
-			return nil, err
+			return Outcome{}, err
 		}
 	}
 	at := f.clk.Now()
@@ -118,21 +118,25 @@ func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, 
 		Data: storage.Data{Name: "dump.rdb", RawSize: 100, StoredSize: 40}}
 	up, err := repo.Create(ctx, t.Name, m.ID, m.Data.Name)
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	if _, err := up.Write([]byte("data")); err != nil {
-		return nil, errors.Join(err, up.Abort(ctx))
+		return Outcome{}, errors.Join(err, up.Abort(ctx))
 	}
 	if err := up.Commit(); err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	if err := repo.Commit(ctx, m); err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	f.mu.Lock()
 	f.ids[t.Name] = append(f.ids[t.Name], m.ID)
 	f.mu.Unlock()
-	return &backup.Result{Manifest: m, Snapshot: time.Second, Stream: 2 * time.Second, Commit: time.Millisecond}, nil
+	cow := int64(-1)
+	if t.Name == "a" {
+		cow = 4096
+	}
+	return Outcome{Result: &backup.Result{Manifest: m, Snapshot: time.Second, Stream: 2 * time.Second, Commit: time.Millisecond}, CowBytes: cow}, nil
 }
 
 type testDaemon struct {
@@ -362,12 +366,16 @@ targets:
 		`rdbak_backup_total{result="success",target="manual"}`:           0,
 		`rdbak_prune_deleted_total{kind="backup",target="b"}`:            0,
 		`rdbak_backup_in_progress{target="a"}`:                           0,
+		`rdbak_bgsave_cow_bytes{target="a"}`:                             4096,
 		`rdbak_leader`:                                                   1,
 	}
 	for key, want := range checks {
 		if got, ok := m[key]; !ok || fmt.Sprintf("%.3f", got) != fmt.Sprintf("%.3f", want) {
 			t.Errorf("%s = %v (exposed %v), want %v", key, got, ok, want)
 		}
+	}
+	if _, ok := m[`rdbak_bgsave_cow_bytes{target="b"}`]; ok {
+		t.Error("rdbak_bgsave_cow_bytes is exposed for b, whose cost is unknown")
 	}
 	if !strings.Contains(td.logs.String(), "backup pruned") {
 		t.Errorf("no log line for pruned backups:\n%s", td.logs)

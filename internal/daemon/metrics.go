@@ -23,6 +23,7 @@ type metrics struct {
 	duration      *prometheus.HistogramVec // target, phase
 	bytes         *prometheus.GaugeVec     // target, kind
 	inProgress    *prometheus.GaugeVec     // target
+	cow           *prometheus.GaugeVec     // target
 	skipped       *prometheus.CounterVec   // target
 	pruneDeleted  *prometheus.CounterVec   // target, kind
 	pruneFailures *prometheus.CounterVec   // target
@@ -39,7 +40,7 @@ func (m *metrics) perTarget() []interface {
 } {
 	return []interface {
 		DeletePartialMatch(prometheus.Labels) int
-	}{m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.skipped, m.pruneDeleted, m.pruneFailures, m.heartbeatFail}
+	}{m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.skipped, m.pruneDeleted, m.pruneFailures, m.heartbeatFail}
 }
 
 func newMetrics() *metrics {
@@ -64,6 +65,10 @@ func newMetrics() *metrics {
 		inProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "rdbak_backup_in_progress", Help: "1 while a backup of the target runs.",
 		}, []string{"target"}),
+		cow: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rdbak_bgsave_cow_bytes",
+			Help: "Copy-on-write peak of the fork that wrote the newest backup's snapshot, as Redis reported it (rdb_last_cow_size): the extra memory a backup costs the server.",
+		}, []string{"target"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rdbak_backup_skipped_total", Help: "Scheduled runs skipped because the previous backup of the target was still running.",
 		}, []string{"target"}),
@@ -86,7 +91,7 @@ func newMetrics() *metrics {
 			Name: "rdbak_leader", Help: "1 when this replica schedules backups (the leader, or leader election is off).",
 		}),
 	}
-	m.reg.MustRegister(m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.skipped,
+	m.reg.MustRegister(m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.skipped,
 		m.pruneDeleted, m.pruneFailures, m.heartbeatFail, m.reloads, m.lastReload, m.leader,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{resultSuccess, resultFailure} {
