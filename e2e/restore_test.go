@@ -250,6 +250,33 @@ func TestRestoreRefusesReplicas(t *testing.T) {
 	}
 }
 
+// startUntilRestorePod starts rdbak with args and returns once its restore
+// pod exists (and runs, if running), with rdbak still going.
+func startUntilRestorePod(t *testing.T, ns *testcluster.Namespace, args []string, running bool) (*exec.Cmd, *strings.Builder, string) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), rdbakBin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig(ns))
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	for {
+		l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore"})
+		if err == nil && len(l.Items) > 0 && (!running || l.Items[0].Status.Phase == corev1.PodRunning) {
+			return cmd, stderr, l.Items[0].Name
+		}
+		if ctx.Err() != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no restore pod appeared; rdbak said:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestRestoreRefusesNoVolume: data on the container's own filesystem
 // cannot be restored into; nothing changes.
 func TestRestoreRefusesNoVolume(t *testing.T) {
@@ -347,30 +374,11 @@ func TestRestoreFaults(t *testing.T) {
 		bigArgs := append([]string{}, args...)
 		bigArgs[1] = big
 		bigArgs = append(bigArgs, "--from-target", "big")
-		cmd := exec.CommandContext(t.Context(), rdbakBin, bigArgs...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig(ns))
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
+		cmd, stderr, pod := startUntilRestorePod(t, ns, bigArgs, true)
+		time.Sleep(300 * time.Millisecond) // the stream is under way
+		zero := int64(0)
+		if err := ns.Clientset.CoreV1().Pods(ns.Name).Delete(t.Context(), pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		for {
-			l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore"})
-			if err == nil && len(l.Items) > 0 && l.Items[0].Status.Phase == corev1.PodRunning {
-				time.Sleep(300 * time.Millisecond) // the stream is under way
-				zero := int64(0)
-				if err := ns.Clientset.CoreV1().Pods(ns.Name).Delete(ctx, l.Items[0].Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
-					t.Fatal(err)
-				}
-				break
-			}
-			if ctx.Err() != nil {
-				cmd.Process.Kill()
-				t.Fatalf("no running restore pod appeared; rdbak said:\n%s", stderr.String())
-			}
-			time.Sleep(50 * time.Millisecond)
 		}
 		err := cmd.Wait()
 		if code := cmd.ProcessState.ExitCode(); code == 0 {
@@ -382,26 +390,7 @@ func TestRestoreFaults(t *testing.T) {
 		unchanged(t)
 	})
 	t.Run("interrupted while the restore pod runs", func(t *testing.T) {
-		cmd := exec.CommandContext(t.Context(), rdbakBin, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig(ns))
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		for {
-			l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore"})
-			if err == nil && len(l.Items) > 0 {
-				break
-			}
-			if ctx.Err() != nil {
-				cmd.Process.Kill()
-				t.Fatalf("no restore pod appeared; rdbak said:\n%s", stderr.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		cmd, stderr, _ := startUntilRestorePod(t, ns, args, false)
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		err := cmd.Wait()
 		if code := cmd.ProcessState.ExitCode(); code != 130 {
