@@ -1,0 +1,493 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rdbak/rdbak/internal/testcluster"
+	"github.com/rdbak/rdbak/internal/testenv"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// The MinIO the deploy tests start on the node's address, where pods reach
+// it through the CNI bridge (testenv.StartMinIO listens on loopback only).
+const (
+	nodeMinIOUser   = "rdbak-deploy"
+	nodeMinIOSecret = "rdbak-deploy-secret"
+	nodeMinIOBucket = "rdbak-deploy"
+)
+
+// nodeMinIO is a MinIO server on the node IP with one bucket.
+type nodeMinIO struct {
+	url    string   // the storage URL rdbak takes, from the host and from pods
+	env    []string // its credentials, as rdbak reads them
+	client *s3.Client
+}
+
+// startNodeMinIO starts MinIO on the testbed node's IP and a free port, and
+// stops it when t ends.
+func startNodeMinIO(t *testing.T, c *testcluster.Cluster) *nodeMinIO {
+	t.Helper()
+	ip := nodeIP(t, c)
+	bin := minioBin(t, c)
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatalf("find a free port on %s: %v", ip, err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	logf, err := os.Create(filepath.Join(t.TempDir(), "minio.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	log := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
+	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, dir)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "MINIO_ROOT_USER=" + nodeMinIOUser,
+		"MINIO_ROOT_PASSWORD=" + nodeMinIOSecret, "MINIO_BROWSER=off", "MINIO_UPDATE=off"}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start minio: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	endpoint := "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(endpoint + "/minio/health/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("minio on %s not ready after 60s: %v\n%s", addr, err, log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	client := s3.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(nodeMinIOUser, nodeMinIOSecret, ""),
+	}, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.UsePathStyle = true
+	})
+	if _, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(nodeMinIOBucket)}); err != nil {
+		t.Fatalf("create bucket: %v\n%s", err, log())
+	}
+	return &nodeMinIO{
+		url:    testenv.S3URL(nodeMinIOBucket, endpoint, "us-east-1"),
+		env:    []string{"AWS_ACCESS_KEY_ID=" + nodeMinIOUser, "AWS_SECRET_ACCESS_KEY=" + nodeMinIOSecret},
+		client: client,
+	}
+}
+
+// backups lists the backups in the bucket, as rdbak list sees them.
+func (m *nodeMinIO) backups(t *testing.T, ns *testcluster.Namespace) []storage.Manifest {
+	t.Helper()
+	var ms []storage.Manifest
+	out := rdbak(t, ns, m.env, "list", "--storage", m.url, "-o", "json").ok(t)
+	if err := json.Unmarshal([]byte(out), &ms); err != nil {
+		t.Fatalf("list -o json: %v\n%s", err, out)
+	}
+	return ms
+}
+
+// nodeIP is the address of the testbed's node, as hack/testbed/up chose it.
+func nodeIP(t *testing.T, c *testcluster.Cluster) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(c.Getenv("RDBAK_TESTBED_STATE"), "node-ip"))
+	if err != nil {
+		t.Fatalf("the testbed's node IP: %v", err)
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+// apiServerEnv patches the pod template at path of the kind object so that
+// its first container reaches the API server at the node's address: the
+// testbed has no kube-proxy, so the kubernetes Service's ClusterIP, which
+// in-cluster clients use, does not route. The apiserver's certificate
+// names the node IP. A real cluster needs nothing of this.
+func apiServerEnv(t *testing.T, c *testcluster.Cluster, kind, path string) string {
+	return fmt.Sprintf(`- target: {kind: %s}
+  patch: '[{"op": "add", "path": "%s/containers/0/env", "value": [{"name": "KUBERNETES_SERVICE_HOST", "value": "%s"}, {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"}]}]'
+`, kind, path, nodeIP(t, c))
+}
+
+// objects lists every key in the bucket.
+func (m *nodeMinIO) objects(t *testing.T) []string {
+	t.Helper()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(m.client, &s3.ListObjectsV2Input{Bucket: aws.String(nodeMinIOBucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatalf("list bucket: %v", err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys
+}
+
+// minioBin finds the MinIO binary as testenv does: $RDBAK_MINIO_BIN, then
+// hack/deps.sh's deps.env, then PATH.
+func minioBin(t *testing.T, c *testcluster.Cluster) string {
+	t.Helper()
+	if p := os.Getenv(testenv.MinIOBinEnv); p != "" {
+		return p
+	}
+	cache := c.Getenv("RDBAK_CACHE")
+	if f, err := os.Open(filepath.Join(cache, "deps.env")); err == nil {
+		defer f.Close()
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			if v, ok := strings.CutPrefix(strings.TrimPrefix(s.Text(), "export "), testenv.MinIOBinEnv+"="); ok {
+				return strings.Trim(v, `'"`)
+			}
+		}
+	}
+	return testenv.LookPath(t, "minio")
+}
+
+// kubectlBin finds a kubectl for kubectl kustomize: PATH, else the
+// testbed's build.
+func kubectlBin(t *testing.T, c *testcluster.Cluster) string {
+	t.Helper()
+	if p, err := exec.LookPath("kubectl"); err == nil {
+		return p
+	}
+	m, _ := filepath.Glob(filepath.Join(c.Getenv("RDBAK_CACHE"), "testbed", "bin", "*", "kubectl"))
+	if len(m) == 0 {
+		testenv.Missing(t, "kubernetes", "no kubectl on PATH nor in the testbed's bin directory")
+	}
+	return m[len(m)-1]
+}
+
+// deployRedis is the target of the deploy tests: the Bitnami-style master
+// of e2e/backup_test.go, its password in the Secret "redis" that the
+// shipped Role (deploy/base/target/role.yaml) lets rdbak read.
+func deployRedis(t *testing.T, ns *testcluster.Namespace) *testenv.Redis {
+	t.Helper()
+	ns.LocalPV(t, "redis-data-redis-master-0", "1Gi")
+	ns.Apply(t, strings.ReplaceAll(manifest(ns, t, bitnamiRedis), "urbalurba-secrets", "redis"))
+	ns.WaitStatefulSet(t, "redis-master")
+	src := redisIn(t, ns, "redis-master-0", "p@ss w0rd")
+	testenv.FillAllTypes(t, src, 1)
+	return src
+}
+
+// deployConfig is the rdbak.yaml the test puts in the shipped ConfigMap:
+// the shipped one's target, pointed at the test's namespace and MinIO.
+func deployConfig(store, targetNS string) string {
+	return fmt.Sprintf(`storage: %q
+defaults:
+  retention: {keepLast: 10}
+daemon:
+  listen: ":9090"
+  leaderElection: {enabled: true, name: rdbak-daemon}
+targets:
+  - name: redis
+    schedule: "@every 20s"
+    jitter: 0s
+    kubernetes:
+      namespace: %s
+      statefulset: redis-master
+      passwordSecret: {name: redis, key: REDIS_PASSWORD}
+      access: pod-ip
+`, store, targetNS)
+}
+
+// kustomizeOverlay writes a kustomization that takes the shipped overlay
+// deploy/examples/<example> unmodified as its resource and patches in the
+// test's namespaces, image, config and credentials, plus extra patches;
+// it returns kubectl kustomize's output.
+func kustomizeOverlay(t *testing.T, c *testcluster.Cluster, example, home, targetNS, image, cfg string, m *nodeMinIO, extra ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	abs, err := filepath.Abs(filepath.Join("..", "deploy", "examples", example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, tag, _ := strings.Cut(image, ":")
+	indent := func(s string, n int) string {
+		pad := strings.Repeat(" ", n)
+		return pad + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pad)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- %s
+images:
+- {name: rdbak.local/rdbak, newName: %s, newTag: %s}
+patches:
+# The test namespaces exist already (testcluster made them).
+- patch: |-
+    $patch: delete
+    apiVersion: v1
+    kind: Namespace
+    metadata: {name: rdbak}
+- target: {namespace: rdbak}
+  patch: '[{"op": "replace", "path": "/metadata/namespace", "value": %q}]'
+- target: {namespace: redis}
+  patch: '[{"op": "replace", "path": "/metadata/namespace", "value": %q}]'
+- target: {kind: RoleBinding}
+  patch: '[{"op": "replace", "path": "/subjects/0/namespace", "value": %q}]'
+- target: {kind: ConfigMap, name: rdbak-config}
+  patch: |-
+    - op: replace
+      path: /data/rdbak.yaml
+      value: |
+%s
+- target: {kind: Secret, name: rdbak-storage}
+  patch: |-
+    - op: replace
+      path: /stringData
+      value: {AWS_ACCESS_KEY_ID: %s, AWS_SECRET_ACCESS_KEY: %s}
+`, rel, name, tag, home, targetNS, home, indent(cfg, 8), nodeMinIOUser, nodeMinIOSecret)
+	for _, p := range extra {
+		b.WriteString(p)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(kubectlBin(t, c), "kustomize", dir).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("kubectl kustomize:\n%s\n%s\nkustomization:\n%s", err, stderr, b.String())
+	}
+	return string(out)
+}
+
+// jobFromCronJob is `kubectl create job NAME --from=cronjob/CRONJOB`.
+func jobFromCronJob(t *testing.T, ns *testcluster.Namespace, cronJob, name string) *batchv1.Job {
+	t.Helper()
+	cj, err := ns.Clientset.BatchV1().CronJobs(ns.Name).Get(t.Context(), cronJob, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get cronjob %s: %v", cronJob, err)
+	}
+	annotations := map[string]string{"cronjob.kubernetes.io/instantiate": "manual"}
+	for k, v := range cj.Spec.JobTemplate.Annotations {
+		annotations[k] = v
+	}
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: ns.Name,
+			Labels: cj.Spec.JobTemplate.Labels, Annotations: annotations,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cj, batchv1.SchemeGroupVersion.WithKind("CronJob"))},
+		},
+		Spec: cj.Spec.JobTemplate.Spec,
+	}
+	job, err = ns.Clientset.BatchV1().Jobs(ns.Name).Create(t.Context(), job, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create job %s from cronjob %s: %v", name, cronJob, err)
+	}
+	return job
+}
+
+// waitJob waits until job has a Complete or Failed condition and returns it.
+func waitJob(t *testing.T, ns *testcluster.Namespace, name string) batchv1.JobConditionType {
+	t.Helper()
+	var got batchv1.JobConditionType
+	ns.WaitFor(t, "job "+name+" to finish", func(ctx context.Context) (bool, error) {
+		j, err := ns.Clientset.BatchV1().Jobs(ns.Name).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range j.Status.Conditions {
+			if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+				got = c.Type
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return got
+}
+
+// firstJobPod waits for the first pod of job to terminate and returns its
+// exit code and log.
+func firstJobPod(t *testing.T, ns *testcluster.Namespace, job string) (int32, string) {
+	t.Helper()
+	var pod *corev1.Pod
+	ns.WaitFor(t, "a pod of job "+job+" to terminate", func(ctx context.Context) (bool, error) {
+		l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
+		if err != nil {
+			return false, err
+		}
+		for i := range l.Items {
+			for _, s := range l.Items[i].Status.ContainerStatuses {
+				if s.Name == "rdbak" && s.State.Terminated != nil {
+					pod = &l.Items[i]
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
+	var code int32
+	for _, s := range pod.Status.ContainerStatuses {
+		if s.Name == "rdbak" {
+			code = s.State.Terminated.ExitCode
+		}
+	}
+	return code, podLog(t, ns, pod.Name, "rdbak")
+}
+
+func podLog(t *testing.T, ns *testcluster.Namespace, pod, container string) string {
+	t.Helper()
+	raw, err := ns.Clientset.CoreV1().Pods(ns.Name).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(t.Context())
+	if err != nil {
+		t.Fatalf("log of %s/%s: %v", pod, container, err)
+	}
+	return string(raw)
+}
+
+// deleteJob deletes job and its pods, so that no retry runs on.
+func deleteJob(t *testing.T, ns *testcluster.Namespace, name string) {
+	t.Helper()
+	fg := metav1.DeletePropagationForeground
+	if err := ns.Clientset.BatchV1().Jobs(ns.Name).Delete(t.Context(), name, metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
+		t.Fatalf("delete job %s: %v", name, err)
+	}
+	ns.WaitFor(t, "job "+name+" and its pods to be gone", func(ctx context.Context) (bool, error) {
+		l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + name})
+		if err != nil {
+			return false, err
+		}
+		return len(l.Items) == 0, nil
+	})
+}
+
+// roleRules returns the rules of the rendered Role name.
+func roleRules(t *testing.T, objs []*unstructured.Unstructured, name string) []any {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == "Role" && o.GetName() == name {
+			rules, _, _ := unstructured.NestedSlice(o.Object, "rules")
+			return rules
+		}
+	}
+	t.Fatalf("the rendered manifests have no Role %s", name)
+	return nil
+}
+
+// TestDeployCronJob applies deploy/examples/cronjob as shipped (the test's
+// namespaces, image, config and MinIO patched in by a kustomization of its
+// own), runs a Job from the CronJob as the shipped ServiceAccount, and
+// checks the backup from outside. Then it takes each rule out of the
+// shipped Role in turn: the Job must fail with rdbak's permission error
+// naming what that rule grants, and store nothing.
+func TestDeployCronJob(t *testing.T) {
+	image := restoreImage(t)
+	target := testcluster.New(t)
+	home := target.NewNamespace(t)
+	store := startNodeMinIO(t, target.Cluster)
+	src := deployRedis(t, target)
+	want := src.Digest(t)
+
+	cfg := deployConfig(store.url, target.Name)
+	api := apiServerEnv(t, home.Cluster, "CronJob", "/spec/jobTemplate/spec/template/spec")
+	objs := home.Apply(t, kustomizeOverlay(t, home.Cluster, "cronjob", home.Name, target.Name, image, cfg, store, api))
+	rules := roleRules(t, objs, "rdbak-backup")
+
+	jobFromCronJob(t, home, "rdbak-redis", "manual")
+	if got := waitJob(t, home, "manual"); got != batchv1.JobComplete {
+		_, log := firstJobPod(t, home, "manual")
+		t.Fatalf("job from the shipped CronJob: %s, want Complete; log:\n%s", got, log)
+	}
+	ms := store.backups(t, home)
+	if len(ms) != 1 || ms[0].Target != "redis" {
+		t.Fatalf("MinIO holds %+v, want one backup of target redis", ms)
+	}
+	rdbak(t, home, store.env, "verify", "latest", "--storage", store.url, "--target", "redis").ok(t)
+	if got := restoredDigest(t, home, store.url, ms[0].ID, store.env...); got != want {
+		t.Fatalf("restored digest %s, the pod's %s", got, want)
+	}
+
+	// Least privilege: what each rule grants, as rdbak names it. A rule
+	// the test does not know fails it, so the Role and this list move
+	// together.
+	tn := target.Name
+	says := map[string][]string{
+		"pods":                     {"get pods in namespace " + tn, "list pods in namespace " + tn},
+		"statefulsets,deployments": {"get statefulsets redis-master in namespace " + tn},
+		"pods/exec":                {"create pods/exec in namespace " + tn, "get pods/exec in namespace " + tn},
+		"secrets":                  {"get secrets redis in namespace " + tn},
+	}
+	before := store.objects(t)
+	for i, r := range rules {
+		res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
+		key := strings.Join(res, ",")
+		want, ok := says[key]
+		if !ok {
+			t.Errorf("rule %d of the shipped Role (%s) has no expectation here: add one", i, key)
+			continue
+		}
+		t.Run("without "+strings.ReplaceAll(key, "/", " "), func(t *testing.T) {
+			drop := fmt.Sprintf(`- target: {kind: Role, name: rdbak-backup}
+  patch: '[{"op": "remove", "path": "/rules/%d"}]'
+`, i)
+			home.Apply(t, kustomizeOverlay(t, home.Cluster, "cronjob", home.Name, target.Name, image, cfg, store, api, drop))
+			job := "without-" + strconv.Itoa(i)
+			jobFromCronJob(t, home, "rdbak-redis", job)
+			code, log := firstJobPod(t, home, job)
+			deleteJob(t, home, job)
+			t.Logf("rdbak in the Job's pod exited %d:\n%s", code, log)
+			if code != 1 {
+				t.Errorf("rdbak exited %d, want 1; log:\n%s", code, log)
+			}
+			for _, s := range append([]string{"missing Kubernetes permissions"}, want...) {
+				if !strings.Contains(log, s) {
+					t.Errorf("the log does not say %q:\n%s", s, log)
+				}
+			}
+			if strings.Contains(log, "panic") {
+				t.Errorf("rdbak crashed:\n%s", log)
+			}
+			if after := store.objects(t); len(after) != len(before) {
+				t.Errorf("the bucket held %d objects before, %d after a refused backup: %v", len(before), len(after), after)
+			}
+		})
+	}
+	// The shipped Role again: the same Job works once more.
+	home.Apply(t, kustomizeOverlay(t, home.Cluster, "cronjob", home.Name, target.Name, image, cfg, store, api))
+	jobFromCronJob(t, home, "rdbak-redis", "again")
+	if got := waitJob(t, home, "again"); got != batchv1.JobComplete {
+		t.Fatalf("job with the shipped Role restored: %s, want Complete", got)
+	}
+}
