@@ -43,7 +43,7 @@ log "testbed up in $(($(date +%s) - start))s"
 
 cd "$repo" || exit 1
 start=$(date +%s)
-go test -tags e2e -count=1 -timeout 30m ./e2e/... "$@"
+go test -tags e2e -count=1 -timeout 50m ./e2e/... "$@"
 status=$?
 log "e2e tests finished with status $status in $(($(date +%s) - start))s"
 exit "$status"

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rdbak/rdbak/internal/redis"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -88,6 +90,7 @@ func (g *globals) setup() error {
 	default:
 		return usagef("--log-format %q: use text or json", g.logFormat)
 	}
+	redis.RouteLibraryLogs(g.log)
 	return nil
 }
 
