@@ -25,6 +25,10 @@ import (
 // object without a manifest is not a backup, so it is not found either.
 var ErrNotFound = errors.New("backup not found")
 
+// ErrAmbiguous means a backup id or "latest" matches backups of several
+// targets: the caller must name the target.
+var ErrAmbiguous = errors.New("ambiguous backup")
+
 // Repo is a backup repository: a bucket, optionally under a key prefix, laid
 // out as layout.go describes. It is safe for concurrent use.
 type Repo struct {
@@ -269,7 +273,7 @@ func (r *Repo) Get(ctx context.Context, target, id string) (*Manifest, error) {
 		if target == "" {
 			targets := Targets(all)
 			if len(targets) > 1 {
-				return nil, fmt.Errorf("\"latest\" is ambiguous: %s holds backups of targets %s; name one with --target", r.display, strings.Join(targets, ", "))
+				return nil, fmt.Errorf("%w: \"latest\" in %s could be any of targets %s; name one with --target", ErrAmbiguous, r.display, strings.Join(targets, ", "))
 			}
 		}
 		return all[len(all)-1], nil
@@ -286,7 +290,7 @@ func (r *Repo) Get(ctx context.Context, target, id string) (*Manifest, error) {
 	case 1:
 		return found[0], nil
 	default:
-		return nil, fmt.Errorf("backup id %s exists for targets %s; name one with --target", id, strings.Join(Targets(found), ", "))
+		return nil, fmt.Errorf("%w: backup id %s exists for targets %s; name one with --target", ErrAmbiguous, id, strings.Join(Targets(found), ", "))
 	}
 }
 

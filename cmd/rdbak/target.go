@@ -234,7 +234,7 @@ func getBackup(ctx context.Context, repo *storage.Repo, target, id string) (*sto
 		return nil, usagef("backup id %q is neither \"latest\" nor of the form 20060102T150405Z-abcdef: see 'rdbak list'", id)
 	}
 	m, err := repo.Get(ctx, target, id)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) && strings.Contains(err.Error(), "--target") {
+	if errors.Is(err, storage.ErrAmbiguous) {
 		return nil, usageError{err}
 	}
 	return m, err
