@@ -491,3 +491,99 @@ func TestDeployCronJob(t *testing.T) {
 		t.Fatalf("job with the shipped Role restored: %s, want Complete", got)
 	}
 }
+
+// scrape fetches http://addr/metrics and returns its samples by name with
+// labels, e.g. `rdbak_backup_total{result="success",target="redis"}`.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape %s: %v", addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: %s", addr, resp.Status)
+	}
+	samples := map[string]float64{}
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		line := s.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if i < 0 || err != nil {
+			t.Fatalf("scrape %s: bad sample line %q", addr, line)
+		}
+		samples[line[:i]] = v
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("scrape %s: %v", addr, err)
+	}
+	return samples
+}
+
+// TestDeployDaemon applies deploy/examples/daemon as shipped (patched as in
+// TestDeployCronJob): both replicas become ready, one holds the Lease and
+// reports rdbak_leader 1, scheduled backups appear in MinIO and verify from
+// outside, and the leader's metrics count them.
+func TestDeployDaemon(t *testing.T) {
+	image := restoreImage(t)
+	target := testcluster.New(t)
+	home := target.NewNamespace(t)
+	store := startNodeMinIO(t, target.Cluster)
+	deployRedis(t, target)
+
+	cfg := deployConfig(store.url, target.Name)
+	api := apiServerEnv(t, home.Cluster, "Deployment", "/spec/template/spec")
+	home.Apply(t, kustomizeOverlay(t, home.Cluster, "daemon", home.Name, target.Name, image, cfg, store, api))
+	home.WaitDeployment(t, "rdbak-daemon")
+
+	var holder string
+	home.WaitFor(t, "the Lease rdbak-daemon to have a holder", func(ctx context.Context) (bool, error) {
+		l, err := home.Clientset.CoordinationV1().Leases(home.Name).Get(ctx, "rdbak-daemon", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		holder = aws.ToString(l.Spec.HolderIdentity)
+		return holder != "", nil
+	})
+	home.WaitFor(t, "a scheduled backup in MinIO", func(context.Context) (bool, error) {
+		for _, k := range store.objects(t) {
+			if strings.HasSuffix(k, "/manifest.json") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	rdbak(t, home, store.env, "verify", "latest", "--storage", store.url, "--target", "redis").ok(t)
+
+	pods, err := home.Clientset.CoreV1().Pods(home.Name).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=daemon"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 2 {
+		t.Fatalf("%d daemon pods, want 2", len(pods.Items))
+	}
+	leaders := 0
+	for _, p := range pods.Items {
+		m := scrape(t, home.PortForward(t, p.Name, 9090))
+		leads := m["rdbak_leader"] == 1
+		t.Logf("pod %s: rdbak_leader %v, successes %v", p.Name, m["rdbak_leader"], m[`rdbak_backup_total{result="success",target="redis"}`])
+		if leads != strings.HasPrefix(holder, p.Name+"_") {
+			t.Errorf("pod %s reports rdbak_leader %v, the Lease holder is %s", p.Name, m["rdbak_leader"], holder)
+		}
+		if leads {
+			leaders++
+			if n := m[`rdbak_backup_total{result="success",target="redis"}`]; n < 1 {
+				t.Errorf("the leader counts %v successful backups, want at least 1", n)
+			}
+		} else if n := m[`rdbak_backup_total{result="success",target="redis"}`]; n != 0 {
+			t.Errorf("the replica that does not lead counts %v backups, want 0", n)
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d replicas lead, want 1", leaders)
+	}
+}
