@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -30,6 +32,10 @@ type kubeFlags struct {
 	passwordSecret string
 	access         string
 	allowSPDY      bool
+	tls            bool
+	tlsCASecret    string
+	tlsServerName  string
+	tlsInsecure    bool
 }
 
 func (k *kubeFlags) add(cmd *cobra.Command) {
@@ -46,6 +52,10 @@ func (k *kubeFlags) add(cmd *cobra.Command) {
 	f.StringVar(&k.passwordSecret, "password-secret", "", "read the Redis password from this Secret in the target's namespace: name/key")
 	f.StringVar(&k.access, "access", "auto", "how to reach Redis in the pod: auto, port-forward or pod-ip")
 	f.BoolVar(&k.allowSPDY, "allow-spdy", false, "let exec and port-forward fall back to SPDY when WebSocket upgrades fail")
+	f.BoolVar(&k.tls, "redis-tls", false, "Redis in the pod listens with TLS")
+	f.StringVar(&k.tlsCASecret, "redis-tls-ca-secret", "", "with --redis-tls: the Secret key holding the CA certificate, name/key (default: system roots)")
+	f.StringVar(&k.tlsServerName, "redis-tls-server-name", "", "with --redis-tls: a name in Redis's certificate, to verify it against")
+	f.BoolVar(&k.tlsInsecure, "redis-tls-insecure-skip-verify", false, "with --redis-tls: do not verify Redis's certificate (tests only)")
 }
 
 // set reports whether any flag names a Kubernetes target.
@@ -92,6 +102,19 @@ func (k *kubeFlags) target() (*config.KubeTarget, error) {
 		}
 		kt.PasswordSecret = &config.SecretRef{Name: name, Key: key}
 	}
+	if k.tls || k.tlsCASecret != "" || k.tlsServerName != "" || k.tlsInsecure {
+		kt.TLS = &config.KubeTLS{ServerName: k.tlsServerName, InsecureSkipVerify: k.tlsInsecure}
+		if k.tlsCASecret != "" {
+			name, key, ok := strings.Cut(k.tlsCASecret, "/")
+			if !ok || name == "" || key == "" {
+				return nil, usagef("--redis-tls-ca-secret %q: give name/key, e.g. redis-tls/ca.crt", k.tlsCASecret)
+			}
+			kt.TLS.CASecret = &config.SecretRef{Name: name, Key: key}
+		}
+		if kt.TLS.ServerName == "" && !kt.TLS.InsecureSkipVerify {
+			return nil, usagef("--redis-tls needs --redis-tls-server-name: a name in Redis's certificate (rdbak connects through a port-forward or the pod IP, which it does not name)")
+		}
+	}
 	spec := specOf(kt)
 	if err := spec.Validate(); err != nil {
 		return nil, usagef("kubernetes target: %w", err)
@@ -133,6 +156,7 @@ type kubeConn struct {
 	addr      string // where Redis answers, from here
 	user      string
 	password  string
+	tls       *tls.Config
 	client    *redis.Client
 	closers   []func()
 }
@@ -176,6 +200,9 @@ func reachKube(ctx context.Context, flags *kube.Flags, t *config.Target, need fu
 			return nil, err
 		}
 	} else if k.password, err = t.Password(); err != nil {
+		return nil, err
+	}
+	if k.tls, err = k.tlsConfig(ctx); err != nil {
 		return nil, err
 	}
 	chosen := 0
@@ -232,20 +259,46 @@ func (k *kubeConn) reach(ctx context.Context, p *corev1.Pod) (string, string, er
 }
 
 func (k *kubeConn) newClient(addr string) *redis.Client {
-	return redis.New(redis.Options{Addr: addr, Username: k.user, Password: k.password})
+	return redis.New(redis.Options{Addr: addr, Username: k.user, Password: k.password, TLS: k.tls})
 }
 
-func (k *kubeConn) secretName() string {
+// secretNames lists the Secrets the target reads.
+func (k *kubeConn) secretNames() []string {
+	var names []string
 	if k.kt.PasswordSecret != nil {
-		return k.kt.PasswordSecret.Name
+		names = append(names, k.kt.PasswordSecret.Name)
 	}
-	return ""
+	if k.kt.TLS != nil && k.kt.TLS.CASecret != nil {
+		names = append(names, k.kt.TLS.CASecret.Name)
+	}
+	return names
+}
+
+// tlsConfig builds the TLS client config of the target, with the CA from
+// its Secret; verification is on unless explicitly turned off.
+func (k *kubeConn) tlsConfig(ctx context.Context) (*tls.Config, error) {
+	t := k.kt.TLS
+	if t == nil {
+		return nil, nil
+	}
+	c := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if t.CASecret != nil {
+		pem, err := k.kc.SecretValue(ctx, k.kt.Namespace, t.CASecret.Name, t.CASecret.Key)
+		if err != nil {
+			return nil, err
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM([]byte(pem)) {
+			return nil, fmt.Errorf("secret %s/%s key %s holds no PEM certificate", k.kt.Namespace, t.CASecret.Name, t.CASecret.Key)
+		}
+	}
+	return c, nil
 }
 
 // connectKube reaches the Redis of t and builds its backup source.
 func connectKube(ctx context.Context, flags *kube.Flags, t *config.Target) (*connection, error) {
 	k, err := reachKube(ctx, flags, t, func(k *kubeConn) []kube.Permission {
-		return kube.BackupPermissions(k.kt.Namespace, k.spec, t.Source == config.SourceFile, k.access == "port-forward", k.secretName())
+		return kube.BackupPermissions(k.kt.Namespace, k.spec, t.Source == config.SourceFile, k.access == "port-forward", k.secretNames()...)
 	})
 	if err != nil {
 		return nil, err
@@ -263,7 +316,7 @@ func connectKube(ctx context.Context, flags *kube.Flags, t *config.Target) (*con
 		}
 	default:
 		// The address is a local port-forward: name the pod instead.
-		conn.source = renamed{&redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password}, "replication pod " + p.Namespace + "/" + p.Name}
+		conn.source = renamed{&redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password, TLS: k.tls}, "replication pod " + p.Namespace + "/" + p.Name}
 	}
 	return conn, nil
 }

@@ -220,3 +220,21 @@ func TestVerifyDamaged(t *testing.T) {
 		t.Fatalf("a failed restore left %s: %v", out, err)
 	}
 }
+
+// TestHelp runs --help of every command: flags that clash (rdbak's own and
+// the kubectl flags from cli-runtime) panic at that point.
+func TestHelp(t *testing.T) {
+	for _, c := range newRootCmd().Commands() {
+		t.Run(c.Name(), func(t *testing.T) {
+			args := []string{c.Name(), "--help"}
+			if c.HasSubCommands() {
+				args = []string{c.Name(), c.Commands()[0].Name(), "--help"}
+			}
+			r := run(t, nil, args...)
+			r.want(t, 0)
+			if !strings.Contains(r.stdout, "Usage:") {
+				t.Errorf("%v printed no usage:\n%s", args, r.stdout)
+			}
+		})
+	}
+}

@@ -55,7 +55,7 @@ type plan struct {
 // restoreKube restores m into the Redis that t names.
 func (g *globals) restoreKube(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, kf *kubeFlags, o kubeRestoreOpts) error {
 	k, err := reachKube(ctx, kf.flags, t, func(k *kubeConn) []kube.Permission {
-		return kube.BackupPermissions(k.kt.Namespace, k.spec, true, k.access == "port-forward", k.secretName())
+		return kube.BackupPermissions(k.kt.Namespace, k.spec, true, k.access == "port-forward", k.secretNames()...)
 	})
 	if err != nil {
 		return err
@@ -245,7 +245,7 @@ func inspect(ctx context.Context, k *kubeConn, t *config.Target) (*server, error
 // it writes, which is the newest it loads: the header of a replication
 // snapshot.
 func rdbVersionOf(ctx context.Context, k *kubeConn) (int, error) {
-	st, err := (&redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password}).Open(ctx)
+	st, err := (&redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password, TLS: k.tls}).Open(ctx)
 	if err != nil {
 		return 0, err
 	}

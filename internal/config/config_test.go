@@ -179,7 +179,7 @@ func TestExampleShowsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS]()} {
 		for name := range yamlFields(typ) {
 			shown := regexp.MustCompile(`(?m)^[ #-]*` + name + `:`)
 			if !shown.Match(data) {

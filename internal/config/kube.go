@@ -35,6 +35,20 @@ type KubeTarget struct {
 	// AllowSPDY lets exec and port-forward fall back to SPDY when the API
 	// server or a proxy cannot upgrade to WebSocket.
 	AllowSPDY bool `yaml:"allowSPDY"`
+	// TLS connects to Redis over TLS (tls-port), verifying its certificate.
+	TLS *KubeTLS `yaml:"tls"`
+}
+
+// KubeTLS says how to verify Redis's TLS certificate.
+type KubeTLS struct {
+	// CASecret holds the CA certificate (PEM) that signed Redis's; the
+	// system roots are used when it is not set.
+	CASecret *SecretRef `yaml:"caSecret"`
+	// ServerName is a name in Redis's certificate; rdbak connects through a
+	// port-forward or the pod IP, neither of which the certificate names.
+	ServerName string `yaml:"serverName"`
+	// InsecureSkipVerify turns verification off. Only for tests.
+	InsecureSkipVerify bool `yaml:"insecureSkipVerify"`
 }
 
 // SecretRef is one key of a Secret.
@@ -80,6 +94,14 @@ func (v *validator) kubernetes(p string, t *Target) {
 	}
 	if s := k.PasswordSecret; s != nil && (s.Name == "" || s.Key == "") {
 		v.fail(p+".passwordSecret", "needs both name and key", "e.g. passwordSecret: {name: redis, key: redis-password}")
+	}
+	if tl := k.TLS; tl != nil {
+		if tl.CASecret != nil && (tl.CASecret.Name == "" || tl.CASecret.Key == "") {
+			v.fail(p+".tls.caSecret", "needs both name and key", "e.g. caSecret: {name: redis-tls, key: ca.crt}")
+		}
+		if tl.ServerName == "" && !tl.InsecureSkipVerify {
+			v.fail(p+".tls.serverName", "missing", "give a name in Redis's certificate, e.g. redis-master.prod.svc.cluster.local")
+		}
 	}
 	if k.PasswordSecret != nil && (t.PasswordFile != "" || t.PasswordEnv != "") {
 		v.fail(p+".passwordSecret", "set together with passwordFile or passwordEnv", "keep one way to give the password")

@@ -99,7 +99,7 @@ func roleRules(ps []Permission) string {
 // BackupPermissions lists what a backup of a Redis in ns needs: finding
 // the pod (and its workload), exec for the file source, port-forward when
 // outside the cluster, and the password Secret when one is named.
-func BackupPermissions(ns string, s Spec, exec, portForward bool, secret string) []Permission {
+func BackupPermissions(ns string, s Spec, exec, portForward bool, secrets ...string) []Permission {
 	ps := []Permission{
 		{Resource: "pods", Verb: "get", Namespace: ns},
 		{Resource: "pods", Verb: "list", Namespace: ns},
@@ -121,8 +121,10 @@ func BackupPermissions(ns string, s Spec, exec, portForward bool, secret string)
 			Permission{Resource: "pods", Subresource: "portforward", Verb: "create", Namespace: ns},
 			Permission{Resource: "pods", Subresource: "portforward", Verb: "get", Namespace: ns})
 	}
-	if secret != "" {
-		ps = append(ps, Permission{Resource: "secrets", Verb: "get", Namespace: ns, Name: secret})
+	for _, secret := range secrets {
+		if secret != "" {
+			ps = append(ps, Permission{Resource: "secrets", Verb: "get", Namespace: ns, Name: secret})
+		}
 	}
 	return ps
 }
