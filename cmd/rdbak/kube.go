@@ -36,6 +36,7 @@ type kubeFlags struct {
 	tlsCASecret    string
 	tlsServerName  string
 	tlsInsecure    bool
+	redisUser      string
 }
 
 func (k *kubeFlags) add(cmd *cobra.Command) {
@@ -52,6 +53,7 @@ func (k *kubeFlags) add(cmd *cobra.Command) {
 	f.StringVar(&k.passwordSecret, "password-secret", "", "read the Redis password from this Secret in the target's namespace: name/key")
 	f.StringVar(&k.access, "access", "auto", "how to reach Redis in the pod: auto, port-forward or pod-ip")
 	f.BoolVar(&k.allowSPDY, "allow-spdy", false, "let exec and port-forward fall back to SPDY when WebSocket upgrades fail")
+	f.StringVar(&k.redisUser, "redis-user", "", "Redis ACL user (default: the default user)")
 	f.BoolVar(&k.tls, "redis-tls", false, "Redis in the pod listens with TLS")
 	f.StringVar(&k.tlsCASecret, "redis-tls-ca-secret", "", "with --redis-tls: the Secret key holding the CA certificate, name/key (default: system roots)")
 	f.StringVar(&k.tlsServerName, "redis-tls-server-name", "", "with --redis-tls: a name in Redis's certificate, to verify it against")

@@ -127,7 +127,7 @@ func (g *globals) adhocKube(a *adhoc, kf *kubeFlags) (*config.Target, string, co
 	if err != nil {
 		return nil, "", comp, err
 	}
-	t := &config.Target{Name: g.target, Kubernetes: kt, PasswordFile: a.passwordFile, Source: config.SourceKind(a.source), Dir: a.dir, DBFilename: a.dbfilename}
+	t := &config.Target{Name: g.target, Kubernetes: kt, Username: kf.redisUser, PasswordFile: a.passwordFile, Source: config.SourceKind(a.source), Dir: a.dir, DBFilename: a.dbfilename}
 	if t.Source == "" {
 		t.Source = config.SourceFile
 	}
