@@ -39,8 +39,8 @@ machine's disk, for rdbak running beside Redis.
 
 After a successful backup of a config target, rdbak now does what the
 daemon does after a scheduled one: it calls the target's heartbeat, applies
-its retention policy and deletes its orphans (data of failed backups) older
-than 24h; --no-prune skips the last two. That makes it the command of a
+its retention policy (if it has one) and deletes its orphans (data of failed
+backups) older than 24h; --no-prune skips the last two. That makes it the command of a
 Kubernetes CronJob: rdbak now --config FILE --target NAME. It exits non-zero
 when the backup, or what follows it, failed.`,
 		Args: cobra.NoArgs,
@@ -95,7 +95,7 @@ when the backup, or what follows it, failed.`,
 			}
 			// As after a scheduled backup: heartbeat, retention, orphans.
 			o := daemon.AfterOptions{Prune: !noPrune, Now: time.Now()}
-			if p, perr := t.Policy(); perr == nil && !p.IsZero() && !noPrune {
+			if g.config != "" && !noPrune {
 				o.OrphanGrace = config.DefaultOrphanGrace
 			}
 			if err := daemon.AfterBackup(ctx, g.log.With("target", t.Name), repo, t, o).Err(); err != nil {

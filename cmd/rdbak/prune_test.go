@@ -59,17 +59,7 @@ targets:
 		t.Errorf("a failed backup called the heartbeat (%d calls, want 4)", n)
 	}
 
-	// A failed backup's data (no manifest), written two days ago.
-	orphanID := storage.NewID(time.Now().Add(-48 * time.Hour))
-	orphan := filepath.Join(dir, "cache", orphanID, "dump.rdb.zst")
-	if err := os.MkdirAll(filepath.Dir(orphan), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, orphan, "partial")
-	old := time.Now().Add(-48 * time.Hour)
-	if err := os.Chtimes(orphan, old, old); err != nil {
-		t.Fatal(err)
-	}
+	orphanID, orphan := oldOrphan(t, dir, "cache")
 
 	r := run(t, nil, "prune", "--config", cfg)
 	r.want(t, 0)
@@ -96,13 +86,35 @@ targets:
 		t.Errorf("the orphan is still there: %v", err)
 	}
 
-	// Without --no-prune, rdbak now applies the policy itself.
+	// Without --no-prune, rdbak now applies the policy itself, and
+	// collects old orphans.
+	_, orphan = oldOrphan(t, dir, "cache")
 	r = run(t, nil, "now", "--config", cfg, "--target", "cache")
 	r.want(t, 0)
 	if got, want := repoIDs(t, repo, "cache"), []string{ids[3], strings.TrimSpace(r.stdout)}; !slices.Equal(got, want) {
 		t.Errorf("after rdbak now with keepLast 2: %v, want %v", got, want)
 	}
-	if !strings.Contains(r.stderr, "backup pruned") {
-		t.Errorf("rdbak now did not log the pruned backup:\n%s", r.stderr)
+	if !strings.Contains(r.stderr, "backup pruned") || !strings.Contains(r.stderr, "orphan collected") {
+		t.Errorf("rdbak now did not log the pruned backup and the orphan:\n%s", r.stderr)
 	}
+	if _, err := os.Stat(orphan); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("rdbak now left the old orphan: %v", err)
+	}
+}
+
+// oldOrphan writes what a failed backup leaves (data, no manifest), dated
+// two days ago, and returns its id and file.
+func oldOrphan(t *testing.T, dir, target string) (string, string) {
+	t.Helper()
+	old := time.Now().Add(-48 * time.Hour)
+	id := storage.NewID(old)
+	path := filepath.Join(dir, target, id, "dump.rdb.zst")
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, "partial")
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	return id, path
 }
