@@ -524,8 +524,18 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 	return samples
 }
 
+func daemonPods(t *testing.T, ns *testcluster.Namespace) []corev1.Pod {
+	t.Helper()
+	l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=daemon"})
+	if err != nil {
+		t.Fatalf("list daemon pods: %v", err)
+	}
+	return l.Items
+}
+
 // TestDeployDaemon applies deploy/examples/daemon as shipped (patched as in
-// TestDeployCronJob): both replicas become ready, one holds the Lease and
+// TestDeployCronJob), first without each rule of its Lease Role (no replica
+// leads or backs up), then whole: both replicas become ready, one holds the Lease and
 // reports rdbak_leader 1, scheduled backups appear in MinIO and verify from
 // outside, and the leader's metrics count them.
 func TestDeployDaemon(t *testing.T) {
@@ -537,6 +547,46 @@ func TestDeployDaemon(t *testing.T) {
 
 	cfg := deployConfig(store.url, target.Name)
 	api := apiServerEnv(t, home.Cluster, "Deployment", "/spec/template/spec")
+
+	// Least privilege first, while no Lease exists: without either rule of
+	// the shipped Role rdbak-leader no replica leads, so none schedules,
+	// and client-go's leader election names the verb it was refused.
+	for i, verb := range []string{"create", "get"} {
+		drop := fmt.Sprintf(`- target: {kind: Role, name: rdbak-leader}
+  patch: '[{"op": "remove", "path": "/rules/%d"}]'
+`, i)
+		home.Apply(t, kustomizeOverlay(t, home.Cluster, "daemon", home.Name, target.Name, image, cfg, store, api, drop))
+		refused := fmt.Sprintf(`cannot %s resource "leases"`, verb)
+		home.WaitFor(t, "a daemon log saying "+refused, func(ctx context.Context) (bool, error) {
+			for _, p := range daemonPods(t, home) {
+				if p.Status.Phase == corev1.PodRunning && strings.Contains(podLog(t, home, p.Name, "rdbak"), refused) {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		for _, p := range daemonPods(t, home) {
+			if p.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			addr := home.PortForward(t, p.Name, 9090)
+			if m := scrape(t, addr); m["rdbak_leader"] != 0 {
+				t.Errorf("without lease rule %d, pod %s reports rdbak_leader %v", i, p.Name, m["rdbak_leader"])
+			}
+			resp, err := http.Get("http://" + addr + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("without lease rule %d, pod %s answers /readyz with %s, want 503", i, p.Name, resp.Status)
+			}
+		}
+		if keys := store.objects(t); len(keys) != 0 {
+			t.Errorf("without lease rule %d, the bucket holds %v", i, keys)
+		}
+	}
+
 	home.Apply(t, kustomizeOverlay(t, home.Cluster, "daemon", home.Name, target.Name, image, cfg, store, api))
 	home.WaitDeployment(t, "rdbak-daemon")
 
@@ -559,15 +609,12 @@ func TestDeployDaemon(t *testing.T) {
 	})
 	rdbak(t, home, store.env, "verify", "latest", "--storage", store.url, "--target", "redis").ok(t)
 
-	pods, err := home.Clientset.CoreV1().Pods(home.Name).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=daemon"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pods.Items) != 2 {
-		t.Fatalf("%d daemon pods, want 2", len(pods.Items))
+	pods := daemonPods(t, home)
+	if len(pods) != 2 {
+		t.Fatalf("%d daemon pods, want 2", len(pods))
 	}
 	leaders := 0
-	for _, p := range pods.Items {
+	for _, p := range pods {
 		m := scrape(t, home.PortForward(t, p.Name, 9090))
 		leads := m["rdbak_leader"] == 1
 		t.Logf("pod %s: rdbak_leader %v, successes %v", p.Name, m["rdbak_leader"], m[`rdbak_backup_total{result="success",target="redis"}`])

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	yamlutil "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/rdbak/rdbak/internal/testcluster"
 )
@@ -102,24 +99,11 @@ func TestDeployManifestsDryRun(t *testing.T) {
 	remap := map[string]string{"rdbak": home.Name}
 	kubectl := kubectlBin(t, home.Cluster)
 	check := func(t *testing.T, rendered string) {
-		n := 0
-		dec := yamlutil.NewYAMLOrJSONDecoder(strings.NewReader(rendered), 4096)
-		for {
-			obj := &unstructured.Unstructured{}
-			err := dec.Decode(&obj.Object)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("decode document %d: %v", n+1, err)
-			}
-			if len(obj.Object) == 0 {
-				continue
-			}
-			n++
-			dryRun(t, home, obj, remap, other.Name)
+		objs := decodeAll(t, rendered)
+		for _, o := range objs {
+			dryRun(t, home, o, remap, other.Name)
 		}
-		if n == 0 {
+		if len(objs) == 0 {
 			t.Error("nothing to apply")
 		}
 	}
