@@ -23,15 +23,22 @@ import (
 var k8sKind = regexp.MustCompile(`(?m)^kind:`)
 
 // deployFiles returns the directories under deploy/ that hold a
-// kustomization, the YAML manifests outside them, and the rdbak configs.
+// kustomization, the YAML manifests outside them, and the rdbak configs;
+// deploy/helm is TestHelmChart's.
 func deployFiles(t *testing.T) (kustomizations, manifests, configs []string) {
 	t.Helper()
 	root := filepath.Join("..", "deploy")
 	inKustomization := map[string]bool{}
 	var yamls []string
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if p == filepath.Join(root, "helm") {
+				return filepath.SkipDir // templates, not manifests: TestHelmChart renders them
+			}
+			return nil
 		}
 		switch filepath.Ext(p) {
 		case ".yaml", ".yml":
