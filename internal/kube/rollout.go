@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rdbak/rdbak/restore"
@@ -34,9 +36,14 @@ type Offline struct {
 	// otherwise lose it, and it becomes the .pre-restore to roll back to.
 	Save func(ctx context.Context) error
 
-	scaled     bool
-	restorePod string
+	scaled bool
+	// runID labels this restore's pod, so Undo finds it even when a
+	// cancelled Create reached the API server without an answer.
+	runID string
 }
+
+// restoreIDLabel marks the pods of one restore run.
+const restoreIDLabel = "rdbak.io/restore-id"
 
 var _ restore.Rollout = (*Offline)(nil)
 
@@ -70,12 +77,12 @@ func (o *Offline) Stop(ctx context.Context) error {
 // Install implements restore.Rollout.
 func (o *Offline) Install(ctx context.Context, body io.Reader, in restore.Install) (*restore.Installed, error) {
 	c, p := o.Client, o.Pod
+	o.runID = rand.Text()[:12]
 	pod := o.restorePodSpec()
 	created, err := c.Clientset.CoreV1().Pods(p.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("create restore pod: %w", err)
 	}
-	o.restorePod = created.Name
 	wctx, cancel := context.WithTimeout(ctx, o.wait())
 	defer cancel()
 	err = Poll(wctx, 500*time.Millisecond, "restore pod "+created.Name+" to run", func(ctx context.Context) (bool, error) {
@@ -141,7 +148,7 @@ func (o *Offline) restorePodSpec() *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: "rdbak-restore-",
 			Namespace:    p.Namespace,
-			Labels:       map[string]string{"app.kubernetes.io/name": "rdbak", "app.kubernetes.io/component": "restore"},
+			Labels:       map[string]string{"app.kubernetes.io/name": "rdbak", "app.kubernetes.io/component": "restore", restoreIDLabel: strings.ToLower(o.runID)},
 			Annotations:  map[string]string{"rdbak.io/restore-of": o.Workload.String()},
 		},
 		Spec: corev1.PodSpec{
@@ -185,25 +192,30 @@ func (o *Offline) Start(ctx context.Context) error {
 }
 
 func (o *Offline) deleteRestorePod(ctx context.Context) error {
-	if o.restorePod == "" {
+	if o.runID == "" {
 		return nil
 	}
 	ns := o.Pod.Namespace
-	err := o.Client.Clientset.CoreV1().Pods(ns).Delete(ctx, o.restorePod, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
+	pods := o.Client.Clientset.CoreV1().Pods(ns)
+	sel := metav1.ListOptions{LabelSelector: restoreIDLabel + "=" + strings.ToLower(o.runID)}
+	l, err := pods.List(ctx, sel)
 	if err != nil {
-		if gone, _ := o.Client.PodGone(ctx, ns, o.restorePod); !gone {
-			return fmt.Errorf("delete restore pod %s: %w", o.restorePod, err)
+		return fmt.Errorf("find the restore pod: %w", err)
+	}
+	for _, p := range l.Items {
+		if err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete restore pod %s: %w", p.Name, err)
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.wait())
 	defer cancel()
-	name := o.restorePod
-	if err := Poll(wctx, 300*time.Millisecond, "restore pod "+name+" to be gone", func(ctx context.Context) (bool, error) {
-		return o.Client.PodGone(ctx, ns, name)
+	if err := Poll(wctx, 300*time.Millisecond, "the restore pod to be gone", func(ctx context.Context) (bool, error) {
+		l, err := pods.List(ctx, sel)
+		return err == nil && len(l.Items) == 0, err
 	}); err != nil {
 		return err
 	}
-	o.restorePod = ""
+	o.runID = ""
 	return nil
 }
 
