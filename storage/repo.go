@@ -34,6 +34,7 @@ var ErrAmbiguous = errors.New("ambiguous backup")
 type Repo struct {
 	bucket  *blob.Bucket
 	display string
+	s3      *s3Location // set for s3:// repositories
 }
 
 // Options tunes Open.
@@ -88,7 +89,11 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage %s: %w", display, err)
 	}
-	return &Repo{bucket: b, display: display}, nil
+	r := &Repo{bucket: b, display: display}
+	if u.Scheme == "s3" {
+		r.s3 = &s3Location{bucket: u.Host, prefix: q.Get("prefix")}
+	}
+	return r, nil
 }
 
 // NewRepo wraps an open bucket (tests, or callers that build their own
@@ -118,6 +123,7 @@ type Upload struct {
 	cancel context.CancelFunc
 	bucket *blob.Bucket
 	key    string
+	s3     *s3Location
 	done   bool
 }
 
@@ -130,7 +136,7 @@ func (r *Repo) Create(ctx context.Context, target, id, name string) (*Upload, er
 		cancel()
 		return nil, fmt.Errorf("start upload of %s to %s: %w", key, r.display, err)
 	}
-	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key}, nil
+	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key, s3: r.s3}, nil
 }
 
 // Write implements io.Writer.
@@ -158,7 +164,7 @@ func (u *Upload) Abort(ctx context.Context) error {
 	if err := u.bucket.Delete(ctx, u.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return fmt.Errorf("remove partial upload %s: %w", u.key, err)
 	}
-	return nil
+	return u.abortMultipart(ctx)
 }
 
 // closeWriter closes w, turning a panic inside the driver into an error.
