@@ -342,6 +342,10 @@ targets:
 		td.clk.Advance(time.Minute)
 		td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, float64(i))
 		td.waitMetric(t, `rdbak_backup_total{result="success",target="b"}`, float64(i))
+		// Success is counted before retention runs; the next tick must
+		// find both jobs finished, or it is skipped as overlapping.
+		td.waitMetric(t, `rdbak_backup_in_progress{target="a"}`, 0)
+		td.waitMetric(t, `rdbak_backup_in_progress{target="b"}`, 0)
 	}
 	m = td.waitMetric(t, `rdbak_prune_deleted_total{kind="backup",target="a"}`, 2)
 	td.fb.mu.Lock()
