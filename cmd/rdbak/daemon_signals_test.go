@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,55 +18,6 @@ import (
 	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
 )
-
-// slowProxy forwards connections to target, passing at most rate bytes a
-// second from target to the client: a slow network, so that a backup is
-// reliably mid-upload when the test acts.
-func slowProxy(t *testing.T, target string, rate int) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			wg.Add(2)
-			go func() { defer wg.Done(); _, _ = io.Copy(u, c); u.Close() }()
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				defer u.Close()
-				buf := make([]byte, rate/10)
-				for {
-					n, err := u.Read(buf)
-					if n > 0 {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-						time.Sleep(100 * time.Millisecond * time.Duration(n) / time.Duration(len(buf)))
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
 
 // TestDaemonSIGTERMMidUpload: a backup whose multipart upload to MinIO is
 // under way when SIGTERM arrives, and which does not finish within the
@@ -88,7 +37,7 @@ func TestDaemonSIGTERMMidUpload(t *testing.T) {
 	if _, err := pipe.Exec(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	proxy := slowProxy(t, src.Addr, 2<<20) // about 12 s for the whole RDB
+	proxy := testenv.SlowProxy(t, src.Addr, 2<<20) // about 12 s for the whole RDB
 	cfg := filepath.Join(t.TempDir(), "rdbak.yaml")
 	writeFile(t, cfg, fmt.Sprintf(`storage: %s
 compression: {codec: none}
