@@ -224,20 +224,24 @@ targets:
 `, store, targetNS)
 }
 
-// kustomizeOverlay writes a kustomization that takes the shipped overlay
-// deploy/examples/<example> unmodified as its resource and patches in the
-// test's namespaces, image, config and credentials, plus extra patches;
-// it returns kubectl kustomize's output.
-func kustomizeOverlay(t *testing.T, c *testcluster.Cluster, example, home, targetNS, image, cfg string, m *nodeMinIO, extra ...string) string {
+// kustomizeOverlay writes a kustomization that takes the shipped
+// kustomizations deploy/<dir> (e.g. examples/cronjob) unmodified as its
+// resources and patches in the test's namespaces, image, config and
+// credentials, plus extra patches; it returns kubectl kustomize's output.
+func kustomizeOverlay(t *testing.T, c *testcluster.Cluster, dirs []string, home, targetNS, image, cfg string, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	abs, err := filepath.Abs(filepath.Join("..", "deploy", "examples", example))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel, err := filepath.Rel(dir, abs)
-	if err != nil {
-		t.Fatal(err)
+	var resources []string
+	for _, d := range dirs {
+		abs, err := filepath.Abs(filepath.Join("..", "deploy", d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := filepath.Rel(dir, abs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resources = append(resources, "- "+rel)
 	}
 	name, tag, _ := strings.Cut(image, ":")
 	indent := func(s string, n int) string {
@@ -248,7 +252,7 @@ func kustomizeOverlay(t *testing.T, c *testcluster.Cluster, example, home, targe
 	fmt.Fprintf(&b, `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
-- %s
+%s
 images:
 - {name: rdbak.local/rdbak, newName: %s, newTag: %s}
 patches:
@@ -275,7 +279,7 @@ patches:
     - op: replace
       path: /stringData
       value: {AWS_ACCESS_KEY_ID: %s, AWS_SECRET_ACCESS_KEY: %s}
-`, rel, name, tag, home, targetNS, home, indent(cfg, 8), nodeMinIOUser, nodeMinIOSecret)
+`, strings.Join(resources, "\n"), name, tag, home, targetNS, home, indent(cfg, 8), nodeMinIOUser, nodeMinIOSecret)
 	for _, p := range extra {
 		b.WriteString(p)
 	}
@@ -293,8 +297,9 @@ patches:
 	return string(out)
 }
 
-// jobFromCronJob is `kubectl create job NAME --from=cronjob/CRONJOB`.
-func jobFromCronJob(t *testing.T, ns *testcluster.Namespace, cronJob, name string) *batchv1.Job {
+// jobFromCronJob is `kubectl create job NAME --from=cronjob/CRONJOB`; args,
+// when given, replace rdbak's arguments.
+func jobFromCronJob(t *testing.T, ns *testcluster.Namespace, cronJob, name string, args ...string) *batchv1.Job {
 	t.Helper()
 	cj, err := ns.Clientset.BatchV1().CronJobs(ns.Name).Get(t.Context(), cronJob, metav1.GetOptions{})
 	if err != nil {
@@ -311,6 +316,9 @@ func jobFromCronJob(t *testing.T, ns *testcluster.Namespace, cronJob, name strin
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cj, batchv1.SchemeGroupVersion.WithKind("CronJob"))},
 		},
 		Spec: cj.Spec.JobTemplate.Spec,
+	}
+	if len(args) > 0 {
+		job.Spec.Template.Spec.Containers[0].Args = args
 	}
 	job, err = ns.Clientset.BatchV1().Jobs(ns.Name).Create(t.Context(), job, metav1.CreateOptions{})
 	if err != nil {
@@ -421,8 +429,9 @@ func TestDeployCronJob(t *testing.T) {
 	want := src.Digest(t)
 
 	cfg := deployConfig(store.url, target.Name)
+	cronjob := []string{"examples/cronjob"}
 	api := apiServerEnv(t, home.Cluster, "CronJob", "/spec/jobTemplate/spec/template/spec")
-	objs := home.Apply(t, kustomizeOverlay(t, home.Cluster, "cronjob", home.Name, target.Name, image, cfg, store, api))
+	objs := home.Apply(t, kustomizeOverlay(t, home.Cluster, cronjob, home.Name, target.Name, image, cfg, api))
 	rules := roleRules(t, objs, "rdbak-backup")
 
 	jobFromCronJob(t, home, "rdbak-redis", "manual")
@@ -462,7 +471,7 @@ func TestDeployCronJob(t *testing.T) {
 			drop := fmt.Sprintf(`- target: {kind: Role, name: rdbak-backup}
   patch: '[{"op": "remove", "path": "/rules/%d"}]'
 `, i)
-			home.Apply(t, kustomizeOverlay(t, home.Cluster, "cronjob", home.Name, target.Name, image, cfg, store, api, drop))
+			home.Apply(t, kustomizeOverlay(t, home.Cluster, cronjob, home.Name, target.Name, image, cfg, api, drop))
 			job := "without-" + strconv.Itoa(i)
 			jobFromCronJob(t, home, "rdbak-redis", job)
 			code, log := firstJobPod(t, home, job)
@@ -485,152 +494,11 @@ func TestDeployCronJob(t *testing.T) {
 		})
 	}
 	// The shipped Role again: the same Job works once more.
-	home.Apply(t, kustomizeOverlay(t, home.Cluster, "cronjob", home.Name, target.Name, image, cfg, store, api))
+	home.Apply(t, kustomizeOverlay(t, home.Cluster, cronjob, home.Name, target.Name, image, cfg, api))
 	jobFromCronJob(t, home, "rdbak-redis", "again")
 	if got := waitJob(t, home, "again"); got != batchv1.JobComplete {
 		t.Fatalf("job with the shipped Role restored: %s, want Complete", got)
 	}
-}
 
-// scrape fetches http://addr/metrics and returns its samples by name with
-// labels, e.g. `rdbak_backup_total{result="success",target="redis"}`.
-func scrape(t *testing.T, addr string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape %s: %v", addr, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape %s: %s", addr, resp.Status)
-	}
-	samples := map[string]float64{}
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		line := s.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if i < 0 || err != nil {
-			t.Fatalf("scrape %s: bad sample line %q", addr, line)
-		}
-		samples[line[:i]] = v
-	}
-	if err := s.Err(); err != nil {
-		t.Fatalf("scrape %s: %v", addr, err)
-	}
-	return samples
-}
-
-func daemonPods(t *testing.T, ns *testcluster.Namespace) []corev1.Pod {
-	t.Helper()
-	l, err := ns.Clientset.CoreV1().Pods(ns.Name).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=daemon"})
-	if err != nil {
-		t.Fatalf("list daemon pods: %v", err)
-	}
-	return l.Items
-}
-
-// TestDeployDaemon applies deploy/examples/daemon as shipped (patched as in
-// TestDeployCronJob), first without each rule of its Lease Role (no replica
-// leads or backs up), then whole: both replicas become ready, one holds the Lease and
-// reports rdbak_leader 1, scheduled backups appear in MinIO and verify from
-// outside, and the leader's metrics count them.
-func TestDeployDaemon(t *testing.T) {
-	image := restoreImage(t)
-	target := testcluster.New(t)
-	home := target.NewNamespace(t)
-	store := startNodeMinIO(t, target.Cluster)
-	deployRedis(t, target)
-
-	cfg := deployConfig(store.url, target.Name)
-	api := apiServerEnv(t, home.Cluster, "Deployment", "/spec/template/spec")
-
-	// Least privilege first, while no Lease exists: without either rule of
-	// the shipped Role rdbak-leader no replica leads, so none schedules,
-	// and client-go's leader election names the verb it was refused.
-	for i, verb := range []string{"create", "get"} {
-		drop := fmt.Sprintf(`- target: {kind: Role, name: rdbak-leader}
-  patch: '[{"op": "remove", "path": "/rules/%d"}]'
-`, i)
-		home.Apply(t, kustomizeOverlay(t, home.Cluster, "daemon", home.Name, target.Name, image, cfg, store, api, drop))
-		refused := fmt.Sprintf(`cannot %s resource "leases"`, verb)
-		home.WaitFor(t, "a daemon log saying "+refused, func(ctx context.Context) (bool, error) {
-			for _, p := range daemonPods(t, home) {
-				if p.Status.Phase == corev1.PodRunning && strings.Contains(podLog(t, home, p.Name, "rdbak"), refused) {
-					return true, nil
-				}
-			}
-			return false, nil
-		})
-		for _, p := range daemonPods(t, home) {
-			if p.Status.Phase != corev1.PodRunning {
-				continue
-			}
-			addr := home.PortForward(t, p.Name, 9090)
-			if m := scrape(t, addr); m["rdbak_leader"] != 0 {
-				t.Errorf("without lease rule %d, pod %s reports rdbak_leader %v", i, p.Name, m["rdbak_leader"])
-			}
-			resp, err := http.Get("http://" + addr + "/readyz")
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusServiceUnavailable {
-				t.Errorf("without lease rule %d, pod %s answers /readyz with %s, want 503", i, p.Name, resp.Status)
-			}
-		}
-		if keys := store.objects(t); len(keys) != 0 {
-			t.Errorf("without lease rule %d, the bucket holds %v", i, keys)
-		}
-	}
-
-	home.Apply(t, kustomizeOverlay(t, home.Cluster, "daemon", home.Name, target.Name, image, cfg, store, api))
-	home.WaitDeployment(t, "rdbak-daemon")
-
-	var holder string
-	home.WaitFor(t, "the Lease rdbak-daemon to have a holder", func(ctx context.Context) (bool, error) {
-		l, err := home.Clientset.CoordinationV1().Leases(home.Name).Get(ctx, "rdbak-daemon", metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		holder = aws.ToString(l.Spec.HolderIdentity)
-		return holder != "", nil
-	})
-	home.WaitFor(t, "a scheduled backup in MinIO", func(context.Context) (bool, error) {
-		for _, k := range store.objects(t) {
-			if strings.HasSuffix(k, "/manifest.json") {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	rdbak(t, home, store.env, "verify", "latest", "--storage", store.url, "--target", "redis").ok(t)
-
-	pods := daemonPods(t, home)
-	if len(pods) != 2 {
-		t.Fatalf("%d daemon pods, want 2", len(pods))
-	}
-	leaders := 0
-	for _, p := range pods {
-		m := scrape(t, home.PortForward(t, p.Name, 9090))
-		leads := m["rdbak_leader"] == 1
-		t.Logf("pod %s: rdbak_leader %v, successes %v", p.Name, m["rdbak_leader"], m[`rdbak_backup_total{result="success",target="redis"}`])
-		if leads != strings.HasPrefix(holder, p.Name+"_") {
-			t.Errorf("pod %s reports rdbak_leader %v, the Lease holder is %s", p.Name, m["rdbak_leader"], holder)
-		}
-		if leads {
-			leaders++
-			if n := m[`rdbak_backup_total{result="success",target="redis"}`]; n < 1 {
-				t.Errorf("the leader counts %v successful backups, want at least 1", n)
-			}
-		} else if n := m[`rdbak_backup_total{result="success",target="redis"}`]; n != 0 {
-			t.Errorf("the replica that does not lead counts %v backups, want 0", n)
-		}
-	}
-	if leaders != 1 {
-		t.Errorf("%d replicas lead, want 1", leaders)
-	}
+	t.Run("restore RBAC", func(t *testing.T) { restoreRBAC(t, home, target, image, cfg, api) })
 }
