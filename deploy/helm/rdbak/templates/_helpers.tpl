@@ -6,8 +6,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end }}
 
-{{/* The target namespaces, each with the Secrets its targets name:
-     a dict of namespace to a list of Secret names, as JSON. */}}
+{{/* The target namespaces, each with the Secrets its targets name
+     (passwordSecret, tls.caSecret): a dict of namespace to a list of
+     Secret names, as JSON. */}}
 {{- define "rdbak.targetNamespaces" -}}
 {{- $out := dict }}
 {{- range .Values.targets }}
@@ -16,6 +17,9 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- $secrets := get $out $ns | default (list) }}
 {{- if $k.passwordSecret }}
 {{- $secrets = append $secrets $k.passwordSecret.name | uniq }}
+{{- end }}
+{{- if and $k.tls $k.tls.caSecret }}
+{{- $secrets = append $secrets $k.tls.caSecret.name | uniq }}
 {{- end }}
 {{- $_ := set $out $ns $secrets }}
 {{- end }}
