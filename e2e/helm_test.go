@@ -173,6 +173,46 @@ func TestHelmChart(t *testing.T) {
 	}
 }
 
+// TestHelmChartSecrets renders targets in two namespaces: each namespace
+// gets one Role, whose secrets rule names exactly the Secrets its targets
+// name (a password Secret shared by two targets once, and a TLS CA), and a
+// namespace whose targets name none gets no secrets rule at all.
+func TestHelmChartSecrets(t *testing.T) {
+	bin := helmBin(t, testcluster.Connect(t))
+	vf := filepath.Join(t.TempDir(), "values.yaml")
+	values := `targets:
+- {name: a, kubernetes: {namespace: ns-a, pod: p, passwordSecret: {name: pw, key: k}, tls: {caSecret: {name: ca, key: ca.crt}}}}
+- {name: b, kubernetes: {namespace: ns-a, pod: q, passwordSecret: {name: pw, key: k}}}
+- {name: c, kubernetes: {namespace: ns-b, pod: r}}
+`
+	if err := os.WriteFile(vf, []byte(values), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	objs := decodeAll(t, helm(t, bin, "template", "rdbak", chart, "--namespace", "rdbak", "--values", vf))
+	secrets := map[string][]string{}
+	roles := 0
+	for _, o := range objs {
+		if o.GetKind() != "Role" || o.GetName() != "rdbak-backup" {
+			continue
+		}
+		roles++
+		rs, _, _ := unstructured.NestedSlice(o.Object, "rules")
+		for _, r := range rs {
+			res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
+			if reflect.DeepEqual(res, []string{"secrets"}) {
+				names, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resourceNames")
+				if len(names) == 0 {
+					t.Errorf("Role in %s reads every Secret", o.GetNamespace())
+				}
+				secrets[o.GetNamespace()] = names
+			}
+		}
+	}
+	if want := map[string][]string{"ns-a": {"pw", "ca"}}; roles != 2 || !reflect.DeepEqual(secrets, want) {
+		t.Errorf("%d Roles with secrets rules %v, want 2 with %v", roles, secrets, want)
+	}
+}
+
 // convert turns an unstructured object into a typed one.
 func convert(t *testing.T, o *unstructured.Unstructured, v any) {
 	t.Helper()
