@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/rdbak/rdbak/internal/testcluster"
 	"github.com/rdbak/rdbak/internal/testenv"
 )
@@ -199,7 +201,14 @@ func TestBackupStatefulSet(t *testing.T) {
 	ns.Apply(t, manifest(ns, t, statefulRedis))
 	ns.WaitStatefulSet(t, "redis")
 	src := redisIn(t, ns, "redis-0", "")
-	t.Run("exec", func(t *testing.T) { backupShape(t, ns, src, "-n", ns.Name, "--statefulset", "redis") })
+	t.Run("exec", func(t *testing.T) {
+		backupShape(t, ns, src, "-n", ns.Name, "--statefulset", "redis")
+		// The outcome is an Event on the StatefulSet.
+		evs, err := ns.Clientset.CoreV1().Events(ns.Name).List(t.Context(), metav1.ListOptions{FieldSelector: "involvedObject.kind=StatefulSet,involvedObject.name=redis,reason=BackupSucceeded"})
+		if err != nil || len(evs.Items) == 0 {
+			t.Fatalf("no BackupSucceeded event on the statefulset (%v)", err)
+		}
+	})
 	t.Run("replication over port-forward", func(t *testing.T) {
 		backupShape(t, ns, src, "--statefulset", ns.Name+"/redis", "--source", "replication")
 	})

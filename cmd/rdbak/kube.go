@@ -145,6 +145,9 @@ type connection struct {
 	client *redis.Client
 	kind   string // replication or file
 	close  func()
+	// events records the outcome on the Kubernetes workload (nil for
+	// targets outside Kubernetes).
+	events *kube.Recorder
 }
 
 // kubeConn is a Redis reached in a pod.
@@ -307,6 +310,10 @@ func connectKube(ctx context.Context, flags *kube.Flags, t *config.Target) (*con
 	}
 	p := k.pod
 	conn := &connection{client: k.client, kind: string(t.Source), close: k.close}
+	if conn.events, err = k.kc.RecorderFor(ctx, k.spec, p); err != nil {
+		k.close()
+		return nil, err
+	}
 	switch t.Source {
 	case config.SourceFile:
 		conn.source = &backup.FileSource{

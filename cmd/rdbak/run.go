@@ -11,6 +11,7 @@ import (
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/daemon"
+	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -43,14 +44,32 @@ func backupOnce(ctx context.Context, log *slog.Logger, kf *kubeFlags, t *config.
 	})
 	if err != nil {
 		log.Error("backup failed", "error", err.Error())
+		record(ctx, log, conn, kube.ReasonBackupFailed, fmt.Sprintf("backup of %s failed: %v", t.Name, err), true)
 		return daemon.Outcome{}, fmt.Errorf("backup of %s: %w", t.Name, err)
 	}
 	out := daemon.Outcome{Result: res, CowBytes: forkCost(ctx, conn.client, 100*time.Millisecond)}
 	m := res.Manifest
+	record(ctx, log, conn, kube.ReasonBackupSucceeded, fmt.Sprintf("backup %s of %s: %d keys, %d bytes RDB, %d bytes stored in %s",
+		m.ID, t.Name, m.Keys(), m.Data.RawSize, m.Data.StoredSize, repo), false)
 	log.Info("backup succeeded", "backup_id", m.ID, "raw_bytes", m.Data.RawSize, "stored_bytes", m.Data.StoredSize,
 		"keys", m.Keys(), "snapshot_seconds", res.Snapshot.Seconds(), "stream_seconds", res.Stream.Seconds(),
 		"commit_seconds", res.Commit.Seconds(), "cow_bytes", out.CowBytes)
 	return out, nil
+}
+
+// record writes the outcome as a Kubernetes Event on the workload. It is
+// best effort: the backup's own result is already decided and logged, and a
+// missing "events create" permission must not turn a good backup into a
+// failed one, so a failure to record is logged as a warning.
+func record(ctx context.Context, log *slog.Logger, conn *connection, reason, msg string, warning bool) {
+	if conn.events == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := conn.events.Record(ctx, reason, msg, warning); err != nil {
+		log.Warn("could not record a Kubernetes event", "error", err.Error())
+	}
 }
 
 // forkCost returns the copy-on-write peak Redis reported for its last RDB
