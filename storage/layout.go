@@ -41,14 +41,6 @@ func NewID(t time.Time) string {
 	return t.UTC().Format(idTimeLayout) + "-" + hex.EncodeToString(b[:])
 }
 
-// IDTime returns the start time encoded in id.
-func IDTime(id string) (time.Time, error) {
-	if !idRE.MatchString(id) {
-		return time.Time{}, fmt.Errorf("backup id %q is not of the form 20060102T150405Z-abcdef", id)
-	}
-	return time.Parse(idTimeLayout, id[:len(idTimeLayout)])
-}
-
 // ValidID reports whether id has the form NewID produces.
 func ValidID(id string) bool { return idRE.MatchString(id) }
 

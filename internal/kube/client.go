@@ -5,7 +5,6 @@
 package kube
 
 import (
-	"context"
 	"fmt"
 	"os"
 
@@ -77,13 +76,4 @@ func inCluster(cf *genericclioptions.ConfigFlags) bool {
 	}
 	_, err := rest.InClusterConfig()
 	return err == nil
-}
-
-// Ping checks that the API server answers, so a wrong kubeconfig fails
-// before anything else.
-func (c *Client) Ping(ctx context.Context) error {
-	if _, err := c.Clientset.Discovery().ServerVersion(); err != nil {
-		return fmt.Errorf("reach the Kubernetes API server at %s: %w", c.Config.Host, err)
-	}
-	return ctx.Err()
 }

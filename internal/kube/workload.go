@@ -10,7 +10,6 @@ import (
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -203,13 +202,4 @@ func DataVolume(p *corev1.Pod, container, dir string) *DataMount {
 		}
 	}
 	return nil
-}
-
-// PodGone reports whether pod ns/name no longer exists.
-func (c *Client) PodGone(ctx context.Context, ns, name string) (bool, error) {
-	_, err := c.Clientset.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return true, nil
-	}
-	return false, err
 }
