@@ -75,9 +75,15 @@ func TestDeployDaemon(t *testing.T) {
 	api := apiServerEnv(t, home.Cluster, "Deployment", "/spec/template/spec")
 
 	// Least privilege first, while no Lease exists: without either rule of
-	// the shipped Role rdbak-leader no replica leads, so none schedules,
-	// and client-go's leader election names the verb it was refused.
-	for i, verb := range []string{"create", "get"} {
+	// the shipped Role rdbak-leader (0 create, 1 get and update) no replica
+	// leads, so none schedules, and client-go's leader election names the
+	// verb it was refused. Rule 1 goes first: a get allowed by the old Role
+	// and a create by the new one could otherwise elect a leader mid-swap.
+	for _, c := range []struct {
+		rule int
+		verb string
+	}{{1, "get"}, {0, "create"}} {
+		i, verb := c.rule, c.verb
 		drop := fmt.Sprintf(`- target: {kind: Role, name: rdbak-leader}
   patch: '[{"op": "remove", "path": "/rules/%d"}]'
 `, i)
