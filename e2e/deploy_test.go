@@ -3,23 +3,16 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,154 +20,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/testcluster"
 	"github.com/rdbak/rdbak/internal/testenv"
-	"github.com/rdbak/rdbak/storage"
 )
-
-// The MinIO the deploy tests start on the node's address, where pods reach
-// it through the CNI bridge (testenv.StartMinIO listens on loopback only).
-const (
-	nodeMinIOUser   = "rdbak-deploy"
-	nodeMinIOSecret = "rdbak-deploy-secret"
-	nodeMinIOBucket = "rdbak-deploy"
-)
-
-// nodeMinIO is a MinIO server on the node IP with one bucket.
-type nodeMinIO struct {
-	url    string   // the storage URL rdbak takes, from the host and from pods
-	env    []string // its credentials, as rdbak reads them
-	client *s3.Client
-}
-
-// startNodeMinIO starts MinIO on the testbed node's IP and a free port, and
-// stops it when t ends.
-func startNodeMinIO(t *testing.T, c *testcluster.Cluster) *nodeMinIO {
-	t.Helper()
-	ip := nodeIP(t, c)
-	bin := minioBin(t, c)
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatalf("find a free port on %s: %v", ip, err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	logf, err := os.Create(filepath.Join(t.TempDir(), "minio.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	log := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
-	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, dir)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "MINIO_ROOT_USER=" + nodeMinIOUser,
-		"MINIO_ROOT_PASSWORD=" + nodeMinIOSecret, "MINIO_BROWSER=off", "MINIO_UPDATE=off"}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start minio: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	endpoint := "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/minio/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("minio on %s not ready after 60s: %v\n%s", addr, err, log())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	client := s3.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(nodeMinIOUser, nodeMinIOSecret, ""),
-	}, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-	})
-	if _, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(nodeMinIOBucket)}); err != nil {
-		t.Fatalf("create bucket: %v\n%s", err, log())
-	}
-	return &nodeMinIO{
-		url:    testenv.S3URL(nodeMinIOBucket, endpoint, "us-east-1"),
-		env:    []string{"AWS_ACCESS_KEY_ID=" + nodeMinIOUser, "AWS_SECRET_ACCESS_KEY=" + nodeMinIOSecret},
-		client: client,
-	}
-}
-
-// backups lists the backups in the bucket, as rdbak list sees them.
-func (m *nodeMinIO) backups(t *testing.T, ns *testcluster.Namespace) []storage.Manifest {
-	t.Helper()
-	var ms []storage.Manifest
-	out := rdbak(t, ns, m.env, "list", "--storage", m.url, "-o", "json").ok(t)
-	if err := json.Unmarshal([]byte(out), &ms); err != nil {
-		t.Fatalf("list -o json: %v\n%s", err, out)
-	}
-	return ms
-}
-
-// nodeIP is the address of the testbed's node, as hack/testbed/up chose it.
-func nodeIP(t *testing.T, c *testcluster.Cluster) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(c.Getenv("RDBAK_TESTBED_STATE"), "node-ip"))
-	if err != nil {
-		t.Fatalf("the testbed's node IP: %v", err)
-	}
-	return strings.TrimSpace(string(raw))
-}
-
-// apiServerEnv patches the pod template at path of the kind object so that
-// its first container reaches the API server at the node's address: the
-// testbed has no kube-proxy, so the kubernetes Service's ClusterIP, which
-// in-cluster clients use, does not route. The apiserver's certificate
-// names the node IP. A real cluster needs nothing of this.
-func apiServerEnv(t *testing.T, c *testcluster.Cluster, kind, path string) string {
-	return fmt.Sprintf(`- target: {kind: %s}
-  patch: '[{"op": "add", "path": "%s/containers/0/env", "value": [{"name": "KUBERNETES_SERVICE_HOST", "value": "%s"}, {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"}]}]'
-`, kind, path, nodeIP(t, c))
-}
-
-// objects lists every key in the bucket.
-func (m *nodeMinIO) objects(t *testing.T) []string {
-	t.Helper()
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(m.client, &s3.ListObjectsV2Input{Bucket: aws.String(nodeMinIOBucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
-		if err != nil {
-			t.Fatalf("list bucket: %v", err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	return keys
-}
-
-// minioBin finds the MinIO binary as testenv does: $RDBAK_MINIO_BIN, then
-// hack/deps.sh's deps.env, then PATH.
-func minioBin(t *testing.T, c *testcluster.Cluster) string {
-	t.Helper()
-	if p := os.Getenv(testenv.MinIOBinEnv); p != "" {
-		return p
-	}
-	cache := c.Getenv("RDBAK_CACHE")
-	if f, err := os.Open(filepath.Join(cache, "deps.env")); err == nil {
-		defer f.Close()
-		s := bufio.NewScanner(f)
-		for s.Scan() {
-			if v, ok := strings.CutPrefix(strings.TrimPrefix(s.Text(), "export "), testenv.MinIOBinEnv+"="); ok {
-				return strings.Trim(v, `'"`)
-			}
-		}
-	}
-	return testenv.LookPath(t, "minio")
-}
 
 // kubectlBin finds a kubectl for kubectl kustomize: PATH, else the
 // testbed's build.
@@ -230,30 +76,13 @@ targets:
 // credentials, plus extra patches; it returns kubectl kustomize's output.
 func kustomizeOverlay(t *testing.T, c *testcluster.Cluster, dirs []string, home, targetNS, image, cfg string, extra ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	var resources []string
-	for _, d := range dirs {
-		abs, err := filepath.Abs(filepath.Join("..", "deploy", d))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rel, err := filepath.Rel(dir, abs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resources = append(resources, "- "+rel)
-	}
 	name, tag, _ := strings.Cut(image, ":")
 	indent := func(s string, n int) string {
 		pad := strings.Repeat(" ", n)
 		return pad + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pad)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-%s
-images:
+	fmt.Fprintf(&b, `images:
 - {name: rdbak.local/rdbak, newName: %s, newTag: %s}
 patches:
 # The test namespaces exist already (testcluster made them).
@@ -279,11 +108,32 @@ patches:
     - op: replace
       path: /stringData
       value: {AWS_ACCESS_KEY_ID: %s, AWS_SECRET_ACCESS_KEY: %s}
-`, strings.Join(resources, "\n"), name, tag, home, targetNS, home, indent(cfg, 8), nodeMinIOUser, nodeMinIOSecret)
+`, name, tag, home, targetNS, home, indent(cfg, 8), nodeMinIOUser, nodeMinIOSecret)
 	for _, p := range extra {
 		b.WriteString(p)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(b.String()), 0o644); err != nil {
+	return kustomizeBuild(t, c, dirs, b.String())
+}
+
+// kustomizeBuild renders a kustomization of its own that has the shipped
+// deploy/<dir>s as resources, plus body (patches and the like).
+func kustomizeBuild(t *testing.T, c *testcluster.Cluster, dirs []string, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+	for _, d := range dirs {
+		abs, err := filepath.Abs(filepath.Join("..", "deploy", d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := filepath.Rel(dir, abs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k += "- " + rel + "\n"
+	}
+	k += body
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(kubectlBin(t, c), "kustomize", dir).Output()
@@ -292,7 +142,7 @@ patches:
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = ee.Stderr
 		}
-		t.Fatalf("kubectl kustomize:\n%s\n%s\nkustomization:\n%s", err, stderr, b.String())
+		t.Fatalf("kubectl kustomize:\n%s\n%s\nkustomization:\n%s", err, stderr, k)
 	}
 	return string(out)
 }
@@ -498,6 +348,27 @@ func TestDeployCronJob(t *testing.T) {
 	jobFromCronJob(t, home, "rdbak-redis", "again")
 	if got := waitJob(t, home, "again"); got != batchv1.JobComplete {
 		t.Fatalf("job with the shipped Role restored: %s, want Complete", got)
+	}
+
+	// deploy/base/cluster instead of the target's Role: the same backup.
+	// Its cluster-wide names get the test's namespace as a suffix.
+	if err := home.Clientset.RbacV1().RoleBindings(target.Name).Delete(t.Context(), "rdbak-backup", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete the target's RoleBinding: %v", err)
+	}
+	cluster := home.Apply(t, kustomizeBuild(t, home.Cluster, []string{"base/cluster"}, fmt.Sprintf(`nameSuffix: -%s
+patches:
+- target: {kind: ClusterRoleBinding}
+  patch: '[{"op": "replace", "path": "/subjects/0/namespace", "value": %q}]'
+`, home.Name, home.Name)))
+	for _, o := range cluster {
+		if cr, _, _ := unstructured.NestedSlice(o.Object, "rules"); o.GetKind() == "ClusterRole" && !reflect.DeepEqual(cr, rules) {
+			t.Errorf("deploy/base/cluster grants %v, deploy/base/target %v", cr, rules)
+		}
+	}
+	jobFromCronJob(t, home, "rdbak-redis", "cluster")
+	if got := waitJob(t, home, "cluster"); got != batchv1.JobComplete {
+		_, log := firstJobPod(t, home, "cluster")
+		t.Fatalf("job with the ClusterRole of deploy/base/cluster: %s, want Complete; log:\n%s", got, log)
 	}
 
 	t.Run("restore RBAC", func(t *testing.T) { restoreRBAC(t, home, target, image, cfg, api) })
