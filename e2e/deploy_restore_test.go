@@ -55,9 +55,8 @@ func restoreRBAC(t *testing.T, home, target *testcluster.Namespace, image, cfg, 
 			"update statefulsets/scale redis-master in namespace " + tn}},
 		"pods": {statefulSet, []string{"missing Kubernetes permissions",
 			"create pods in namespace " + tn, "delete pods in namespace " + tn}},
-		// kube.RestorePermissions does not list it: the API server's
-		// refusal of the owner lookup is the error.
-		"replicasets": {deployment, []string{`cannot get resource "replicasets"`}},
+		// Checked when the pod's owner turns out to be a ReplicaSet.
+		"replicasets": {deployment, []string{"missing Kubernetes permissions", "get replicasets"}},
 	}
 	for i, r := range roleRules(t, objs, "rdbak-restore") {
 		res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")

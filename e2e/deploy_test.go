@@ -308,12 +308,15 @@ func TestDeployCronJob(t *testing.T) {
 		"pods/exec":                {"create pods/exec in namespace " + tn, "get pods/exec in namespace " + tn},
 		"secrets":                  {"get secrets redis in namespace " + tn},
 	}
+	// Rules whose loss only costs a warning: the backup still succeeds.
+	optional := map[string]string{"events": "could not record a Kubernetes event"}
 	before := store.objects(t)
 	for i, r := range rules {
 		res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
 		key := strings.Join(res, ",")
 		want, ok := says[key]
-		if !ok {
+		warning, isOptional := optional[key]
+		if !ok && !isOptional {
 			t.Errorf("rule %d of the shipped Role (%s) has no expectation here: add one", i, key)
 			continue
 		}
@@ -327,6 +330,13 @@ func TestDeployCronJob(t *testing.T) {
 			code, log := firstJobPod(t, home, job)
 			deleteJob(t, home, job)
 			t.Logf("rdbak in the Job's pod exited %d:\n%s", code, log)
+			if isOptional {
+				if code != 0 || !strings.Contains(log, warning) {
+					t.Errorf("rdbak exited %d, want 0 with the warning %q; log:\n%s", code, log, warning)
+				}
+				before = store.objects(t)
+				return
+			}
 			if code != 1 {
 				t.Errorf("rdbak exited %d, want 1; log:\n%s", code, log)
 			}

@@ -48,6 +48,11 @@ func (c *Client) OwnerOf(ctx context.Context, p *corev1.Pod) (*Workload, error) 
 		}
 		return &Workload{Kind: "StatefulSet", Namespace: p.Namespace, Name: s.Name, Replicas: replicas(s.Spec.Replicas), Selector: sel.String()}, nil
 	case "ReplicaSet":
+		// Reading the ReplicaSet is the one permission a Deployment adds;
+		// check it first so a missing rule is named, not just forbidden.
+		if err := c.Check(ctx, []Permission{{Group: "apps", Resource: "replicasets", Verb: "get", Namespace: p.Namespace, Name: ref.Name}}); err != nil {
+			return nil, err
+		}
 		rs, err := apps.ReplicaSets(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("get replicaset %s/%s: %w", p.Namespace, ref.Name, err)
