@@ -29,37 +29,41 @@
 #
 # Figures measured 2026-11-22 on the shared development VM: 2 vCPUs (AMD
 # EPYC), 24 GiB RAM, redis-server 7.0.15 (Debian), go1.26.8, zstd 1.5.4,
-# rdbak at 767e8da plus the uncommitted tree of that hour. Other engineers'
-# builds, fuzzers and a Kubernetes testbed ran at the same time (load average
-# 4 to 10 on 2 cores), so wall times move by up to 30 % between runs; CPU
-# seconds and memory are steadier. Dataset: 1 GiB is 1,080,233,199 bytes of
-# RDB, 7.95 M keys, used_memory 2.55 GB; 4 GiB is 4,318,527,965 bytes, 31.2 M
-# keys, used_memory 10.15 GB. zstd -1 ratio 1.82 (Redis has already
-# LZF-compressed the values), rdbak's zstd fastest 1.85.
+# rdbak at 767e8da..2ea032b with the uncommitted tree of that hour. Other
+# engineers' builds, fuzzers and a Kubernetes testbed were running: "quiet"
+# runs started at load average 1.5, "busy" ones at 4 to 10 on the 2 cores.
+# Wall times move by up to 30 % between runs; CPU seconds and memory are
+# steadier. Dataset: 1 GiB is 1,080,233,199 bytes of RDB, 7.95 M keys,
+# used_memory 2.55 GB; 4 GiB is 4,318,528,183 bytes, 31.2 M keys, 10.15 GB.
+# zstd -1 ratio 1.82 (Redis has already LZF-compressed the values); rdbak's
+# zstd fastest 1.85.
 #
-#   wall s (median), MB/s,                  1 GiB run A    1 GiB run B    4 GiB
-#   x = ratio to the transport              REPEAT=3       REPEAT=3       REPEAT=2
-#   redis-cli --rdb, diskless yes           27.9  39       23.6  46       104.3  41
-#   rdbak now -> file://, diskless yes      33.7  1.21x    34.2  1.45x    118.3  1.13x
-#   redis-cli --rdb, diskless no            44.9  24       58.9  18       133.9  32
-#   rdbak now -> file://, diskless no       35.8  0.80x    62.9  1.07x    143.5  1.07x
-#   pipeline alone, MB/s (x transport MB/s) 105   2.69x    111   2.42x    134    3.27x
-#   zstd -1 -T1 CLI, MB/s                   172            168            184
-#   rdbak now -> MinIO, diskless yes        35.3  1.26x    31.7  1.34x    101.5  0.97x
-#   peak RSS (anon), rdbak now -> file://   109 (23) MiB   92 (23) MiB    96 (30) MiB
-#   peak RSS (anon), rdbak now -> MinIO     165 (92) MiB   162 (92) MiB   172 (114) MiB
-#   peak RSS (anon), rdbak version          90 (3) MiB     74 (9) MiB     75 (7) MiB
-#   CPU s per GB: rdbak now 12.1-12.2 (diskless yes), 6.5-7.0 (no); pipeline
-#   alone 6.5-7.0; zstd -1 CLI 4.0-4.5; redis-cli 1.3-2.7.
+#   wall s (median) and MB/s or ratio x  1 GiB quiet   4 GiB quiet   1 GiB busy    4 GiB busy
+#   to the transport                     REPEAT=3      REPEAT=2      REPEAT=3      REPEAT=2
+#   redis-cli --rdb, diskless yes        18.3  59      80.4  54      23.6  46      104.3  41
+#   rdbak now -> file://, diskless yes   21.8  1.19x   92.3  1.15x   34.2  1.45x   118.3  1.13x
+#   redis-cli --rdb, diskless no         23.9  45      91.1  47      58.9  18      133.9  32
+#   rdbak now -> file://, diskless no    27.2  1.14x   98.7  1.08x   62.9  1.07x   143.5  1.07x
+#   pipeline alone MB/s, x transport     252   4.26x   265   4.90x   111   2.42x   134    3.27x
+#   zstd -1 -T1 CLI MB/s                 312           367           168           184
+#   rdbak now -> MinIO, diskless yes     24.8  1.36x   82.3  1.02x   31.7  1.34x   101.5  0.97x
+#   peak RSS (anon) MiB, now -> file://  96 (23)       118 (30)      92 (23)       96 (30)
+#   peak RSS (anon) MiB, now -> MinIO    168 (92)      180 (114)     162 (92)      172 (114)
+#   peak RSS (anon) MiB, rdbak version   84 (0)        97 (4)        74 (9)        75 (7)
+#   CPU s per GB: rdbak now 10.1-12.2 with diskless yes, 6.5-7.0 with no;
+#   pipeline alone 6.3-7.0; zstd -1 CLI 3.0-4.5; redis-cli 1.3-2.7.
 #   MinIO: 8 MiB parts, 5 in flight (transfermanager v0.4.3 defaults).
 #
-# Against the targets: rdbak now <= 1.25 x the transport held in 5 of 6
-# comparisons (1.45x in run B, diskless yes); the pipeline alone ran 2.4 to
-# 3.3 x the transport's throughput; peak RSS <= 64 MiB was missed at both
-# sizes (92-109 MiB). The transport is bound by Redis's fork child writing
-# the RDB (about 40 MB/s here). The RSS is mostly the executable: `rdbak
-# version` alone peaks at 74-90 MiB, while what the backup allocates (anon)
-# is 22-30 MiB.
+# Against the targets: rdbak now <= 1.25 x the transport held in 7 of 8
+# comparisons (1.45x busy, 1 GiB, diskless yes), and the MinIO runs were
+# 0.97-1.36x; the pipeline alone ran 2.4 to 4.9 x the transport's
+# throughput; peak RSS <= 64 MiB was missed at both sizes (92-118 MiB). The
+# transport is bound by Redis's fork child writing the RDB (45-59 MB/s here
+# when quiet). The RSS is mostly the executable's own pages: `rdbak version`
+# alone peaks at 74-97 MiB (how much depends on what of the 175 MB binary
+# is in the page cache), while what a backup allocates (anon) is 22-30 MiB,
+# most of it zstd's 16 MiB history buffer (twice its 8 MiB window), the
+# rest buffers and garbage awaiting the next GC.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
