@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -30,32 +29,15 @@ import (
 type daemonProc struct {
 	cmd    *exec.Cmd
 	base   string // http://127.0.0.1:port
-	stderr *lockedBuffer
+	stderr *testenv.Buffer
 	exited chan struct{}
 	err    error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startDaemonProc(t *testing.T, env []string, args ...string) *daemonProc {
 	t.Helper()
 	addr := testenv.Addr(testenv.FreePort(t))
-	d := &daemonProc{base: "http://" + addr, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	d := &daemonProc{base: "http://" + addr, stderr: &testenv.Buffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(rdbakBin, append([]string{"daemon", "--listen", addr, "--log-format", "json"}, args...)...)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stderr = d.stderr

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -146,26 +145,9 @@ type testDaemon struct {
 	store  string
 	base   string
 	reload chan struct{}
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	cancel context.CancelFunc
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
@@ -176,7 +158,7 @@ func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 		cfg:    filepath.Join(dir, "rdbak.yaml"),
 		store:  filepath.Join(dir, "store"),
 		reload: make(chan struct{}),
-		logs:   &syncBuffer{},
+		logs:   &testenv.Buffer{},
 		done:   make(chan error, 1),
 	}
 	td.fb = &fakeBackup{clk: td.clk, block: map[string]chan struct{}{}, started: make(chan string, 100), ids: map[string][]string{}, errs: make(chan error, 10)}

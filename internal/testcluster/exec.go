@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +17,8 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
+
+	"github.com/rdbak/rdbak/internal/testenv"
 )
 
 // ExecOptions are the streams of an Exec. A nil stream is not requested from
@@ -86,7 +87,7 @@ func (n *Namespace) PortForward(t testing.TB, pod string, port int) string {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	})
 	stop, ready := make(chan struct{}), make(chan struct{})
-	var errOut syncBuffer
+	var errOut testenv.Buffer
 	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, stop, ready, io.Discard, &errOut)
 	if err != nil {
 		t.Fatalf("set up port-forward to %s/%s:%d: %v", n.Name, pod, port, err)
@@ -112,22 +113,4 @@ func (n *Namespace) PortForward(t testing.TB, pod string, port int) string {
 		t.Fatalf("local port of port-forward to %s/%s:%d: %v (%d ports)", n.Name, pod, port, err, len(ports))
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports[0].Local)))
-}
-
-// syncBuffer is a bytes.Buffer safe for the port forwarder's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
