@@ -38,6 +38,9 @@ type Redis struct {
 	Role       string `json:"role,omitempty"`
 	ReplID     string `json:"replId,omitempty"`
 	ReplOffset int64  `json:"replOffset,omitempty"`
+	// MasterLink is a replica's link to its master when backed up: "up",
+	// or "down", when the data may be stale. Empty for a master.
+	MasterLink string `json:"masterLink,omitempty"`
 }
 
 // RDB is what the verifier learned from the snapshot while it streamed.
