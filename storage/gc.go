@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ func (r *Repo) Orphans(ctx context.Context, now time.Time, grace time.Duration) 
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", r.display, err)
+			return nil, r.scrub.err(fmt.Errorf("list %s: %w", r.display, err))
 		}
 		t, id, name, ok := splitBackupKey(obj.Key)
 		if !ok {
@@ -71,35 +70,10 @@ func (r *Repo) Orphans(ctx context.Context, now time.Time, grace time.Duration) 
 func (r *Repo) DeleteOrphan(ctx context.Context, o Orphan) error {
 	ok, err := r.bucket.Exists(ctx, manifestKey(o.Target, o.ID))
 	if err != nil {
-		return fmt.Errorf("check manifest of %s/%s: %w", o.Target, o.ID, err)
+		return r.scrub.err(fmt.Errorf("check manifest of %s/%s: %w", o.Target, o.ID, err))
 	}
 	if ok {
 		return fmt.Errorf("%s/%s gained a manifest since it was listed; not deleting it", o.Target, o.ID)
 	}
-	return r.deletePrefix(ctx, backupDir(o.Target, o.ID))
-}
-
-// redact returns rawURL without user info and with the values of query
-// parameters that may hold secrets replaced, for messages and manifests.
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "<unparseable URL>"
-	}
-	u.User = nil
-	q := u.Query()
-	redacted := false
-	for k := range q {
-		lk := strings.ToLower(k)
-		for _, s := range []string{"key", "secret", "token", "sig", "password", "credential"} {
-			if strings.Contains(lk, s) {
-				q.Set(k, "REDACTED")
-				redacted = true
-			}
-		}
-	}
-	if redacted {
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
+	return r.scrub.err(r.deletePrefix(ctx, backupDir(o.Target, o.ID)))
 }

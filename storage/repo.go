@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -34,6 +33,7 @@ var ErrAmbiguous = errors.New("ambiguous backup")
 type Repo struct {
 	bucket  *blob.Bucket
 	display string
+	scrub   *scrubber   // removes the URL's secrets from driver errors
 	s3      *s3Location // set for s3:// repositories
 }
 
@@ -42,16 +42,22 @@ type Options struct {
 	// Create makes a missing file:// directory instead of failing; set it
 	// for commands that write.
 	Create bool
+	// AllowMem accepts mem:// URLs. Their backups vanish when the process
+	// exits, so only tests set it; the CLI and the config file refuse them.
+	AllowMem bool
 }
 
-// Open opens the repository at rawURL, any gocloud.dev/blob URL. For
-// s3://, gs://, azblob:// and mem:// the URL path is a key prefix
-// (s3://bucket/prod/redis?region=eu-west-1 keeps backups under prod/redis/);
-// for file:// the path is the directory.
+// Open opens the repository at rawURL, a gocloud.dev/blob URL of one of
+// Schemes. For s3://, gs://, azblob:// and mem:// the URL path is a key
+// prefix (s3://bucket/prod/redis?region=eu-west-1 keeps backups under
+// prod/redis/); for file:// the path is the directory (file:///abs/path,
+// or file://./rel/path relative to the current directory). A URL rdbak
+// refuses is a *URLError (ErrBadURL). No error, and not String, shows the
+// URL's credentials.
 func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("storage URL %q is not a URL: use e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1", redact(rawURL))
+	u, err := parseURL(rawURL, o)
+	if err != nil {
+		return nil, err
 	}
 	display := redact(rawURL)
 	q := u.Query()
@@ -75,21 +81,14 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 				return nil, fmt.Errorf("create storage directory %s: %w", dir, err)
 			}
 		}
-	default:
-		if p := strings.Trim(u.Path, "/"); p != "" {
-			if q.Get("prefix") != "" {
-				return nil, fmt.Errorf("storage URL %s has both a path and ?prefix=: use one", display)
-			}
-			q.Set("prefix", p+"/")
-			u.Path = ""
-		}
 	}
 	u.RawQuery = q.Encode()
+	scrub := newScrubber(display, rawURL, u.String())
 	b, err := blob.OpenBucket(ctx, u.String())
 	if err != nil {
-		return nil, fmt.Errorf("open storage %s: %w", display, err)
+		return nil, scrub.err(fmt.Errorf("open storage %s: %w", display, err))
 	}
-	r := &Repo{bucket: b, display: display}
+	r := &Repo{bucket: b, display: display, scrub: scrub}
 	if u.Scheme == "s3" {
 		r.s3 = &s3Location{bucket: u.Host, prefix: q.Get("prefix")}
 	}
@@ -97,8 +96,12 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 }
 
 // NewRepo wraps an open bucket (tests, or callers that build their own
-// driver options). The Repo takes ownership and closes it.
-func NewRepo(b *blob.Bucket, display string) *Repo { return &Repo{bucket: b, display: display} }
+// driver options); url is the bucket's URL, shown redacted. The Repo takes
+// ownership and closes it.
+func NewRepo(b *blob.Bucket, url string) *Repo {
+	display := redact(url)
+	return &Repo{bucket: b, display: display, scrub: newScrubber(display, url)}
+}
 
 // String returns the storage URL without credentials.
 func (r *Repo) String() string { return r.display }
@@ -111,7 +114,7 @@ func (r *Repo) Close() error { return r.bucket.Close() }
 func (r *Repo) Check(ctx context.Context) error {
 	it := r.bucket.List(&blob.ListOptions{Delimiter: "/"})
 	if _, err := it.Next(ctx); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reach storage %s: %w", r.display, err)
+		return r.scrub.err(fmt.Errorf("reach storage %s: %w", r.display, err))
 	}
 	return nil
 }
@@ -124,6 +127,7 @@ type Upload struct {
 	bucket *blob.Bucket
 	key    string
 	s3     *s3Location
+	scrub  *scrubber
 	done   bool
 }
 
@@ -134,20 +138,23 @@ func (r *Repo) Create(ctx context.Context, target, id, name string) (*Upload, er
 	w, err := r.bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("start upload of %s to %s: %w", key, r.display, err)
+		return nil, r.scrub.err(fmt.Errorf("start upload of %s to %s: %w", key, r.display, err))
 	}
-	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key, s3: r.s3}, nil
+	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key, s3: r.s3, scrub: r.scrub}, nil
 }
 
 // Write implements io.Writer.
-func (u *Upload) Write(p []byte) (int, error) { return u.w.Write(p) }
+func (u *Upload) Write(p []byte) (int, error) {
+	n, err := u.w.Write(p)
+	return n, u.scrub.err(err)
+}
 
 // Commit finishes the upload; only then is the object visible.
 func (u *Upload) Commit() error {
 	u.done = true
 	defer u.cancel()
 	if err := closeWriter(u.w); err != nil {
-		return fmt.Errorf("finish upload of %s: %w", u.key, err)
+		return u.scrub.err(fmt.Errorf("finish upload of %s: %w", u.key, err))
 	}
 	return nil
 }
@@ -162,9 +169,9 @@ func (u *Upload) Abort(ctx context.Context) error {
 	u.cancel()
 	_ = closeWriter(u.w) // returns the cancellation; the object is not created
 	if err := u.bucket.Delete(ctx, u.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-		return fmt.Errorf("remove partial upload %s: %w", u.key, err)
+		return u.scrub.err(fmt.Errorf("remove partial upload %s: %w", u.key, err))
 	}
-	return u.abortMultipart(ctx)
+	return u.scrub.err(u.abortMultipart(ctx))
 }
 
 // closeWriter closes w, turning a panic inside the driver into an error.
@@ -189,7 +196,7 @@ func (r *Repo) Commit(ctx context.Context, m *Manifest) error {
 	}
 	key := manifestKey(m.Target, m.ID)
 	if err := r.bucket.WriteAll(ctx, key, append(b, '\n'), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
-		return fmt.Errorf("write manifest %s to %s: %w", key, r.display, err)
+		return r.scrub.err(fmt.Errorf("write manifest %s to %s: %w", key, r.display, err))
 	}
 	return nil
 }
@@ -219,7 +226,7 @@ func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem,
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("list backups in %s: %w", r.display, err)
+			return nil, nil, r.scrub.err(fmt.Errorf("list backups in %s: %w", r.display, err))
 		}
 		t, id, name, ok := splitBackupKey(obj.Key)
 		if !ok || name != ManifestName {
@@ -246,7 +253,7 @@ func (r *Repo) manifest(ctx context.Context, target, id string) (*Manifest, erro
 		return nil, fmt.Errorf("%w: no manifest %s in %s", ErrNotFound, key, r.display)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", key, err)
+		return nil, r.scrub.err(fmt.Errorf("read manifest %s: %w", key, err))
 	}
 	m, err := decodeManifest(b, key)
 	if err != nil {
@@ -339,7 +346,7 @@ func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error)
 		return nil, fmt.Errorf("data object %s of backup %s is missing from %s: the backup is damaged", key, m.ID, r.display)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s in %s: %w", key, r.display, err)
+		return nil, r.scrub.err(fmt.Errorf("open %s in %s: %w", key, r.display, err))
 	}
 	return rd, nil
 }
@@ -348,9 +355,9 @@ func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error)
 // leaves garbage (collected by GC) rather than a backup without data.
 func (r *Repo) Delete(ctx context.Context, m *Manifest) error {
 	if err := r.bucket.Delete(ctx, manifestKey(m.Target, m.ID)); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-		return fmt.Errorf("delete manifest of %s/%s: %w", m.Target, m.ID, err)
+		return r.scrub.err(fmt.Errorf("delete manifest of %s/%s: %w", m.Target, m.ID, err))
 	}
-	return r.deletePrefix(ctx, backupDir(m.Target, m.ID))
+	return r.scrub.err(r.deletePrefix(ctx, backupDir(m.Target, m.ID)))
 }
 
 func (r *Repo) deletePrefix(ctx context.Context, prefix string) error {

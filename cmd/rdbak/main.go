@@ -47,7 +47,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitOK
 	case ctx.Err() != nil:
 		return exitInterrupted
-	case errors.As(err, &u):
+	case errors.As(err, &u), errors.Is(err, storage.ErrBadURL):
 		return exitUsage
 	case errors.Is(err, storage.ErrNotFound):
 		return exitNotFound
