@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
@@ -24,9 +23,14 @@ import (
 // object without a manifest is not a backup, so it is not found either.
 var ErrNotFound = errors.New("backup not found")
 
-// ErrAmbiguous means a backup id or "latest" matches backups of several
-// targets: the caller must name the target.
+// ErrAmbiguous means a backup id, id prefix or "latest" matches several
+// backups: the caller must give more of the id or name the target.
 var ErrAmbiguous = errors.New("ambiguous backup")
+
+// ErrDamaged means a backup exists (its manifest does) but cannot be used:
+// the manifest does not decode or names another backup, or the data object
+// is missing. The CLI exits 4, as for a failed verification.
+var ErrDamaged = errors.New("backup damaged")
 
 // Repo is a backup repository: a bucket, optionally under a key prefix, laid
 // out as layout.go describes. It is safe for concurrent use.
@@ -201,15 +205,18 @@ func (r *Repo) Commit(ctx context.Context, m *Manifest) error {
 	return nil
 }
 
-// Problem is a manifest that exists but cannot be read.
+// Problem is a manifest that exists but cannot be read. Err wraps
+// ErrDamaged when the manifest was read but is unusable.
 type Problem struct {
-	Key string
-	Err error
+	Key        string
+	Target, ID string
+	Err        error
 }
 
 // List returns the manifests of target (all targets when target is ""),
-// oldest first. Manifests that cannot be decoded are returned as problems
-// instead of failing the whole listing.
+// oldest first by Compare (the manifests' creation times). Manifests that
+// cannot be read are returned as problems, in id order, instead of failing
+// the whole listing.
 func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem, error) {
 	prefix := ""
 	if target != "" {
@@ -237,12 +244,18 @@ func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem,
 			if errors.Is(err, ErrNotFound) { // deleted while listing
 				continue
 			}
-			problems = append(problems, Problem{Key: obj.Key, Err: err})
+			problems = append(problems, Problem{Key: obj.Key, Target: t, ID: id, Err: err})
 			continue
 		}
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b *Manifest) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, Compare)
+	slices.SortFunc(problems, func(a, b Problem) int {
+		if c := CompareID(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Target, b.Target)
+	})
 	return out, problems, nil
 }
 
@@ -260,65 +273,9 @@ func (r *Repo) manifest(ctx context.Context, target, id string) (*Manifest, erro
 		return nil, err
 	}
 	if m.ID != id || m.Target != target {
-		return nil, fmt.Errorf("manifest %s names backup %s/%s: it was moved or edited", key, m.Target, m.ID)
+		return nil, fmt.Errorf("%w: manifest %s names backup %s/%s: it was moved or edited", ErrDamaged, key, m.Target, m.ID)
 	}
 	return m, nil
-}
-
-// Get returns the manifest of backup id of target. id "latest" picks the
-// newest backup. With target "", id must be unique across targets (and
-// "latest" needs exactly one target in the repository).
-func (r *Repo) Get(ctx context.Context, target, id string) (*Manifest, error) {
-	if id != "latest" && !ValidID(id) {
-		return nil, fmt.Errorf("backup id %q is neither \"latest\" nor of the form 20060102T150405Z-abcdef: see 'rdbak list'", id)
-	}
-	if target != "" && id != "latest" {
-		return r.manifest(ctx, target, id)
-	}
-	all, _, err := r.List(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	if id == "latest" {
-		if len(all) == 0 {
-			return nil, fmt.Errorf("%w: no backups of %s in %s", ErrNotFound, targetOrAll(target), r.display)
-		}
-		if target == "" {
-			targets := Targets(all)
-			if len(targets) > 1 {
-				return nil, fmt.Errorf("%w: \"latest\" in %s could be any of targets %s; name one with --target", ErrAmbiguous, r.display, strings.Join(targets, ", "))
-			}
-		}
-		return all[len(all)-1], nil
-	}
-	var found []*Manifest
-	for _, m := range all {
-		if m.ID == id {
-			found = append(found, m)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return nil, fmt.Errorf("%w: no backup %s in %s: see 'rdbak list'", ErrNotFound, id, r.display)
-	case 1:
-		return found[0], nil
-	default:
-		return nil, fmt.Errorf("%w: backup id %s exists for targets %s; name one with --target", ErrAmbiguous, id, strings.Join(Targets(found), ", "))
-	}
-}
-
-// AsOf returns the newest backup of target created at or before t.
-func (r *Repo) AsOf(ctx context.Context, target string, t time.Time) (*Manifest, error) {
-	all, _, err := r.List(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	for i := len(all) - 1; i >= 0; i-- {
-		if !all[i].Created.After(t) {
-			return all[i], nil
-		}
-	}
-	return nil, fmt.Errorf("%w: no backup of %s at or before %s in %s", ErrNotFound, targetOrAll(target), t.UTC().Format(time.RFC3339), r.display)
 }
 
 // Targets returns the distinct targets of ms, sorted.
@@ -343,7 +300,7 @@ func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error)
 	key := dataKey(m.Target, m.ID, m.Data.Name)
 	rd, err := r.bucket.NewReader(ctx, key, nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
-		return nil, fmt.Errorf("data object %s of backup %s is missing from %s: the backup is damaged", key, m.ID, r.display)
+		return nil, fmt.Errorf("%w: data object %s of backup %s is missing from %s", ErrDamaged, key, m.ID, r.display)
 	}
 	if err != nil {
 		return nil, r.scrub.err(fmt.Errorf("open %s in %s: %w", key, r.display, err))

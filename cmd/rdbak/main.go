@@ -51,7 +51,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitUsage
 	case errors.Is(err, storage.ErrNotFound):
 		return exitNotFound
-	case errors.Is(err, restore.ErrVerify):
+	case errors.Is(err, restore.ErrVerify), errors.Is(err, storage.ErrDamaged):
 		return exitVerify
 	}
 	return exitFailed
