@@ -138,6 +138,11 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 	if orphans, _ := repo.Orphans(ctx, time.Now(), time.Hour); len(orphans) != 0 {
 		t.Fatalf("Orphans within the grace period = %v, want none", orphans)
 	}
+	// gc shows it before it is collectable, with the time it will be.
+	left, err := repo.Leftovers(ctx, time.Hour)
+	if err != nil || len(left) != 1 || left[0].ID != id || !left[0].Collectable.Equal(left[0].Newest.Add(time.Hour)) || left[0].Newest.IsZero() {
+		t.Fatalf("Leftovers within the grace period = %+v, %v; want %s, collectable an hour after it was written", left, err, id)
+	}
 	orphans, err := repo.Orphans(ctx, time.Now().Add(2*time.Hour), time.Hour)
 	if err != nil || len(orphans) != 1 || orphans[0].ID != id {
 		t.Fatalf("Orphans after the grace period = %v, %v; want %s", orphans, err, id)
