@@ -43,7 +43,11 @@ func redact(rawURL string) string {
 	if err != nil {
 		return "<unparseable URL>"
 	}
-	return redactParsed(u, 0)
+	s := redactParsed(u, 0)
+	if u.Scheme != "" && u.Host == "" && strings.HasPrefix(rawURL, u.Scheme+"://") && !strings.HasPrefix(s, u.Scheme+"://") {
+		s = u.Scheme + "://" + strings.TrimPrefix(s, u.Scheme+":") // url.URL writes mem:// as mem:
+	}
+	return s
 }
 
 func redactParsed(u *url.URL, depth int) string {

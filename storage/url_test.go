@@ -81,6 +81,8 @@ func TestRedact(t *testing.T) {
 		{"azblob://c?sv=2022&sig=SASSIG&storage_account=acct", "azblob://c?sig=REDACTED&storage_account=acct&sv=REDACTED"},
 		{"file:///x?password=hunter2#frag", "file:///x?password=REDACTED"},
 		{"s3://user:pass@b", "s3://b"},
+		{"mem://", "mem://"},
+		{"s3://?region=x", "s3://?region=x"},
 		{"%zz", "<unparseable URL>"},
 	} {
 		if got := storage.Redact(tc.in); got != tc.want {
