@@ -48,7 +48,7 @@ exist. --target limits the list to one target.`,
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TARGET\tID\tCREATED\tRDB SIZE\tSTORED\tKEYS\tREDIS\tSOURCE")
 			for _, m := range ms {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Target, m.ID, m.Created.UTC().Format(time.RFC3339),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Target, m.ID, m.Created.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 					humanBytes(m.Data.RawSize), humanBytes(m.Data.StoredSize), m.Keys(), m.Redis.Version, m.Source.Origin)
 			}
 			return tw.Flush()

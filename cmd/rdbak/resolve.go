@@ -38,7 +38,7 @@ func resolveBackup(ctx context.Context, repo *storage.Repo, target, ref string, 
 	case errors.As(err, &damaged):
 		hint := "\nhint: 'rdbak list' shows every backup; delete or repair the damaged one"
 		if fb := damaged.Fallback; fb != nil {
-			hint = fmt.Sprintf("\nhint: the newest usable backup is %s/%s (created %s): name it by id, or pass --skip-damaged to fall back to it",
+			hint = fmt.Sprintf("\nhint: the newest usable backup is %s/%s (created %s): name it by id to use that one",
 				fb.Target, fb.ID, fb.Created.UTC().Format(time.RFC3339Nano))
 		}
 		return sel, fmt.Errorf("%w%s", err, hint)
