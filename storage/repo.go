@@ -90,7 +90,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 	scrub := newScrubber(display, rawURL, u.String())
 	b, err := blob.OpenBucket(ctx, u.String())
 	if err != nil {
-		return nil, scrub.err(fmt.Errorf("open storage %s: %w", display, err))
+		return nil, badParam(u.Scheme, display, scrub.err(fmt.Errorf("open storage %s: %w", display, err)))
 	}
 	r := &Repo{bucket: b, display: display, scrub: scrub}
 	if u.Scheme == "s3" {

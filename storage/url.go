@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -113,6 +114,23 @@ func checkFileURL(u *url.URL, bad func(problem, hint string) error) error {
 	rel := strings.TrimSuffix(u.Host+u.Path, "/")
 	return bad("a file URL has no host part, and "+quote(u.Host)+" is in the host's place",
 		"write three slashes for an absolute path, file:///"+rel+", or file://./"+rel+" for "+rel+" under the current directory")
+}
+
+// badParamRE matches the gocloud.dev drivers' refusal of a query parameter
+// they do not know (their wording as of v0.47).
+var badParamRE = regexp.MustCompile(`(?:unknown|invalid) query parameter ("[^"]*")`)
+
+// badParam turns a driver's refusal of a query parameter into a *URLError,
+// since the parameter is the user's to fix: most often a credential given
+// in the URL (access_key=, access_token=, sig=). Other errors pass through.
+// err must already be scrubbed.
+func badParam(scheme, display string, err error) error {
+	m := badParamRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	return &URLError{URL: display, Problem: "the " + scheme + ":// driver has no query parameter " + m[1],
+		Hint: "give credentials through the provider's environment (e.g. AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_SAS_TOKEN) or workload identity, never in the URL"}
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }

@@ -65,6 +65,13 @@ func TestCheckURL(t *testing.T) {
 	if _, err := storage.Open(t.Context(), "mem://", storage.Options{}); !errors.Is(err, storage.ErrBadURL) {
 		t.Fatalf("Open(mem://) outside tests: err = %v, want ErrBadURL", err)
 	}
+	for _, u := range []string{"s3://b?region=us-east-1&access_key=AKIAQUERYKEY1", "file://" + dir + "?password=hunter2password"} {
+		_, err := storage.Open(t.Context(), u, storage.Options{})
+		if !errors.Is(err, storage.ErrBadURL) || !strings.Contains(err.Error(), "driver has no query parameter") {
+			t.Errorf("Open(%s): err = %v, want ErrBadURL naming the parameter", storage.Redact(u), err)
+		}
+		checkNoSecret(t, "Open", err)
+	}
 	repo, err := storage.Open(t.Context(), "file://./rel", storage.Options{Create: true})
 	if err != nil {
 		t.Fatalf("Open(file://./rel): %v", err)
