@@ -38,6 +38,7 @@ type Repo struct {
 	bucket  *blob.Bucket
 	display string
 	scrub   *scrubber   // removes the URL's secrets from driver errors
+	prefix  string      // the key prefix within the bucket, for driver-level calls
 	s3      *s3Location // set for s3:// repositories
 }
 
@@ -93,6 +94,9 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 		return nil, badParam(u.Scheme, display, scrub.err(fmt.Errorf("open storage %s: %w", display, err)))
 	}
 	r := &Repo{bucket: b, display: display, scrub: scrub}
+	if u.Scheme != "file" {
+		r.prefix = q.Get("prefix")
+	}
 	if u.Scheme == "s3" {
 		r.s3 = &s3Location{bucket: u.Host, prefix: q.Get("prefix")}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -59,16 +60,19 @@ type PendingUpload struct {
 	Collectable time.Time
 }
 
-// PendingUploads returns every unfinished multipart upload whose key lies in
-// rdbak's layout under the repository's prefix, whatever its age, with the
-// time a grace of grace makes it collectable. Uploads of other keys (another
-// program sharing the bucket) are never listed. It returns nothing for
-// stores other than S3: gocloud.dev's file and GCS drivers leave no hidden
-// parts (GCS resumable uploads expire after a week by themselves), and
-// Azure's uncommitted blocks, although Azure's own API can list them
-// (include=uncommittedblobs), are not reachable through the gocloud.dev
-// driver rdbak uses; Azure discards uncommitted blocks after seven days.
+// PendingUploads returns every unfinished upload whose key lies in rdbak's
+// layout under the repository's prefix, whatever its age, with the time a
+// grace of grace makes it collectable: on S3 the multipart uploads, on Azure
+// the blobs with uncommitted blocks only (see azurePending). Uploads of other
+// keys (another program sharing the bucket) are never listed. It returns
+// nothing for file and GCS: the file driver writes a temporary file that a
+// leftover shows, and GCS resumable uploads are not listable and expire
+// after a week by themselves.
 func (r *Repo) PendingUploads(ctx context.Context, grace time.Duration) ([]PendingUpload, error) {
+	var az *container.Client
+	if r.bucket.As(&az) {
+		return r.azurePending(ctx, az, grace)
+	}
 	var client *s3.Client
 	if r.s3 == nil || !r.bucket.As(&client) {
 		return nil, nil
@@ -130,6 +134,10 @@ func (r *Repo) sumParts(ctx context.Context, client *s3.Client, p *PendingUpload
 // AbortPending aborts an unfinished upload found by PendingUploads, freeing
 // its parts. An upload already finished or aborted is not an error.
 func (r *Repo) AbortPending(ctx context.Context, p PendingUpload) error {
+	var az *container.Client
+	if r.bucket.As(&az) {
+		return r.azureAbort(ctx, az, p)
+	}
 	var client *s3.Client
 	if r.s3 == nil || !r.bucket.As(&client) {
 		return fmt.Errorf("abort unfinished upload %s: %s is not an S3 repository", p.Key, r.display)

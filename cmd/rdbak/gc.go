@@ -16,8 +16,8 @@ func newGCCmd(g *globals) *cobra.Command {
 		Use:   "gc",
 		Short: "Remove data left by failed backups (no manifest, older than a grace period)",
 		Long: `Find what failed or killed backups left behind: backup directories with data
-but no manifest, and on S3 unfinished multipart uploads (parts that no
-listing shows but that are billed). Everything found is shown, with the
+but no manifest, unfinished S3 multipart uploads and Azure blobs with
+uncommitted blocks only (parts that no listing shows but that are billed). Everything found is shown, with the
 time at which it becomes collectable; what is older than --grace is deleted
 (or aborted) only with --yes.
 
