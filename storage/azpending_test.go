@@ -1,8 +1,6 @@
 package storage_test
 
 import (
-	"context"
-	"crypto/rand"
 	"strings"
 	"testing"
 	"time"
@@ -29,33 +27,7 @@ func TestGCFindsKilledAzureUpload(t *testing.T) {
 	defer repo.Close()
 	done := put(t, repo, "cache", time.Now(), "a complete backup")
 
-	killed, kill := context.WithCancel(ctx)
-	id := storage.NewID(time.Now())
-	up, err := repo.Create(killed, "cache", id, "dump.rdb.zst")
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for range 24 {
-		rand.Read(chunk)
-		if _, err := up.Write(chunk); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		p, err := repo.PendingUploads(ctx, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(p) == 1 && p[0].Parts > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no staged block after 24 MiB written (%+v): the test would prove nothing", p)
-		}
-	}
-	kill() // no Abort, no Commit: the process is gone
-	_ = up.Commit()
+	id := testenv.KilledUpload(t, repo, "cache")
 
 	if left, err := repo.Leftovers(ctx, 0); err != nil || len(left) != 0 {
 		t.Fatalf("Leftovers = %+v, %v; uncommitted blocks are no object, so none", left, err)

@@ -1,7 +1,6 @@
 package storage_test
 
 import (
-	"context"
 	"crypto/rand"
 	"strings"
 	"testing"
@@ -90,42 +89,7 @@ func TestGCFindsKilledUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	killed, kill := context.WithCancel(ctx)
-	id := storage.NewID(time.Now())
-	up, err := repo.Create(killed, "cache", id, "dump.rdb.zst")
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for range 24 {
-		rand.Read(chunk)
-		if _, err := up.Write(chunk); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Let some parts land, as they have when a backup is killed minutes
-	// into its upload.
-	key := "prod/cache/" + id + "/dump.rdb.zst"
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ups, err := client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(store.Bucket), Prefix: aws.String(key)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ups.Uploads) == 1 {
-			parts, err := client.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(store.Bucket), Key: aws.String(key), UploadId: ups.Uploads[0].UploadId})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(parts.Parts) > 0 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no part uploaded after 24 MiB written: the test would prove nothing")
-		}
-	}
-	kill() // no Abort, no Commit: the process is gone
-	_ = up.Commit()
+	id := testenv.KilledUpload(t, repo, "cache")
 
 	orphans, err := repo.Leftovers(ctx, time.Hour)
 	if err != nil || len(orphans) != 0 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -231,32 +230,7 @@ func TestGCAbortsKilledS3Upload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer repo.Close()
-	killed, kill := context.WithCancel(t.Context())
-	id := storage.NewID(time.Now())
-	up, err := repo.Create(killed, "cache", id, "dump.rdb.zst")
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for range 24 {
-		if _, err := up.Write(chunk); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		p, err := repo.PendingUploads(t.Context(), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(p) == 1 && p[0].Parts > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no part uploaded after 24 MiB written: the test would prove nothing")
-		}
-	}
-	kill() // the process is gone: no Abort
-	_ = up.Commit()
+	id := testenv.KilledUpload(t, repo, "cache")
 
 	r := run(t, store.Env, "gc", "--storage", store.URL)
 	r.want(t, 0)
