@@ -95,7 +95,7 @@ func (m *Manifest) Keys() uint64 {
 func decodeManifest(b []byte, key string) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode manifest %s: %w", key, err)
+		return nil, fmt.Errorf("%w: decode manifest %s: %w", ErrDamaged, key, err)
 	}
 	if m.Format < 1 || m.Format > ManifestFormat {
 		return nil, fmt.Errorf("manifest %s has format %d; this rdbak reads formats 1..%d: upgrade rdbak", key, m.Format, ManifestFormat)

@@ -17,7 +17,8 @@ func newListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the backups in storage, oldest first",
-		Long: `List the backups in storage, oldest first. Only complete backups are listed:
+		Long: `List the backups in storage, oldest first by creation time (the order behind
+latest, --as-of and retention). Only complete backups are listed:
 one whose manifest was never written (a failed or running backup) does not
 exist. --target limits the list to one target.`,
 		Args: cobra.NoArgs,
@@ -47,7 +48,7 @@ exist. --target limits the list to one target.`,
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TARGET\tID\tCREATED\tRDB SIZE\tSTORED\tKEYS\tREDIS\tSOURCE")
 			for _, m := range ms {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Target, m.ID, m.Created.UTC().Format(time.RFC3339),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Target, m.ID, m.Created.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 					humanBytes(m.Data.RawSize), humanBytes(m.Data.StoredSize), m.Keys(), m.Redis.Version, m.Source.Origin)
 			}
 			return tw.Flush()
@@ -59,9 +60,12 @@ exist. --target limits the list to one target.`,
 
 func newDescribeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "describe ID|latest",
+		Use:   "describe ID|PREFIX|latest",
 		Short: "Show the manifest of one backup",
-		Args:  exactArgs(1, "give the backup ID (see 'rdbak list') or latest"),
+		Long: `Show the manifest of one backup: latest (the newest by creation time), an
+id, or a unique prefix of an id or of its random suffix. A damaged newest
+backup is an error (exit 4) naming it.`,
+		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			asJSON, err := g.jsonOutput()
 			if err != nil {
