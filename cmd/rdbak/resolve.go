@@ -29,12 +29,12 @@ func resolveBackup(ctx context.Context, repo *storage.Repo, target, ref string, 
 	var damaged *storage.DamagedError
 	switch {
 	case errors.Is(err, storage.ErrBadRef):
-		return sel, usageError{err}
+		return sel, usageError{Err: err}
 	case errors.Is(err, storage.ErrAmbiguous):
 		if !at.IsZero() && target == "" {
 			return sel, usagef("--as-of needs --target: %w", err)
 		}
-		return sel, usageError{err}
+		return sel, usageError{Err: err}
 	case errors.As(err, &damaged):
 		hint := "\nhint: 'rdbak list' shows every backup; delete or repair the damaged one"
 		if fb := damaged.Fallback; fb != nil {
