@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,16 @@ type Options struct {
 	Server   Server
 	Progress *Progress // optional; updated as bytes flow
 	Now      func() time.Time
+	// Logger gets a warning when a backup is kept on its CRC-64 alone
+	// because its structure could not be parsed; slog.Default() if nil.
+	Logger *slog.Logger
 }
+
+// Log attribute keys.
+const (
+	logTarget   = "target"
+	logBackupID = "backup_id"
+)
 
 // Progress is updated while a backup runs, for a progress display. Read it
 // from any goroutine.
@@ -121,6 +131,9 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	}
 	if m.Redis.Version == "" {
 		m.Redis.Version = info.RedisVersion()
+		if v := info.Aux["valkey-ver"]; v != "" {
+			m.Redis.Flavor, m.Redis.Version, m.Redis.RedisCompat = storage.FlavorValkey, v, info.RedisVersion()
+		}
 	}
 	// The snapshot's own replication position is more exact than INFO's.
 	if id := info.Aux["repl-id"]; id != "" {
@@ -133,6 +146,17 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	}
 	res.Commit = o.Now().Sub(commitStart)
 	res.Manifest = m
+	if info.Unparsed != "" {
+		logger := o.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.Warn("backup kept on its CRC-64 alone: its RDB structure was not parsed; upgrade rdbak to have it checked",
+			logTarget, o.Target, logBackupID, id, "server", m.Redis.String(),
+			"rdb_magic", info.Magic, "rdb_version", info.Version, "reason", info.Unparsed,
+			"rdbak_version", o.Version, "rdbak_parses", fmt.Sprintf("%s 1..%d, %s%03d..%03d",
+				rdb.MagicRedis, rdb.MaxVersion, rdb.MagicValkey, rdb.MinValkeyVersion, rdb.MaxValkeyVersion))
+	}
 	o.Progress.setPhase("done")
 	return res, nil
 }
@@ -209,7 +233,9 @@ func (m *meter) Write(p []byte) (int, error) {
 
 func manifestRDB(info rdb.Info) storage.RDB {
 	r := storage.RDB{
+		Magic:            info.Magic,
 		Version:          info.Version,
+		Structure:        info.Structure(),
 		Aux:              info.Aux,
 		Modules:          info.Modules,
 		Functions:        info.Functions,
@@ -237,7 +263,10 @@ func describe(ctx context.Context, srv Server) (storage.Redis, error) {
 	if err != nil {
 		return r, fmt.Errorf("read INFO replication: %w", err)
 	}
-	r.Version = s["redis_version"]
+	r.Flavor, r.Version = storage.FlavorRedis, s["redis_version"]
+	if v := s["valkey_version"]; v != "" {
+		r.Flavor, r.Version, r.RedisCompat = storage.FlavorValkey, v, s["redis_version"]
+	}
 	r.Role = repl["role"]
 	r.ReplID = repl["master_replid"]
 	r.ReplOffset, _ = strconv.ParseInt(repl["master_repl_offset"], 10, 64)
