@@ -145,6 +145,12 @@ func (i Info) AOFBase() bool { return i.Aux["aof-base"] == "1" || i.Aux["aof-pre
 // the structure was not checked. Without a checksum (rdbchecksum no, or a
 // version before 5) the parse is the only check and stays strict.
 func Copy(w io.Writer, r io.Reader) (Info, error) {
+	return parse(w, r, nil)
+}
+
+// parse runs the parser over r, copying to w, with obs (if any) told of
+// every key.
+func parse(w io.Writer, r io.Reader, obs *observer) (Info, error) {
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
 	p := &parser{
@@ -152,6 +158,7 @@ func Copy(w io.Writer, r io.Reader) (Info, error) {
 		info:   Info{Aux: map[string]string{}},
 		dbIdx:  map[int]int{},
 		cur:    -1,
+		obs:    obs,
 	}
 	err := p.run()
 	if err != nil && p.mayFallBack(err) {
@@ -235,6 +242,7 @@ type parser struct {
 	dbIdx   map[int]int // DB index -> position in info.DBs
 	cur     int         // position of the current DB in info.DBs, -1 before any
 	mods    map[string]bool
+	obs     *observer // Inspect's per-key statistics; nil for Copy
 }
 
 // keyPrefix records the per-key opcodes seen since the last key.
@@ -452,11 +460,22 @@ func (p *parser) keyValue(t byte, expire bool) error {
 			return err
 		}
 	}
-	if _, err := p.skipString(); err != nil {
+	start := p.offset() - 1 // the type byte
+	var name string
+	var err error
+	if p.obs != nil {
+		name, err = p.keyName()
+	} else {
+		_, err = p.skipString()
+	}
+	if err != nil {
 		return fmt.Errorf("read key name: %w", err)
 	}
 	if err := p.skipValue(t); err != nil {
 		return err
+	}
+	if p.obs != nil {
+		p.obs.key(p.info.DBs[p.cur].Index, name, p.typeName(t), p.offset()-start)
 	}
 	db := &p.info.DBs[p.cur]
 	db.Keys++
