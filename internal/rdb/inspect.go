@@ -114,26 +114,13 @@ func (p *parser) keyName() (string, error) {
 		n, err := p.intString(v)
 		return strconv.FormatInt(n, 10), err
 	case encLZF:
-		clen, err := p.length()
-		if err != nil {
+		out, ulen, clen, err := p.lzfString(maxAuxLen)
+		switch {
+		case err != nil:
 			return "", err
-		}
-		ulen, err := p.length()
-		if err != nil {
-			return "", err
-		}
-		if clen > maxAuxLen || ulen > maxAuxLen {
+		case out == nil:
 			return fmt.Sprintf("<compressed key of %d bytes>", ulen), p.skip(clen)
-		}
-		b, err := p.next(int(clen))
-		if err != nil {
-			return "", err
-		}
-		out, err := lzfDecompress(b, int(ulen))
-		if err != nil {
-			return "", p.corrupt("%v", err)
-		}
-		if len(out) > maxKeyName {
+		case len(out) > maxKeyName:
 			return string(out[:maxKeyName]) + "…", nil
 		}
 		return string(out), nil

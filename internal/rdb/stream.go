@@ -352,26 +352,38 @@ func (s *stream) readString(limit uint64) (string, error) {
 		n, err := s.intString(v)
 		return strconv.FormatInt(n, 10), err
 	case encLZF:
-		clen, err := s.length()
-		if err != nil {
-			return "", err
+		out, ulen, clen, err := s.lzfString(limit)
+		if err == nil && out == nil {
+			err = s.corrupt("compressed string of %d (%d) bytes, more than the %d this field may hold", ulen, clen, limit)
 		}
-		ulen, err := s.length()
-		if err != nil {
-			return "", err
-		}
-		if clen > limit || ulen > limit {
-			return "", s.corrupt("compressed string of %d (%d) bytes, more than the %d this field may hold", ulen, clen, limit)
-		}
-		p, err := s.next(int(clen))
-		if err != nil {
-			return "", err
-		}
-		out, err := lzfDecompress(p, int(ulen))
-		if err != nil {
-			return "", s.corrupt("%v", err)
-		}
-		return string(out), nil
+		return string(out), err
 	}
 	return "", s.corrupt("unknown string encoding %d", v)
+}
+
+// lzfString reads the rest of an LZF-encoded string (after its encoding
+// byte) and returns it decompressed when both its lengths are at most limit
+// (≤ maxAuxLen); otherwise it returns nil with the lengths, leaving the
+// clen payload bytes unread.
+func (s *stream) lzfString(limit uint64) (out []byte, ulen, clen uint64, err error) {
+	if clen, err = s.length(); err != nil {
+		return nil, 0, 0, err
+	}
+	if ulen, err = s.length(); err != nil {
+		return nil, 0, 0, err
+	}
+	if clen > limit || ulen > limit {
+		return nil, ulen, clen, nil
+	}
+	p, err := s.next(int(clen))
+	if err != nil {
+		return nil, ulen, clen, err
+	}
+	if out, err = lzfDecompress(p, int(ulen)); err != nil {
+		return nil, ulen, clen, s.corrupt("%v", err)
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out, ulen, clen, nil
 }
