@@ -252,6 +252,16 @@ func manifestRDB(info rdb.Info) storage.RDB {
 	return r
 }
 
+// Identify names the server from its INFO server fields: Valkey reports
+// its own valkey_version beside the redis_version (7.2.4) it shows clients,
+// and the true version is the one that decides what it loads and writes.
+func Identify(server map[string]string) storage.Redis {
+	if v := server["valkey_version"]; v != "" {
+		return storage.Redis{Flavor: storage.FlavorValkey, Version: v, RedisCompat: server["redis_version"]}
+	}
+	return storage.Redis{Flavor: storage.FlavorRedis, Version: server["redis_version"]}
+}
+
 // describe asks the server for its version and replication role.
 func describe(ctx context.Context, srv Server) (storage.Redis, error) {
 	var r storage.Redis
@@ -263,10 +273,7 @@ func describe(ctx context.Context, srv Server) (storage.Redis, error) {
 	if err != nil {
 		return r, fmt.Errorf("read INFO replication: %w", err)
 	}
-	r.Flavor, r.Version = storage.FlavorRedis, s["redis_version"]
-	if v := s["valkey_version"]; v != "" {
-		r.Flavor, r.Version, r.RedisCompat = storage.FlavorValkey, v, s["redis_version"]
-	}
+	r = Identify(s)
 	r.Role = repl["role"]
 	r.ReplID = repl["master_replid"]
 	r.ReplOffset, _ = strconv.ParseInt(repl["master_repl_offset"], 10, 64)
