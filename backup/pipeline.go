@@ -29,6 +29,10 @@ type Options struct {
 	Server   Server
 	Progress *Progress // optional; updated as bytes flow
 	Now      func() time.Time
+	// Created, when set, is the backup's created time (and so its ID's)
+	// instead of the time Run starts: an import keeps when its snapshot was
+	// taken.
+	Created time.Time
 	// Logger gets a warning when a backup is kept on its CRC-64 alone
 	// because its structure could not be parsed; slog.Default() if nil.
 	Logger *slog.Logger
@@ -81,7 +85,11 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	if err := storage.ValidateTarget(o.Target); err != nil {
 		return nil, err
 	}
-	created := o.Now()
+	start := o.Now()
+	created := start
+	if !o.Created.IsZero() {
+		created = o.Created
+	}
 	id := storage.NewID(created)
 	res := &Result{}
 
@@ -98,7 +106,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		return nil, fmt.Errorf("open snapshot of %s: %w", o.Target, err)
 	}
 	defer stream.Body.Close()
-	res.Snapshot = o.Now().Sub(created)
+	res.Snapshot = o.Now().Sub(start)
 
 	streamStart := o.Now()
 	up, err := repo.Create(ctx, o.Target, id, storage.DataName(codec.Ext(o.Compression.Codec)))
