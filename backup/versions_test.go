@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/rdbak/rdbak/backup"
@@ -166,5 +167,64 @@ func receiveAll(t *testing.T, s testenv.Server, m *storage.Manifest, repo *stora
 				}
 			}
 		})
+	}
+}
+
+// TestCrossLoadingMatchesServers checks restore's pre-flight against the
+// real loaders: the RDB each server writes is given to every other server,
+// and the pre-flight must refuse exactly the loads the target refuses. A
+// load it allows must give the same data.
+func TestCrossLoadingMatchesServers(t *testing.T) {
+	type written struct {
+		server testenv.Server
+		m      *storage.Manifest
+		digest string
+	}
+	var all []written
+	repo := fileRepo(t)
+	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		r := testenv.StartRedis(t, testenv.RedisOptions{Server: s, Config: []string{"repl-diskless-sync no"}})
+		c := r.Client(t)
+		for i := range 20 {
+			c.Set(t.Context(), "k"+strconv.Itoa(i), i, 0)
+			c.RPush(t.Context(), "list", i)
+			c.HSet(t.Context(), "hash", "f"+strconv.Itoa(i), i)
+		}
+		client := redis.New(redis.Options{Addr: r.Addr})
+		defer client.Close()
+		res, err := backup.Run(t.Context(), &redis.PullSource{Addr: r.Addr}, repo, backup.Options{
+			Target: "cross-" + s.Name, Compression: settings(t, "none"), SourceKind: "replication", Server: client,
+		})
+		if err != nil {
+			t.Fatalf("backup: %v", err)
+		}
+		all = append(all, written{s, res.Manifest, r.Digest(t)})
+	})
+	for _, from := range all {
+		for _, to := range all {
+			t.Run(from.server.Name+" into "+to.server.Name, func(t *testing.T) {
+				maxRedis, maxValkey, ok := restore.MaxRDBVersions(to.server.Flavor, to.server.VersionString())
+				if !ok {
+					t.Fatalf("no pre-flight entry for %s", to.server.Name)
+				}
+				ti := restore.TargetInfo{Flavor: to.server.Flavor, RedisVersion: to.server.VersionString(),
+					MaxRDB: maxRedis, MaxValkeyRDB: maxValkey, FreeBytes: 1 << 40}
+				refusal := restore.Refusals(restore.Preflight(from.m, ti, restore.Overrides{}))
+				dir := t.TempDir()
+				if _, err := restore.ToFile(t.Context(), repo, from.m, filepath.Join(dir, "dump.rdb"), restore.FileOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				r, err := testenv.TryStartRedis(t, testenv.RedisOptions{Server: to.server, Dir: dir})
+				switch {
+				case refusal == nil && err != nil:
+					t.Fatalf("pre-flight allows it but %s refuses: %v", to.server.Name, err)
+				case refusal != nil && err == nil:
+					t.Fatalf("pre-flight refuses (%v) but %s loads it", refusal, to.server.Name)
+				case err == nil && r.Digest(t) != from.digest:
+					t.Fatalf("%s loaded other data than %s had", to.server.Name, from.server.Name)
+				}
+				t.Logf("RDB %s%d from %s into %s: refused=%v", from.m.RDB.Magic, from.m.RDB.Version, from.server.Name, to.server.Name, refusal != nil)
+			})
+		}
 	}
 }

@@ -51,9 +51,22 @@ func RedisServerVersion(t testing.TB) [3]int {
 	return DefaultServer(t).Version
 }
 
-// StartRedis starts o.Server (redis-server on PATH by default) on a free loopback port and stops it when
-// the test ends. It fails the test when the server does not answer PING.
+// StartRedis starts o.Server (redis-server on PATH by default) on a free
+// loopback port and stops it when the test ends. It fails the test when the
+// server does not answer PING.
 func StartRedis(t testing.TB, o RedisOptions) *Redis {
+	t.Helper()
+	r, err := TryStartRedis(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TryStartRedis is StartRedis for a server that may refuse to start, such
+// as one given a data file it cannot load: it returns why, with the
+// server's log, instead of failing t.
+func TryStartRedis(t testing.TB, o RedisOptions) (*Redis, error) {
 	t.Helper()
 	srv := o.Server
 	if srv.Path == "" {
@@ -105,12 +118,11 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 		go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(r.cmd, r.done)
 		if lastErr = r.waitPing(10 * time.Second); lastErr == nil {
 			t.Cleanup(r.Stop)
-			return r
+			return r, nil
 		}
 		r.Stop()
 	}
-	t.Fatalf("redis-server did not start: %v\nlog:\n%s", lastErr, r.Log())
-	return nil
+	return nil, fmt.Errorf("%s did not start: %w\nlog:\n%s", srv.Name, lastErr, r.Log())
 }
 
 func (r *Redis) waitPing(timeout time.Duration) error {
