@@ -15,6 +15,7 @@
 # filesystem comes from one recipe: the build stage below runs
 # `hack/image.sh --rootfs`, the same function that fills the testbed image,
 # so both have the same binary build (CGO_ENABLED=0, -trimpath,
+# -tags disable_grpc_modules: no gRPC xDS/ORCA registrations from the GCS SDK,
 # -ldflags "-s -w -X main.version=..."), the same files,
 # modes and owners (0:0), and Debian 12's ca-certificates bundle. What the
 # rootfs function cannot carry is the image config: User, Entrypoint,

@@ -30,7 +30,8 @@ func (f *FileSource) Open(ctx context.Context) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Snapshot(ctx, f.Server, f.Snapshot); err != nil {
+	snap, err := Snapshot(ctx, f.Server, f.Snapshot)
+	if err != nil {
 		return nil, err
 	}
 	// A later save may rename a newer file over p before it is opened;
@@ -43,7 +44,8 @@ func (f *FileSource) Open(ctx context.Context) (*Stream, error) {
 	if f.Where != "" {
 		origin = "file " + f.Where + ":" + p
 	}
-	return &Stream{Body: body, Size: size, Origin: origin}, nil
+	cow := func(context.Context) int64 { return snap.COWBytes }
+	return &Stream{Body: body, Size: size, Origin: origin, ForkCost: cow}, nil
 }
 
 // Path returns where Redis writes its RDB: dir/dbfilename, from the

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/redis/info"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -17,7 +18,7 @@ func TestIdentify(t *testing.T) {
 			storage.Redis{Flavor: storage.FlavorValkey, Version: "8.0.1", RedisCompat: "7.2.4"}},
 		{map[string]string{}, storage.Redis{Flavor: storage.FlavorRedis}},
 	} {
-		if got := backup.Identify(tt.info); got != tt.want {
+		if got := backup.Identify(info.FromFields(tt.info).Server); got != tt.want {
 			t.Errorf("Identify(%v) = %+v, want %+v", tt.info, got, tt.want)
 		}
 	}

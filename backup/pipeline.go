@@ -71,6 +71,9 @@ type Result struct {
 	Snapshot time.Duration // until the source started streaming (BGSAVE or sync wait)
 	Stream   time.Duration // streaming, verifying, compressing and uploading
 	Commit   time.Duration // finishing the upload and writing the manifest
+	// CowBytes is the copy-on-write memory the snapshot's fork cost Redis
+	// (INFO persistence rdb_last_cow_size), -1 when unknown.
+	CowBytes int64
 }
 
 // Run takes one backup of src into repo: it opens the snapshot stream,
@@ -154,6 +157,10 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	}
 	res.Commit = o.Now().Sub(commitStart)
 	res.Manifest = m
+	res.CowBytes = -1
+	if stream.ForkCost != nil {
+		res.CowBytes = stream.ForkCost(ctx)
+	}
 	if info.Unparsed != "" {
 		logger := o.Logger
 		if logger == nil {
@@ -260,30 +267,16 @@ func manifestRDB(info rdb.Info) storage.RDB {
 	return r
 }
 
-// Identify names the server from its INFO server fields: Valkey reports
-// its own valkey_version beside the redis_version (7.2.4) it shows clients,
-// and the true version is the one that decides what it loads and writes.
-func Identify(server map[string]string) storage.Redis {
-	if v := server["valkey_version"]; v != "" {
-		return storage.Redis{Flavor: storage.FlavorValkey, Version: v, RedisCompat: server["redis_version"]}
-	}
-	return storage.Redis{Flavor: storage.FlavorRedis, Version: server["redis_version"]}
-}
-
 // describe asks the server for its version and replication role.
 func describe(ctx context.Context, srv Server) (storage.Redis, error) {
 	var r storage.Redis
-	s, err := srv.Info(ctx, "server")
+	in, err := srv.Info(ctx, "server", "replication")
 	if err != nil {
-		return r, fmt.Errorf("read INFO server: %w", err)
+		return r, fmt.Errorf("read INFO server and replication: %w", err)
 	}
-	repl, err := srv.Info(ctx, "replication")
-	if err != nil {
-		return r, fmt.Errorf("read INFO replication: %w", err)
-	}
-	r = Identify(s)
-	r.Role = repl["role"]
-	r.ReplID = repl["master_replid"]
-	r.ReplOffset, _ = strconv.ParseInt(repl["master_repl_offset"], 10, 64)
+	r = Identify(in.Server)
+	r.Role = in.Replication.Role
+	r.ReplID = in.Replication.MasterReplID
+	r.ReplOffset = in.Replication.MasterReplOffset
 	return r, nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,13 +136,11 @@ func TestRoundTrip(t *testing.T) {
 func dbSize(t *testing.T, r *testenv.Redis, db int) (int64, error) {
 	c := redis.New(redis.Options{Addr: r.Addr})
 	defer c.Close()
-	kv, err := c.Info(t.Context(), "keyspace")
+	in, err := c.Info(t.Context(), "keyspace")
 	if err != nil {
 		return 0, err
 	}
-	// db0:keys=10,expires=2,avg_ttl=...
-	f := strings.Split(kv["db"+strconv.Itoa(db)], ",")
-	return strconv.ParseInt(strings.TrimPrefix(f[0], "keys="), 10, 64)
+	return in.DBKeys()[db], nil
 }
 
 func TestConnectionKilledMidStream(t *testing.T) {

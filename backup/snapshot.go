@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rdbak/rdbak/internal/redis/info"
 )
 
 // ErrSaveFailed means Redis could not write a snapshot: the BGSAVE was
@@ -58,37 +59,15 @@ type SnapshotResult struct {
 	Polls    int
 }
 
-// persistence is the INFO persistence fields the state machine reads.
-type persistence struct {
-	inProgress bool
-	aofRewrite bool // a rewrite is running or scheduled
-	lastSave   int64
-	lastStatus string
-	saves      int64 // rdb_saves, Redis 7.0+
-	hasSaves   bool
-	cowBytes   int64
-}
-
-func readPersistence(ctx context.Context, srv Server) (persistence, error) {
-	kv, err := srv.Info(ctx, "persistence")
+func readPersistence(ctx context.Context, srv Server) (info.Persistence, error) {
+	in, err := srv.Info(ctx, "persistence")
 	if err != nil {
-		return persistence{}, fmt.Errorf("read INFO persistence: %w", err)
+		return info.Persistence{}, fmt.Errorf("read INFO persistence: %w", err)
 	}
-	var p persistence
-	p.inProgress = kv["rdb_bgsave_in_progress"] == "1"
-	p.aofRewrite = kv["aof_rewrite_in_progress"] == "1" || kv["aof_rewrite_scheduled"] == "1"
-	p.lastStatus = kv["rdb_last_bgsave_status"]
-	if p.lastSave, err = strconv.ParseInt(kv["rdb_last_save_time"], 10, 64); err != nil {
-		return p, fmt.Errorf("read INFO persistence: rdb_last_save_time %q is not a number", kv["rdb_last_save_time"])
+	if !in.Persistence.HasLastSaveTime {
+		return in.Persistence, errors.New("read INFO persistence: no numeric rdb_last_save_time field")
 	}
-	if s, ok := kv["rdb_saves"]; ok {
-		if p.saves, err = strconv.ParseInt(s, 10, 64); err != nil {
-			return p, fmt.Errorf("read INFO persistence: rdb_saves %q is not a number", s)
-		}
-		p.hasSaves = true
-	}
-	p.cowBytes, _ = strconv.ParseInt(kv["rdb_last_cow_size"], 10, 64)
-	return p, nil
+	return in.Persistence, nil
 }
 
 // serverTime returns the server's clock in whole seconds (INFO server
@@ -96,15 +75,11 @@ func readPersistence(ctx context.Context, srv Server) (persistence, error) {
 // request" compares two readings of the same clock. ok is false when the
 // server does not report it.
 func serverTime(ctx context.Context, srv Server) (sec int64, ok bool, err error) {
-	kv, err := srv.Info(ctx, "server")
+	in, err := srv.Info(ctx, "server")
 	if err != nil {
 		return 0, false, fmt.Errorf("read INFO server: %w", err)
 	}
-	us, err := strconv.ParseInt(kv["server_time_usec"], 10, 64)
-	if err != nil {
-		return 0, false, nil
-	}
-	return us / 1e6, true, nil
+	return in.Server.TimeUsec / 1e6, in.Server.HasTime, nil
 }
 
 // Snapshot makes Redis write a fresh RDB to its dbfilename with BGSAVE and
@@ -145,32 +120,31 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 
 	// Phase 1: start our BGSAVE, after any save already running.
 	var (
-		before    persistence
+		before    info.Persistence
 		scheduled bool
 	)
 	for {
 		if before, err = readPersistence(ctx, srv); err != nil {
 			return res, err
 		}
-		if before.inProgress {
+		if before.BGSaveInProgress {
 			if err := wait(); err != nil {
 				return res, timeout(err, "wait for the save already in progress")
 			}
 			continue
 		}
-		scheduled = before.aofRewrite
+		scheduled = before.AOFRewrite
 		reply, err := srv.BGSave(ctx, scheduled)
 		if err != nil {
-			msg := err.Error()
 			switch {
-			case strings.Contains(msg, "already in progress"):
+			case errors.Is(err, ErrSaveInProgress):
 				// A save (e.g. for a replica) began between INFO and
 				// BGSAVE; wait for it and try again.
 				if err := wait(); err != nil {
 					return res, timeout(err, "wait for the save already in progress")
 				}
 				continue
-			case !scheduled && (strings.Contains(msg, "SCHEDULE") || strings.Contains(msg, "AOF")):
+			case !scheduled && errors.Is(err, ErrChildActive):
 				// An AOF rewrite began between INFO and BGSAVE.
 				if reply, err = srv.BGSave(ctx, true); err == nil {
 					scheduled = true
@@ -197,7 +171,7 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 		if err != nil {
 			return res, err
 		}
-		if now.inProgress {
+		if now.BGSaveInProgress {
 			sawRunning = true
 			continue
 		}
@@ -206,33 +180,33 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 		// ours has ended; a scheduled one must be seen to happen.
 		var ended bool
 		switch {
-		case now.hasSaves:
-			ended = now.saves > before.saves
+		case now.HasSaves:
+			ended = now.Saves > before.Saves
 		case scheduled:
-			ended = sawRunning || now.lastSave > before.lastSave
+			ended = sawRunning || now.LastSaveTime > before.LastSaveTime
 		default:
 			ended = true
 		}
 		if !ended {
 			continue
 		}
-		if now.lastStatus != "ok" {
-			return res, fmt.Errorf("%w: the BGSAVE child failed (rdb_last_bgsave_status:%s); the Redis log has the cause, e.g. no space left on the device or no permission to write in its dir", ErrSaveFailed, now.lastStatus)
+		if now.LastBGSaveStatus != "ok" {
+			return res, fmt.Errorf("%w: the BGSAVE child failed (rdb_last_bgsave_status:%s); the Redis log has the cause, e.g. no space left on the device or no permission to write in its dir", ErrSaveFailed, now.LastBGSaveStatus)
 		}
-		if haveClock && now.lastSave < request {
+		if haveClock && now.LastSaveTime < request {
 			// rdb_saves advanced but the last successful save is older:
 			// our save failed without updating the status.
-			return res, fmt.Errorf("%w: the last successful save (rdb_last_save_time %d) is older than the request (%d)", ErrSaveFailed, now.lastSave, request)
+			return res, fmt.Errorf("%w: the last successful save (rdb_last_save_time %d) is older than the request (%d)", ErrSaveFailed, now.LastSaveTime, request)
 		}
 		ls, err := srv.LastSave(ctx)
 		if err != nil {
 			return res, fmt.Errorf("read LASTSAVE: %w", err)
 		}
-		if ls.Unix() < now.lastSave {
-			return res, fmt.Errorf("LASTSAVE %d disagrees with rdb_last_save_time %d: not trusting this snapshot", ls.Unix(), now.lastSave)
+		if ls.Unix() < now.LastSaveTime {
+			return res, fmt.Errorf("LASTSAVE %d disagrees with rdb_last_save_time %d: not trusting this snapshot", ls.Unix(), now.LastSaveTime)
 		}
-		res.LastSave = time.Unix(now.lastSave, 0)
-		res.COWBytes = now.cowBytes
+		res.LastSave = time.Unix(now.LastSaveTime, 0)
+		res.COWBytes = now.LastCowSize
 		return res, nil
 	}
 }

@@ -3,10 +3,13 @@ package backup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rdbak/rdbak/internal/redis/info"
 )
 
 // fakeRedis simulates the persistence state machine of a Redis server at the
@@ -21,9 +24,9 @@ type fakeRedis struct {
 	runningOK  bool // outcome of the running save
 	aof        int  // polls left for a running AOF rewrite
 	scheduled  bool
-	bgsaveErrs []string // errors returned by the next BGSAVE calls
-	childFails bool     // our save's child fails
-	saveLen    int      // polls a save takes
+	bgsaveErrs []error // errors returned by the next BGSAVE calls
+	childFails bool    // our save's child fails
+	saveLen    int     // polls a save takes
 
 	calls []string
 }
@@ -57,11 +60,21 @@ func (f *fakeRedis) tick() {
 
 func (f *fakeRedis) start(ok bool) { f.running, f.runningOK = f.saveLen, ok }
 
-func (f *fakeRedis) Info(_ context.Context, section string) (map[string]string, error) {
+// The refusals as the adapter returns them: Redis's text, classified.
+var (
+	errInProgress = fmt.Errorf("ERR Background save already in progress: %w", ErrSaveInProgress)
+	errChild      = fmt.Errorf("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.: %w", ErrChildActive)
+)
+
+func (f *fakeRedis) Info(_ context.Context, sections ...string) (*info.Info, error) {
+	if len(sections) != 1 {
+		return nil, fmt.Errorf("unexpected sections %q", sections)
+	}
+	section := sections[0]
 	f.calls = append(f.calls, "INFO "+section)
 	switch section {
 	case "server":
-		return map[string]string{"server_time_usec": strconv.FormatInt(f.clock*1e6+123, 10)}, nil
+		return info.FromFields(map[string]string{"server_time_usec": strconv.FormatInt(f.clock*1e6+123, 10)}), nil
 	case "persistence":
 		kv := map[string]string{
 			"rdb_bgsave_in_progress":  b2s(f.running > 0),
@@ -73,7 +86,7 @@ func (f *fakeRedis) Info(_ context.Context, section string) (map[string]string, 
 		if !f.noSaves {
 			kv["rdb_saves"] = strconv.FormatInt(f.saves, 10)
 		}
-		return kv, nil
+		return info.FromFields(kv), nil
 	}
 	return nil, errors.New("unexpected section " + section)
 }
@@ -94,16 +107,16 @@ func (f *fakeRedis) BGSave(_ context.Context, schedule bool) (string, error) {
 	if len(f.bgsaveErrs) > 0 {
 		e := f.bgsaveErrs[0]
 		f.bgsaveErrs = f.bgsaveErrs[1:]
-		if e != "" {
-			return "", errors.New(e)
+		if e != nil {
+			return "", e
 		}
 	}
 	if f.running > 0 {
-		return "", errors.New("ERR Background save already in progress")
+		return "", errInProgress
 	}
 	if f.aof > 0 {
 		if !schedule {
-			return "", errors.New("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+			return "", errChild
 		}
 		f.scheduled = true
 		return "Background saving scheduled", nil
@@ -169,7 +182,7 @@ func TestSnapshot(t *testing.T) {
 		{
 			name: "AOF rewrite starts between INFO and BGSAVE",
 			setup: func(f *fakeRedis) {
-				f.bgsaveErrs = []string{"ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."}
+				f.bgsaveErrs = []error{errChild}
 			},
 			wantBG:    1, // refused, then retried as BGSAVE SCHEDULE
 			wantSched: 1,
@@ -183,7 +196,7 @@ func TestSnapshot(t *testing.T) {
 		},
 		{
 			name:      "save starts between INFO and BGSAVE",
-			setup:     func(f *fakeRedis) { f.bgsaveErrs = []string{"ERR Background save already in progress"} },
+			setup:     func(f *fakeRedis) { f.bgsaveErrs = []error{errInProgress} },
 			wantBG:    2,
 			wantSaves: 1,
 		},
@@ -196,7 +209,7 @@ func TestSnapshot(t *testing.T) {
 		{
 			name: "fork refused: Redis's message is returned",
 			setup: func(f *fakeRedis) {
-				f.bgsaveErrs = []string{"ERR Background save failed: fork: Cannot allocate memory"}
+				f.bgsaveErrs = []error{errors.New("ERR Background save failed: fork: Cannot allocate memory")}
 			},
 			wantErr: "Cannot allocate memory",
 			wantBG:  1,

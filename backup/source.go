@@ -2,8 +2,12 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
+
+	"github.com/rdbak/rdbak/internal/redis/info"
+	"github.com/rdbak/rdbak/storage"
 )
 
 // Stream is one RDB snapshot flowing out of a source.
@@ -19,6 +23,10 @@ type Stream struct {
 	// Origin says where the bytes came from, for the manifest and logs
 	// (e.g. "replication 10.0.0.7:6379" or "file pod/ns/name:/data/dump.rdb").
 	Origin string
+	// ForkCost, when set, returns the copy-on-write memory that the fork
+	// writing this snapshot cost Redis, -1 when unknown. Call it after the
+	// stream has ended: Redis reports it once it has reaped the child.
+	ForkCost func(ctx context.Context) int64
 }
 
 // Source produces a fresh RDB snapshot of one Redis server.
@@ -28,15 +36,26 @@ type Source interface {
 	Open(ctx context.Context) (*Stream, error)
 }
 
+// Errors a Server's BGSave returns (wrapped, with Redis's own text) for
+// the refusals Snapshot works around.
+var (
+	// ErrSaveInProgress: another save (BGSAVE, or one for a replica) runs.
+	ErrSaveInProgress = errors.New("a background save is already in progress")
+	// ErrChildActive: another child process (an AOF rewrite) runs, so only
+	// BGSAVE SCHEDULE is accepted.
+	ErrChildActive = errors.New("another child process is active")
+)
+
 // Server is the part of a Redis server's command set that a snapshot needs.
 // The go-redis adapter in internal/redis implements it.
 type Server interface {
-	// Info returns the fields of one INFO section ("persistence",
-	// "replication", "server") as key/value pairs.
-	Info(ctx context.Context, section string) (map[string]string, error)
+	// Info returns the INFO sections asked for ("persistence",
+	// "replication", "server"), parsed.
+	Info(ctx context.Context, sections ...string) (*info.Info, error)
 	// BGSave sends BGSAVE, or BGSAVE SCHEDULE when schedule is true, and
 	// returns Redis's status reply. A Redis error reply is returned as an
-	// error whose text is Redis's own message.
+	// error whose text is Redis's own message, wrapping ErrSaveInProgress
+	// or ErrChildActive when it is one of those refusals.
 	BGSave(ctx context.Context, schedule bool) (string, error)
 	// LastSave returns LASTSAVE.
 	LastSave(ctx context.Context) (time.Time, error)
@@ -52,4 +71,14 @@ type FileReader interface {
 	// what is read). The reader must fail, not return io.EOF, if fewer than
 	// size bytes arrive. The caller closes it.
 	OpenFile(ctx context.Context, path string) (io.ReadCloser, int64, error)
+}
+
+// Identify names the server from its INFO server section: Valkey reports
+// its own valkey_version beside the redis_version (7.2.4) it shows clients,
+// and the true version is the one that decides what it loads and writes.
+func Identify(server info.Server) storage.Redis {
+	if server.ValkeyVersion != "" {
+		return storage.Redis{Flavor: storage.FlavorValkey, Version: server.ValkeyVersion, RedisCompat: server.Version}
+	}
+	return storage.Redis{Flavor: storage.FlavorRedis, Version: server.Version}
 }

@@ -158,9 +158,11 @@ func receiveAll(t *testing.T, s testenv.Server, m *storage.Manifest, repo *stora
 				t.Fatalf("%s loaded after Receive (%+v):\n got %s\nwant %s\nlog:\n%s", s.Name, out, state, want, got.Log())
 			}
 			if tt.aof.Mode != "" {
-				kv, err := redis.New(redis.Options{Addr: got.Addr}).Info(t.Context(), "persistence")
-				if err != nil || kv["aof_enabled"] != "1" {
-					t.Errorf("aof_enabled = %q (%v), want 1", kv["aof_enabled"], err)
+				c := redis.New(redis.Options{Addr: got.Addr})
+				in, err := c.Info(t.Context(), "persistence")
+				c.Close()
+				if err != nil || !in.Persistence.AOFEnabled {
+					t.Errorf("INFO persistence: aof_enabled not 1 (%v)", err)
 				}
 				if _, err := os.Stat(out.AOFFiles[0]); err != nil {
 					t.Errorf("installed AOF file: %v", err)

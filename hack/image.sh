@@ -66,7 +66,7 @@ ca=/etc/ssl/certs/ca-certificates.crt
 build_rootfs() {
 	local r=$1
 	mkdir -p "$r/etc/ssl/certs" "$r/tmp"
-	(cd "$repo" && CGO_ENABLED=0 go build -buildvcs=false -trimpath \
+	(cd "$repo" && CGO_ENABLED=0 go build -buildvcs=false -trimpath -tags disable_grpc_modules \
 		-ldflags "-s -w -X main.version=$version" -o "$r/rdbak" ./cmd/rdbak)
 	chmod 0755 "$r/rdbak"
 	# The shell field names no file: there is no shell in the image.

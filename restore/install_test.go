@@ -90,10 +90,10 @@ func TestReceiveLoads(t *testing.T) {
 			// AOF stays on and Redis keeps using the installed manifest.
 			if tt.aof.Mode == "multipart" {
 				c := redis.New(redis.Options{Addr: got.Addr})
-				kv, err := c.Info(t.Context(), "persistence")
+				in, err := c.Info(t.Context(), "persistence")
 				c.Close()
-				if err != nil || kv["aof_enabled"] != "1" {
-					t.Errorf("aof_enabled = %q (%v), want 1", kv["aof_enabled"], err)
+				if err != nil || !in.Persistence.AOFEnabled {
+					t.Errorf("aof_enabled = %v (%v), want 1", in != nil && in.Persistence.AOFEnabled, err)
 				}
 			}
 			// Rolling back is renaming the .pre-restore files back.

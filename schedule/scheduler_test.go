@@ -5,72 +5,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rdbak/rdbak/internal/testenv"
 )
-
-// fakeClock moves only when the test advances it. Every After call is
-// reported on set, so a test knows the scheduler has gone back to sleep.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []fakeTimer
-	set    chan time.Duration
-}
-
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock(now time.Time) *fakeClock {
-	return &fakeClock{now: now, set: make(chan time.Duration, 1000)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-	} else {
-		c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
-	}
-	c.mu.Unlock()
-	c.set <- d
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	var left []fakeTimer
-	for _, t := range c.timers {
-		if t.at.After(c.now) {
-			left = append(left, t)
-			continue
-		}
-		t.ch <- c.now
-	}
-	c.timers = left
-}
-
-// sleeping waits until the scheduler sets its next timer and returns the
-// wait it asked for.
-func (c *fakeClock) sleeping(t *testing.T) time.Duration {
-	t.Helper()
-	select {
-	case d := <-c.set:
-		return d
-	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
-		t.Fatal("the scheduler never went back to sleep")
-		return 0
-	}
-}
 
 func spec(t *testing.T, s string) Spec {
 	t.Helper()
@@ -82,7 +19,7 @@ func spec(t *testing.T, s string) Spec {
 }
 
 func TestDue(t *testing.T) {
-	clk := newFakeClock(utc("2026-11-22T10:00:30Z"))
+	clk := testenv.NewFakeClock(utc("2026-11-22T10:00:30Z"))
 	s := New(nil, Options{Clock: clk})
 	s.SetJobs([]Job{
 		{Name: "a", Spec: spec(t, "@every 1m")},
@@ -143,7 +80,7 @@ func TestJitterBounds(t *testing.T) {
 	for _, tt := range tests {
 		sp := spec(t, tt.spec)
 		for _, pick := range []string{"min", "max", "random"} {
-			o := Options{Clock: newFakeClock(start)}
+			o := Options{Clock: testenv.NewFakeClock(start)}
 			switch pick {
 			case "min":
 				o.Rand = func(time.Duration) time.Duration { return 0 }
@@ -176,7 +113,7 @@ func TestJitterBounds(t *testing.T) {
 // harness runs a Scheduler on a fake clock; each run reports its start and
 // blocks until the test releases it.
 type harness struct {
-	clk     *fakeClock
+	clk     *testenv.FakeClock
 	s       *Scheduler
 	started chan string
 	release chan struct{}
@@ -192,7 +129,7 @@ type harness struct {
 
 func newHarness(t *testing.T, concurrency int, jobs ...Job) *harness {
 	h := &harness{
-		clk:     newFakeClock(utc("2026-11-22T10:00:00Z")),
+		clk:     testenv.NewFakeClock(utc("2026-11-22T10:00:00Z")),
 		started: make(chan string, 100),
 		release: make(chan struct{}),
 		skipped: make(chan string, 100),
@@ -258,39 +195,39 @@ func none(t *testing.T, ch chan string, what string) {
 
 func TestSkipOnOverlap(t *testing.T) {
 	h := newHarness(t, 4, Job{Name: "cache", Spec: spec(t, "@every 1m")})
-	if d := h.clk.sleeping(t); d != time.Minute {
+	if d := h.clk.NextAfter(t); d != time.Minute {
 		t.Fatalf("first wait %v, want 1m", d)
 	}
 	h.clk.Advance(time.Minute)
 	if got := h.recv(t, h.started); got != "cache" {
 		t.Fatalf("started %s", got)
 	}
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	// Due again while the first run is still going: skipped, not queued.
 	h.clk.Advance(time.Minute)
 	if got := h.recv(t, h.skipped); got != "cache" {
 		t.Fatalf("skipped %s", got)
 	}
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	h.clk.Advance(time.Minute)
 	h.recv(t, h.skipped)
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	none(t, h.started, "start")
 	h.release <- struct{}{}
 	h.idle(t, "cache")
 	h.clk.Advance(time.Minute)
 	h.recv(t, h.started)
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	none(t, h.skipped, "skip")
 }
 
 func TestConcurrencyLimit(t *testing.T) {
 	every := spec(t, "@every 1m")
 	h := newHarness(t, 2, Job{Name: "a", Spec: every}, Job{Name: "b", Spec: every}, Job{Name: "c", Spec: every})
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	h.clk.Advance(time.Minute)
 	first := map[string]bool{h.recv(t, h.started): true, h.recv(t, h.started): true}
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	none(t, h.started, "start beyond the limit")
 	// The third waits for a slot: it is not skipped, and starts when one
 	// frees up.
@@ -310,7 +247,7 @@ func TestConcurrencyLimit(t *testing.T) {
 }
 
 func TestSetJobs(t *testing.T) {
-	clk := newFakeClock(utc("2026-11-22T10:00:00Z"))
+	clk := testenv.NewFakeClock(utc("2026-11-22T10:00:00Z"))
 	s := New(nil, Options{Clock: clk, Rand: func(n time.Duration) time.Duration { return n / 2 }})
 	s.SetJobs([]Job{
 		{Name: "same", Spec: spec(t, "@every 10m"), Jitter: time.Minute},
@@ -343,12 +280,12 @@ func TestSetJobs(t *testing.T) {
 func TestReloadWhileRunning(t *testing.T) {
 	job := Job{Name: "cache", Spec: spec(t, "@every 1m")}
 	h := newHarness(t, 1, job)
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	h.clk.Advance(time.Minute)
 	h.recv(t, h.started)
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	h.s.SetJobs([]Job{{Name: "cache", Spec: spec(t, "@every 30s")}})
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	h.clk.Advance(30 * time.Second)
 	h.recv(t, h.skipped)
 	h.release <- struct{}{}
@@ -357,10 +294,10 @@ func TestReloadWhileRunning(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	every := spec(t, "@every 1m")
 	h := newHarness(t, 1, Job{Name: "a", Spec: every}, Job{Name: "b", Spec: every})
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	h.clk.Advance(time.Minute)
 	running := h.recv(t, h.started)
-	h.clk.sleeping(t)
+	h.clk.NextAfter(t)
 	// Stop scheduling: the run in flight goes on, the one waiting for a
 	// slot never starts.
 	h.cancel()

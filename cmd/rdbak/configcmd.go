@@ -32,7 +32,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "%s: OK (%d targets)\n", f, len(c.Targets))
 			}
 			if len(errs) > 0 {
-				return usageError{errors.Join(errs...)}
+				return usageError{Err: errors.Join(errs...)}
 			}
 			return nil
 		},

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,11 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/daemon"
 	"github.com/rdbak/rdbak/internal/kube"
-	"github.com/rdbak/rdbak/storage"
 )
 
 func newDaemonCmd(g *globals) *cobra.Command {
@@ -77,7 +73,7 @@ Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 			err := daemon.Run(ctx, daemon.Options{
 				ConfigPath:     g.config,
 				Listen:         listen,
-				Backup:         daemonBackup(g, kf),
+				Backup:         g.app(kf.flags).ScheduledBackup,
 				Log:            g.log,
 				NewElector:     newElector(g, kf),
 				Reload:         reload,
@@ -85,7 +81,7 @@ Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 			})
 			var fe *config.FieldError
 			if errors.As(err, &fe) || errors.Is(err, daemon.ErrNoSchedule) {
-				return usageError{err}
+				return usageError{Err: err}
 			}
 			if err == nil && ctx.Err() != nil {
 				return nil // a graceful shutdown is a success
@@ -98,17 +94,6 @@ Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 	f.DurationVar(&reloadInterval, "reload-interval", 10*time.Second, "how often to check the config file for changes; 0 turns it off (SIGHUP still reloads)")
 	kf.flags.AddFlags(f)
 	return cmd
-}
-
-// daemonBackup is the daemon's backup of one target: rdbak now's code.
-func daemonBackup(g *globals, kf *kubeFlags) daemon.BackupFunc {
-	return func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (daemon.Outcome, error) {
-		comp, err := codec.Settings{Codec: string(cfg.Compression.Codec), Level: cfg.Compression.Level, Concurrency: cfg.Compression.Concurrency}.Normalize()
-		if err != nil {
-			return daemon.Outcome{}, fmt.Errorf("compression: %w", err)
-		}
-		return backupOnce(ctx, g.log, kf, t, repo, comp, nil)
-	}
 }
 
 // newElector builds the Lease-based elector from the kubectl flags (or the

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -32,13 +33,11 @@ const exitCodesHelp = `Exit codes:
   4    verification failed: the backup is damaged or does not match its manifest
   130  interrupted (SIGINT or SIGTERM); nothing was committed`
 
-// usageError marks errors in what the user typed.
-type usageError struct{ err error }
+// usageError marks errors in what the user typed; the application layer
+// marks a bad target the same way.
+type usageError = app.UsageError
 
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+func usagef(format string, a ...any) error { return usageError{Err: fmt.Errorf(format, a...)} }
 
 func exitCode(ctx context.Context, err error) int {
 	var u usageError
@@ -47,7 +46,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitOK
 	case ctx.Err() != nil:
 		return exitInterrupted
-	case errors.As(err, &u):
+	case errors.As(err, &u), errors.Is(err, restore.ErrBadRequest):
 		return exitUsage
 	case errors.Is(err, storage.ErrNotFound):
 		return exitNotFound

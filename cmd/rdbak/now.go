@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
-	"github.com/rdbak/rdbak/internal/daemon"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -77,7 +77,7 @@ when the backup, or what follows it, failed.`,
 			line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) {
 				return prog.Phase(), prog.Raw.Load(), prog.Expected.Load()
 			})
-			res, err := backupOnce(ctx, g.log, kf, t, repo, comp, prog)
+			res, err := g.app(kf.flags).Backup(ctx, t, repo, comp, prog)
 			line.Stop()
 			if err != nil {
 				return err
@@ -94,11 +94,11 @@ when the backup, or what follows it, failed.`,
 				return err
 			}
 			// As after a scheduled backup: heartbeat, retention, orphans.
-			o := daemon.AfterOptions{Prune: !noPrune, Now: time.Now()}
+			o := app.AfterOptions{Prune: !noPrune, Now: time.Now()}
 			if g.config != "" && !noPrune {
 				o.OrphanGrace = config.DefaultOrphanGrace
 			}
-			if err := daemon.AfterBackup(ctx, g.log.With("target", t.Name), repo, t, o).Err(); err != nil {
+			if err := app.AfterBackup(ctx, g.log.With("target", t.Name), repo, t, o).Err(); err != nil {
 				return fmt.Errorf("backup %s of %s is stored, but what follows it failed: %w", m.ID, t.Name, err)
 			}
 			return nil

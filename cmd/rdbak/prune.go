@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
-	"github.com/rdbak/rdbak/schedule"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -48,7 +49,7 @@ rdbak daemon and rdbak now do the same after each successful backup.`,
 			if g.target != "" {
 				t, err := f.Target(g.target)
 				if err != nil {
-					return usageError{fmt.Errorf("config %s: %w", g.config, err)}
+					return usageError{Err: fmt.Errorf("config %s: %w", g.config, err)}
 				}
 				targets = []config.Target{*t}
 			}
@@ -108,33 +109,28 @@ func (p *pruner) repo(ctx context.Context, t *config.Target) (*storage.Repo, err
 // target prints, and with --yes carries out, the plan for one target.
 func (p *pruner) target(ctx context.Context, t *config.Target) error {
 	out := p.g.stdout
-	policy, err := t.Policy()
-	if err != nil {
-		return usageError{err}
-	}
 	repo, err := p.repo(ctx, t)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "target %s: %s\n", t.Name, policy)
-	res, err := schedule.Prune(ctx, repo, t.Name, policy, p.yes)
-	for _, d := range res.Plan {
+	rep, err := app.Prune(ctx, repo, t, p.yes, p.grace, time.Now())
+	if errors.As(err, new(usageError)) {
+		return err // the policy did not parse
+	}
+	fmt.Fprintf(out, "target %s: %s\n", t.Name, rep.Policy)
+	for _, d := range rep.Result.Plan {
 		verdict := "keep"
 		if !d.Keep {
 			verdict = "drop"
 			p.drops++
 		}
-		local := d.Manifest.Created.In(policy.Location).Format("2006-01-02 15:04 MST")
+		local := d.Manifest.Created.In(rep.Policy.Location).Format("2006-01-02 15:04 MST")
 		fmt.Fprintf(out, "  %s  %s  %-22s  %s\n", verdict, d.Manifest.ID, local, strings.Join(d.Reasons, "; "))
 	}
-	for _, pr := range res.Problems {
+	for _, pr := range rep.Result.Problems {
 		fmt.Fprintf(out, "  left alone, unreadable: %s (%v)\n", pr.Key, pr.Err)
 	}
-	if err != nil {
-		return fmt.Errorf("%w (%d of the backups marked drop were deleted)", err, len(res.Deleted))
-	}
-	orphans, err := schedule.CollectOrphans(ctx, repo, t.Name, time.Now(), p.grace, p.yes)
-	for _, o := range orphans {
+	for _, o := range rep.Orphans {
 		verb := "would delete"
 		if p.yes {
 			verb = "deleted"

@@ -79,9 +79,9 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 			}
 			ko.asJSON = asJSON
 			ko.confirmInput, ko.confirmPrompt = os.Stdin, stdinIsTerminal()
-			if ko.timeout > 0 {
+			if ko.Timeout > 0 {
 				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, ko.timeout)
+				ctx, cancel = context.WithTimeout(ctx, ko.Timeout)
 				defer cancel()
 			}
 			repo, err := storage.Open(ctx, url, storage.Options{})
@@ -108,12 +108,12 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 	f.StringVar(&passFile, "password-file", "", "file holding the Redis password of the target")
 	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")
 	f.BoolVarP(&ko.yes, "yes", "y", false, "do not ask for confirmation")
-	f.StringVar(&ko.strategy, "strategy", "auto", "auto, offline or in-place")
-	f.StringVar(&ko.image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", "rdbak/rdbak:"+version), "rdbak image for the offline strategy's restore pod (default from RDBAK_RESTORE_IMAGE)")
-	f.StringVar(&ko.pullPolicy, "restore-image-pull-policy", "IfNotPresent", "pull policy of the restore image")
-	f.BoolVar(&ko.overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
-	f.BoolVar(&ko.overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
-	f.DurationVar(&ko.timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
+	f.StringVar(&ko.Strategy, "strategy", "auto", "auto, offline or in-place")
+	f.StringVar(&ko.Image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", "rdbak/rdbak:"+version), "rdbak image for the offline strategy's restore pod (default from RDBAK_RESTORE_IMAGE)")
+	f.StringVar(&ko.PullPolicy, "restore-image-pull-policy", "IfNotPresent", "pull policy of the restore image")
+	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
+	f.BoolVar(&ko.Overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
+	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
 	kf.add(cmd)
 	g.addOutputFlag(cmd)
 	return cmd

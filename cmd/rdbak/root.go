@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/redis"
 )
 
@@ -50,7 +52,7 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 	}
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{Err: err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -92,6 +94,12 @@ func (g *globals) setup() error {
 	}
 	redis.RouteLibraryLogs(g.log)
 	return nil
+}
+
+// app returns the application layer for a command whose kubectl flags are
+// kf (nil when it has none).
+func (g *globals) app(kf *kube.Flags) *app.App {
+	return &app.App{Log: g.log, Kube: kf, Version: version}
 }
 
 // addOutputFlag adds -o/--output for commands with a table and a JSON form.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,10 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
-	"github.com/rdbak/rdbak/internal/redis"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -32,7 +29,7 @@ type adhoc struct {
 func (g *globals) loadConfig() (*config.File, error) {
 	f, err := config.Load(g.config)
 	if err != nil {
-		return nil, usageError{err} // names the file and line already
+		return nil, usageError{Err: err} // names the file and line already
 	}
 	for _, w := range f.Warnings() {
 		g.log.Warn(w, "config", g.config)
@@ -54,7 +51,7 @@ func (g *globals) resolveTarget(a *adhoc, kf *kubeFlags) (*config.Target, string
 		}
 		t, err := f.Target(g.target)
 		if err != nil {
-			return nil, "", comp, usageError{fmt.Errorf("config %s: %w", g.config, err)}
+			return nil, "", comp, usageError{Err: fmt.Errorf("config %s: %w", g.config, err)}
 		}
 		comp = codec.Settings{Codec: string(f.Compression.Codec), Level: f.Compression.Level, Concurrency: f.Compression.Concurrency}
 		url := t.Storage
@@ -162,36 +159,6 @@ func overrideCodec(c codec.Settings, a *adhoc) (codec.Settings, error) {
 	return c, nil
 }
 
-// connect reaches the Redis of t and builds its snapshot source. The
-// caller calls close on the connection.
-func connect(ctx context.Context, kf *kubeFlags, t *config.Target) (*connection, error) {
-	if t.Kubernetes != nil {
-		return connectKube(ctx, kf.flags, t)
-	}
-	addr, useTLS, err := t.Endpoint()
-	if err != nil {
-		return nil, usageError{err}
-	}
-	password, err := t.Password()
-	if err != nil {
-		return nil, err
-	}
-	var tlsConf *tls.Config
-	if useTLS {
-		host, _, _ := net.SplitHostPort(addr)
-		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	}
-	client := redis.New(redis.Options{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf})
-	conn := &connection{client: client, kind: string(t.Source), close: func() { _ = client.Close() }}
-	switch t.Source {
-	case config.SourceFile:
-		conn.source = &backup.FileSource{Server: client, Files: backup.LocalFiles{}, Dir: t.Dir, DBFilename: t.DBFilename}
-	default:
-		conn.source = &redis.PullSource{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf}
-	}
-	return conn, nil
-}
-
 // openRepo opens the storage named by --storage, or by the config file
 // (the --target's storage when given). create is for commands that write.
 func (g *globals) openRepo(ctx context.Context, create bool) (*storage.Repo, string, error) {
@@ -207,7 +174,7 @@ func (g *globals) openRepo(ctx context.Context, create bool) (*storage.Repo, str
 			if target != "" {
 				t, err := f.Target(target)
 				if err != nil {
-					return nil, "", usageError{fmt.Errorf("config %s: %w", g.config, err)}
+					return nil, "", usageError{Err: fmt.Errorf("config %s: %w", g.config, err)}
 				}
 				url = t.Storage
 			}
@@ -235,7 +202,7 @@ func getBackup(ctx context.Context, repo *storage.Repo, target, id string) (*sto
 	}
 	m, err := repo.Get(ctx, target, id)
 	if errors.Is(err, storage.ErrAmbiguous) {
-		return nil, usageError{err}
+		return nil, usageError{Err: err}
 	}
 	return m, err
 }

@@ -277,6 +277,9 @@ func (t *Target) Endpoint() (addr string, useTLS bool, err error) {
 	if err != nil {
 		return "", false, fmt.Errorf("parse redis URL of target %q: %w", t.Name, urlErr(err))
 	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" || u.Hostname() == "" {
+		return "", false, fmt.Errorf("redis URL of target %q: use redis://[user[:password]@]host:port, or rediss:// for TLS", t.Name)
+	}
 	port := u.Port()
 	if port == "" {
 		port = "6379"

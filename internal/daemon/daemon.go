@@ -15,25 +15,18 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/schedule"
 	"github.com/rdbak/rdbak/storage"
 )
 
-// BackupFunc takes one backup of t into repo, exactly as rdbak now does:
-// it bounds the backup by t.Timeout, logs one line with the outcome and
-// returns the committed backup. A cancelled ctx aborts the backup and
-// leaves no manifest. cfg is the config in force when the run started.
-type BackupFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (Outcome, error)
-
-// Outcome is a committed backup and what it cost the server.
-type Outcome struct {
-	*backup.Result
-	// CowBytes is the copy-on-write peak Redis reported for the fork that
-	// wrote the snapshot (INFO persistence rdb_last_cow_size); -1 when
-	// unknown.
-	CowBytes int64
-}
+// BackupFunc takes one backup of t into repo, exactly as rdbak now does
+// (app.App.ScheduledBackup): it bounds the backup by t.Timeout, logs one
+// line with the outcome and returns the committed backup. A cancelled ctx
+// aborts the backup and leaves no manifest. cfg is the config in force when
+// the run started.
+type BackupFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error)
 
 // Elector decides which of several daemon replicas schedules backups.
 type Elector interface {
@@ -55,8 +48,12 @@ type Options struct {
 	ConfigPath string
 	// Listen overrides the config's daemon.listen.
 	Listen string
-	Backup BackupFunc
-	Log    *slog.Logger
+	// Listener, when set, serves /metrics instead of a socket bound to
+	// Listen: tests pass one already bound to port 0, which no other test
+	// can take between choosing a port and binding it.
+	Listener net.Listener
+	Backup   BackupFunc
+	Log      *slog.Logger
 	// NewElector builds the elector when the config enables leader
 	// election.
 	NewElector func(config.LeaderElection) (Elector, error)
@@ -134,9 +131,11 @@ func Run(ctx context.Context, o Options) error {
 	if listen == "" {
 		listen = st.cfg.Daemon.Listen
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("listen for /metrics on %s: %w", listen, err)
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", listen); err != nil {
+			return fmt.Errorf("listen for /metrics on %s: %w", listen, err)
+		}
 	}
 	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
@@ -280,12 +279,12 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 		d.m.backups.WithLabelValues(name, resultFailure).Inc()
 		return
 	}
-	d.m.success(name, out.Result)
+	d.m.success(name, out)
 	if out.CowBytes >= 0 {
 		d.m.cow.WithLabelValues(name).Set(float64(out.CowBytes))
 	}
 	d.setLastSuccess(name, out.Manifest.Finished)
-	a := AfterBackup(ctx, d.log.With("target", name), repo, t, AfterOptions{
+	a := app.AfterBackup(ctx, d.log.With("target", name), repo, t, app.AfterOptions{
 		Client: d.o.HTTPClient, Prune: true, OrphanGrace: st.cfg.Daemon.OrphanGrace, Now: d.o.Clock.Now(),
 	})
 	if a.HeartbeatErr != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,76 +25,11 @@ import (
 	"github.com/rdbak/rdbak/storage"
 )
 
-// fakeClock moves only when the test advances it; After calls are
-// reported on set so the test knows someone is waiting.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []fakeTimer
-	set    chan time.Duration
-}
-
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), set: make(chan time.Duration, 1000)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
-	c.mu.Unlock()
-	c.set <- d
-	return ch
-}
-
-// Advance moves the clock and fires due timers.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	var left []fakeTimer
-	for _, t := range c.timers {
-		if t.at.After(c.now) {
-			left = append(left, t)
-			continue
-		}
-		t.ch <- c.now
-	}
-	c.timers = left
-}
-
-// waitFor waits for a timer of exactly d to be set.
-func (c *fakeClock) waitFor(t *testing.T, d time.Duration) {
-	t.Helper()
-	deadline := time.After(20 * time.Second) // a hang guard, not a timing assertion
-	for {
-		select {
-		case got := <-c.set:
-			if got == d {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("nobody waited for %v", d)
-		}
-	}
-}
-
 // fakeBackup writes a real (tiny) backup with the clock's time: data
 // first, manifest last, as backup.Run does. A target listed in block
 // waits for a value on it, or for cancellation.
 type fakeBackup struct {
-	clk     *fakeClock
+	clk     *testenv.FakeClock
 	block   map[string]chan struct{}
 	started chan string
 	mu      sync.Mutex
@@ -101,7 +37,7 @@ type fakeBackup struct {
 	errs    chan error
 }
 
-func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (Outcome, error) {
+func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error) {
 	f.started <- t.Name
 	if ch := f.block[t.Name]; ch != nil {
 		select {
@@ -109,7 +45,7 @@ func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, 
 		case <-ctx.Done():
 			err := fmt.Errorf("stream RDB: %w", context.Cause(ctx))
 			f.errs <- err
-			return Outcome{}, err
+			return nil, err
 		}
 	}
 	at := f.clk.Now()
@@ -120,16 +56,16 @@ func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, 
 	}
 	up, err := repo.Create(ctx, t.Name, m.ID, m.Data.Name)
 	if err != nil {
-		return Outcome{}, err
+		return nil, err
 	}
 	if _, err := up.Write([]byte("data")); err != nil {
-		return Outcome{}, errors.Join(err, up.Abort(ctx))
+		return nil, errors.Join(err, up.Abort(ctx))
 	}
 	if err := up.Commit(); err != nil {
-		return Outcome{}, err
+		return nil, err
 	}
 	if err := repo.Commit(ctx, m); err != nil {
-		return Outcome{}, err
+		return nil, err
 	}
 	f.mu.Lock()
 	f.ids[t.Name] = append(f.ids[t.Name], m.ID)
@@ -138,11 +74,11 @@ func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, 
 	if t.Name == "a" {
 		cow = 4096
 	}
-	return Outcome{Result: &backup.Result{Manifest: m, Snapshot: time.Second, Stream: 2 * time.Second, Commit: time.Millisecond}, CowBytes: cow}, nil
+	return &backup.Result{Manifest: m, Snapshot: time.Second, Stream: 2 * time.Second, Commit: time.Millisecond, CowBytes: cow}, nil
 }
 
 type testDaemon struct {
-	clk    *fakeClock
+	clk    *testenv.FakeClock
 	fb     *fakeBackup
 	cfg    string
 	store  string
@@ -157,7 +93,7 @@ func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	td := &testDaemon{
-		clk:    newFakeClock(),
+		clk:    testenv.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)),
 		cfg:    filepath.Join(dir, "rdbak.yaml"),
 		store:  filepath.Join(dir, "store"),
 		reload: make(chan struct{}),
@@ -168,14 +104,17 @@ func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 	for _, b := range block {
 		td.fb.block[b] = make(chan struct{})
 	}
-	addr := testenv.Addr(testenv.FreePort(t))
-	td.base = "http://" + addr
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	td.base = "http://" + ln.Addr().String()
 	td.write(t, cfgYAML)
 	ctx, cancel := context.WithCancel(context.Background())
 	td.cancel = cancel
 	go func() {
 		td.done <- Run(ctx, Options{
-			ConfigPath: td.cfg, Listen: addr, Backup: td.fb.run, Reload: td.reload, Clock: td.clk,
+			ConfigPath: td.cfg, Listener: ln, Backup: td.fb.run, Reload: td.reload, Clock: td.clk,
 			Log: slog.New(slog.NewTextHandler(td.logs, nil)),
 		})
 	}()
@@ -323,7 +262,7 @@ targets:
 		t.Errorf("/readyz = %d %s", code, body)
 	}
 	for i := 1; i <= 4; i++ {
-		td.clk.waitFor(t, time.Minute)
+		td.clk.WaitFor(t, time.Minute)
 		td.clk.Advance(time.Minute)
 		td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, float64(i))
 		td.waitMetric(t, `rdbak_backup_total{result="success",target="b"}`, float64(i))
@@ -375,11 +314,11 @@ targets:
 
 func TestDaemonSkipsOverlap(t *testing.T) {
 	td := startDaemon(t, "storage: STORE\ntargets:\n  - {name: slow, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n", "slow")
-	td.clk.waitFor(t, time.Minute)
+	td.clk.WaitFor(t, time.Minute)
 	td.clk.Advance(time.Minute)
 	<-td.fb.started
 	td.waitMetric(t, `rdbak_backup_in_progress{target="slow"}`, 1)
-	td.clk.waitFor(t, time.Minute)
+	td.clk.WaitFor(t, time.Minute)
 	td.clk.Advance(time.Minute)
 	td.waitMetric(t, `rdbak_backup_skipped_total{target="slow"}`, 1)
 	td.fb.block["slow"] <- struct{}{}
@@ -391,7 +330,7 @@ func TestDaemonSkipsOverlap(t *testing.T) {
 
 func TestDaemonReload(t *testing.T) {
 	td := startDaemon(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: b, redis: \"redis://h:2\", schedule: \"@every 1m\"}\n")
-	td.clk.waitFor(t, time.Minute)
+	td.clk.WaitFor(t, time.Minute)
 
 	// A bad config is refused; the running one stays.
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1 minute\"}\n")
@@ -409,7 +348,7 @@ func TestDaemonReload(t *testing.T) {
 	td.waitMetric(t, `rdbak_backup_total{result="success",target="b"}`, 1)
 
 	// A good one drops b and adds c.
-	td.clk.waitFor(t, time.Minute)
+	td.clk.WaitFor(t, time.Minute)
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: c, redis: \"redis://h:3\", schedule: \"@every 30s\"}\n")
 	td.reload <- struct{}{}
 	m := td.waitMetric(t, `rdbak_config_reload_total{result="success"}`, 1)
@@ -419,10 +358,10 @@ func TestDaemonReload(t *testing.T) {
 	if _, ok := m[`rdbak_backup_total{result="success",target="c"}`]; !ok {
 		t.Error("the new target c has no metrics")
 	}
-	td.clk.waitFor(t, 30*time.Second)
+	td.clk.WaitFor(t, 30*time.Second)
 	td.clk.Advance(30 * time.Second)
 	td.waitMetric(t, `rdbak_backup_total{result="success",target="c"}`, 1)
-	td.clk.waitFor(t, 30*time.Second)
+	td.clk.WaitFor(t, 30*time.Second)
 	td.clk.Advance(30 * time.Second)
 	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 2)
 	if got := len(td.list(t, "b")); got != 1 {
@@ -434,12 +373,12 @@ func TestDaemonReload(t *testing.T) {
 // within the grace period; one still running after it is cancelled.
 func TestDaemonShutdownGrace(t *testing.T) {
 	td := startDaemon(t, "storage: STORE\ndaemon: {shutdownGrace: 10s}\ntargets:\n  - {name: quick, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: stuck, redis: \"redis://h:2\", schedule: \"@every 1m\"}\n", "quick", "stuck")
-	td.clk.waitFor(t, time.Minute)
+	td.clk.WaitFor(t, time.Minute)
 	td.clk.Advance(time.Minute)
 	<-td.fb.started
 	<-td.fb.started
 	td.cancel()
-	td.clk.waitFor(t, 10*time.Second)
+	td.clk.WaitFor(t, 10*time.Second)
 	if code, _ := get(t, td.base+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while shutting down = %d, want 503", code)
 	}

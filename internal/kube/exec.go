@@ -160,10 +160,24 @@ type ExecTarget struct {
 	AllowSPDY bool
 }
 
-// Exec runs cmd in the container with the given streams (nil for none);
-// the caller's ctx controls the whole session. A non-zero exit comes back
-// as an error with an ExitStatus method.
+// Executor runs a command in a container: pods/exec on the API server, or
+// a fake in tests.
+type Executor interface {
+	// Exec runs cmd in the container with the given streams (nil for
+	// none); ctx controls the whole session. A non-zero exit comes back as
+	// an error with an ExitStatus method. It is not retried: the command
+	// may have had effects.
+	Exec(ctx context.Context, t ExecTarget, cmd []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+var _ Executor = (*Client)(nil)
+
+// Exec implements Executor, through c.Executor when set, else through the
+// API server: WebSocket, and SPDY only when t allows the fallback.
 func (c *Client) Exec(ctx context.Context, t ExecTarget, cmd []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if c.Executor != nil {
+		return c.Executor.Exec(ctx, t, cmd, stdin, stdout, stderr)
+	}
 	req := c.Clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(t.Namespace).Name(t.Pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
 			Container: t.Container,

@@ -12,15 +12,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/rdbak/rdbak/restore"
 )
 
 // Workload is the StatefulSet or Deployment that owns a pod.
 type Workload struct {
-	Kind      string // StatefulSet, Deployment, or "" for a bare pod
-	Namespace string
-	Name      string
-	Replicas  int32
-	Selector  string
+	restore.Workload
+	Selector string
 }
 
 // RestoreReplicasAnnotation records, on a workload rdbak scaled down for a
@@ -33,7 +32,7 @@ const RestoreReplicasAnnotation = "rdbak.io/restore-replicas"
 func (c *Client) OwnerOf(ctx context.Context, p *corev1.Pod) (*Workload, error) {
 	ref := metav1.GetControllerOf(p)
 	if ref == nil {
-		return &Workload{Namespace: p.Namespace, Name: p.Name}, nil
+		return &Workload{Workload: restore.Workload{Namespace: p.Namespace, Name: p.Name}}, nil
 	}
 	apps := c.Clientset.AppsV1()
 	switch ref.Kind {
@@ -46,7 +45,7 @@ func (c *Client) OwnerOf(ctx context.Context, p *corev1.Pod) (*Workload, error) 
 		if err != nil {
 			return nil, err
 		}
-		return &Workload{Kind: "StatefulSet", Namespace: p.Namespace, Name: s.Name, Replicas: replicas(s.Spec.Replicas), Selector: sel.String()}, nil
+		return &Workload{Workload: restore.Workload{Kind: "StatefulSet", Namespace: p.Namespace, Name: s.Name, Replicas: replicas(s.Spec.Replicas)}, Selector: sel.String()}, nil
 	case "ReplicaSet":
 		// Reading the ReplicaSet is the one permission a Deployment adds;
 		// check it first so a missing rule is named, not just forbidden.
@@ -69,7 +68,7 @@ func (c *Client) OwnerOf(ctx context.Context, p *corev1.Pod) (*Workload, error) 
 		if err != nil {
 			return nil, err
 		}
-		return &Workload{Kind: "Deployment", Namespace: p.Namespace, Name: d.Name, Replicas: replicas(d.Spec.Replicas), Selector: sel.String()}, nil
+		return &Workload{Workload: restore.Workload{Kind: "Deployment", Namespace: p.Namespace, Name: d.Name, Replicas: replicas(d.Spec.Replicas)}, Selector: sel.String()}, nil
 	}
 	return nil, fmt.Errorf("pod %s/%s is controlled by a %s: rdbak restores Deployments, StatefulSets and bare pods (an operator would fight the restore: pause it first)", p.Namespace, p.Name, ref.Kind)
 }
@@ -79,13 +78,6 @@ func replicas(r *int32) int32 {
 		return 1
 	}
 	return *r
-}
-
-func (w *Workload) String() string {
-	if w.Kind == "" {
-		return "pod " + w.Namespace + "/" + w.Name
-	}
-	return strings.ToLower(w.Kind) + " " + w.Namespace + "/" + w.Name
 }
 
 // Scale sets the workload's replica count through the scale subresource.
@@ -146,9 +138,17 @@ func Poll(ctx context.Context, interval time.Duration, what string, cond func(ct
 	}
 }
 
+// every returns the interval of a wait: c.PollInterval when set, else def.
+func (c *Client) every(def time.Duration) time.Duration {
+	if c.PollInterval > 0 {
+		return c.PollInterval
+	}
+	return def
+}
+
 // WaitGone waits until no pod of w exists (terminated and removed).
 func (c *Client) WaitGone(ctx context.Context, w *Workload) error {
-	return Poll(ctx, 500*time.Millisecond, "the pods of "+w.String()+" to be gone", func(ctx context.Context) (bool, error) {
+	return Poll(ctx, c.every(500*time.Millisecond), "the pods of "+w.String()+" to be gone", func(ctx context.Context) (bool, error) {
 		l, err := c.Clientset.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector})
 		if err != nil {
 			return false, fmt.Errorf("list pods of %s: %w", w, err)
@@ -159,7 +159,7 @@ func (c *Client) WaitGone(ctx context.Context, w *Workload) error {
 
 // WaitReady waits until w has its replicas Ready and up to date.
 func (c *Client) WaitReady(ctx context.Context, w *Workload) error {
-	return Poll(ctx, 500*time.Millisecond, w.String()+" to be Ready", func(ctx context.Context) (bool, error) {
+	return Poll(ctx, c.every(500*time.Millisecond), w.String()+" to be Ready", func(ctx context.Context) (bool, error) {
 		l, err := c.Clientset.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector})
 		if err != nil {
 			return false, fmt.Errorf("list pods of %s: %w", w, err)

@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/redis/info"
 )
 
 // Options says how to reach a Redis server with a Client.
@@ -58,34 +59,27 @@ func (c *Client) Close() error {
 	return c.rdb.Close()
 }
 
-// Info returns the fields of one INFO section, or of the default sections
-// when section is empty. Section headers ("# Server") and blank lines are
-// skipped; a section with no fields (such as keyspace on an empty server)
-// gives an empty map.
-func (c *Client) Info(ctx context.Context, section string) (map[string]string, error) {
-	var sections []string
-	if section != "" {
-		sections = []string{section}
-	}
-	s, err := c.rdb.Info(ctx, sections...).Result()
-	if err != nil {
-		return nil, c.wrap("INFO "+section, err)
-	}
-	return parseInfo(s), nil
-}
-
-func parseInfo(s string) map[string]string {
-	fields := make(map[string]string)
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSuffix(line, "\r")
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+// Info returns the INFO sections asked for (the default sections when
+// none), parsed by the one INFO reader, package info. Redis before 7.0
+// takes one section per INFO, so several are asked for one at a time.
+func (c *Client) Info(ctx context.Context, sections ...string) (*info.Info, error) {
+	if len(sections) <= 1 {
+		s, err := c.rdb.Info(ctx, sections...).Result()
+		if err != nil {
+			return nil, c.wrap("INFO "+strings.Join(sections, " "), err)
 		}
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			fields[k] = v
-		}
+		return info.Parse(s), nil
 	}
-	return fields
+	var text strings.Builder
+	for _, sec := range sections {
+		s, err := c.rdb.Info(ctx, sec).Result()
+		if err != nil {
+			return nil, c.wrap("INFO "+sec, err)
+		}
+		text.WriteString(s)
+		text.WriteString("\r\n")
+	}
+	return info.Parse(text.String()), nil
 }
 
 // BGSave sends BGSAVE, or BGSAVE SCHEDULE, and returns the status reply
@@ -121,8 +115,8 @@ func (c *Client) LastSave(ctx context.Context) (time.Time, error) {
 func (c *Client) ConfigGet(ctx context.Context, name string) (string, error) {
 	m, err := c.rdb.ConfigGet(ctx, name).Result()
 	if err != nil {
-		var rerr goredis.Error
-		if errors.As(err, &rerr) && configUnavailable(rerr.Error()) {
+		err = classify(err)
+		if errors.Is(err, ErrUnknownCommand) || errors.Is(err, ErrNoPerm) {
 			return "", fmt.Errorf("read config %q from %s: CONFIG is renamed, disabled or not permitted for this user, so give %q as a config override in rdbak's target configuration: %w",
 				name, c.rdb.Options().Addr, name, err)
 		}
@@ -136,19 +130,13 @@ func (c *Client) ConfigGet(ctx context.Context, name string) (string, error) {
 	return "", fmt.Errorf("read config %q from %s: no such parameter", name, c.rdb.Options().Addr)
 }
 
-// configUnavailable matches the replies to a CONFIG that rename-command
-// removed ("ERR unknown command 'CONFIG', ...") or that ACLs forbid
-// ("NOPERM ...").
-func configUnavailable(msg string) bool {
-	return strings.HasPrefix(msg, "ERR unknown command") || strings.HasPrefix(msg, "NOPERM")
-}
-
-// wrap returns Redis error replies unchanged, so callers and operators see
-// Redis's own text, and adds the command and server to transport errors.
+// wrap returns Redis error replies as a *ReplyError with Redis's own text,
+// so callers can branch on its class and operators see what Redis said, and
+// adds the command and server to transport errors.
 func (c *Client) wrap(cmd string, err error) error {
 	var rerr goredis.Error
 	if errors.As(err, &rerr) {
-		return err
+		return classify(err)
 	}
 	return fmt.Errorf("send %s to %s: %w", cmd, c.rdb.Options().Addr, err)
 }

@@ -4,74 +4,49 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/testenv"
 )
-
-func TestParseInfo(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want map[string]string
-	}{
-		{"empty", "", map[string]string{}},
-		{"header only", "# Keyspace\r\n", map[string]string{}},
-		{
-			"fields",
-			"# Persistence\r\nloading:0\r\nrdb_last_bgsave_status:ok\r\n\r\n# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n",
-			map[string]string{"loading": "0", "rdb_last_bgsave_status": "ok", "db0": "keys=1,expires=0,avg_ttl=0"},
-		},
-		{"colon in value, LF only", "executable:/usr/bin/redis-server\nconfig_file:C:\\redis.conf\n", map[string]string{"executable": "/usr/bin/redis-server", "config_file": "C:\\redis.conf"}},
-		{"empty value", "os:\r\n", map[string]string{"os": ""}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := parseInfo(tc.in); !maps.Equal(got, tc.want) {
-				t.Fatalf("parseInfo(%q) = %v, want %v", tc.in, got, tc.want)
-			}
-		})
-	}
-}
 
 func TestClientInfo(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
 	c := New(Options{Addr: r.Addr})
 	defer c.Close()
+	if err := r.Client(t).Set(t.Context(), "k", "v", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
 
-	server, err := c.Info(t.Context(), "server")
+	in, err := c.Info(t.Context(), "server")
 	if err != nil {
 		t.Fatalf("INFO server: %v", err)
 	}
-	if want := fmt.Sprintf("%d.%d.%d", r.Version[0], r.Version[1], r.Version[2]); server["redis_version"] != want {
-		t.Fatalf("redis_version = %q, want %q", server["redis_version"], want)
+	if want := fmt.Sprintf("%d.%d.%d", r.Version[0], r.Version[1], r.Version[2]); in.Server.Version != want {
+		t.Fatalf("redis_version = %q, want %q", in.Server.Version, want)
 	}
-	if _, ok := server["rdb_bgsave_in_progress"]; ok {
+	if in.Persistence.HasLastSaveTime {
 		t.Fatal("INFO server returned persistence fields")
 	}
-	persistence, err := c.Info(t.Context(), "persistence")
+	in, err = c.Info(t.Context(), "persistence", "keyspace", "replication")
 	if err != nil {
-		t.Fatalf("INFO persistence: %v", err)
+		t.Fatalf("INFO persistence keyspace replication: %v", err)
 	}
-	for k, want := range map[string]string{"loading": "0", "rdb_bgsave_in_progress": "0", "rdb_last_bgsave_status": "ok"} {
-		if persistence[k] != want {
-			t.Errorf("%s = %q, want %q", k, persistence[k], want)
-		}
+	p := in.Persistence
+	if p.Loading || p.BGSaveInProgress || p.LastBGSaveStatus != "ok" || !p.HasLastSaveTime {
+		t.Errorf("persistence = %+v", p)
 	}
-	keyspace, err := c.Info(t.Context(), "keyspace")
-	if err != nil || len(keyspace) != 0 {
-		t.Fatalf("INFO keyspace on an empty server = %v, %v; want no fields", keyspace, err)
+	if in.KeysTotal() != 1 || in.Keyspace[0].Expires != 1 || !in.Replication.IsMaster() {
+		t.Errorf("keyspace %+v, replication %+v: want 1 key with expiry on a master", in.Keyspace, in.Replication)
 	}
-	all, err := c.Info(t.Context(), "")
-	if err != nil || all["redis_version"] == "" || all["loading"] == "" {
-		t.Fatalf("INFO with no section = %d fields, %v; want the default sections", len(all), err)
+	all, err := c.Info(t.Context())
+	if err != nil || all.Server.Version == "" || !all.Persistence.HasLastSaveTime {
+		t.Fatalf("INFO with no section = %+v, %v; want the default sections", all, err)
 	}
 }
 
@@ -91,8 +66,8 @@ func saveDelay(t *testing.T, r *testenv.Redis) {
 func waitNoChild(t *testing.T, c *Client) {
 	t.Helper()
 	waitFor(t, "background children to finish", func() bool {
-		p, err := c.Info(t.Context(), "persistence")
-		return err == nil && p["rdb_bgsave_in_progress"] == "0" && p["aof_rewrite_in_progress"] == "0" && p["aof_rewrite_scheduled"] == "0"
+		in, err := c.Info(t.Context(), "persistence")
+		return err == nil && !in.Persistence.BGSaveInProgress && !in.Persistence.AOFRewrite
 	})
 }
 
@@ -113,6 +88,9 @@ func TestClientBGSave(t *testing.T) {
 	for _, schedule := range []bool{false, true} {
 		_, err := c.BGSave(ctx, schedule)
 		assertReply(t, err, "ERR Background save already in progress")
+		if !errors.Is(err, backup.ErrSaveInProgress) {
+			t.Errorf("BGSAVE during a save: %v does not match backup.ErrSaveInProgress", err)
+		}
 	}
 	waitNoChild(t, c)
 
@@ -121,15 +99,17 @@ func TestClientBGSave(t *testing.T) {
 	}
 	_, err = c.BGSave(ctx, false)
 	assertReply(t, err, "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+	if !errors.Is(err, backup.ErrChildActive) {
+		t.Errorf("BGSAVE during an AOF rewrite: %v does not match backup.ErrChildActive", err)
+	}
 	if got, err := c.BGSave(ctx, true); err != nil || got != "Background saving scheduled" {
 		t.Fatalf("BGSAVE SCHEDULE during an AOF rewrite = %q, %v", got, err)
 	}
 	// The scheduled save runs after the rewrite: two saves in all.
-	want, _ := strconv.Atoi(before["rdb_saves"])
-	want += 2
+	want := before.Persistence.Saves + 2
 	waitFor(t, "the scheduled BGSAVE", func() bool {
-		p, err := c.Info(ctx, "persistence")
-		return err == nil && p["rdb_saves"] == strconv.Itoa(want) && p["rdb_bgsave_in_progress"] == "0"
+		in, err := c.Info(ctx, "persistence")
+		return err == nil && in.Persistence.Saves == want && !in.Persistence.BGSaveInProgress
 	})
 }
 
@@ -139,7 +119,7 @@ func assertReply(t *testing.T, err error, want string) {
 	if err == nil {
 		t.Fatalf("got no error, want %q", want)
 	}
-	var rerr goredis.Error
+	var rerr *ReplyError
 	if !errors.As(err, &rerr) || err.Error() != want {
 		t.Fatalf("got %q (Redis reply: %v), want Redis's reply %q unchanged", err, errors.As(err, &rerr), want)
 	}
@@ -162,12 +142,12 @@ func TestClientFailedSave(t *testing.T) {
 		t.Fatalf("BGSAVE = %q, %v", got, err)
 	}
 	waitNoChild(t, c)
-	p, err := c.Info(ctx, "persistence")
+	in, err := c.Info(ctx, "persistence")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p["rdb_last_bgsave_status"] != "err" {
-		t.Fatalf("rdb_last_bgsave_status = %q after saving into a removed dir, want err", p["rdb_last_bgsave_status"])
+	if in.Persistence.LastBGSaveStatus != "err" {
+		t.Fatalf("rdb_last_bgsave_status = %q after saving into a removed dir, want err", in.Persistence.LastBGSaveStatus)
 	}
 }
 
@@ -187,15 +167,12 @@ func TestClientLastSave(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LASTSAVE: %v", err)
 	}
-	p, err := c.Info(ctx, "persistence")
+	in, err := c.Info(ctx, "persistence")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := p["rdb_last_save_time"]; strconv.FormatInt(got.Unix(), 10) != want {
-		t.Fatalf("LastSave = %d, INFO rdb_last_save_time = %s", got.Unix(), want)
-	}
-	if p["rdb_changes_since_last_save"] != "0" {
-		t.Fatalf("rdb_changes_since_last_save = %s, want 0 after the save", p["rdb_changes_since_last_save"])
+	if want := in.Persistence.LastSaveTime; got.Unix() != want {
+		t.Fatalf("LastSave = %d, INFO rdb_last_save_time = %d", got.Unix(), want)
 	}
 }
 
@@ -236,7 +213,7 @@ func assertConfigHint(t *testing.T, err error, reply string) {
 		t.Fatal("CONFIG GET succeeded, want an error")
 	}
 	t.Logf("error: %v", err)
-	var rerr goredis.Error
+	var rerr *ReplyError
 	if !errors.As(err, &rerr) || !strings.HasPrefix(rerr.Error(), reply) {
 		t.Fatalf("error %q does not carry Redis's reply %q", err, reply)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/rdb"
+	"github.com/rdbak/rdbak/internal/redis/info"
 	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
@@ -154,7 +155,9 @@ type infoOnly map[string]string
 
 var _ backup.Server = infoOnly(nil)
 
-func (i infoOnly) Info(context.Context, string) (map[string]string, error) { return i, nil }
+func (i infoOnly) Info(context.Context, ...string) (*info.Info, error) {
+	return info.FromFields(i), nil
+}
 func (infoOnly) BGSave(context.Context, bool) (string, error) {
 	return "", errors.New("infoOnly: no BGSAVE")
 }

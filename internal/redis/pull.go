@@ -50,14 +50,6 @@ type PullSource struct {
 
 var _ backup.Source = (*PullSource)(nil)
 
-// ReplyError is an error reply from Redis. Its text is Redis's own message
-// without the leading '-' (e.g. "NOAUTH Authentication required.").
-type ReplyError struct {
-	Msg string
-}
-
-func (e *ReplyError) Error() string { return e.Msg }
-
 const (
 	// eofMarkLen is RDB_EOF_MARK_SIZE: the length of the random hex mark that
 	// frames a diskless payload.

@@ -93,12 +93,12 @@ func TestTLS(t *testing.T) {
 	t.Run("client", func(t *testing.T) {
 		c := New(Options{Addr: addr, TLS: cfg})
 		defer c.Close()
-		info, err := c.Info(t.Context(), "server")
+		in, err := c.Info(t.Context(), "server")
 		if err != nil {
 			t.Fatalf("INFO over TLS: %v", err)
 		}
-		if info["tcp_port"] != strconv.Itoa(r.Port) {
-			t.Fatalf("tcp_port = %q, want %d", info["tcp_port"], r.Port)
+		if in.Server.Version == "" {
+			t.Fatal("INFO server over TLS has no redis_version")
 		}
 	})
 }

@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/codec"
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/kube"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// pollInterval is how often ForkCost asks Redis whether it has reaped the
+// snapshot's child.
+const pollInterval = 100 * time.Millisecond
+
+// Compression returns the config file's compression settings, checked.
+func Compression(c config.Compression) (codec.Settings, error) {
+	s, err := codec.Settings{Codec: string(c.Codec), Level: c.Level, Concurrency: c.Concurrency}.Normalize()
+	if err != nil {
+		return s, fmt.Errorf("compression: %w", err)
+	}
+	return s, nil
+}
+
+// Backup takes one backup of t into repo. It is the code path of rdbak now
+// and of every scheduled backup of rdbak daemon, so both make identical
+// backups. It bounds the backup by t.Timeout, records the outcome as a
+// Kubernetes Event for targets in Kubernetes, and logs one line with the
+// outcome: target, id, sizes, durations and the fork's copy-on-write cost,
+// or the error. prog may be nil.
+func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, comp codec.Settings, prog *backup.Progress) (*backup.Result, error) {
+	if t.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
+		defer cancel()
+	}
+	log := a.Log.With("target", t.Name)
+	conn, err := a.Connect(ctx, t)
+	if err != nil {
+		log.Error("backup failed", "error", err.Error())
+		return nil, err
+	}
+	defer conn.Close()
+	log.Info("backup started", "source", conn.Kind, "storage", repo.String())
+	res, err := backup.Run(ctx, conn.Source, repo, backup.Options{
+		Target:      t.Name,
+		Compression: comp,
+		Version:     a.Version,
+		SourceKind:  conn.Kind,
+		Server:      conn.Client,
+		Progress:    prog,
+	})
+	if err != nil {
+		log.Error("backup failed", "error", err.Error())
+		record(ctx, log, conn.events, kube.ReasonBackupFailed, fmt.Sprintf("backup of %s failed: %v", t.Name, err), true)
+		return nil, fmt.Errorf("backup of %s: %w", t.Name, err)
+	}
+	m := res.Manifest
+	record(ctx, log, conn.events, kube.ReasonBackupSucceeded, fmt.Sprintf("backup %s of %s: %d keys, %d bytes RDB, %d bytes stored in %s",
+		m.ID, t.Name, m.Keys(), m.Data.RawSize, m.Data.StoredSize, repo), false)
+	log.Info("backup succeeded", "backup_id", m.ID, "raw_bytes", m.Data.RawSize, "stored_bytes", m.Data.StoredSize,
+		"keys", m.Keys(), "snapshot_seconds", res.Snapshot.Seconds(), "stream_seconds", res.Stream.Seconds(),
+		"commit_seconds", res.Commit.Seconds(), "cow_bytes", res.CowBytes)
+	return res, nil
+}
+
+// ScheduledBackup is the daemon's backup of one target (daemon.BackupFunc):
+// Backup with the compression of the config in force.
+func (a *App) ScheduledBackup(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error) {
+	comp, err := Compression(cfg.Compression)
+	if err != nil {
+		return nil, err
+	}
+	return a.Backup(ctx, t, repo, comp, nil)
+}
+
+// eventRecorder records an outcome on the Kubernetes workload.
+type eventRecorder interface {
+	Record(ctx context.Context, reason, message string, warning bool) error
+}
+
+// record writes the outcome as a Kubernetes Event on the workload (r nil:
+// not in Kubernetes). It is best effort: the backup's own result is already
+// decided and logged, and a missing "events create" permission must not
+// turn a good backup into a failed one, so a failure to record is logged as
+// a warning.
+func record(ctx context.Context, log *slog.Logger, r eventRecorder, reason, msg string, warning bool) {
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.Record(ctx, reason, msg, warning); err != nil {
+		log.Warn("could not record a Kubernetes event", "error", err.Error())
+	}
+}
+
+// ForkCost returns the copy-on-write peak Redis reported for its last RDB
+// child, or -1 when unknown. Redis records it when it reaps the child, a
+// cron tick after the child exits, so it waits (up to ten polls) for no RDB
+// child to be running.
+func ForkCost(ctx context.Context, srv backup.Server, poll time.Duration) int64 {
+	for range 10 {
+		in, err := srv.Info(ctx, "persistence")
+		if err != nil {
+			return -1
+		}
+		if !in.Persistence.BGSaveInProgress {
+			return in.Persistence.LastCowSize
+		}
+		select {
+		case <-time.After(poll):
+		case <-ctx.Done():
+			return -1
+		}
+	}
+	return -1
+}

@@ -1,0 +1,19 @@
+// Package app is rdbak's application layer: the jobs that every entry point
+// runs the same way. It connects to a target (a Redis URL, or a pod found in
+// Kubernetes), runs one backup with everything that follows it (heartbeat,
+// retention, orphans, a Kubernetes Event), and plans and runs a restore into
+// a running Redis.
+//
+// It sits between the command line and the domain: cmd/rdbak parses flags,
+// asks for confirmation and prints; the daemon schedules; both call this
+// package. It turns the config file's shape (internal/config) into the
+// typed options of the domain packages (backup, restore, schedule, storage)
+// and of the adapters (internal/kube, internal/redis), so no config change
+// ripples below it.
+//
+// Invariants: a failed backup leaves no manifest (backup.Run); a restore
+// changes nothing before the backup has been verified completely and every
+// pre-flight check passed, and undoes its own changes on failure
+// (restore.Apply); what follows a stored backup never turns it into a
+// failed one, but is reported (Aftermath).
+package app

@@ -1,0 +1,56 @@
+package app
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// deps lists the packages pkg imports, directly or not, with `go list`.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestDomainImportsNoAdapter enforces the layering of STYLE.md: the domain
+// packages decide and stream; talking to Kubernetes or Redis, and the
+// application layer and daemon above them, stay out of their imports.
+func TestDomainImportsNoAdapter(t *testing.T) {
+	forbidden := []string{
+		"k8s.io/client-go",
+		"github.com/redis/go-redis",
+		"github.com/rdbak/rdbak/internal/kube",
+		"github.com/rdbak/rdbak/internal/daemon",
+		"github.com/rdbak/rdbak/internal/app",
+		"github.com/rdbak/rdbak/internal/config",
+		"github.com/rdbak/rdbak/cmd",
+	}
+	for _, pkg := range []string{"backup", "restore", "schedule", "storage"} {
+		for _, d := range deps(t, "github.com/rdbak/rdbak/"+pkg) {
+			for _, f := range forbidden {
+				if d == f || strings.HasPrefix(d, f+"/") {
+					t.Errorf("domain package %s imports %s", pkg, d)
+				}
+			}
+			// The adapter internal/redis is out; its pure INFO reader is in.
+			if d == "github.com/rdbak/rdbak/internal/redis" {
+				t.Errorf("domain package %s imports the Redis adapter %s", pkg, d)
+			}
+		}
+	}
+}
+
+// TestNoPluginPackage keeps Go's plugin package out of the binary: with cgo
+// it makes the linker keep every exported symbol (k8s.io/cli-runtime
+// brought it in, doubling the binary).
+func TestNoPluginPackage(t *testing.T) {
+	for _, d := range deps(t, "github.com/rdbak/rdbak/cmd/rdbak") {
+		if d == "plugin" {
+			t.Fatal("cmd/rdbak depends on the plugin package: find the import with `go mod why plugin`")
+		}
+	}
+}

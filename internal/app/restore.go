@@ -1,0 +1,344 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/kube"
+	"github.com/rdbak/rdbak/internal/redis"
+	"github.com/rdbak/rdbak/restore"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// RestoreOptions are the choices of a restore into Kubernetes.
+type RestoreOptions struct {
+	Strategy   string // auto, offline or in-place
+	Image      string // rdbak image of the offline strategy's restore pod
+	PullPolicy string
+	Overrides  restore.Overrides
+	// Timeout bounds each wait of the rollout (pods gone, Ready).
+	Timeout time.Duration
+}
+
+// Restore is a restore into a running Redis, planned: Plan says what Run
+// will do. Close releases its connection whether or not it ran.
+type Restore struct {
+	Plan *restore.Plan
+
+	a        *App
+	log      *slog.Logger
+	repo     *storage.Repo
+	target   *config.Target
+	o        RestoreOptions
+	k        *kubeConn
+	workload *kube.Workload
+	mount    *kube.DataMount
+	layout   restore.Layout
+	major    int
+}
+
+// Close releases the connection to the target.
+func (r *Restore) Close() { r.k.close() }
+
+// PlanRestore reaches the Redis of t, learns what it runs and how it
+// persists, chooses the strategy and runs the pre-flight checks of backup m
+// against it. It changes nothing. A plan whose findings refuse the restore
+// is returned with them (Plan.Refused); an error means no plan could be
+// made.
+func (a *App) PlanRestore(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, o RestoreOptions) (*Restore, error) {
+	if t.Kubernetes == nil {
+		return nil, UsageError{Err: fmt.Errorf("target %q is not in Kubernetes: restore it with --to-file PATH", t.Name)}
+	}
+	k, err := a.reachKube(ctx, t, func(k *kubeConn) []kube.Permission {
+		return kube.BackupPermissions(k.kt.Namespace, k.spec, true, k.access == "port-forward", k.secretNames()...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &Restore{a: a, repo: repo, target: t, o: o, k: k,
+		log: a.Log.With("target", t.Name, "backup_id", m.ID, "pod", k.pod.Namespace+"/"+k.pod.Name)}
+	if err := r.plan(ctx, m); err != nil {
+		k.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Restore) plan(ctx context.Context, m *storage.Manifest) error {
+	k := r.k
+	in, err := inspect(ctx, k, r.target)
+	if err != nil {
+		return err
+	}
+	r.layout, r.major = in.layout, in.major
+	if r.workload, err = k.kc.OwnerOf(ctx, k.pod); err != nil {
+		return err
+	}
+	r.mount = kube.DataVolume(k.pod, k.container, r.layout.Dir)
+	strategy, err := restore.ChooseStrategy(r.o.Strategy, r.workload.Workload, volumeOf(r.mount), r.layout)
+	if err != nil {
+		return err
+	}
+	if err := k.kc.Check(ctx, kube.RestorePermissions(r.workload, string(strategy))); err != nil {
+		return err
+	}
+	ti := in.target
+	ti.FreeBytes = freeBytes(ctx, k, r.layout.Dir)
+	ti.MemoryLimit = memoryLimit(k.pod, k.container)
+	ti.Sentinel = sentinelIn(k.pod)
+	r.Plan = &restore.Plan{
+		Backup: m, Target: r.target.Name, Pod: k.pod.Namespace + "/" + k.pod.Name, Workload: r.workload.String(),
+		Redis: ti.RedisVersion, Persist: r.layout.Persistence(), Strategy: strategy, DataDir: r.layout.Dir,
+		Findings: restore.Preflight(m, ti, r.o.Overrides),
+		Steps:    restore.Steps(strategy, m.ID, r.workload.Workload, r.layout, kube.RestoreReplicasAnnotation),
+	}
+	return nil
+}
+
+// volumeOf classifies the mount that holds Redis's dir.
+func volumeOf(m *kube.DataMount) restore.Volume {
+	switch {
+	case m == nil:
+		return restore.NoVolume
+	case m.Volume.EmptyDir != nil:
+		return restore.Ephemeral
+	}
+	return restore.Persistent
+}
+
+// Run carries out the plan: it verifies the whole backup before any
+// downtime, then stops Redis, installs the file, starts Redis and checks
+// what it loaded (restore.Apply, which undoes its steps on failure). It
+// refuses a plan with refusals.
+func (r *Restore) Run(ctx context.Context) error {
+	if err := r.Plan.Refused(); err != nil {
+		return err
+	}
+	m, k, log := r.Plan.Backup, r.k, r.log
+	log.Info("verifying the backup before changing anything")
+	if _, err := restore.Fetch(ctx, r.repo, m, io.Discard, nil); err != nil {
+		return err
+	}
+	in := restore.Install{Dir: r.layout.Dir, DBFilename: r.layout.DBFilename, Size: m.Data.RawSize, SHA256: m.Data.RawSHA256, AOF: r.layout.AOF}
+	// Without AOF, the in-memory data may be newer than any file (save ""):
+	// BGSAVE it first so a stop cannot lose it and .pre-restore holds it.
+	var save func(context.Context) error
+	if r.layout.AOF.Mode == "" {
+		save = func(ctx context.Context) error {
+			_, err := backup.Snapshot(ctx, k.client, backup.SnapshotOptions{})
+			return err
+		}
+	}
+	var ro restore.Rollout
+	switch r.Plan.Strategy {
+	case restore.Offline:
+		ro = &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Mount: r.mount, Image: r.o.Image,
+			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
+	default:
+		ro = &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,
+			Redis: k.client, Version7: r.major >= 7, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
+	}
+	fetch := func(w io.Writer) error {
+		_, err := restore.Fetch(ctx, r.repo, m, w, nil)
+		return err
+	}
+	check := func(ctx context.Context) error { return r.a.postCheck(ctx, r.target, m) }
+	installed, err := restore.Apply(ctx, ro, in, fetch, check, func(s restore.Step) { log.Info("restore step", "step", string(s)) })
+	if err != nil {
+		log.Error("restore failed", "error", err.Error())
+		return err
+	}
+	r.Plan.Result = "restored"
+	r.Plan.PreRestore = installed.PreRestore
+	log.Info("restore succeeded", "keys", m.Keys(), "pre_restore", strings.Join(installed.PreRestore, ","))
+	return nil
+}
+
+// inspected is what a restore learned from the running Redis.
+type inspected struct {
+	target restore.TargetInfo
+	major  int
+	layout restore.Layout
+}
+
+// inspect reads the target's version, files and limits over the Redis
+// protocol; dir and dbfilename overrides in t win over CONFIG GET.
+func inspect(ctx context.Context, k *kubeConn, t *config.Target) (*inspected, error) {
+	c := k.client
+	in, err := c.Info(ctx, "server", "memory", "replication", "modules")
+	if err != nil {
+		return nil, err
+	}
+	s := &inspected{major: in.Server.Major(), target: restore.TargetInfo{
+		FreeBytes:    -1,
+		RedisVersion: in.Server.Version,
+		MaxMemory:    in.Memory.MaxMemory,
+		Replicas:     in.Replication.ConnectedSlaves,
+		Modules:      in.Modules,
+	}}
+	if !in.Replication.IsMaster() {
+		return nil, fmt.Errorf("pod %s/%s runs a replica (of %s:%s): restore into its master", k.pod.Namespace, k.pod.Name, in.Replication.MasterHost, in.Replication.MasterPort)
+	}
+	if v, ok := restore.MaxRDBVersion(s.target.RedisVersion); ok {
+		s.target.MaxRDB = v
+	} else if s.target.MaxRDB, err = rdbVersionOf(ctx, k); err != nil {
+		return nil, fmt.Errorf("learn which RDB versions Redis %s loads: %w", s.target.RedisVersion, err)
+	}
+	if s.layout, err = layoutOf(ctx, c, t, s.major); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// layoutOf reads where Redis keeps its data and whether it uses AOF.
+func layoutOf(ctx context.Context, c backup.Server, t *config.Target, major int) (restore.Layout, error) {
+	var l restore.Layout
+	get := func(name, override string) (string, error) {
+		if override != "" {
+			return override, nil
+		}
+		return c.ConfigGet(ctx, name)
+	}
+	var err error
+	if l.Dir, err = get("dir", t.Dir); err != nil {
+		return l, err
+	}
+	if l.DBFilename, err = get("dbfilename", t.DBFilename); err != nil {
+		return l, err
+	}
+	appendonly, err := c.ConfigGet(ctx, "appendonly")
+	if err != nil || appendonly != "yes" {
+		return l, err
+	}
+	l.AOF.Mode = "single"
+	if l.AOF.FileName, err = c.ConfigGet(ctx, "appendfilename"); err != nil {
+		return l, err
+	}
+	if major >= 7 {
+		l.AOF.Mode = "multipart"
+		if l.AOF.DirName, err = c.ConfigGet(ctx, "appenddirname"); err != nil {
+			return l, err
+		}
+	}
+	return l, nil
+}
+
+// rdbVersionOf asks a Redis newer than rdbak's table for the RDB version
+// it writes, which is the newest it loads: the header of a replication
+// snapshot.
+func rdbVersionOf(ctx context.Context, k *kubeConn) (int, error) {
+	st, err := (&redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password, TLS: k.tls}).Open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Body.Close()
+	var h [9]byte
+	if _, err := io.ReadFull(st.Body, h[:]); err != nil {
+		return 0, err
+	}
+	if string(h[:5]) != "REDIS" {
+		return 0, fmt.Errorf("snapshot starts with %q, not REDIS", h[:5])
+	}
+	return strconv.Atoi(string(h[5:]))
+}
+
+// freeBytes measures free space in dir with df through exec; -1 when the
+// container has no df.
+func freeBytes(ctx context.Context, k *kubeConn, dir string) int64 {
+	var out bytes.Buffer
+	err := k.kc.Exec(ctx, kube.ExecTarget{Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container, AllowSPDY: k.kt.AllowSPDY},
+		[]string{"df", "-Pk", dir}, nil, &out, io.Discard)
+	if err != nil {
+		return -1
+	}
+	return parseDF(out.String())
+}
+
+// parseDF returns the available bytes of `df -Pk`'s last line, -1 when it
+// does not parse.
+func parseDF(out string) int64 {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) < 4 {
+		return -1
+	}
+	kb, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return kb * 1024
+}
+
+func memoryLimit(p *corev1.Pod, container string) int64 {
+	for _, c := range p.Spec.Containers {
+		if c.Name == container {
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+				return q.Value()
+			}
+		}
+	}
+	return 0
+}
+
+// sentinelIn says why the pod looks watched by Sentinel: a sentinel
+// container beside Redis, as the Bitnami chart runs it; "" when not.
+func sentinelIn(p *corev1.Pod) string {
+	for _, c := range p.Spec.Containers {
+		if strings.Contains(c.Name, "sentinel") || strings.Contains(strings.Join(append(c.Command, c.Args...), " "), "sentinel") {
+			return "pod " + p.Name + " runs a Sentinel (container " + c.Name + ")"
+		}
+	}
+	return ""
+}
+
+// postCheck reaches the restored Redis afresh, waits until it has loaded,
+// and compares what it loaded with the manifest.
+func (a *App) postCheck(ctx context.Context, t *config.Target, m *storage.Manifest) error {
+	k, err := a.reachKube(ctx, t, func(*kubeConn) []kube.Permission { return nil })
+	if err != nil {
+		return err
+	}
+	defer k.close()
+	return CheckRestored(ctx, k.client, m, 500*time.Millisecond)
+}
+
+// CheckRestored waits until srv has loaded its data (polling every poll),
+// then compares what it loaded with the manifest of the restored backup.
+func CheckRestored(ctx context.Context, srv backup.Server, m *storage.Manifest, poll time.Duration) error {
+	var loaded *restoredInfo
+	err := kube.Poll(ctx, poll, "Redis to finish loading", func(ctx context.Context) (bool, error) {
+		in, err := srv.Info(ctx, "persistence", "keyspace")
+		if errors.Is(err, redis.ErrLoading) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		loaded = &restoredInfo{in.Persistence.Loading, -1, -1, in.DBKeys()}
+		if in.Persistence.HasLastLoad {
+			loaded.keys, loaded.expired = in.Persistence.LastLoadKeysLoaded, in.Persistence.LastLoadKeysExpired
+		}
+		return !loaded.loading, nil
+	})
+	if err != nil {
+		return err
+	}
+	return restore.CheckLoaded(m, loaded.keys, loaded.expired, loaded.dbs)
+}
+
+type restoredInfo struct {
+	loading       bool
+	keys, expired int64
+	dbs           map[int]int64
+}

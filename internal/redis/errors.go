@@ -1,0 +1,70 @@
+package redis
+
+import (
+	"errors"
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/rdbak/rdbak/backup"
+)
+
+// Classes of Redis error replies, for callers that branch on them. A
+// *ReplyError matches the one its text starts with (errors.Is).
+var (
+	ErrWrongPass = errors.New("WRONGPASS: invalid username-password pair")
+	ErrNoAuth    = errors.New("NOAUTH: authentication required")
+	ErrNoPerm    = errors.New("NOPERM: the ACL user may not run this command")
+	ErrLoading   = errors.New("LOADING: Redis is loading its dataset")
+	ErrMisconf   = errors.New("MISCONF: Redis cannot persist to disk")
+	ErrReadOnly  = errors.New("READONLY: the server is a read-only replica")
+	// ErrUnknownCommand: the command is renamed, disabled or unknown.
+	ErrUnknownCommand = errors.New("unknown command")
+)
+
+// replyClasses maps a reply's prefix to its class, in one place.
+var replyClasses = []struct {
+	prefix string
+	class  error
+}{
+	{"WRONGPASS", ErrWrongPass},
+	{"NOAUTH", ErrNoAuth},
+	{"NOPERM", ErrNoPerm},
+	{"LOADING", ErrLoading},
+	{"MISCONF", ErrMisconf},
+	{"READONLY", ErrReadOnly},
+	{"ERR unknown command", ErrUnknownCommand},
+	{"ERR Background save already in progress", backup.ErrSaveInProgress},
+	// "ERR Another child process is active (AOF?): can't BGSAVE right now.
+	// Use BGSAVE SCHEDULE ..." (Redis 6.2 to 8).
+	{"ERR Another child process is active", backup.ErrChildActive},
+}
+
+// ReplyError is an error reply from Redis. Its text is Redis's own message
+// without the leading '-' (e.g. "NOAUTH Authentication required.").
+type ReplyError struct {
+	Msg string
+}
+
+func (e *ReplyError) Error() string { return e.Msg }
+
+// Is matches the class of the reply (ErrWrongPass, backup.ErrSaveInProgress, ...).
+func (e *ReplyError) Is(target error) bool {
+	for _, c := range replyClasses {
+		if c.class == target && strings.HasPrefix(e.Msg, c.prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// classify turns a go-redis error reply into a *ReplyError with the same
+// text; other errors are returned unchanged.
+func classify(err error) error {
+	var rerr goredis.Error
+	var mine *ReplyError
+	if errors.As(err, &rerr) && !errors.As(err, &mine) {
+		return &ReplyError{Msg: rerr.Error()}
+	}
+	return err
+}

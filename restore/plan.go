@@ -1,0 +1,180 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rdbak/rdbak/storage"
+)
+
+// ErrBadRequest means the restore asked for cannot be done as asked (an
+// unknown or impossible strategy): the caller fixes its flags. Nothing was
+// changed.
+var ErrBadRequest = errors.New("invalid restore request")
+
+// Strategy is how a backup is installed into a running Redis.
+type Strategy string
+
+const (
+	// Offline scales the workload to zero, writes the file from a restore
+	// pod that mounts the same volume, and scales back.
+	Offline Strategy = "offline"
+	// InPlace streams the file into the Redis container, turns every save
+	// off and makes Redis exit without saving, so the kubelet restarts it
+	// on the restored file.
+	InPlace Strategy = "in-place"
+)
+
+// Workload is the controller of the Redis pod, as far as a restore cares.
+type Workload struct {
+	Kind      string // StatefulSet, Deployment, or "" for a bare pod
+	Namespace string
+	Name      string
+	Replicas  int32
+}
+
+func (w Workload) String() string {
+	if w.Kind == "" {
+		return "pod " + w.Namespace + "/" + w.Name
+	}
+	return strings.ToLower(w.Kind) + " " + w.Namespace + "/" + w.Name
+}
+
+// Volume says where Redis's dir lives.
+type Volume int
+
+const (
+	// NoVolume: the dir is in the container's own filesystem, lost at
+	// every restart.
+	NoVolume Volume = iota
+	// Ephemeral: an emptyDir, which survives container restarts but not a
+	// new pod.
+	Ephemeral
+	// Persistent: a volume (PVC) another pod can mount.
+	Persistent
+)
+
+// Layout is where Redis keeps its data and how it persists it.
+type Layout struct {
+	Dir, DBFilename string
+	AOF             AOF
+}
+
+// Persistence describes the layout for the plan, e.g. "RDB (dump.rdb)".
+func (l Layout) Persistence() string {
+	switch l.AOF.Mode {
+	case "multipart":
+		return "appendonly yes (multi-part AOF in " + l.AOF.DirName + ")"
+	case "single":
+		return "appendonly yes (" + l.AOF.FileName + ")"
+	}
+	return "RDB (" + l.DBFilename + ")"
+}
+
+// ChooseStrategy picks offline for a single-replica workload whose data is
+// on a volume another pod can mount, and in-place for data that survives
+// only a container restart. asked is "", "auto", "offline" or "in-place".
+// Errors wrap ErrRefused (the target cannot be restored into safely) or
+// ErrBadRequest (the strategy asked for does not fit).
+func ChooseStrategy(asked string, w Workload, vol Volume, l Layout) (Strategy, error) {
+	if vol == NoVolume {
+		return "", fmt.Errorf("%w: Redis's dir %s is not on a volume: its data is lost at every restart, so there is nothing to restore into (give the workload a PersistentVolumeClaim or emptyDir)", ErrRefused, l.Dir)
+	}
+	offlineOK := vol == Persistent && w.Kind != "" && w.Replicas == 1
+	why := ""
+	switch {
+	case vol != Persistent:
+		why = "the data is on an emptyDir, which a new pod would not get back"
+	case w.Kind == "":
+		why = "the pod has no StatefulSet or Deployment to scale"
+	case w.Replicas != 1:
+		why = fmt.Sprintf("%s has %d replicas", w, w.Replicas)
+	}
+	switch asked {
+	case "", "auto":
+		if offlineOK {
+			return Offline, nil
+		}
+		if w.Replicas > 1 {
+			return "", fmt.Errorf("%w: %s has %d replicas, each with its own data; restore one pod with --pod or scale it to 1 first", ErrRefused, w, w.Replicas)
+		}
+	case string(Offline):
+		if !offlineOK {
+			return "", fmt.Errorf("%w: --strategy offline: %s", ErrBadRequest, why)
+		}
+		return Offline, nil
+	case string(InPlace):
+	default:
+		return "", fmt.Errorf("%w: --strategy %q: use offline or in-place", ErrBadRequest, asked)
+	}
+	if l.AOF.Mode != "" {
+		return "", fmt.Errorf("%w: in-place restore with appendonly yes is not supported (%s): use a PVC and --strategy offline", ErrRefused, why)
+	}
+	return InPlace, nil
+}
+
+// Steps lists what a restore of backup id with strategy s does, in order,
+// for the plan users read in --dry-run. annotation is the workload
+// annotation that records the replica count while it is scaled down.
+func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []string {
+	target := l.Dir + "/" + l.DBFilename
+	install := "write " + target + TempSuffix + ", check its length and SHA-256, keep the current file as " + target + PreRestoreSuffix + ", rename the new one into place"
+	switch l.AOF.Mode {
+	case "multipart":
+		install += "; set " + l.Dir + "/" + l.AOF.DirName + " aside and install the RDB as the base of a new AOF manifest"
+	case "single":
+		install += "; install the RDB as " + l.Dir + "/" + l.AOF.FileName
+	}
+	verify := "download and verify backup " + id + " completely (sizes, SHA-256, RDB CRC-64) before any change"
+	save := "BGSAVE the current data, so it survives the stop and is kept as " + l.DBFilename + PreRestoreSuffix
+	if l.AOF.Mode != "" {
+		save = "AOF is on: Redis keeps the current data in its AOF, which is set aside as " + PreRestoreSuffix
+	}
+	check := "wait until Redis has loaded the data and compare its key counts with the manifest"
+	if s == Offline {
+		return []string{verify, save,
+			fmt.Sprintf("scale %s from %d to 0 and wait until its pod is gone (annotated %s)", w, w.Replicas, annotation),
+			"run a restore pod with the rdbak image that mounts the same volume and stream the verified backup into it",
+			install,
+			fmt.Sprintf("delete the restore pod, scale %s back to %d and wait until it is Ready", w, w.Replicas),
+			check}
+	}
+	return []string{verify, save,
+		`turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+)`,
+		"stream the verified backup into the Redis container through exec",
+		install,
+		"make Redis exit without saving (SHUTDOWN NOSAVE) so the kubelet restarts it on the restored file; wait until it is Ready",
+		check}
+}
+
+// Plan is what a restore into a running Redis will do: printed by
+// --dry-run and before the confirmation, and returned with the result.
+type Plan struct {
+	Backup     *storage.Manifest `json:"backup"`
+	Target     string            `json:"target"`
+	Pod        string            `json:"pod"`
+	Workload   string            `json:"workload"`
+	Redis      string            `json:"redisVersion"`
+	Persist    string            `json:"persistence"`
+	Strategy   Strategy          `json:"strategy"`
+	DataDir    string            `json:"dataDir"`
+	Findings   []Finding         `json:"checks"`
+	Steps      []string          `json:"steps"`
+	Result     string            `json:"result,omitempty"`
+	PreRestore []string          `json:"preRestore,omitempty"`
+}
+
+// Refused returns the plan's refusals as one error, nil when none refuses.
+func (p *Plan) Refused() error { return Refusals(p.Findings) }
+
+// Summary is the backup line of the plan, e.g. "prod/2026... (2026-11-22T03:00:00Z, 12 keys, RDB v11, Redis 7.2.4)".
+func (p *Plan) Summary() string {
+	m := p.Backup
+	v := m.Redis.Version
+	if v == "" {
+		v = "-"
+	}
+	return fmt.Sprintf("%s/%s (%s, %d keys, RDB v%d, Redis %s)", m.Target, m.ID, m.Created.UTC().Format(time.RFC3339), m.Keys(), m.RDB.Version, v)
+}
