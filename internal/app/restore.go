@@ -190,10 +190,22 @@ func inspect(ctx context.Context, k *kubeConn, t *config.Target) (*inspected, er
 	if !in.Replication.IsMaster() {
 		return nil, fmt.Errorf("pod %s/%s runs a replica (of %s:%s): restore into its master", k.pod.Namespace, k.pod.Name, in.Replication.MasterHost, in.Replication.MasterPort)
 	}
-	if v, ok := restore.MaxRDBVersion(s.target.RedisVersion); ok {
-		s.target.MaxRDB = v
+	// Valkey reports redis_version 7.2.4; what it loads follows its own
+	// version (restore.MaxRDBVersions).
+	id := backup.Identify(in.Server)
+	s.target.Flavor, s.target.RedisVersion = id.Flavor, id.Version
+	if r, v, ok := restore.MaxRDBVersions(id.Flavor, id.Version); ok {
+		s.target.MaxRDB, s.target.MaxValkeyRDB = r, v
 	} else if s.target.MaxRDB, err = rdbVersionOf(ctx, k); err != nil {
-		return nil, fmt.Errorf("learn which RDB versions Redis %s loads: %w", s.target.RedisVersion, err)
+		return nil, fmt.Errorf("learn which RDB versions %s loads: %w", id, err)
+	}
+	if s.target.MaxValkeyRDB > 0 {
+		// Valkey 9 loads Redis's RDB 12+ only with rdb-version-check relaxed.
+		check, err := c.ConfigGet(ctx, "rdb-version-check")
+		if err != nil {
+			return nil, fmt.Errorf("read rdb-version-check of %s: %w", id, err)
+		}
+		s.target.RDBVersionCheckRelaxed = check == "relaxed"
 	}
 	if s.layout, err = layoutOf(ctx, c, t, s.major); err != nil {
 		return nil, err
