@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -33,16 +32,7 @@ type Options struct {
 	// instead of the time Run starts: an import keeps when its snapshot was
 	// taken.
 	Created time.Time
-	// Logger gets a warning when a backup is kept on its CRC-64 alone
-	// because its structure could not be parsed; slog.Default() if nil.
-	Logger *slog.Logger
 }
-
-// Log attribute keys.
-const (
-	logTarget   = "target"
-	logBackupID = "backup_id"
-)
 
 // Progress is updated while a backup runs, for a progress display. Read it
 // from any goroutine.
@@ -160,17 +150,6 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	res.CowBytes = -1
 	if stream.ForkCost != nil {
 		res.CowBytes = stream.ForkCost(ctx)
-	}
-	if info.Unparsed != "" {
-		logger := o.Logger
-		if logger == nil {
-			logger = slog.Default()
-		}
-		logger.Warn("backup kept on its CRC-64 alone: its RDB structure was not parsed; upgrade rdbak to have it checked",
-			logTarget, o.Target, logBackupID, id, "server", m.Redis.String(),
-			"rdb_magic", info.Magic, "rdb_version", info.Version, "reason", info.Unparsed,
-			"rdbak_version", o.Version, "rdbak_parses", fmt.Sprintf("%s 1..%d, %s%03d..%03d",
-				rdb.MagicRedis, rdb.MaxVersion, rdb.MagicValkey, rdb.MinValkeyVersion, rdb.MaxValkeyVersion))
 	}
 	o.Progress.setPhase("done")
 	return res, nil

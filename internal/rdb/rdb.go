@@ -39,6 +39,10 @@ const (
 	MagicValkey = "VALKEY"
 )
 
+// Parses names the formats this build parses, for messages that tell an
+// operator to upgrade rdbak.
+const Parses = "REDIS0001..0015, VALKEY080..081"
+
 // StructureVerified is Info.Structure for a file whose every record was
 // parsed.
 const StructureVerified = "verified"
