@@ -23,6 +23,10 @@ var valkeyRDB = []struct {
 // 80 on the numbers are Valkey's own.
 const firstForeign, lastForeign = 12, 79
 
+// ValkeyRedisRDB is the newest Redis-magic RDB version any Valkey loads
+// without rdb-version-check relaxed (Valkey 8.0 went back to 11).
+const ValkeyRedisRDB = firstForeign - 1
+
 // MaxRDBVersions returns the newest Redis-magic and Valkey-magic RDB
 // versions that a server of flavor (storage.FlavorRedis or FlavorValkey,
 // "" for Redis) and version v loads; valkey is 0 when it loads no VALKEY

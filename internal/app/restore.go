@@ -16,6 +16,7 @@ import (
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/kube"
+	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/internal/redis"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
@@ -196,7 +197,7 @@ func inspect(ctx context.Context, k *kubeConn, t *config.Target) (*inspected, er
 	s.target.Flavor, s.target.RedisVersion = id.Flavor, id.Version
 	if r, v, ok := restore.MaxRDBVersions(id.Flavor, id.Version); ok {
 		s.target.MaxRDB, s.target.MaxValkeyRDB = r, v
-	} else if s.target.MaxRDB, err = rdbVersionOf(ctx, k); err != nil {
+	} else if s.target.MaxRDB, s.target.MaxValkeyRDB, err = rdbVersionOf(ctx, k); err != nil {
 		return nil, fmt.Errorf("learn which RDB versions %s loads: %w", id, err)
 	}
 	if s.target.MaxValkeyRDB > 0 {
@@ -246,23 +247,29 @@ func layoutOf(ctx context.Context, c backup.Server, t *config.Target, major int)
 	return l, nil
 }
 
-// rdbVersionOf asks a Redis newer than rdbak's table for the RDB version
+// rdbVersionOf asks a server newer than rdbak's tables for the RDB version
 // it writes, which is the newest it loads: the header of a replication
-// snapshot.
-func rdbVersionOf(ctx context.Context, k *kubeConn) (int, error) {
+// snapshot. A Valkey writing its own VALKEY files still loads Redis RDB up
+// to restore.ValkeyRedisRDB.
+func rdbVersionOf(ctx context.Context, k *kubeConn) (redisMax, valkeyMax int, err error) {
 	st, err := (&redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password, TLS: k.tls}).Open(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer st.Body.Close()
 	var h [9]byte
 	if _, err := io.ReadFull(st.Body, h[:]); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if string(h[:5]) != "REDIS" {
-		return 0, fmt.Errorf("snapshot starts with %q, not REDIS", h[:5])
+	switch {
+	case string(h[:5]) == rdb.MagicRedis:
+		redisMax, err = strconv.Atoi(string(h[5:]))
+		return redisMax, 0, err
+	case string(h[:6]) == rdb.MagicValkey:
+		valkeyMax, err = strconv.Atoi(string(h[6:]))
+		return restore.ValkeyRedisRDB, valkeyMax, err
 	}
-	return strconv.Atoi(string(h[5:]))
+	return 0, 0, fmt.Errorf("snapshot starts with %q, neither %s nor %s", h[:], rdb.MagicRedis, rdb.MagicValkey)
 }
 
 // freeBytes measures free space in dir with df through exec; -1 when the
