@@ -28,6 +28,10 @@ type Options struct {
 	Server   Server
 	Progress *Progress // optional; updated as bytes flow
 	Now      func() time.Time
+	// Created, when set, is the backup's created time (and so its ID's)
+	// instead of the time Run starts: an import keeps when its snapshot was
+	// taken.
+	Created time.Time
 }
 
 // Progress is updated while a backup runs, for a progress display. Read it
@@ -77,7 +81,11 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	if err := storage.ValidateTarget(o.Target); err != nil {
 		return nil, err
 	}
-	created := o.Now()
+	start := o.Now()
+	created := start
+	if !o.Created.IsZero() {
+		created = o.Created
+	}
 	id := storage.NewID(created)
 	res := &Result{}
 
@@ -94,7 +102,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		return nil, fmt.Errorf("open snapshot of %s: %w", o.Target, err)
 	}
 	defer stream.Body.Close()
-	res.Snapshot = o.Now().Sub(created)
+	res.Snapshot = o.Now().Sub(start)
 
 	streamStart := o.Now()
 	up, err := repo.Create(ctx, o.Target, id, storage.DataName(codec.Ext(o.Compression.Codec)))
@@ -130,6 +138,9 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	}
 	if m.Redis.Version == "" {
 		m.Redis.Version = info.RedisVersion()
+		if v := info.Aux["valkey-ver"]; v != "" {
+			m.Redis.Flavor, m.Redis.Version, m.Redis.RedisCompat = storage.FlavorValkey, v, info.RedisVersion()
+		}
 	}
 	// The snapshot's own replication position is more exact than INFO's.
 	if id := info.Aux["repl-id"]; id != "" {
@@ -225,7 +236,9 @@ func (m *meter) Write(p []byte) (int, error) {
 
 func manifestRDB(info rdb.Info) storage.RDB {
 	r := storage.RDB{
+		Magic:            info.Magic,
 		Version:          info.Version,
+		Structure:        info.Structure(),
 		Aux:              info.Aux,
 		Modules:          info.Modules,
 		Functions:        info.Functions,
@@ -249,7 +262,7 @@ func describe(ctx context.Context, srv Server) (storage.Redis, error) {
 	if err != nil {
 		return r, fmt.Errorf("read INFO server and replication: %w", err)
 	}
-	r.Version = in.Server.Version
+	r = Identify(in.Server)
 	r.Role = in.Replication.Role
 	r.ReplID = in.Replication.MasterReplID
 	r.ReplOffset = in.Replication.MasterReplOffset

@@ -176,6 +176,12 @@ func realRDB(t *testing.T) []byte {
 	t.Helper()
 	src := testenv.StartRedis(t, testenv.RedisOptions{})
 	testenv.FillAllTypes(t, src, 1)
+	return realRDBOf(t, src)
+}
+
+// realRDBOf saves src's dataset and returns its dump.rdb.
+func realRDBOf(t *testing.T, src *testenv.Redis) []byte {
+	t.Helper()
 	if _, err := backup.Snapshot(t.Context(), redis.New(redis.Options{Addr: src.Addr}), backup.SnapshotOptions{}); err != nil {
 		t.Fatal(err)
 	}

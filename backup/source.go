@@ -8,6 +8,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/internal/redis/info"
+	"github.com/rdbak/rdbak/storage"
 )
 
 // Stream is one RDB snapshot flowing out of a source.
@@ -75,4 +76,14 @@ type FileReader interface {
 	// what is read). The reader must fail, not return io.EOF, if fewer than
 	// size bytes arrive. The caller closes it.
 	OpenFile(ctx context.Context, path string) (io.ReadCloser, int64, error)
+}
+
+// Identify names the server from its INFO server section: Valkey reports
+// its own valkey_version beside the redis_version (7.2.4) it shows clients,
+// and the true version is the one that decides what it loads and writes.
+func Identify(server info.Server) storage.Redis {
+	if server.ValkeyVersion != "" {
+		return storage.Redis{Flavor: storage.FlavorValkey, Version: server.ValkeyVersion, RedisCompat: server.Version}
+	}
+	return storage.Redis{Flavor: storage.FlavorRedis, Version: server.Version}
 }

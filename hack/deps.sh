@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # hack/deps.sh installs the real servers that rdbak's integration tests start
-# per test (internal/testenv): redis-server from Debian, MinIO and
-# fake-gcs-server built from their Go modules, and Azurite from npm.
+# per test (internal/testenv): redis-server from Debian, Redis 6.2.16, Redis
+# 7.4.1 and Valkey 8.0.1 built from the release tarballs in ../shared/redis-src
+# (or $RDBAK_REDIS_SRC), MinIO and fake-gcs-server built from their Go
+# modules, and Azurite from npm.
 #
 # The heavy artefacts live outside the repo under $RDBAK_CACHE (default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/rdbak), one directory per pinned version, so
@@ -20,6 +22,17 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 # on node 20.
 AZURITE_VERSION=3.35.0
 FAKEGCS_VERSION=v1.56.1
+
+# Redis and Valkey release sources (git archive of the release tags) and their
+# sha256. The build is keyed by the checksum, so a changed tarball is rebuilt
+# and a tampered one refused.
+REDIS_SOURCES=(
+	"redis-6.2.16 46b6cf5ed9164256ab7f58f8c8f98b417e3b79c9a07a6605f3fcde5f57ef565b"
+	"redis-7.4.1 ca0093e53f93507da9e539a36af5a68e1bb19a921a18a72a8c077b8741d658e8"
+	"valkey-8.0.1 c3cd9d307a724fbb0054e67e66a0fb4024a8666df2f2cc191d15b895fa3b3621"
+)
+repo=$(cd "$(dirname "$0")/.." && pwd)
+REDIS_SRC=${RDBAK_REDIS_SRC:-$repo/../shared/redis-src}
 
 RDBAK_CACHE=${RDBAK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rdbak}
 export RDBAK_CACHE
@@ -170,8 +183,51 @@ install_azurite() {
 	done_step "azurite@$AZURITE_VERSION" "$t0"
 }
 
+# build_redis NAME SHA256 builds one Redis or Valkey release from
+# $REDIS_SRC/NAME.tar.gz into $RDBAK_CACHE/redis/NAME-<sha256[:12]>/ and
+# appends NAME=<path of its server> to redis_bins. libc malloc and no TLS keep
+# the build to gcc and make (the tests need neither jemalloc nor TLS); nice
+# keeps it from starving the other users of a shared machine.
+redis_bins=()
+build_redis() {
+	local name=$1 sha=$2 t0 flavor=${1%%-*}
+	local dir=$RDBAK_CACHE/redis/$name-${sha:0:12}
+	local server=$dir/$flavor-server
+	t0=$(now)
+	if [ ! -x "$server" ]; then
+		local tarball=$REDIS_SRC/$name.tar.gz
+		[ -f "$tarball" ] || die "$tarball not found; set RDBAK_REDIS_SRC to the directory holding $name.tar.gz"
+		local got
+		got=$(sha256sum "$tarball" | cut -d' ' -f1)
+		[ "$got" = "$sha" ] || die "$tarball has sha256 $got, want $sha"
+		mkdir -p "$RDBAK_CACHE/redis"
+		local tmp
+		tmp=$(mktemp -d "$dir.tmp.XXXXXX")
+		tmp_dirs+=("$tmp")
+		run "$name-untar" tar -xzf "$tarball" -C "$tmp"
+		run "$name-make" nice -n 10 make -C "$tmp/$name" -j2 MALLOC=libc BUILD_TLS=no
+		local b
+		for b in server cli check-rdb; do
+			cp "$tmp/$name/src/$flavor-$b" "$tmp/$flavor-$b"
+		done
+		rm -rf "$tmp/$name"
+		chmod 755 "$tmp" # mktemp made it private
+		rm -rf "$dir"
+		mv "$tmp" "$dir"
+		done_step "$name" "$t0"
+	fi
+	redis_bins+=("$name=$server")
+}
+
 apt_install redis-server redis-tools zstd
 stop_debian_redis
+debian_redis=$(redis-server --version | sed -n 's/.* v=\([0-9.]*\) .*/\1/p')
+[ -n "$debian_redis" ] || die "cannot read the version of $(command -v redis-server)"
+redis_bins+=("redis-$debian_redis=$(command -v redis-server)")
+for src in "${REDIS_SOURCES[@]}"; do
+	read -r name sha <<<"$src"
+	build_redis "$name" "$sha"
+done
 go_build minio "github.com/minio/minio@$MINIO_VERSION" "$MINIO_BIN"
 go_build fake-gcs-server "github.com/fsouza/fake-gcs-server@$FAKEGCS_VERSION" "$FAKEGCS_BIN"
 install_azurite
@@ -184,6 +240,8 @@ export RDBAK_CACHE=$RDBAK_CACHE
 export RDBAK_MINIO_BIN=$MINIO_BIN
 export RDBAK_AZURITE_BIN=$AZURITE_BIN
 export RDBAK_FAKEGCS_BIN=$FAKEGCS_BIN
+# Every Redis and Valkey server the tests run against, as flavor-version=path.
+export RDBAK_REDIS_SERVERS=$(IFS=,; echo "${redis_bins[*]}")
 EOF
 mv "$env_file.tmp" "$env_file"
 

@@ -15,26 +15,22 @@ var ErrRefused = errors.New("restore refused")
 
 // rdbVersions maps Redis major.minor to the RDB version it writes, which is
 // the newest it loads (its loader accepts 1..RDB_VERSION). From Redis's
-// src/rdb.h at each release; a test checks the installed redis-server
-// against this table.
+// src/rdb.h at each release (8.8 and 8.10 from ../shared/redis-src/README.md);
+// the version suite checks every real server it runs against this table.
 var rdbVersions = []struct {
 	major, minor, rdb int
 }{
 	{2, 6, 6}, {2, 8, 6}, {3, 0, 6}, {3, 2, 7}, {4, 0, 8}, {5, 0, 9}, {6, 0, 9}, {6, 2, 9},
 	{7, 0, 10}, {7, 2, 11}, {7, 4, 12}, {8, 0, 12}, {8, 2, 12}, {8, 4, 12}, {8, 6, 13},
+	{8, 8, 14}, {8, 10, 15},
 }
 
 // MaxRDBVersion returns the newest RDB version Redis version v (e.g.
 // "7.0.15") loads. ok is false for versions newer than the table, which the
 // caller must then learn from the server itself.
 func MaxRDBVersion(v string) (rdb int, ok bool) {
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
-		return 0, false
-	}
-	major, err1 := strconv.Atoi(parts[0])
-	minor, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil {
+	major, minor, ok := majorMinor(v)
+	if !ok {
 		return 0, false
 	}
 	last := rdbVersions[len(rdbVersions)-1]
@@ -54,14 +50,21 @@ func MaxRDBVersion(v string) (rdb int, ok bool) {
 
 // TargetInfo is what pre-flight learned about the Redis to restore into.
 type TargetInfo struct {
-	RedisVersion string
-	MaxRDB       int      // newest RDB version the target loads
-	Modules      []string // module names loaded (MODULE LIST)
-	MaxMemory    int64    // maxmemory, 0 = none
-	MemoryLimit  int64    // container memory limit, 0 = none
-	FreeBytes    int64    // free space in the data volume, -1 unknown
-	Replicas     int      // connected_slaves
-	Sentinel     string   // why a Sentinel or operator is suspected, "" if not
+	Flavor       string // storage.FlavorRedis or FlavorValkey; "" = Redis
+	RedisVersion string // the server's own version (valkey_version on Valkey)
+	MaxRDB       int    // newest Redis-magic RDB version the target loads
+	// MaxValkeyRDB is the newest VALKEY-magic version it loads, 0 = none
+	// (see MaxRDBVersions).
+	MaxValkeyRDB int
+	// RDBVersionCheckRelaxed is Valkey 9's rdb-version-check relaxed, under
+	// which it loads Redis's "foreign" RDB 12..79.
+	RDBVersionCheckRelaxed bool
+	Modules                []string // module names loaded (MODULE LIST)
+	MaxMemory              int64    // maxmemory, 0 = none
+	MemoryLimit            int64    // container memory limit, 0 = none
+	FreeBytes              int64    // free space in the data volume, -1 unknown
+	Replicas               int      // connected_slaves
+	Sentinel               string   // why a Sentinel or operator is suspected, "" if not
 }
 
 // Finding is one pre-flight result.
@@ -83,11 +86,10 @@ func Preflight(m *storage.Manifest, t TargetInfo, o Overrides) []Finding {
 	add := func(refuse bool, check, format string, a ...any) {
 		fs = append(fs, Finding{Refuse: refuse, Check: check, Detail: fmt.Sprintf(format, a...)})
 	}
-	if m.RDB.Version > t.MaxRDB {
-		add(true, "rdb-version", "the backup is RDB version %d (Redis %s) but the target runs Redis %s, which loads RDB versions up to %d: restore into Redis %s or newer",
-			m.RDB.Version, orUnknown(m.Redis.Version), t.RedisVersion, t.MaxRDB, orUnknown(m.Redis.Version))
-	} else {
-		add(false, "rdb-version", "RDB version %d loads in Redis %s (up to %d)", m.RDB.Version, t.RedisVersion, t.MaxRDB)
+	refuse, detail := loadCheck(m, t)
+	add(refuse, "rdb-version", "%s", detail)
+	if s := m.RDB.StructureOf(); s != storage.StructureVerified {
+		add(false, "rdb-structure", "the backup's RDB was verified by its CRC-64 only, its structure was not parsed (%s); the server's own loader is the first to check it", s)
 	}
 	if len(m.RDB.Modules) > 0 {
 		if len(t.Modules) == 0 {
@@ -151,19 +153,15 @@ func overrideHint(overridden bool, flag string) string {
 	return "; to accept the risk pass " + flag
 }
 
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
 // CheckLoaded compares what Redis reports after loading the restored data
 // with the manifest. loaded and expired are rdb_last_load_keys_loaded and
 // rdb_last_load_keys_expired (Redis 7.0+; -1 when absent); keys is INFO
 // keyspace, keys per db, used when the load counters are absent. Keys
 // whose expiry passed since the snapshot may be missing, no others.
 func CheckLoaded(m *storage.Manifest, loaded, expired int64, keys map[int]int64) error {
+	if m.RDB.StructureOf() != storage.StructureVerified {
+		return nil // no key counts: the structure was not parsed
+	}
 	total := int64(m.Keys())
 	if loaded >= 0 {
 		if loaded+max(expired, 0) != total {

@@ -17,12 +17,12 @@ import (
 )
 
 func TestMaxRDBVersion(t *testing.T) {
-	for v, want := range map[string]int{"6.2.14": 9, "7.0.15": 10, "7.2.4": 11, "7.4.1": 12, "8.0.2": 12, "8.6.0": 13, "5.0.7": 9, "3.2.12": 7} {
+	for v, want := range map[string]int{"6.2.14": 9, "7.0.15": 10, "7.2.4": 11, "7.4.1": 12, "8.0.2": 12, "8.6.0": 13, "8.8.1": 14, "8.10.0": 15, "5.0.7": 9, "3.2.12": 7} {
 		if got, ok := restore.MaxRDBVersion(v); !ok || got != want {
 			t.Errorf("MaxRDBVersion(%s) = %d, %v; want %d", v, got, ok, want)
 		}
 	}
-	for _, v := range []string{"8.8.0", "9.0.0", "garbage", ""} {
+	for _, v := range []string{"8.12.0", "9.0.0", "garbage", ""} {
 		if got, ok := restore.MaxRDBVersion(v); ok {
 			t.Errorf("MaxRDBVersion(%s) = %d, true; want unknown", v, got)
 		}
@@ -73,7 +73,7 @@ func TestPreflight(t *testing.T) {
 		o    restore.Overrides
 		says string // "" = accepted
 	}{
-		{"newer RDB", func(t *restore.TargetInfo, _ *storage.Manifest) { t.RedisVersion, t.MaxRDB = "6.2.14", 9 }, restore.Overrides{}, "RDB version 11 (Redis 7.2.4) but the target runs Redis 6.2.14, which loads RDB versions up to 9"},
+		{"newer RDB", func(t *restore.TargetInfo, _ *storage.Manifest) { t.RedisVersion, t.MaxRDB = "6.2.14", 9 }, restore.Overrides{}, "RDB version 11 (from redis 7.2.4) but the target runs redis 6.2.14, which loads RDB versions up to 9"},
 		{"modules missing", func(_ *restore.TargetInfo, m *storage.Manifest) { m.RDB.Modules = []string{"ReJSON-RL"} }, restore.Overrides{}, "module types ReJSON-RL"},
 		{"over maxmemory", func(t *restore.TargetInfo, _ *storage.Manifest) { t.MaxMemory = 500000 }, restore.Overrides{}, "more than maxmemory"},
 		{"over maxmemory accepted", func(t *restore.TargetInfo, _ *storage.Manifest) { t.MaxMemory = 500000 }, restore.Overrides{AllowMemory: true}, ""},

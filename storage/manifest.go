@@ -34,18 +34,62 @@ type Source struct {
 
 // Redis is what the server said about itself when the backup was taken.
 type Redis struct {
-	Version    string `json:"version,omitempty"`
-	Role       string `json:"role,omitempty"`
-	ReplID     string `json:"replId,omitempty"`
-	ReplOffset int64  `json:"replOffset,omitempty"`
+	// Flavor is FlavorRedis or FlavorValkey; "" in manifests written
+	// before it was recorded, which Flavor() reads as FlavorRedis.
+	Flavor string `json:"flavor,omitempty"`
+	// Version is the server's own version: INFO's valkey_version for
+	// Valkey, redis_version otherwise (or the RDB's redis-ver AUX field).
+	Version string `json:"version,omitempty"`
+	// RedisCompat is the redis_version a Valkey server reports for
+	// clients (7.2.4 on Valkey 8); empty for Redis.
+	RedisCompat string `json:"redisCompat,omitempty"`
+	Role        string `json:"role,omitempty"`
+	ReplID      string `json:"replId,omitempty"`
+	ReplOffset  int64  `json:"replOffset,omitempty"`
 	// MasterLink is a replica's link to its master when backed up: "up",
 	// or "down", when the data may be stale. Empty for a master.
 	MasterLink string `json:"masterLink,omitempty"`
 }
 
+// Server flavors, as Redis.Flavor records them.
+const (
+	FlavorRedis  = "redis"
+	FlavorValkey = "valkey"
+)
+
+// FlavorOf returns the flavor, reading an unrecorded one as FlavorRedis:
+// rdbak recorded no flavor before it knew Valkey.
+func (r Redis) FlavorOf() string {
+	if r.Flavor == "" {
+		return FlavorRedis
+	}
+	return r.Flavor
+}
+
+// String names the server as "redis 7.4.1" or "valkey 8.0.1".
+func (r Redis) String() string {
+	if r.Version == "" {
+		return r.FlavorOf() + " (version unknown)"
+	}
+	return r.FlavorOf() + " " + r.Version
+}
+
+// StructureVerified is RDB.Structure when the verifier parsed every record.
+// Otherwise Structure is "not-parsed: " and the reason, and the backup was
+// accepted on the RDB's CRC-64 alone.
+const StructureVerified = "verified"
+
 // RDB is what the verifier learned from the snapshot while it streamed.
 type RDB struct {
-	Version          int               `json:"version"`
+	// Magic is the file's magic, "REDIS" or "VALKEY"; "" in manifests
+	// written before it was recorded (always REDIS then) and for a magic
+	// the verifier did not know.
+	Magic   string `json:"magic,omitempty"`
+	Version int    `json:"version"`
+	// Structure is StructureVerified or "not-parsed: <reason>"; "" in
+	// manifests written before it was recorded, when every accepted
+	// backup had been parsed (see StructureOf).
+	Structure        string            `json:"structure,omitempty"`
 	CTime            int64             `json:"ctime,omitempty"`
 	Aux              map[string]string `json:"aux,omitempty"`
 	DBs              []DB              `json:"dbs"`
@@ -53,6 +97,14 @@ type RDB struct {
 	Functions        int               `json:"functions,omitempty"`
 	CRC64            string            `json:"crc64"` // 16 hex digits; all zero when Redis wrote no checksum
 	ChecksumVerified bool              `json:"checksumVerified"`
+}
+
+// StructureOf is Structure, reading an unrecorded one as StructureVerified.
+func (r RDB) StructureOf() string {
+	if r.Structure == "" {
+		return StructureVerified
+	}
+	return r.Structure
 }
 
 // DB holds the key counts of one database in the snapshot.

@@ -251,13 +251,13 @@ func TestBackupAndPrune(t *testing.T) {
 
 func TestRDBVersionOf(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{"repl-diskless-sync-delay 0"}})
-	got, err := rdbVersionOf(t.Context(), &redis.PullSource{Addr: r.Addr})
+	got, valkey, err := rdbVersionOf(t.Context(), &redis.PullSource{Addr: r.Addr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, ok := restore.MaxRDBVersion(fmt.Sprintf("%d.%d.%d", r.Version[0], r.Version[1], r.Version[2]))
-	if !ok || got != want {
-		t.Fatalf("rdbVersionOf = %d, want %d (the table's value for Redis %v)", got, want, r.Version)
+	want, _, ok := restore.MaxRDBVersions("redis", fmt.Sprintf("%d.%d.%d", r.Version[0], r.Version[1], r.Version[2]))
+	if !ok || got != want || valkey != 0 {
+		t.Fatalf("rdbVersionOf = %d, %d; want %d, 0 (the table's value for Redis %v)", got, valkey, want, r.Version)
 	}
 }
 

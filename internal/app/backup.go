@@ -10,6 +10,7 @@ import (
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/kube"
+	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -68,6 +69,12 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 	log.Info("backup succeeded", "backup_id", m.ID, "raw_bytes", m.Data.RawSize, "stored_bytes", m.Data.StoredSize,
 		"keys", m.Keys(), "snapshot_seconds", res.Snapshot.Seconds(), "stream_seconds", res.Stream.Seconds(),
 		"commit_seconds", res.Commit.Seconds(), "cow_bytes", res.CowBytes)
+	if st := m.RDB.StructureOf(); st != storage.StructureVerified {
+		// A success, so no failure alert fires: say it, and what to do.
+		log.Warn("backup kept on its CRC-64 alone: its RDB structure is beyond this rdbak; upgrade rdbak to have it checked",
+			"backup_id", m.ID, "server", m.Redis.String(), "rdb_magic", m.RDB.Magic, "rdb_version", m.RDB.Version,
+			"structure", st, "rdbak_version", a.Version, "rdbak_parses", rdb.Parses)
+	}
 	return res, nil
 }
 

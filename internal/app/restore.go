@@ -16,6 +16,7 @@ import (
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/kube"
+	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/internal/redis"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
@@ -190,10 +191,22 @@ func inspect(ctx context.Context, k *kubeConn, t *config.Target) (*inspected, er
 	if !in.Replication.IsMaster() {
 		return nil, fmt.Errorf("pod %s/%s runs a replica (of %s:%s): restore into its master", k.pod.Namespace, k.pod.Name, in.Replication.MasterHost, in.Replication.MasterPort)
 	}
-	if v, ok := restore.MaxRDBVersion(s.target.RedisVersion); ok {
-		s.target.MaxRDB = v
-	} else if s.target.MaxRDB, err = rdbVersionOf(ctx, &redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password, TLS: k.tls}); err != nil {
-		return nil, fmt.Errorf("learn which RDB versions Redis %s loads: %w", s.target.RedisVersion, err)
+	// Valkey reports redis_version 7.2.4; what it loads follows its own
+	// version (restore.MaxRDBVersions).
+	id := backup.Identify(in.Server)
+	s.target.Flavor, s.target.RedisVersion = id.Flavor, id.Version
+	if r, v, ok := restore.MaxRDBVersions(id.Flavor, id.Version); ok {
+		s.target.MaxRDB, s.target.MaxValkeyRDB = r, v
+	} else if s.target.MaxRDB, s.target.MaxValkeyRDB, err = rdbVersionOf(ctx, &redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password, TLS: k.tls}); err != nil {
+		return nil, fmt.Errorf("learn which RDB versions %s loads: %w", id, err)
+	}
+	if s.target.MaxValkeyRDB > 0 {
+		// Valkey 9 loads Redis's RDB 12+ only with rdb-version-check relaxed.
+		check, err := c.ConfigGet(ctx, "rdb-version-check")
+		if err != nil {
+			return nil, fmt.Errorf("read rdb-version-check of %s: %w", id, err)
+		}
+		s.target.RDBVersionCheckRelaxed = check == "relaxed"
 	}
 	if s.layout, err = layoutOf(ctx, c, t, s.major); err != nil {
 		return nil, err
@@ -234,23 +247,30 @@ func layoutOf(ctx context.Context, c backup.Server, t *config.Target, major int)
 	return l, nil
 }
 
-// rdbVersionOf asks a Redis newer than rdbak's table for the RDB version
-// it writes, which is the newest it loads: the header of a snapshot from
-// src (a replication pull), which it then abandons.
-func rdbVersionOf(ctx context.Context, src backup.Source) (int, error) {
+// rdbVersionOf asks a server newer than rdbak's tables for the RDB version
+// it writes, which is the newest it loads: the header of a replication
+// snapshot from src (a replication pull), which it then abandons. A Valkey
+// writing its own VALKEY files still loads Redis RDB up to
+// restore.ValkeyRedisRDB.
+func rdbVersionOf(ctx context.Context, src backup.Source) (redisMax, valkeyMax int, err error) {
 	st, err := src.Open(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer st.Body.Close()
 	var h [9]byte
 	if _, err := io.ReadFull(st.Body, h[:]); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if string(h[:5]) != "REDIS" {
-		return 0, fmt.Errorf("snapshot starts with %q, not REDIS", h[:5])
+	switch {
+	case string(h[:5]) == rdb.MagicRedis:
+		redisMax, err = strconv.Atoi(string(h[5:]))
+		return redisMax, 0, err
+	case string(h[:6]) == rdb.MagicValkey:
+		valkeyMax, err = strconv.Atoi(string(h[6:]))
+		return restore.ValkeyRedisRDB, valkeyMax, err
 	}
-	return strconv.Atoi(string(h[5:]))
+	return 0, 0, fmt.Errorf("snapshot starts with %q, neither %s nor %s", h[:], rdb.MagicRedis, rdb.MagicValkey)
 }
 
 // freeBytes measures free space in dir with df through exec; -1 when the

@@ -51,6 +51,9 @@ func (f *fakeBackup) run(ctx context.Context, _ *config.File, t *config.Target, 
 	at := f.clk.Now()
 	m := &storage.Manifest{Format: storage.ManifestFormat, ID: storage.NewID(at), Target: t.Name, Created: at, Finished: at,
 		Data: storage.Data{Name: "dump.rdb", RawSize: 100, StoredSize: 40}}
+	if t.Name == "b" {
+		m.RDB.Structure = "not-parsed: RDB version 16 is newer than this rdbak (REDIS 1..15 known)"
+	}
 	up, err := repo.Create(ctx, t.Name, m.ID, m.Data.Name)
 	if err != nil {
 		return nil, err
@@ -292,7 +295,9 @@ targets:
 		`rdbak_prune_deleted_total{kind="backup",target="b"}`:            0,
 		`rdbak_backup_in_progress{target="a"}`:                           0,
 		`rdbak_bgsave_cow_bytes{target="a"}`:                             4096,
-		`rdbak_leader`:                                                   1,
+		`rdbak_backup_rdb_structure_verified{target="a"}`:                1,
+		`rdbak_backup_rdb_structure_verified{target="b"}`:                0,
+		`rdbak_leader`: 1,
 	}
 	for key, want := range checks {
 		if got, ok := m[key]; !ok || fmt.Sprintf("%.3f", got) != fmt.Sprintf("%.3f", want) {

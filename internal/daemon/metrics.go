@@ -5,6 +5,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/storage"
 )
 
 // Metric label values.
@@ -24,6 +25,7 @@ type metrics struct {
 	bytes         *prometheus.GaugeVec     // target, kind
 	inProgress    *prometheus.GaugeVec     // target
 	cow           *prometheus.GaugeVec     // target
+	structure     *prometheus.GaugeVec     // target
 	skipped       *prometheus.CounterVec   // target
 	pruneDeleted  *prometheus.CounterVec   // target, kind
 	pruneFailures *prometheus.CounterVec   // target
@@ -40,7 +42,7 @@ func (m *metrics) perTarget() []interface {
 } {
 	return []interface {
 		DeletePartialMatch(prometheus.Labels) int
-	}{m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.skipped, m.pruneDeleted, m.pruneFailures, m.heartbeatFail}
+	}{m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.structure, m.skipped, m.pruneDeleted, m.pruneFailures, m.heartbeatFail}
 }
 
 func newMetrics() *metrics {
@@ -69,6 +71,10 @@ func newMetrics() *metrics {
 			Name: "rdbak_bgsave_cow_bytes",
 			Help: "Copy-on-write peak of the fork that wrote the newest backup's snapshot, as Redis reported it (rdb_last_cow_size): the extra memory a backup costs the server.",
 		}, []string{"target"}),
+		structure: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rdbak_backup_rdb_structure_verified",
+			Help: "1 when the newest backup's RDB structure was parsed; 0 when it was kept on its CRC-64 alone because the RDB version or a record is newer than this rdbak: upgrade rdbak.",
+		}, []string{"target"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rdbak_backup_skipped_total", Help: "Scheduled runs skipped because the previous backup of the target was still running.",
 		}, []string{"target"}),
@@ -91,7 +97,7 @@ func newMetrics() *metrics {
 			Name: "rdbak_leader", Help: "1 when this replica schedules backups (the leader, or leader election is off).",
 		}),
 	}
-	m.reg.MustRegister(m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.skipped,
+	m.reg.MustRegister(m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.structure, m.skipped,
 		m.pruneDeleted, m.pruneFailures, m.heartbeatFail, m.reloads, m.lastReload, m.leader,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{resultSuccess, resultFailure} {
@@ -132,4 +138,9 @@ func (m *metrics) success(target string, res *backup.Result) {
 	}
 	m.bytes.WithLabelValues(target, "raw").Set(float64(man.Data.RawSize))
 	m.bytes.WithLabelValues(target, "stored").Set(float64(man.Data.StoredSize))
+	verified := 0.0
+	if man.RDB.StructureOf() == storage.StructureVerified {
+		verified = 1
+	}
+	m.structure.WithLabelValues(target).Set(verified)
 }

@@ -19,6 +19,13 @@ func newRDB(version int) *builder {
 	return b
 }
 
+// newValkeyRDB starts a file with Valkey's VALKEY magic and a 3-digit version.
+func newValkeyRDB(version int) *builder {
+	b := &builder{version: version}
+	fmt.Fprintf(b, "VALKEY%03d", version)
+	return b
+}
+
 func (b *builder) raw(p ...byte) *builder { b.Write(p); return b }
 
 // len writes n in the shortest length form, as rdbSaveLen does.

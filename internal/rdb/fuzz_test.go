@@ -52,8 +52,19 @@ func checkInfo(t *testing.T, data []byte, info Info) {
 	if info.Size != int64(len(data)) {
 		t.Fatalf("accepted with Size %d of %d bytes", info.Size, len(data))
 	}
-	if info.Version < 1 || info.Version > MaxVersion {
-		t.Fatalf("accepted version %d", info.Version)
+	if info.Unparsed != "" {
+		// Accepted on the CRC-64 alone: it must be there and match.
+		if !info.ChecksumVerified || info.Checksum == 0 || data[len(data)-9] != opEOF ||
+			CRC64(0, data[:len(data)-8]) != info.Checksum || le64(data[len(data)-8:]) != info.Checksum {
+			t.Fatalf("accepted unparsed (%s) without a matching checksum", info.Unparsed)
+		}
+		return
+	}
+	switch {
+	case info.Magic == MagicRedis && info.Version >= 1 && info.Version <= MaxVersion:
+	case info.Magic == MagicValkey && info.Version >= MinValkeyVersion && info.Version <= MaxValkeyVersion:
+	default:
+		t.Fatalf("accepted %s version %d", info.Magic, info.Version)
 	}
 	if info.Version >= 5 {
 		if stored := le64(data[len(data)-8:]); stored != info.Checksum {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/rdbak/rdbak/internal/testenv"
 )
@@ -162,6 +163,44 @@ func handBuilt() []handCase {
 			want: Info{Version: 9, DBs: []DB{{Keys: 2}, {Index: 3, Keys: 1}}, ChecksumVerified: true},
 		},
 		{
+			// rdbLoad accepts every opcode and type it knows in a file of
+			// any version, and the 64-bit length form too.
+			name: "AUX in v6", data: newRDB(6).aux("redis-ver", "2.8.0").selectDB(0).set("k", "v").end(true), redis: true,
+			want: Info{Version: 6, Aux: map[string]string{"redis-ver": "2.8.0"}, DBs: []DB{{Keys: 1}}, ChecksumVerified: true},
+		},
+		{
+			name: "64-bit length in v7", redis: true,
+			data: newRDB(7).selectDB(0).raw(typeString).str("k").raw(len64, 0, 0, 0, 0, 0, 0, 0, 1, 'v').end(true),
+			want: Info{Version: 7, DBs: []DB{{Keys: 1}}, ChecksumVerified: true},
+		},
+		{
+			name: "FUNCTION2 in v9, SLOT_INFO in v11, KEY_META in v12, listpack hash in v9",
+			data: newRDB(9).raw(opFunction2).str("#!lua name=a\n").selectDB(0).raw(opSlotInfo).len(1).len(1).len(0).
+				raw(opKeyMeta).len(0).set("k", "v").raw(typeHashListpack).str("h").str("lp").
+				stream(typeStreamListpacks4).end(true),
+			want: Info{Version: 9, DBs: []DB{{Keys: 3}}, Functions: 1, ChecksumVerified: true},
+		},
+		{
+			name: "v14 and v15 with the types of v13",
+			data: newRDB(15).aux("redis-ver", "8.10.0").selectDB(0).set("k", "v").stream(typeStreamListpacks4).
+				raw(typeHashListpackEx).str("hl").le64(0).str("lp").end(true),
+			want: Info{Version: 15, Aux: map[string]string{"redis-ver": "8.10.0"}, DBs: []DB{{Keys: 3}}, ChecksumVerified: true},
+		},
+		{
+			name: "VALKEY080: Valkey 9 without field TTLs or slot imports",
+			data: newValkeyRDB(80).aux("valkey-ver", "9.0.0").raw(opAux).str("redis-ver").str("7.2.4").
+				raw(opFunction2).str("#!lua name=a\n").selectDB(0).resize(3, 1).raw(opSlotInfo).len(1).len(3).len(1).
+				expireMs(4102444800000).set("k", "v").raw(typeSetListpack).str("s").str("lp").stream(typeStreamListpacks3).
+				end(true),
+			want: Info{Magic: MagicValkey, Version: 80, Aux: map[string]string{"valkey-ver": "9.0.0", "redis-ver": "7.2.4"},
+				DBs: []DB{{ResizeKeys: 3, ResizeExpires: 1, Keys: 3, Expires: 1}}, Functions: 1, ChecksumVerified: true},
+		},
+		{
+			name: "VALKEY081 with checksum disabled",
+			data: newValkeyRDB(81).selectDB(2).set("k", "v").end(false),
+			want: Info{Magic: MagicValkey, Version: 81, DBs: []DB{{Index: 2, Keys: 1}}},
+		},
+		{
 			name: "empty dataset",
 			data: newRDB(12).end(true),
 			want: Info{Version: 12, ChecksumVerified: true},
@@ -185,6 +224,9 @@ func TestCopyHandBuilt(t *testing.T) {
 				want.Aux = map[string]string{}
 			}
 			want.Size = int64(len(tt.data))
+			if want.Magic == "" {
+				want.Magic = MagicRedis
+			}
 			if tt.data[len("REDIS0000")-1] >= '5' || want.Version >= 10 {
 				want.Checksum = uint64(le64(tt.data[len(tt.data)-8:]))
 			}
@@ -225,6 +267,7 @@ func TestCopyRejects(t *testing.T) {
 	good := newRDB(9).selectDB(0).set("k", "v").end(true)
 	badSum := bytes.Clone(good)
 	badSum[len(badSum)-1] ^= 1
+	unparsed := newRDB(99).selectDB(0).set("k", "v").end(true)
 	tests := []struct {
 		name string
 		data []byte
@@ -232,46 +275,21 @@ func TestCopyRejects(t *testing.T) {
 		msg  string
 	}{
 		{"empty input", nil, ErrCorrupt, "truncated"},
-		{"bad magic", []byte("REDIX0009\xff"), ErrCorrupt, "magic"},
+		{"bad magic", []byte("REDIX0009\xff"), ErrCorrupt, "neither REDIS nor VALKEY"},
+		{"garbage", bytes.Repeat([]byte("garbage!"), 20), ErrCorrupt, "does not end in EOF and a matching CRC-64"},
 		{"version not digits", []byte("REDIS00a9\xff"), ErrCorrupt, "4 digits"},
 		{"version 0", newRDB(0).end(true), ErrCorrupt, "version 0"},
-		{"version 14", newRDB(14).end(true), ErrUnsupportedVersion, "version 14"},
-		{"version 99", newRDB(99).end(true), ErrUnsupportedVersion, "version 99"},
 		{"header only", []byte("REDIS0011"), ErrCorrupt, "truncated"},
 		{"checksum mismatch", badSum, ErrCorrupt, "checksum mismatch"},
+		{"checksum mismatch in version 99", append(bytes.Clone(unparsed[:len(unparsed)-1]), unparsed[len(unparsed)-1]^1), ErrCorrupt, "does not end in EOF"},
+		{"version 99 without checksum", newRDB(99).selectDB(0).set("k", "v").end(false), ErrUnsupportedVersion, "nothing can verify it"},
+		{"VALKEY079 without checksum", newValkeyRDB(79).end(false), ErrUnsupportedVersion, "VALKEY079"},
 		{"trailing byte", append(bytes.Clone(good), 0), ErrCorrupt, "trailing"},
+		{"trailing byte after version 99", append(bytes.Clone(unparsed), 0), ErrCorrupt, "does not end in EOF"},
 		{"trailer in a v4 file", newRDB(4).selectDB(0).end(false)[:0:0], ErrCorrupt, ""},
 		{"trailing bytes after v4", append(newRDB(4).selectDB(0).set("k", "v").end(true), make([]byte, 8)...), ErrCorrupt, "trailing"},
+		{"type 8 in a v4 file", newRDB(4).selectDB(0).raw(8).str("k").str("v").end(true), ErrCorrupt, "unknown value type 8"},
 		{"missing trailer", good[:len(good)-8], ErrCorrupt, "read checksum"},
-		{"type 8", newRDB(9).selectDB(0).raw(8).str("k").str("v").end(true), ErrCorrupt, "unknown value type 8"},
-		{"type 27", newRDB(13).selectDB(0).raw(27).str("k").str("v").end(true), ErrCorrupt, "unknown value type 27"},
-		{"module pre-GA", newRDB(8).selectDB(0).raw(typeModulePreGA).str("k").end(true), ErrCorrupt, "release candidates"},
-		{"function pre-GA", newRDB(10).raw(opFunctionPreGA).str("f").end(true), ErrCorrupt, "release candidates"},
-		{"byte 0xF2", newRDB(13).raw(0xF2).end(true), ErrCorrupt, "unknown value type 242"},
-		{"KEY_META in v12", newRDB(12).selectDB(0).raw(opKeyMeta).len(0).set("k", "v").end(true), ErrCorrupt, "opcode 0xf3 not defined in RDB version 12"},
-		{"FUNCTION2 in v9", newRDB(9).raw(opFunction2).str("f").end(true), ErrCorrupt, "version 9"},
-		{"SLOT_INFO in v11", newRDB(11).raw(opSlotInfo).len(1).len(1).len(0).end(true), ErrCorrupt, "version 11"},
-		{"AUX in v6", newRDB(6).aux("redis-ver", "2.8.0").end(true), ErrCorrupt, "version 6"},
-		{"listpack hash in v9", newRDB(9).selectDB(0).raw(typeHashListpack).str("h").str("lp").end(true), ErrCorrupt, "type 16 not defined in RDB version 9"},
-		{"stream v4 in v12", newRDB(12).selectDB(0).stream(typeStreamListpacks4).end(true), ErrCorrupt, "type 26"},
-		{"64-bit length in v7", newRDB(7).selectDB(0).raw(typeString).str("k").raw(len64, 0, 0, 0, 0, 0, 0, 0, 1, 'v').end(true), ErrCorrupt, "64-bit length"},
-		{"length encoding 0x82", newRDB(9).raw(opSelectDB, 0x82).end(true), ErrCorrupt, "unknown length encoding 0x82"},
-		{"string encoding as a length", newRDB(9).raw(opSelectDB, 0xC0).end(true), ErrCorrupt, "where a length belongs"},
-		{"string encoding 4", newRDB(9).selectDB(0).raw(typeString, 0xC4).end(true), ErrCorrupt, "unknown string encoding 4"},
-		{"expire then EOF", newRDB(9).selectDB(0).expireMs(1).end(true), ErrCorrupt, "EXPIRETIME_MS not followed by a key"},
-		{"IDLE then SELECTDB", newRDB(9).selectDB(0).raw(opIdle).len(1).selectDB(1).end(true), ErrCorrupt, "IDLE not followed by a key"},
-		{"KEY_META then EXPIRETIME_MS", newRDB(13).selectDB(0).raw(opKeyMeta).len(1).raw('A', 'B', 'C', 'D').len(moduleEOF).
-			expireMs(1).set("k", "v").end(true), ErrCorrupt, "KEY_META followed by opcode 0xfc"},
-		{"RESIZEDB before SELECTDB", newRDB(9).resize(1, 0).end(true), ErrCorrupt, "before SELECTDB"},
-		{"quicklist container 3", newRDB(10).selectDB(0).raw(typeListQuicklist2).str("l").len(1).len(3).str("x").end(true), ErrCorrupt, "container 3"},
-		{"stream node key of 15 bytes", newRDB(10).selectDB(0).raw(typeStreamListpacks2).str("s").len(1).str("123456789012345").end(true), ErrCorrupt, "stream node key of 15 bytes"},
-		{"module aux when-opcode", newRDB(9).raw(opModuleAux).len(moduleID("mymodtype", 1)).len(moduleSint).len(1).len(0).end(true), ErrCorrupt, "when-opcode 1"},
-		{"module opcode 6", newRDB(9).selectDB(0).raw(typeModule2).str("k").len(moduleID("mymodtype", 1)).len(6).end(true), ErrCorrupt, "module item opcode 6"},
-		{"consumer PEL overflow", newRDB(9).selectDB(0).raw(typeStreamListpacks).str("s").len(0).len(0).len(0).len(0).
-			len(1).str("g").len(0).len(0).len(0).len(1).str("c").le64(0).len(1 << 62).end(true), ErrCorrupt, "consumer PEL"},
-		{"AUX value over the limit", newRDB(9).raw(opAux).str("k").len(maxAuxLen + 1).end(true), ErrCorrupt, "may hold"},
-		{"AUX LZF invalid", newRDB(9).raw(opAux).str("k").lzf([]byte{0x20, 5}, 3).end(true), ErrCorrupt, "LZF"},
-		{"DB index out of range", newRDB(9).raw(opSelectDB).len(1 << 40).end(true), ErrCorrupt, "out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,6 +303,117 @@ func TestCopyRejects(t *testing.T) {
 			}
 			if !bytes.HasPrefix(tt.data, out.Bytes()) {
 				t.Errorf("copied bytes are not a prefix of the input")
+			}
+		})
+	}
+}
+
+// unparsable are files whose structure Copy does not accept, each with
+// what its error says. Without a checksum Copy refuses them; with a valid
+// one it accepts them on the CRC-64 alone and records why.
+func unparsable() []struct {
+	name string
+	b    *builder
+	msg  string
+} {
+	return []struct {
+		name string
+		b    *builder
+		msg  string
+	}{
+		{"version 99", newRDB(99).selectDB(0).set("k", "v"), "RDB version 99 is newer than this rdbak (REDIS 1..15 known)"},
+		{"VALKEY082", newValkeyRDB(82).selectDB(0).set("k", "v"), "VALKEY082 is not one this rdbak knows (VALKEY080..081)"},
+		{"unknown magic", &builder{Buffer: *bytes.NewBufferString("KEYDB0011"), version: 11}, "neither REDIS nor VALKEY"},
+		{"type 8", newRDB(9).selectDB(0).raw(8).str("k").str("v"), "unknown value type 8"},
+		{"type 27", newRDB(14).selectDB(0).raw(27).str("k").str("v"), "value type 27 (stream-listpacks-5) has a layout this rdbak does not parse"},
+		{"type 28", newRDB(14).selectDB(0).raw(28).str("k").str("v"), "value type 28 (array)"},
+		{"type 31", newRDB(15).selectDB(0).raw(31).str("k").str("v"), "value type 31 (hash-tmpl-array)"},
+		{"type 33", newRDB(15).selectDB(0).raw(33).str("k").str("v"), "unknown value type 33"},
+		{"HASH_TEMPLATES", newRDB(15).raw(opHashTemplates).len(0), "opcode 0xf2 (Redis HASH_TEMPLATES, RDB 15)"},
+		{"Valkey hash-2", newValkeyRDB(80).selectDB(0).raw(typeValkeyHash2).str("h").len(0), "value type 22 (Valkey hash-2)"},
+		{"Valkey SLOT_IMPORT", newValkeyRDB(80).raw(opSlotImport).str("job").len(0), "opcode 0xf3 (Valkey SLOT_IMPORT)"},
+		{"Valkey type 24", newValkeyRDB(81).selectDB(0).raw(typeHashMetadata).str("h"), "unknown value type 24 for VALKEY"},
+		{"module pre-GA", newRDB(8).selectDB(0).raw(typeModulePreGA).str("k"), "release candidates"},
+		{"function pre-GA", newRDB(10).raw(opFunctionPreGA).str("f"), "release candidates"},
+		{"length encoding 0x82", newRDB(9).raw(opSelectDB, 0x82), "unknown length encoding 0x82"},
+		{"string encoding as a length", newRDB(9).raw(opSelectDB, 0xC0), "where a length belongs"},
+		{"string encoding 4", newRDB(9).selectDB(0).raw(typeString, 0xC4), "unknown string encoding 4"},
+		{"expire then EOF", newRDB(9).selectDB(0).expireMs(1), "EXPIRETIME_MS not followed by a key"},
+		{"IDLE then SELECTDB", newRDB(9).selectDB(0).raw(opIdle).len(1).selectDB(1), "IDLE not followed by a key"},
+		{"KEY_META then EXPIRETIME_MS", newRDB(13).selectDB(0).raw(opKeyMeta).len(1).raw('A', 'B', 'C', 'D').len(moduleEOF).
+			expireMs(1).set("k", "v"), "KEY_META followed by opcode 0xfc"},
+		{"RESIZEDB before SELECTDB", newRDB(9).resize(1, 0), "before SELECTDB"},
+		{"quicklist container 3", newRDB(10).selectDB(0).raw(typeListQuicklist2).str("l").len(1).len(3).str("x"), "container 3"},
+		{"stream node key of 15 bytes", newRDB(10).selectDB(0).raw(typeStreamListpacks2).str("s").len(1).str("123456789012345"), "stream node key of 15 bytes"},
+		{"module aux when-opcode", newRDB(9).raw(opModuleAux).len(moduleID("mymodtype", 1)).len(moduleSint).len(1).len(0), "when-opcode 1"},
+		{"module opcode 6", newRDB(9).selectDB(0).raw(typeModule2).str("k").len(moduleID("mymodtype", 1)).len(6), "module item opcode 6"},
+		{"consumer PEL overflow", newRDB(9).selectDB(0).raw(typeStreamListpacks).str("s").len(0).len(0).len(0).len(0).
+			len(1).str("g").len(0).len(0).len(0).len(1).str("c").le64(0).len(1 << 62), "consumer PEL"},
+		{"AUX value over the limit", newRDB(9).raw(opAux).str("k").len(maxAuxLen + 1), "may hold"},
+		{"AUX LZF invalid", newRDB(9).raw(opAux).str("k").lzf([]byte{0x20, 5}, 3), "LZF"},
+		{"DB index out of range", newRDB(9).raw(opSelectDB).len(1 << 40), "out of range"},
+		{"misread length runs past the end", newRDB(12).selectDB(0).raw(typeString).str("k").len(1 << 20).raw('v'), "truncated"},
+	}
+}
+
+// ended returns b's bytes with EOF and the trailer, leaving b as it was.
+func ended(b *builder, checksum bool) []byte {
+	c := &builder{version: b.version}
+	c.Write(b.Bytes())
+	return c.end(checksum)
+}
+
+// TestCopyStrictWithoutChecksum: with rdbchecksum off the parse is the only
+// check, so a structure Copy cannot parse is refused.
+func TestCopyStrictWithoutChecksum(t *testing.T) {
+	for _, tt := range unparsable() {
+		t.Run(tt.name, func(t *testing.T) {
+			data := ended(tt.b, false)
+			var out bytes.Buffer
+			_, err := Copy(&out, bytes.NewReader(data))
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
+				t.Fatalf("Copy error %v, want ErrCorrupt or ErrUnsupportedVersion", err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not mention %q", err, tt.msg)
+			}
+			if !bytes.Equal(out.Bytes(), data) && !bytes.HasPrefix(data, out.Bytes()) {
+				t.Errorf("copied bytes are not a prefix of the input")
+			}
+		})
+	}
+}
+
+// TestCopyChecksumOnly: with a valid CRC-64 the same files are accepted,
+// every byte copied, and Info says the structure was not parsed and why.
+func TestCopyChecksumOnly(t *testing.T) {
+	for _, tt := range unparsable() {
+		t.Run(tt.name, func(t *testing.T) {
+			data := ended(tt.b, true)
+			var out bytes.Buffer
+			info, err := Copy(&out, bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("Copy: %v", err)
+			}
+			if !bytes.Equal(out.Bytes(), data) {
+				t.Errorf("copied %d bytes, want the %d input bytes", out.Len(), len(data))
+			}
+			if !strings.Contains(info.Unparsed, tt.msg) || strings.Contains(info.Unparsed, "rdb corrupt") {
+				t.Errorf("Unparsed %q, want it to say %q (without the sentinel)", info.Unparsed, tt.msg)
+			}
+			if want := "not-parsed: " + info.Unparsed; info.Structure() != want {
+				t.Errorf("Structure() = %q, want %q", info.Structure(), want)
+			}
+			if !info.ChecksumVerified || info.Checksum != le64(data[len(data)-8:]) || info.Size != int64(len(data)) {
+				t.Errorf("checksum %016x verified %v size %d; want the trailer, verified, %d", info.Checksum, info.ChecksumVerified, info.Size, len(data))
+			}
+			if len(info.DBs) != 0 || info.Functions != 0 || len(info.Modules) != 0 {
+				t.Errorf("partial counts kept: DBs %+v functions %d modules %v", info.DBs, info.Functions, info.Modules)
+			}
+			// Small reads must not change the verdict.
+			info2, err := Copy(io_discard{}, iotest.OneByteReader(bytes.NewReader(data)))
+			if err != nil || !reflect.DeepEqual(info, info2) {
+				t.Errorf("one-byte reads: %v %+v, want %+v", err, info2, info)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -15,17 +16,36 @@ import (
 // the destination must be discarded.
 var (
 	// ErrCorrupt: the input is not a complete, well-formed RDB file
-	// (truncated, bad magic, unknown opcode or type, CRC mismatch, bytes
-	// after the trailer).
+	// (truncated, CRC mismatch, bytes after the trailer, or a structure
+	// this package cannot parse in a file with no checksum to vouch for it).
 	ErrCorrupt = errors.New("rdb corrupt")
-	// ErrUnsupportedVersion: the header names an RDB version newer than
-	// MaxVersion, whose layout this package has not been checked against.
+	// ErrUnsupportedVersion: the header names a magic or version this
+	// package does not parse, and the file has no checksum to verify it by.
 	ErrUnsupportedVersion = errors.New("unsupported rdb version")
 )
 
-// MaxVersion is the newest RDB version Copy parses (13, Redis 8.6). Later
-// versions add types whose layouts are not confirmed in Redis sources.
-const MaxVersion = 13
+// Versions Copy parses: Redis's REDIS0001 to REDIS0015 (Redis 8.10) and
+// Valkey's VALKEY080 and VALKEY081 (Valkey 9.0, 9.2). Other files are only
+// checked against their CRC-64 trailer (see Info.Unparsed).
+const (
+	MaxVersion       = 15
+	MinValkeyVersion = 80
+	MaxValkeyVersion = 81
+)
+
+// Magics at the start of an RDB file.
+const (
+	MagicRedis  = "REDIS"
+	MagicValkey = "VALKEY"
+)
+
+// Parses names the formats this build parses, for messages that tell an
+// operator to upgrade rdbak.
+const Parses = "REDIS0001..0015, VALKEY080..081"
+
+// StructureVerified is Info.Structure for a file whose every record was
+// parsed.
+const StructureVerified = "verified"
 
 // Limits that keep memory bounded on hostile input. Redis writes a handful
 // of short AUX fields, one entry per module type and one per non-empty DB,
@@ -39,7 +59,8 @@ const (
 
 // Info is what Copy learned about one RDB file.
 type Info struct {
-	Version int               // RDB version from the REDIS00NN header
+	Magic   string            // MagicRedis or MagicValkey; "" when the header is neither
+	Version int               // RDB version from the header (0 with an unknown magic)
 	Aux     map[string]string // every AUX field, value as the text Redis would load
 	DBs     []DB              // each DB that has keys or a SELECTDB, in file order
 	Modules []string          // distinct module type names from MODULE_2 values and MODULE_AUX, first seen first
@@ -50,6 +71,20 @@ type Info struct {
 	Checksum         uint64
 	ChecksumVerified bool  // the trailer was non-zero and matched
 	Size             int64 // bytes consumed, trailer included
+	// Unparsed is why the structure was not parsed, "" when it was: a
+	// version or magic this build does not know, or a record it could not
+	// parse. Copy then accepted the file on its CRC-64 alone (the trailer
+	// matched the whole stream, which ends in EOF), and DBs, Modules and
+	// Functions are left empty since their counts would be partial.
+	Unparsed string
+}
+
+// Structure is StructureVerified, or "not-parsed: " and the reason.
+func (i Info) Structure() string {
+	if i.Unparsed == "" {
+		return StructureVerified
+	}
+	return "not-parsed: " + i.Unparsed
 }
 
 // DB describes one database of the file.
@@ -105,18 +140,71 @@ func (i Info) AOFBase() bool { return i.Aux["aof-base"] == "1" || i.Aux["aof-pre
 // ErrUnsupportedVersion, or else come from r or w. Copy reads r to its end
 // (to detect trailing bytes), so r must deliver exactly one RDB file. On
 // error the Info describes what was parsed before the failure.
+//
+// The CRC-64 that Redis wrote over its own bytes is the authority on
+// integrity. When the header names a version or magic this build does not
+// parse, or the parser meets a record it cannot parse, Copy reads on and
+// accepts the file if its last 8 bytes are a non-zero CRC-64 of everything
+// before them and the byte before them is EOF; Info.Unparsed then says why
+// the structure was not checked. Without a checksum (rdbchecksum no, or a
+// version before 5) the parse is the only check and stays strict.
 func Copy(w io.Writer, r io.Reader) (Info, error) {
+	return parse(w, r, nil)
+}
+
+// parse runs the parser over r, copying to w, with obs (if any) told of
+// every key.
+func parse(w io.Writer, r io.Reader, obs *observer) (Info, error) {
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
 	p := &parser{
-		stream: stream{src: r, dst: w, buf: *buf, crcOn: true},
+		stream: stream{src: r, dst: w, buf: *buf},
 		info:   Info{Aux: map[string]string{}},
 		dbIdx:  map[int]int{},
 		cur:    -1,
+		obs:    obs,
 	}
 	err := p.run()
+	if err != nil && p.mayFallBack(err) {
+		err = p.checksumOnly(err)
+	}
 	p.info.Size = p.offset()
 	return p.info, err
+}
+
+// mayFallBack reports whether err is the parser's own verdict on bytes the
+// CRC-64 may still vouch for: not an I/O error, not a bad trailer, not a
+// header that claims to be Redis's but is malformed, not a file that has no
+// checksum by its version.
+func (p *parser) mayFallBack(err error) bool {
+	return !p.strict && (errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsupportedVersion))
+}
+
+// checksumOnly reads the rest of the input and accepts the file on its
+// CRC-64 trailer alone, recording perr as the reason the structure was not
+// parsed. It returns perr when there is no checksum to go by.
+func (p *parser) checksumOnly(perr error) error {
+	crc, last, stored, ok, err := p.drain()
+	if err != nil {
+		return err
+	}
+	reason := strings.TrimSuffix(strings.TrimSuffix(perr.Error(), ": "+ErrCorrupt.Error()), ": "+ErrUnsupportedVersion.Error())
+	switch {
+	case !ok:
+		return perr
+	case stored == 0 && errors.Is(perr, ErrUnsupportedVersion):
+		return fmt.Errorf("%s, and its trailer is 0 (written with rdbchecksum no), so nothing can verify it: %w", reason, ErrUnsupportedVersion)
+	case stored == 0:
+		return perr
+	case (last != opEOF || stored != crc) && errors.Is(perr, errEndOfInput):
+		return perr
+	case last != opEOF || stored != crc:
+		return fmt.Errorf("%s, and the file does not end in EOF and a matching CRC-64 either (trailer %016x, computed %016x): %w",
+			reason, stored, crc, ErrCorrupt)
+	}
+	p.info.Checksum, p.info.ChecksumVerified, p.info.Unparsed = stored, true, reason
+	p.info.DBs, p.info.Modules, p.info.Functions = nil, nil, 0
+	return nil
 }
 
 // bufPool recycles Copy buffers: a verifier runs once per backup, but
@@ -143,19 +231,22 @@ const (
 	opEOF           = 0xFF
 )
 
-// opcodeSince is the first RDB version of each opcode; the writer of an
-// older file cannot have produced it, so it marks corruption there.
-var opcodeSince = [256]int{
-	opKeyMeta: 13, opSlotInfo: 12, opFunction2: 10, opModuleAux: 9, opIdle: 9, opFreq: 9,
-	opAux: 7, opResizeDB: 7, opExpireMs: 3, opExpire: 1, opSelectDB: 1, opEOF: 1,
-}
+// Opcodes of one flavor only, on the byte values above.
+const (
+	opHashTemplates = 0xF2 // Redis RDB 15; layout not confirmed in sources here
+	opSlotImport    = 0xF3 // Valkey 9 (VALKEY080); Redis's KEY_META
+)
 
 type parser struct {
 	stream
-	info  Info
-	dbIdx map[int]int // DB index -> position in info.DBs
-	cur   int         // position of the current DB in info.DBs, -1 before any
-	mods  map[string]bool
+	info    Info
+	version int
+	valkey  bool        // VALKEY magic: numbers 22, 23 and 243 mean Valkey's types
+	strict  bool        // an error now is final: no checksum-only fallback
+	dbIdx   map[int]int // DB index -> position in info.DBs
+	cur     int         // position of the current DB in info.DBs, -1 before any
+	mods    map[string]bool
+	obs     *observer // Inspect's per-key statistics; nil for Copy
 }
 
 // keyPrefix records the per-key opcodes seen since the last key.
@@ -179,16 +270,18 @@ func (p *parser) run() error {
 		}
 		if t < opKeyMeta {
 			if err := p.keyValue(t, pre.expire); err != nil {
-				return fmt.Errorf("read key of type %d (%s) at offset %d: %w", t, typeName(t), start, err)
+				return fmt.Errorf("read key of type %d (%s) at offset %d: %w", t, p.typeName(t), start, err)
 			}
 			pre = keyPrefix{}
 			continue
 		}
-		if since := opcodeSince[t]; since == 0 || p.version < since {
-			if t == opFunctionPreGA {
-				return p.corrupt("opcode 0x%02x (function data of 7.0 release candidates, which no Redis release loads)", t)
-			}
-			return p.corrupt("opcode 0x%02x not defined in RDB version %d", t, p.version)
+		// rdbLoad accepts every opcode it knows in a file of any version it
+		// loads, so there is no per-version gating here.
+		switch {
+		case t == opFunctionPreGA:
+			return p.corrupt("opcode 0x%02x (function data of 7.0 release candidates, which no Redis release loads)", t)
+		case t == opSlotImport && p.valkey:
+			return p.corrupt("opcode 0x%02x (Valkey SLOT_IMPORT) has a layout this rdbak does not parse", t)
 		}
 		if pre.meta {
 			return p.corrupt("KEY_META followed by opcode 0x%02x instead of a value type", t)
@@ -212,27 +305,43 @@ func (p *parser) run() error {
 	}
 }
 
+// header reads the 9-byte magic and version: REDIS and 4 digits, or VALKEY
+// and 3 digits.
 func (p *parser) header() error {
 	h, err := p.next(9)
 	if err != nil {
 		return fmt.Errorf("read header: %w", err)
 	}
-	if !bytes.HasPrefix(h, []byte("REDIS")) {
-		return fmt.Errorf("read header: magic %q is not REDIS: %w", h[:5], ErrCorrupt)
+	var digits []byte
+	switch {
+	case bytes.HasPrefix(h, []byte(MagicRedis)):
+		p.info.Magic, digits = MagicRedis, h[len(MagicRedis):]
+	case bytes.HasPrefix(h, []byte(MagicValkey)):
+		p.info.Magic, digits, p.valkey = MagicValkey, h[len(MagicValkey):], true
+	default:
+		return fmt.Errorf("header %q starts with neither %s nor %s, a format this rdbak does not know: %w",
+			h, MagicRedis, MagicValkey, ErrUnsupportedVersion)
 	}
 	v := 0
-	for _, c := range h[5:] {
+	for _, c := range digits {
 		if c < '0' || c > '9' {
-			return fmt.Errorf("read header: version %q is not 4 digits: %w", h[5:], ErrCorrupt)
+			p.strict = true
+			return fmt.Errorf("read header: version %q is not %d digits: %w", digits, len(digits), ErrCorrupt)
 		}
 		v = v*10 + int(c-'0')
 	}
 	p.version, p.info.Version = v, v
 	switch {
 	case v == 0:
+		p.strict = true
 		return fmt.Errorf("read header: version 0 does not exist: %w", ErrCorrupt)
-	case v > MaxVersion:
-		return fmt.Errorf("read header: RDB version %d is newer than the %d this build parses: %w", v, MaxVersion, ErrUnsupportedVersion)
+	case !p.valkey && v > MaxVersion:
+		return fmt.Errorf("RDB version %d is newer than this rdbak (%s 1..%d known): %w", v, MagicRedis, MaxVersion, ErrUnsupportedVersion)
+	case p.valkey && (v < MinValkeyVersion || v > MaxValkeyVersion):
+		return fmt.Errorf("RDB version %s%03d is not one this rdbak knows (%s%03d..%03d): %w",
+			MagicValkey, v, MagicValkey, MinValkeyVersion, MaxValkeyVersion, ErrUnsupportedVersion)
+	case !p.valkey && v < 5:
+		p.strict = true // no checksum: the parse is the only check
 	}
 	return nil
 }
@@ -347,25 +456,30 @@ func (p *parser) selectDB(idx int) error {
 
 // keyValue consumes a key of type t and its value.
 func (p *parser) keyValue(t byte, expire bool) error {
-	if since := typeSince[t]; since == 0 || p.version < since {
-		if t == typeModulePreGA {
-			return p.corrupt("module value of 4.0 release candidates, which no Redis release loads")
-		}
-		if since == 0 {
-			return p.corrupt("unknown value type %d", t)
-		}
-		return p.corrupt("value type %d not defined in RDB version %d", t, p.version)
+	if err := p.checkType(t); err != nil {
+		return err
 	}
 	if p.cur < 0 { // keys before any SELECTDB load into DB 0
 		if err := p.selectDB(0); err != nil {
 			return err
 		}
 	}
-	if _, err := p.skipString(); err != nil {
+	start := p.offset() - 1 // the type byte
+	var name string
+	var err error
+	if p.obs != nil {
+		name, err = p.keyName()
+	} else {
+		_, err = p.skipString()
+	}
+	if err != nil {
 		return fmt.Errorf("read key name: %w", err)
 	}
 	if err := p.skipValue(t); err != nil {
 		return err
+	}
+	if p.obs != nil {
+		p.obs.key(p.info.DBs[p.cur].Index, name, p.typeName(t), p.offset()-start)
 	}
 	db := &p.info.DBs[p.cur]
 	db.Keys++
@@ -378,21 +492,14 @@ func (p *parser) keyValue(t byte, expire bool) error {
 // trailer handles what follows the EOF opcode: the checksum (version ≥ 5),
 // then nothing at all.
 func (p *parser) trailer() error {
-	p.foldCRC()
-	p.crcOn = false
-	if p.version >= 5 {
+	p.strict = true // from here on only the trailer is judged
+	if p.valkey || p.version >= 5 {
 		b, err := p.next(8)
 		if err != nil {
 			return fmt.Errorf("read checksum: %w", err)
 		}
 		stored := binary.LittleEndian.Uint64(b)
 		p.info.Checksum = stored
-		if stored != 0 {
-			if stored != p.crc {
-				return p.corrupt("checksum mismatch: stored %016x, computed %016x", stored, p.crc)
-			}
-			p.info.ChecksumVerified = true
-		}
 	}
 	end := p.offset()
 	eof, err := p.atEOF()
@@ -401,6 +508,15 @@ func (p *parser) trailer() error {
 	}
 	if !eof {
 		return fmt.Errorf("trailing bytes after the end of the rdb at offset %d: %w", end, ErrCorrupt)
+	}
+	// At the end of the input the running CRC covers all but the 8
+	// trailer bytes: exactly the bytes up to and including EOF.
+	if stored := p.info.Checksum; stored != 0 {
+		p.foldCRC()
+		if stored != p.crc {
+			return fmt.Errorf("checksum mismatch: stored %016x, computed %016x: %w", stored, p.crc, ErrCorrupt)
+		}
+		p.info.ChecksumVerified = true
 	}
 	return nil
 }

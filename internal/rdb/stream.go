@@ -20,23 +20,30 @@ const maxEmptyReads = 100
 // tells it apart from read and write failures.
 var errEndOfInput = fmt.Errorf("truncated: %w", ErrCorrupt)
 
+// trailerLen is the size of the CRC-64 trailer.
+const trailerLen = 8
+
 // stream reads the source through one fixed buffer. Every chunk is written
 // to the destination as soon as it is read, so the copy never lags the
 // parse by more than one buffer. Consumed bytes are folded into the CRC
 // lazily, when the buffer is compacted, so a large value costs one CRC call
 // per chunk and no per-byte work.
+//
+// The CRC covers every byte of the source except the last trailerLen read so
+// far: at the end of the input it is the CRC of everything before the
+// trailer, whether or not the parser understood the bytes. That is what lets
+// Copy fall back to the checksum alone when the structure is beyond it.
 type stream struct {
-	src     io.Reader
-	dst     io.Writer
-	buf     []byte
-	pos     int   // next unconsumed byte
-	end     int   // end of the bytes read so far
-	base    int64 // file offset of buf[0]
-	crc     uint64
-	crcFrom int  // buf[crcFrom:pos] is consumed but not yet in crc
-	crcOn   bool // false once the EOF opcode is consumed
-	srcErr  error
-	version int // RDB version, for the version-dependent encodings
+	src       io.Reader
+	dst       io.Writer
+	buf       []byte
+	pos       int   // next unconsumed byte
+	end       int   // end of the bytes read so far
+	base      int64 // file offset of buf[0]
+	crc       uint64
+	crcFrom   int  // buf[crcFrom:] is not yet in crc; crcFrom <= pos
+	lastInCRC byte // the last byte folded into crc
+	srcErr    error
 }
 
 // offset is the file offset of the next unconsumed byte.
@@ -46,22 +53,49 @@ func (s *stream) corrupt(format string, args ...any) error {
 	return fmt.Errorf("%s at offset %d: %w", fmt.Sprintf(format, args...), s.offset(), ErrCorrupt)
 }
 
-// foldCRC adds the bytes consumed since the last call to the checksum.
+// foldCRC adds the consumed bytes to the checksum, all but the last
+// trailerLen bytes read.
 func (s *stream) foldCRC() {
-	if s.crcOn {
-		s.crc = CRC64(s.crc, s.buf[s.crcFrom:s.pos])
+	upto := min(s.pos, s.end-trailerLen)
+	if upto > s.crcFrom {
+		s.crc = CRC64(s.crc, s.buf[s.crcFrom:upto])
+		s.lastInCRC = s.buf[upto-1]
+		s.crcFrom = upto
 	}
-	s.crcFrom = s.pos
 }
 
-// compact drops consumed bytes from the buffer.
+// compact drops consumed bytes from the buffer, keeping those not yet in
+// the checksum (at most trailerLen of them).
 func (s *stream) compact() {
 	s.foldCRC()
-	n := copy(s.buf, s.buf[s.pos:s.end])
-	s.base += int64(s.pos)
+	keep := s.crcFrom
+	n := copy(s.buf, s.buf[keep:s.end])
+	s.base += int64(keep)
 	s.end = n
-	s.pos = 0
+	s.pos -= keep
 	s.crcFrom = 0
+}
+
+// drain consumes the rest of the source and returns the CRC-64 of every byte
+// before the last trailerLen, the byte just before them, and those last
+// bytes read as a little-endian trailer. ok is false when the source holds
+// fewer than trailerLen+1 bytes.
+func (s *stream) drain() (crc uint64, last byte, trailer uint64, ok bool, err error) {
+	for {
+		s.pos = s.end
+		s.compact()
+		if err := s.read(); err != nil {
+			if !errors.Is(err, errEndOfInput) {
+				return 0, 0, 0, false, err
+			}
+			break
+		}
+	}
+	s.foldCRC()
+	if s.base+int64(s.end) <= trailerLen {
+		return 0, 0, 0, false, nil
+	}
+	return s.crc, s.lastInCRC, binary.LittleEndian.Uint64(s.buf[s.end-trailerLen : s.end]), true, nil
 }
 
 // read appends at least one byte from the source to the buffer and copies
@@ -93,7 +127,7 @@ func (s *stream) fill(n int) error {
 		return nil
 	}
 	s.compact()
-	for s.end < n {
+	for s.end-s.pos < n {
 		if err := s.read(); err != nil {
 			return err
 		}
@@ -209,14 +243,14 @@ func (s *stream) lengthOrEncodingSlow() (v uint64, enc bool, err error) {
 			return 0, false, err
 		}
 		return uint64(binary.BigEndian.Uint32(p)), false, nil
-	case b == len64 && s.version >= 8:
+	case b == len64:
+		// Written from version 8 on, but rdbLoadLenByRef reads it in any
+		// version, as this does.
 		p, err := s.next(8)
 		if err != nil {
 			return 0, false, err
 		}
 		return binary.BigEndian.Uint64(p), false, nil
-	case b == len64:
-		return 0, false, s.corrupt("64-bit length in a version %d file (they start in version 8)", s.version)
 	}
 	return 0, false, s.corrupt("unknown length encoding 0x%02x", b)
 }
@@ -318,26 +352,38 @@ func (s *stream) readString(limit uint64) (string, error) {
 		n, err := s.intString(v)
 		return strconv.FormatInt(n, 10), err
 	case encLZF:
-		clen, err := s.length()
-		if err != nil {
-			return "", err
+		out, ulen, clen, err := s.lzfString(limit)
+		if err == nil && out == nil {
+			err = s.corrupt("compressed string of %d (%d) bytes, more than the %d this field may hold", ulen, clen, limit)
 		}
-		ulen, err := s.length()
-		if err != nil {
-			return "", err
-		}
-		if clen > limit || ulen > limit {
-			return "", s.corrupt("compressed string of %d (%d) bytes, more than the %d this field may hold", ulen, clen, limit)
-		}
-		p, err := s.next(int(clen))
-		if err != nil {
-			return "", err
-		}
-		out, err := lzfDecompress(p, int(ulen))
-		if err != nil {
-			return "", s.corrupt("%v", err)
-		}
-		return string(out), nil
+		return string(out), err
 	}
 	return "", s.corrupt("unknown string encoding %d", v)
+}
+
+// lzfString reads the rest of an LZF-encoded string (after its encoding
+// byte) and returns it decompressed when both its lengths are at most limit
+// (≤ maxAuxLen); otherwise it returns nil with the lengths, leaving the
+// clen payload bytes unread.
+func (s *stream) lzfString(limit uint64) (out []byte, ulen, clen uint64, err error) {
+	if clen, err = s.length(); err != nil {
+		return nil, 0, 0, err
+	}
+	if ulen, err = s.length(); err != nil {
+		return nil, 0, 0, err
+	}
+	if clen > limit || ulen > limit {
+		return nil, ulen, clen, nil
+	}
+	p, err := s.next(int(clen))
+	if err != nil {
+		return nil, ulen, clen, err
+	}
+	if out, err = lzfDecompress(p, int(ulen)); err != nil {
+		return nil, ulen, clen, s.corrupt("%v", err)
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out, ulen, clen, nil
 }

@@ -32,20 +32,17 @@ const (
 	typeStreamListpacks4    = 26
 )
 
-// typeSince is the first RDB version whose writer emits each type (0: not a
-// loadable type). The release-candidate hash types 22 and 23 come from 7.4
-// RCs, whose exact version is not confirmed; 11 is the lenient bound.
-var typeSince = [256]int{
-	typeString: 1, typeList: 1, typeSet: 1, typeZset: 1, typeHash: 1,
-	typeZset2: 8, typeModule2: 8,
-	typeHashZipmap: 1, typeListZiplist: 1, typeSetIntset: 1, typeZsetZiplist: 1, typeHashZiplist: 1,
-	typeListQuicklist: 7, typeStreamListpacks: 9,
-	typeHashListpack: 10, typeZsetListpack: 10, typeListQuicklist2: 10, typeStreamListpacks2: 10,
-	typeSetListpack: 11, typeStreamListpacks3: 11,
-	typeHashMetadataPreGA: 11, typeHashListpackExPreGA: 11,
-	typeHashMetadata: 12, typeHashListpackEx: 12,
-	typeStreamListpacks4: 13,
-}
+// Value types beyond what the sources here confirm: Redis 8.8 (RDB 14) and
+// 8.10 (RDB 15) per their release notes, Valkey 9 (VALKEY080). Copy names
+// them but does not guess their layouts: a file holding one is accepted on
+// its CRC-64 alone (Info.Unparsed).
+const (
+	typeStreamListpacks5 = 27 // Redis RDB 14
+	typeArray            = 28 // Redis RDB 14
+	typeHashTmplFirst    = 29 // Redis RDB 15: 29..32 hash templates
+	typeHashTmplLast     = 32
+	typeValkeyHash2      = 22 // Valkey VALKEY080: hash with field TTLs
+)
 
 var typeNames = [...]string{
 	"string", "list", "set", "zset", "hash", "zset-2", "module-pre-ga", "module-2", "",
@@ -53,13 +50,42 @@ var typeNames = [...]string{
 	"stream-listpacks", "hash-listpack", "zset-listpack", "list-quicklist-2", "stream-listpacks-2",
 	"set-listpack", "stream-listpacks-3", "hash-metadata-pre-ga", "hash-listpack-ex-pre-ga",
 	"hash-metadata", "hash-listpack-ex", "stream-listpacks-4",
+	"stream-listpacks-5", "array", "hash-tmpl-lp", "hash-tmpl-lp-ref", "hash-tmpl-array", "hash-tmpl-array-ref",
 }
 
-func typeName(t byte) string {
-	if int(t) < len(typeNames) && typeNames[t] != "" {
+func (p *parser) typeName(t byte) string {
+	switch {
+	case p.valkey && t == typeValkeyHash2:
+		return "valkey-hash-2"
+	case p.valkey && t > typeValkeyHash2:
+		return "unknown"
+	case int(t) < len(typeNames) && typeNames[t] != "":
 		return typeNames[t]
 	}
 	return "unknown"
+}
+
+// checkType refuses a value type that no loader of the file's flavor
+// accepts, or whose layout this package does not know. Like rdbLoad it
+// accepts every type it knows in a file of any version.
+func (p *parser) checkType(t byte) error {
+	switch {
+	case t == typeModulePreGA:
+		return p.corrupt("module value of 4.0 release candidates, which no Redis release loads")
+	case t == 8:
+		return p.corrupt("unknown value type %d", t)
+	case p.valkey && t == typeValkeyHash2:
+		return p.corrupt("value type %d (Valkey hash-2) has a layout this rdbak does not parse", t)
+	case p.valkey && t > typeStreamListpacks3:
+		return p.corrupt("unknown value type %d for %s", t, MagicValkey)
+	case t == opHashTemplates:
+		return p.corrupt("opcode 0x%02x (Redis HASH_TEMPLATES, RDB 15) has a layout this rdbak does not parse", t)
+	case t >= typeStreamListpacks5 && t <= typeHashTmplLast:
+		return p.corrupt("value type %d (%s) has a layout this rdbak does not parse", t, p.typeName(t))
+	case t > typeStreamListpacks4:
+		return p.corrupt("unknown value type %d", t)
+	}
+	return nil
 }
 
 func opName(t byte) string {

@@ -158,12 +158,14 @@ func (p *PullSource) request(w *wire, br *bufio.Reader) (io.Reader, int64, error
 	if err != nil {
 		return nil, 0, fmt.Errorf("request RDB from %s: %w", p.Addr, err)
 	}
-	magic, err := br.Peek(5)
+	// Redis writes REDIS, Valkey 9 VALKEY; anything else means the peer is
+	// not sending an RDB at all.
+	magic, err := br.Peek(6)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read RDB from %s: %w", p.Addr, unexpectedEOF(err))
 	}
-	if string(magic) != "REDIS" {
-		return nil, 0, fmt.Errorf("read RDB from %s: payload starts with %q, not the RDB magic \"REDIS\"", p.Addr, magic)
+	if !bytes.HasPrefix(magic, []byte("REDIS")) && string(magic) != "VALKEY" {
+		return nil, 0, fmt.Errorf("read RDB from %s: payload starts with %q, not the RDB magic \"REDIS\" or \"VALKEY\"", p.Addr, magic[:5])
 	}
 	return r, size, nil
 }

@@ -24,6 +24,9 @@ type RedisOptions struct {
 	Dir        string   // data dir; a new t.TempDir() when empty
 	DBFilename string   // dbfilename; dump.rdb when empty
 	Config     []string // extra redis.conf lines, e.g. `appendonly yes`
+	// Server is the binary to run (from NeedServer or EachServer); the zero
+	// value is redis-server on PATH.
+	Server Server
 }
 
 // Redis is a redis-server process owned by one test.
@@ -34,6 +37,7 @@ type Redis struct {
 	Password string
 	LogFile  string
 	Version  [3]int // major, minor, patch of redis-server
+	Server   Server // the binary that runs, with its flavor and version
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -44,28 +48,32 @@ var redisVersionRE = regexp.MustCompile(`v=(\d+)\.(\d+)\.(\d+)`)
 // RedisServerVersion returns the version of redis-server on PATH.
 func RedisServerVersion(t testing.TB) [3]int {
 	t.Helper()
-	bin := LookPath(t, "redis-server")
-	out, err := exec.Command(bin, "--version").Output()
-	if err != nil {
-		t.Fatalf("redis-server --version: %v", err)
-	}
-	m := redisVersionRE.FindStringSubmatch(string(out))
-	if m == nil {
-		t.Fatalf("redis-server --version: unexpected output %q", out)
-	}
-	var v [3]int
-	for i := range v {
-		v[i], _ = strconv.Atoi(m[i+1])
-	}
-	return v
+	return DefaultServer(t).Version
 }
 
-// StartRedis starts redis-server on a free loopback port and stops it when
-// the test ends. It fails the test when the server does not answer PING.
+// StartRedis starts o.Server (redis-server on PATH by default) on a free
+// loopback port and stops it when the test ends. It fails the test when the
+// server does not answer PING.
 func StartRedis(t testing.TB, o RedisOptions) *Redis {
 	t.Helper()
-	bin := LookPath(t, "redis-server")
-	r := &Redis{Dir: o.Dir, Password: o.Password, Version: RedisServerVersion(t)}
+	r, err := TryStartRedis(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TryStartRedis is StartRedis for a server that may refuse to start, such
+// as one given a data file it cannot load: it returns why, with the
+// server's log, instead of failing t.
+func TryStartRedis(t testing.TB, o RedisOptions) (*Redis, error) {
+	t.Helper()
+	srv := o.Server
+	if srv.Path == "" {
+		srv = DefaultServer(t)
+	}
+	bin := srv.Path
+	r := &Redis{Dir: o.Dir, Password: o.Password, Version: srv.Version, Server: srv}
 	if r.Dir == "" {
 		r.Dir = t.TempDir()
 	}
@@ -76,7 +84,7 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 		`save ""`,
 		"appendonly no",
 	}
-	if r.Version[0] >= 7 {
+	if srv.AtLeast(7, 0) { // Valkey counts from 7.2.4 on
 		conf = append(conf, "enable-debug-command yes", "enable-protected-configs yes")
 	}
 	if o.DBFilename != "" {
@@ -110,12 +118,11 @@ func StartRedis(t testing.TB, o RedisOptions) *Redis {
 		go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(r.cmd, r.done)
 		if lastErr = r.waitPing(10 * time.Second); lastErr == nil {
 			t.Cleanup(r.Stop)
-			return r
+			return r, nil
 		}
 		r.Stop()
 	}
-	t.Fatalf("redis-server did not start: %v\nlog:\n%s", lastErr, r.Log())
-	return nil
+	return nil, fmt.Errorf("%s did not start: %w\nlog:\n%s", srv.Name, lastErr, r.Log())
 }
 
 func (r *Redis) waitPing(timeout time.Duration) error {
