@@ -224,6 +224,9 @@ func (d *daemon) lead(ctx, stop context.Context) {
 			abort(errors.New("leadership lost"))
 			return
 		}
+		// /readyz says so before the grace period starts (the AfterFunc
+		// in Run may not have run yet).
+		d.stopping.Store(true)
 		d.mu.Lock()
 		grace := d.cur.cfg.Daemon.ShutdownGrace
 		d.mu.Unlock()

@@ -60,6 +60,7 @@ func (st *state) closeNew(old *state) {
 // by a symlink swap, which the content check sees).
 func (d *daemon) watch(ctx context.Context) {
 	lastReadErr := ""
+	var seen [sha256.Size]byte // content of the last check
 	for {
 		var tick <-chan time.Time
 		if d.o.ReloadInterval > 0 {
@@ -85,10 +86,15 @@ func (d *daemon) watch(ctx context.Context) {
 			h := sha256.Sum256(data)
 			changed := h != d.cur.hash && h != d.failedHash
 			d.mu.Unlock()
-			if changed {
-				d.log.Info("reloading the config", "config", d.o.ConfigPath, "reason", "file changed")
-				d.reload(ctx, false)
+			// A file being written in place (an editor, a copy) can be
+			// read half-written: reload only content that reads the same
+			// on two checks in a row.
+			if !changed || h != seen {
+				seen = h
+				continue
 			}
+			d.log.Info("reloading the config", "config", d.o.ConfigPath, "reason", "file changed")
+			d.reload(ctx, false)
 		}
 	}
 }
