@@ -72,6 +72,8 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 		newConfigCmd(g),
 		newVersionCmd(g),
 		newReceiveCmd(g),
+		newInspectCmd(g),
+		newImportCmd(g),
 		newPauseCmd(),
 	)
 	root.SetHelpTemplate(root.HelpTemplate())

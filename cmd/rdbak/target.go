@@ -52,7 +52,7 @@ func (g *globals) resolveTarget(a *adhoc, kf *kubeFlags) (*config.Target, string
 		if err != nil {
 			return nil, "", comp, usageError{Err: fmt.Errorf("config %s: %w", g.config, err)}
 		}
-		comp = codec.Settings{Codec: string(f.Compression.Codec), Level: f.Compression.Level, Concurrency: f.Compression.Concurrency}
+		comp = codecOf(f.Compression)
 		url := t.Storage
 		if g.storage != "" {
 			url = g.storage
