@@ -49,6 +49,11 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return g.setup()
 		},
+		// Runnable with its own Args, so that an unknown command is a
+		// usage error rather than cobra's plain one.
+		Args:                       rootArgs,
+		SuggestionsMinimumDistance: 2,
+		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
@@ -75,6 +80,7 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 		newPauseCmd(),
 	)
 	root.SetHelpTemplate(root.HelpTemplate())
+	usageArgs(root)
 	return root
 }
 
