@@ -99,6 +99,7 @@ func (g *globals) setup() error {
 		return usagef("--log-format %q: use text or json", g.logFormat)
 	}
 	redis.RouteLibraryLogs(g.log)
+	kube.RouteLibraryLogs(g.log)
 	return nil
 }
 
