@@ -22,6 +22,7 @@ const (
 	exitUsage       = 2
 	exitNotFound    = 3
 	exitVerify      = 4
+	exitAfter       = 5
 	exitInterrupted = 130
 )
 
@@ -31,6 +32,8 @@ const exitCodesHelp = `Exit codes:
   2    bad usage: unknown flag, missing argument, invalid config file
   3    no such backup (or no backups yet)
   4    verification failed: the backup is damaged or does not match its manifest
+  5    the backup is stored, but what follows it failed (heartbeat, retention,
+       orphans): do not retry the backup
   130  interrupted (SIGINT or SIGTERM); nothing was committed`
 
 // usageError marks errors in what the user typed; the application layer
@@ -52,6 +55,8 @@ func exitCode(ctx context.Context, err error) int {
 		return exitNotFound
 	case errors.Is(err, restore.ErrVerify):
 		return exitVerify
+	case errors.As(err, new(*app.AfterError)):
+		return exitAfter
 	}
 	return exitFailed
 }

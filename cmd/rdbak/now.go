@@ -41,8 +41,10 @@ After a successful backup of a config target, rdbak now does what the
 daemon does after a scheduled one: it calls the target's heartbeat, applies
 its retention policy (if it has one) and deletes its orphans (data of failed
 backups) older than 24h; --no-prune skips the last two. That makes it the command of a
-Kubernetes CronJob: rdbak now --config FILE --target NAME. It exits non-zero
-when the backup, or what follows it, failed.`,
+Kubernetes CronJob: rdbak now --config FILE --target NAME. It exits 1 when
+the backup failed (nothing was stored, a retry is safe) and 5 when the
+backup is stored but what follows it failed (a retry would take another
+backup; see the heartbeat, retention or orphan error).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := g.jsonOutput()
@@ -99,7 +101,7 @@ when the backup, or what follows it, failed.`,
 				o.OrphanGrace = config.DefaultOrphanGrace
 			}
 			if err := app.AfterBackup(ctx, g.log.With("target", t.Name), repo, t, o).Err(); err != nil {
-				return fmt.Errorf("backup %s of %s is stored, but what follows it failed: %w", m.ID, t.Name, err)
+				return &app.AfterError{Target: t.Name, ID: m.ID, Err: err}
 			}
 			return nil
 		},

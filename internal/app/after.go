@@ -26,6 +26,21 @@ type Aftermath struct {
 	OrphanErr    error
 }
 
+// AfterError is a failure of what follows a stored backup: the backup
+// itself succeeded and must not be retried as a failed one (a CronJob
+// that retries would take extra backups), so the command line gives it
+// its own exit code.
+type AfterError struct {
+	Target, ID string
+	Err        error
+}
+
+func (e *AfterError) Error() string {
+	return fmt.Sprintf("backup %s of %s is stored, but what follows it failed: %v", e.ID, e.Target, e.Err)
+}
+
+func (e *AfterError) Unwrap() error { return e.Err }
+
 // Err returns the steps' errors joined; nil when all succeeded.
 func (a Aftermath) Err() error { return errors.Join(a.HeartbeatErr, a.PruneErr, a.OrphanErr) }
 

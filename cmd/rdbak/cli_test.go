@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rdbak/rdbak/internal/testenv"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// writeConfig writes a config file with body and returns its path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rdbak.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestAfterBackupFailure: a heartbeat that fails after a stored backup
+// exits 5, not 1, and the backup's ID is printed all the same.
+func TestAfterBackupFailure(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	cfg := writeConfig(t, fmt.Sprintf(`storage: file://%s
+targets:
+  - name: cache
+    redis: redis://%s
+    heartbeat: {url: "http://127.0.0.1:1/ping"}
+`, t.TempDir(), src.Addr))
+	r := run(t, nil, "now", "--config", cfg)
+	r.want(t, exitAfter, "is stored, but what follows it failed", "heartbeat")
+	if id := strings.TrimSpace(r.stdout); !storage.ValidID(id) {
+		t.Errorf("stdout %q, want the stored backup's ID", r.stdout)
+	}
+}
