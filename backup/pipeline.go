@@ -34,6 +34,7 @@ type Options struct {
 // from any goroutine.
 type Progress struct {
 	phase    atomic.Value // string
+	waiting  atomic.Value // string
 	Raw      atomic.Int64 // RDB bytes read from the source
 	Stored   atomic.Int64 // bytes written to storage
 	Expected atomic.Int64 // RDB size if known, else -1
@@ -43,6 +44,21 @@ type Progress struct {
 func (p *Progress) Phase() string {
 	s, _ := p.phase.Load().(string)
 	return s
+}
+
+// Waiting says, in the snapshot phase, what Redis is doing before the
+// first byte flows: the wait is Redis's, not a slow transfer.
+func (p *Progress) Waiting() string {
+	s, _ := p.waiting.Load().(string)
+	return s
+}
+
+// waitReason is what Redis does before a snapshot of kind streams.
+func waitReason(kind string) string {
+	if kind == "replication" {
+		return "replication snapshot (BGSAVE/fork, or repl-diskless-sync-delay)"
+	}
+	return "BGSAVE/fork"
 }
 
 func (p *Progress) setPhase(s string) {
@@ -78,6 +94,9 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	id := storage.NewID(created)
 	res := &Result{}
 
+	if o.Progress != nil {
+		o.Progress.waiting.Store(waitReason(o.SourceKind))
+	}
 	o.Progress.setPhase("snapshot")
 	var redisInfo storage.Redis
 	if o.Server != nil {

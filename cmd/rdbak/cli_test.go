@@ -37,3 +37,26 @@ targets:
 		t.Errorf("stdout %q, want the stored backup's ID", r.stdout)
 	}
 }
+
+// TestRestoreToStdout: --to-file - writes the RDB to stdout, byte for byte
+// what --to-file PATH writes, and nothing else; logs go to stderr.
+func TestRestoreToStdout(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	testenv.FillAllTypes(t, src, 1)
+	store := "file://" + t.TempDir()
+	run(t, nil, "now", "--redis", "redis://"+src.Addr, "--storage", store, "--target", "cache").want(t, 0)
+	out := filepath.Join(t.TempDir(), "dump.rdb")
+	run(t, nil, "restore", "latest", "--storage", store, "--to-file", out).want(t, 0)
+	want, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, nil, "restore", "latest", "--storage", store, "--to-file", "-")
+	r.want(t, 0, "restore succeeded")
+	if r.stdout != string(want) {
+		t.Errorf("stdout has %d bytes, want the %d bytes of the RDB", len(r.stdout), len(want))
+	}
+	if _, err := os.Stat("-"); err == nil {
+		t.Errorf("restore wrote a file named -")
+	}
+}

@@ -76,8 +76,12 @@ backup; see the heartbeat, retention or orphan error).`,
 				return err
 			}
 			prog := &backup.Progress{}
-			line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) {
-				return prog.Phase(), prog.Raw.Load(), prog.Expected.Load()
+			line := startProgress(g.term, func() progressState {
+				s := progressState{Phase: prog.Phase(), Done: prog.Raw.Load(), Total: prog.Expected.Load()}
+				if s.Phase == "snapshot" {
+					s.Waiting = prog.Waiting()
+				}
+				return s
 			})
 			res, err := g.app(kf.flags).Backup(ctx, t, repo, comp, prog)
 			line.Stop()

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +34,11 @@ func newRestoreCmd(g *globals) *cobra.Command {
 completely into a temporary file beside PATH, which is fsynced and renamed
 over PATH only if every check passed. A failed or interrupted restore leaves
 nothing at PATH (or the old file, with --force).
+
+--to-file -: the RDB streams to stdout as it is read (as restic dump does),
+logs go to stderr. rdbak verifies while it streams, so the bytes on stdout
+are unverified until rdbak exits 0: a non-zero exit means discard them, e.g.
+  rdbak restore latest ... --to-file - > dump.rdb.part && mv dump.rdb.part dump.rdb
 
 Into Kubernetes (a config target with a kubernetes: block, or the --pod,
 --statefulset, --deployment, --selector, --helm-release flags): rdbak checks
@@ -101,7 +109,7 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&toFile, "to-file", "", "write the verified RDB to this file instead of restoring into Redis")
+	f.StringVar(&toFile, "to-file", "", "write the verified RDB to this file instead of restoring into Redis; - streams it to stdout (unverified until exit 0)")
 	f.BoolVar(&force, "force", false, "with --to-file: replace an existing file (only after verification)")
 	f.StringVar(&asOf, "as-of", "", "restore the newest backup at or before this time (RFC 3339)")
 	f.StringVar(&fromTarget, "from-target", "", "take the backup from this target's backups (default: the target restored into)")
@@ -139,17 +147,42 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 	if err != nil {
 		return err
 	}
-	var done int64
-	line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) { return "restore", done, manifest.Data.RawSize })
-	rep, err := restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: func(n int) { done += int64(n) }})
+	var done atomic.Int64
+	counter := func(n int) { done.Add(int64(n)) }
+	line := startProgress(g.term, func() progressState {
+		return progressState{Phase: "restore", Done: done.Load(), Total: manifest.Data.RawSize}
+	})
+	var rep *restore.Report
+	if toFile == "-" {
+		rep, err = g.restoreToStdout(ctx, repo, manifest, counter)
+	} else {
+		rep, err = restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: counter})
+	}
 	line.Stop()
 	log := g.log.With("target", manifest.Target, "backup_id", manifest.ID, "path", toFile)
 	if err != nil {
-		log.Error("restore failed", "error", err.Error())
+		log.Debug("restore failed", "error", err.Error())
 		return err
 	}
 	log.Info("restore succeeded", "raw_bytes", rep.RawSize, "keys", rep.RDB.KeysTotal())
 	return nil
+}
+
+// restoreToStdout streams backup m to stdout, verifying as it goes: the
+// bytes are only good if it returns nil.
+func (g *globals) restoreToStdout(ctx context.Context, repo *storage.Repo, m *storage.Manifest, counter func(int)) (*restore.Report, error) {
+	if g.stdoutTTY {
+		return nil, usagef("--to-file -: stdout is a terminal; redirect it to a file or a pipe")
+	}
+	bw := bufio.NewWriterSize(g.stdout, 1<<20)
+	rep, err := restore.Fetch(ctx, repo, m, bw, counter)
+	if err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("restore to stdout: %w", err)
+	}
+	return rep, nil
 }
 
 // restoreTarget returns the Kubernetes target to restore into and the

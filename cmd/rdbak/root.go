@@ -26,12 +26,18 @@ type globals struct {
 	output    string
 
 	stdout, stderr io.Writer
-	stderrTTY      bool
-	log            *slog.Logger
+	stdoutTTY      bool
+	// term is stderr when it is a terminal (nil otherwise): the log and
+	// the progress line share it.
+	term *termWriter
+	log  *slog.Logger
 }
 
 func newRootCmd() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr, stderrTTY: isTerminal(os.Stderr)}
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr, stdoutTTY: isTerminal(os.Stdout)}
+	if isTerminal(os.Stderr) {
+		g.term = &termWriter{w: os.Stderr}
+	}
 	root := &cobra.Command{
 		Use:   "rdbak",
 		Short: "Back up Redis to object storage and restore it, verified end to end",
@@ -90,11 +96,15 @@ func (g *globals) setup() error {
 		return usagef("--log-level %q: use debug, info, warn or error", g.logLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	w := g.stderr
+	if g.term != nil {
+		w = g.term
+	}
 	switch g.logFormat {
 	case "text":
-		g.log = slog.New(slog.NewTextHandler(g.stderr, opts))
+		g.log = slog.New(slog.NewTextHandler(w, opts))
 	case "json":
-		g.log = slog.New(slog.NewJSONHandler(g.stderr, opts))
+		g.log = slog.New(slog.NewJSONHandler(w, opts))
 	default:
 		return usagef("--log-format %q: use text or json", g.logFormat)
 	}
@@ -122,12 +132,6 @@ func (g *globals) jsonOutput() (bool, error) {
 		return true, nil
 	}
 	return false, usagef("--output %q: use table or json", g.output)
-}
-
-// isTerminal reports whether f is a character device (a TTY).
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func newVersionCmd(g *globals) *cobra.Command {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,10 +31,12 @@ Exits 4 with the reason on any mismatch. Nothing is written to disk.`,
 			if err != nil {
 				return err
 			}
-			var done int64
-			line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) { return "verify", done, m.Data.RawSize })
+			var done atomic.Int64
+			line := startProgress(g.term, func() progressState {
+				return progressState{Phase: "verify", Done: done.Load(), Total: m.Data.RawSize}
+			})
 			start := time.Now()
-			rep, err := restore.Fetch(ctx, repo, m, io.Discard, func(n int) { done += int64(n) })
+			rep, err := restore.Fetch(ctx, repo, m, io.Discard, func(n int) { done.Add(int64(n)) })
 			line.Stop()
 			log := g.log.With("target", m.Target, "backup_id", m.ID)
 			if err != nil {
