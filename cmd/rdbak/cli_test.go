@@ -60,3 +60,37 @@ func TestRestoreToStdout(t *testing.T) {
 		t.Errorf("restore wrote a file named -")
 	}
 }
+
+// TestHelpTexts: restore's Kubernetes flags say restore, the kubeconfig
+// flags are listed apart, the restore image is this build's, and --version
+// works.
+func TestHelpTexts(t *testing.T) {
+	r := run(t, nil, "restore", "--help")
+	r.want(t, 0)
+	for _, s := range []string{"restore into the Redis in this pod", "Kubeconfig flags", `default "rdbak.local/rdbak:test"`} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("restore --help lacks %q", s)
+		}
+	}
+	if strings.Contains(r.stdout, "back up the Redis") {
+		t.Errorf("restore --help describes its flags as backing up:\n%s", r.stdout)
+	}
+	own, kubectl := strings.Index(r.stdout, "--to-file"), strings.Index(r.stdout, "--kubeconfig")
+	if own < 0 || kubectl < own || strings.Index(r.stdout, "Kubeconfig flags") > kubectl {
+		t.Errorf("the kubeconfig flags are not listed after the command's own, under their title")
+	}
+	r = run(t, nil, "now", "--help")
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, "back up the Redis in this pod") {
+		t.Errorf("now --help lacks the back-up wording")
+	}
+	r = run(t, nil, "--version")
+	r.want(t, 0)
+	if r.stdout != "rdbak test\n" {
+		t.Errorf("--version printed %q", r.stdout)
+	}
+	r = run(t, nil, "--help")
+	if !strings.Contains(r.stdout, "  5 ") {
+		t.Errorf("--help does not document exit code 5")
+	}
+}

@@ -120,7 +120,7 @@ backup; see the heartbeat, retention or orphan error).`,
 	f.StringVar(&a.level, "level", "", "compression level: zstd fastest|default|better|best, gzip fastest|default|best|1-9")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long, e.g. 30m (default: the target's timeout, else none)")
 	f.BoolVar(&noPrune, "no-prune", false, "do not apply the target's retention policy (nor collect orphans) after the backup")
-	kf.add(cmd)
+	kf.add(cmd, "back up")
 	g.addOutputFlag(cmd)
 	return cmd
 }

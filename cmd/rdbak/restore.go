@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
@@ -117,12 +118,12 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")
 	f.BoolVarP(&ko.yes, "yes", "y", false, "do not ask for confirmation")
 	f.StringVar(&ko.Strategy, "strategy", "auto", "auto, offline or in-place")
-	f.StringVar(&ko.Image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", "rdbak/rdbak:"+version), "rdbak image for the offline strategy's restore pod (default from RDBAK_RESTORE_IMAGE)")
+	f.StringVar(&ko.Image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", app.DefaultImage(version)), "rdbak image for the offline strategy's restore pod (default: $RDBAK_RESTORE_IMAGE, else this build's image)")
 	f.StringVar(&ko.PullPolicy, "restore-image-pull-policy", "IfNotPresent", "pull policy of the restore image")
 	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
 	f.BoolVar(&ko.Overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
 	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
-	kf.add(cmd)
+	kf.add(cmd, "restore into")
 	g.addOutputFlag(cmd)
 	return cmd
 }

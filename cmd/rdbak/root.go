@@ -39,8 +39,9 @@ func newRootCmd() *cobra.Command {
 		g.term = &termWriter{w: os.Stderr}
 	}
 	root := &cobra.Command{
-		Use:   "rdbak",
-		Short: "Back up Redis to object storage and restore it, verified end to end",
+		Use:     "rdbak",
+		Version: version,
+		Short:   "Back up Redis to object storage and restore it, verified end to end",
 		Long: `rdbak takes fresh, consistent RDB snapshots of Redis (over the replication
 protocol, or BGSAVE and the dump file), verifies them while they stream
 (RDB structure, CRC-64, length), compresses them and stores them in object
@@ -86,6 +87,8 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 		newPauseCmd(),
 	)
 	root.SetHelpTemplate(root.HelpTemplate())
+	setUsage(root)
+	root.SetVersionTemplate("rdbak {{.Version}}\n")
 	usageArgs(root)
 	return root
 }

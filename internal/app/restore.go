@@ -24,7 +24,7 @@ import (
 // RestoreOptions are the choices of a restore into Kubernetes.
 type RestoreOptions struct {
 	Strategy   string // auto, offline or in-place
-	Image      string // rdbak image of the offline strategy's restore pod
+	Image      string // rdbak image of the offline strategy's restore pod (DefaultImage)
 	PullPolicy string
 	Overrides  restore.Overrides
 	// Timeout bounds each wait of the rollout (pods gone, Ready).
