@@ -41,7 +41,7 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 	log := a.Log.With("target", t.Name)
 	conn, err := a.Connect(ctx, t)
 	if err != nil {
-		log.Error("backup failed", "error", err.Error())
+		a.failed(ctx, log, "backup failed", err)
 		return nil, err
 	}
 	defer conn.Close()
@@ -55,7 +55,7 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 		Progress:    prog,
 	})
 	if err != nil {
-		log.Error("backup failed", "error", err.Error())
+		a.failed(ctx, log, "backup failed", err)
 		record(ctx, log, conn.events, kube.ReasonBackupFailed, fmt.Sprintf("backup of %s failed: %v", t.Name, err), true)
 		return nil, fmt.Errorf("backup of %s: %w", t.Name, err)
 	}

@@ -33,6 +33,23 @@ type App struct {
 	Kube *kube.Flags
 	// Version is rdbak's, recorded in manifests.
 	Version string
+	// CallerReports says the caller prints the errors the jobs return (the
+	// command line does, once); the jobs then log their failures at debug
+	// level only. The daemon leaves it false: its log is the only report.
+	CallerReports bool
+}
+
+// failureLevel is the level at which a job logs its own failure.
+func failureLevel(callerReports bool) slog.Level {
+	if callerReports {
+		return slog.LevelDebug
+	}
+	return slog.LevelError
+}
+
+// failed logs a job's failure at the level failureLevel gives.
+func (a *App) failed(ctx context.Context, log *slog.Logger, msg string, err error) {
+	log.Log(ctx, failureLevel(a.CallerReports), msg, "error", err.Error())
 }
 
 // Conn is a Redis reached for one backup: its snapshot source, a client for

@@ -156,7 +156,7 @@ func (r *Restore) Run(ctx context.Context) error {
 	check := func(ctx context.Context) error { return r.a.postCheck(ctx, r.target, m) }
 	installed, err := restore.Apply(ctx, ro, in, fetch, check, func(s restore.Step) { log.Info("restore step", "step", string(s)) })
 	if err != nil {
-		log.Error("restore failed", "error", err.Error())
+		r.a.failed(ctx, log, "restore failed", err)
 		return err
 	}
 	r.Plan.Result = "restored"
