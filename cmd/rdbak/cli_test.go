@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
@@ -92,5 +95,80 @@ func TestHelpTexts(t *testing.T) {
 	r = run(t, nil, "--help")
 	if !strings.Contains(r.stdout, "  5 ") {
 		t.Errorf("--help does not document exit code 5")
+	}
+}
+
+// TestOutputFormats: every command that prints a result prints it as JSON
+// and YAML with -o, list has -o wide and filters, and an unknown format is
+// refused before any work.
+func TestOutputFormats(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	testenv.FillAllTypes(t, src, 1)
+	dir := t.TempDir()
+	store := "file://" + dir
+	cfg := writeConfig(t, fmt.Sprintf("storage: %s\ntargets:\n  - name: cache\n    redis: redis://%s\n    retention: {keepLast: 1}\n", store, src.Addr))
+	var ids []string
+	for range 3 {
+		r := run(t, nil, "now", "--config", cfg, "--no-prune")
+		r.want(t, 0)
+		ids = append(ids, strings.TrimSpace(r.stdout))
+	}
+	oldOrphan(t, dir, "cache")
+	tests := []struct {
+		args []string
+		key  string // a key every result has
+	}{
+		{[]string{"now", "--config", cfg, "--no-prune"}, "id"},
+		{[]string{"list", "--storage", store}, "id"},
+		{[]string{"describe", "latest", "--storage", store}, "id"},
+		{[]string{"verify", "latest", "--storage", store}, "ok"},
+		{[]string{"prune", "--config", cfg}, "backups"},
+		{[]string{"prune", "--storage", store, "--keep-last", "2"}, "policy"},
+		{[]string{"gc", "--storage", store}, "lastWritten"},
+		{[]string{"config", "validate", cfg}, "targets"},
+	}
+	for _, tt := range tests {
+		for _, format := range []string{"json", "yaml"} {
+			r := run(t, nil, append(tt.args, "-o", format)...)
+			r.want(t, 0)
+			var v any
+			var err error
+			if format == "json" {
+				err = json.Unmarshal([]byte(r.stdout), &v)
+			} else {
+				err = yaml.Unmarshal([]byte(r.stdout), &v)
+			}
+			if err != nil || !strings.Contains(r.stdout, tt.key) {
+				t.Errorf("%v -o %s: %v, or no %q in:\n%s", tt.args, format, err, tt.key, r.stdout)
+			}
+		}
+	}
+	r := run(t, nil, "list", "--storage", store, "-o", "wide", "--last", "2")
+	r.want(t, 0)
+	// now -o json and -o yaml took two more backups: ids are not the last 2.
+	if !strings.Contains(r.stdout, "COMPRESSION") || strings.Contains(r.stdout, ids[2]) || strings.Count(r.stdout, "\ncache ") != 2 {
+		t.Errorf("list -o wide --last 2:\n%s", r.stdout)
+	}
+	r = run(t, nil, "list", "--storage", store, "--since", "1h", "-o", "json")
+	r.want(t, 0)
+	var ms []storage.Manifest
+	if err := json.Unmarshal([]byte(r.stdout), &ms); err != nil || len(ms) != 5 {
+		t.Errorf("list --since 1h: %d backups (%v), want 5", len(ms), err)
+	}
+	run(t, nil, "list", "--storage", store, "--since", "2099-01-01", "-o", "json").want(t, 0)
+	run(t, nil, "verify", "latest", "--storage", store, "-o", "wide").want(t, exitUsage, "--output")
+	run(t, nil, "list", "--storage", store, "--since", "soon").want(t, exitUsage, "--since")
+	// --as-of takes a time ago.
+	out := filepath.Join(t.TempDir(), "dump.rdb")
+	run(t, nil, "restore", "--as-of", "0h1s", "--storage", store, "--target", "cache", "--to-file", out).want(t, 0)
+}
+
+// TestErrorsOnce: a failed command prints its error once, on the rdbak:
+// line; the log does not repeat it at the default level.
+func TestErrorsOnce(t *testing.T) {
+	r := run(t, nil, "now", "--redis", "redis://127.0.0.1:1", "--storage", "file://"+t.TempDir())
+	r.want(t, exitFailed)
+	if n := strings.Count(r.stderr, "connection refused"); n != 1 {
+		t.Errorf("the error appears %d times, want once:\n%s", n, r.stderr)
 	}
 }

@@ -34,6 +34,8 @@ written is younger than the grace period and is left alone.`,
 			if err != nil {
 				return err
 			}
+			structured, _ := g.jsonOutput()
+			found := []orphanResult{}
 			n := 0
 			for _, o := range orphans {
 				if target != "" && o.Target != target {
@@ -47,9 +49,14 @@ written is younger than the grace period and is left alone.`,
 					}
 					verb = "deleted"
 				}
+				if found = append(found, orphanOf(o, yes)); structured {
+					continue
+				}
 				fmt.Fprintf(g.stdout, "%s %s/%s (%s, %d objects, last written %s)\n", verb, o.Target, o.ID, humanBytes(o.Size), len(o.Keys), o.Newest.UTC().Format(time.RFC3339))
 			}
 			switch {
+			case structured:
+				return g.writeResult(found)
 			case n == 0:
 				fmt.Fprintln(g.stdout, "no garbage")
 			case !yes:
@@ -60,5 +67,6 @@ written is younger than the grace period and is left alone.`,
 	}
 	cmd.Flags().DurationVar(&grace, "grace", 24*time.Hour, "only collect directories whose newest object is older than this")
 	cmd.Flags().BoolVar(&yes, "yes", false, "delete (without it, only show what would be deleted)")
+	g.addOutputFlag(cmd)
 	return cmd
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -83,16 +82,14 @@ backup; see the heartbeat, retention or orphan error).`,
 				}
 				return s
 			})
-			res, err := g.app(kf.flags).Backup(ctx, t, repo, comp, prog)
+			res, err := g.cliApp(kf.flags).Backup(ctx, t, repo, comp, prog)
 			line.Stop()
 			if err != nil {
 				return err
 			}
 			m := res.Manifest
 			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				err = enc.Encode(m)
+				err = g.writeResult(m)
 			} else {
 				_, err = fmt.Fprintln(g.stdout, m.ID)
 			}
@@ -100,7 +97,7 @@ backup; see the heartbeat, retention or orphan error).`,
 				return err
 			}
 			// As after a scheduled backup: heartbeat, retention, orphans.
-			o := app.AfterOptions{Prune: !noPrune, Now: time.Now()}
+			o := app.AfterOptions{Prune: !noPrune, Now: time.Now(), CallerReports: true}
 			if g.config != "" && !noPrune {
 				o.OrphanGrace = config.DefaultOrphanGrace
 			}

@@ -58,8 +58,9 @@ back). Afterwards rdbak checks that Redis loaded what the backup holds.
 Restoring into another target than the source works: --from-target names
 the target whose backups to use.
 
---as-of TIME picks the newest backup created at or before TIME (RFC 3339,
-e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
+--as-of TIME picks the newest backup created at or before TIME instead of
+an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
+(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if asOf != "" {
 				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)
@@ -71,8 +72,8 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 			var at time.Time
 			if asOf != "" {
 				var err error
-				if at, err = time.Parse(time.RFC3339, asOf); err != nil {
-					return usagef("--as-of %q: use RFC 3339, e.g. 2026-11-22T03:00:00Z", asOf)
+				if at, err = app.ParseTime(asOf, time.Now(), time.Local); err != nil {
+					return usagef("--as-of: %w", err)
 				}
 			}
 			if toFile != "" {
@@ -112,7 +113,7 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 	f := cmd.Flags()
 	f.StringVar(&toFile, "to-file", "", "write the verified RDB to this file instead of restoring into Redis; - streams it to stdout (unverified until exit 0)")
 	f.BoolVar(&force, "force", false, "with --to-file: replace an existing file (only after verification)")
-	f.StringVar(&asOf, "as-of", "", "restore the newest backup at or before this time (RFC 3339)")
+	f.StringVar(&asOf, "as-of", "", "restore the newest backup at or before this time: RFC 3339, 2026-11-22, or ago: 2h, 1d")
 	f.StringVar(&fromTarget, "from-target", "", "take the backup from this target's backups (default: the target restored into)")
 	f.StringVar(&passFile, "password-file", "", "file holding the Redis password of the target")
 	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")

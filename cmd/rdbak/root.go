@@ -54,6 +54,9 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput(cmd); err != nil {
+				return err
+			}
 			return g.setup()
 		},
 		// Runnable with its own Args, so that an unknown command is a
@@ -122,19 +125,12 @@ func (g *globals) app(kf *kube.Flags) *app.App {
 	return &app.App{Log: g.log, Kube: kf, Version: version}
 }
 
-// addOutputFlag adds -o/--output for commands with a table and a JSON form.
-func (g *globals) addOutputFlag(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
-}
-
-func (g *globals) jsonOutput() (bool, error) {
-	switch g.output {
-	case "table", "":
-		return false, nil
-	case "json":
-		return true, nil
-	}
-	return false, usagef("--output %q: use table or json", g.output)
+// cliApp is app for a command that prints the error it returns: the jobs
+// log their failures at debug level, so that each is printed once.
+func (g *globals) cliApp(kf *kube.Flags) *app.App {
+	a := g.app(kf)
+	a.CallerReports = true
+	return a
 }
 
 func newVersionCmd(g *globals) *cobra.Command {
