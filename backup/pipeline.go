@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,8 @@ type Options struct {
 	Server   Server
 	Progress *Progress // optional; updated as bytes flow
 	Now      func() time.Time
+	// Log receives the run's steps at debug level; nil: none.
+	Log *slog.Logger
 }
 
 // Progress is updated while a backup runs, for a progress display. Read it
@@ -87,6 +90,9 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
 	if err := storage.ValidateTarget(o.Target); err != nil {
 		return nil, err
 	}
@@ -111,6 +117,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	}
 	defer stream.Body.Close()
 	res.Snapshot = o.Now().Sub(created)
+	o.Log.DebugContext(ctx, "snapshot streaming", "origin", stream.Origin, "size", stream.Size, "waited", res.Snapshot)
 
 	streamStart := o.Now()
 	up, err := repo.Create(ctx, o.Target, id, storage.DataName(codec.Ext(o.Compression.Codec)))
@@ -126,6 +133,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		return nil, errors.Join(err, up.Abort(cleanup), deleteData(cleanup, repo, o.Target, id, data.Name))
 	}
 	res.Stream = o.Now().Sub(streamStart)
+	o.Log.DebugContext(ctx, "data object committed", "backup_id", id, "object", data.Name, "stored_bytes", data.StoredSize, "seconds", res.Stream.Seconds())
 
 	o.Progress.setPhase("commit")
 	commitStart := o.Now()
@@ -154,6 +162,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		return nil, errors.Join(err, repo.Delete(cleanup, m))
 	}
 	res.Commit = o.Now().Sub(commitStart)
+	o.Log.DebugContext(ctx, "manifest written", "backup_id", id, "storage", repo.String())
 	res.Manifest = m
 	res.CowBytes = -1
 	if stream.ForkCost != nil {

@@ -172,3 +172,11 @@ func TestErrorsOnce(t *testing.T) {
 		t.Errorf("the error appears %d times, want once:\n%s", n, r.stderr)
 	}
 }
+
+// TestDebugLog: --log-level debug shows the snapshot's state machine and
+// the storage steps.
+func TestDebugLog(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	r := run(t, nil, "now", "--redis", "redis://"+src.Addr, "--source", "file", "--storage", "file://"+t.TempDir(), "--log-level", "debug")
+	r.want(t, 0, "snapshot: BGSAVE accepted", "snapshot: BGSAVE finished", "open the snapshot file", "data object committed", "manifest written")
+}

@@ -53,6 +53,7 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 		SourceKind:  conn.Kind,
 		Server:      conn.Client,
 		Progress:    prog,
+		Log:         log,
 	})
 	if err != nil {
 		a.failed(ctx, log, "backup failed", err)
