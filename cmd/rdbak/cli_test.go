@@ -180,3 +180,19 @@ func TestDebugLog(t *testing.T) {
 	r := run(t, nil, "now", "--redis", "redis://"+src.Addr, "--source", "file", "--storage", "file://"+t.TempDir(), "--log-level", "debug")
 	r.want(t, 0, "snapshot: BGSAVE accepted", "snapshot: BGSAVE finished", "open the snapshot file", "data object committed", "manifest written")
 }
+
+// TestEnvDefaults: RDBAK_STORAGE and RDBAK_CONFIG stand in for --storage
+// and --config.
+func TestEnvDefaults(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	store := "file://" + t.TempDir()
+	cfg := writeConfig(t, fmt.Sprintf("storage: %s\ntargets:\n  - name: cache\n    redis: redis://%s\n", store, src.Addr))
+	r := run(t, []string{"RDBAK_CONFIG=" + cfg}, "now")
+	r.want(t, 0)
+	id := strings.TrimSpace(r.stdout)
+	r = run(t, []string{"RDBAK_STORAGE=" + store}, "list")
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, id) {
+		t.Errorf("list with RDBAK_STORAGE lacks %s:\n%s", id, r.stdout)
+	}
+}

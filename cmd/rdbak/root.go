@@ -48,7 +48,9 @@ protocol, or BGSAVE and the dump file), verifies them while they stream
 storage (S3 and compatible, GCS, Azure Blob, local files) with a manifest
 written last. It restores a chosen backup only after verifying it.
 
-Backups are found by --storage URL, or by --config FILE [--target NAME].
+Backups are found by --storage URL, or by --config FILE [--target NAME];
+the RDBAK_STORAGE and RDBAK_CONFIG environment variables give their
+defaults.
 
 ` + exitCodesHelp,
 		SilenceUsage:  true,
@@ -71,9 +73,9 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	pf.StringVar(&g.config, "config", "", "rdbak config file (YAML); see deploy/examples/rdbak.yaml")
+	pf.StringVar(&g.config, "config", os.Getenv("RDBAK_CONFIG"), "rdbak config file (YAML); see deploy/examples/rdbak.yaml (default: $RDBAK_CONFIG)")
 	pf.StringVar(&g.target, "target", "", "target name: which target of the config file, or the name to store an ad hoc backup under")
-	pf.StringVar(&g.storage, "storage", "", "backup storage URL, e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1 (overrides the config file)")
+	pf.StringVar(&g.storage, "storage", os.Getenv("RDBAK_STORAGE"), "backup storage URL, e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1 (overrides the config file; default: $RDBAK_STORAGE)")
 
 	root.AddCommand(
 		newNowCmd(g),
