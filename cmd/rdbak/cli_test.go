@@ -196,3 +196,28 @@ func TestEnvDefaults(t *testing.T) {
 		t.Errorf("list with RDBAK_STORAGE lacks %s:\n%s", id, r.stdout)
 	}
 }
+
+// TestCompletion: backup IDs and targets complete from storage and the
+// config file.
+func TestCompletion(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	store := "file://" + t.TempDir()
+	r := run(t, nil, "now", "--redis", "redis://"+src.Addr, "--storage", store, "--target", "cache")
+	r.want(t, 0)
+	id := strings.TrimSpace(r.stdout)
+	r = run(t, nil, "__complete", "verify", "--storage", store, "")
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, "latest\t") || !strings.Contains(r.stdout, id+"\tcache") {
+		t.Errorf("verify <TAB>:\n%s", r.stdout)
+	}
+	r = run(t, nil, "__complete", "list", "--storage", store, "--target", "")
+	if !strings.Contains(r.stdout, "cache\n") {
+		t.Errorf("--target <TAB> from storage:\n%s", r.stdout)
+	}
+	cfg := writeConfig(t, fmt.Sprintf("storage: %s\ntargets:\n  - name: sessions\n    redis: redis://%s\n", store, src.Addr))
+	r = run(t, nil, "__complete", "now", "--config", cfg, "--target", "")
+	if !strings.Contains(r.stdout, "sessions\n") {
+		t.Errorf("--target <TAB> from the config:\n%s", r.stdout)
+	}
+	run(t, nil, "completion", "bash").want(t, 0)
+}

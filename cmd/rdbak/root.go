@@ -93,6 +93,7 @@ defaults.
 	)
 	root.SetHelpTemplate(root.HelpTemplate())
 	setUsage(root)
+	g.addCompletions(root)
 	root.SetVersionTemplate("rdbak {{.Version}}\n")
 	usageArgs(root)
 	return root
