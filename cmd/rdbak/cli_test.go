@@ -221,3 +221,57 @@ func TestCompletion(t *testing.T) {
 	}
 	run(t, nil, "completion", "bash").want(t, 0)
 }
+
+// TestNowAllAndStatus: now --all backs up every target, reports each and
+// fails if one failed; status shows the last success, the next run and
+// the count, and says failures are not in storage.
+func TestNowAllAndStatus(t *testing.T) {
+	a := testenv.StartRedis(t, testenv.RedisOptions{})
+	b := testenv.StartRedis(t, testenv.RedisOptions{})
+	store := "file://" + t.TempDir()
+	good := fmt.Sprintf(`storage: %s
+defaults: {schedule: "CRON_TZ=UTC 0 3 * * *"}
+targets:
+  - name: a
+    redis: redis://%s
+  - name: b
+    redis: redis://%s
+`, store, a.Addr, b.Addr)
+	cfg := writeConfig(t, good)
+	r := run(t, nil, "now", "--all", "--config", cfg, "--concurrency", "2")
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, "2 of 2 targets succeeded") {
+		t.Errorf("now --all:\n%s", r.stdout)
+	}
+	bad := writeConfig(t, good+"  - name: down\n    redis: redis://127.0.0.1:1\n")
+	r = run(t, nil, "now", "--all", "--config", bad, "-o", "json")
+	r.want(t, exitFailed, "down", "1 of 3 backups failed")
+	var outs []struct{ Target, Result, ID string }
+	if err := json.Unmarshal([]byte(r.stdout), &outs); err != nil || len(outs) != 3 || outs[2].Result != "failure" || outs[0].Result != "success" {
+		t.Errorf("now --all -o json = %+v (%v)", outs, err)
+	}
+	run(t, nil, "now", "--all").want(t, exitUsage, "--config")
+
+	r = run(t, nil, "status", "--config", bad)
+	r.want(t, 0)
+	for _, s := range []string{"TARGET", "NEXT RUN", "not recorded in storage"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("status lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	r = run(t, nil, "status", "--config", bad, "-o", "json")
+	r.want(t, 0)
+	var st []struct {
+		Target  string
+		Backups int
+		NextRun *string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st) != 3 || st[0].Backups != 2 || st[2].Backups != 0 || st[0].NextRun == nil {
+		t.Errorf("status -o json = %+v (%v)\n%s", st, err, r.stdout)
+	}
+	r = run(t, nil, "status", "--storage", store, "--target", "b", "-o", "json")
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, `"target": "b"`) || strings.Contains(r.stdout, `"target": "a"`) {
+		t.Errorf("status --target b:\n%s", r.stdout)
+	}
+}

@@ -122,17 +122,9 @@ func (p *pruner) close() {
 func (p *pruner) targets(ctx context.Context, cmd *cobra.Command, keep config.Retention) ([]config.Target, error) {
 	g, adhoc := p.g, keepFlagsSet(cmd)
 	if g.config != "" {
-		f, err := g.loadConfig()
+		targets, err := g.configTargets()
 		if err != nil {
 			return nil, err
-		}
-		targets := f.Targets
-		if g.target != "" {
-			t, err := f.Target(g.target)
-			if err != nil {
-				return nil, usageError{Err: fmt.Errorf("config %s: %w", g.config, err)}
-			}
-			targets = []config.Target{*t}
 		}
 		if adhoc {
 			for i := range targets {
@@ -153,11 +145,9 @@ func (p *pruner) targets(ctx context.Context, cmd *cobra.Command, keep config.Re
 		if err != nil {
 			return nil, err
 		}
-		all, _, err := repo.List(ctx, "")
-		if err != nil {
+		if names, err = storedTargets(ctx, repo); err != nil {
 			return nil, err
 		}
-		names = storage.Targets(all)
 	} else if err := storage.ValidateTarget(g.target); err != nil {
 		return nil, usagef("--target: %w", err)
 	}

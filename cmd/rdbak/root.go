@@ -79,6 +79,7 @@ defaults.
 
 	root.AddCommand(
 		newNowCmd(g),
+		newStatusCmd(g),
 		newListCmd(g),
 		newDescribeCmd(g),
 		newVerifyCmd(g),
