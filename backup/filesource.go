@@ -2,11 +2,15 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"strings"
+	"time"
+
+	"github.com/rdbak/rdbak/internal/rdb"
 )
 
 // FileSource takes a snapshot with BGSAVE and then reads the file Redis
@@ -34,6 +38,10 @@ func (f *FileSource) Open(ctx context.Context) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
+	repl, err := f.Server.Info(ctx, "replication")
+	if err != nil {
+		return nil, fmt.Errorf("read INFO replication: %w", err)
+	}
 	// A later save may rename a newer file over p before it is opened;
 	// that snapshot is newer still, and the open file stays consistent.
 	if f.Snapshot.Log != nil {
@@ -48,7 +56,29 @@ func (f *FileSource) Open(ctx context.Context) (*Stream, error) {
 		origin = "file " + f.Where + ":" + p
 	}
 	cow := func(context.Context) int64 { return snap.COWBytes }
-	return &Stream{Body: body, Size: size, Origin: origin, ForkCost: cow}, nil
+	accept := func(in rdb.Info) error { return fresh(in, p, snap.Requested, repl.Replication.MasterReplID) }
+	return &Stream{Body: body, Size: size, Origin: origin, ForkCost: cow, Accept: accept}, nil
+}
+
+// ErrStaleFile means the file read after the BGSAVE is not the one that
+// BGSAVE wrote: an older dump, or another server's.
+var ErrStaleFile = errors.New("the dump file is not the snapshot Redis just wrote")
+
+// fresh checks that the RDB read from path is the one the save requested
+// at requested (server clock, whole seconds; zero when unknown) wrote: its
+// ctime is not older, and its repl-id, when it has one, is the server's
+// replication id. A wrong dir or dbfilename override, or a volume that is
+// not Redis's, shows up here instead of as a backup of old or foreign data.
+func fresh(in rdb.Info, path string, requested time.Time, replID string) error {
+	if ct, ok := in.CTime(); ok && !requested.IsZero() && ct.Before(requested) {
+		return fmt.Errorf("%w: %s was created at %s, before the snapshot was requested at %s (server clock): check that dir and dbfilename name this Redis's data",
+			ErrStaleFile, path, ct.UTC().Format(time.RFC3339), requested.UTC().Format(time.RFC3339))
+	}
+	if id := in.Aux["repl-id"]; id != "" && replID != "" && id != replID {
+		return fmt.Errorf("%w: %s holds the data of replication id %s, but the server's is %s: check that dir and dbfilename name this Redis's data",
+			ErrStaleFile, path, id, replID)
+	}
+	return nil
 }
 
 // Path returns where Redis writes its RDB: dir/dbfilename, from the

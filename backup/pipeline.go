@@ -79,6 +79,9 @@ type Result struct {
 	// CowBytes is the copy-on-write memory the snapshot's fork cost Redis
 	// (INFO persistence rdb_last_cow_size), -1 when unknown.
 	CowBytes int64
+	// Warnings are what the operator should know about a backup that was
+	// stored nonetheless (e.g. a replica with its master link down).
+	Warnings []string
 }
 
 // Run takes one backup of src into repo: it opens the snapshot stream,
@@ -125,6 +128,9 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		return nil, err
 	}
 	data, info, err := pump(ctx, stream, up, o)
+	if err == nil && stream.Accept != nil {
+		err = stream.Accept(info)
+	}
 	if err == nil {
 		err = up.Commit()
 	}
@@ -164,6 +170,9 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	res.Commit = o.Now().Sub(commitStart)
 	o.Log.DebugContext(ctx, "manifest written", "backup_id", id, "storage", repo.String())
 	res.Manifest = m
+	if m.Redis.MasterLink == "down" {
+		res.Warnings = append(res.Warnings, "backed up a replica whose link to its master is down: the data may be older than the master's (recorded in the manifest as redis.masterLink)")
+	}
 	res.CowBytes = -1
 	if stream.ForkCost != nil {
 		res.CowBytes = stream.ForkCost(ctx)
@@ -272,5 +281,11 @@ func describe(ctx context.Context, srv Server) (storage.Redis, error) {
 	r.Role = in.Replication.Role
 	r.ReplID = in.Replication.MasterReplID
 	r.ReplOffset = in.Replication.MasterReplOffset
+	if !in.Replication.IsMaster() {
+		r.MasterLink = "down"
+		if in.Replication.MasterLinkUp {
+			r.MasterLink = "up"
+		}
+	}
 	return r, nil
 }

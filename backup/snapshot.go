@@ -61,14 +61,24 @@ func sleep(ctx context.Context, d time.Duration) error {
 // SnapshotResult describes the save that Snapshot waited for.
 type SnapshotResult struct {
 	LastSave time.Time // rdb_last_save_time after our save, server clock
-	COWBytes int64     // rdb_last_cow_size, copy-on-write memory the fork cost
-	Polls    int
+	// Requested is when the snapshot was asked for, by the server's clock
+	// (whole seconds; zero when the server does not report its clock): the
+	// RDB's ctime is not older.
+	Requested time.Time
+	COWBytes  int64 // rdb_last_cow_size, copy-on-write memory the fork cost
+	Polls     int
 }
 
-func readPersistence(ctx context.Context, srv Server) (info.Persistence, error) {
-	in, err := srv.Info(ctx, "persistence")
+// readPersistence reads INFO persistence, and INFO server's run_id to
+// notice a restart: a restarted Redis has forgotten the save it was asked
+// for, and waiting for it would only end at the timeout.
+func readPersistence(ctx context.Context, srv Server, runID string) (info.Persistence, error) {
+	in, err := srv.Info(ctx, "server", "persistence")
 	if err != nil {
 		return info.Persistence{}, fmt.Errorf("read INFO persistence: %w", err)
+	}
+	if in.Server.RunID != runID {
+		return in.Persistence, fmt.Errorf("%w: Redis restarted while rdbak waited for its save (run_id %s, now %s, up %ds): the save is lost; take the backup again once Redis is up", ErrSaveFailed, runID, in.Server.RunID, in.Server.Uptime)
 	}
 	if !in.Persistence.HasLastSaveTime {
 		return in.Persistence, errors.New("read INFO persistence: no numeric rdb_last_save_time field")
@@ -78,14 +88,14 @@ func readPersistence(ctx context.Context, srv Server) (info.Persistence, error) 
 
 // serverTime returns the server's clock in whole seconds (INFO server
 // server_time_usec, Redis 5.0+), so that "the save started after the
-// request" compares two readings of the same clock. ok is false when the
-// server does not report it.
-func serverTime(ctx context.Context, srv Server) (sec int64, ok bool, err error) {
+// request" compares two readings of the same clock, and its run_id. ok is
+// false when the server does not report its clock.
+func serverTime(ctx context.Context, srv Server) (sec int64, ok bool, runID string, err error) {
 	in, err := srv.Info(ctx, "server")
 	if err != nil {
-		return 0, false, fmt.Errorf("read INFO server: %w", err)
+		return 0, false, "", fmt.Errorf("read INFO server: %w", err)
 	}
-	return in.Server.TimeUsec / 1e6, in.Server.HasTime, nil
+	return in.Server.TimeUsec / 1e6, in.Server.HasTime, in.Server.RunID, nil
 }
 
 // Snapshot makes Redis write a fresh RDB to its dbfilename with BGSAVE and
@@ -104,9 +114,12 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	var res SnapshotResult
-	request, haveClock, err := serverTime(ctx, srv)
+	request, haveClock, runID, err := serverTime(ctx, srv)
 	if err != nil {
 		return res, err
+	}
+	if haveClock {
+		res.Requested = time.Unix(request, 0)
 	}
 	log := o.Log
 	log.DebugContext(ctx, "snapshot: requested", "server_time", request, "server_clock", haveClock)
@@ -132,7 +145,7 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 		scheduled bool
 	)
 	for {
-		if before, err = readPersistence(ctx, srv); err != nil {
+		if before, err = readPersistence(ctx, srv, runID); err != nil {
 			return res, err
 		}
 		if before.BGSaveInProgress {
@@ -177,7 +190,7 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 		if err := wait(); err != nil {
 			return res, timeout(err, "wait for BGSAVE")
 		}
-		now, err := readPersistence(ctx, srv)
+		now, err := readPersistence(ctx, srv, runID)
 		if err != nil {
 			return res, err
 		}

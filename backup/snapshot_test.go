@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,16 +28,24 @@ type fakeRedis struct {
 	bgsaveErrs []error // errors returned by the next BGSAVE calls
 	childFails bool    // our save's child fails
 	saveLen    int     // polls a save takes
+	restartAt  int     // restart (new run_id, state lost) at this tick; 0 never
+	ticks      int
+	runID      string
 
 	calls []string
 }
 
 func newFake() *fakeRedis {
-	return &fakeRedis{clock: 1000, lastSave: 1000, status: "ok", saveLen: 2}
+	return &fakeRedis{clock: 1000, lastSave: 1000, status: "ok", saveLen: 2, runID: "first"}
 }
 
 func (f *fakeRedis) tick() {
 	f.clock++
+	f.ticks++
+	if f.ticks == f.restartAt {
+		*f = fakeRedis{clock: f.clock, lastSave: f.clock, status: "ok", saveLen: f.saveLen, runID: "restarted", calls: f.calls, ticks: f.ticks}
+		return
+	}
 	if f.aof > 0 {
 		f.aof--
 		if f.aof == 0 && f.scheduled {
@@ -67,15 +76,13 @@ var (
 )
 
 func (f *fakeRedis) Info(_ context.Context, sections ...string) (*info.Info, error) {
-	if len(sections) != 1 {
-		return nil, fmt.Errorf("unexpected sections %q", sections)
-	}
-	section := sections[0]
+	section := strings.Join(sections, " ")
 	f.calls = append(f.calls, "INFO "+section)
+	server := map[string]string{"server_time_usec": strconv.FormatInt(f.clock*1e6+123, 10), "run_id": f.runID}
 	switch section {
 	case "server":
-		return info.FromFields(map[string]string{"server_time_usec": strconv.FormatInt(f.clock*1e6+123, 10)}), nil
-	case "persistence":
+		return info.FromFields(server), nil
+	case "server persistence":
 		kv := map[string]string{
 			"rdb_bgsave_in_progress":  b2s(f.running > 0),
 			"aof_rewrite_in_progress": b2s(f.aof > 0),
@@ -86,6 +93,7 @@ func (f *fakeRedis) Info(_ context.Context, sections ...string) (*info.Info, err
 		if !f.noSaves {
 			kv["rdb_saves"] = strconv.FormatInt(f.saves, 10)
 		}
+		maps.Copy(kv, server)
 		return info.FromFields(kv), nil
 	}
 	return nil, errors.New("unexpected section " + section)
@@ -212,6 +220,14 @@ func TestSnapshot(t *testing.T) {
 				f.bgsaveErrs = []error{errors.New("ERR Background save failed: fork: Cannot allocate memory")}
 			},
 			wantErr: "Cannot allocate memory",
+			wantBG:  1,
+		},
+		{
+			// The restarted Redis has no save running and rdb_saves back at
+			// 0: without the run_id check this waited until the timeout.
+			name:    "Redis restarts during the save",
+			setup:   func(f *fakeRedis) { f.saveLen = 5; f.restartAt = 2 },
+			wantErr: "Redis restarted while rdbak waited for its save (run_id first, now restarted",
 			wantBG:  1,
 		},
 		{

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/internal/redis/info"
 )
 
@@ -26,6 +27,10 @@ type Stream struct {
 	// writing this snapshot cost Redis, -1 when unknown. Call it after the
 	// stream has ended: Redis reports it once it has reaped the child.
 	ForkCost func(ctx context.Context) int64
+	// Accept, when set, checks the streamed RDB's own facts (its AUX
+	// fields) against what the source knows, after the stream verified and
+	// before anything is committed; an error fails the backup.
+	Accept func(info rdb.Info) error
 }
 
 // Source produces a fresh RDB snapshot of one Redis server.

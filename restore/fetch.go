@@ -31,6 +31,9 @@ type Report struct {
 	StoredSize int64
 	RawSize    int64
 	RDB        rdb.Info
+	// StaleTemps are temporary files of killed restores to the same path
+	// that ToFile removed.
+	StaleTemps []string
 }
 
 // Fetch reads backup m from repo, decompresses it, writes the RDB to w and

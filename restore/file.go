@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/rdbak/rdbak/storage"
 )
@@ -35,6 +36,7 @@ func ToFile(ctx context.Context, repo *storage.Repo, m *storage.Manifest, path s
 		return nil, fmt.Errorf("restore to %s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
+	stale := removeStaleTemps(dir, filepath.Base(path), time.Now())
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".rdbak-tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("restore to %s: create temporary file: %w", path, err)
@@ -70,10 +72,35 @@ func ToFile(ctx context.Context, repo *storage.Repo, m *storage.Manifest, path s
 		return nil, fmt.Errorf("restore to %s: rename: %w", path, err)
 	}
 	committed = true
+	rep.StaleTemps = stale
 	if err := syncDir(dir); err != nil {
 		return rep, fmt.Errorf("restore to %s: the file is in place but fsync of %s failed: %w", path, dir, err)
 	}
 	return rep, nil
+}
+
+// staleTempAge is how long a temporary file of ToFile must have gone
+// unwritten before another restore to the same path removes it: a running
+// restore writes its file continuously.
+const staleTempAge = 10 * time.Minute
+
+// removeStaleTemps removes the temporary files that a killed restore to
+// dir/base left behind (.<base>.rdbak-tmp-*, unwritten for staleTempAge)
+// and returns their names. It is best effort: a file it cannot remove is
+// left for the next run.
+func removeStaleTemps(dir, base string, now time.Time) []string {
+	names, _ := filepath.Glob(filepath.Join(dir, "."+base+".rdbak-tmp-*"))
+	var removed []string
+	for _, n := range names {
+		st, err := os.Lstat(n)
+		if err != nil || !st.Mode().IsRegular() || now.Sub(st.ModTime()) < staleTempAge {
+			continue
+		}
+		if os.Remove(n) == nil {
+			removed = append(removed, n)
+		}
+	}
+	return removed
 }
 
 func syncDir(dir string) error {

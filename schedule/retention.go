@@ -114,16 +114,12 @@ func (p Policy) bucketRules() []*bucketRule {
 }
 
 // Plan applies p to ms (any order; all of one target) and returns one
-// decision per backup, newest first. Backups are ordered by creation time,
-// then id. With the zero Policy every backup is kept.
+// decision per backup, newest first. Backups are ordered as storage.Compare
+// orders them (creation time, then id), the order behind "latest". With the
+// zero Policy every backup is kept.
 func Plan(ms []*storage.Manifest, p Policy) []Decision {
 	sorted := slices.Clone(ms)
-	slices.SortFunc(sorted, func(a, b *storage.Manifest) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
+	slices.SortFunc(sorted, func(a, b *storage.Manifest) int { return storage.Compare(b, a) })
 	out := make([]Decision, len(sorted))
 	if len(sorted) == 0 {
 		return out

@@ -179,3 +179,23 @@ func TestPlanInvariants(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSameSecond: five backups in one second, with old second-precision
+// ids whose random suffixes do not sort in creation order. keepLast=1 keeps
+// the one created last, the same backup "latest" names.
+func TestPlanSameSecond(t *testing.T) {
+	sec := utc("2026-11-22T05:30:12Z")
+	var ms []*storage.Manifest
+	for i, s := range []string{"e00000", "a00000", "f00000", "100000", "b00000"} {
+		ms = append(ms, &storage.Manifest{Target: "cache", ID: "20261122T053012Z-" + s, Created: sec.Add(time.Duration(i) * 100 * time.Millisecond)})
+	}
+	ds := Plan(ms, Policy{Last: 1})
+	if got := ds[0].Manifest.ID; got != ms[4].ID || !ds[0].Keep {
+		t.Fatalf("newest decision = %s (keep %v), want %s kept", got, ds[0].Keep, ms[4].ID)
+	}
+	for _, d := range ds[1:] {
+		if d.Keep {
+			t.Errorf("keepLast=1 keeps %s too", d.Manifest.ID)
+		}
+	}
+}

@@ -47,27 +47,7 @@ func TestConformance(t *testing.T) {
 // put writes a complete backup with the given data and returns its manifest.
 func put(t *testing.T, repo *storage.Repo, target string, created time.Time, data string) *storage.Manifest {
 	t.Helper()
-	ctx := t.Context()
-	m := &storage.Manifest{
-		Format: storage.ManifestFormat, ID: storage.NewID(created), Target: target,
-		Created: created.UTC(), Finished: created.UTC().Add(time.Second),
-		Data: storage.Data{Name: storage.DataName("zst"), RawSize: int64(len(data))},
-		RDB:  storage.RDB{DBs: []storage.DB{{Index: 0, Keys: 3}}},
-	}
-	up, err := repo.Create(ctx, target, m.ID, m.Data.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(up, data); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.Commit(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return putID(t, repo, target, storage.NewID(created), created, data)
 }
 
 // Conformance checks the behaviour rdbak relies on from a repository.
@@ -85,7 +65,7 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 		t.Fatalf("Get(latest) on empty store: err = %v, want ErrNotFound", err)
 	}
 
-	// Complete backups are listed in id order and read back intact.
+	// Complete backups are listed in creation order and read back intact.
 	a1 := put(t, repo, "alpha", base, "first")
 	a2 := put(t, repo, "alpha", base.Add(time.Hour), strings.Repeat("second", 1000))
 	b1 := put(t, repo, "beta", base.Add(30*time.Minute), "third")
@@ -108,10 +88,10 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 	if got, err := repo.Get(ctx, "", b1.ID); err != nil || got.Target != "beta" {
 		t.Fatalf("Get(\"\", %s) = %v, %v; want the beta backup", b1.ID, got, err)
 	}
-	if got, err := repo.AsOf(ctx, "alpha", base.Add(59*time.Minute)); err != nil || got.ID != a1.ID {
+	if got, err := repo.AsOf(ctx, "alpha", base.Add(59*time.Minute), storage.ResolveOptions{}); err != nil || got.Manifest.ID != a1.ID {
 		t.Fatalf("AsOf(+59m) = %v, %v; want %s", got, err, a1.ID)
 	}
-	if _, err := repo.AsOf(ctx, "alpha", base.Add(-time.Minute)); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := repo.AsOf(ctx, "alpha", base.Add(-time.Minute), storage.ResolveOptions{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("AsOf(before all): err = %v, want ErrNotFound", err)
 	}
 	rd, err := repo.OpenData(ctx, a2)
@@ -157,6 +137,11 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 	}
 	if orphans, _ := repo.Orphans(ctx, time.Now(), time.Hour); len(orphans) != 0 {
 		t.Fatalf("Orphans within the grace period = %v, want none", orphans)
+	}
+	// gc shows it before it is collectable, with the time it will be.
+	left, err := repo.Leftovers(ctx, time.Hour)
+	if err != nil || len(left) != 1 || left[0].ID != id || !left[0].Collectable.Equal(left[0].Newest.Add(time.Hour)) || left[0].Newest.IsZero() {
+		t.Fatalf("Leftovers within the grace period = %+v, %v; want %s, collectable an hour after it was written", left, err, id)
 	}
 	orphans, err := repo.Orphans(ctx, time.Now().Add(2*time.Hour), time.Hour)
 	if err != nil || len(orphans) != 1 || orphans[0].ID != id {

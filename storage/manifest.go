@@ -38,6 +38,9 @@ type Redis struct {
 	Role       string `json:"role,omitempty"`
 	ReplID     string `json:"replId,omitempty"`
 	ReplOffset int64  `json:"replOffset,omitempty"`
+	// MasterLink is a replica's link to its master when backed up: "up",
+	// or "down", when the data may be stale. Empty for a master.
+	MasterLink string `json:"masterLink,omitempty"`
 }
 
 // RDB is what the verifier learned from the snapshot while it streamed.
@@ -92,7 +95,7 @@ func (m *Manifest) Keys() uint64 {
 func decodeManifest(b []byte, key string) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode manifest %s: %w", key, err)
+		return nil, fmt.Errorf("%w: decode manifest %s: %w", ErrDamaged, key, err)
 	}
 	if m.Format < 1 || m.Format > ManifestFormat {
 		return nil, fmt.Errorf("manifest %s has format %d; this rdbak reads formats 1..%d: upgrade rdbak", key, m.Format, ManifestFormat)

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
@@ -25,15 +23,22 @@ import (
 // object without a manifest is not a backup, so it is not found either.
 var ErrNotFound = errors.New("backup not found")
 
-// ErrAmbiguous means a backup id or "latest" matches backups of several
-// targets: the caller must name the target.
+// ErrAmbiguous means a backup id, id prefix or "latest" matches several
+// backups: the caller must give more of the id or name the target.
 var ErrAmbiguous = errors.New("ambiguous backup")
+
+// ErrDamaged means a backup exists (its manifest does) but cannot be used:
+// the manifest does not decode or names another backup, or the data object
+// is missing. The CLI exits 4, as for a failed verification.
+var ErrDamaged = errors.New("backup damaged")
 
 // Repo is a backup repository: a bucket, optionally under a key prefix, laid
 // out as layout.go describes. It is safe for concurrent use.
 type Repo struct {
 	bucket  *blob.Bucket
 	display string
+	scrub   *scrubber   // removes the URL's secrets from driver errors
+	prefix  string      // the key prefix within the bucket, for driver-level calls
 	s3      *s3Location // set for s3:// repositories
 }
 
@@ -42,16 +47,22 @@ type Options struct {
 	// Create makes a missing file:// directory instead of failing; set it
 	// for commands that write.
 	Create bool
+	// AllowMem accepts mem:// URLs. Their backups vanish when the process
+	// exits, so only tests set it; the CLI and the config file refuse them.
+	AllowMem bool
 }
 
-// Open opens the repository at rawURL, any gocloud.dev/blob URL. For
-// s3://, gs://, azblob:// and mem:// the URL path is a key prefix
-// (s3://bucket/prod/redis?region=eu-west-1 keeps backups under prod/redis/);
-// for file:// the path is the directory.
+// Open opens the repository at rawURL, a gocloud.dev/blob URL of one of
+// Schemes. For s3://, gs://, azblob:// and mem:// the URL path is a key
+// prefix (s3://bucket/prod/redis?region=eu-west-1 keeps backups under
+// prod/redis/); for file:// the path is the directory (file:///abs/path,
+// or file://./rel/path relative to the current directory). A URL rdbak
+// refuses is a *URLError (ErrBadURL). No error, and not String, shows the
+// URL's credentials.
 func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("storage URL %q is not a URL: use e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1", redact(rawURL))
+	u, err := parseURL(rawURL, o)
+	if err != nil {
+		return nil, err
 	}
 	display := redact(rawURL)
 	q := u.Query()
@@ -75,21 +86,17 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 				return nil, fmt.Errorf("create storage directory %s: %w", dir, err)
 			}
 		}
-	default:
-		if p := strings.Trim(u.Path, "/"); p != "" {
-			if q.Get("prefix") != "" {
-				return nil, fmt.Errorf("storage URL %s has both a path and ?prefix=: use one", display)
-			}
-			q.Set("prefix", p+"/")
-			u.Path = ""
-		}
 	}
 	u.RawQuery = q.Encode()
+	scrub := newScrubber(display, rawURL, u.String())
 	b, err := blob.OpenBucket(ctx, u.String())
 	if err != nil {
-		return nil, fmt.Errorf("open storage %s: %w", display, err)
+		return nil, badParam(u.Scheme, display, scrub.err(fmt.Errorf("open storage %s: %w", display, err)))
 	}
-	r := &Repo{bucket: b, display: display}
+	r := &Repo{bucket: b, display: display, scrub: scrub}
+	if u.Scheme != "file" {
+		r.prefix = q.Get("prefix")
+	}
 	if u.Scheme == "s3" {
 		r.s3 = &s3Location{bucket: u.Host, prefix: q.Get("prefix")}
 	}
@@ -97,8 +104,12 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 }
 
 // NewRepo wraps an open bucket (tests, or callers that build their own
-// driver options). The Repo takes ownership and closes it.
-func NewRepo(b *blob.Bucket, display string) *Repo { return &Repo{bucket: b, display: display} }
+// driver options); url is the bucket's URL, shown redacted. The Repo takes
+// ownership and closes it.
+func NewRepo(b *blob.Bucket, url string) *Repo {
+	display := redact(url)
+	return &Repo{bucket: b, display: display, scrub: newScrubber(display, url)}
+}
 
 // String returns the storage URL without credentials.
 func (r *Repo) String() string { return r.display }
@@ -111,7 +122,7 @@ func (r *Repo) Close() error { return r.bucket.Close() }
 func (r *Repo) Check(ctx context.Context) error {
 	it := r.bucket.List(&blob.ListOptions{Delimiter: "/"})
 	if _, err := it.Next(ctx); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reach storage %s: %w", r.display, err)
+		return r.scrub.err(fmt.Errorf("reach storage %s: %w", r.display, err))
 	}
 	return nil
 }
@@ -124,6 +135,7 @@ type Upload struct {
 	bucket *blob.Bucket
 	key    string
 	s3     *s3Location
+	scrub  *scrubber
 	done   bool
 }
 
@@ -134,20 +146,23 @@ func (r *Repo) Create(ctx context.Context, target, id, name string) (*Upload, er
 	w, err := r.bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("start upload of %s to %s: %w", key, r.display, err)
+		return nil, r.scrub.err(fmt.Errorf("start upload of %s to %s: %w", key, r.display, err))
 	}
-	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key, s3: r.s3}, nil
+	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key, s3: r.s3, scrub: r.scrub}, nil
 }
 
 // Write implements io.Writer.
-func (u *Upload) Write(p []byte) (int, error) { return u.w.Write(p) }
+func (u *Upload) Write(p []byte) (int, error) {
+	n, err := u.w.Write(p)
+	return n, u.scrub.err(err)
+}
 
 // Commit finishes the upload; only then is the object visible.
 func (u *Upload) Commit() error {
 	u.done = true
 	defer u.cancel()
 	if err := closeWriter(u.w); err != nil {
-		return fmt.Errorf("finish upload of %s: %w", u.key, err)
+		return u.scrub.err(fmt.Errorf("finish upload of %s: %w", u.key, err))
 	}
 	return nil
 }
@@ -162,9 +177,9 @@ func (u *Upload) Abort(ctx context.Context) error {
 	u.cancel()
 	_ = closeWriter(u.w) // returns the cancellation; the object is not created
 	if err := u.bucket.Delete(ctx, u.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-		return fmt.Errorf("remove partial upload %s: %w", u.key, err)
+		return u.scrub.err(fmt.Errorf("remove partial upload %s: %w", u.key, err))
 	}
-	return u.abortMultipart(ctx)
+	return u.scrub.err(u.abortMultipart(ctx))
 }
 
 // closeWriter closes w, turning a panic inside the driver into an error.
@@ -189,20 +204,23 @@ func (r *Repo) Commit(ctx context.Context, m *Manifest) error {
 	}
 	key := manifestKey(m.Target, m.ID)
 	if err := r.bucket.WriteAll(ctx, key, append(b, '\n'), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
-		return fmt.Errorf("write manifest %s to %s: %w", key, r.display, err)
+		return r.scrub.err(fmt.Errorf("write manifest %s to %s: %w", key, r.display, err))
 	}
 	return nil
 }
 
-// Problem is a manifest that exists but cannot be read.
+// Problem is a manifest that exists but cannot be read. Err wraps
+// ErrDamaged when the manifest was read but is unusable.
 type Problem struct {
-	Key string
-	Err error
+	Key        string
+	Target, ID string
+	Err        error
 }
 
 // List returns the manifests of target (all targets when target is ""),
-// oldest first. Manifests that cannot be decoded are returned as problems
-// instead of failing the whole listing.
+// oldest first by Compare (the manifests' creation times). Manifests that
+// cannot be read are returned as problems, in id order, instead of failing
+// the whole listing.
 func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem, error) {
 	prefix := ""
 	if target != "" {
@@ -219,7 +237,7 @@ func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem,
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("list backups in %s: %w", r.display, err)
+			return nil, nil, r.scrub.err(fmt.Errorf("list backups in %s: %w", r.display, err))
 		}
 		t, id, name, ok := splitBackupKey(obj.Key)
 		if !ok || name != ManifestName {
@@ -230,12 +248,18 @@ func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem,
 			if errors.Is(err, ErrNotFound) { // deleted while listing
 				continue
 			}
-			problems = append(problems, Problem{Key: obj.Key, Err: err})
+			problems = append(problems, Problem{Key: obj.Key, Target: t, ID: id, Err: err})
 			continue
 		}
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b *Manifest) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, Compare)
+	slices.SortFunc(problems, func(a, b Problem) int {
+		if c := CompareID(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Target, b.Target)
+	})
 	return out, problems, nil
 }
 
@@ -246,72 +270,16 @@ func (r *Repo) manifest(ctx context.Context, target, id string) (*Manifest, erro
 		return nil, fmt.Errorf("%w: no manifest %s in %s", ErrNotFound, key, r.display)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read manifest %s: %w", key, err)
+		return nil, r.scrub.err(fmt.Errorf("read manifest %s: %w", key, err))
 	}
 	m, err := decodeManifest(b, key)
 	if err != nil {
 		return nil, err
 	}
 	if m.ID != id || m.Target != target {
-		return nil, fmt.Errorf("manifest %s names backup %s/%s: it was moved or edited", key, m.Target, m.ID)
+		return nil, fmt.Errorf("%w: manifest %s names backup %s/%s: it was moved or edited", ErrDamaged, key, m.Target, m.ID)
 	}
 	return m, nil
-}
-
-// Get returns the manifest of backup id of target. id "latest" picks the
-// newest backup. With target "", id must be unique across targets (and
-// "latest" needs exactly one target in the repository).
-func (r *Repo) Get(ctx context.Context, target, id string) (*Manifest, error) {
-	if id != "latest" && !ValidID(id) {
-		return nil, fmt.Errorf("backup id %q is neither \"latest\" nor of the form 20060102T150405Z-abcdef: see 'rdbak list'", id)
-	}
-	if target != "" && id != "latest" {
-		return r.manifest(ctx, target, id)
-	}
-	all, _, err := r.List(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	if id == "latest" {
-		if len(all) == 0 {
-			return nil, fmt.Errorf("%w: no backups of %s in %s", ErrNotFound, targetOrAll(target), r.display)
-		}
-		if target == "" {
-			targets := Targets(all)
-			if len(targets) > 1 {
-				return nil, fmt.Errorf("%w: \"latest\" in %s could be any of targets %s; name one with --target", ErrAmbiguous, r.display, strings.Join(targets, ", "))
-			}
-		}
-		return all[len(all)-1], nil
-	}
-	var found []*Manifest
-	for _, m := range all {
-		if m.ID == id {
-			found = append(found, m)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return nil, fmt.Errorf("%w: no backup %s in %s: see 'rdbak list'", ErrNotFound, id, r.display)
-	case 1:
-		return found[0], nil
-	default:
-		return nil, fmt.Errorf("%w: backup id %s exists for targets %s; name one with --target", ErrAmbiguous, id, strings.Join(Targets(found), ", "))
-	}
-}
-
-// AsOf returns the newest backup of target created at or before t.
-func (r *Repo) AsOf(ctx context.Context, target string, t time.Time) (*Manifest, error) {
-	all, _, err := r.List(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	for i := len(all) - 1; i >= 0; i-- {
-		if !all[i].Created.After(t) {
-			return all[i], nil
-		}
-	}
-	return nil, fmt.Errorf("%w: no backup of %s at or before %s in %s", ErrNotFound, targetOrAll(target), t.UTC().Format(time.RFC3339), r.display)
 }
 
 // Targets returns the distinct targets of ms, sorted.
@@ -336,10 +304,10 @@ func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error)
 	key := dataKey(m.Target, m.ID, m.Data.Name)
 	rd, err := r.bucket.NewReader(ctx, key, nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
-		return nil, fmt.Errorf("data object %s of backup %s is missing from %s: the backup is damaged", key, m.ID, r.display)
+		return nil, fmt.Errorf("%w: data object %s of backup %s is missing from %s", ErrDamaged, key, m.ID, r.display)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s in %s: %w", key, r.display, err)
+		return nil, r.scrub.err(fmt.Errorf("open %s in %s: %w", key, r.display, err))
 	}
 	return rd, nil
 }
@@ -348,9 +316,9 @@ func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error)
 // leaves garbage (collected by GC) rather than a backup without data.
 func (r *Repo) Delete(ctx context.Context, m *Manifest) error {
 	if err := r.bucket.Delete(ctx, manifestKey(m.Target, m.ID)); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-		return fmt.Errorf("delete manifest of %s/%s: %w", m.Target, m.ID, err)
+		return r.scrub.err(fmt.Errorf("delete manifest of %s/%s: %w", m.Target, m.ID, err))
 	}
-	return r.deletePrefix(ctx, backupDir(m.Target, m.ID))
+	return r.scrub.err(r.deletePrefix(ctx, backupDir(m.Target, m.ID)))
 }
 
 func (r *Repo) deletePrefix(ctx context.Context, prefix string) error {

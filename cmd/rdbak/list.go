@@ -21,7 +21,8 @@ func newListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the backups in storage, oldest first",
-		Long: `List the backups in storage, oldest first. Only complete backups are listed:
+		Long: `List the backups in storage, oldest first by creation time (the order behind
+latest, --as-of and retention). Only complete backups are listed:
 one whose manifest was never written (a failed or running backup) does not
 exist. --target limits the list to one target, --since to the backups
 created at or after a time (2026-11-22, RFC 3339, or a time ago: 2h, 1d),
@@ -70,7 +71,7 @@ func listTable(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time) er
 	}
 	fmt.Fprintln(tw, head)
 	for _, m := range ms {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d", m.Target, m.ID, m.Created.UTC().Format(time.RFC3339),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d", m.Target, m.ID, m.Created.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 			humanAge(now.Sub(m.Created)), humanBytes(m.Data.RawSize), m.Keys())
 		if wide {
 			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s", humanBytes(m.Data.StoredSize), m.Data.Compression.Codec,
@@ -98,9 +99,12 @@ func humanAge(d time.Duration) string {
 
 func newDescribeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "describe ID|latest",
+		Use:   "describe ID|PREFIX|latest",
 		Short: "Show the manifest of one backup",
-		Args:  exactArgs(1, "give the backup ID (see 'rdbak list') or latest"),
+		Long: `Show the manifest of one backup: latest (the newest by creation time), an
+id, or a unique prefix of an id or of its random suffix. A damaged newest
+backup is an error (exit 4) naming it.`,
+		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			asJSON, err := g.jsonOutput()
 			if err != nil {

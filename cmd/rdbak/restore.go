@@ -166,6 +166,9 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 		log.Debug("restore failed", "error", err.Error())
 		return err
 	}
+	for _, f := range rep.StaleTemps {
+		log.Info("removed a temporary file left by an interrupted restore", "file", f)
+	}
 	log.Info("restore succeeded", "raw_bytes", rep.RawSize, "keys", rep.RDB.KeysTotal())
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -195,41 +194,28 @@ func (g *globals) openRepo(ctx context.Context, create bool) (*storage.Repo, str
 	return repo, target, nil
 }
 
-// getBackup finds backup id ("latest" allowed) for the command's target.
-func getBackup(ctx context.Context, repo *storage.Repo, target, id string) (*storage.Manifest, error) {
-	if id != "latest" && !storage.ValidID(id) {
-		return nil, usagef("backup id %q is neither \"latest\" nor of the form 20060102T150405Z-abcdef: see 'rdbak list'", id)
-	}
-	m, err := repo.Get(ctx, target, id)
-	if errors.Is(err, storage.ErrAmbiguous) {
-		return nil, usageError{Err: err}
-	}
-	return m, err
+// getBackup finds the backup ref names for the command's target: latest,
+// an id or a unique prefix of one. A damaged newest backup is an error.
+func getBackup(ctx context.Context, repo *storage.Repo, target, ref string) (*storage.Manifest, error) {
+	sel, err := resolveBackup(ctx, repo, target, ref, time.Time{}, storage.ResolveOptions{})
+	return sel.Manifest, err
 }
 
 // pick chooses the backup named by args[0], or the newest at or before at.
-func pick(ctx context.Context, repo *storage.Repo, target string, args []string, at time.Time) (*storage.Manifest, error) {
+// Without options, a damaged newest backup is an error naming it.
+func pick(ctx context.Context, repo *storage.Repo, target string, args []string, at time.Time, o ...storage.ResolveOptions) (*storage.Manifest, error) {
+	var opts storage.ResolveOptions
+	if len(o) > 0 {
+		opts = o[0]
+	}
+	ref := storage.Latest
 	if at.IsZero() {
-		return getBackup(ctx, repo, target, args[0])
+		ref = args[0]
 	}
-	if target == "" {
-		all, _, err := repo.List(ctx, "")
-		if err != nil {
-			return nil, err
-		}
-		if ts := storage.Targets(all); len(ts) > 1 {
-			return nil, usagef("--as-of needs --target: %s holds backups of %s", repo, strings.Join(ts, ", "))
-		}
-	}
-	return repo.AsOf(ctx, target, at)
+	sel, err := resolveBackup(ctx, repo, target, ref, at, opts)
+	return sel.Manifest, err
 }
 
-// redactURL drops user info from a URL for messages.
-func redactURL(s string) string {
-	if i := strings.Index(s, "@"); i >= 0 {
-		if j := strings.Index(s, "://"); j >= 0 && j < i {
-			return s[:j+3] + "REDACTED@" + s[i+1:]
-		}
-	}
-	return s
-}
+// redactURL returns a URL for messages: without user info, and with every
+// query value that may be a secret replaced.
+func redactURL(s string) string { return storage.Redact(s) }

@@ -13,13 +13,20 @@ import (
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
+	var skipDamaged bool
 	cmd := &cobra.Command{
-		Use:   "verify ID|latest",
+		Use:   "verify ID|PREFIX|latest",
 		Short: "Download a backup and check everything against its manifest",
 		Long: `Download a backup and check it completely: stored size and SHA-256,
 decompression, the RDB's structure, CRC-64, size, SHA-256 and key counts.
-Exits 4 with the reason on any mismatch. Nothing is written to disk.`,
-		Args: exactArgs(1, "give the backup ID (see 'rdbak list') or latest"),
+Exits 4 with the reason on any mismatch. Nothing is written to disk.
+
+The backup is latest, an id, or a unique prefix of an id or of its random
+suffix (as 'rdbak list' shows it). When the newest backup is damaged (its
+manifest unreadable or its data missing), 'verify latest' fails with exit 4
+naming it; --skip-damaged verifies the newest usable one instead and says
+which it skipped.`,
+		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			repo, target, err := g.openRepo(ctx, false)
@@ -27,10 +34,12 @@ Exits 4 with the reason on any mismatch. Nothing is written to disk.`,
 				return err
 			}
 			defer repo.Close()
-			m, err := getBackup(ctx, repo, target, args[0])
+			sel, err := resolveBackup(ctx, repo, target, args[0], time.Time{}, storage.ResolveOptions{SkipDamaged: skipDamaged})
 			if err != nil {
 				return err
 			}
+			warnSkipped(g.log, sel)
+			m := sel.Manifest
 			var done atomic.Int64
 			line := startProgress(g.term, func() progressState {
 				return progressState{Phase: "verify", Done: done.Load(), Total: m.Data.RawSize}
@@ -53,6 +62,7 @@ Exits 4 with the reason on any mismatch. Nothing is written to disk.`,
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
 	g.addOutputFlag(cmd)
 	return cmd
 }

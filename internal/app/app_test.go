@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -245,5 +246,44 @@ func TestBackupAndPrune(t *testing.T) {
 	}
 	if _, err := a.Backup(t.Context(), &config.Target{Name: "cache", Redis: "http://" + r.Addr}, repo, comp, nil); !errors.As(err, new(UsageError)) {
 		t.Errorf("a non-Redis URL: %v, want a UsageError", err)
+	}
+}
+
+func TestRDBVersionOf(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{"repl-diskless-sync-delay 0"}})
+	got, err := rdbVersionOf(t.Context(), &redis.PullSource{Addr: r.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, ok := restore.MaxRDBVersion(fmt.Sprintf("%d.%d.%d", r.Version[0], r.Version[1], r.Version[2]))
+	if !ok || got != want {
+		t.Fatalf("rdbVersionOf = %d, want %d (the table's value for Redis %v)", got, want, r.Version)
+	}
+}
+
+// recorderFunc records an Event by calling itself.
+type recorderFunc func(reason, msg string, warning bool) error
+
+func (f recorderFunc) Record(_ context.Context, reason, msg string, warning bool) error {
+	return f(reason, msg, warning)
+}
+
+func TestRecord(t *testing.T) {
+	logs := &testenv.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	var got []string
+	ok := recorderFunc(func(reason, msg string, warning bool) error {
+		got = append(got, fmt.Sprintf("%s %v %s", reason, warning, msg))
+		return nil
+	})
+	record(t.Context(), log, ok, kube.ReasonBackupFailed, "backup of x failed", true)
+	if len(got) != 1 || got[0] != kube.ReasonBackupFailed+" true backup of x failed" {
+		t.Fatalf("recorded %q", got)
+	}
+	record(t.Context(), log, nil, kube.ReasonBackupSucceeded, "not in Kubernetes", false) // no recorder: nothing to do
+	denied := recorderFunc(func(string, string, bool) error { return errors.New("events is forbidden") })
+	record(t.Context(), log, denied, kube.ReasonBackupSucceeded, "backup", false)
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "events is forbidden") {
+		t.Fatalf("a failed Event is not a warning:\n%s", logs)
 	}
 }

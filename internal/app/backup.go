@@ -61,6 +61,9 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 		return nil, fmt.Errorf("backup of %s: %w", t.Name, err)
 	}
 	m := res.Manifest
+	for _, w := range res.Warnings {
+		log.Warn(w, "backup_id", m.ID)
+	}
 	record(ctx, log, conn.events, kube.ReasonBackupSucceeded, fmt.Sprintf("backup %s of %s: %d keys, %d bytes RDB, %d bytes stored in %s",
 		m.ID, t.Name, m.Keys(), m.Data.RawSize, m.Data.StoredSize, repo), false)
 	log.Info("backup succeeded", "backup_id", m.ID, "raw_bytes", m.Data.RawSize, "stored_bytes", m.Data.StoredSize,

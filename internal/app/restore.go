@@ -192,7 +192,7 @@ func inspect(ctx context.Context, k *kubeConn, t *config.Target) (*inspected, er
 	}
 	if v, ok := restore.MaxRDBVersion(s.target.RedisVersion); ok {
 		s.target.MaxRDB = v
-	} else if s.target.MaxRDB, err = rdbVersionOf(ctx, k); err != nil {
+	} else if s.target.MaxRDB, err = rdbVersionOf(ctx, &redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password, TLS: k.tls}); err != nil {
 		return nil, fmt.Errorf("learn which RDB versions Redis %s loads: %w", s.target.RedisVersion, err)
 	}
 	if s.layout, err = layoutOf(ctx, c, t, s.major); err != nil {
@@ -235,10 +235,10 @@ func layoutOf(ctx context.Context, c backup.Server, t *config.Target, major int)
 }
 
 // rdbVersionOf asks a Redis newer than rdbak's table for the RDB version
-// it writes, which is the newest it loads: the header of a replication
-// snapshot.
-func rdbVersionOf(ctx context.Context, k *kubeConn) (int, error) {
-	st, err := (&redis.PullSource{Addr: k.addr, Username: k.user, Password: k.password, TLS: k.tls}).Open(ctx)
+// it writes, which is the newest it loads: the header of a snapshot from
+// src (a replication pull), which it then abandons.
+func rdbVersionOf(ctx context.Context, src backup.Source) (int, error) {
+	st, err := src.Open(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -39,7 +39,7 @@ const (
 // expansion and defaults.
 type File struct {
 	// Storage is the default blob storage URL for all targets
-	// (gocloud.dev/blob: s3://, gs://, azblob://, file:///path, mem://).
+	// (gocloud.dev/blob: s3://, gs://, azblob://, file:///path; storage.CheckURL).
 	Storage     string      `yaml:"storage"`
 	Compression Compression `yaml:"compression"`
 	Targets     []Target    `yaml:"targets"`

@@ -48,11 +48,11 @@ targets:
 		t.Errorf("targets[1].storage = %q, want the target's own", b.Storage)
 	}
 
-	g := mustParse(t, "storage: mem://\ncompression: {codec: gzip}\n"+okTarget, nil)
+	g := mustParse(t, "storage: file:///b\ncompression: {codec: gzip}\n"+okTarget, nil)
 	if want := (Compression{Codec: CodecGzip, Level: "default"}); g.Compression != want {
 		t.Errorf("gzip Compression = %+v, want %+v", g.Compression, want)
 	}
-	n := mustParse(t, "storage: mem://\ncompression: {codec: none}\n"+okTarget, nil)
+	n := mustParse(t, "storage: file:///b\ncompression: {codec: none}\n"+okTarget, nil)
 	if want := (Compression{Codec: CodecNone}); n.Compression != want {
 		t.Errorf("none Compression = %+v, want %+v", n.Compression, want)
 	}
@@ -122,7 +122,7 @@ targets:
 	}
 
 	// Integers from the environment; keys are not expanded.
-	g := mustParse(t, "storage: mem://\ncompression: {concurrency: '${N}'}\n"+okTarget, env)
+	g := mustParse(t, "storage: file:///b\ncompression: {concurrency: '${N}'}\n"+okTarget, env)
 	if g.Compression.Concurrency != 4 {
 		t.Errorf("concurrency = %d, want 4", g.Compression.Concurrency)
 	}
@@ -134,7 +134,7 @@ targets:
 
 func TestParseAnchors(t *testing.T) {
 	f := mustParse(t, `
-storage: mem://
+storage: file:///b
 targets:
   - &base
     name: a
@@ -149,7 +149,7 @@ targets:
 	if f.Targets[2].Storage != "file:///b" {
 		t.Errorf("aliased storage = %q, want file:///b", f.Targets[2].Storage)
 	}
-	_, err := Parse([]byte("storage: mem://\ntargets:\n  - &t {name: a, redis: redis://h}\n  - *t\n"), "rdbak.yaml", mapEnv(nil))
+	_, err := Parse([]byte("storage: file:///b\ntargets:\n  - &t {name: a, redis: redis://h}\n  - *t\n"), "rdbak.yaml", mapEnv(nil))
 	if err == nil || !strings.Contains(err.Error(), `rdbak.yaml:3: targets[1].name: "a" is also the name of targets[0]`) {
 		t.Errorf("aliased duplicate target: err = %v", err)
 	}
@@ -197,11 +197,11 @@ func TestLoadMissingFile(t *testing.T) {
 }
 
 func TestTargetLookup(t *testing.T) {
-	one := mustParse(t, "storage: mem://\n"+okTarget, nil)
+	one := mustParse(t, "storage: file:///b\n"+okTarget, nil)
 	if tg, err := one.Target(""); err != nil || tg.Name != "cache" {
 		t.Errorf("Target(\"\") of one = %v, %v; want cache", tg, err)
 	}
-	two := mustParse(t, "storage: mem://\ntargets: [{name: a, redis: redis://h}, {name: b, redis: redis://h}]\n", nil)
+	two := mustParse(t, "storage: file:///b\ntargets: [{name: a, redis: redis://h}, {name: b, redis: redis://h}]\n", nil)
 	tg, err := two.Target("b")
 	if err != nil || tg != &two.Targets[1] {
 		t.Errorf("Target(b) = %v, %v; want a pointer to targets[1]", tg, err)
@@ -275,7 +275,7 @@ func TestPassword(t *testing.T) {
 // without reloading the config.
 func TestPasswordReadAtCallTime(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "pw")
-	f := mustParse(t, "storage: mem://\ntargets:\n  - {name: a, redis: redis://h, passwordFile: "+p+"}\n", nil)
+	f := mustParse(t, "storage: file:///b\ntargets:\n  - {name: a, redis: redis://h, passwordFile: "+p+"}\n", nil)
 	for _, want := range []string{"one", "two"} {
 		if err := os.WriteFile(p, []byte(want+"\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -287,7 +287,7 @@ func TestPasswordReadAtCallTime(t *testing.T) {
 }
 
 func TestPasswordEnvFromParse(t *testing.T) {
-	f := mustParse(t, "storage: mem://\ntargets:\n  - {name: a, redis: redis://h, passwordEnv: PW}\n", map[string]string{"PW": "injected"})
+	f := mustParse(t, "storage: file:///b\ntargets:\n  - {name: a, redis: redis://h, passwordEnv: PW}\n", map[string]string{"PW": "injected"})
 	if got, err := f.Targets[0].Password(); err != nil || got != "injected" {
 		t.Errorf("Password() = %q, %v; want the value from Parse's env", got, err)
 	}
@@ -300,7 +300,7 @@ func TestPasswordEnvFromParse(t *testing.T) {
 
 func TestUserEndpointWarnings(t *testing.T) {
 	f := mustParse(t, `
-storage: mem://
+storage: file:///b
 targets:
   - {name: a, redis: "redis://alice:pw@h"}
   - {name: b, redis: "redis://h:7000", username: bob}

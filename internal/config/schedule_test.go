@@ -13,7 +13,7 @@ const daemonExamplePath = "../../deploy/examples/rdbak-daemon.yaml"
 
 func TestScheduleDefaultsMerge(t *testing.T) {
 	f := mustParse(t, `
-storage: mem://
+storage: file:///b
 defaults:
   schedule: "CRON_TZ=Europe/Oslo 0 3 * * *"
   jitter: 5m
@@ -56,7 +56,7 @@ targets:
 	if f.Daemon != want {
 		t.Errorf("Daemon = %+v\nwant %+v", f.Daemon, want)
 	}
-	g := mustParse(t, "storage: mem://\ndaemon: {shutdownGrace: 0s, listen: '127.0.0.1:0', concurrency: 5}\n"+okTarget, nil)
+	g := mustParse(t, "storage: file:///b\ndaemon: {shutdownGrace: 0s, listen: '127.0.0.1:0', concurrency: 5}\n"+okTarget, nil)
 	if g.Daemon.ShutdownGrace != 0 || g.Daemon.Listen != "127.0.0.1:0" || g.Daemon.Concurrency != 5 {
 		t.Errorf("Daemon = %+v, want an explicit shutdownGrace 0 kept", g.Daemon)
 	}
@@ -64,7 +64,7 @@ targets:
 
 func TestTargetSpecAndPolicy(t *testing.T) {
 	f := mustParse(t, `
-storage: mem://
+storage: file:///b
 targets:
   - name: oslo
     redis: redis://h:1
@@ -122,7 +122,7 @@ func TestParseDuration(t *testing.T) {
 }
 
 func TestScheduleErrors(t *testing.T) {
-	const head = "storage: mem://\ntargets:\n  - name: cache\n    redis: redis://h\n"
+	const head = "storage: file:///b\ntargets:\n  - name: cache\n    redis: redis://h\n"
 	tests := []struct {
 		name, yaml, field string
 		line              int
@@ -169,7 +169,7 @@ func TestScheduleErrors(t *testing.T) {
 
 // TestHeartbeatURLNeverShown: the URL usually is the secret.
 func TestHeartbeatURLNeverShown(t *testing.T) {
-	yaml := "storage: mem://\ntargets:\n  - name: cache\n    redis: redis://h\n    heartbeat: {url: \"hxxps://hc.example/ping/s3cr3t-uuid\", method: put}\n"
+	yaml := "storage: file:///b\ntargets:\n  - name: cache\n    redis: redis://h\n    heartbeat: {url: \"hxxps://hc.example/ping/s3cr3t-uuid\", method: put}\n"
 	_, err := Parse([]byte(yaml), "rdbak.yaml", mapEnv(nil))
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("err = %v; want an error that does not show the URL", err)

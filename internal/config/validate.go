@@ -6,9 +6,10 @@ import (
 	"net/url"
 	"path"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rdbak/rdbak/storage"
 )
 
 // FieldError is one problem with one field of a config file. Validate and
@@ -42,9 +43,6 @@ func (e *FieldError) Error() string {
 }
 
 const storageHint = "e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=..."
-
-// storageSchemes are the gocloud.dev/blob drivers rdbak links in.
-var storageSchemes = []string{"azblob", "file", "gs", "mem", "s3"}
 
 // targetName keeps names usable as one object-key path segment and as a
 // Kubernetes label value.
@@ -123,24 +121,20 @@ func (v *validator) storage() {
 	}
 }
 
-// storageURL checks a blob URL. It never shows the URL: some carry keys.
+// storageURL checks a blob URL with the check Open makes, so that the file
+// and --storage accept the same URLs. It never shows the URL: some carry
+// keys.
 func (v *validator) storageURL(path, s string) {
-	u, err := url.Parse(s)
+	err := storage.CheckURL(s, storage.Options{})
+	var ue *storage.URLError
 	switch {
-	case err != nil:
-		v.fail(path, "not a valid URL: "+urlErr(err).Error(), storageHint)
-	case u.Scheme == "":
-		v.fail(path, "missing the scheme (s3://, file://, ...)", storageHint)
-	case !slices.Contains(storageSchemes, u.Scheme):
-		v.fail(path, "unsupported storage scheme "+v.show(path, u.Scheme), "use one of "+strings.Join(storageSchemes, ", ")+", "+storageHint)
-	case u.User != nil:
-		v.fail(path, "credentials in the storage URL are not supported", "give cloud credentials through the provider's environment (e.g. AWS_ACCESS_KEY_ID) or workload identity")
-	case u.Scheme == "file" && u.Host != "" && u.Host != "localhost":
-		v.fail(path, "a file URL has no host part", "write three slashes for an absolute path: file:///var/backups/rdbak")
-	case u.Scheme == "file" && u.Path == "":
-		v.fail(path, "a file URL needs a directory path", "e.g. file:///var/backups/rdbak")
-	case u.Scheme != "file" && u.Scheme != "mem" && u.Host == "":
-		v.fail(path, "missing the bucket or container name", storageHint)
+	case err == nil:
+	case errors.As(err, &ue) && ue.Scheme != "":
+		v.fail(path, ue.Problem+" "+v.show(path, ue.Scheme), ue.Hint)
+	case errors.As(err, &ue):
+		v.fail(path, ue.Problem, ue.Hint)
+	default:
+		v.fail(path, err.Error(), storageHint)
 	}
 }
 

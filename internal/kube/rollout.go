@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +86,7 @@ func (o *Offline) Install(ctx context.Context, body io.Reader, in restore.Instal
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.wait())
 	defer cancel()
-	err = Poll(wctx, 500*time.Millisecond, "restore pod "+created.Name+" to run", func(ctx context.Context) (bool, error) {
+	err = Poll(wctx, c.every(500*time.Millisecond), "restore pod "+created.Name+" to run", func(ctx context.Context) (bool, error) {
 		cur, err := c.Clientset.CoreV1().Pods(p.Namespace).Get(ctx, created.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -122,13 +123,18 @@ func (o *Offline) Install(ctx context.Context, body io.Reader, in restore.Instal
 
 // restorePodSpec mounts the Redis pod's data volume at the same path with
 // the same subPath, as the same user when the Redis pod names one (root
-// otherwise, so it can write and hand files to the data dir's owner).
+// otherwise, so it can write and hand files to the data dir's owner). The
+// user is the Redis container's, the one that mounts the data, not a
+// sidecar's.
 func (o *Offline) restorePodSpec() *corev1.Pod {
 	p := o.Pod
 	var sc *corev1.SecurityContext
 	for _, c := range p.Spec.Containers {
-		if c.SecurityContext != nil {
+		if c.SecurityContext != nil && slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+			return m.Name == o.Mount.Volume.Name && m.MountPath == o.Mount.MountPath && m.SubPath == o.Mount.SubPath
+		}) {
 			sc = c.SecurityContext.DeepCopy()
+			break
 		}
 	}
 	if sc == nil {
@@ -209,7 +215,7 @@ func (o *Offline) deleteRestorePod(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.wait())
 	defer cancel()
-	if err := Poll(wctx, 300*time.Millisecond, "the restore pod to be gone", func(ctx context.Context) (bool, error) {
+	if err := Poll(wctx, o.Client.every(300*time.Millisecond), "the restore pod to be gone", func(ctx context.Context) (bool, error) {
 		l, err := pods.List(ctx, sel)
 		return err == nil && len(l.Items) == 0, err
 	}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -38,12 +39,15 @@ var _ backup.Server = (*Client)(nil)
 // cancellation come from each call's ctx.
 func New(o Options) *Client {
 	return NewClient(goredis.NewClient(&goredis.Options{
-		Addr:                  o.Addr,
-		Username:              o.Username,
-		Password:              o.Password,
-		TLSConfig:             o.TLS,
-		Dialer:                o.Dial,
-		MaxRetries:            -1,
+		Addr:       o.Addr,
+		Username:   o.Username,
+		Password:   o.Password,
+		TLSConfig:  o.TLS,
+		Dialer:     o.Dial,
+		MaxRetries: -1,
+		// One dial per attempt: go-redis's default of five turned a wrong
+		// port (rediss:// against a plaintext one) into a 25 s hang.
+		DialerRetries:         1,
 		ContextTimeoutEnabled: true,
 		DisableIdentity:       true,
 	}))
@@ -137,6 +141,9 @@ func (c *Client) wrap(cmd string, err error) error {
 	var rerr goredis.Error
 	if errors.As(err, &rerr) {
 		return classify(err)
+	}
+	if o := c.rdb.Options(); o.TLSConfig != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) {
+		return fmt.Errorf("send %s to %s: %w (no TLS answer: is %s Redis's tls-port? rediss:// needs it; redis:// is for the plaintext port)", cmd, o.Addr, err, o.Addr)
 	}
 	return fmt.Errorf("send %s to %s: %w", cmd, c.rdb.Options().Addr, err)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +102,23 @@ func TestTLS(t *testing.T) {
 			t.Fatal("INFO server over TLS has no redis_version")
 		}
 	})
+}
+
+// TestClientTLSAgainstPlaintext: rediss:// against a plaintext port gets
+// no TLS answer. The client makes one attempt (not five of 5 s each) and
+// says what is likely wrong.
+func TestClientTLSAgainstPlaintext(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	c := New(Options{Addr: r.Addr, TLS: &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}})
+	defer c.Close()
+	_, err := c.Info(t.Context(), "server")
+	if err == nil {
+		t.Fatal("INFO over TLS to a plaintext port succeeded")
+	}
+	if !strings.Contains(err.Error(), "tls-port") {
+		t.Fatalf("error %q does not point at the TLS port", err)
+	}
+	if strings.Contains(err.Error(), "after 5 attempts") {
+		t.Fatalf("the dial was retried: %v", err)
+	}
 }

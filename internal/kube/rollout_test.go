@@ -1,0 +1,524 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/rdbak/rdbak/restore"
+)
+
+var (
+	stsGVR = appsv1.SchemeGroupVersion.WithResource("statefulsets")
+	podGVR = corev1.SchemeGroupVersion.WithResource("pods")
+)
+
+var redisLabels = map[string]string{"app": "redis"}
+
+// redisPod is a Ready pod of StatefulSet redis with its data on a PVC
+// mounted at /data with a subPath.
+func redisPod(name string) *corev1.Pod {
+	p := readyPod(name, redisLabels)
+	p.Spec = corev1.PodSpec{
+		Containers: []corev1.Container{{
+			Name:         "redis",
+			Image:        "redis:7.4",
+			VolumeMounts: []corev1.VolumeMount{{Name: "redis-data", MountPath: "/data", SubPath: "redis"}},
+		}},
+		Volumes: []corev1.Volume{{Name: "redis-data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-" + name},
+		}}},
+	}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "redis", Ready: true, RestartCount: 2}}
+	return controlled(p, "StatefulSet", "redis")
+}
+
+// cluster is a fake clientset that plays the StatefulSet controller for
+// StatefulSet redis (its scale subresource creates or deletes Ready pods at
+// once) and the kubelet for created pods (they run). It logs what rdbak
+// does in events.
+type cluster struct {
+	cs     *fake.Clientset
+	events []string
+	// failScale is the number of scale updates to refuse first.
+	failScale int
+	// started adjusts the status of a pod rdbak creates; nil: Running.
+	started func(p *corev1.Pod)
+	created int
+	// finish settles the pods of the last scale once settle more pod
+	// Lists have passed.
+	finish []func() error
+	settle int
+}
+
+func newCluster(t *testing.T, replicas int32) *cluster {
+	t.Helper()
+	objs := []runtime.Object{statefulSet("redis", replicas, redisLabels)}
+	for i := range replicas {
+		objs = append(objs, redisPod(fmt.Sprintf("redis-%d", i)))
+	}
+	k := &cluster{cs: fake.NewClientset(objs...)}
+	tr := k.cs.Tracker()
+	k.cs.PrependReactor("patch", "statefulsets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		k.events = append(k.events, "patch "+string(a.(k8stesting.PatchAction).GetPatch()))
+		return false, nil, nil
+	})
+	k.cs.PrependReactor("update", "statefulsets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "scale" {
+			return false, nil, nil
+		}
+		s := a.(k8stesting.UpdateAction).GetObject().(*autoscalingv1.Scale)
+		k.events = append(k.events, fmt.Sprintf("scale %d", s.Spec.Replicas))
+		if k.failScale > 0 {
+			k.failScale--
+			return true, nil, apierrors.NewForbidden(stsGVR.GroupResource(), s.Name, errors.New("denied by test"))
+		}
+		obj, err := tr.Get(stsGVR, testNS, s.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		sts := obj.(*appsv1.StatefulSet).DeepCopy()
+		sts.Spec.Replicas = &s.Spec.Replicas
+		if err := tr.Update(stsGVR, sts, testNS); err != nil {
+			return true, nil, err
+		}
+		// Pods come up not Ready, or start terminating, and settle at the
+		// second List after: a wait that does not wait sees them unsettled.
+		k.settle, k.finish = 1, nil
+		for i := range int32(10) {
+			name := fmt.Sprintf("redis-%d", i)
+			obj, err := tr.Get(podGVR, testNS, name)
+			switch exists := err == nil; {
+			case i < s.Spec.Replicas && !exists:
+				p := redisPod(name)
+				p.Status.Conditions[0].Status = corev1.ConditionFalse
+				if err := tr.Create(podGVR, p, testNS); err != nil {
+					return true, nil, err
+				}
+				k.finish = append(k.finish, func() error { return tr.Update(podGVR, redisPod(name), testNS) })
+			case i >= s.Spec.Replicas && exists:
+				p := obj.(*corev1.Pod).DeepCopy()
+				now := metav1.Now()
+				p.DeletionTimestamp = &now
+				if err := tr.Update(podGVR, p, testNS); err != nil {
+					return true, nil, err
+				}
+				k.finish = append(k.finish, func() error { return tr.Delete(podGVR, testNS, name) })
+			}
+		}
+		return true, s, nil
+	})
+	k.cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod).DeepCopy()
+		if p.Name == "" {
+			k.created++
+			p.Name = p.GenerateName + strconv.Itoa(k.created)
+		}
+		p.Status.Phase = corev1.PodRunning
+		if k.started != nil {
+			k.started(p)
+		}
+		k.events = append(k.events, "create pod "+p.Name)
+		if err := tr.Create(podGVR, p, testNS); err != nil {
+			return true, nil, err
+		}
+		return true, p, nil
+	})
+	k.cs.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if k.settle > 0 {
+			k.settle--
+			return false, nil, nil
+		}
+		for _, f := range k.finish {
+			if err := f(); err != nil {
+				return true, nil, err
+			}
+		}
+		k.finish = nil
+		return false, nil, nil
+	})
+	k.cs.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		k.events = append(k.events, "delete pod "+a.(k8stesting.DeleteAction).GetName())
+		return false, nil, nil
+	})
+	return k
+}
+
+// offline returns an Offline restore of StatefulSet redis, found as the
+// restore command finds it, with no actions or events logged yet.
+func (k *cluster) offline(t *testing.T, ex Executor) *Offline {
+	t.Helper()
+	c := &Client{Clientset: k.cs, Executor: ex, PollInterval: time.Millisecond}
+	p, err := k.cs.CoreV1().Pods(testNS).Get(t.Context(), "redis-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.OwnerOf(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.cs.ClearActions()
+	return &Offline{
+		Client: c, Workload: w, Pod: p, Mount: DataVolume(p, "redis", "/data"),
+		Image: "ghcr.io/rdbak/rdbak:test", Timeout: 5 * time.Second,
+		Save: func(context.Context) error {
+			k.events = append(k.events, "save")
+			return nil
+		},
+	}
+}
+
+// state is what a restore leaves behind on the StatefulSet and its pods.
+type state struct {
+	Replicas    int32
+	Annotation  string
+	RedisPods   int // terminating or not
+	RedisReady  int
+	RestorePods int
+}
+
+// state reads the tracker, not the clientset, so as not to advance the
+// fake controller.
+func (k *cluster) state(t *testing.T) state {
+	t.Helper()
+	obj, err := k.cs.Tracker().Get(stsGVR, testNS, "redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := obj.(*appsv1.StatefulSet)
+	s := state{Replicas: *sts.Spec.Replicas, Annotation: sts.Annotations[RestoreReplicasAnnotation]}
+	obj, err = k.cs.Tracker().List(podGVR, corev1.SchemeGroupVersion.WithKind("Pod"), testNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := obj.(*corev1.PodList)
+	for i := range l.Items {
+		switch p := &l.Items[i]; {
+		case p.Labels["app.kubernetes.io/component"] == "restore":
+			s.RestorePods++
+		case p.Labels["app"] == "redis":
+			s.RedisPods++
+			if Ready(p) {
+				s.RedisReady++
+			}
+		}
+	}
+	return s
+}
+
+// fakeExec stands in for pods/exec: it reads stdin whole, logs the call,
+// and answers with stdout, stderr and err.
+type fakeExec struct {
+	log    *[]string
+	calls  []execCall
+	stdout string
+	stderr string
+	err    error
+}
+
+type execCall struct {
+	target ExecTarget
+	cmd    []string
+	stdin  string
+}
+
+func (f *fakeExec) Exec(_ context.Context, t ExecTarget, cmd []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var in []byte
+	if stdin != nil {
+		var err error
+		if in, err = io.ReadAll(stdin); err != nil {
+			return err
+		}
+	}
+	f.calls = append(f.calls, execCall{target: t, cmd: cmd, stdin: string(in)})
+	if f.log != nil {
+		*f.log = append(*f.log, "exec")
+	}
+	io.WriteString(stdout, f.stdout)
+	io.WriteString(stderr, f.stderr)
+	return f.err
+}
+
+// exitError is a command's non-zero exit, as remotecommand reports it.
+type exitError int
+
+func (e exitError) Error() string   { return fmt.Sprintf("command terminated with exit code %d", int(e)) }
+func (e exitError) ExitStatus() int { return int(e) }
+
+const (
+	annotate   = `patch {"metadata":{"annotations":{"rdbak.io/restore-replicas":"3"}}}`
+	unannotate = `patch {"metadata":{"annotations":{"rdbak.io/restore-replicas":null}}}`
+)
+
+func TestOfflineRestore(t *testing.T) {
+	ctx := t.Context()
+	k := newCluster(t, 3)
+	want := restore.Installed{Path: "/data/dump.rdb", Size: 9, SHA256: "ab12", PreRestore: []string{"/data/dump.rdb.pre-restore"}}
+	out, _ := json.Marshal(want)
+	ex := &fakeExec{log: &k.events, stdout: string(out)}
+	o := k.offline(t, ex)
+
+	if err := o.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if got, want := k.events, []string{"save", annotate, "scale 0"}; !slices.Equal(got, want) {
+		t.Errorf("Stop did %q, want %q", got, want)
+	}
+	if got, want := k.state(t), (state{Replicas: 0, Annotation: "3"}); got != want {
+		t.Errorf("after Stop: %+v, want %+v", got, want)
+	}
+
+	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	got, err := o.Install(ctx, strings.NewReader("RDB-BYTES"), in)
+	if err != nil {
+		t.Fatalf("Install: %v", err)
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("Install = %+v, want %+v", *got, want)
+	}
+	if len(ex.calls) != 1 {
+		t.Fatalf("%d execs, want 1", len(ex.calls))
+	}
+	call := ex.calls[0]
+	if want := (ExecTarget{Namespace: testNS, Pod: "rdbak-restore-1", Container: "restore"}); call.target != want {
+		t.Errorf("exec in %+v, want %+v", call.target, want)
+	}
+	wantCmd := []string{"/rdbak", "receive", "--dir", "/data", "--dbfilename", "dump.rdb", "--size", "9", "--sha256", "ab12"}
+	if !slices.Equal(call.cmd, wantCmd) {
+		t.Errorf("exec %q, want %q", call.cmd, wantCmd)
+	}
+	if call.stdin != "RDB-BYTES" {
+		t.Errorf("exec stdin %q, want the body", call.stdin)
+	}
+	if s := k.state(t); s.RestorePods != 1 {
+		t.Errorf("%d restore pods during Install, want 1", s.RestorePods)
+	}
+
+	if err := o.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	wantEvents := []string{"save", annotate, "scale 0", "create pod rdbak-restore-1", "exec", "delete pod rdbak-restore-1", "scale 3", unannotate}
+	if !slices.Equal(k.events, wantEvents) {
+		t.Errorf("restore did\n%q\nwant\n%q", k.events, wantEvents)
+	}
+	if got, want := k.state(t), (state{Replicas: 3, RedisPods: 3, RedisReady: 3}); got != want {
+		t.Errorf("after Start: %+v, want %+v", got, want)
+	}
+
+	// Nothing is left to undo.
+	before := len(k.cs.Actions())
+	if err := o.Undo(ctx); err != nil {
+		t.Fatalf("Undo after Start: %v", err)
+	}
+	if n := len(k.cs.Actions()) - before; n != 0 {
+		t.Errorf("Undo after Start made %d API calls, want 0", n)
+	}
+}
+
+func TestOfflineRestorePod(t *testing.T) {
+	ctx := t.Context()
+	k := newCluster(t, 1)
+	ex := &fakeExec{stdout: "{}"}
+	o := k.offline(t, ex)
+	if _, err := o.Install(ctx, strings.NewReader(""), restore.Install{Dir: "/data", DBFilename: "dump.rdb"}); err != nil {
+		t.Fatalf("Install: %v", err)
+	}
+	p, err := k.cs.CoreV1().Pods(testNS).Get(ctx, ex.calls[0].target.Pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVol := corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-redis-0"},
+	}}
+	if !reflect.DeepEqual(p.Spec.Volumes, []corev1.Volume{wantVol}) {
+		t.Errorf("volumes %+v, want %+v", p.Spec.Volumes, wantVol)
+	}
+	if len(p.Spec.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(p.Spec.Containers))
+	}
+	c := p.Spec.Containers[0]
+	wantMount := corev1.VolumeMount{Name: "data", MountPath: "/data", SubPath: "redis"}
+	if !reflect.DeepEqual(c.VolumeMounts, []corev1.VolumeMount{wantMount}) {
+		t.Errorf("mounts %+v, want %+v", c.VolumeMounts, wantMount)
+	}
+	if c.Image != o.Image || c.Name != "restore" {
+		t.Errorf("container %s image %s, want restore image %s", c.Name, c.Image, o.Image)
+	}
+	if sc := c.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 0 || sc.RunAsNonRoot == nil || *sc.RunAsNonRoot {
+		t.Errorf("security context %+v, want root (the Redis pod names no user)", sc)
+	}
+	if p.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("restart policy %s, want Never", p.Spec.RestartPolicy)
+	}
+}
+
+func TestRestorePodUser(t *testing.T) {
+	uid := func(n int64) *int64 { return &n }
+	tests := []struct {
+		name          string
+		pod           *corev1.PodSecurityContext
+		container     *corev1.SecurityContext
+		sidecar       *corev1.SecurityContext // a metrics exporter that does not mount the data
+		wantContainer *int64                  // the restore container's runAsUser
+		wantPod       *int64
+	}{
+		{name: "no user: root", wantContainer: uid(0)},
+		{name: "pod user", pod: &corev1.PodSecurityContext{RunAsUser: uid(999)}, wantPod: uid(999)},
+		{name: "container user", container: &corev1.SecurityContext{RunAsUser: uid(1001)}, wantContainer: uid(1001)},
+		{name: "sidecar user ignored", sidecar: &corev1.SecurityContext{RunAsUser: uid(59000)}, wantContainer: uid(0)},
+		{
+			name:      "redis user, not the sidecar's",
+			container: &corev1.SecurityContext{RunAsUser: uid(1001)}, sidecar: &corev1.SecurityContext{RunAsUser: uid(59000)},
+			wantContainer: uid(1001),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := redisPod("redis-0")
+			p.Spec.SecurityContext = tt.pod
+			p.Spec.Containers[0].SecurityContext = tt.container
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "metrics", SecurityContext: tt.sidecar})
+			o := &Offline{Workload: &Workload{Workload: restore.Workload{Kind: "StatefulSet", Namespace: testNS, Name: "redis"}}, Pod: p, Mount: DataVolume(p, "redis", "/data"), Image: "rdbak"}
+			spec := o.restorePodSpec()
+			if got := spec.Spec.Containers[0].SecurityContext.RunAsUser; !reflect.DeepEqual(got, tt.wantContainer) {
+				t.Errorf("container runAsUser = %v, want %v", deref(got), deref(tt.wantContainer))
+			}
+			var got *int64
+			if spec.Spec.SecurityContext != nil {
+				got = spec.Spec.SecurityContext.RunAsUser
+			}
+			if !reflect.DeepEqual(got, tt.wantPod) {
+				t.Errorf("pod runAsUser = %v, want %v", deref(got), deref(tt.wantPod))
+			}
+		})
+	}
+}
+
+func deref(p *int64) string {
+	if p == nil {
+		return "unset"
+	}
+	return strconv.FormatInt(*p, 10)
+}
+
+func TestOfflineUndo(t *testing.T) {
+	boom := errors.New("boom")
+	install := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	stopInstall := func(o *Offline, ctx context.Context) error {
+		if err := o.Stop(ctx); err != nil {
+			return err
+		}
+		_, err := o.Install(ctx, strings.NewReader("RDB-BYTES"), install)
+		return err
+	}
+	tests := []struct {
+		name    string
+		setup   func(k *cluster, ex *fakeExec, o *Offline)
+		run     func(o *Offline, ctx context.Context) error
+		wantErr string
+		// want are the events of run and then Undo, twice.
+		want []string
+	}{
+		{
+			name: "nothing done",
+			run:  func(*Offline, context.Context) error { return nil },
+		},
+		{
+			name:    "save fails: nothing scaled",
+			setup:   func(_ *cluster, _ *fakeExec, o *Offline) { o.Save = func(context.Context) error { return boom } },
+			run:     (*Offline).Stop,
+			wantErr: "save the current data before stopping Redis: boom",
+		},
+		{
+			name:    "scale-down refused",
+			setup:   func(k *cluster, _ *fakeExec, _ *Offline) { k.failScale = 1 },
+			run:     (*Offline).Stop,
+			wantErr: "scale statefulset prod/redis to 0",
+			want:    []string{"save", annotate, "scale 0", "scale 3", unannotate},
+		},
+		{
+			name: "receive fails",
+			setup: func(_ *cluster, ex *fakeExec, _ *Offline) {
+				ex.err, ex.stderr = exitError(65), "received 3 bytes, expected 9: nothing was replaced"
+			},
+			run:     stopInstall,
+			wantErr: "receive in restore pod rdbak-restore-1: command terminated with exit code 65: received 3 bytes, expected 9: nothing was replaced",
+			want:    []string{"save", annotate, "scale 0", "create pod rdbak-restore-1", "exec", "delete pod rdbak-restore-1", "scale 3", unannotate},
+		},
+		{
+			name:    "unreadable result",
+			setup:   func(_ *cluster, ex *fakeExec, _ *Offline) { ex.stdout = "not json" },
+			run:     stopInstall,
+			wantErr: `unreadable result "not json"`,
+			want:    []string{"save", annotate, "scale 0", "create pod rdbak-restore-1", "exec", "delete pod rdbak-restore-1", "scale 3", unannotate},
+		},
+		{
+			name: "restore image cannot be pulled",
+			setup: func(k *cluster, _ *fakeExec, _ *Offline) {
+				k.started = func(p *corev1.Pod) {
+					p.Status.Phase = corev1.PodPending
+					p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "restore", State: corev1.ContainerState{
+						Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "not found"},
+					}}}
+				}
+			},
+			run:     stopInstall,
+			wantErr: "set --restore-image",
+			want:    []string{"save", annotate, "scale 0", "create pod rdbak-restore-1", "delete pod rdbak-restore-1", "scale 3", unannotate},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			k := newCluster(t, 3)
+			ex := &fakeExec{log: &k.events, stdout: "{}"}
+			o := k.offline(t, ex)
+			if tt.setup != nil {
+				tt.setup(k, ex, o)
+			}
+			err := tt.run(o, ctx)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("run: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("run: err = %v, want one containing %q", err, tt.wantErr)
+			}
+			for i := range 2 {
+				if err := o.Undo(ctx); err != nil {
+					t.Fatalf("Undo #%d: %v", i+1, err)
+				}
+			}
+			if !slices.Equal(k.events, tt.want) {
+				t.Errorf("did\n%q\nwant\n%q", k.events, tt.want)
+			}
+			if len(tt.want) == 0 {
+				if a := k.cs.Actions(); len(a) != 0 {
+					t.Errorf("%d API calls, want none; first: %s %s", len(a), a[0].GetVerb(), a[0].GetResource().Resource)
+				}
+			}
+			// Undo does not wait for Ready.
+			got := k.state(t)
+			got.RedisReady = 0
+			if want := (state{Replicas: 3, RedisPods: 3}); got != want {
+				t.Errorf("after Undo: %+v, want %+v", got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,49 @@
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/rdbak/rdbak/storage"
+)
+
+// KilledUpload leaves what a backup killed during its upload leaves: it
+// starts the data object of a new backup of target, writes 24 MiB, waits
+// until repo.PendingUploads shows parts of it on the server, and then
+// cancels the upload's context without Abort or Commit, as a process
+// killed with SIGKILL would. It returns the backup's id.
+func KilledUpload(t testing.TB, repo *storage.Repo, target string) string {
+	t.Helper()
+	ctx := t.Context()
+	killed, kill := context.WithCancel(ctx)
+	defer kill()
+	id := storage.NewID(time.Now())
+	up, err := repo.Create(killed, target, id, "dump.rdb.zst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for range 24 {
+		rand.Read(chunk)
+		if _, err := up.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		p, err := repo.PendingUploads(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p) == 1 && p[0].ID == id && p[0].Parts > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no part on the server after 24 MiB written (%+v): the test would prove nothing", p)
+		}
+	}
+	kill()
+	_ = up.Commit() // fails: the upload's context is gone
+	return id
+}
