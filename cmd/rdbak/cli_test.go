@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -124,7 +126,7 @@ func TestOutputFormats(t *testing.T) {
 		{[]string{"verify", "latest", "--storage", store}, "ok"},
 		{[]string{"prune", "--config", cfg}, "backups"},
 		{[]string{"prune", "--storage", store, "--keep-last", "2"}, "policy"},
-		{[]string{"gc", "--storage", store}, "lastWritten"},
+		{[]string{"gc", "--storage", store}, "collectable"},
 		{[]string{"config", "validate", cfg}, "targets"},
 	}
 	for _, tt := range tests {
@@ -273,5 +275,43 @@ targets:
 	r.want(t, 0)
 	if !strings.Contains(r.stdout, `"target": "b"`) || strings.Contains(r.stdout, `"target": "a"`) {
 		t.Errorf("status --target b:\n%s", r.stdout)
+	}
+}
+
+// TestPruneFromFlags: a repository without a config file is pruned by the
+// --keep flags, every target in it unless --target names one.
+func TestPruneFromFlags(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	store := "file://" + t.TempDir()
+	for _, target := range []string{"a", "a", "a", "b", "b"} {
+		run(t, nil, "now", "--redis", "redis://"+src.Addr, "--source", "file", "--storage", store, "--target", target).want(t, 0)
+	}
+	run(t, nil, "prune", "--storage", store).want(t, exitUsage, "--keep-last")
+	r := run(t, nil, "prune", "--storage", store, "--keep-last", "1")
+	r.want(t, 0, "")
+	if !strings.Contains(r.stdout, "dry run: pass --yes to delete 3 backups") {
+		t.Errorf("prune --keep-last 1 (dry run):\n%s", r.stdout)
+	}
+	run(t, nil, "prune", "--storage", store, "--target", "a", "--keep-last", "2", "--yes").want(t, 0)
+	r = run(t, nil, "list", "--storage", store, "-o", "json")
+	var ms []storage.Manifest
+	if err := json.Unmarshal([]byte(r.stdout), &ms); err != nil || len(ms) != 4 {
+		t.Errorf("after prune --target a --keep-last 2 --yes: %d backups (%v), want 2 of a and 2 of b", len(ms), err)
+	}
+}
+
+func TestExitCodeOfAfterError(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{&app.AfterError{Target: "a", ID: "x", Err: storage.ErrNotFound}, exitAfter},
+		{&app.AfterError{Target: "a", ID: "x", Err: app.UsageError{Err: errors.New("bad policy")}}, exitAfter},
+		{fmt.Errorf("backup: %w", storage.ErrNotFound), exitNotFound},
+	}
+	for _, tt := range tests {
+		if got := exitCode(t.Context(), tt.err); got != tt.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
 	}
 }

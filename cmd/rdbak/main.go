@@ -49,14 +49,16 @@ func exitCode(ctx context.Context, err error) int {
 		return exitOK
 	case ctx.Err() != nil:
 		return exitInterrupted
+	case errors.As(err, new(*app.AfterError)):
+		// First: the backup is stored, whatever failed after it; a retry
+		// would take another one.
+		return exitAfter
 	case errors.As(err, &u), errors.Is(err, restore.ErrBadRequest), errors.Is(err, storage.ErrBadURL):
 		return exitUsage
 	case errors.Is(err, storage.ErrNotFound):
 		return exitNotFound
 	case errors.Is(err, restore.ErrVerify), errors.Is(err, storage.ErrDamaged):
 		return exitVerify
-	case errors.As(err, new(*app.AfterError)):
-		return exitAfter
 	}
 	return exitFailed
 }
