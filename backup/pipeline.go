@@ -31,6 +31,9 @@ type Options struct {
 	Now      func() time.Time
 	// Log receives the run's steps at debug level; nil: none.
 	Log *slog.Logger
+	// Waiting, when set, replaces the generic reason Progress gives for
+	// the wait before the first byte (e.g. with the configured delay).
+	Waiting string
 }
 
 // Progress is updated while a backup runs, for a progress display. Read it
@@ -104,7 +107,11 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	res := &Result{}
 
 	if o.Progress != nil {
-		o.Progress.waiting.Store(waitReason(o.SourceKind))
+		reason := o.Waiting
+		if reason == "" {
+			reason = waitReason(o.SourceKind)
+		}
+		o.Progress.waiting.Store(reason)
 	}
 	o.Progress.setPhase("snapshot")
 	var redisInfo storage.Redis

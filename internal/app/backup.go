@@ -54,6 +54,7 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 		Server:      conn.Client,
 		Progress:    prog,
 		Log:         log,
+		Waiting:     waitingFor(ctx, conn.Client, conn.Kind, prog != nil),
 	})
 	if err != nil {
 		a.failed(ctx, log, "backup failed", err)
@@ -70,6 +71,34 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 		"keys", m.Keys(), "snapshot_seconds", res.Snapshot.Seconds(), "stream_seconds", res.Stream.Seconds(),
 		"commit_seconds", res.Commit.Seconds(), "cow_bytes", res.CowBytes)
 	return res, nil
+}
+
+// configGetter reads one CONFIG GET parameter (backup.Server has it).
+type configGetter interface {
+	ConfigGet(ctx context.Context, name string) (string, error)
+}
+
+// waitingFor says what Redis does before a snapshot of kind streams, for
+// the progress line: for replication, the diskless sync delay Redis waits
+// for more replicas (repl-diskless-sync-delay) or its BGSAVE to disk. ""
+// (the generic reason) when nobody shows progress, or CONFIG is not
+// allowed.
+func waitingFor(ctx context.Context, srv configGetter, kind string, shown bool) string {
+	if !shown || kind != string(config.SourceReplication) || srv == nil {
+		return ""
+	}
+	diskless, err := srv.ConfigGet(ctx, "repl-diskless-sync")
+	if err != nil {
+		return ""
+	}
+	if diskless != "yes" {
+		return "replication snapshot (BGSAVE/fork to disk, repl-diskless-sync no)"
+	}
+	delay, err := srv.ConfigGet(ctx, "repl-diskless-sync-delay")
+	if err != nil || delay == "" || delay == "0" {
+		return "replication snapshot (fork)"
+	}
+	return "replication snapshot (repl-diskless-sync-delay " + delay + " s, then fork)"
 }
 
 // ScheduledBackup is the daemon's backup of one target (daemon.BackupFunc):
