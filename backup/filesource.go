@@ -44,6 +44,9 @@ func (f *FileSource) Open(ctx context.Context) (*Stream, error) {
 	}
 	// A later save may rename a newer file over p before it is opened;
 	// that snapshot is newer still, and the open file stays consistent.
+	if f.Snapshot.Log != nil {
+		f.Snapshot.Log.DebugContext(ctx, "open the snapshot file", "path", p, "where", f.Where)
+	}
 	body, size, err := f.Files.OpenFile(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", p, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -32,12 +33,18 @@ type Options struct {
 	// instead of the time Run starts: an import keeps when its snapshot was
 	// taken.
 	Created time.Time
+	// Log receives the run's steps at debug level; nil: none.
+	Log *slog.Logger
+	// Waiting, when set, replaces the generic reason Progress gives for
+	// the wait before the first byte (e.g. with the configured delay).
+	Waiting string
 }
 
 // Progress is updated while a backup runs, for a progress display. Read it
 // from any goroutine.
 type Progress struct {
 	phase    atomic.Value // string
+	waiting  atomic.Value // string
 	Raw      atomic.Int64 // RDB bytes read from the source
 	Stored   atomic.Int64 // bytes written to storage
 	Expected atomic.Int64 // RDB size if known, else -1
@@ -47,6 +54,21 @@ type Progress struct {
 func (p *Progress) Phase() string {
 	s, _ := p.phase.Load().(string)
 	return s
+}
+
+// Waiting says, in the snapshot phase, what Redis is doing before the
+// first byte flows: the wait is Redis's, not a slow transfer.
+func (p *Progress) Waiting() string {
+	s, _ := p.waiting.Load().(string)
+	return s
+}
+
+// waitReason is what Redis does before a snapshot of kind streams.
+func waitReason(kind string) string {
+	if kind == "replication" {
+		return "replication snapshot (BGSAVE/fork, or repl-diskless-sync-delay)"
+	}
+	return "BGSAVE/fork"
 }
 
 func (p *Progress) setPhase(s string) {
@@ -78,6 +100,9 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
 	if err := storage.ValidateTarget(o.Target); err != nil {
 		return nil, err
 	}
@@ -89,6 +114,13 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	id := storage.NewID(created)
 	res := &Result{}
 
+	if o.Progress != nil {
+		reason := o.Waiting
+		if reason == "" {
+			reason = waitReason(o.SourceKind)
+		}
+		o.Progress.waiting.Store(reason)
+	}
 	o.Progress.setPhase("snapshot")
 	var redisInfo storage.Redis
 	if o.Server != nil {
@@ -103,6 +135,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	}
 	defer stream.Body.Close()
 	res.Snapshot = o.Now().Sub(start)
+	o.Log.DebugContext(ctx, "snapshot streaming", "origin", stream.Origin, "size", stream.Size, "waited", res.Snapshot)
 
 	streamStart := o.Now()
 	up, err := repo.Create(ctx, o.Target, id, storage.DataName(codec.Ext(o.Compression.Codec)))
@@ -121,6 +154,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		return nil, errors.Join(err, up.Abort(cleanup), deleteData(cleanup, repo, o.Target, id, data.Name))
 	}
 	res.Stream = o.Now().Sub(streamStart)
+	o.Log.DebugContext(ctx, "data object committed", "backup_id", id, "object", data.Name, "stored_bytes", data.StoredSize, "seconds", res.Stream.Seconds())
 
 	o.Progress.setPhase("commit")
 	commitStart := o.Now()
@@ -152,6 +186,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		return nil, errors.Join(err, repo.Delete(cleanup, m))
 	}
 	res.Commit = o.Now().Sub(commitStart)
+	o.Log.DebugContext(ctx, "manifest written", "backup_id", id, "storage", repo.String())
 	res.Manifest = m
 	if m.Redis.MasterLink == "down" {
 		res.Warnings = append(res.Warnings, "backed up a replica whose link to its master is down: the data may be older than the master's (recorded in the manifest as redis.masterLink)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ type SnapshotOptions struct {
 	// Sleep waits d or until ctx ends; tests inject one that does not
 	// sleep for real.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Log receives the state machine's steps at debug level; nil: none.
+	Log *slog.Logger
 }
 
 func (o SnapshotOptions) withDefaults() SnapshotOptions {
@@ -37,6 +40,9 @@ func (o SnapshotOptions) withDefaults() SnapshotOptions {
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleep
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return o
 }
@@ -115,6 +121,8 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 	if haveClock {
 		res.Requested = time.Unix(request, 0)
 	}
+	log := o.Log
+	log.DebugContext(ctx, "snapshot: requested", "server_time", request, "server_clock", haveClock)
 	poll := o.Poll
 	wait := func() error {
 		res.Polls++
@@ -141,6 +149,7 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 			return res, err
 		}
 		if before.BGSaveInProgress {
+			log.DebugContext(ctx, "snapshot: a save is already in progress; waiting for it", "poll", poll)
 			if err := wait(); err != nil {
 				return res, timeout(err, "wait for the save already in progress")
 			}
@@ -171,6 +180,7 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 			}
 		}
 		scheduled = scheduled || strings.Contains(strings.ToLower(reply), "scheduled")
+		log.DebugContext(ctx, "snapshot: BGSAVE accepted", "reply", reply, "scheduled", scheduled, "rdb_saves", before.Saves)
 		break
 	}
 
@@ -185,6 +195,9 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 			return res, err
 		}
 		if now.BGSaveInProgress {
+			if !sawRunning {
+				log.DebugContext(ctx, "snapshot: BGSAVE child running; polling INFO persistence", "poll", poll)
+			}
 			sawRunning = true
 			continue
 		}
@@ -220,6 +233,7 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 		}
 		res.LastSave = time.Unix(now.LastSaveTime, 0)
 		res.COWBytes = now.LastCowSize
+		log.DebugContext(ctx, "snapshot: BGSAVE finished", "rdb_last_save_time", now.LastSaveTime, "rdb_saves", now.Saves, "polls", res.Polls, "cow_bytes", now.LastCowSize)
 		return res, nil
 	}
 }

@@ -60,6 +60,8 @@ running.`,
 				all = append(all, leftover{u.Target, fmt.Sprintf("unfinished upload %s (%s in %d parts, started %s)", u.Key, humanBytes(u.Size), u.Parts, u.Initiated.UTC().Format(time.RFC3339)),
 					u.Collectable, "would abort", "aborted", func() error { return repo.AbortPending(ctx, u) }})
 			}
+			structured, _ := g.jsonOutput()
+			found := []gcResult{}
 			n, waiting := 0, 0
 			for _, l := range all {
 				if target != "" && l.target != target {
@@ -67,7 +69,10 @@ running.`,
 				}
 				if now.Before(l.collectable) {
 					waiting++
-					fmt.Fprintf(g.stdout, "not yet %s: collectable after %s\n", l.what, l.collectable.UTC().Format(time.RFC3339))
+					found = append(found, gcResult{l.target, l.what, "not yet", l.collectable.UTC()})
+					if !structured {
+						fmt.Fprintf(g.stdout, "not yet %s: collectable after %s\n", l.what, l.collectable.UTC().Format(time.RFC3339))
+					}
 					continue
 				}
 				n++
@@ -78,9 +83,14 @@ running.`,
 					}
 					verb = l.done
 				}
-				fmt.Fprintf(g.stdout, "%s %s\n", verb, l.what)
+				found = append(found, gcResult{l.target, l.what, verb, l.collectable.UTC()})
+				if !structured {
+					fmt.Fprintf(g.stdout, "%s %s\n", verb, l.what)
+				}
 			}
 			switch {
+			case structured:
+				return g.writeResult(found)
 			case n == 0 && waiting == 0:
 				fmt.Fprintln(g.stdout, "no garbage")
 			case n == 0:
@@ -93,5 +103,14 @@ running.`,
 	}
 	cmd.Flags().DurationVar(&grace, "grace", 24*time.Hour, "collect only what is older than this; 0s also collects a backup running right now (see above)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "delete (without it, only show what would be deleted)")
+	g.addOutputFlag(cmd)
 	return cmd
+}
+
+// gcResult is one leftover as gc -o json|yaml prints it.
+type gcResult struct {
+	Target      string    `json:"target"`
+	What        string    `json:"what"`
+	Action      string    `json:"action"` // would delete, deleted, would abort, aborted, not yet
+	Collectable time.Time `json:"collectable"`
 }

@@ -79,7 +79,7 @@ Example: kubectl cp prod/redis-0:/data/dump.rdb ./dump.rdb
 			})
 			log := g.log.With("target", g.target, "file", args[0])
 			if err != nil {
-				log.Error("import failed", "error", err.Error())
+				log.Debug("import failed", "error", err.Error()) // main prints the error
 				if errors.Is(err, rdb.ErrCorrupt) || errors.Is(err, rdb.ErrUnsupportedVersion) {
 					return fmt.Errorf("%w: nothing was stored: %w", restore.ErrVerify, err) // exit 4: the file is damaged
 				}
@@ -89,7 +89,7 @@ Example: kubectl cp prod/redis-0:/data/dump.rdb ./dump.rdb
 			log.Info("import succeeded", "backup_id", m.ID, "created", m.Created.UTC().Format(time.RFC3339),
 				"raw_bytes", m.Data.RawSize, "stored_bytes", m.Data.StoredSize, "keys", m.Keys())
 			if asJSON {
-				return writeJSON(g.stdout, m)
+				return g.writeResult(m)
 			}
 			_, err = fmt.Fprintln(g.stdout, m.ID)
 			return err

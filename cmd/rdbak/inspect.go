@@ -69,7 +69,7 @@ checksum, garbage); 1: it could not be read.`,
 				}
 			}
 			if asJSON {
-				if err := writeJSON(g.stdout, out); err != nil {
+				if err := g.writeResult(out); err != nil {
 					return err
 				}
 			} else if err := printInspection(g.stdout, out); err != nil {

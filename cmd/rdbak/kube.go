@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
@@ -30,17 +31,23 @@ type kubeFlags struct {
 	redisUser      string
 }
 
-func (k *kubeFlags) add(cmd *cobra.Command) {
+// add registers the flags on cmd; verb says what cmd does to the Redis
+// they name ("back up", "restore into"). The kubeconfig flags are listed
+// apart in --help, as kubectl's global flags are.
+func (k *kubeFlags) add(cmd *cobra.Command, verb string) {
 	k.flags = kube.NewFlags()
-	k.flags.AddFlags(cmd.Flags())
-	f := cmd.Flags()
-	f.StringVar(&k.pod, "pod", "", "back up the Redis in this pod: [namespace/]name")
-	f.StringVar(&k.statefulSet, "statefulset", "", "back up the Redis of this StatefulSet: [namespace/]name")
-	f.StringVar(&k.deployment, "deployment", "", "back up the Redis of this Deployment: [namespace/]name")
-	f.StringVar(&k.selector, "selector", "", "back up the Redis pod matching this label selector (with -n)")
-	f.StringVar(&k.helmRelease, "helm-release", "", "back up the master of this Bitnami-style Helm release (with -n)")
+	kfs := pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
+	k.flags.AddFlags(kfs)
+	kfs.VisitAll(func(f *pflag.Flag) { markGroup(f, groupKubectl) })
+	cmd.Flags().AddFlagSet(kfs)
+	f := pflag.NewFlagSet("kubernetes", pflag.ContinueOnError)
+	f.StringVar(&k.pod, "pod", "", verb+" the Redis in this pod: [namespace/]name")
+	f.StringVar(&k.statefulSet, "statefulset", "", verb+" the Redis of this StatefulSet: [namespace/]name")
+	f.StringVar(&k.deployment, "deployment", "", verb+" the Redis of this Deployment: [namespace/]name")
+	f.StringVar(&k.selector, "selector", "", verb+" the Redis pod matching this label selector (with -n)")
+	f.StringVar(&k.helmRelease, "helm-release", "", verb+" the master of this Bitnami-style Helm release (with -n)")
 	f.StringVar(&k.container, "container", "", "the container that runs redis (default: the one exposing port 6379)")
-	f.StringVar(&k.prefer, "prefer", "", "in a replication group, back up the master (default) or a replica")
+	f.StringVar(&k.prefer, "prefer", "", "in a replication group, "+verb+" the master (default) or a replica")
 	f.StringVar(&k.passwordSecret, "password-secret", "", "read the Redis password from this Secret in the target's namespace: name/key")
 	f.StringVar(&k.access, "access", "auto", "how to reach Redis in the pod: auto, port-forward or pod-ip")
 	f.BoolVar(&k.allowSPDY, "allow-spdy", false, "let exec and port-forward fall back to SPDY when WebSocket upgrades fail")
@@ -49,6 +56,8 @@ func (k *kubeFlags) add(cmd *cobra.Command) {
 	f.StringVar(&k.tlsCASecret, "redis-tls-ca-secret", "", "with --redis-tls: the Secret key holding the CA certificate, name/key (default: system roots)")
 	f.StringVar(&k.tlsServerName, "redis-tls-server-name", "", "with --redis-tls: a name in Redis's certificate, to verify it against")
 	f.BoolVar(&k.tlsInsecure, "redis-tls-insecure-skip-verify", false, "with --redis-tls: do not verify Redis's certificate (tests only)")
+	f.VisitAll(func(fl *pflag.Flag) { markGroup(fl, groupKubernetes) })
+	cmd.Flags().AddFlagSet(f)
 }
 
 // set reports whether any flag names a Kubernetes target.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -10,22 +9,34 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/storage"
 )
 
 func newListCmd(g *globals) *cobra.Command {
+	var (
+		since string
+		last  int
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the backups in storage, oldest first",
 		Long: `List the backups in storage, oldest first by creation time (the order behind
 latest, --as-of and retention). Only complete backups are listed:
 one whose manifest was never written (a failed or running backup) does not
-exist. --target limits the list to one target.`,
+exist. --target limits the list to one target, --since to the backups
+created at or after a time (2026-11-22, RFC 3339, or a time ago: 2h, 1d),
+--last N to the newest N. -o wide adds the stored size, Redis version,
+source, compression and duration.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := g.jsonOutput()
-			if err != nil {
-				return err
+			now := time.Now()
+			var from time.Time
+			if since != "" {
+				var err error
+				if from, err = app.ParseTime(since, now, time.Local); err != nil {
+					return usagef("--since: %w", err)
+				}
 			}
 			repo, target, err := g.openRepo(cmd.Context(), false)
 			if err != nil {
@@ -39,23 +50,51 @@ exist. --target limits the list to one target.`,
 			for _, p := range problems {
 				g.log.Warn("unreadable manifest skipped", "key", p.Key, "error", p.Err.Error())
 			}
-			if asJSON {
-				if ms == nil {
-					ms = []*storage.Manifest{}
-				}
-				return writeJSON(g.stdout, ms)
+			ms = app.Newest(ms, from, last)
+			if structured, _ := g.jsonOutput(); structured {
+				return g.writeResult(ms)
 			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TARGET\tID\tCREATED\tRDB SIZE\tSTORED\tKEYS\tREDIS\tSOURCE")
-			for _, m := range ms {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Target, m.ID, m.Created.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-					humanBytes(m.Data.RawSize), humanBytes(m.Data.StoredSize), m.Keys(), m.Redis.Version, m.Source.Origin)
-			}
-			return tw.Flush()
+			return listTable(g.stdout, ms, g.output == outWide, now)
 		},
 	}
-	g.addOutputFlag(cmd)
+	cmd.Flags().StringVar(&since, "since", "", "only backups created at or after this time: 2026-11-22, RFC 3339, or ago: 2h, 1d")
+	cmd.Flags().IntVar(&last, "last", 0, "only the newest N backups")
+	g.addOutputFlag(cmd, outWide)
 	return cmd
+}
+
+func listTable(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	head := "TARGET\tID\tCREATED\tAGE\tRDB SIZE\tKEYS"
+	if wide {
+		head += "\tSTORED\tCOMPRESSION\tREDIS\tSOURCE\tDURATION"
+	}
+	fmt.Fprintln(tw, head)
+	for _, m := range ms {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d", m.Target, m.ID, m.Created.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+			humanAge(now.Sub(m.Created)), humanBytes(m.Data.RawSize), m.Keys())
+		if wide {
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s", humanBytes(m.Data.StoredSize), m.Data.Compression.Codec,
+				orDash(m.Redis.Version), m.Source.Origin, m.Finished.Sub(m.Created).Round(time.Millisecond))
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// humanAge is d as kubectl's AGE column shows it: 45s, 12m, 5h, 3d.
+func humanAge(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 func newDescribeCmd(g *globals) *cobra.Command {
@@ -81,7 +120,7 @@ backup is an error (exit 4) naming it.`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(g.stdout, m)
+				return g.writeResult(m)
 			}
 			return describe(g.stdout, m)
 		},
@@ -123,12 +162,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // exactArgs is cobra.ExactArgs with a usage error that says what to give.

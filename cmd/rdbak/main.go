@@ -22,6 +22,7 @@ const (
 	exitUsage       = 2
 	exitNotFound    = 3
 	exitVerify      = 4
+	exitAfter       = 5
 	exitInterrupted = 130
 )
 
@@ -31,6 +32,8 @@ const exitCodesHelp = `Exit codes:
   2    bad usage: unknown flag, missing argument, invalid config file
   3    no such backup (or no backups yet)
   4    verification failed: the backup is damaged or does not match its manifest
+  5    the backup is stored, but what follows it failed (heartbeat, retention,
+       orphans): do not retry the backup
   130  interrupted (SIGINT or SIGTERM); nothing was committed`
 
 // usageError marks errors in what the user typed; the application layer
@@ -46,6 +49,10 @@ func exitCode(ctx context.Context, err error) int {
 		return exitOK
 	case ctx.Err() != nil:
 		return exitInterrupted
+	case errors.As(err, new(*app.AfterError)):
+		// First: the backup is stored, whatever failed after it; a retry
+		// would take another one.
+		return exitAfter
 	case errors.As(err, &u), errors.Is(err, restore.ErrBadRequest), errors.Is(err, storage.ErrBadURL):
 		return exitUsage
 	case errors.Is(err, storage.ErrNotFound):

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,8 +18,10 @@ func newNowCmd(g *globals) *cobra.Command {
 	a := &adhoc{}
 	kf := &kubeFlags{}
 	var (
-		timeout time.Duration
-		noPrune bool
+		timeout     time.Duration
+		noPrune     bool
+		all         bool
+		concurrency int
 	)
 	cmd := &cobra.Command{
 		Use:   "now",
@@ -41,13 +43,23 @@ After a successful backup of a config target, rdbak now does what the
 daemon does after a scheduled one: it calls the target's heartbeat, applies
 its retention policy (if it has one) and deletes its orphans (data of failed
 backups) older than 24h; --no-prune skips the last two. That makes it the command of a
-Kubernetes CronJob: rdbak now --config FILE --target NAME. It exits non-zero
-when the backup, or what follows it, failed.`,
+Kubernetes CronJob: rdbak now --config FILE --target NAME. It exits 1 when
+the backup failed (nothing was stored, a retry is safe) and 5 when the
+backup is stored but what follows it failed (a retry would take another
+backup; see the heartbeat, retention or orphan error).
+
+--all backs up every target of the config file, --concurrency at once
+(default: daemon.concurrency), each followed by what follows it, and prints
+one line per target. It exits 1 if any backup failed, else 5 if what
+follows one failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := g.jsonOutput()
 			if err != nil {
 				return err
+			}
+			if all {
+				return g.nowAll(cmd.Context(), a, kf, timeout, noPrune, concurrency)
 			}
 			t, url, comp, err := g.resolveTarget(a, kf)
 			if err != nil {
@@ -74,19 +86,21 @@ when the backup, or what follows it, failed.`,
 				return err
 			}
 			prog := &backup.Progress{}
-			line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) {
-				return prog.Phase(), prog.Raw.Load(), prog.Expected.Load()
+			line := startProgress(g.term, func() progressState {
+				s := progressState{Phase: prog.Phase(), Done: prog.Raw.Load(), Total: prog.Expected.Load()}
+				if s.Phase == "snapshot" {
+					s.Waiting = prog.Waiting()
+				}
+				return s
 			})
-			res, err := g.app(kf.flags).Backup(ctx, t, repo, comp, prog)
+			res, err := g.cliApp(kf.flags).Backup(ctx, t, repo, comp, prog)
 			line.Stop()
 			if err != nil {
 				return err
 			}
 			m := res.Manifest
 			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				err = enc.Encode(m)
+				err = g.writeResult(m)
 			} else {
 				_, err = fmt.Fprintln(g.stdout, m.ID)
 			}
@@ -94,12 +108,12 @@ when the backup, or what follows it, failed.`,
 				return err
 			}
 			// As after a scheduled backup: heartbeat, retention, orphans.
-			o := app.AfterOptions{Prune: !noPrune, Now: time.Now()}
+			o := app.AfterOptions{Prune: !noPrune, Now: time.Now(), CallerReports: true}
 			if g.config != "" && !noPrune {
 				o.OrphanGrace = config.DefaultOrphanGrace
 			}
 			if err := app.AfterBackup(ctx, g.log.With("target", t.Name), repo, t, o).Err(); err != nil {
-				return fmt.Errorf("backup %s of %s is stored, but what follows it failed: %w", m.ID, t.Name, err)
+				return &app.AfterError{Target: t.Name, ID: m.ID, Err: err}
 			}
 			return nil
 		},
@@ -114,7 +128,65 @@ when the backup, or what follows it, failed.`,
 	f.StringVar(&a.level, "level", "", "compression level: zstd fastest|default|better|best, gzip fastest|default|best|1-9")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long, e.g. 30m (default: the target's timeout, else none)")
 	f.BoolVar(&noPrune, "no-prune", false, "do not apply the target's retention policy (nor collect orphans) after the backup")
-	kf.add(cmd)
+	f.BoolVar(&all, "all", false, "back up every target of the config file")
+	f.IntVar(&concurrency, "concurrency", 0, "with --all: backups at once (default: the config's daemon.concurrency)")
+	kf.add(cmd, "back up")
 	g.addOutputFlag(cmd)
 	return cmd
+}
+
+// nowAll backs up every target of the config file and prints a summary.
+func (g *globals) nowAll(ctx context.Context, a *adhoc, kf *kubeFlags, timeout time.Duration, noPrune bool, concurrency int) error {
+	if g.config == "" {
+		return usagef("--all backs up every target of a config file: give --config FILE")
+	}
+	if g.target != "" || a.redis != "" || kf.set() {
+		return usagef("--all backs up every target: drop --target, --redis and the Kubernetes target flags")
+	}
+	f, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	comp, err := app.Compression(f.Compression)
+	if err != nil {
+		return usageError{Err: err}
+	}
+	if comp, err = overrideCodec(comp, a); err != nil {
+		return err
+	}
+	if concurrency <= 0 {
+		concurrency = f.Daemon.Concurrency
+	}
+	targets := append([]config.Target(nil), f.Targets...)
+	for i := range targets {
+		if timeout > 0 {
+			targets[i].Timeout = timeout
+		}
+	}
+	o := app.AllOptions{Concurrency: concurrency, Storage: g.storage,
+		After: app.AfterOptions{Prune: !noPrune, Now: time.Now(), CallerReports: true}}
+	if !noPrune {
+		o.After.OrphanGrace = config.DefaultOrphanGrace
+	}
+	outs := g.cliApp(kf.flags).BackupAll(ctx, targets, comp, o)
+	if structured, _ := g.jsonOutput(); structured {
+		if err := g.writeResult(outs); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TARGET\tRESULT\tID\tDURATION")
+		ok := 0
+		for _, out := range outs {
+			if out.Result == app.ResultSuccess {
+				ok++
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", out.Target, out.Result, orDash(out.ID), out.Duration)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "%d of %d targets succeeded\n", ok, len(outs))
+	}
+	return app.AllErr(outs)
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
@@ -32,6 +36,11 @@ completely into a temporary file beside PATH, which is fsynced and renamed
 over PATH only if every check passed. A failed or interrupted restore leaves
 nothing at PATH (or the old file, with --force).
 
+--to-file -: the RDB streams to stdout as it is read (as restic dump does),
+logs go to stderr. rdbak verifies while it streams, so the bytes on stdout
+are unverified until rdbak exits 0: a non-zero exit means discard them, e.g.
+  rdbak restore latest ... --to-file - > dump.rdb.part && mv dump.rdb.part dump.rdb
+
 Into Kubernetes (a config target with a kubernetes: block, or the --pod,
 --statefulset, --deployment, --selector, --helm-release flags): rdbak checks
 the backup against the target first (RDB version, modules, memory, disk,
@@ -49,8 +58,9 @@ back). Afterwards rdbak checks that Redis loaded what the backup holds.
 Restoring into another target than the source works: --from-target names
 the target whose backups to use.
 
---as-of TIME picks the newest backup created at or before TIME (RFC 3339,
-e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
+--as-of TIME picks the newest backup created at or before TIME instead of
+an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
+(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if asOf != "" {
 				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)
@@ -62,8 +72,8 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 			var at time.Time
 			if asOf != "" {
 				var err error
-				if at, err = time.Parse(time.RFC3339, asOf); err != nil {
-					return usagef("--as-of %q: use RFC 3339, e.g. 2026-11-22T03:00:00Z", asOf)
+				if at, err = app.ParseTime(asOf, time.Now(), time.Local); err != nil {
+					return usagef("--as-of: %w", err)
 				}
 			}
 			if toFile != "" {
@@ -101,20 +111,20 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&toFile, "to-file", "", "write the verified RDB to this file instead of restoring into Redis")
+	f.StringVar(&toFile, "to-file", "", "write the verified RDB to this file instead of restoring into Redis; - streams it to stdout (unverified until exit 0)")
 	f.BoolVar(&force, "force", false, "with --to-file: replace an existing file (only after verification)")
-	f.StringVar(&asOf, "as-of", "", "restore the newest backup at or before this time (RFC 3339)")
+	f.StringVar(&asOf, "as-of", "", "restore the newest backup at or before this time: RFC 3339, 2026-11-22, or ago: 2h, 1d")
 	f.StringVar(&fromTarget, "from-target", "", "take the backup from this target's backups (default: the target restored into)")
 	f.StringVar(&passFile, "password-file", "", "file holding the Redis password of the target")
 	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")
 	f.BoolVarP(&ko.yes, "yes", "y", false, "do not ask for confirmation")
 	f.StringVar(&ko.Strategy, "strategy", "auto", "auto, offline or in-place")
-	f.StringVar(&ko.Image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", "rdbak/rdbak:"+version), "rdbak image for the offline strategy's restore pod (default from RDBAK_RESTORE_IMAGE)")
+	f.StringVar(&ko.Image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", app.DefaultImage(version)), "rdbak image for the offline strategy's restore pod (default: $RDBAK_RESTORE_IMAGE, else this build's image)")
 	f.StringVar(&ko.PullPolicy, "restore-image-pull-policy", "IfNotPresent", "pull policy of the restore image")
 	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
 	f.BoolVar(&ko.Overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
 	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
-	kf.add(cmd)
+	kf.add(cmd, "restore into")
 	g.addOutputFlag(cmd)
 	return cmd
 }
@@ -139,13 +149,21 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 	if err != nil {
 		return err
 	}
-	var done int64
-	line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) { return "restore", done, manifest.Data.RawSize })
-	rep, err := restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: func(n int) { done += int64(n) }})
+	var done atomic.Int64
+	counter := func(n int) { done.Add(int64(n)) }
+	line := startProgress(g.term, func() progressState {
+		return progressState{Phase: "restore", Done: done.Load(), Total: manifest.Data.RawSize}
+	})
+	var rep *restore.Report
+	if toFile == "-" {
+		rep, err = g.restoreToStdout(ctx, repo, manifest, counter)
+	} else {
+		rep, err = restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: counter})
+	}
 	line.Stop()
 	log := g.log.With("target", manifest.Target, "backup_id", manifest.ID, "path", toFile)
 	if err != nil {
-		log.Error("restore failed", "error", err.Error())
+		log.Debug("restore failed", "error", err.Error())
 		return err
 	}
 	for _, f := range rep.StaleTemps {
@@ -153,6 +171,23 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 	}
 	log.Info("restore succeeded", "raw_bytes", rep.RawSize, "keys", rep.RDB.KeysTotal())
 	return nil
+}
+
+// restoreToStdout streams backup m to stdout, verifying as it goes: the
+// bytes are only good if it returns nil.
+func (g *globals) restoreToStdout(ctx context.Context, repo *storage.Repo, m *storage.Manifest, counter func(int)) (*restore.Report, error) {
+	if g.stdoutTTY {
+		return nil, usagef("--to-file -: stdout is a terminal; redirect it to a file or a pipe")
+	}
+	bw := bufio.NewWriterSize(g.stdout, 1<<20)
+	rep, err := restore.Fetch(ctx, repo, m, bw, counter)
+	if err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("restore to stdout: %w", err)
+	}
+	return rep, nil
 }
 
 // restoreTarget returns the Kubernetes target to restore into and the

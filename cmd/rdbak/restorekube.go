@@ -27,7 +27,7 @@ type kubeRestoreOpts struct {
 // restoreKube restores m into the Redis that t names: plan, print,
 // confirm, run.
 func (g *globals) restoreKube(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, kf *kubeFlags, o kubeRestoreOpts) error {
-	r, err := g.app(kf.flags).PlanRestore(ctx, repo, m, t, o.RestoreOptions)
+	r, err := g.cliApp(kf.flags).PlanRestore(ctx, repo, m, t, o.RestoreOptions)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (g *globals) restoreKube(ctx context.Context, repo *storage.Repo, m *storag
 		return err
 	}
 	if o.asJSON {
-		return writeJSON(g.stdout, p)
+		return g.writeResult(p)
 	}
 	_, err = fmt.Fprintf(g.stdout, "restored %s/%s into %s; the previous data is kept as %s\n", m.Target, m.ID, p.Pod, strings.Join(p.PreRestore, ", "))
 	return err
@@ -62,7 +62,7 @@ func (g *globals) restoreKube(ctx context.Context, repo *storage.Repo, m *storag
 
 func (g *globals) printPlan(p *restore.Plan, asJSON bool) error {
 	if asJSON {
-		return writeJSON(g.stdout, p)
+		return g.writeResult(p)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Restore plan\n  backup:      %s\n", p.Summary())

@@ -26,29 +26,46 @@ type globals struct {
 	output    string
 
 	stdout, stderr io.Writer
-	stderrTTY      bool
-	log            *slog.Logger
+	stdoutTTY      bool
+	// term is stderr when it is a terminal (nil otherwise): the log and
+	// the progress line share it.
+	term *termWriter
+	log  *slog.Logger
 }
 
 func newRootCmd() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr, stderrTTY: isTerminal(os.Stderr)}
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr, stdoutTTY: isTerminal(os.Stdout)}
+	if isTerminal(os.Stderr) {
+		g.term = &termWriter{w: os.Stderr}
+	}
 	root := &cobra.Command{
-		Use:   "rdbak",
-		Short: "Back up Redis to object storage and restore it, verified end to end",
+		Use:     "rdbak",
+		Version: version,
+		Short:   "Back up Redis to object storage and restore it, verified end to end",
 		Long: `rdbak takes fresh, consistent RDB snapshots of Redis (over the replication
 protocol, or BGSAVE and the dump file), verifies them while they stream
 (RDB structure, CRC-64, length), compresses them and stores them in object
 storage (S3 and compatible, GCS, Azure Blob, local files) with a manifest
 written last. It restores a chosen backup only after verifying it.
 
-Backups are found by --storage URL, or by --config FILE [--target NAME].
+Backups are found by --storage URL, or by --config FILE [--target NAME];
+the RDBAK_STORAGE and RDBAK_CONFIG environment variables give their
+defaults.
 
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput(cmd); err != nil {
+				return err
+			}
 			return g.setup()
 		},
+		// Runnable with its own Args, so that an unknown command is a
+		// usage error rather than cobra's plain one.
+		Args:                       rootArgs,
+		SuggestionsMinimumDistance: 2,
+		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
@@ -56,12 +73,13 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	pf.StringVar(&g.config, "config", "", "rdbak config file (YAML); see deploy/examples/rdbak.yaml")
+	pf.StringVar(&g.config, "config", os.Getenv("RDBAK_CONFIG"), "rdbak config file (YAML); see deploy/examples/rdbak.yaml (default: $RDBAK_CONFIG)")
 	pf.StringVar(&g.target, "target", "", "target name: which target of the config file, or the name to store an ad hoc backup under")
-	pf.StringVar(&g.storage, "storage", "", "backup storage URL, e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1 (overrides the config file)")
+	pf.StringVar(&g.storage, "storage", os.Getenv("RDBAK_STORAGE"), "backup storage URL, e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1 (overrides the config file; default: $RDBAK_STORAGE)")
 
 	root.AddCommand(
 		newNowCmd(g),
+		newStatusCmd(g),
 		newListCmd(g),
 		newDescribeCmd(g),
 		newVerifyCmd(g),
@@ -77,6 +95,10 @@ Backups are found by --storage URL, or by --config FILE [--target NAME].
 		newPauseCmd(),
 	)
 	root.SetHelpTemplate(root.HelpTemplate())
+	setUsage(root)
+	g.addCompletions(root)
+	root.SetVersionTemplate("rdbak {{.Version}}\n")
+	usageArgs(root)
 	return root
 }
 
@@ -86,15 +108,20 @@ func (g *globals) setup() error {
 		return usagef("--log-level %q: use debug, info, warn or error", g.logLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	w := g.stderr
+	if g.term != nil {
+		w = g.term
+	}
 	switch g.logFormat {
 	case "text":
-		g.log = slog.New(slog.NewTextHandler(g.stderr, opts))
+		g.log = slog.New(slog.NewTextHandler(w, opts))
 	case "json":
-		g.log = slog.New(slog.NewJSONHandler(g.stderr, opts))
+		g.log = slog.New(slog.NewJSONHandler(w, opts))
 	default:
 		return usagef("--log-format %q: use text or json", g.logFormat)
 	}
 	redis.RouteLibraryLogs(g.log)
+	kube.RouteLibraryLogs(g.log)
 	return nil
 }
 
@@ -104,25 +131,12 @@ func (g *globals) app(kf *kube.Flags) *app.App {
 	return &app.App{Log: g.log, Kube: kf, Version: version}
 }
 
-// addOutputFlag adds -o/--output for commands with a table and a JSON form.
-func (g *globals) addOutputFlag(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
-}
-
-func (g *globals) jsonOutput() (bool, error) {
-	switch g.output {
-	case "table", "":
-		return false, nil
-	case "json":
-		return true, nil
-	}
-	return false, usagef("--output %q: use table or json", g.output)
-}
-
-// isTerminal reports whether f is a character device (a TTY).
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+// cliApp is app for a command that prints the error it returns: the jobs
+// log their failures at debug level, so that each is printed once.
+func (g *globals) cliApp(kf *kube.Flags) *app.App {
+	a := g.app(kf)
+	a.CallerReports = true
+	return a
 }
 
 func newVersionCmd(g *globals) *cobra.Command {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,24 +40,45 @@ which it skipped.`,
 			}
 			warnSkipped(g.log, sel)
 			m := sel.Manifest
-			var done int64
-			line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) { return "verify", done, m.Data.RawSize })
+			var done atomic.Int64
+			line := startProgress(g.term, func() progressState {
+				return progressState{Phase: "verify", Done: done.Load(), Total: m.Data.RawSize}
+			})
 			start := time.Now()
-			rep, err := restore.Fetch(ctx, repo, m, io.Discard, func(n int) { done += int64(n) })
+			rep, err := restore.Fetch(ctx, repo, m, io.Discard, func(n int) { done.Add(int64(n)) })
 			line.Stop()
 			log := g.log.With("target", m.Target, "backup_id", m.ID)
 			if err != nil {
-				log.Error("verify failed", "error", err.Error())
+				log.Debug("verify failed", "error", err.Error())
 				return err
 			}
 			log.Info("verify succeeded", "raw_bytes", rep.RawSize, "keys", rep.RDB.KeysTotal(), "seconds", time.Since(start).Seconds())
+			if structured, _ := g.jsonOutput(); structured {
+				return g.writeResult(verifyResult{Target: m.Target, ID: m.ID, OK: true, StoredBytes: rep.StoredSize, RawBytes: rep.RawSize,
+					RDBVersion: rep.RDB.Version, Keys: rep.RDB.KeysTotal(), CRC64: m.RDB.CRC64, ChecksumVerified: m.RDB.ChecksumVerified})
+			}
 			_, err = fmt.Fprintf(g.stdout, "OK %s/%s: %s RDB v%d, %d keys, CRC-64 %s\n", m.Target, m.ID,
 				humanBytes(rep.RawSize), rep.RDB.Version, rep.RDB.KeysTotal(), crcState(m))
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
+	g.addOutputFlag(cmd)
 	return cmd
+}
+
+// verifyResult is verify's -o json|yaml result; a failed verification is
+// an error (exit 4), not a result.
+type verifyResult struct {
+	Target           string `json:"target"`
+	ID               string `json:"id"`
+	OK               bool   `json:"ok"`
+	StoredBytes      int64  `json:"storedBytes"`
+	RawBytes         int64  `json:"rawBytes"`
+	RDBVersion       int    `json:"rdbVersion"`
+	Keys             uint64 `json:"keys"`
+	CRC64            string `json:"crc64,omitempty"`
+	ChecksumVerified bool   `json:"checksumVerified"`
 }
 
 func crcState(m *storage.Manifest) string {

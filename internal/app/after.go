@@ -26,6 +26,21 @@ type Aftermath struct {
 	OrphanErr    error
 }
 
+// AfterError is a failure of what follows a stored backup: the backup
+// itself succeeded and must not be retried as a failed one (a CronJob
+// that retries would take extra backups), so the command line gives it
+// its own exit code.
+type AfterError struct {
+	Target, ID string
+	Err        error
+}
+
+func (e *AfterError) Error() string {
+	return fmt.Sprintf("backup %s of %s is stored, but what follows it failed: %v", e.ID, e.Target, e.Err)
+}
+
+func (e *AfterError) Unwrap() error { return e.Err }
+
 // Err returns the steps' errors joined; nil when all succeeded.
 func (a Aftermath) Err() error { return errors.Join(a.HeartbeatErr, a.PruneErr, a.OrphanErr) }
 
@@ -37,6 +52,9 @@ type AfterOptions struct {
 	Prune       bool
 	OrphanGrace time.Duration // 0: collect no orphans
 	Now         time.Time     // for the orphan grace period
+	// CallerReports: the caller prints Err (rdbak now), so failed steps
+	// are logged at debug level only; the daemon logs them as errors.
+	CallerReports bool
 }
 
 // AfterBackup runs what follows a successful backup of t into repo, in
@@ -46,9 +64,10 @@ type AfterOptions struct {
 // collects the target's orphans older than the grace period.
 func AfterBackup(ctx context.Context, log *slog.Logger, repo *storage.Repo, t *config.Target, o AfterOptions) Aftermath {
 	var a Aftermath
+	lvl := failureLevel(o.CallerReports)
 	if t.Heartbeat.URL != "" {
 		if a.HeartbeatErr = CallHeartbeat(ctx, o.Client, t.Heartbeat); a.HeartbeatErr != nil {
-			log.Error("heartbeat failed", "error", a.HeartbeatErr.Error())
+			log.Log(ctx, lvl, "heartbeat failed", "error", a.HeartbeatErr.Error())
 		}
 	}
 	if o.Prune {
@@ -60,7 +79,7 @@ func AfterBackup(ctx context.Context, log *slog.Logger, repo *storage.Repo, t *c
 			log.Warn("unreadable manifest left alone by prune", "key", p.Key, "error", p.Err.Error())
 		}
 		if a.PruneErr != nil {
-			log.Error("prune failed", "error", a.PruneErr.Error())
+			log.Log(ctx, lvl, "prune failed", "error", a.PruneErr.Error())
 		}
 	}
 	if o.OrphanGrace > 0 {
@@ -69,7 +88,7 @@ func AfterBackup(ctx context.Context, log *slog.Logger, repo *storage.Repo, t *c
 			log.Info("orphan collected", "backup_id", or.ID, "objects", len(or.Keys), "bytes", or.Size)
 		}
 		if a.OrphanErr != nil {
-			log.Error("orphan collection failed", "error", a.OrphanErr.Error())
+			log.Log(ctx, lvl, "orphan collection failed", "error", a.OrphanErr.Error())
 		}
 	}
 	return a

@@ -42,7 +42,7 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 	log := a.Log.With("target", t.Name)
 	conn, err := a.Connect(ctx, t)
 	if err != nil {
-		log.Error("backup failed", "error", err.Error())
+		a.failed(ctx, log, "backup failed", err)
 		return nil, err
 	}
 	defer conn.Close()
@@ -54,9 +54,11 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 		SourceKind:  conn.Kind,
 		Server:      conn.Client,
 		Progress:    prog,
+		Log:         log,
+		Waiting:     waitingFor(ctx, conn.Client, conn.Kind, prog != nil),
 	})
 	if err != nil {
-		log.Error("backup failed", "error", err.Error())
+		a.failed(ctx, log, "backup failed", err)
 		record(ctx, log, conn.events, kube.ReasonBackupFailed, fmt.Sprintf("backup of %s failed: %v", t.Name, err), true)
 		return nil, fmt.Errorf("backup of %s: %w", t.Name, err)
 	}
@@ -76,6 +78,34 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 			"structure", st, "rdbak_version", a.Version, "rdbak_parses", rdb.Parses)
 	}
 	return res, nil
+}
+
+// configGetter reads one CONFIG GET parameter (backup.Server has it).
+type configGetter interface {
+	ConfigGet(ctx context.Context, name string) (string, error)
+}
+
+// waitingFor says what Redis does before a snapshot of kind streams, for
+// the progress line: for replication, the diskless sync delay Redis waits
+// for more replicas (repl-diskless-sync-delay) or its BGSAVE to disk. ""
+// (the generic reason) when nobody shows progress, or CONFIG is not
+// allowed.
+func waitingFor(ctx context.Context, srv configGetter, kind string, shown bool) string {
+	if !shown || kind != string(config.SourceReplication) || srv == nil {
+		return ""
+	}
+	diskless, err := srv.ConfigGet(ctx, "repl-diskless-sync")
+	if err != nil {
+		return ""
+	}
+	if diskless != "yes" {
+		return "replication snapshot (BGSAVE/fork to disk, repl-diskless-sync no)"
+	}
+	delay, err := srv.ConfigGet(ctx, "repl-diskless-sync-delay")
+	if err != nil || delay == "" || delay == "0" {
+		return "replication snapshot (fork)"
+	}
+	return "replication snapshot (repl-diskless-sync-delay " + delay + " s, then fork)"
 }
 
 // ScheduledBackup is the daemon's backup of one target (daemon.BackupFunc):

@@ -33,6 +33,23 @@ type App struct {
 	Kube *kube.Flags
 	// Version is rdbak's, recorded in manifests.
 	Version string
+	// CallerReports says the caller prints the errors the jobs return (the
+	// command line does, once); the jobs then log their failures at debug
+	// level only. The daemon leaves it false: its log is the only report.
+	CallerReports bool
+}
+
+// failureLevel is the level at which a job logs its own failure.
+func failureLevel(callerReports bool) slog.Level {
+	if callerReports {
+		return slog.LevelDebug
+	}
+	return slog.LevelError
+}
+
+// failed logs a job's failure at the level failureLevel gives.
+func (a *App) failed(ctx context.Context, log *slog.Logger, msg string, err error) {
+	log.Log(ctx, failureLevel(a.CallerReports), msg, "error", err.Error())
 }
 
 // Conn is a Redis reached for one backup: its snapshot source, a client for
@@ -73,7 +90,8 @@ func (a *App) Connect(ctx context.Context, t *config.Target) (*Conn, error) {
 	conn := &Conn{Client: client, Kind: string(t.Source), close: func() { _ = client.Close() }}
 	switch t.Source {
 	case config.SourceFile:
-		conn.Source = &backup.FileSource{Server: client, Files: backup.LocalFiles{}, Dir: t.Dir, DBFilename: t.DBFilename}
+		conn.Source = &backup.FileSource{Server: client, Files: backup.LocalFiles{}, Dir: t.Dir, DBFilename: t.DBFilename,
+			Snapshot: backup.SnapshotOptions{Log: a.Log.With("target", t.Name)}}
 	default:
 		conn.Source = withForkCost{&redis.PullSource{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf}, "", client}
 	}
@@ -89,6 +107,8 @@ func (a *App) connectKube(ctx context.Context, t *config.Target) (*Conn, error) 
 		return nil, err
 	}
 	p := k.pod
+	a.Log.DebugContext(ctx, "reached Redis in Kubernetes", "target", t.Name, "pod", p.Namespace+"/"+p.Name,
+		"container", k.container, "access", k.access, "source", t.Source)
 	conn := &Conn{Client: k.client, Kind: string(t.Source), close: k.close}
 	rec, err := k.kc.RecorderFor(ctx, k.spec, p)
 	if err != nil {
@@ -104,6 +124,7 @@ func (a *App) connectKube(ctx context.Context, t *config.Target) (*Conn, error) 
 			Dir:        t.Dir,
 			DBFilename: t.DBFilename,
 			Where:      "pod " + p.Namespace + "/" + p.Name,
+			Snapshot:   backup.SnapshotOptions{Log: a.Log.With("target", t.Name)},
 		}
 	default:
 		// The address is a local port-forward: name the pod instead.

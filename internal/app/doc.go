@@ -17,3 +17,12 @@
 // (restore.Apply); what follows a stored backup never turns it into a
 // failed one, but is reported (Aftermath).
 package app
+
+// ImageRepository is where rdbak's image is published by hack/image.sh and
+// named in deploy/; a registry mirror replaces it (RDBAK_RESTORE_IMAGE,
+// kustomize images).
+const ImageRepository = "rdbak.local/rdbak"
+
+// DefaultImage is the rdbak image of the given build version: the one the
+// offline restore strategy runs its restore pod from, unless told otherwise.
+func DefaultImage(version string) string { return ImageRepository + ":" + version }

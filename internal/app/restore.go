@@ -25,7 +25,7 @@ import (
 // RestoreOptions are the choices of a restore into Kubernetes.
 type RestoreOptions struct {
 	Strategy   string // auto, offline or in-place
-	Image      string // rdbak image of the offline strategy's restore pod
+	Image      string // rdbak image of the offline strategy's restore pod (DefaultImage)
 	PullPolicy string
 	Overrides  restore.Overrides
 	// Timeout bounds each wait of the rollout (pods gone, Ready).
@@ -157,7 +157,7 @@ func (r *Restore) Run(ctx context.Context) error {
 	check := func(ctx context.Context) error { return r.a.postCheck(ctx, r.target, m) }
 	installed, err := restore.Apply(ctx, ro, in, fetch, check, func(s restore.Step) { log.Info("restore step", "step", string(s)) })
 	if err != nil {
-		log.Error("restore failed", "error", err.Error())
+		r.a.failed(ctx, log, "restore failed", err)
 		return err
 	}
 	r.Plan.Result = "restored"

@@ -1,0 +1,52 @@
+package app
+
+import (
+	"time"
+
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// FailuresUnknown is what a status says of failures: a failed backup
+// leaves no manifest, so storage records successes only; failures are in
+// the daemon's log and metrics (rdbak_backup_total{result="failure"}) and
+// in Kubernetes Events.
+const FailuresUnknown = "not recorded in storage (a failed backup leaves nothing): see the daemon's log, rdbak_backup_total{result=\"failure\"} or the workload's Events"
+
+// TargetStatus is what storage and the config file say about one target.
+type TargetStatus struct {
+	Target string `json:"target"`
+	// Backups is the number of complete backups kept.
+	Backups      int        `json:"backups"`
+	LastSuccess  *time.Time `json:"lastSuccess,omitempty"`
+	LastBackupID string     `json:"lastBackupID,omitempty"`
+	// Age is how long ago the last success was created, at the status's
+	// now; AgeSeconds is the same for scripts.
+	Age        time.Duration `json:"-"`
+	AgeSeconds int64         `json:"ageSeconds,omitempty"`
+	Schedule   string        `json:"schedule,omitempty"`
+	// NextRun is the schedule's next due time (nil: no schedule; the
+	// target is backed up by rdbak now only).
+	NextRun     *time.Time `json:"nextRun,omitempty"`
+	LastFailure string     `json:"lastFailure"`
+}
+
+// StatusOf returns t's status from its backups ms (oldest first, as
+// storage lists them) at now.
+func StatusOf(t *config.Target, ms []*storage.Manifest, now time.Time) (TargetStatus, error) {
+	s := TargetStatus{Target: t.Name, Backups: len(ms), Schedule: t.Schedule, LastFailure: FailuresUnknown}
+	if len(ms) > 0 {
+		last := ms[len(ms)-1]
+		created := last.Created
+		s.LastSuccess, s.LastBackupID, s.Age = &created, last.ID, now.Sub(created)
+		s.AgeSeconds = int64(s.Age.Seconds())
+	}
+	spec, err := t.Spec()
+	if err != nil {
+		return s, UsageError{Err: err}
+	}
+	if next := spec.Next(now); !next.IsZero() {
+		s.NextRun = &next
+	}
+	return s, nil
+}

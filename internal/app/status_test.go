@@ -1,0 +1,48 @@
+package app
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/storage"
+)
+
+func TestStatusOf(t *testing.T) {
+	now := time.Date(2026, 11, 27, 7, 30, 0, 0, time.UTC)
+	ms := []*storage.Manifest{
+		{ID: "a", Created: now.Add(-26 * time.Hour)},
+		{ID: "b", Created: now.Add(-2 * time.Hour)},
+	}
+	next := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		schedule string
+		ms       []*storage.Manifest
+		wantLast string
+		wantAge  time.Duration
+		wantNext *time.Time
+		wantErr  bool
+	}{
+		{"backups, scheduled", "CRON_TZ=UTC 0 3 * * *", ms, "b", 2 * time.Hour, &next, false},
+		{"no backups yet", "CRON_TZ=UTC 0 3 * * *", nil, "", 0, &next, false},
+		{"no schedule", "", ms, "b", 2 * time.Hour, nil, false},
+		{"bad schedule", "every day", ms, "b", 2 * time.Hour, nil, true},
+	}
+	for _, tt := range tests {
+		s, err := StatusOf(&config.Target{Name: "cache", Schedule: tt.schedule}, tt.ms, now)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: error %v, want error %v", tt.name, err, tt.wantErr)
+			continue
+		}
+		if s.LastBackupID != tt.wantLast || s.Age != tt.wantAge || s.Backups != len(tt.ms) {
+			t.Errorf("%s: got last %q age %s backups %d, want %q %s %d", tt.name, s.LastBackupID, s.Age, s.Backups, tt.wantLast, tt.wantAge, len(tt.ms))
+		}
+		if (s.NextRun == nil) != (tt.wantNext == nil) || s.NextRun != nil && !s.NextRun.Equal(*tt.wantNext) {
+			t.Errorf("%s: next run %v, want %v", tt.name, s.NextRun, tt.wantNext)
+		}
+		if s.LastFailure != FailuresUnknown {
+			t.Errorf("%s: last failure %q, want it said unknown", tt.name, s.LastFailure)
+		}
+	}
+}
