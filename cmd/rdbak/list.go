@@ -75,7 +75,7 @@ func listTable(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time) er
 			humanAge(now.Sub(m.Created)), humanBytes(m.Data.RawSize), m.Keys())
 		if wide {
 			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s", humanBytes(m.Data.StoredSize), m.Data.Compression.Codec,
-				orDash(m.Redis.Version), m.Source.Origin, m.Finished.Sub(m.Created).Round(time.Millisecond))
+				m.Redis.String(), m.Source.Origin, m.Finished.Sub(m.Created).Round(time.Millisecond))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -137,8 +137,12 @@ func describe(w io.Writer, m *storage.Manifest) error {
 	row("Created", "%s", m.Created.UTC().Format(time.RFC3339))
 	row("Finished", "%s (%s)", m.Finished.UTC().Format(time.RFC3339), m.Finished.Sub(m.Created).Round(time.Millisecond))
 	row("Source", "%s (%s)", m.Source.Origin, m.Source.Kind)
-	row("Redis", "%s, role %s, replication offset %d", orDash(m.Redis.Version), orDash(m.Redis.Role), m.Redis.ReplOffset)
-	row("RDB", "version %d, CRC-64 %s (%s)", m.RDB.Version, m.RDB.CRC64, map[bool]string{true: "verified", false: "checksums off in Redis"}[m.RDB.ChecksumVerified])
+	row("Server", "%s, role %s, replication offset %d", m.Redis.String(), orDash(m.Redis.Role), m.Redis.ReplOffset)
+	if m.Redis.MasterLink == "down" {
+		row("Master link", "down when backed up: the data may be older than the master's")
+	}
+	row("RDB", "version %d, CRC-64 %s (%s), structure %s", m.RDB.Version, m.RDB.CRC64,
+		map[bool]string{true: "verified", false: "checksums off in Redis"}[m.RDB.ChecksumVerified], m.RDB.StructureOf())
 	if m.RDB.CTime != 0 {
 		row("Snapshot time", "%s", time.Unix(m.RDB.CTime, 0).UTC().Format(time.RFC3339))
 	}

@@ -35,9 +35,10 @@ The password comes from the URL, --password-file, or the REDIS_PASSWORD or
 REDISCLI_AUTH environment variable; it is never needed on the command line.
 
 The default source pulls the snapshot over the replication protocol, as a
-replica would (needs only network access; the ACL user needs +sync and
-+replconf). --source file runs BGSAVE and reads the dump file from this
-machine's disk, for rdbak running beside Redis.
+replica would (needs only network access; the ACL user needs +info +sync,
+and +replconf is recommended). --source file runs BGSAVE and reads the dump
+file from this machine's disk, for rdbak running beside Redis (ACL: +info
++config|get +bgsave +lastsave). README "Security" has the exact rules.
 
 After a successful backup of a config target, rdbak now does what the
 daemon does after a scheduled one: it calls the target's heartbeat, applies

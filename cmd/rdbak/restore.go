@@ -18,13 +18,14 @@ import (
 
 func newRestoreCmd(g *globals) *cobra.Command {
 	var (
-		toFile     string
-		force      bool
-		asOf       string
-		fromTarget string
-		passFile   string
-		kf         = &kubeFlags{}
-		ko         kubeRestoreOpts
+		toFile      string
+		force       bool
+		skipDamaged bool
+		asOf        string
+		fromTarget  string
+		passFile    string
+		kf          = &kubeFlags{}
+		ko          kubeRestoreOpts
 	)
 	cmd := &cobra.Command{
 		Use:   "restore ID|latest (--to-file PATH | --target NAME | --pod/--statefulset/--deployment [ns/]name)",
@@ -77,7 +78,7 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 				}
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, args, at, fromTarget, toFile, force)
+				return g.restoreToFile(ctx, args, at, fromTarget, toFile, force, skipDamaged)
 			}
 			t, url, err := g.restoreTarget(kf, passFile)
 			if err != nil {
@@ -103,7 +104,7 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 			if source == "" {
 				source = t.Name
 			}
-			m, err := pick(ctx, repo, source, args, at)
+			m, err := g.pick(ctx, repo, source, args, at, skipDamaged)
 			if err != nil {
 				return err
 			}
@@ -113,6 +114,7 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 	f := cmd.Flags()
 	f.StringVar(&toFile, "to-file", "", "write the verified RDB to this file instead of restoring into Redis; - streams it to stdout (unverified until exit 0)")
 	f.BoolVar(&force, "force", false, "with --to-file: replace an existing file (only after verification)")
+	f.BoolVar(&skipDamaged, "skip-damaged", false, "with latest or --as-of: if the newest backup is damaged, restore the newest usable one and name the ones skipped")
 	f.StringVar(&asOf, "as-of", "", "restore the newest backup at or before this time: RFC 3339, 2026-11-22, or ago: 2h, 1d")
 	f.StringVar(&fromTarget, "from-target", "", "take the backup from this target's backups (default: the target restored into)")
 	f.StringVar(&passFile, "password-file", "", "file holding the Redis password of the target")
@@ -136,7 +138,7 @@ func envOr(name, def string) string {
 	return def
 }
 
-func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force bool) error {
+func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force, skipDamaged bool) error {
 	repo, target, err := g.openRepo(ctx, false)
 	if err != nil {
 		return err
@@ -145,7 +147,7 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 	if fromTarget != "" {
 		target = fromTarget
 	}
-	manifest, err := pick(ctx, repo, target, args, at)
+	manifest, err := g.pick(ctx, repo, target, args, at, skipDamaged)
 	if err != nil {
 		return err
 	}

@@ -116,6 +116,12 @@ func TestLatestDamaged(t *testing.T) {
 	if !strings.Contains(r.stdout, older) {
 		t.Errorf("verify --skip-damaged verified something else than %s:\n%s", older, r.stdout)
 	}
+	// restore needs the same explicit word to fall back, and says so.
+	r = run(t, nil, "restore", "latest", "--skip-damaged", "--storage", store, "--to-file", out)
+	r.want(t, 0, "damaged backup skipped", newest, "falling back to an older backup", older)
+	if _, err := os.Stat(out); err != nil {
+		t.Fatalf("restore --skip-damaged wrote no file: %v", err)
+	}
 
 	// A backup whose manifest exists but whose data object is gone is
 	// damaged too: exit 4, by id and as latest.

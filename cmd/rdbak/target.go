@@ -202,18 +202,19 @@ func getBackup(ctx context.Context, repo *storage.Repo, target, ref string) (*st
 }
 
 // pick chooses the backup named by args[0], or the newest at or before at.
-// Without options, a damaged newest backup is an error naming it.
-func pick(ctx context.Context, repo *storage.Repo, target string, args []string, at time.Time, o ...storage.ResolveOptions) (*storage.Manifest, error) {
-	var opts storage.ResolveOptions
-	if len(o) > 0 {
-		opts = o[0]
-	}
+// A damaged newest backup is an error naming it, unless skipDamaged: then
+// the newest usable one is chosen and the skipped ones are logged.
+func (g *globals) pick(ctx context.Context, repo *storage.Repo, target string, args []string, at time.Time, skipDamaged bool) (*storage.Manifest, error) {
 	ref := storage.Latest
 	if at.IsZero() {
 		ref = args[0]
 	}
-	sel, err := resolveBackup(ctx, repo, target, ref, at, opts)
-	return sel.Manifest, err
+	sel, err := resolveBackup(ctx, repo, target, ref, at, storage.ResolveOptions{SkipDamaged: skipDamaged})
+	if err != nil {
+		return nil, err
+	}
+	warnSkipped(g.log, sel)
+	return sel.Manifest, nil
 }
 
 // redactURL returns a URL for messages: without user info, and with every
