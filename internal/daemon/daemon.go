@@ -137,11 +137,12 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("listen for /metrics on %s: %w", listen, err)
 		}
 	}
+	// Every target's series exist before the first scrape can be served.
+	d.addTargets(ctx, st, nil)
 	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	d.log.Info("daemon started", "listen", ln.Addr().String(), "config", o.ConfigPath, "targets", len(st.cfg.Targets))
-	d.addTargets(ctx, st, nil)
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()

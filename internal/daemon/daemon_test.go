@@ -201,6 +201,19 @@ func (td *testDaemon) waitMetric(t *testing.T, key string, want float64) map[str
 	return nil
 }
 
+// waitMetrics scrapes until ok accepts the metrics.
+func (td *testDaemon) waitMetrics(t *testing.T, what string, ok func(map[string]float64) bool) {
+	t.Helper()
+	var got map[string]float64
+	for range 2000 { // a hang guard, not a timing assertion
+		if got = td.scrape(t); ok(got) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("never saw %s: %v", what, got)
+}
+
 func (td *testDaemon) list(t *testing.T, target string) []string {
 	t.Helper()
 	repo, err := storage.Open(t.Context(), "file://"+td.store, storage.Options{Create: true})
@@ -351,13 +364,12 @@ func TestDaemonReload(t *testing.T) {
 	td.clk.WaitFor(t, time.Minute)
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: c, redis: \"redis://h:3\", schedule: \"@every 30s\"}\n")
 	td.reload <- struct{}{}
-	m := td.waitMetric(t, `rdbak_config_reload_total{result="success"}`, 1)
-	if _, ok := m[`rdbak_backup_total{result="success",target="b"}`]; ok {
-		t.Error("the removed target b still has metrics")
-	}
-	if _, ok := m[`rdbak_backup_total{result="success",target="c"}`]; !ok {
-		t.Error("the new target c has no metrics")
-	}
+	td.waitMetric(t, `rdbak_config_reload_total{result="success"}`, 1)
+	td.waitMetrics(t, "b's series gone and c's there", func(m map[string]float64) bool {
+		_, b := m[`rdbak_backup_total{result="success",target="b"}`]
+		_, c := m[`rdbak_backup_total{result="success",target="c"}`]
+		return !b && c
+	})
 	td.clk.WaitFor(t, 30*time.Second)
 	td.clk.Advance(30 * time.Second)
 	td.waitMetric(t, `rdbak_backup_total{result="success",target="c"}`, 1)
