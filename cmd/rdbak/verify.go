@@ -42,7 +42,7 @@ which it skipped.`,
 			var done int64
 			line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) { return "verify", done, m.Data.RawSize })
 			start := time.Now()
-			rep, err := restore.Fetch(ctx, repo, m, io.Discard, func(n int) { done += int64(n) })
+			rep, err := restore.Fetch(ctx, repo, m, io.Discard, restore.FetchOptions{Counter: func(n int) { done += int64(n) }})
 			line.Stop()
 			log := g.log.With("target", m.Target, "backup_id", m.ID)
 			if err != nil {
