@@ -17,6 +17,7 @@ import (
 func newNowCmd(g *globals) *cobra.Command {
 	a := &adhoc{}
 	kf := &kubeFlags{}
+	ef := &encryptFlags{}
 	var (
 		timeout time.Duration
 		noPrune bool
@@ -51,6 +52,9 @@ when the backup, or what follows it, failed.`,
 			}
 			t, url, comp, err := g.resolveTarget(a, kf)
 			if err != nil {
+				return err
+			}
+			if t, err = ef.apply(t); err != nil {
 				return err
 			}
 			if timeout > 0 {
@@ -114,6 +118,7 @@ when the backup, or what follows it, failed.`,
 	f.StringVar(&a.level, "level", "", "compression level: zstd fastest|default|better|best, gzip fastest|default|best|1-9")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long, e.g. 30m (default: the target's timeout, else none)")
 	f.BoolVar(&noPrune, "no-prune", false, "do not apply the target's retention policy (nor collect orphans) after the backup")
+	ef.add(cmd)
 	kf.add(cmd)
 	g.addOutputFlag(cmd)
 	return cmd

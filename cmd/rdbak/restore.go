@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -19,6 +20,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 		asOf       string
 		fromTarget string
 		passFile   string
+		idFiles    []string
 		kf         = &kubeFlags{}
 		ko         kubeRestoreOpts
 	)
@@ -67,7 +69,7 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 				}
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, args, at, fromTarget, toFile, force)
+				return g.restoreToFile(ctx, args, at, fromTarget, toFile, force, idFiles)
 			}
 			t, url, err := g.restoreTarget(kf, passFile)
 			if err != nil {
@@ -97,6 +99,11 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 			if err != nil {
 				return err
 			}
+			if m.Data.Encrypted() {
+				if ko.Identities, err = g.identities(t, idFiles); err != nil {
+					return err
+				}
+			}
 			return g.restoreKube(ctx, repo, m, t, kf, ko)
 		},
 	}
@@ -114,6 +121,7 @@ e.g. 2026-11-22T03:00:00Z) instead of an ID.`,
 	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
 	f.BoolVar(&ko.Overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
 	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
+	addIdentityFlag(cmd, &idFiles)
 	kf.add(cmd)
 	g.addOutputFlag(cmd)
 	return cmd
@@ -126,7 +134,7 @@ func envOr(name, def string) string {
 	return def
 }
 
-func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force bool) error {
+func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force bool, idFiles []string) error {
 	repo, target, err := g.openRepo(ctx, false)
 	if err != nil {
 		return err
@@ -139,9 +147,15 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 	if err != nil {
 		return err
 	}
+	var ids *crypt.Identities
+	if manifest.Data.Encrypted() {
+		if ids, err = g.identities(nil, idFiles); err != nil {
+			return err
+		}
+	}
 	var done int64
 	line := startProgress(g.stderr, g.stderrTTY, func() (string, int64, int64) { return "restore", done, manifest.Data.RawSize })
-	rep, err := restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: func(n int) { done += int64(n) }})
+	rep, err := restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: func(n int) { done += int64(n) }, Identities: ids})
 	line.Stop()
 	log := g.log.With("target", manifest.Target, "backup_id", manifest.ID, "path", toFile)
 	if err != nil {
