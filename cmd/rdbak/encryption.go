@@ -83,3 +83,25 @@ func (g *globals) verifyStored(ctx context.Context, repo *storage.Repo, m *stora
 		m.Target, m.ID, humanBytes(rep.StoredSize), m.Data.Encryption.Scheme)
 	return err
 }
+
+// recipients returns what an import into --target is encrypted to: the
+// flags, else the config target's encryption (defaults.encryption for a
+// name the config does not list), as rdbak now would.
+func (g *globals) recipients(ef *encryptFlags) (*crypt.Recipients, error) {
+	t := &config.Target{Name: g.target}
+	if g.config != "" {
+		f, err := g.loadConfig()
+		if err != nil {
+			return nil, err
+		}
+		t.Encryption = f.Defaults.Encryption
+		if ct, err := f.Target(g.target); err == nil {
+			t = ct
+		}
+	}
+	t, err := ef.apply(t)
+	if err != nil {
+		return nil, err
+	}
+	return app.Recipients(t)
+}

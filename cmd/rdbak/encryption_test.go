@@ -93,4 +93,12 @@ func TestEncryptedBackupCLI(t *testing.T) {
 		t.Fatalf("restored digest %s, want %s", got, want)
 	}
 	run(t, nil, "now", "--redis", "redis://"+src.Addr, "--storage", store, "--target", "cache", "--encrypt-recipient", key).want(t, exitUsage, "--encrypt-recipient")
+
+	// A dump imported by hand is encrypted like a backup.
+	imp := strings.TrimSpace(run(t, nil, "import", out, "--storage", store, "--target", "imported", "--encrypt-recipient", rec).stdout)
+	r = run(t, nil, "verify", imp, "--storage", store, "--target", "imported")
+	r.want(t, 0)
+	if !strings.HasPrefix(r.stdout, "STORED-OK ") {
+		t.Errorf("verify of the imported backup without identity:\n%s\nwant STORED-OK (encrypted)", r.stdout)
+	}
 }

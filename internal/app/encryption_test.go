@@ -1,10 +1,12 @@
 package app
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"filippo.io/age"
@@ -74,5 +76,17 @@ func TestEncryptedScheduledBackup(t *testing.T) {
 	}
 	if ms, _, _ := repo.List(t.Context(), "cache"); len(ms) != 1 {
 		t.Errorf("%d backups after the failed one, want 1", len(ms))
+	}
+}
+
+// TestPlanRestoreNeedsIdentity: a restore of an encrypted backup into
+// Kubernetes without an identity is refused before any cluster is reached.
+func TestPlanRestoreNeedsIdentity(t *testing.T) {
+	a := &App{Log: slog.New(slog.DiscardHandler)}
+	m := &storage.Manifest{ID: "x", Data: storage.Data{Encryption: &storage.Encryption{Scheme: "age", Recipients: []string{"age1..."}}}}
+	tgt := &config.Target{Name: "cache", Kubernetes: &config.KubeTarget{Pod: "redis-0"}}
+	_, err := a.PlanRestore(t.Context(), nil, m, tgt, RestoreOptions{})
+	if !errors.Is(err, restore.ErrNeedIdentity) || !strings.Contains(err.Error(), "--identity-file") {
+		t.Errorf("PlanRestore = %v, want ErrNeedIdentity naming --identity-file", err)
 	}
 }
