@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/internal/codec"
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -22,8 +23,11 @@ import (
 type Options struct {
 	Target      string
 	Compression codec.Settings // normalized
-	Version     string         // rdbak version, recorded in the manifest
-	SourceKind  string         // "replication" or "file", recorded in the manifest
+	// Encrypt, when set, encrypts the compressed stream to these
+	// recipients; the manifest records their public keys.
+	Encrypt    *crypt.Recipients
+	Version    string // rdbak version, recorded in the manifest
+	SourceKind string // "replication" or "file", recorded in the manifest
 	// Server, when set, is asked for INFO server and replication so the
 	// manifest records the server's version and role.
 	Server   Server
@@ -138,7 +142,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	o.Log.DebugContext(ctx, "snapshot streaming", "origin", stream.Origin, "size", stream.Size, "waited", res.Snapshot)
 
 	streamStart := o.Now()
-	up, err := repo.Create(ctx, o.Target, id, storage.DataName(codec.Ext(o.Compression.Codec)))
+	up, err := repo.Create(ctx, o.Target, id, dataName(o))
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +163,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	o.Progress.setPhase("commit")
 	commitStart := o.Now()
 	m := &storage.Manifest{
-		Format:   storage.ManifestFormat,
+		Format:   manifestFormat(data),
 		ID:       id,
 		Target:   o.Target,
 		Created:  created.UTC(),
@@ -205,10 +209,30 @@ func deleteData(ctx context.Context, repo *storage.Repo, target, id, name string
 	return repo.Delete(ctx, &storage.Manifest{Target: target, ID: id, Data: storage.Data{Name: name}})
 }
 
-// pump streams the RDB through verifier, hashes and compressor into up.
+// dataName is the data object's name: the codec's extension, then .age
+// when encrypted.
+func dataName(o Options) string {
+	name := storage.DataName(codec.Ext(o.Compression.Codec))
+	if o.Encrypt != nil {
+		name = storage.EncryptedName(name)
+	}
+	return name
+}
+
+// manifestFormat is the oldest format that describes data, so that only
+// encrypted backups need an rdbak that knows encryption.
+func manifestFormat(data storage.Data) int {
+	if data.Encrypted() {
+		return storage.ManifestFormatEncrypted
+	}
+	return storage.ManifestFormat
+}
+
+// pump streams the RDB through verifier, hashes, compressor and, if set,
+// encryption into up. The stored SHA-256 and size are of what reaches up.
 func pump(ctx context.Context, stream *Stream, up io.Writer, o Options) (storage.Data, rdb.Info, error) {
 	data := storage.Data{
-		Name:        storage.DataName(codec.Ext(o.Compression.Codec)),
+		Name:        dataName(o),
 		Compression: storage.Compression{Codec: o.Compression.Codec, Level: o.Compression.Level},
 	}
 	if o.Progress != nil {
@@ -216,7 +240,16 @@ func pump(ctx context.Context, stream *Stream, up io.Writer, o Options) (storage
 		o.Progress.setPhase("stream")
 	}
 	stored := &meter{h: sha256.New(), progress: progressOf(o.Progress, false)}
-	comp, err := codec.NewWriter(io.MultiWriter(up, stored), o.Compression)
+	var sink io.Writer = io.MultiWriter(up, stored)
+	enc := io.WriteCloser(nopCloser{sink})
+	if o.Encrypt != nil {
+		var err error
+		if enc, err = o.Encrypt.Encrypt(sink); err != nil {
+			return data, rdb.Info{}, err
+		}
+		data.Encryption = &storage.Encryption{Scheme: crypt.SchemeAge, Recipients: o.Encrypt.Keys()}
+	}
+	comp, err := codec.NewWriter(enc, o.Compression)
 	if err != nil {
 		return data, rdb.Info{}, err
 	}
@@ -233,6 +266,9 @@ func pump(ctx context.Context, stream *Stream, up io.Writer, o Options) (storage
 	}
 	if err := comp.Close(); err != nil {
 		return data, info, fmt.Errorf("finish %s compression: %w", o.Compression.Codec, err)
+	}
+	if err := enc.Close(); err != nil {
+		return data, info, fmt.Errorf("finish age encryption: %w", err)
 	}
 	if stream.Size >= 0 && raw.n != stream.Size {
 		return data, info, fmt.Errorf("stream RDB from %s: got %d bytes, the source announced %d", stream.Origin, raw.n, stream.Size)
@@ -252,6 +288,10 @@ func progressOf(p *Progress, raw bool) *atomic.Int64 {
 		return &p.Stored
 	}
 }
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 // meter hashes and counts the bytes written through it.
 type meter struct {

@@ -265,7 +265,7 @@ func TestCorruptStoredObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := res.Manifest
-	if _, err := restore.Fetch(t.Context(), repo, m, io.Discard, nil); err != nil {
+	if _, err := restore.Fetch(t.Context(), repo, m, io.Discard, restore.FetchOptions{}); err != nil {
 		t.Fatalf("verify of the intact backup: %v", err)
 	}
 	obj := filepath.Join(dir, m.Target, m.ID, m.Data.Name)
@@ -279,7 +279,7 @@ func TestCorruptStoredObject(t *testing.T) {
 		if err := os.WriteFile(obj, c, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := restore.Fetch(t.Context(), repo, m, io.Discard, nil); !errors.Is(err, restore.ErrVerify) {
+		if _, err := restore.Fetch(t.Context(), repo, m, io.Discard, restore.FetchOptions{}); !errors.Is(err, restore.ErrVerify) {
 			t.Errorf("byte %d flipped: verify err = %v, want ErrVerify", at, err)
 		}
 		out := filepath.Join(t.TempDir(), "dump.rdb")

@@ -114,7 +114,7 @@ func checkManifest(t *testing.T, s testenv.Server, m *storage.Manifest, checksum
 // before), and checks the same server version loads exactly the backup.
 func receiveAll(t *testing.T, s testenv.Server, m *storage.Manifest, repo *storage.Repo, want string) {
 	var raw bytes.Buffer
-	if _, err := restore.Fetch(t.Context(), repo, m, &raw, nil); err != nil {
+	if _, err := restore.Fetch(t.Context(), repo, m, &raw, restore.FetchOptions{}); err != nil {
 		t.Fatalf("fetch: %v", err)
 	}
 	aofOn := restore.AOF{Mode: "single", FileName: "appendonly.aof"}

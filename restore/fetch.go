@@ -18,6 +18,7 @@ import (
 	"io"
 
 	"github.com/rdbak/rdbak/internal/codec"
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -36,15 +37,43 @@ type Report struct {
 	StaleTemps []string
 }
 
-// Fetch reads backup m from repo, decompresses it, writes the RDB to w and
-// checks everything against the manifest: stored size and SHA-256, raw
-// size and SHA-256, the RDB's structure and CRC-64, and its key counts.
-// Bytes reach w before the checks finish; treat them as unverified until
-// Fetch returns nil. counter, if not nil, is told of each raw byte.
+// ErrNeedIdentity means the backup is encrypted and no identity was given
+// to decrypt it. Nothing was read or written.
+var ErrNeedIdentity = fmt.Errorf("%w: %w", ErrBadRequest, crypt.ErrNoIdentity)
+
+// FetchOptions are the optional parts of a Fetch.
+type FetchOptions struct {
+	// Counter, if set, is told of each raw byte.
+	Counter func(n int)
+	// Identities decrypt an encrypted backup (several may be given after
+	// a key rotation); unused for an unencrypted one.
+	Identities *crypt.Identities
+}
+
+// CheckDecryptable returns ErrNeedIdentity, naming what to give, when m is
+// encrypted and ids is empty, so a restore fails before it starts.
+func CheckDecryptable(m *storage.Manifest, ids *crypt.Identities) error {
+	if m.Data.Encrypted() && ids.Len() == 0 {
+		return fmt.Errorf("%w: backup %s is encrypted with %s to %d recipient(s): give the identity that decrypts it with --identity-file (or encryption.identityFile in the config)",
+			ErrNeedIdentity, m.ID, m.Data.Encryption.Scheme, len(m.Data.Encryption.Recipients))
+	}
+	return nil
+}
+
+// Fetch reads backup m from repo, decrypts and decompresses it, writes the
+// RDB to w and checks everything against the manifest: stored size and
+// SHA-256, raw size and SHA-256, the RDB's structure and CRC-64, and its
+// key counts. Bytes reach w before the checks finish; treat them as
+// unverified until Fetch returns nil. w only ever sees decrypted data.
 //
-// Errors wrap ErrVerify when the backup itself is bad; a failing bucket
-// read or a failing w is returned as such, since the backup may be fine.
-func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Writer, counter func(n int)) (*Report, error) {
+// Errors wrap ErrVerify when the backup itself is bad or no identity
+// decrypts it (also crypt.ErrWrongIdentity); ErrNeedIdentity when it is
+// encrypted and o has no identity; a failing bucket read or a failing w is
+// returned as such, since the backup may be fine.
+func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Writer, o FetchOptions) (*Report, error) {
+	if err := CheckDecryptable(m, o.Identities); err != nil {
+		return nil, err
+	}
 	body, err := repo.OpenData(ctx, m)
 	if err != nil {
 		return nil, err
@@ -52,17 +81,31 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 	defer body.Close()
 	stored := &digest{h: sha256.New()}
 	tee := io.TeeReader(sourceReader{body}, stored)
-	dec, err := codec.NewReader(tee, m.Data.Compression.Codec)
+	var plain io.Reader = tee
+	if m.Data.Encrypted() {
+		if plain, err = decrypt(tee, m, o.Identities); err != nil {
+			return nil, classify(ctx, m, err)
+		}
+	}
+	dec, err := codec.NewReader(plain, m.Data.Compression.Codec)
 	if err != nil {
 		return nil, classify(ctx, m, err)
 	}
 	defer dec.Close()
-	raw := &digest{h: sha256.New(), counter: counter}
+	raw := &digest{h: sha256.New(), counter: o.Counter}
 	info, err := rdb.Copy(io.MultiWriter(destination{w}, raw), dec)
 	if err != nil {
 		return nil, classify(ctx, m, err)
 	}
-	// The compressed stream must end where the object ends.
+	// The compressed stream must end where the plaintext ends, and the
+	// age stream where the object ends (age checks its last chunk's tag).
+	if m.Data.Encrypted() {
+		if n, err := io.Copy(io.Discard, plain); err != nil {
+			return nil, classify(ctx, m, err)
+		} else if n > 0 {
+			return nil, fmt.Errorf("%w: backup %s: %d bytes after the end of the %s stream", ErrVerify, m.ID, n, m.Data.Compression.Codec)
+		}
+	}
 	if n, err := io.Copy(io.Discard, tee); err != nil {
 		return nil, classify(ctx, m, err)
 	} else if n > 0 {
@@ -70,6 +113,43 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 	}
 	rep := &Report{StoredSize: stored.n, RawSize: raw.n, RDB: info}
 	return rep, check(m, rep, stored.sum(), raw.sum())
+}
+
+// decrypt starts decrypting the object; a scheme it does not know or no
+// matching identity is a verification failure of this backup.
+func decrypt(r io.Reader, m *storage.Manifest, ids *crypt.Identities) (io.Reader, error) {
+	if s := m.Data.Encryption.Scheme; s != crypt.SchemeAge {
+		return nil, fmt.Errorf("encrypted with %q, which this rdbak does not know: upgrade rdbak", s)
+	}
+	return ids.Decrypt(r)
+}
+
+// FetchStored reads backup m's stored object and checks only its size and
+// SHA-256 against the manifest: what can be checked of an encrypted backup
+// without its identity. It neither decrypts nor parses anything, so the RDB,
+// its CRC-64 and key counts are not checked.
+func FetchStored(ctx context.Context, repo *storage.Repo, m *storage.Manifest, counter func(n int)) (*Report, error) {
+	body, err := repo.OpenData(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	stored := &digest{h: sha256.New(), counter: counter}
+	if _, err := io.Copy(stored, sourceReader{body}); err != nil {
+		return nil, classify(ctx, m, err)
+	}
+	rep := &Report{StoredSize: stored.n}
+	var errs []error
+	if rep.StoredSize != m.Data.StoredSize {
+		errs = append(errs, fmt.Errorf("stored size is %d, the manifest says %d", rep.StoredSize, m.Data.StoredSize))
+	}
+	if sum := stored.sum(); sum != m.Data.StoredSHA256 {
+		errs = append(errs, fmt.Errorf("stored SHA-256 is %s, the manifest says %s", sum, m.Data.StoredSHA256))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: backup %s: %w", ErrVerify, m.ID, errors.Join(errs...))
+	}
+	return rep, nil
 }
 
 // classify tells a bad backup (ErrVerify) from a failing bucket or

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -18,6 +19,8 @@ type FileOptions struct {
 	Overwrite bool
 	// Counter, if set, is told of each RDB byte written.
 	Counter func(n int)
+	// Identities decrypt an encrypted backup.
+	Identities *crypt.Identities
 }
 
 // ToFile restores backup m into the file at path: it writes a temporary
@@ -25,6 +28,9 @@ type FileOptions struct {
 // path and fsyncs the directory. A failed or cancelled restore removes the
 // temporary file and leaves path as it was.
 func ToFile(ctx context.Context, repo *storage.Repo, m *storage.Manifest, path string, o FileOptions) (*Report, error) {
+	if err := CheckDecryptable(m, o.Identities); err != nil {
+		return nil, err
+	}
 	if st, err := os.Stat(path); err == nil {
 		if st.IsDir() {
 			return nil, fmt.Errorf("restore to %s: it is a directory; give the file path, e.g. %s", path, filepath.Join(path, "dump.rdb"))
@@ -49,7 +55,7 @@ func ToFile(ctx context.Context, repo *storage.Repo, m *storage.Manifest, path s
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	rep, err := Fetch(ctx, repo, m, bw, o.Counter)
+	rep, err := Fetch(ctx, repo, m, bw, FetchOptions{Counter: o.Counter, Identities: o.Identities})
 	if err != nil {
 		return nil, err
 	}

@@ -14,8 +14,9 @@ import (
 // Every object key rdbak reads or writes is derived here. Relative to the
 // repository's prefix (the path of the storage URL, or its ?prefix=):
 //
-//	<target>/<id>/dump.rdb.<ext>   the RDB, compressed (ext zst or gz; no ext when uncompressed)
-//	<target>/<id>/manifest.json    written last; a backup without it does not exist
+//	<target>/<id>/dump.rdb.<ext>       the RDB, compressed (ext zst or gz; no ext when uncompressed)
+//	<target>/<id>/dump.rdb.<ext>.age   the same, encrypted with age (data.encryption in the manifest)
+//	<target>/<id>/manifest.json        written last; a backup without it does not exist
 //
 // An id is the UTC time the backup started, to the microsecond, followed by a
 // short random suffix: 20261122T053012.123456Z-3f9a1c. Ids sort by creation
@@ -136,6 +137,10 @@ func DataName(ext string) string {
 	}
 	return dataBase + "." + ext
 }
+
+// EncryptedName returns the name of the data object name once encrypted
+// (dump.rdb.zst.age), as the age tool names its output.
+func EncryptedName(name string) string { return name + ".age" }
 
 func backupDir(target, id string) string { return target + "/" + id + "/" }
 

@@ -6,9 +6,18 @@ import (
 	"time"
 )
 
-// ManifestFormat is the version of the manifest layout this build writes.
-// Readers refuse manifests with a newer format rather than misread them.
+// ManifestFormat is the version of the manifest layout this build writes
+// for an unencrypted backup. Readers refuse manifests with a newer format
+// rather than misread them.
 const ManifestFormat = 1
+
+// ManifestFormatEncrypted is the format of an encrypted backup's manifest:
+// an rdbak from before encryption would ignore data.encryption and fail to
+// decompress the object, so it must refuse the manifest and say "upgrade".
+const ManifestFormatEncrypted = 2
+
+// maxManifestFormat is the newest format this build reads.
+const maxManifestFormat = ManifestFormatEncrypted
 
 // Manifest describes one complete backup. It is the last object written, so
 // its presence is what makes a backup exist. It never holds a secret.
@@ -122,7 +131,21 @@ type Data struct {
 	StoredSize   int64       `json:"storedSize"`
 	StoredSHA256 string      `json:"storedSha256"`
 	Compression  Compression `json:"compression"`
+	// Encryption is set when the object is encrypted: StoredSize and
+	// StoredSHA256 are then of the ciphertext, RawSize and RawSHA256 of
+	// the RDB inside it.
+	Encryption *Encryption `json:"encryption,omitempty"`
 }
+
+// Encryption records how a data object was encrypted. It holds public
+// keys only: the identity that decrypts the object is never stored.
+type Encryption struct {
+	Scheme     string   `json:"scheme"`     // "age"
+	Recipients []string `json:"recipients"` // public keys, as configured
+}
+
+// Encrypted reports whether the data object is encrypted.
+func (d Data) Encrypted() bool { return d.Encryption != nil }
 
 // Compression names the codec the data object was written with.
 type Compression struct {
@@ -149,8 +172,8 @@ func decodeManifest(b []byte, key string) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: decode manifest %s: %w", ErrDamaged, key, err)
 	}
-	if m.Format < 1 || m.Format > ManifestFormat {
-		return nil, fmt.Errorf("manifest %s has format %d; this rdbak reads formats 1..%d: upgrade rdbak", key, m.Format, ManifestFormat)
+	if m.Format < 1 || m.Format > maxManifestFormat {
+		return nil, fmt.Errorf("manifest %s has format %d; this rdbak reads formats 1..%d: upgrade rdbak", key, m.Format, maxManifestFormat)
 	}
 	return &m, nil
 }

@@ -20,6 +20,7 @@ func newImportCmd(g *globals) *cobra.Command {
 		created   string
 		codecName string
 		level     string
+		ef        = &encryptFlags{}
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE --target NAME (--storage URL | --config FILE)",
@@ -69,13 +70,17 @@ Example: kubectl cp prod/redis-0:/data/dump.rdb ./dump.rdb
 			if err != nil {
 				return err
 			}
+			enc, err := g.recipients(ef)
+			if err != nil {
+				return err
+			}
 			repo, _, err := g.openRepo(ctx, true)
 			if err != nil {
 				return err
 			}
 			defer repo.Close()
 			res, err := backup.Import(ctx, backup.LocalFiles{}, args[0], repo, backup.Options{
-				Target: g.target, Compression: comp, Version: version, Created: at,
+				Target: g.target, Compression: comp, Version: version, Created: at, Encrypt: enc,
 			})
 			log := g.log.With("target", g.target, "file", args[0])
 			if err != nil {
@@ -99,6 +104,7 @@ Example: kubectl cp prod/redis-0:/data/dump.rdb ./dump.rdb
 	f.StringVar(&created, "created", "", "the backup's creation time (RFC 3339) when the file has no ctime, or to override it")
 	f.StringVar(&codecName, "compression", "", "compression codec: zstd (default), gzip or none")
 	f.StringVar(&level, "level", "", "compression level")
+	ef.add(cmd)
 	g.addOutputFlag(cmd)
 	return cmd
 }

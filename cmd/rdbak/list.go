@@ -155,6 +155,9 @@ func describe(w io.Writer, m *storage.Manifest) error {
 		row("Modules", "%s", strings.Join(m.RDB.Modules, ", "))
 	}
 	row("Data", "%s: %s raw, %s stored (%s %s)", m.Data.Name, humanBytes(m.Data.RawSize), humanBytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	if e := m.Data.Encryption; e != nil {
+		row("Encryption", "%s to %s", e.Scheme, strings.Join(e.Recipients, ", "))
+	}
 	row("SHA-256 raw", "%s", m.Data.RawSHA256)
 	row("SHA-256 stored", "%s", m.Data.StoredSHA256)
 	row("Written by", "rdbak %s", m.Rdbak.Version)

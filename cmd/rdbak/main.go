@@ -31,7 +31,8 @@ const exitCodesHelp = `Exit codes:
   1    the operation failed (Redis, storage or network error; details on stderr)
   2    bad usage: unknown flag, missing argument, invalid config file
   3    no such backup (or no backups yet)
-  4    verification failed: the backup is damaged or does not match its manifest
+  4    verification failed: the backup is damaged or does not match its manifest,
+       or no --identity-file given decrypts it
   5    the backup is stored, but what follows it failed (heartbeat, retention,
        orphans): do not retry the backup
   130  interrupted (SIGINT or SIGTERM); nothing was committed`

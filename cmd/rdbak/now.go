@@ -17,6 +17,7 @@ import (
 func newNowCmd(g *globals) *cobra.Command {
 	a := &adhoc{}
 	kf := &kubeFlags{}
+	ef := &encryptFlags{}
 	var (
 		timeout     time.Duration
 		noPrune     bool
@@ -64,6 +65,9 @@ follows one failed.`,
 			}
 			t, url, comp, err := g.resolveTarget(a, kf)
 			if err != nil {
+				return err
+			}
+			if t, err = ef.apply(t); err != nil {
 				return err
 			}
 			if timeout > 0 {
@@ -131,6 +135,7 @@ follows one failed.`,
 	f.BoolVar(&noPrune, "no-prune", false, "do not apply the target's retention policy (nor collect orphans) after the backup")
 	f.BoolVar(&all, "all", false, "back up every target of the config file")
 	f.IntVar(&concurrency, "concurrency", 0, "with --all: backups at once (default: the config's daemon.concurrency)")
+	ef.add(cmd)
 	kf.add(cmd, "back up")
 	g.addOutputFlag(cmd)
 	return cmd

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -24,6 +25,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 		asOf        string
 		fromTarget  string
 		passFile    string
+		idFiles     []string
 		kf          = &kubeFlags{}
 		ko          kubeRestoreOpts
 	)
@@ -78,7 +80,7 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 				}
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, args, at, fromTarget, toFile, force, skipDamaged)
+				return g.restoreToFile(ctx, args, at, fromTarget, toFile, force, skipDamaged, idFiles)
 			}
 			t, url, err := g.restoreTarget(kf, passFile)
 			if err != nil {
@@ -108,6 +110,11 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 			if err != nil {
 				return err
 			}
+			if m.Data.Encrypted() {
+				if ko.Identities, err = g.identities(t, idFiles); err != nil {
+					return err
+				}
+			}
 			return g.restoreKube(ctx, repo, m, t, kf, ko)
 		},
 	}
@@ -126,6 +133,7 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
 	f.BoolVar(&ko.Overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
 	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
+	addIdentityFlag(cmd, &idFiles)
 	kf.add(cmd, "restore into")
 	g.addOutputFlag(cmd)
 	return cmd
@@ -138,7 +146,7 @@ func envOr(name, def string) string {
 	return def
 }
 
-func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force, skipDamaged bool) error {
+func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
 	repo, target, err := g.openRepo(ctx, false)
 	if err != nil {
 		return err
@@ -151,6 +159,12 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 	if err != nil {
 		return err
 	}
+	var ids *crypt.Identities
+	if manifest.Data.Encrypted() {
+		if ids, err = g.identities(nil, idFiles); err != nil {
+			return err
+		}
+	}
 	var done atomic.Int64
 	counter := func(n int) { done.Add(int64(n)) }
 	line := startProgress(g.term, func() progressState {
@@ -158,9 +172,9 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 	})
 	var rep *restore.Report
 	if toFile == "-" {
-		rep, err = g.restoreToStdout(ctx, repo, manifest, counter)
+		rep, err = g.restoreToStdout(ctx, repo, manifest, counter, ids)
 	} else {
-		rep, err = restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: counter})
+		rep, err = restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: counter, Identities: ids})
 	}
 	line.Stop()
 	log := g.log.With("target", manifest.Target, "backup_id", manifest.ID, "path", toFile)
@@ -177,12 +191,12 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 
 // restoreToStdout streams backup m to stdout, verifying as it goes: the
 // bytes are only good if it returns nil.
-func (g *globals) restoreToStdout(ctx context.Context, repo *storage.Repo, m *storage.Manifest, counter func(int)) (*restore.Report, error) {
+func (g *globals) restoreToStdout(ctx context.Context, repo *storage.Repo, m *storage.Manifest, counter func(int), ids *crypt.Identities) (*restore.Report, error) {
 	if g.stdoutTTY {
 		return nil, usagef("--to-file -: stdout is a terminal; redirect it to a file or a pipe")
 	}
 	bw := bufio.NewWriterSize(g.stdout, 1<<20)
-	rep, err := restore.Fetch(ctx, repo, m, bw, counter)
+	rep, err := restore.Fetch(ctx, repo, m, bw, restore.FetchOptions{Counter: counter, Identities: ids})
 	if err != nil {
 		return nil, err
 	}

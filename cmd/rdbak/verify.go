@@ -8,12 +8,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
-	var skipDamaged bool
+	var (
+		skipDamaged bool
+		idFiles     []string
+	)
 	cmd := &cobra.Command{
 		Use:   "verify ID|PREFIX|latest",
 		Short: "Download a backup and check everything against its manifest",
@@ -25,7 +29,12 @@ The backup is latest, an id, or a unique prefix of an id or of its random
 suffix (as 'rdbak list' shows it). When the newest backup is damaged (its
 manifest unreadable or its data missing), 'verify latest' fails with exit 4
 naming it; --skip-damaged verifies the newest usable one instead and says
-which it skipped.`,
+which it skipped.
+
+An encrypted backup is decrypted with --identity-file (or the config's
+encryption.identityFile). Without one, verify checks only the stored size
+and SHA-256, exits 0, and prints STORED-OK instead of OK: the RDB, its
+CRC-64 and key counts were NOT checked.`,
 		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -40,12 +49,21 @@ which it skipped.`,
 			}
 			warnSkipped(g.log, sel)
 			m := sel.Manifest
+			var ids *crypt.Identities
+			if m.Data.Encrypted() {
+				if ids, err = g.identities(nil, idFiles); err != nil {
+					return err
+				}
+				if ids.Len() == 0 {
+					return g.verifyStored(ctx, repo, m)
+				}
+			}
 			var done atomic.Int64
 			line := startProgress(g.term, func() progressState {
 				return progressState{Phase: "verify", Done: done.Load(), Total: m.Data.RawSize}
 			})
 			start := time.Now()
-			rep, err := restore.Fetch(ctx, repo, m, io.Discard, func(n int) { done.Add(int64(n)) })
+			rep, err := restore.Fetch(ctx, repo, m, io.Discard, restore.FetchOptions{Counter: func(n int) { done.Add(int64(n)) }, Identities: ids})
 			line.Stop()
 			log := g.log.With("target", m.Target, "backup_id", m.ID)
 			if err != nil {
@@ -64,6 +82,7 @@ which it skipped.`,
 	}
 	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
 	g.addOutputFlag(cmd)
+	addIdentityFlag(cmd, &idFiles)
 	return cmd
 }
 

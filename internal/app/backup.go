@@ -40,16 +40,22 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 		defer cancel()
 	}
 	log := a.Log.With("target", t.Name)
+	enc, err := Recipients(t)
+	if err != nil {
+		log.Error("backup failed", "error", err.Error())
+		return nil, err
+	}
 	conn, err := a.Connect(ctx, t)
 	if err != nil {
 		a.failed(ctx, log, "backup failed", err)
 		return nil, err
 	}
 	defer conn.Close()
-	log.Info("backup started", "source", conn.Kind, "storage", repo.String())
+	log.Info("backup started", "source", conn.Kind, "storage", repo.String(), "encrypted", enc != nil)
 	res, err := backup.Run(ctx, conn.Source, repo, backup.Options{
 		Target:      t.Name,
 		Compression: comp,
+		Encrypt:     enc,
 		Version:     a.Version,
 		SourceKind:  conn.Kind,
 		Server:      conn.Client,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/internal/redis"
@@ -30,6 +31,8 @@ type RestoreOptions struct {
 	Overrides  restore.Overrides
 	// Timeout bounds each wait of the rollout (pods gone, Ready).
 	Timeout time.Duration
+	// Identities decrypt an encrypted backup (see Identities).
+	Identities *crypt.Identities
 }
 
 // Restore is a restore into a running Redis, planned: Plan says what Run
@@ -60,6 +63,9 @@ func (r *Restore) Close() { r.k.close() }
 func (a *App) PlanRestore(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, o RestoreOptions) (*Restore, error) {
 	if t.Kubernetes == nil {
 		return nil, UsageError{Err: fmt.Errorf("target %q is not in Kubernetes: restore it with --to-file PATH", t.Name)}
+	}
+	if err := restore.CheckDecryptable(m, o.Identities); err != nil {
+		return nil, err
 	}
 	k, err := a.reachKube(ctx, t, func(k *kubeConn) []kube.Permission {
 		return kube.BackupPermissions(k.kt.Namespace, k.spec, true, k.access == "port-forward", k.secretNames()...)
@@ -128,7 +134,7 @@ func (r *Restore) Run(ctx context.Context) error {
 	}
 	m, k, log := r.Plan.Backup, r.k, r.log
 	log.Info("verifying the backup before changing anything")
-	if _, err := restore.Fetch(ctx, r.repo, m, io.Discard, nil); err != nil {
+	if _, err := restore.Fetch(ctx, r.repo, m, io.Discard, restore.FetchOptions{Identities: r.o.Identities}); err != nil {
 		return err
 	}
 	in := restore.Install{Dir: r.layout.Dir, DBFilename: r.layout.DBFilename, Size: m.Data.RawSize, SHA256: m.Data.RawSHA256, AOF: r.layout.AOF}
@@ -151,7 +157,7 @@ func (r *Restore) Run(ctx context.Context) error {
 			Redis: k.client, Version7: r.major >= 7, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
 	}
 	fetch := func(w io.Writer) error {
-		_, err := restore.Fetch(ctx, r.repo, m, w, nil)
+		_, err := restore.Fetch(ctx, r.repo, m, w, restore.FetchOptions{Identities: r.o.Identities})
 		return err
 	}
 	check := func(ctx context.Context) error { return r.a.postCheck(ctx, r.target, m) }

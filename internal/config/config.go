@@ -104,6 +104,9 @@ type Target struct {
 	// Storage overrides File.Storage for this target. After Load it holds
 	// the effective storage URL.
 	Storage string `yaml:"storage"`
+	// Encryption encrypts this target's backups; defaults.encryption if
+	// unset.
+	Encryption Encryption `yaml:"encryption"`
 
 	lookupEnv func(string) (string, bool) // for PasswordEnv; os.LookupEnv when nil
 }
@@ -170,8 +173,41 @@ func (f *File) applyDefaults(env func(string) (string, bool)) {
 		if t.PasswordFile != "" && !filepath.IsAbs(t.PasswordFile) {
 			t.PasswordFile = filepath.Join(filepath.Dir(f.path), t.PasswordFile)
 		}
+		f.relative(&t.Encryption)
+	}
+	f.relative(&f.Defaults.Encryption)
+}
+
+// relative makes the key file paths of e relative to the config file.
+func (f *File) relative(e *Encryption) {
+	for _, p := range []*string{&e.RecipientsFile, &e.IdentityFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(f.path), *p)
+		}
 	}
 }
+
+// Encryption configures client-side encryption at rest with age: backups
+// are encrypted to the recipients (public keys), and verify and restore
+// decrypt them with the identity (a private key). Only public keys are
+// recorded in manifests.
+type Encryption struct {
+	// Recipients are age public keys (age1...) or SSH public keys
+	// (ssh-ed25519, ssh-rsa). New backups are encrypted to all of them.
+	Recipients []string `yaml:"recipients"`
+	// RecipientsFile holds recipients one a line (age -R format), read at
+	// each backup. A relative path is relative to the config file.
+	RecipientsFile string `yaml:"recipientsFile"`
+	// IdentityFile holds the age identities (age-keygen output) or an SSH
+	// private key that verify and restore decrypt with; --identity-file
+	// adds more. Not needed to back up. Relative to the config file.
+	IdentityFile string `yaml:"identityFile"`
+}
+
+// Encrypts reports whether backups are to be encrypted.
+func (e Encryption) Encrypts() bool { return len(e.Recipients) > 0 || e.RecipientsFile != "" }
+
+func (e Encryption) set() bool { return e.Encrypts() || e.IdentityFile != "" }
 
 // Target returns the target called name. An empty name selects the only
 // target, so single-target setups need no --target flag.

@@ -179,7 +179,7 @@ func TestExampleShowsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS](), reflect.TypeFor[Encryption]()} {
 		for name := range yamlFields(typ) {
 			shown := regexp.MustCompile(`(?m)^[ #-]*` + name + `:`)
 			if !shown.Match(data) {
@@ -320,5 +320,21 @@ targets:
 	w := f.Warnings()
 	if len(w) != 1 || !strings.HasPrefix(w[0], "targets[0].redis: the password is in the URL") || strings.Contains(w[0], "pw@") {
 		t.Errorf("Warnings() = %q, want one about targets[0]'s URL password", w)
+	}
+}
+
+func TestEncryptionDefaults(t *testing.T) {
+	y := "storage: file:///b\ndefaults:\n  encryption: {recipientsFile: keys/r.txt, identityFile: /k}\ntargets:\n" +
+		"  - {name: a, redis: redis://h}\n" +
+		"  - {name: b, redis: redis://h, encryption: {recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]}}\n"
+	f, err := Parse([]byte(y), "/etc/rdbak/rdbak.yaml", mapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := f.Targets[0].Encryption; e.RecipientsFile != "/etc/rdbak/keys/r.txt" || e.IdentityFile != "/k" || !e.Encrypts() {
+		t.Errorf("target a encryption = %+v, want the defaults with the path relative to the config", e)
+	}
+	if e := f.Targets[1].Encryption; len(e.Recipients) != 1 || e.RecipientsFile != "" || e.IdentityFile != "" {
+		t.Errorf("target b encryption = %+v, want its own, not merged with the defaults", e)
 	}
 }

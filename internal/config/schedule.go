@@ -20,6 +20,8 @@ type Defaults struct {
 	Jitter    time.Duration `yaml:"jitter"`
 	Timeout   time.Duration `yaml:"timeout"`
 	Retention Retention     `yaml:"retention"`
+	// Encryption is inherited whole by targets without their own.
+	Encryption Encryption `yaml:"encryption"`
 }
 
 // Retention is a target's retention policy, applied after each successful
@@ -141,6 +143,9 @@ func (f *File) applyScheduleDefaults() {
 		}
 		if !f.isSet(p+".retention", t.Retention != Retention{}) {
 			t.Retention = f.Defaults.Retention
+		}
+		if !f.isSet(p+".encryption", t.Encryption.set()) {
+			t.Encryption = f.Defaults.Encryption
 		}
 		if t.Heartbeat.URL != "" {
 			if t.Heartbeat.Method == "" {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -63,6 +64,10 @@ func (f *File) Validate() error {
 	v.compression()
 	v.targets()
 	v.schedules()
+	v.encryption("defaults.encryption", v.f.Defaults.Encryption)
+	for i, t := range v.f.Targets {
+		v.encryption(fmt.Sprintf("targets[%d].encryption", i), t.Encryption)
+	}
 	return errors.Join(v.errs...)
 }
 
@@ -166,6 +171,24 @@ func (v *validator) compression() {
 	}
 	if c.Concurrency != 0 {
 		v.fail("compression.concurrency", "only zstd uses concurrency", "remove it, or use codec zstd")
+	}
+}
+
+// encryption checks that the recipients parse as age or SSH public keys. It
+// opens no file: recipientsFile and identityFile are read when used.
+func (v *validator) encryption(path string, e Encryption) {
+	if len(e.Recipients) > 0 && e.RecipientsFile != "" {
+		v.fail(path+".recipientsFile", "set together with recipients", "give the public keys either inline or in a file")
+	}
+	for i, r := range e.Recipients {
+		p := fmt.Sprintf("%s.recipients[%d]", path, i)
+		if _, err := crypt.ParseRecipient(r); err != nil {
+			// Never show the value: it may be a private key pasted by mistake.
+			v.fail(p, err.Error(), "e.g. age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p (age-keygen -y KEYFILE prints it)")
+		}
+	}
+	if _, set := v.f.origin[path+".recipients"]; set && len(e.Recipients) == 0 && e.RecipientsFile == "" {
+		v.fail(path+".recipients", "empty: backups would not be encrypted", "list at least one public key, or remove encryption")
 	}
 }
 

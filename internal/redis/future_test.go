@@ -96,7 +96,7 @@ func TestBackupFutureVersionOverReplication(t *testing.T) {
 
 	// Restore verification reads it back through the same checks.
 	var out bytes.Buffer
-	rep, err := restore.Fetch(t.Context(), repo, m, &out, nil)
+	rep, err := restore.Fetch(t.Context(), repo, m, &out, restore.FetchOptions{})
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
@@ -105,12 +105,12 @@ func TestBackupFutureVersionOverReplication(t *testing.T) {
 	}
 	tampered := *m
 	tampered.Data.RawSHA256 = strings.Repeat("0", 64)
-	if _, err := restore.Fetch(t.Context(), repo, &tampered, io.Discard, nil); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "RDB SHA-256") {
+	if _, err := restore.Fetch(t.Context(), repo, &tampered, io.Discard, restore.FetchOptions{}); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "RDB SHA-256") {
 		t.Errorf("Fetch with a wrong SHA-256 in the manifest: %v, want ErrVerify naming the SHA-256", err)
 	}
 	tampered = *m
 	tampered.RDB.CRC64 = strings.Repeat("0", 16)
-	if _, err := restore.Fetch(t.Context(), repo, &tampered, io.Discard, nil); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "CRC-64") {
+	if _, err := restore.Fetch(t.Context(), repo, &tampered, io.Discard, restore.FetchOptions{}); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "CRC-64") {
 		t.Errorf("Fetch with a wrong CRC-64 in the manifest: %v, want ErrVerify naming the CRC-64", err)
 	}
 
