@@ -23,7 +23,8 @@ import (
 // same backup (--from-target).
 func restoreRBAC(t *testing.T, home, target *testcluster.Namespace, image, cfg, api string) {
 	target.LocalPV(t, "exchange-redis-data", "1Gi")
-	target.Apply(t, manifest(target, t, exchangeRedis))
+	m, _ := manifestOn(target, t, exchangeRedis, exchangeServer)
+	target.Apply(t, m)
 	target.WaitDeployment(t, "exchange-redis")
 	cfg += fmt.Sprintf(`  - name: exchange
     kubernetes: {namespace: %s, deployment: exchange-redis, access: pod-ip}
