@@ -19,6 +19,19 @@ import (
 // needs enable-debug-command on Redis 7.
 const redisArgs = `--protected-mode, "no", --enable-debug-command, "yes"`
 
+// redis6Args are redisArgs for Redis 6, which has DEBUG on and refuses
+// enable-debug-command, a 7.0 option.
+const redis6Args = `--protected-mode, "no"`
+
+// The servers the seed shapes run on: the builds here nearest to the images
+// the seeds run (hack/deps.sh builds them, the testbed has their images).
+const (
+	// exchangeServer: the field's exchange-redis runs redis:6.2-alpine.
+	exchangeServer = "redis-6.2.16"
+	// bitnamiServer: the Bitnami chart's Redis is 8.2.1.
+	bitnamiServer = "redis-7.4.1"
+)
+
 // exchangeRedis is the field's "exchange-redis": a Deployment with a PVC
 // mounted at /data through subPath redis-data, default save points, as the
 // redis:6.2-alpine image runs it.
@@ -144,6 +157,20 @@ func manifest(ns *testcluster.Namespace, t *testing.T, tmpl string) string {
 	return fmt.Sprintf(tmpl, ns.RedisImage(t), redisArgs)
 }
 
+// manifestOn is manifest on the Redis or Valkey server called name
+// (testenv's Server.Name): its testbed image and the flags it knows. It
+// returns the server too, whose local binary loads the shape's backups: an
+// RDB loads only into its own version or a newer one.
+func manifestOn(ns *testcluster.Namespace, t *testing.T, tmpl, name string) (string, testenv.Server) {
+	t.Helper()
+	srv := testenv.NeedServer(t, name)
+	args := redisArgs
+	if !srv.AtLeast(7, 0) {
+		args = redis6Args
+	}
+	return fmt.Sprintf(tmpl, ns.ServerImage(t, name), args), srv
+}
+
 // backupShape backs up with args, then proves the stored backup verifies
 // and restores to the digest of the source.
 func backupShape(t *testing.T, ns *testcluster.Namespace, src *testenv.Redis, args ...string) {
@@ -152,22 +179,27 @@ func backupShape(t *testing.T, ns *testcluster.Namespace, src *testenv.Redis, ar
 	want := src.Digest(t)
 	store := "file://" + t.TempDir()
 	id := rdbak(t, ns, nil, append([]string{"now", "--storage", store}, args...)...).ok(t)
-	if got := restoredDigest(t, ns, store, id); got != want {
+	if got := restoredDigestOn(t, ns, src.Server, store, id); got != want {
 		t.Fatalf("restored digest %s, the pod's %s", got, want)
 	}
 	ms := backups(t, ns, store)
 	if len(ms) != 1 || !strings.HasPrefix(ms[0].Source.Origin, "file pod "+ns.Name+"/") && !strings.HasPrefix(ms[0].Source.Origin, "replication pod "+ns.Name+"/") {
-		t.Errorf("manifest source = %+v, want the pod named", ms)
+		t.Fatalf("manifest source = %+v, want the pod named", ms)
+	}
+	if src.Server.Name != "" && (ms[0].Redis.Version != src.Server.VersionString() || ms[0].RDB.Version != src.Server.RDBVersion()) {
+		t.Errorf("manifest says Redis %s, RDB %d; the pod runs %s, which writes RDB %d",
+			ms[0].Redis.Version, ms[0].RDB.Version, src.Server.Name, src.Server.RDBVersion())
 	}
 }
 
 func TestBackupDeploymentWithSubPath(t *testing.T) {
 	ns := testcluster.New(t)
 	pv := ns.LocalPV(t, "exchange-redis-data", "1Gi")
-	ns.Apply(t, manifest(ns, t, exchangeRedis))
+	m, srv := manifestOn(ns, t, exchangeRedis, exchangeServer)
+	ns.Apply(t, m)
 	d := ns.WaitDeployment(t, "exchange-redis")
 	pods := ns.PodsOf(t, d.Spec.Selector)
-	backupShape(t, ns, redisIn(t, ns, pods[0].Name, ""), "--deployment", ns.Name+"/exchange-redis")
+	backupShape(t, ns, redisOn(t, ns, pods[0].Name, "", srv), "--deployment", ns.Name+"/exchange-redis")
 	// The dump landed in the volume's subPath, through the pod's own view.
 	if _, err := os.Stat(filepath.Join(pv.Spec.Local.Path, "redis-data", "dump.rdb")); err != nil {
 		t.Errorf("dump.rdb is not in the PVC's redis-data subPath: %v", err)
@@ -220,9 +252,10 @@ func TestBackupStatefulSet(t *testing.T) {
 func TestBackupBitnamiStyle(t *testing.T) {
 	ns := testcluster.New(t)
 	ns.LocalPV(t, "redis-data-redis-master-0", "1Gi")
-	ns.Apply(t, manifest(ns, t, bitnamiRedis))
+	m, srv := manifestOn(ns, t, bitnamiRedis, bitnamiServer)
+	ns.Apply(t, m)
 	ns.WaitStatefulSet(t, "redis-master")
-	src := redisIn(t, ns, "redis-master-0", "p@ss w0rd")
+	src := redisOn(t, ns, "redis-master-0", "p@ss w0rd", srv)
 	backupShape(t, ns, src, "-n", ns.Name, "--helm-release", "redis", "--password-secret", "urbalurba-secrets/REDIS_PASSWORD")
 
 	// The same from a config file, as the issue's example writes it.
@@ -237,7 +270,7 @@ targets:
 		t.Fatal(err)
 	}
 	id := rdbak(t, ns, nil, "now", "--config", cfg).ok(t)
-	if got, want := restoredDigest(t, ns, "file://"+store, id), src.Digest(t); got != want {
+	if got, want := restoredDigestOn(t, ns, srv, "file://"+store, id), src.Digest(t); got != want {
 		t.Fatalf("config target: restored digest %s, want %s", got, want)
 	}
 

@@ -37,14 +37,15 @@ func kubectlBin(t *testing.T, c *testcluster.Cluster) string {
 }
 
 // deployRedis is the target of the deploy tests: the Bitnami-style master
-// of e2e/backup_test.go, its password in the Secret "redis" that the
-// shipped Role (deploy/base/target/role.yaml) lets rdbak read.
+// of e2e/backup_test.go on its Redis 7.4, its password in the Secret "redis"
+// that the shipped Role (deploy/base/target/role.yaml) lets rdbak read.
 func deployRedis(t *testing.T, ns *testcluster.Namespace) *testenv.Redis {
 	t.Helper()
 	ns.LocalPV(t, "redis-data-redis-master-0", "1Gi")
-	ns.Apply(t, strings.ReplaceAll(manifest(ns, t, bitnamiRedis), "urbalurba-secrets", "redis"))
+	m, srv := manifestOn(ns, t, bitnamiRedis, bitnamiServer)
+	ns.Apply(t, strings.ReplaceAll(m, "urbalurba-secrets", "redis"))
 	ns.WaitStatefulSet(t, "redis-master")
-	src := redisIn(t, ns, "redis-master-0", "p@ss w0rd")
+	src := redisOn(t, ns, "redis-master-0", "p@ss w0rd", srv)
 	testenv.FillAllTypes(t, src, 1)
 	return src
 }
@@ -294,7 +295,7 @@ func TestDeployCronJob(t *testing.T) {
 		t.Fatalf("MinIO holds %+v, want one backup of target redis", ms)
 	}
 	rdbak(t, home, store.env, "verify", "latest", "--storage", store.url, "--target", "redis").ok(t)
-	if got := restoredDigest(t, home, store.url, ms[0].ID, store.env...); got != want {
+	if got := restoredDigestOn(t, home, src.Server, store.url, ms[0].ID, store.env...); got != want {
 		t.Fatalf("restored digest %s, the pod's %s", got, want)
 	}
 

@@ -289,7 +289,7 @@ func TestHelmCronJob(t *testing.T) {
 	if len(ms) != 1 || ms[0].Target != "redis" {
 		t.Fatalf("MinIO holds %+v, want one backup of target redis", ms)
 	}
-	if got := restoredDigest(t, home, store.url, ms[0].ID, store.env...); got != want {
+	if got := restoredDigestOn(t, home, src.Server, store.url, ms[0].ID, store.env...); got != want {
 		t.Fatalf("restored digest %s, the pod's %s", got, want)
 	}
 }

@@ -126,12 +126,28 @@ func redisIn(t *testing.T, ns *testcluster.Namespace, pod, password string) *tes
 	return &testenv.Redis{Addr: ns.PortForward(t, pod, 6379), Password: password}
 }
 
+// redisOn is redisIn for a pod that runs srv (from manifestOn).
+func redisOn(t *testing.T, ns *testcluster.Namespace, pod, password string, srv testenv.Server) *testenv.Redis {
+	t.Helper()
+	r := redisIn(t, ns, pod, password)
+	r.Server, r.Version = srv, srv.Version
+	return r
+}
+
 // restoredDigest verifies backup id in store, restores it to a file and
 // returns the DEBUG DIGEST of a fresh local redis-server loading it.
 func restoredDigest(t *testing.T, ns *testcluster.Namespace, store, id string, env ...string) string {
 	t.Helper()
+	return restoredDigestOn(t, ns, testenv.Server{}, store, id, env...)
+}
+
+// restoredDigestOn is restoredDigest loading into srv (the zero Server is
+// redis-server on PATH): a backup of a newer Redis than Debian's (RDB 12 from
+// 7.4) loads only into its own version.
+func restoredDigestOn(t *testing.T, ns *testcluster.Namespace, srv testenv.Server, store, id string, env ...string) string {
+	t.Helper()
 	rdbak(t, ns, env, "verify", id, "--storage", store).ok(t)
 	dir := t.TempDir()
 	rdbak(t, ns, env, "restore", id, "--storage", store, "--to-file", filepath.Join(dir, "dump.rdb")).ok(t)
-	return testenv.StartRedis(t, testenv.RedisOptions{Dir: dir}).Digest(t)
+	return testenv.StartRedis(t, testenv.RedisOptions{Dir: dir, Server: srv}).Digest(t)
 }

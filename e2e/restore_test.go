@@ -137,10 +137,11 @@ func containerRestart(t *testing.T, ns *testcluster.Namespace, pod string) {
 
 var shapes = []shape{
 	{
-		name: "exchange-redis deployment with subPath",
+		name: "exchange-redis deployment with subPath, Redis 6.2",
 		setup: func(t *testing.T, ns *testcluster.Namespace) (func() string, []string) {
 			ns.LocalPV(t, "exchange-redis-data", "1Gi")
-			ns.Apply(t, manifest(ns, t, exchangeRedis))
+			m, _ := manifestOn(ns, t, exchangeRedis, exchangeServer)
+			ns.Apply(t, m)
 			d := ns.WaitDeployment(t, "exchange-redis")
 			return func() string { return ns.PodsOf(t, d.Spec.Selector)[0].Name }, []string{"--deployment", ns.Name + "/exchange-redis"}
 		},
@@ -157,11 +158,12 @@ var shapes = []shape{
 		restart: samePod,
 	},
 	{
-		name:     "bitnami-style master with auth and AOF",
+		name:     "bitnami-style master with auth and AOF, Redis 7.4",
 		password: "p@ss w0rd",
 		setup: func(t *testing.T, ns *testcluster.Namespace) (func() string, []string) {
 			ns.LocalPV(t, "redis-data-redis-master-0", "1Gi")
-			ns.Apply(t, manifest(ns, t, bitnamiRedis))
+			m, _ := manifestOn(ns, t, bitnamiRedis, bitnamiServer)
+			ns.Apply(t, m)
 			ns.WaitStatefulSet(t, "redis-master")
 			return func() string { return "redis-master-0" }, []string{"-n", ns.Name, "--helm-release", "redis", "--password-secret", "urbalurba-secrets/REDIS_PASSWORD"}
 		},

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ci-e2e.sh runs rdbak's end-to-end tests against a fresh testbed: it brings
 # hack/testbed up (installing packages and building Kubernetes on the first
-# run, 10-15 min; cached afterwards under $RDBAK_CACHE/testbed), runs
+# run, 10-15 min; cached afterwards under $RDBAK_CACHE/testbed) after
+# hack/deps.sh (the Redis versions the images carry), runs
 #   go test -tags e2e -count=1 ./e2e/... "$@"
 # and always tears the testbed down, even when up or the tests fail. On
 # failure it says where the logs are; the exit status is the tests' (or up's).
@@ -34,6 +35,13 @@ trap teardown EXIT
 trap 'exit 130' INT TERM
 
 start=$(date +%s)
+# The Redis and Valkey builds the testbed's images carry and the tests load
+# backups into; a no-op when the cache has them.
+bash "$repo/hack/deps.sh" >&2 || {
+	status=$?
+	log "hack/deps.sh failed"
+	exit "$status"
+}
 "$repo/hack/testbed/up" || {
 	status=$?
 	log "testbed up failed after $(($(date +%s) - start))s"

@@ -50,6 +50,10 @@ const (
 	EnvFileEnv = "RDBAK_TESTBED_ENV"
 	// RedisImageEnv names the Redis image imported into the node.
 	RedisImageEnv = "RDBAK_TESTBED_REDIS_IMAGE"
+	// RedisImagesEnv lists every Redis and Valkey image imported into the
+	// node by server name, as testenv's Server.Name:
+	// "redis-7.0.15=rdbak.local/redis:7.0.15,redis-6.2.16=rdbak.local/redis:6.2.16".
+	RedisImagesEnv = "RDBAK_TESTBED_REDIS_IMAGES"
 	// PVDirEnv is the host directory local PersistentVolumes are made under.
 	PVDirEnv = "RDBAK_TESTBED_PV_DIR"
 	// NodeEnv is the node's name.
@@ -173,6 +177,38 @@ func (c *Cluster) RedisImage(t testing.TB) string {
 		t.Fatalf("%s is not set: is the cluster the testbed from hack/testbed/up?", RedisImageEnv)
 	}
 	return img
+}
+
+// ServerImage returns the image of the Redis or Valkey server called name
+// (testenv's Server.Name, e.g. "redis-6.2.16"), built from the same binary
+// testenv.NeedServer(t, name) runs locally, or fails t when the testbed has
+// none.
+func (c *Cluster) ServerImage(t testing.TB, name string) string {
+	t.Helper()
+	img, err := serverImage(c.Getenv(RedisImagesEnv), name)
+	if err != nil {
+		t.Fatalf("%v: rebuild the testbed with hack/deps.sh, then hack/testbed/up", err)
+	}
+	return img
+}
+
+// serverImage finds name in list, the value of RedisImagesEnv.
+func serverImage(list, name string) (string, error) {
+	if list == "" {
+		return "", fmt.Errorf("%s is not set: the testbed predates per-version images", RedisImagesEnv)
+	}
+	var names []string
+	for _, pair := range strings.Split(list, ",") {
+		n, img, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || n == "" || img == "" {
+			return "", fmt.Errorf("%s: entry %q is not name=image", RedisImagesEnv, pair)
+		}
+		if n == name {
+			return img, nil
+		}
+		names = append(names, n)
+	}
+	return "", fmt.Errorf("the testbed has no image of %s (%s lists %s)", name, RedisImagesEnv, strings.Join(names, ", "))
 }
 
 // envFilePath is $RDBAK_TESTBED_ENV, else env.sh in the default state dir

@@ -51,3 +51,24 @@ func TestNamespaceName(t *testing.T) {
 		}
 	}
 }
+
+func TestServerImage(t *testing.T) {
+	const list = "redis-7.0.15=rdbak.local/redis:7.0.15,redis-6.2.16=rdbak.local/redis:6.2.16,valkey-8.0.1=rdbak.local/valkey:8.0.1"
+	for _, test := range []struct {
+		list, name, want, err string
+	}{
+		{list: list, name: "redis-6.2.16", want: "rdbak.local/redis:6.2.16"},
+		{list: list, name: "valkey-8.0.1", want: "rdbak.local/valkey:8.0.1"},
+		{list: list, name: "redis-7.4.1", err: "no image of redis-7.4.1 (RDBAK_TESTBED_REDIS_IMAGES lists redis-7.0.15, redis-6.2.16, valkey-8.0.1)"},
+		{list: "", name: "redis-6.2.16", err: "RDBAK_TESTBED_REDIS_IMAGES is not set"},
+		{list: "redis-6.2.16", name: "redis-6.2.16", err: `entry "redis-6.2.16" is not name=image`},
+	} {
+		got, err := serverImage(test.list, test.name)
+		switch {
+		case test.err == "" && (err != nil || got != test.want):
+			t.Errorf("serverImage(%q, %q) = %q, %v; want %q", test.list, test.name, got, err, test.want)
+		case test.err != "" && (err == nil || !strings.Contains(err.Error(), test.err)):
+			t.Errorf("serverImage(%q, %q) = %q, %v; want an error saying %q", test.list, test.name, got, err, test.err)
+		}
+	}
+}
