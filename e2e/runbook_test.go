@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rdbak/rdbak/internal/testcluster"
 	"github.com/rdbak/rdbak/internal/testenv"
+	"github.com/rdbak/rdbak/storage"
 )
 
 // runbook runs every sh block of deploy/runbooks/<name> in order with bash,
@@ -100,6 +102,24 @@ func TestRunbooks(t *testing.T) {
 	runbook(t, ns, "clone-to-namespace.md", append(env, "STAGING_NS="+staging.Name)...)
 	if got := redisIn(t, staging, "redis-0", "").Digest(t); got != b {
 		t.Fatalf("after clone-to-namespace: staging digest %s, want the latest backup's %s", got, b)
+	}
+
+	// A dump.rdb taken by hand (the file source's BGSAVE left one on the
+	// volume) is inspected and imported, then restores to the data it holds.
+	dump := filepath.Join(t.TempDir(), "dump.rdb")
+	data, err := os.ReadFile(filepath.Join(pv.Spec.Local.Path, "dump.rdb"))
+	if err != nil {
+		t.Fatalf("no dump.rdb on the volume to import: %v", err)
+	}
+	if err := os.WriteFile(dump, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := runbook(t, ns, "import-manual-backup.md", append(env, "DUMP="+dump)...)
+	if !strings.Contains(out, "yes: structure and CRC-64") {
+		t.Errorf("the runbook's inspect did not report a valid file:\n%s", out)
+	}
+	if ms := backups(t, ns, store); len(ms) == 0 || !slices.ContainsFunc(ms, func(m storage.Manifest) bool { return m.Target == "sessions-manual" && m.Source.Kind == "import" }) {
+		t.Errorf("no imported backup of sessions-manual in %s", store)
 	}
 
 	// The volume's content is lost: Redis comes back empty.
