@@ -3,36 +3,59 @@ package kube
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"k8s.io/klog/v2"
 )
 
-// RouteLibraryLogs sends client-go's own log lines (klog) to log at debug
-// level. client-go reports conditions it recovers from, such as a WebSocket
-// frame for a stream it already closed ("Unknown stream id 1, discarding
-// message"), as klog errors on stderr, where they read like a failed
-// backup; rdbak reports its own outcome, so these are only useful when
-// debugging.
+// RouteLibraryLogs sends client-go's own log lines (klog) to log. Its info
+// lines go to debug level. Its errors stay visible as warnings — a daemon
+// replica refused its Lease ("cannot get resource "leases"") must say so at
+// the default level — except the conditions client-go reports as errors and
+// recovers from, such as a WebSocket frame for a stream it already closed
+// ("Unknown stream id 1, discarding message"), which read like a failed
+// backup on stderr and go to debug.
 func RouteLibraryLogs(log *slog.Logger) {
-	klog.SetSlogLogger(slog.New(debugHandler{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "client-go")})}))
+	klog.SetSlogLogger(slog.New(libraryHandler{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "client-go")})}))
 }
 
-// debugHandler logs every record at debug level.
-type debugHandler struct{ h slog.Handler }
+// recovered are the messages of client-go errors that need no action.
+var recovered = []string{"Unknown stream id"}
 
-func (d debugHandler) Enabled(ctx context.Context, _ slog.Level) bool {
-	return d.h.Enabled(ctx, slog.LevelDebug)
+// libraryHandler lowers client-go's records: errors to warnings (debug for
+// the recovered ones), everything else to debug.
+type libraryHandler struct{ h slog.Handler }
+
+func (d libraryHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return d.h.Enabled(ctx, slog.LevelDebug) || l >= slog.LevelError && d.h.Enabled(ctx, slog.LevelWarn)
 }
 
-// Handle checks the level itself: logr calls it for errors without asking
+// Handle picks the level itself: logr calls it for errors without asking
 // Enabled first.
-func (d debugHandler) Handle(ctx context.Context, r slog.Record) error {
-	if !d.h.Enabled(ctx, slog.LevelDebug) {
+func (d libraryHandler) Handle(ctx context.Context, r slog.Record) error {
+	level := slog.LevelDebug
+	if r.Level >= slog.LevelError && !isRecovered(r.Message) {
+		level = slog.LevelWarn
+	}
+	if !d.h.Enabled(ctx, level) {
 		return nil
 	}
-	r.Level = slog.LevelDebug
+	r.Level = level
 	return d.h.Handle(ctx, r)
 }
 
-func (d debugHandler) WithAttrs(as []slog.Attr) slog.Handler { return debugHandler{d.h.WithAttrs(as)} }
-func (d debugHandler) WithGroup(name string) slog.Handler    { return debugHandler{d.h.WithGroup(name)} }
+func isRecovered(msg string) bool {
+	for _, m := range recovered {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d libraryHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return libraryHandler{d.h.WithAttrs(as)}
+}
+func (d libraryHandler) WithGroup(name string) slog.Handler {
+	return libraryHandler{d.h.WithGroup(name)}
+}
