@@ -41,6 +41,9 @@ type Redis struct {
 
 	cmd  *exec.Cmd
 	done chan struct{}
+	bin  string // the binary, config file and arguments Restart runs again
+	conf string
+	args []string
 }
 
 var redisVersionRE = regexp.MustCompile(`v=(\d+)\.(\d+)\.(\d+)`)
@@ -110,12 +113,10 @@ func TryStartRedis(t testing.TB, o RedisOptions) (*Redis, error) {
 		if err := os.WriteFile(cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 			t.Fatalf("write redis.conf: %v", err)
 		}
-		r.cmd = exec.Command(bin, cfg)
-		if err := r.cmd.Start(); err != nil {
+		r.bin, r.conf = bin, cfg
+		if err := r.start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)
 		}
-		r.done = make(chan struct{})
-		go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(r.cmd, r.done)
 		if lastErr = r.waitPing(10 * time.Second); lastErr == nil {
 			t.Cleanup(r.Stop)
 			return r, nil
@@ -123,6 +124,45 @@ func TryStartRedis(t testing.TB, o RedisOptions) (*Redis, error) {
 		r.Stop()
 	}
 	return nil, fmt.Errorf("%s did not start: %w\nlog:\n%s", srv.Name, lastErr, r.Log())
+}
+
+func (r *Redis) start() error {
+	r.cmd = exec.Command(r.bin, append([]string{r.conf}, r.args...)...)
+	if err := r.cmd.Start(); err != nil {
+		return err
+	}
+	r.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(r.cmd, r.done)
+	return nil
+}
+
+// Restart starts the server again, after Stop or a SHUTDOWN, on the same
+// port, dir and config, and waits until it answers PING (it may load its
+// data first). It fails t when the server does not come back.
+func (r *Redis) Restart(t testing.TB) {
+	t.Helper()
+	if r.Running() {
+		t.Fatalf("restart %s: it is still running", r.Addr)
+	}
+	if err := r.start(); err != nil {
+		t.Fatalf("restart %s: %v", r.Addr, err)
+	}
+	if err := r.waitPing(time.Minute); err != nil {
+		t.Fatalf("restart %s: %v\nlog:\n%s", r.Addr, err, r.Log())
+	}
+}
+
+// Running reports whether the server process has not exited.
+func (r *Redis) Running() bool {
+	if r.done == nil {
+		return false
+	}
+	select {
+	case <-r.done:
+		return false
+	default:
+		return true
+	}
 }
 
 func (r *Redis) waitPing(timeout time.Duration) error {
