@@ -42,6 +42,10 @@ type Options struct {
 	// Waiting, when set, replaces the generic reason Progress gives for
 	// the wait before the first byte (e.g. with the configured delay).
 	Waiting string
+	// Topology, when set, is recorded in the manifest: the replication set
+	// and the node the snapshot came from. The source's Stream.Accept may
+	// complete it after the stream ends.
+	Topology *storage.Topology
 }
 
 // Progress is updated while a backup runs, for a progress display. Read it
@@ -173,6 +177,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		RDB:      manifestRDB(info),
 		Data:     data,
 		Rdbak:    storage.Program{Version: o.Version},
+		Topology: o.Topology,
 	}
 	if m.Redis.Version == "" {
 		m.Redis.Version = info.RedisVersion()

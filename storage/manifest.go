@@ -33,6 +33,37 @@ type Manifest struct {
 	RDB    RDB     `json:"rdb"`
 	Data   Data    `json:"data"`
 	Rdbak  Program `json:"rdbak"`
+	// Topology is the replication set the backup was taken from, when
+	// rdbak found one (a Sentinel target); nil otherwise and in manifests
+	// written before it was recorded. Older readers ignore it.
+	Topology *Topology `json:"topology,omitempty"`
+}
+
+// Topology records which node of a replication set a backup streamed from,
+// and why. Addresses are as the set's Sentinels report them.
+type Topology struct {
+	// MasterName is the Sentinels' name for the set.
+	MasterName string `json:"masterName,omitempty"`
+	// Sentinels are the Sentinels that were asked; Agreed how many of
+	// them named Master.
+	Sentinels []string `json:"sentinels,omitempty"`
+	Agreed    int      `json:"agreed,omitempty"`
+	// Master is the master when the backup started; Replicas its replicas.
+	Master   string   `json:"master"`
+	Replicas []string `json:"replicas,omitempty"`
+	// Chosen is the node the snapshot streamed from, ChosenRole master or
+	// replica, Reason why it was chosen (and why others were not).
+	Chosen     string `json:"chosen"`
+	ChosenRole string `json:"chosenRole"`
+	Reason     string `json:"reason"`
+	// Offset is the chosen node's replication offset when it was chosen,
+	// MasterOffset the master's at the same moment.
+	Offset       int64 `json:"offset"`
+	MasterOffset int64 `json:"masterOffset"`
+	// MasterAfter is set when the Sentinels named another master once the
+	// stream had ended: a failover ran during the backup. The snapshot is
+	// still a consistent point of Chosen.
+	MasterAfter string `json:"masterAfter,omitempty"`
 }
 
 // Source says where the snapshot came from.
