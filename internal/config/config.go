@@ -101,6 +101,11 @@ type Target struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Kubernetes names a Redis running in a cluster, instead of Redis.
 	Kubernetes *KubeTarget `yaml:"kubernetes"`
+	// Sentinel names a replication set by its Sentinels and master name,
+	// instead of Redis: rdbak asks them for the master and its replicas.
+	// Username and the password fields above authenticate to the data
+	// nodes; the Sentinels have their own.
+	Sentinel *SentinelTarget `yaml:"sentinel"`
 	// Storage overrides File.Storage for this target. After Load it holds
 	// the effective storage URL.
 	Storage string `yaml:"storage"`
@@ -173,6 +178,12 @@ func (f *File) applyDefaults(env func(string) (string, bool)) {
 		if t.PasswordFile != "" && !filepath.IsAbs(t.PasswordFile) {
 			t.PasswordFile = filepath.Join(filepath.Dir(f.path), t.PasswordFile)
 		}
+		if s := t.Sentinel; s != nil {
+			s.lookupEnv = env
+			if s.PasswordFile != "" && !filepath.IsAbs(s.PasswordFile) {
+				s.PasswordFile = filepath.Join(filepath.Dir(f.path), s.PasswordFile)
+			}
+		}
 		f.relative(&t.Encryption)
 	}
 	f.relative(&f.Defaults.Encryption)
@@ -244,6 +255,45 @@ func (f *File) Warnings() []string {
 	return w
 }
 
+// readPassword reads a password from file or the env variable; ok is
+// false when neither is set. Errors name the fields (prefix, e.g.
+// "sentinel."), never the secret.
+func readPassword(of, prefix, file, env string, lookup func(string) (string, bool)) (string, bool, error) {
+	switch {
+	case file != "":
+		fh, err := os.Open(file)
+		if err != nil {
+			return "", true, fmt.Errorf("read %spasswordFile of %s: %w", prefix, of, err)
+		}
+		defer fh.Close()
+		b, err := io.ReadAll(io.LimitReader(fh, maxPasswordFile+1))
+		if err != nil {
+			return "", true, fmt.Errorf("read %spasswordFile of %s: %w", prefix, of, err)
+		}
+		if len(b) > maxPasswordFile {
+			return "", true, fmt.Errorf("read %spasswordFile of %s: %s is larger than %d bytes, not a password", prefix, of, file, maxPasswordFile)
+		}
+		p, ok := strings.CutSuffix(string(b), "\r\n")
+		if !ok {
+			p = strings.TrimSuffix(p, "\n")
+		}
+		if p == "" {
+			return "", true, fmt.Errorf("read %spasswordFile of %s: %s is empty", prefix, of, file)
+		}
+		return p, true, nil
+	case env != "":
+		if lookup == nil {
+			lookup = os.LookupEnv
+		}
+		p, ok := lookup(env)
+		if !ok || p == "" {
+			return "", true, fmt.Errorf("read %spasswordEnv of %s: environment variable %s is unset or empty", prefix, of, env)
+		}
+		return p, true, nil
+	}
+	return "", false, nil
+}
+
 // maxPasswordFile bounds what Password reads, so a mistaken path such as
 // /dev/zero fails instead of filling memory.
 const maxPasswordFile = 64 << 10
@@ -253,38 +303,8 @@ const maxPasswordFile = 64 << 10
 // It returns "" when none is configured. Errors name the field, never the
 // secret.
 func (t *Target) Password() (string, error) {
-	switch {
-	case t.PasswordFile != "":
-		fh, err := os.Open(t.PasswordFile)
-		if err != nil {
-			return "", fmt.Errorf("read passwordFile of target %q: %w", t.Name, err)
-		}
-		defer fh.Close()
-		b, err := io.ReadAll(io.LimitReader(fh, maxPasswordFile+1))
-		if err != nil {
-			return "", fmt.Errorf("read passwordFile of target %q: %w", t.Name, err)
-		}
-		if len(b) > maxPasswordFile {
-			return "", fmt.Errorf("read passwordFile of target %q: %s is larger than %d bytes, not a password", t.Name, t.PasswordFile, maxPasswordFile)
-		}
-		p, ok := strings.CutSuffix(string(b), "\r\n")
-		if !ok {
-			p = strings.TrimSuffix(p, "\n")
-		}
-		if p == "" {
-			return "", fmt.Errorf("read passwordFile of target %q: %s is empty", t.Name, t.PasswordFile)
-		}
-		return p, nil
-	case t.PasswordEnv != "":
-		lookup := t.lookupEnv
-		if lookup == nil {
-			lookup = os.LookupEnv
-		}
-		p, ok := lookup(t.PasswordEnv)
-		if !ok || p == "" {
-			return "", fmt.Errorf("read passwordEnv of target %q: environment variable %s is unset or empty", t.Name, t.PasswordEnv)
-		}
-		return p, nil
+	if p, ok, err := readPassword("target "+fmt.Sprintf("%q", t.Name), "", t.PasswordFile, t.PasswordEnv, t.lookupEnv); ok || err != nil {
+		return p, err
 	}
 	u, err := url.Parse(t.Redis)
 	if err != nil {

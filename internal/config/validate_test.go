@@ -52,6 +52,15 @@ func TestParseErrors(t *testing.T) {
 		{"kubernetes unknown field", "storage: file:///b\ntargets:\n  - name: cache\n    kubernetes: {pod: x, podd: y}\n", "", 4, `unknown field "podd"`},
 		{"kubernetes secret without key", "storage: file:///b\ntargets:\n  - name: cache\n    kubernetes: {pod: x, passwordSecret: {name: s}}\n", "targets[0].kubernetes.passwordSecret", 4, "both name and key"},
 		{"kubernetes bad prefer", "storage: file:///b\ntargets:\n  - name: cache\n    kubernetes: {pod: x, prefer: slave}\n", "targets[0].kubernetes.prefer", 4, "unknown role"},
+		{"sentinel and redis", "storage: file:///b\ntargets:\n  - name: c\n    redis: redis://a:1\n    sentinel: {addresses: [s:26379], masterName: m}\n", "targets[0].sentinel", 5, "set together with redis or kubernetes"},
+		{"sentinel without master name", "storage: file:///b\ntargets:\n  - name: c\n    sentinel: {addresses: [s:26379]}\n", "targets[0].sentinel.masterName", 4, "missing"},
+		{"sentinel without addresses", "storage: file:///b\ntargets:\n  - name: c\n    sentinel: {masterName: m}\n", "targets[0].sentinel.addresses", 4, "missing"},
+		{"sentinel bad address", "storage: file:///b\ntargets:\n  - name: c\n    sentinel:\n      masterName: m\n      addresses: [s:1, http://s:2]\n", "targets[0].sentinel.addresses[1]", 6, "redis:// or rediss://"},
+		{"sentinel password in URL", "storage: file:///b\ntargets:\n  - name: c\n    sentinel: {masterName: m, addresses: ['redis://:pw@s:1']}\n", "targets[0].sentinel.addresses[0]", 4, "host and port only"},
+		{"sentinel mixed schemes", "storage: file:///b\ntargets:\n  - name: c\n    sentinel: {masterName: m, addresses: ['rediss://s:1', 's:2']}\n", "targets[0].sentinel.addresses", 4, "mixes rediss://"},
+		{"sentinel bad prefer", "storage: file:///b\ntargets:\n  - name: c\n    sentinel: {masterName: m, addresses: [s], prefer: slave}\n", "targets[0].sentinel.prefer", 4, "unknown role"},
+		{"sentinel file source", "storage: file:///b\ntargets:\n  - name: c\n    source: file\n    sentinel: {masterName: m, addresses: [s]}\n", "targets[0].source", 4, "not supported with sentinel"},
+		{"sentinel two passwords", "storage: file:///b\ntargets:\n  - name: c\n    sentinel: {masterName: m, addresses: [s], passwordFile: /p, passwordEnv: P}\n", "targets[0].sentinel.passwordEnv", 4, "set together with passwordFile"},
 		{"duplicate key", "storage: file:///b\nstorage: file:///c\n" + okTarget, "storage", 2, "set twice (first at line 1)"},
 		{"targets not a list", "storage: file:///b\ntargets:\n  name: cache\n", "targets", 3, "expected a list"},
 		{"compression not a mapping", "storage: file:///b\ncompression: zstd\n" + okTarget, "compression", 2, "expected a mapping"},
@@ -221,5 +230,18 @@ func TestValidateBuiltInCode(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
+	}
+}
+
+func TestSentinelEndpoints(t *testing.T) {
+	s := &SentinelTarget{Addresses: []string{"s0", "s1:1234", "redis://s2:26380", "[::1]:5"}}
+	got, useTLS, err := s.Endpoints()
+	want := []string{"s0:26379", "s1:1234", "s2:26380", "[::1]:5"}
+	if err != nil || useTLS || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Endpoints = %q, %v, %v; want %q without TLS", got, useTLS, err, want)
+	}
+	s = &SentinelTarget{Addresses: []string{"rediss://s0", "rediss://s1:1"}}
+	if got, useTLS, err := s.Endpoints(); err != nil || !useTLS || got[0] != "s0:26379" {
+		t.Fatalf("Endpoints of rediss:// = %q, %v, %v; want TLS and the default port", got, useTLS, err)
 	}
 }
