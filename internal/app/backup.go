@@ -62,6 +62,7 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 		Progress:    prog,
 		Log:         log,
 		Waiting:     waitingFor(ctx, conn.Client, conn.Kind, prog != nil),
+		Topology:    conn.Topology,
 	})
 	if err != nil {
 		a.failed(ctx, log, "backup failed", err)

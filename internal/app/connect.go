@@ -16,6 +16,7 @@ import (
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/redis"
+	"github.com/rdbak/rdbak/storage"
 )
 
 // UsageError marks an error in what the user asked for (a flag, a target
@@ -58,6 +59,9 @@ type Conn struct {
 	Source backup.Source
 	Client *redis.Client
 	Kind   string // replication or file
+	// Topology is the replication set and the node chosen in it, for the
+	// manifest (Sentinel targets; nil otherwise).
+	Topology *storage.Topology
 	// events records outcomes on the Kubernetes workload (nil outside
 	// Kubernetes).
 	events eventRecorder
@@ -70,6 +74,9 @@ func (c *Conn) Close() { c.close() }
 // Connect reaches the Redis of t and builds its snapshot source. The
 // caller closes the connection.
 func (a *App) Connect(ctx context.Context, t *config.Target) (*Conn, error) {
+	if t.Sentinel != nil {
+		return a.connectSentinel(ctx, t)
+	}
 	if t.Kubernetes != nil {
 		return a.connectKube(ctx, t)
 	}

@@ -69,6 +69,12 @@ type Replication struct {
 	MasterLastIO     int  // master_last_io_seconds_ago, -1 when absent
 	MasterReplID     string
 	MasterReplOffset int64
+	// SlavePriority is a replica's replica-priority (slave_priority), -1
+	// on a master or when absent.
+	SlavePriority int
+	// MasterSyncInProgress: a replica is receiving or loading a full
+	// sync (master_sync_in_progress:1).
+	MasterSyncInProgress bool
 }
 
 // IsMaster reports whether the server is a master.
@@ -139,14 +145,19 @@ func FromFields(f map[string]string) *Info {
 	p.LastLoadKeysLoaded, p.HasLastLoad = r.has("rdb_last_load_keys_loaded")
 	p.LastLoadKeysExpired = r.int("rdb_last_load_keys_expired")
 	in.Replication = Replication{
-		Role:             f["role"],
-		ConnectedSlaves:  int(r.int("connected_slaves")),
-		MasterHost:       f["master_host"],
-		MasterPort:       f["master_port"],
-		MasterLinkUp:     f["master_link_status"] == "up",
-		MasterLastIO:     -1,
-		MasterReplID:     f["master_replid"],
-		MasterReplOffset: r.int("master_repl_offset"),
+		Role:                 f["role"],
+		ConnectedSlaves:      int(r.int("connected_slaves")),
+		MasterHost:           f["master_host"],
+		MasterPort:           f["master_port"],
+		MasterLinkUp:         f["master_link_status"] == "up",
+		MasterLastIO:         -1,
+		MasterReplID:         f["master_replid"],
+		MasterReplOffset:     r.int("master_repl_offset"),
+		SlavePriority:        -1,
+		MasterSyncInProgress: f["master_sync_in_progress"] == "1",
+	}
+	if n, ok := r.has("slave_priority"); ok {
+		in.Replication.SlavePriority = int(n)
 	}
 	if n, ok := r.has("master_last_io_seconds_ago"); ok {
 		in.Replication.MasterLastIO = int(n)
