@@ -274,4 +274,3 @@ func (s *setSource) Open(ctx context.Context) (*backup.Stream, error) {
 	}
 	return st, nil
 }
-

@@ -172,7 +172,7 @@ func TestSentinelBackupRefusesBadAuthAndName(t *testing.T) {
 	a := &App{Log: slog.New(slog.DiscardHandler), Version: "test"}
 	comp, _ := Compression(config.Compression{})
 	for name, edit := range map[string]func(tg *config.Target){
-		"unknown master name": func(tg *config.Target) { tg.Sentinel.MasterName = "nope" },
+		"unknown master name":  func(tg *config.Target) { tg.Sentinel.MasterName = "nope" },
 		"no Sentinel password": func(tg *config.Target) { tg.Sentinel.PasswordFile = "" },
 	} {
 		t.Run(name, func(t *testing.T) {
