@@ -118,7 +118,7 @@ func startSentinel(t testing.TB, o ReplicaSetOptions, masterPort int) *Redis {
 			if o.SentinelUser != "" {
 				// Sentinels talk to each other as the default user with
 				// requirepass; the ACL user is for clients.
-				lines = append(lines, "user "+o.SentinelUser+" on >"+o.SentinelPassword+
+				lines = append(lines, "user "+o.SentinelUser+" on allchannels >"+o.SentinelPassword+
 					" -@all +sentinel +ping +info +auth +hello +client +subscribe +psubscribe +unsubscribe +punsubscribe")
 			}
 		}

@@ -1,0 +1,256 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rdbak/rdbak/internal/kube"
+	"github.com/rdbak/rdbak/internal/redis"
+	"github.com/rdbak/rdbak/restore"
+)
+
+// sentinelRefresh bounds the wait for every Sentinel to see a changed
+// replica-priority: they ask each replica for INFO every 10 s.
+const sentinelRefresh = time.Minute
+
+// syncTimeout bounds the wait for the replicas to resync after a restore
+// when the restore has no timeout of its own.
+const syncTimeout = 30 * time.Minute
+
+// thawTimeout bounds putting replica-priority back after a restore, on a
+// fresh context so that Ctrl-C still does it.
+const thawTimeout = 2 * time.Minute
+
+// restorable checks that s can be restored into safely: every Sentinel of
+// the set answered (num-other-sentinels), none sees a failover running or
+// the master down, and every replica answers, so that each can be frozen.
+func (s *replicaSet) restorable(ctx context.Context) error {
+	var problems []string
+	for _, c := range s.sentinels {
+		m, err := c.Master(ctx, s.o.MasterName)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		for _, f := range []string{"failover_in_progress", "s_down", "o_down", "promoted"} {
+			if m.Has(f) {
+				problems = append(problems, fmt.Sprintf("Sentinel %s flags the master %s", c.Addr(), f))
+			}
+		}
+		if n := 1 + m.Others; n > len(s.sentinels) {
+			problems = append(problems, fmt.Sprintf("Sentinel %s knows %d Sentinels, rdbak reached %d: give every Sentinel of the set (sentinel.addresses), or no restore can make sure none fails over", c.Addr(), n, len(s.sentinels)))
+		}
+	}
+	for _, r := range s.replicas {
+		if r.Problem != "" {
+			problems = append(problems, "replica "+r.Addr+": "+r.Problem+" (a replica rdbak cannot freeze could be promoted with the old data)")
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: the Sentinel set %s is not in a state to restore into: %s", restore.ErrRefused, s.o.MasterName, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// freeze sets replica-priority 0 on every replica, so that no Sentinel
+// promotes one (Sentinel skips priority-0 replicas on every version), and
+// waits until every Sentinel reports priority 0 for each. It returns the
+// priorities to put back; on failure it has put back what it changed.
+func (s *replicaSet) freeze(ctx context.Context, poll time.Duration) ([]restore.Frozen, error) {
+	var frozen []restore.Frozen
+	fail := func(err error) ([]restore.Frozen, error) {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), thawTimeout)
+		defer cancel()
+		return nil, errors.Join(err, s.thaw(tctx, frozen, poll))
+	}
+	for _, r := range s.replicas {
+		c := s.o.node(r.Addr)
+		prio, err := c.ConfigGet(ctx, "replica-priority")
+		if err == nil {
+			err = c.ConfigSet(ctx, "replica-priority", "0")
+		}
+		_ = c.Close()
+		if err != nil {
+			return fail(fmt.Errorf("freeze failover: set replica-priority 0 on replica %s: %w", r.Addr, err))
+		}
+		frozen = append(frozen, restore.Frozen{Addr: r.Addr, Priority: prio})
+	}
+	want := map[string]int{}
+	for _, f := range frozen {
+		want[f.Addr] = 0
+	}
+	if err := s.sentinelsSee(ctx, want, poll); err != nil {
+		return fail(fmt.Errorf("freeze failover: %w", err))
+	}
+	return frozen, nil
+}
+
+// thaw puts back the replica-priority of every frozen replica and waits
+// until the Sentinels see it. An error names what to put back by hand.
+func (s *replicaSet) thaw(ctx context.Context, frozen []restore.Frozen, poll time.Duration) error {
+	var errs []error
+	want := map[string]int{}
+	for _, f := range frozen {
+		c := s.o.node(f.Addr)
+		err := c.ConfigSet(ctx, "replica-priority", f.Priority)
+		_ = c.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("put back replica-priority %s on replica %s (run CONFIG SET replica-priority %s on it by hand): %w", f.Priority, f.Addr, f.Priority, err))
+			continue
+		}
+		want[f.Addr], _ = strconv.Atoi(f.Priority)
+	}
+	if len(want) > 0 {
+		if err := s.sentinelsSee(ctx, want, poll); err != nil {
+			errs = append(errs, fmt.Errorf("replica-priority is back on the replicas, but: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sentinelsSee waits until every Sentinel lists each replica of want with
+// that priority (Sentinels refresh a replica's INFO every 10 s).
+func (s *replicaSet) sentinelsSee(ctx context.Context, want map[string]int, poll time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, sentinelRefresh)
+	defer cancel()
+	var last string
+	err := kube.Poll(ctx, poll, "the Sentinels to see the replicas' replica-priority", func(ctx context.Context) (bool, error) {
+		for _, c := range s.sentinels {
+			reps, err := c.Replicas(ctx, s.o.MasterName)
+			if err != nil {
+				last = err.Error()
+				return false, nil
+			}
+			seen := map[string]int{}
+			for _, r := range reps {
+				seen[r.Addr] = r.Priority
+			}
+			for addr, p := range want {
+				if got, ok := seen[addr]; !ok || got != p {
+					last = fmt.Sprintf("Sentinel %s reports priority %d for %s, not yet %d", c.Addr(), got, addr, p)
+					return false, nil
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil && last != "" {
+		return fmt.Errorf("%w (%s)", err, last)
+	}
+	return err
+}
+
+// member asks one node for what restore.InSync compares.
+func (s *replicaSet) member(ctx context.Context, addr string) restore.SetMember {
+	m := restore.SetMember{Addr: addr}
+	c := s.o.node(addr)
+	defer c.Close()
+	in, err := c.Info(ctx, "replication", "keyspace")
+	if err != nil {
+		m.Err = err.Error()
+		return m
+	}
+	r := in.Replication
+	m.Master, m.LinkUp, m.Syncing, m.ReplID, m.Keys = r.IsMaster(), r.MasterLinkUp, r.MasterSyncInProgress, r.MasterReplID, in.DBKeys()
+	if d, err := c.Digest(ctx); err == nil {
+		m.Digest = d
+	} else if !errors.Is(err, redis.ErrUnknownCommand) && !errors.Is(err, redis.ErrNoPerm) && !strings.Contains(err.Error(), "DEBUG command not allowed") {
+		m.Err = err.Error()
+	}
+	return m
+}
+
+// stillMaster checks that the Sentinels agree the master is the one the
+// restore went into, and that it runs as master.
+func (s *replicaSet) stillMaster(ctx context.Context) error {
+	master, _, clients, err := askSentinels(ctx, s.o)
+	closeAll(clients)
+	if err != nil {
+		return err
+	}
+	if master != s.master.Addr {
+		return fmt.Errorf("the Sentinels name %s as master, not %s, where the backup was restored: a failover ran despite the freeze", master, s.master.Addr)
+	}
+	if m := s.member(ctx, master); m.Err != "" || !m.Master {
+		return fmt.Errorf("the restored master %s does not run as master (%s): its data may be overwritten by a full sync", master, m.Err)
+	}
+	return nil
+}
+
+// waitInSync waits until every replica holds the restored master's data
+// (restore.InSync).
+func (s *replicaSet) waitInSync(ctx context.Context, poll, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = syncTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var waiting []string
+	err := kube.Poll(ctx, poll, "every replica to resync from the restored master", func(ctx context.Context) (bool, error) {
+		master := s.member(ctx, s.master.Addr)
+		var reps []restore.SetMember
+		for _, r := range s.replicas {
+			reps = append(reps, s.member(ctx, r.Addr))
+		}
+		var ok bool
+		ok, waiting = restore.InSync(master, reps)
+		return ok, nil
+	})
+	if err != nil && len(waiting) > 0 {
+		return fmt.Errorf("%w: %s", err, strings.Join(waiting, "; "))
+	}
+	return err
+}
+
+// restoreIntoSet runs install, the restore of the master itself (e.g.
+// restore.Apply through a rollout), inside the safe sequence of
+// restore.ReplicatedSteps: freeze failover, install, check the master kept
+// its role, wait for every replica to resync, and put the priorities back
+// whatever happens, Ctrl-C included.
+func restoreIntoSet(ctx context.Context, s *replicaSet, log *slog.Logger, poll, timeout time.Duration, install func(ctx context.Context) error) (err error) {
+	log.InfoContext(ctx, "restore step", "step", "freeze failover")
+	frozen, err := s.freeze(ctx, poll)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		log.InfoContext(ctx, "restore step", "step", "hand control back to Sentinel")
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), thawTimeout)
+		defer cancel()
+		if terr := s.thaw(tctx, frozen, poll); terr != nil {
+			err = errors.Join(err, terr)
+		}
+	}()
+	if err := install(ctx); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "restore step", "step", "check the master")
+	if err := s.stillMaster(ctx); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "restore step", "step", "wait for the replicas to resync")
+	return s.waitInSync(ctx, poll, timeout)
+}
+
+// setPlan describes s for the plan.
+func (s *replicaSet) setPlan(ctx context.Context) restore.SetPlan {
+	p := restore.SetPlan{MasterName: s.o.MasterName, Master: s.master.Addr}
+	for _, c := range s.sentinels {
+		p.Sentinels = append(p.Sentinels, c.Addr())
+	}
+	for _, r := range s.replicas {
+		prio := "?"
+		c := s.o.node(r.Addr)
+		if v, err := c.ConfigGet(ctx, "replica-priority"); err == nil {
+			prio = v
+		}
+		_ = c.Close()
+		p.Replicas = append(p.Replicas, restore.Frozen{Addr: r.Addr, Priority: prio})
+	}
+	return p
+}
