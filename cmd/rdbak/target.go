@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/storage"
@@ -16,6 +17,9 @@ import (
 // adhoc holds the flags that describe a target without a config file.
 type adhoc struct {
 	redis        string
+	sentinel     string // --sentinel host:port,...
+	masterName   string // --master-name
+	sentinelPass string // --sentinel-password-file
 	passwordFile string
 	source       string
 	dir          string
@@ -41,7 +45,7 @@ func (g *globals) loadConfig() (*config.File, error) {
 func (g *globals) resolveTarget(a *adhoc, kf *kubeFlags) (*config.Target, string, codec.Settings, error) {
 	var comp codec.Settings
 	if g.config != "" {
-		if a.redis != "" || a.passwordFile != "" || kf.set() {
+		if a.redis != "" || a.passwordFile != "" || a.sentinel != "" || a.masterName != "" || kf.set() {
 			return nil, "", comp, usagef("--redis and --password-file describe an ad hoc target; with --config, name a target of the file with --target")
 		}
 		f, err := g.loadConfig()
@@ -65,6 +69,20 @@ func (g *globals) resolveTarget(a *adhoc, kf *kubeFlags) (*config.Target, string
 	}
 	if kf.set() {
 		return g.adhocKube(a, kf)
+	}
+	if a.sentinel != "" || a.masterName != "" {
+		if a.redis != "" {
+			return nil, "", comp, usagef("--redis and --sentinel name different targets: give one")
+		}
+		if g.storage == "" {
+			return nil, "", comp, usagef("--storage is required with --sentinel, e.g. --storage file:///var/backups/rdbak")
+		}
+		t, err := app.AdhocSentinel(g.target, a.sentinel, a.masterName, a.passwordFile, a.sentinelPass)
+		if err != nil {
+			return nil, "", comp, err
+		}
+		comp, err = overrideCodec(comp, a)
+		return t, g.storage, comp, err
 	}
 	if a.redis == "" {
 		return nil, "", comp, usagef("name the Redis to back up: --redis redis://host:6379, or --pod/--statefulset/--deployment [ns/]name, with --storage URL; or --config rdbak.yaml [--target NAME]")

@@ -61,6 +61,10 @@ func (r *Restore) Close() { r.k.close() }
 // is returned with them (Plan.Refused); an error means no plan could be
 // made.
 func (a *App) PlanRestore(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, o RestoreOptions) (*Restore, error) {
+	if t.Sentinel != nil && t.Kubernetes == nil {
+		return nil, UsageError{Err: fmt.Errorf("target %q is a Sentinel set reached by addresses: rdbak cannot install a file on its master from here; "+
+			"restore with --to-file PATH and follow deploy/runbooks/restore-sentinel-set.md, which freezes failover the same way", t.Name)}
+	}
 	if t.Kubernetes == nil {
 		return nil, UsageError{Err: fmt.Errorf("target %q is not in Kubernetes: restore it with --to-file PATH", t.Name)}
 	}

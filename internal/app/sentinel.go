@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/config"
@@ -273,4 +275,41 @@ func (s *setSource) Open(ctx context.Context) (*backup.Stream, error) {
 		return nil
 	}
 	return st, nil
+}
+
+// AdhocSentinel is the target of the --sentinel and --master-name flags:
+// the Sentinels (comma-separated host:port, redis:// or rediss://), the
+// data nodes' password from passwordFile or $REDIS_PASSWORD, and the
+// Sentinels' from sentinelPasswordFile or $SENTINEL_PASSWORD. name
+// defaults to the master name.
+func AdhocSentinel(name, sentinels, masterName, passwordFile, sentinelPasswordFile string) (*config.Target, error) {
+	if masterName == "" {
+		return nil, UsageError{Err: errors.New("--sentinel needs --master-name: the name the Sentinels monitor the master under")}
+	}
+	if sentinels == "" {
+		return nil, UsageError{Err: errors.New("--master-name needs --sentinel host:26379[,host:26379...]")}
+	}
+	s := &config.SentinelTarget{MasterName: masterName, PasswordFile: sentinelPasswordFile}
+	for _, a := range strings.Split(sentinels, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			s.Addresses = append(s.Addresses, a)
+		}
+	}
+	if _, _, err := s.Endpoints(); err != nil {
+		return nil, UsageError{Err: fmt.Errorf("--sentinel: %s", strings.Replace(err.Error(), "sentinel.addresses", "entry ", 1))}
+	}
+	if s.PasswordFile == "" && os.Getenv("SENTINEL_PASSWORD") != "" {
+		s.PasswordEnv = "SENTINEL_PASSWORD"
+	}
+	t := &config.Target{Name: name, Sentinel: s, PasswordFile: passwordFile, Source: config.SourceReplication}
+	if t.Name == "" {
+		t.Name = strings.ToLower(masterName)
+	}
+	if err := storage.ValidateTarget(t.Name); err != nil {
+		return nil, UsageError{Err: fmt.Errorf("--target: %w", err)}
+	}
+	if t.PasswordFile == "" && os.Getenv("REDIS_PASSWORD") != "" {
+		t.PasswordEnv = "REDIS_PASSWORD"
+	}
+	return t, nil
 }
