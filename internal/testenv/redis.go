@@ -263,3 +263,9 @@ func (r *Redis) Log() string {
 	b, _ := os.ReadFile(r.LogFile)
 	return string(b)
 }
+
+// Command is the command line that starts this server (binary, config
+// file, arguments), for tests where a script stops and starts it.
+func (r *Redis) Command() []string {
+	return append([]string{r.bin, r.conf}, r.args...)
+}
