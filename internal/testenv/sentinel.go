@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,12 +41,19 @@ type ReplicaSetOptions struct {
 	FailoverTimeout time.Duration
 	// Config are extra redis.conf lines for every data node.
 	Config []string
+	// TLS, when set, gives every node and Sentinel a TLS port beside its
+	// plain one, and makes them talk to each other over TLS
+	// (tls-replication yes): the Sentinels then report TLS ports.
+	TLS *TLSFiles
 }
 
 // ReplicaSet is a master with replicas, watched by Sentinels, all of one
 // server build, owned by one test.
 type ReplicaSet struct {
-	Name      string
+	Name string
+	// TLSAddr maps each node's and Sentinel's plain address to its TLS
+	// one, when the set runs TLS.
+	TLSAddr   map[string]string
 	Master    *Redis
 	Replicas  []*Redis
 	Sentinels []*Redis
@@ -77,21 +85,37 @@ func StartReplicaSet(t testing.TB, o ReplicaSetOptions) *ReplicaSet {
 	if o.Password != "" {
 		conf = append(conf, "masterauth "+o.Password)
 	}
-	s := &ReplicaSet{Name: MasterName, SentinelPassword: o.SentinelPassword, SentinelUser: o.SentinelUser}
-	s.Master = StartRedis(t, RedisOptions{Server: o.Server, Password: o.Password, Config: conf})
+	s := &ReplicaSet{Name: MasterName, SentinelPassword: o.SentinelPassword, SentinelUser: o.SentinelUser, TLSAddr: map[string]string{}}
+	start := func(extra ...string) *Redis {
+		c := append(append([]string{}, conf...), extra...)
+		tlsPort := 0
+		if o.TLS != nil {
+			tlsPort = FreePort(t)
+			c = append(c, o.TLS.Config(tlsPort)...)
+		}
+		r := StartRedis(t, RedisOptions{Server: o.Server, Password: o.Password, Config: c})
+		if o.TLS != nil {
+			s.TLSAddr[r.Addr] = Addr(tlsPort)
+		}
+		return r
+	}
+	s.Master = start()
+	masterPort := s.Master.Port
+	if o.TLS != nil {
+		masterPort = portOf(s.TLSAddr[s.Master.Addr])
+	}
 	for range o.Replicas {
-		rc := append(append([]string{}, conf...), "replicaof 127.0.0.1 "+strconv.Itoa(s.Master.Port))
-		s.Replicas = append(s.Replicas, StartRedis(t, RedisOptions{Server: o.Server, Password: o.Password, Config: rc}))
+		s.Replicas = append(s.Replicas, start("replicaof 127.0.0.1 "+strconv.Itoa(masterPort)))
 	}
 	for range o.Sentinels {
-		s.Sentinels = append(s.Sentinels, startSentinel(t, o, s.Master.Port))
+		s.Sentinels = append(s.Sentinels, startSentinel(t, o, masterPort, s.TLSAddr))
 	}
 	s.WaitSettled(t, s.Master)
 	return s
 }
 
 // startSentinel starts one Sentinel monitoring the master on masterPort.
-func startSentinel(t testing.TB, o ReplicaSetOptions, masterPort int) *Redis {
+func startSentinel(t testing.TB, o ReplicaSetOptions, masterPort int, tlsAddr map[string]string) *Redis {
 	t.Helper()
 	var lastErr error
 	for range 5 {
@@ -122,6 +146,11 @@ func startSentinel(t testing.TB, o ReplicaSetOptions, masterPort int) *Redis {
 					" -@all +sentinel +ping +info +auth +hello +client +subscribe +psubscribe +unsubscribe +punsubscribe")
 			}
 		}
+		tlsPort := 0
+		if o.TLS != nil {
+			tlsPort = FreePort(t)
+			lines = append(lines, o.TLS.Config(tlsPort)...)
+		}
 		r.conf = filepath.Join(r.Dir, "sentinel.conf")
 		if err := os.WriteFile(r.conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 			t.Fatalf("write sentinel.conf: %v", err)
@@ -132,6 +161,9 @@ func startSentinel(t testing.TB, o ReplicaSetOptions, masterPort int) *Redis {
 		}
 		if lastErr = r.waitPing(10 * time.Second); lastErr == nil {
 			t.Cleanup(r.Stop)
+			if o.TLS != nil {
+				tlsAddr[r.Addr] = Addr(tlsPort)
+			}
 			return r
 		}
 		r.Stop()
@@ -171,6 +203,7 @@ func (s *ReplicaSet) Nodes() []*Redis {
 // Node returns the data node at addr (host:port), or fails t.
 func (s *ReplicaSet) Node(t testing.TB, addr string) *Redis {
 	t.Helper()
+	addr = s.plain(addr)
 	for _, n := range s.Nodes() {
 		if n.Addr == addr {
 			return n
@@ -194,8 +227,8 @@ func (s *ReplicaSet) CurrentMaster(t testing.TB) *Redis {
 			if err != nil || len(a) != 2 {
 				return false, nil
 			}
-			seen[a[0]+":"+a[1]] = true
-			addr = a[0] + ":" + a[1]
+			addr = s.plain(a[0] + ":" + a[1])
+			seen[addr] = true
 		}
 		return len(seen) == 1, nil
 	})
@@ -221,7 +254,7 @@ func (s *ReplicaSet) WaitSettled(t testing.TB, master *Redis) {
 				}
 				continue
 			}
-			if !strings.Contains(in, "master_port:"+strconv.Itoa(master.Port)+"\r") || !strings.Contains(in, "master_link_status:up") {
+			if !strings.Contains(in, "master_port:"+strconv.Itoa(portOf(s.announced(master)))+"\r") || !strings.Contains(in, "master_link_status:up") {
 				return false, nil
 			}
 		}
@@ -229,7 +262,7 @@ func (s *ReplicaSet) WaitSettled(t testing.TB, master *Redis) {
 			c := s.sentinel(i)
 			defer c.Close()
 			a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.Name).StringSlice()
-			if err != nil || len(a) != 2 || a[1] != strconv.Itoa(master.Port) {
+			if err != nil || len(a) != 2 || a[1] != strconv.Itoa(portOf(s.announced(master))) {
 				return false, nil
 			}
 			reps, err := c.Do(ctx, "SENTINEL", "REPLICAS", s.Name).Slice()
@@ -249,6 +282,33 @@ func (s *ReplicaSet) WaitSettled(t testing.TB, master *Redis) {
 		return true, nil
 	})
 }
+
+// announced is the address the set knows r by: its TLS one in a TLS set.
+func (s *ReplicaSet) announced(r *Redis) string {
+	if a, ok := s.TLSAddr[r.Addr]; ok {
+		return a
+	}
+	return r.Addr
+}
+
+// plain maps an address the set reports (a TLS one in a TLS set) to the
+// node's plain address.
+func (s *ReplicaSet) plain(addr string) string {
+	for p, a := range s.TLSAddr {
+		if a == addr {
+			return p
+		}
+	}
+	return addr
+}
+
+func portOf(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // fieldOf reads one field of a SENTINEL REPLICAS entry (a flat list in
 // RESP2, a map in RESP3).
