@@ -165,6 +165,8 @@ func (f *File) applyDefaults(env func(string) (string, bool)) {
 		t.lookupEnv = env
 		switch {
 		case t.Source != "":
+		case t.Sentinel != nil:
+			t.Source = SourceReplication
 		case t.Kubernetes != nil:
 			// In a pod, BGSAVE and streaming the dump through exec needs
 			// no replication ACLs; replication stays available.

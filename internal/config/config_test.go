@@ -164,7 +164,7 @@ func TestLoadExample(t *testing.T) {
 	if want := "s3://my-bucket/prod?region=eu-west-1"; f.Storage != want {
 		t.Errorf("storage = %q, want %q", f.Storage, want)
 	}
-	if len(f.Targets) != 4 || f.Targets[1].Storage != "file:///var/backups/rdbak" || f.Targets[1].Timeout != 30*time.Minute {
+	if len(f.Targets) != 5 || f.Targets[1].Storage != "file:///var/backups/rdbak" || f.Targets[1].Timeout != 30*time.Minute {
 		t.Errorf("targets = %+v, want cache, sessions (own storage, 30m timeout) and exchange", f.Targets)
 	}
 	if k := f.Targets[2].Kubernetes; k == nil || k.StatefulSet != "redis-master" || f.Targets[2].Source != SourceFile {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+
+	"k8s.io/apimachinery/pkg/labels"
 	"net"
 	"net/url"
 	"strconv"
@@ -15,6 +17,10 @@ type SentinelTarget struct {
 	// redis://host:port; rediss:// connects to the Sentinels and to the
 	// data nodes they name over TLS (verified against the system roots).
 	Addresses []string `yaml:"addresses"`
+	// Kubernetes names the Sentinel pods instead of Addresses, with the
+	// target's kubernetes block naming the data pods (e.g. the Bitnami
+	// chart's redis-node StatefulSet, whose pods run both).
+	Kubernetes *SentinelKube `yaml:"kubernetes"`
 	// MasterName is the name the Sentinels monitor the master under
 	// (sentinel monitor <name> ...).
 	MasterName string `yaml:"masterName"`
@@ -24,6 +30,9 @@ type SentinelTarget struct {
 	// (their requirepass or the user's), not the data nodes'.
 	PasswordFile string `yaml:"passwordFile"`
 	PasswordEnv  string `yaml:"passwordEnv"`
+	// PasswordSecret is a Secret key in the namespace holding the
+	// Sentinels' password (kubernetes only).
+	PasswordSecret *SecretRef `yaml:"passwordSecret"`
 	// Prefer replica (default): back up a healthy replica, the master
 	// only when none qualifies; master: always the master.
 	Prefer string `yaml:"prefer"`
@@ -32,6 +41,18 @@ type SentinelTarget struct {
 	MaxLagBytes int `yaml:"maxLagBytes"`
 
 	lookupEnv func(string) (string, bool)
+}
+
+// SentinelKube names the Sentinel pods of a set in Kubernetes, by exactly
+// one of Service (its selector) or Selector.
+type SentinelKube struct {
+	// Namespace defaults to the target's kubernetes namespace.
+	Namespace string `yaml:"namespace"`
+	Service   string `yaml:"service"`
+	Selector  string `yaml:"selector"`
+	// Container runs the Sentinel; by default the one exposing port
+	// 26379, whose port is used.
+	Container string `yaml:"container"`
 }
 
 // DefaultSentinelPort is the port of a Sentinel address given without one.
@@ -90,8 +111,34 @@ func sentinelAddr(a string) (string, bool, error) {
 func (v *validator) sentinel(p string, t *Target) {
 	s := t.Sentinel
 	p += ".sentinel"
-	if len(s.Addresses) == 0 {
-		v.fail(p+".addresses", "missing", "list the Sentinels, "+sentinelHint)
+	switch k := s.Kubernetes; {
+	case k != nil && len(s.Addresses) > 0:
+		v.fail(p+".addresses", "set together with sentinel.kubernetes", "name the Sentinels by addresses or by kubernetes, not both")
+	case k != nil:
+		if (k.Service == "") == (k.Selector == "") {
+			v.fail(p+".kubernetes", "name the Sentinel pods by exactly one of service or selector", "e.g. kubernetes: {service: redis} (the Bitnami chart's Service)")
+		}
+		if k.Selector != "" {
+			if _, err := labels.Parse(k.Selector); err != nil {
+				v.fail(p+".kubernetes.selector", "not a label selector: "+err.Error(), "e.g. app.kubernetes.io/instance=redis")
+			}
+		}
+		if t.Kubernetes == nil {
+			v.fail(p+".kubernetes", "needs the target's kubernetes block", "name the data pods too, e.g. kubernetes: {statefulset: redis-node}")
+		}
+	case len(s.Addresses) == 0:
+		v.fail(p+".addresses", "missing", "list the Sentinels, "+sentinelHint+", or name their pods with sentinel.kubernetes")
+	}
+	if ps := s.PasswordSecret; ps != nil {
+		if ps.Name == "" || ps.Key == "" {
+			v.fail(p+".passwordSecret", "needs both name and key", "e.g. passwordSecret: {name: redis, key: redis-password}")
+		}
+		if s.Kubernetes == nil {
+			v.fail(p+".passwordSecret", "only with sentinel.kubernetes", "use passwordFile or passwordEnv for Sentinels given by address")
+		}
+		if s.PasswordFile != "" || s.PasswordEnv != "" {
+			v.fail(p+".passwordSecret", "set together with passwordFile or passwordEnv", "keep one way to give the password")
+		}
 	}
 	for i, a := range s.Addresses {
 		if _, _, err := sentinelAddr(a); err != nil {

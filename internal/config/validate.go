@@ -218,10 +218,13 @@ func (v *validator) targets() {
 			first[t.Name] = i
 		}
 		switch {
-		case t.Sentinel != nil && (t.Redis != "" || t.Kubernetes != nil):
-			v.fail(p+".sentinel", "set together with redis or kubernetes", "a target is a redis URL, a kubernetes workload or a sentinel set")
+		case t.Sentinel != nil && (t.Redis != "" || t.Kubernetes != nil && t.Sentinel.Kubernetes == nil):
+			v.fail(p+".sentinel", "set together with redis, or with kubernetes but Sentinels given by addresses", "a target is a redis URL, a kubernetes workload or a sentinel set (in Kubernetes: kubernetes names the data pods, sentinel.kubernetes the Sentinels)")
 		case t.Sentinel != nil:
 			v.sentinel(p, t)
+			if t.Kubernetes != nil {
+				v.kubernetes(p, t)
+			}
 		case t.Kubernetes != nil && t.Redis != "":
 			v.fail(p+".redis", "set together with kubernetes", "a target is either a redis URL or a kubernetes workload")
 		case t.Kubernetes != nil:
