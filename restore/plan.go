@@ -152,18 +152,21 @@ func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []str
 // Plan is what a restore into a running Redis will do: printed by
 // --dry-run and before the confirmation, and returned with the result.
 type Plan struct {
-	Backup     *storage.Manifest `json:"backup"`
-	Target     string            `json:"target"`
-	Pod        string            `json:"pod"`
-	Workload   string            `json:"workload"`
-	Redis      string            `json:"redisVersion"`
-	Persist    string            `json:"persistence"`
-	Strategy   Strategy          `json:"strategy"`
-	DataDir    string            `json:"dataDir"`
-	Findings   []Finding         `json:"checks"`
-	Steps      []string          `json:"steps"`
-	Result     string            `json:"result,omitempty"`
-	PreRestore []string          `json:"preRestore,omitempty"`
+	Backup   *storage.Manifest `json:"backup"`
+	Target   string            `json:"target"`
+	Pod      string            `json:"pod"`
+	Workload string            `json:"workload"`
+	Redis    string            `json:"redisVersion"`
+	Persist  string            `json:"persistence"`
+	Strategy Strategy          `json:"strategy"`
+	DataDir  string            `json:"dataDir"`
+	Findings []Finding         `json:"checks"`
+	Steps    []string          `json:"steps"`
+	// Set is the Sentinel set the master belongs to, when the restore
+	// runs inside a failover freeze (ReplicatedSteps).
+	Set        *SetPlan `json:"sentinelSet,omitempty"`
+	Result     string   `json:"result,omitempty"`
+	PreRestore []string `json:"preRestore,omitempty"`
 }
 
 // Refused returns the plan's refusals as one error, nil when none refuses.

@@ -55,7 +55,9 @@ type Topology struct {
 	// replica, Reason why it was chosen (and why others were not).
 	Chosen     string `json:"chosen"`
 	ChosenRole string `json:"chosenRole"`
-	Reason     string `json:"reason"`
+	// ChosenPod is the pod of Chosen, namespace/name, in Kubernetes.
+	ChosenPod string `json:"chosenPod,omitempty"`
+	Reason    string `json:"reason"`
 	// Offset is the chosen node's replication offset when it was chosen,
 	// MasterOffset the master's at the same moment.
 	Offset       int64 `json:"offset"`

@@ -50,10 +50,20 @@ type Restore struct {
 	mount    *kube.DataMount
 	layout   restore.Layout
 	major    int
+	// set and kset are the Sentinel set the master belongs to, for a
+	// restore inside the failover freeze (nil otherwise).
+	set  *replicaSet
+	kset *kubeSet
 }
 
 // Close releases the connection to the target.
-func (r *Restore) Close() { r.k.close() }
+func (r *Restore) Close() {
+	r.k.close()
+	if r.set != nil {
+		r.set.Close()
+		r.kset.Close()
+	}
+}
 
 // PlanRestore reaches the Redis of t, learns what it runs and how it
 // persists, chooses the strategy and runs the pre-flight checks of backup m
@@ -71,6 +81,14 @@ func (a *App) PlanRestore(ctx context.Context, repo *storage.Repo, m *storage.Ma
 	if err := restore.CheckDecryptable(m, o.Identities); err != nil {
 		return nil, err
 	}
+	if t.Sentinel != nil {
+		return a.planSetRestore(ctx, repo, m, t, o)
+	}
+	return a.planRestore(ctx, repo, m, t, o)
+}
+
+// planRestore plans the restore into the pod of t.
+func (a *App) planRestore(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, o RestoreOptions) (*Restore, error) {
 	k, err := a.reachKube(ctx, t, func(k *kubeConn) []kube.Permission {
 		return kube.BackupPermissions(k.kt.Namespace, k.spec, true, k.access == "port-forward", k.secretNames()...)
 	})
@@ -136,6 +154,21 @@ func (r *Restore) Run(ctx context.Context) error {
 	if err := r.Plan.Refused(); err != nil {
 		return err
 	}
+	if r.set != nil {
+		err := restoreIntoSet(ctx, r.set, r.log, 500*time.Millisecond, r.o.Timeout, r.runMaster)
+		if err != nil {
+			r.a.failed(ctx, r.log, "restore failed", err)
+			return err
+		}
+		r.Plan.Result = "restored"
+		r.log.Info("restore succeeded on every node of the Sentinel set", "master", r.set.master.Addr, "replicas", len(r.set.replicas))
+		return nil
+	}
+	return r.runMaster(ctx)
+}
+
+// runMaster restores the pod the plan names.
+func (r *Restore) runMaster(ctx context.Context) error {
 	m, k, log := r.Plan.Backup, r.k, r.log
 	log.Info("verifying the backup before changing anything")
 	if _, err := restore.Fetch(ctx, r.repo, m, io.Discard, restore.FetchOptions{Identities: r.o.Identities}); err != nil {

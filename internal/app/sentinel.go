@@ -31,6 +31,10 @@ type SentinelOptions struct {
 	TLS          *tls.Config
 	PreferMaster bool
 	MaxLag       int64 // bytes; 0: backup.DefaultMaxLag
+	// Dial, when set, opens every connection (to Sentinels and data
+	// nodes), given the address the Sentinels report: in Kubernetes, a
+	// port-forward to the pod with that IP.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // SentinelOptionsOf turns a target's sentinel block into options, reading
@@ -68,7 +72,7 @@ func (o SentinelOptions) tlsFor(addr string) *tls.Config {
 }
 
 func (o SentinelOptions) node(addr string) *redis.Client {
-	return redis.New(redis.Options{Addr: addr, Username: o.User, Password: o.Password, TLS: o.tlsFor(addr)})
+	return redis.New(redis.Options{Addr: addr, Username: o.User, Password: o.Password, TLS: o.tlsFor(addr), Dial: o.Dial})
 }
 
 // replicaSet is a replication set as its Sentinels describe it, with a
@@ -93,7 +97,7 @@ func (s *replicaSet) Close() {
 func askSentinels(ctx context.Context, o SentinelOptions) (master string, votes int, clients []*redis.Sentinel, err error) {
 	answers := make([]backup.SentinelAnswer, len(o.Sentinels))
 	for i, addr := range o.Sentinels {
-		c := redis.NewSentinel(redis.Options{Addr: addr, Username: o.SentinelUser, Password: o.SentinelPassword, TLS: o.tlsFor(addr)})
+		c := redis.NewSentinel(redis.Options{Addr: addr, Username: o.SentinelUser, Password: o.SentinelPassword, TLS: o.tlsFor(addr), Dial: o.Dial})
 		a := backup.SentinelAnswer{Sentinel: addr}
 		if a.Master, a.Err = c.MasterAddr(ctx, o.MasterName); a.Err == nil {
 			var m redis.Instance
@@ -207,6 +211,23 @@ func portOf(addr string) string {
 // connection with the topology the manifest records. After the stream it
 // asks the Sentinels again, to record a failover that ran meanwhile.
 func (a *App) connectSentinel(ctx context.Context, t *config.Target) (*Conn, error) {
+	if t.Sentinel.Kubernetes != nil {
+		o, k, err := a.kubeSentinelOptions(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := a.connectSet(ctx, t.Name, o)
+		if err != nil {
+			k.Close()
+			return nil, err
+		}
+		closeConn := conn.close
+		conn.close = func() { closeConn(); k.Close() }
+		if p := k.PodOf(conn.Topology.Chosen); p != nil {
+			conn.Topology.ChosenPod = p.Namespace + "/" + p.Name
+		}
+		return conn, nil
+	}
 	o, err := SentinelOptionsOf(t)
 	if err != nil {
 		return nil, err
@@ -231,7 +252,7 @@ func (a *App) connectSet(ctx context.Context, target string, o SentinelOptions) 
 	log := a.Log.With("target", target)
 	log.InfoContext(ctx, "backup source chosen", "node", c.Node.Addr, "role", role, "master", s.master.Addr, "reason", c.Reason)
 	client := o.node(c.Node.Addr)
-	pull := &redis.PullSource{Addr: c.Node.Addr, Username: o.User, Password: o.Password, TLS: o.tlsFor(c.Node.Addr)}
+	pull := &redis.PullSource{Addr: c.Node.Addr, Username: o.User, Password: o.Password, TLS: o.tlsFor(c.Node.Addr), Dial: o.Dial}
 	src := &setSource{Source: withForkCost{pull, "", client}, o: o, topo: topo, log: log}
 	return &Conn{Source: src, Client: client, Kind: string(config.SourceReplication), Topology: topo,
 		close: func() { _ = client.Close() }}, nil
