@@ -1,0 +1,311 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rdbak/rdbak/internal/testcluster"
+	"github.com/rdbak/rdbak/internal/testenv"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// sentinelSet mimics the Bitnami chart with sentinel.enabled: a redis-node
+// StatefulSet of 3 pods, each with a redis and a sentinel container from
+// the same image and its own PVC. The testbed has no cluster DNS, so the
+// test tells the pods the first master's IP (/shared/master); from then
+// on, as Bitnami's scripts do, a restarting redis container asks its
+// Sentinel who the master is and starts as its replica, or as master.
+const sentinelSet = `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: redis-node}
+spec:
+  serviceName: redis-headless
+  replicas: 3
+  selector: {matchLabels: {app: redis-node}}
+  template:
+    metadata: {labels: {app: redis-node}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      volumes: [{name: shared, emptyDir: {}}]
+      containers:
+      - name: redis
+        image: %[1]s
+        imagePullPolicy: Never
+        env: [{name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
+        command:
+        - sh
+        - -c
+        - |
+          set -e
+          REPL=""
+          if [ -f /shared/master ]; then
+            M=$(redis-cli -p 26379 SENTINEL get-master-addr-by-name mymaster 2>/dev/null | head -1)
+            [ -n "$M" ] || M=$(cut -d' ' -f1 /shared/master)
+            [ "$M" = "$POD_IP" ] || REPL="--replicaof $M 6379"
+          fi
+          exec redis-server --dir /data --save "" --appendonly no --protected-mode no --enable-debug-command yes $REPL
+        ports: [{containerPort: 6379, name: redis}]
+        readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
+        volumeMounts: [{name: data, mountPath: /data}, {name: shared, mountPath: /shared}]
+      - name: sentinel
+        image: %[1]s
+        imagePullPolicy: Never
+        command:
+        - sh
+        - -c
+        - |
+          until [ -f /shared/master ]; do sleep 1; done
+          read ip port < /shared/master
+          [ -f /shared/sentinel.conf ] || printf 'port 26379\nprotected-mode no\nsentinel monitor mymaster %%s %%s 2\nsentinel down-after-milliseconds mymaster 2000\nsentinel failover-timeout mymaster 10000\n' "$ip" "$port" > /shared/sentinel.conf
+          exec redis-server /shared/sentinel.conf --sentinel
+        ports: [{containerPort: 26379, name: sentinel}]
+        volumeMounts: [{name: shared, mountPath: /shared}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
+`
+
+// sentinelCLI runs redis-cli against the Sentinel of pod (from its redis
+// container: they share the pod's network).
+func sentinelCLI(t *testing.T, ns *testcluster.Namespace, pod string, args ...string) string {
+	t.Helper()
+	return strings.TrimSpace(ns.Run(t, pod, append([]string{"redis-cli", "-p", "26379"}, args...)...))
+}
+
+// startSentinelSet starts the shape and wires it: redis-node-0 master, the
+// others its replicas, every Sentinel watching it and knowing the others.
+func startSentinelSet(t *testing.T, ns *testcluster.Namespace) map[string]string {
+	t.Helper()
+	for i := range 3 {
+		ns.LocalPV(t, fmt.Sprintf("data-redis-node-%d", i), "1Gi")
+	}
+	ns.Apply(t, fmt.Sprintf(sentinelSet, ns.RedisImage(t)))
+	ns.WaitStatefulSet(t, "redis-node")
+	ips := map[string]string{}
+	for _, p := range ns.PodsOf(t, &metav1.LabelSelector{MatchLabels: map[string]string{"app": "redis-node"}}) {
+		ips[p.Name] = p.Status.PodIP
+	}
+	for i := range 3 {
+		pod := fmt.Sprintf("redis-node-%d", i)
+		if i > 0 {
+			ns.Run(t, pod, "redis-cli", "replicaof", ips["redis-node-0"], "6379")
+		}
+		ns.Run(t, pod, "sh", "-c", "echo '"+ips["redis-node-0"]+" 6379' > /shared/master")
+	}
+	waitSentinels(t, ns, ips["redis-node-0"])
+	return ips
+}
+
+// waitSentinels waits until every Sentinel names master, lists 2 replicas
+// whose link is up, and knows the 2 other Sentinels.
+func waitSentinels(t *testing.T, ns *testcluster.Namespace, master string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for i := 0; i < 3; {
+		pod := fmt.Sprintf("redis-node-%d", i)
+		var stdout strings.Builder
+		script := "redis-cli -p 26379 SENTINEL get-master-addr-by-name mymaster | head -1; redis-cli -p 26379 SENTINEL replicas mymaster | grep -c '^master-link-status$' ; redis-cli -p 26379 SENTINEL replicas mymaster | grep -A1 '^flags$' | grep -c '^slave$'; redis-cli -p 26379 SENTINEL sentinels mymaster | grep -c '^runid$'"
+		err := ns.Exec(t.Context(), pod, []string{"sh", "-c", script}, testcluster.ExecOptions{Stdout: &stdout})
+		if err == nil && strings.Fields(stdout.String()) != nil && strings.Join(strings.Fields(stdout.String()), " ") == master+" 2 2 2" {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Sentinel of %s never settled on master %s: %q (%v)", pod, master, stdout.String(), err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// currentMaster returns the pod the Sentinels name as master, waiting
+// until all three agree.
+func currentMaster(t *testing.T, ns *testcluster.Namespace, ips map[string]string) string {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		seen := map[string]bool{}
+		for i := range 3 {
+			seen[strings.Split(sentinelCLI(t, ns, fmt.Sprintf("redis-node-%d", i), "SENTINEL", "get-master-addr-by-name", "mymaster"), "\n")[0]] = true
+		}
+		if len(seen) == 1 {
+			for ip := range seen {
+				for pod, pip := range ips {
+					if pip == ip {
+						return pod
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Sentinels never agreed on a master: %v", seen)
+		}
+	}
+}
+
+// failover runs SENTINEL FAILOVER and waits until the Sentinels agree on a
+// new master with both replicas linked, returning its pod.
+func failover(t *testing.T, ns *testcluster.Namespace, ips map[string]string) string {
+	t.Helper()
+	old := currentMaster(t, ns, ips)
+	sentinelCLI(t, ns, old, "SENTINEL", "FAILOVER", "mymaster")
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		if m := currentMaster(t, ns, ips); m != old {
+			waitSentinels(t, ns, ips[m])
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no failover after SENTINEL FAILOVER")
+		}
+	}
+}
+
+// digests returns DEBUG DIGEST of every node once their replicas caught up.
+func setDigests(t *testing.T, ns *testcluster.Namespace, master string) map[string]string {
+	t.Helper()
+	want := strings.TrimSpace(ns.Run(t, master, "redis-cli", "DEBUG", "DIGEST"))
+	out := map[string]string{}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		same := true
+		for i := range 3 {
+			pod := fmt.Sprintf("redis-node-%d", i)
+			out[pod] = strings.TrimSpace(ns.Run(t, pod, "redis-cli", "DEBUG", "DIGEST"))
+			same = same && out[pod] == want
+		}
+		if same || time.Now().After(deadline) {
+			return out
+		}
+	}
+}
+
+func priorities(t *testing.T, ns *testcluster.Namespace) []string {
+	t.Helper()
+	var out []string
+	for i := range 3 {
+		out = append(out, strings.Split(strings.TrimSpace(ns.Run(t, fmt.Sprintf("redis-node-%d", i), "redis-cli", "CONFIG", "GET", "replica-priority")), "\n")[1])
+	}
+	return out
+}
+
+// TestSentinelSet backs up and restores a Bitnami-style Sentinel set: the
+// backup comes from a replica and says so, also after a failover; the
+// restore ends with the backup's digest on every node, one master agreed,
+// the priorities back, and the digests hold through another failover; a
+// restore interrupted (SIGINT) leaves the old data everywhere and the
+// priorities back.
+func TestSentinelSet(t *testing.T) {
+	ns := testcluster.New(t)
+	ips := startSentinelSet(t, ns)
+	src := redisIn(t, ns, "redis-node-0", "")
+	testenv.FillAllTypes(t, src, 1)
+	a := setDigests(t, ns, "redis-node-0")["redis-node-0"]
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rdbak.yaml")
+	conf := fmt.Sprintf(`storage: file://%s
+targets:
+  - name: ha
+    kubernetes: {namespace: %s, statefulset: redis-node, container: redis}
+    sentinel:
+      kubernetes: {selector: app=redis-node, container: sentinel}
+      masterName: mymaster
+`, filepath.Join(dir, "store"), ns.Name)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	topology := func() *storage.Topology {
+		repo, err := storage.Open(t.Context(), "file://"+filepath.Join(dir, "store"), storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer repo.Close()
+		ms, _, err := repo.List(t.Context(), "ha")
+		if err != nil || len(ms) == 0 {
+			t.Fatalf("list: %d backups, %v", len(ms), err)
+		}
+		return ms[len(ms)-1].Topology
+	}
+
+	rdbak(t, ns, nil, "now", "--config", cfg, "--target", "ha").ok(t)
+	if tp := topology(); tp == nil || tp.ChosenRole != "replica" || tp.Master != ips["redis-node-0"]+":6379" || !strings.HasPrefix(tp.ChosenPod, ns.Name+"/redis-node-") {
+		t.Fatalf("first backup topology %+v: want a replica pod of master %s", tp, ips["redis-node-0"])
+	}
+
+	master := failover(t, ns, ips)
+	rdbak(t, ns, nil, "now", "--config", cfg, "--target", "ha").ok(t)
+	if tp := topology(); tp.Master != ips[master]+":6379" || tp.ChosenRole != "replica" || tp.ChosenPod == ns.Name+"/"+master {
+		t.Fatalf("backup after the failover: topology %+v, want a replica of %s", tp, master)
+	}
+
+	// Other data, then a restore interrupted while it freezes failover.
+	m := redisIn(t, ns, master, "")
+	change(t, m)
+	old := setDigests(t, ns, master)[master]
+	cmd := exec.CommandContext(t.Context(), rdbakBin, "restore", "latest", "--config", cfg, "--target", "ha", "--yes")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig(ns))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "freeze failover") {
+			_ = cmd.Process.Signal(syscall.SIGINT)
+		}
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("an interrupted restore succeeded:\n%s", log.String())
+	}
+	t.Logf("interrupted restore:\n%s", log.String())
+	for pod, d := range setDigests(t, ns, master) {
+		if d != old {
+			t.Errorf("after the interrupted restore %s has digest %s, want the old %s", pod, d, old)
+		}
+	}
+	if p := priorities(t, ns); strings.Join(p, ",") != "100,100,100" {
+		t.Errorf("after the interrupted restore replica-priority = %v, want 100 everywhere", p)
+	}
+
+	out := rdbak(t, ns, nil, "restore", "latest", "--config", cfg, "--target", "ha", "--dry-run").ok(t)
+	for _, want := range []string{"freeze failover", "fully resynced from the restored master", "replica-priority"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the dry-run plan does not mention %q:\n%s", want, out)
+		}
+	}
+	rdbak(t, ns, nil, "restore", "latest", "--config", cfg, "--target", "ha", "--yes").ok(t)
+	if got := currentMaster(t, ns, ips); got != master {
+		t.Errorf("after the restore the Sentinels name %s, want %s", got, master)
+	}
+	for pod, d := range setDigests(t, ns, master) {
+		if d != a {
+			t.Errorf("after the restore %s has digest %s, want the backup's %s", pod, d, a)
+		}
+	}
+	if p := priorities(t, ns); strings.Join(p, ",") != "100,100,100" {
+		t.Errorf("after the restore replica-priority = %v, want 100 everywhere", p)
+	}
+	next := failover(t, ns, ips)
+	for pod, d := range setDigests(t, ns, next) {
+		if d != a {
+			t.Errorf("after a further failover %s has digest %s, want the backup's %s", pod, d, a)
+		}
+	}
+}
