@@ -77,11 +77,21 @@ spec:
     spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
 `
 
+// runRedis execs cmd in the redis container of pod and returns its stdout.
+func runRedis(t *testing.T, ns *testcluster.Namespace, pod string, cmd ...string) string {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	if err := ns.Exec(t.Context(), pod, cmd, testcluster.ExecOptions{Container: "redis", Stdout: &stdout, Stderr: &stderr}); err != nil {
+		t.Fatalf("%v in %s: %v; stderr: %q", cmd, pod, err, stderr.String())
+	}
+	return stdout.String()
+}
+
 // sentinelCLI runs redis-cli against the Sentinel of pod (from its redis
 // container: they share the pod's network).
 func sentinelCLI(t *testing.T, ns *testcluster.Namespace, pod string, args ...string) string {
 	t.Helper()
-	return strings.TrimSpace(ns.Run(t, pod, append([]string{"redis-cli", "-p", "26379"}, args...)...))
+	return strings.TrimSpace(runRedis(t, ns, pod, append([]string{"redis-cli", "-p", "26379"}, args...)...))
 }
 
 // startSentinelSet starts the shape and wires it: redis-node-0 master, the
@@ -100,9 +110,9 @@ func startSentinelSet(t *testing.T, ns *testcluster.Namespace) map[string]string
 	for i := range 3 {
 		pod := fmt.Sprintf("redis-node-%d", i)
 		if i > 0 {
-			ns.Run(t, pod, "redis-cli", "replicaof", ips["redis-node-0"], "6379")
+			runRedis(t, ns, pod, "redis-cli", "replicaof", ips["redis-node-0"], "6379")
 		}
-		ns.Run(t, pod, "sh", "-c", "echo '"+ips["redis-node-0"]+" 6379' > /shared/master")
+		runRedis(t, ns, pod, "sh", "-c", "echo '"+ips["redis-node-0"]+" 6379' > /shared/master")
 	}
 	waitSentinels(t, ns, ips["redis-node-0"])
 	return ips
@@ -117,7 +127,7 @@ func waitSentinels(t *testing.T, ns *testcluster.Namespace, master string) {
 		pod := fmt.Sprintf("redis-node-%d", i)
 		var stdout strings.Builder
 		script := "redis-cli -p 26379 SENTINEL get-master-addr-by-name mymaster | head -1; redis-cli -p 26379 SENTINEL replicas mymaster | grep -c '^master-link-status$' ; redis-cli -p 26379 SENTINEL replicas mymaster | grep -A1 '^flags$' | grep -c '^slave$'; redis-cli -p 26379 SENTINEL sentinels mymaster | grep -c '^runid$'"
-		err := ns.Exec(t.Context(), pod, []string{"sh", "-c", script}, testcluster.ExecOptions{Stdout: &stdout})
+		err := ns.Exec(t.Context(), pod, []string{"sh", "-c", script}, testcluster.ExecOptions{Container: "redis", Stdout: &stdout})
 		if err == nil && strings.Fields(stdout.String()) != nil && strings.Join(strings.Fields(stdout.String()), " ") == master+" 2 2 2" {
 			i++
 			continue
@@ -173,13 +183,13 @@ func failover(t *testing.T, ns *testcluster.Namespace, ips map[string]string) st
 // digests returns DEBUG DIGEST of every node once their replicas caught up.
 func setDigests(t *testing.T, ns *testcluster.Namespace, master string) map[string]string {
 	t.Helper()
-	want := strings.TrimSpace(ns.Run(t, master, "redis-cli", "DEBUG", "DIGEST"))
+	want := strings.TrimSpace(runRedis(t, ns, master, "redis-cli", "DEBUG", "DIGEST"))
 	out := map[string]string{}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
 		same := true
 		for i := range 3 {
 			pod := fmt.Sprintf("redis-node-%d", i)
-			out[pod] = strings.TrimSpace(ns.Run(t, pod, "redis-cli", "DEBUG", "DIGEST"))
+			out[pod] = strings.TrimSpace(runRedis(t, ns, pod, "redis-cli", "DEBUG", "DIGEST"))
 			same = same && out[pod] == want
 		}
 		if same || time.Now().After(deadline) {
@@ -192,7 +202,7 @@ func priorities(t *testing.T, ns *testcluster.Namespace) []string {
 	t.Helper()
 	var out []string
 	for i := range 3 {
-		out = append(out, strings.Split(strings.TrimSpace(ns.Run(t, fmt.Sprintf("redis-node-%d", i), "redis-cli", "CONFIG", "GET", "replica-priority")), "\n")[1])
+		out = append(out, strings.Split(strings.TrimSpace(runRedis(t, ns, fmt.Sprintf("redis-node-%d", i), "redis-cli", "CONFIG", "GET", "replica-priority")), "\n")[1])
 	}
 	return out
 }
