@@ -260,7 +260,8 @@ targets:
 		t.Fatalf("backup after the failover: topology %+v, want a replica of %s", tp, master)
 	}
 
-	// Other data, then a restore interrupted while it freezes failover.
+	// Other data, then a restore interrupted once every replica has
+	// replica-priority 0, while the Sentinels catch up.
 	m := redisIn(t, ns, master, "")
 	change(t, m)
 	old := setDigests(t, ns, master)[master]
@@ -277,7 +278,7 @@ targets:
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		log.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "freeze failover") {
+		if strings.Contains(sc.Text(), "see replica-priority 0") {
 			_ = cmd.Process.Signal(syscall.SIGINT)
 		}
 	}
@@ -300,7 +301,7 @@ targets:
 			t.Errorf("the dry-run plan does not mention %q:\n%s", want, out)
 		}
 	}
-	rdbak(t, ns, nil, "restore", "latest", "--config", cfg, "--target", "ha", "--yes").ok(t)
+	runbook(t, ns, "restore-sentinel-kubernetes.md", "CONFIG="+cfg, "TARGET=ha", "NS="+ns.Name, "SELECTOR=app=redis-node", "MASTER_NAME=mymaster")
 	if got := currentMaster(t, ns, ips); got != master {
 		t.Errorf("after the restore the Sentinels name %s, want %s", got, master)
 	}

@@ -155,7 +155,12 @@ func (r *Restore) Run(ctx context.Context) error {
 		return err
 	}
 	if r.set != nil {
-		err := restoreIntoSet(ctx, r.set, r.log, 500*time.Millisecond, r.o.Timeout, r.runMaster)
+		// Verify before the freeze, so that a long download does not
+		// hold the set without failover.
+		if err := r.verify(ctx); err != nil {
+			return err
+		}
+		err := restoreIntoSet(ctx, r.set, r.log, 500*time.Millisecond, r.o.Timeout, func(ctx context.Context) error { return r.runMaster(ctx, true) })
 		if err != nil {
 			r.a.failed(ctx, r.log, "restore failed", err)
 			return err
@@ -164,15 +169,24 @@ func (r *Restore) Run(ctx context.Context) error {
 		r.log.Info("restore succeeded on every node of the Sentinel set", "master", r.set.master.Addr, "replicas", len(r.set.replicas))
 		return nil
 	}
-	return r.runMaster(ctx)
+	return r.runMaster(ctx, false)
 }
 
-// runMaster restores the pod the plan names.
-func (r *Restore) runMaster(ctx context.Context) error {
+// verify downloads and checks the whole backup.
+func (r *Restore) verify(ctx context.Context) error {
+	r.log.Info("verifying the backup before changing anything")
+	_, err := restore.Fetch(ctx, r.repo, r.Plan.Backup, io.Discard, restore.FetchOptions{Identities: r.o.Identities})
+	return err
+}
+
+// runMaster restores the pod the plan names, verifying the backup first
+// unless that was done.
+func (r *Restore) runMaster(ctx context.Context, verified bool) error {
 	m, k, log := r.Plan.Backup, r.k, r.log
-	log.Info("verifying the backup before changing anything")
-	if _, err := restore.Fetch(ctx, r.repo, m, io.Discard, restore.FetchOptions{Identities: r.o.Identities}); err != nil {
-		return err
+	if !verified {
+		if err := r.verify(ctx); err != nil {
+			return err
+		}
 	}
 	in := restore.Install{Dir: r.layout.Dir, DBFilename: r.layout.DBFilename, Size: m.Data.RawSize, SHA256: m.Data.RawSHA256, AOF: r.layout.AOF}
 	// Without AOF, the in-memory data may be newer than any file (save ""):

@@ -83,6 +83,7 @@ type replicaSet struct {
 	agreed    int
 	master    backup.Node
 	replicas  []backup.Node
+	log       *slog.Logger // steps of a restore; nil: none
 }
 
 func (s *replicaSet) Close() {

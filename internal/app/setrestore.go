@@ -84,6 +84,9 @@ func (s *replicaSet) freeze(ctx context.Context, poll time.Duration) ([]restore.
 	for _, f := range frozen {
 		want[f.Addr] = 0
 	}
+	if s.log != nil {
+		s.log.InfoContext(ctx, "restore step", "step", "wait for every Sentinel to see replica-priority 0")
+	}
 	if err := s.sentinelsSee(ctx, want, poll); err != nil {
 		return fail(fmt.Errorf("freeze failover: %w", err))
 	}
@@ -214,6 +217,7 @@ func (s *replicaSet) waitInSync(ctx context.Context, poll, timeout time.Duration
 // whatever happens, Ctrl-C included.
 func restoreIntoSet(ctx context.Context, s *replicaSet, log *slog.Logger, poll, timeout time.Duration, install func(ctx context.Context) error) (err error) {
 	log.InfoContext(ctx, "restore step", "step", "freeze failover")
+	s.log = log
 	frozen, err := s.freeze(ctx, poll)
 	if err != nil {
 		return err
