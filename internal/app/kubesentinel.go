@@ -253,9 +253,24 @@ func (a *App) planSetRestore(ctx context.Context, repo *storage.Repo, m *storage
 	findings = append(findings, restore.Finding{Check: "sentinel set", Detail: fmt.Sprintf(
 		"%s: master %s (pod %s) with %d replicas, %d Sentinels; failover is frozen for the restore and the replicas resync from the restored master",
 		so.MasterName, set.master.Addr, p.Namespace+"/"+p.Name, len(set.replicas), len(set.sentinels))})
+	if frozenAll(sp) {
+		findings = append(findings, restore.Finding{Check: "replica-priority", Detail: "every replica already has replica-priority 0, so no Sentinel can fail over; " +
+			"if a restore was killed before it could put the priorities back, set them by hand (CONFIG SET replica-priority 100 on each replica): this restore puts back what it finds"})
+	}
 	if err := set.restorable(ctx); err != nil {
 		findings = append(findings, restore.Finding{Refuse: true, Check: "sentinel set", Detail: err.Error()})
 	}
 	r.Plan.Findings = findings
 	return r, nil
+}
+
+// frozenAll reports whether every replica has replica-priority 0, as a
+// restore killed midway (SIGKILL) leaves them.
+func frozenAll(p restore.SetPlan) bool {
+	for _, r := range p.Replicas {
+		if r.Priority != "0" {
+			return false
+		}
+	}
+	return len(p.Replicas) > 0
 }

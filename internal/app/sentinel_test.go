@@ -188,3 +188,18 @@ func TestSentinelBackupRefusesBadAuthAndName(t *testing.T) {
 		})
 	}
 }
+
+func TestFrozenAll(t *testing.T) {
+	for _, tt := range []struct {
+		prios []string
+		want  bool
+	}{{nil, false}, {[]string{"0"}, true}, {[]string{"0", "0"}, true}, {[]string{"0", "100"}, false}, {[]string{"?"}, false}} {
+		var p restore.SetPlan
+		for _, pr := range tt.prios {
+			p.Replicas = append(p.Replicas, restore.Frozen{Addr: "r", Priority: pr})
+		}
+		if got := frozenAll(p); got != tt.want {
+			t.Errorf("frozenAll(%v) = %v, want %v", tt.prios, got, tt.want)
+		}
+	}
+}

@@ -48,7 +48,8 @@ func (s *replicaSet) restorable(ctx context.Context) error {
 	}
 	for _, r := range s.replicas {
 		if r.Problem != "" {
-			problems = append(problems, "replica "+r.Addr+": "+r.Problem+" (a replica rdbak cannot freeze could be promoted with the old data)")
+			problems = append(problems, "replica "+r.Addr+": "+r.Problem+" (a replica rdbak cannot freeze could be promoted with the old data;"+
+				" if it is gone for good, make the Sentinels forget it with SENTINEL RESET "+s.o.MasterName+" on each)")
 		}
 	}
 	if len(problems) > 0 {
