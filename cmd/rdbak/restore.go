@@ -58,6 +58,14 @@ verifies the whole backup, then
 With appendonly yes the RDB is installed as the AOF base Redis loads. The
 previous data is kept as <file>.pre-restore (see deploy/runbooks/ to roll
 back). Afterwards rdbak checks that Redis loaded what the backup holds.
+
+A Sentinel set in Kubernetes (a config target with kubernetes: and
+sentinel: {kubernetes: ...}): rdbak restores in place into the master the
+Sentinels agree on, inside a failover freeze: replica-priority 0 on every
+replica until each has resynced from the restored master, then the
+priorities are put back (also on failure and Ctrl-C). A Sentinel set given
+by addresses is restored with --to-file and
+deploy/runbooks/restore-sentinel-set.md.
 Restoring into another target than the source works: --from-target names
 the target whose backups to use.
 
