@@ -155,6 +155,14 @@ func (r *Restore) Run(ctx context.Context) error {
 		return err
 	}
 	if r.set != nil {
+		// The set may have changed since the plan (a failover while the
+		// operator read it).
+		if err := r.set.restorable(ctx); err != nil {
+			return err
+		}
+		if err := r.set.stillMaster(ctx); err != nil {
+			return fmt.Errorf("the plan is out of date, plan again: %w", err)
+		}
 		// Verify before the freeze, so that a long download does not
 		// hold the set without failover.
 		if err := r.verify(ctx); err != nil {

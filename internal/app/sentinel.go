@@ -191,7 +191,7 @@ func nodeState(ctx context.Context, o SentinelOptions, r redis.Instance, master 
 		n.Problem = "reports role master"
 	case rep.MasterSyncInProgress:
 		n.Problem = "in a full sync from its master"
-	case net.JoinHostPort(rep.MasterHost, rep.MasterPort) != master && r.Fields["master-port"] != portOf(master):
+	case !sameNode(net.JoinHostPort(rep.MasterHost, rep.MasterPort), master):
 		n.Problem = "replicates from " + net.JoinHostPort(rep.MasterHost, rep.MasterPort) + ", not the master " + master
 	}
 	n.LinkUp = rep.MasterLinkUp
@@ -202,9 +202,17 @@ func nodeState(ctx context.Context, o SentinelOptions, r redis.Instance, master 
 	return n
 }
 
-func portOf(addr string) string {
-	_, p, _ := net.SplitHostPort(addr)
-	return p
+// sameNode reports whether a replica's master_host:port names the master
+// the Sentinels report (ip:port). A replica given its master by host name
+// (replica-announce-hostname setups) is compared by port only: rdbak does
+// not resolve names it may not be able to reach.
+func sameNode(replicaOf, master string) bool {
+	h, p, _ := net.SplitHostPort(replicaOf)
+	mh, mp, _ := net.SplitHostPort(master)
+	if net.ParseIP(h) == nil {
+		return p == mp
+	}
+	return h == mh && p == mp
 }
 
 // connectSentinel discovers the set of t, chooses the node to back up

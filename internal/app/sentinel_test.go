@@ -203,3 +203,20 @@ func TestFrozenAll(t *testing.T) {
 		}
 	}
 }
+
+func TestSameNode(t *testing.T) {
+	for _, tt := range []struct {
+		replicaOf, master string
+		want              bool
+	}{
+		{"10.0.0.1:6379", "10.0.0.1:6379", true},
+		{"10.0.0.2:6379", "10.0.0.1:6379", false},
+		{"10.0.0.1:6380", "10.0.0.1:6379", false},
+		{"redis-node-0.redis-headless:6379", "10.0.0.1:6379", true},
+		{"redis-node-0.redis-headless:6380", "10.0.0.1:6379", false},
+	} {
+		if got := sameNode(tt.replicaOf, tt.master); got != tt.want {
+			t.Errorf("sameNode(%s, %s) = %v, want %v", tt.replicaOf, tt.master, got, tt.want)
+		}
+	}
+}
