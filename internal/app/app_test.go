@@ -287,3 +287,23 @@ func TestRecord(t *testing.T) {
 		t.Fatalf("a failed Event is not a warning:\n%s", logs)
 	}
 }
+
+func TestGroupTopology(t *testing.T) {
+	pod := func(name string) corev1.Pod {
+		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}}
+	}
+	pods := []corev1.Pod{pod("redis-master-0"), pod("redis-replicas-0"), pod("redis-replicas-1")}
+	roles := []kube.Role{{Master: true, Offset: 1000}, {LinkUp: true, IOSecondsAgo: 1, Offset: 990}, {LinkUp: true, IOSecondsAgo: 0, Offset: 1000}}
+	tp := groupTopology(pods, roles, 1, "replica")
+	if tp == nil || tp.Master != "ns/redis-master-0" || tp.Chosen != "ns/redis-replicas-0" || tp.ChosenRole != "replica" || tp.Offset != 990 ||
+		tp.MasterOffset != 1000 || len(tp.Replicas) != 2 || !strings.Contains(tp.Reason, "10 bytes behind the master), as prefer: replica asks") {
+		t.Errorf("replica chosen: %+v", tp)
+	}
+	tp = groupTopology(pods, roles, 0, "")
+	if tp == nil || tp.ChosenRole != "master" || !strings.Contains(tp.Reason, "prefer: master, the default") {
+		t.Errorf("master chosen: %+v", tp)
+	}
+	if tp := groupTopology(pods[:1], roles[:1], 0, ""); tp != nil {
+		t.Errorf("a lone master has topology %+v, want none", tp)
+	}
+}

@@ -116,7 +116,7 @@ func (a *App) connectKube(ctx context.Context, t *config.Target) (*Conn, error) 
 	p := k.pod
 	a.Log.DebugContext(ctx, "reached Redis in Kubernetes", "target", t.Name, "pod", p.Namespace+"/"+p.Name,
 		"container", k.container, "access", k.access, "source", t.Source)
-	conn := &Conn{Client: k.client, Kind: string(t.Source), close: k.close}
+	conn := &Conn{Client: k.client, Kind: string(t.Source), Topology: k.topology, close: k.close}
 	rec, err := k.kc.RecorderFor(ctx, k.spec, p)
 	if err != nil {
 		k.close()
@@ -175,6 +175,9 @@ type kubeConn struct {
 	tls       *tls.Config
 	client    *redis.Client
 	closers   []func()
+	// topology is the replication group the pod was chosen from, when
+	// several pods were asked (nil otherwise).
+	topology *storage.Topology
 }
 
 func (k *kubeConn) close() {
@@ -267,6 +270,7 @@ func (k *kubeConn) choose(ctx context.Context, pods []corev1.Pod) error {
 		if chosen, err = kube.Pick(k.spec, pods, roles, k.kt.Prefer); err != nil {
 			return err
 		}
+		k.topology = groupTopology(pods, roles, chosen, k.kt.Prefer)
 	}
 	k.pod, k.container, k.addr = &pods[chosen], containers[chosen], addrs[chosen]
 	return nil
@@ -339,5 +343,49 @@ func ProbeRole(ctx context.Context, srv backup.Server) (kube.Role, error) {
 	if r.Role == "" {
 		return kube.Role{}, errors.New("INFO replication has no role field")
 	}
-	return kube.Role{Master: r.IsMaster(), LinkUp: r.MasterLinkUp, IOSecondsAgo: r.MasterLastIO}, nil
+	return kube.Role{Master: r.IsMaster(), LinkUp: r.MasterLinkUp, IOSecondsAgo: r.MasterLastIO, Offset: r.MasterReplOffset}, nil
+}
+
+// groupTopology describes the replication group of pods (without
+// Sentinel: the Bitnami replication architecture, a selector over master
+// and replica pods) for the manifest: which pod kube.Pick chose and why.
+// Nil when the pods hold no replica, e.g. several Deployments' pods.
+func groupTopology(pods []corev1.Pod, roles []kube.Role, chosen int, prefer string) *storage.Topology {
+	tp := &storage.Topology{}
+	name := func(i int) string { return pods[i].Namespace + "/" + pods[i].Name }
+	master := -1
+	for i, r := range roles {
+		if r.Master {
+			master = i
+			tp.Master = name(i)
+			tp.MasterOffset = r.Offset
+		} else {
+			tp.Replicas = append(tp.Replicas, name(i))
+		}
+	}
+	if len(tp.Replicas) == 0 {
+		return nil
+	}
+	c := roles[chosen]
+	tp.Chosen, tp.ChosenPod, tp.Offset = name(chosen), name(chosen), c.Offset
+	switch {
+	case c.Master:
+		tp.ChosenRole, tp.Reason = "master", "the master (prefer: master, the default; prefer: replica backs up a healthy replica)"
+		if prefer == "replica" {
+			tp.Reason = "the master: no replica has a live link (prefer: replica)"
+		}
+	default:
+		tp.ChosenRole = "replica"
+		lag := ""
+		if master >= 0 {
+			lag = fmt.Sprintf(", %d bytes behind the master", max(tp.MasterOffset-c.Offset, 0))
+		}
+		tp.Reason = fmt.Sprintf("replica with a live link (last I/O %d s ago%s)", c.IOSecondsAgo, lag)
+		if prefer == "replica" {
+			tp.Reason += ", as prefer: replica asks"
+		} else {
+			tp.Reason += ": no master among the pods"
+		}
+	}
+	return tp
 }

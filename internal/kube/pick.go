@@ -14,6 +14,8 @@ type Role struct {
 	LinkUp bool
 	// IOSecondsAgo is master_last_io_seconds_ago for a replica (-1 unknown).
 	IOSecondsAgo int
+	// Offset is master_repl_offset: the node's replication offset.
+	Offset int64
 }
 
 // MaxReplicaIdle is how stale a replica's link may be before rdbak refuses
