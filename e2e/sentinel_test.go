@@ -320,3 +320,106 @@ targets:
 		}
 	}
 }
+
+// replicationSet mimics the Bitnami chart's replication architecture
+// without Sentinel: a redis-master StatefulSet and a redis-replicas one of
+// 2 pods, each pod with its PVC. Without cluster DNS the test points the
+// replicas at the master's IP.
+const replicationSet = `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: redis-master}
+spec:
+  serviceName: redis-headless
+  replicas: 1
+  selector: {matchLabels: {app.kubernetes.io/instance: redis, app.kubernetes.io/component: master}}
+  template:
+    metadata: {labels: {app.kubernetes.io/instance: redis, app.kubernetes.io/component: master}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: redis
+        image: %[1]s
+        imagePullPolicy: Never
+        command: [redis-server, --dir, /data, --save, "", %[2]s]
+        ports: [{containerPort: 6379, name: redis}]
+        readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: redis-replicas}
+spec:
+  serviceName: redis-headless
+  replicas: 2
+  selector: {matchLabels: {app.kubernetes.io/instance: redis, app.kubernetes.io/component: replica}}
+  template:
+    metadata: {labels: {app.kubernetes.io/instance: redis, app.kubernetes.io/component: replica}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: redis
+        image: %[1]s
+        imagePullPolicy: Never
+        command: [redis-server, --dir, /data, --save, "", %[2]s]
+        ports: [{containerPort: 6379, name: redis}]
+        readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
+`
+
+// TestReplicationSetBackup backs up the master + 2 replicas shape with
+// --prefer replica over a selector covering both StatefulSets: a replica
+// is backed up, the manifest's topology names it and the master, and the
+// backup holds the master's data. A restore into the master is still
+// refused without --allow-replicas (no Sentinel to coordinate with).
+func TestReplicationSetBackup(t *testing.T) {
+	ns := testcluster.New(t)
+	ns.LocalPV(t, "data-redis-master-0", "1Gi")
+	ns.LocalPV(t, "data-redis-replicas-0", "1Gi")
+	ns.LocalPV(t, "data-redis-replicas-1", "1Gi")
+	ns.Apply(t, manifest(ns, t, replicationSet))
+	ns.WaitStatefulSet(t, "redis-master")
+	ns.WaitStatefulSet(t, "redis-replicas")
+	master := ns.WaitPodReady(t, "redis-master-0")
+	for _, r := range []string{"redis-replicas-0", "redis-replicas-1"} {
+		ns.Run(t, r, "redis-cli", "replicaof", master.Status.PodIP, "6379")
+	}
+	src := redisIn(t, ns, "redis-master-0", "")
+	testenv.FillAllTypes(t, src, 1)
+	want := src.Digest(t)
+	for _, r := range []string{"redis-replicas-0", "redis-replicas-1"} {
+		for deadline := time.Now().Add(time.Minute); strings.TrimSpace(ns.Run(t, r, "redis-cli", "DEBUG", "DIGEST")) != want; time.Sleep(500 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %s never caught up", r)
+			}
+		}
+	}
+	dir := t.TempDir()
+	store := "file://" + dir
+	rdbak(t, ns, nil, "now", "--storage", store, "--target", "repl", "--selector", "app.kubernetes.io/instance=redis", "-n", ns.Name, "--prefer", "replica").ok(t)
+	repo, err := storage.Open(t.Context(), store, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	ms, _, err := repo.List(t.Context(), "repl")
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("list: %d backups, %v", len(ms), err)
+	}
+	tp := ms[0].Topology
+	if tp == nil || tp.ChosenRole != "replica" || tp.Master != ns.Name+"/redis-master-0" || len(tp.Replicas) != 2 || !strings.HasPrefix(tp.Chosen, ns.Name+"/redis-replicas-") {
+		t.Fatalf("topology %+v: want a replica chosen and the master recorded", tp)
+	}
+	if ms[0].Redis.Role != "slave" || ms[0].Redis.MasterLink != "up" {
+		t.Errorf("manifest redis %+v: want a replica with its link up", ms[0].Redis)
+	}
+	rdbak(t, ns, nil, "verify", "latest", "--storage", store, "--target", "repl").ok(t)
+	rdbak(t, ns, nil, "restore", "latest", "--storage", store, "--target", "repl", "--yes", "--statefulset", ns.Name+"/redis-master").
+		fails(t, 1, "2 connected replicas", "--allow-replicas")
+}
