@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -21,7 +22,7 @@ func (g *globals) completeIDs(cmd *cobra.Command, args []string, _ string) ([]st
 	}
 	ctx, cancel := g.completionContext(cmd)
 	defer cancel()
-	repo, target, err := g.openRepo(ctx, false)
+	repo, target, err := g.req().OpenRepo(ctx, false)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
@@ -33,7 +34,7 @@ func (g *globals) completeIDs(cmd *cobra.Command, args []string, _ string) ([]st
 	out := []string{"latest\tthe newest backup"}
 	now := time.Now()
 	for i := len(ms) - 1; i >= 0; i-- {
-		out = append(out, ms[i].ID+"\t"+ms[i].Target+", "+humanAge(now.Sub(ms[i].Created))+" ago")
+		out = append(out, ms[i].ID+"\t"+ms[i].Target+", "+render.Age(now.Sub(ms[i].Created))+" ago")
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
@@ -44,7 +45,7 @@ func (g *globals) completeTargets(cmd *cobra.Command, _ []string, _ string) ([]s
 	ctx, cancel := g.completionContext(cmd)
 	defer cancel()
 	if g.config != "" {
-		f, err := g.loadConfig()
+		f, err := g.req().LoadConfig()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}

@@ -22,7 +22,7 @@ invalid. -o json|yaml prints one result per file (the errors are printed
 on stderr all the same).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, files []string) error {
-			structured, _ := g.jsonOutput()
+			structured := g.structured()
 			var errs []error
 			results := make([]validateResult, 0, len(files))
 			for _, f := range files {

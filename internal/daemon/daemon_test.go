@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"bufio"
@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/daemon"
 	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -113,9 +115,11 @@ func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	td.cancel = cancel
 	go func() {
-		td.done <- Run(ctx, Options{
-			ConfigPath: td.cfg, Listener: ln, Backup: td.fb.run, Reload: td.reload, Clock: td.clk,
-			Log: slog.New(slog.NewTextHandler(td.logs, nil)),
+		log := slog.New(slog.NewTextHandler(td.logs, nil))
+		a := &app.App{Log: log}
+		td.done <- daemon.Run(ctx, daemon.Options{
+			ConfigPath: td.cfg, Load: a.DaemonLoader(td.cfg, td.fb.run, nil), Listener: ln, Reload: td.reload, Clock: td.clk,
+			Log: log,
 		})
 	}()
 	t.Cleanup(func() {
@@ -421,7 +425,8 @@ func TestDaemonRefusesBadStart(t *testing.T) {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		err := Run(t.Context(), Options{ConfigPath: path, Listen: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler)})
+		a := &app.App{Log: slog.New(slog.DiscardHandler)}
+		err := daemon.Run(t.Context(), daemon.Options{ConfigPath: path, Load: a.DaemonLoader(path, a.ScheduledBackup, nil), Listen: "127.0.0.1:0", Log: a.Log})
 		if err == nil {
 			t.Errorf("%s: Run started", name)
 		}
