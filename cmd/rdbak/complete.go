@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/render"
-	"github.com/rdbak/rdbak/storage"
 )
 
 // completionTimeout bounds the storage listing behind a TAB press.
@@ -22,12 +21,7 @@ func (g *globals) completeIDs(cmd *cobra.Command, args []string, _ string) ([]st
 	}
 	ctx, cancel := g.completionContext(cmd)
 	defer cancel()
-	repo, target, err := g.req().OpenRepo(ctx, false)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
-	}
-	defer repo.Close()
-	ms, _, err := repo.List(ctx, target)
+	ms, err := g.req().Backups(ctx)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
@@ -44,30 +38,11 @@ func (g *globals) completeIDs(cmd *cobra.Command, args []string, _ string) ([]st
 func (g *globals) completeTargets(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 	ctx, cancel := g.completionContext(cmd)
 	defer cancel()
-	if g.config != "" {
-		f, err := g.req().LoadConfig()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		var names []string
-		for _, t := range f.Targets {
-			names = append(names, t.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
-	if g.storage == "" {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	repo, err := storage.Open(ctx, g.storage, storage.Options{})
+	names, err := g.req().TargetNames(ctx)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
-	defer repo.Close()
-	ms, _, err := repo.List(ctx, "")
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
-	}
-	return storage.Targets(ms), cobra.ShellCompDirectiveNoFileComp
+	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
 // completionContext: completion runs no PersistentPreRun, so the logger

@@ -54,22 +54,7 @@ Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			reload := make(chan struct{})
 			ctx := cmd.Context()
-			go func() {
-				for {
-					select {
-					case <-hup:
-						select {
-						case reload <- struct{}{}:
-						case <-ctx.Done():
-							return
-						}
-					case <-ctx.Done():
-						return
-					}
-				}
-			}()
 			a := g.app(kf)
 			err := daemon.Run(ctx, daemon.Options{
 				ConfigPath:     g.config,
@@ -77,7 +62,7 @@ Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 				Listen:         listen,
 				Log:            g.log,
 				NewElector:     a.NewElector(kf),
-				Reload:         reload,
+				Reload:         hup,
 				ReloadInterval: reloadInterval,
 			})
 			var fe *config.FieldError

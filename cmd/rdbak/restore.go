@@ -14,11 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/restore"
-	"github.com/rdbak/rdbak/storage"
 )
 
 func newRestoreCmd(g *globals) *cobra.Command {
@@ -90,35 +88,19 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 			if toFile != "" {
 				return g.restoreToFile(ctx, ref, at, fromTarget, toFile, force, skipDamaged, idFiles)
 			}
-			t, url, err := g.req().RestoreTarget(kf, passFile)
-			if err != nil {
-				return err
-			}
 			ko.confirmInput, ko.confirmPrompt = os.Stdin, render.IsTerminal(os.Stdin)
 			if ko.Timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, ko.Timeout)
 				defer cancel()
 			}
-			repo, err := storage.Open(ctx, url, storage.Options{})
+			r, err := g.cliApp(kf.Flags).PlanRestoreInto(ctx, g.req(), kf, app.RestoreRequest{Ref: ref, At: at, FromTarget: fromTarget,
+				SkipDamaged: skipDamaged, PasswordFile: passFile, IdentityFiles: idFiles}, ko.RestoreOptions)
 			if err != nil {
 				return err
 			}
-			defer repo.Close()
-			source := fromTarget
-			if source == "" {
-				source = t.Name
-			}
-			m, err := app.Pick(ctx, g.log, repo, source, ref, at, skipDamaged)
-			if err != nil {
-				return err
-			}
-			if m.Data.Encrypted() {
-				if ko.Identities, err = g.req().Identities(t, idFiles); err != nil {
-					return err
-				}
-			}
-			return g.restoreKube(ctx, repo, m, t, kf, ko)
+			defer r.Close()
+			return g.restoreKube(ctx, r, ko)
 		},
 	}
 	f := cmd.Flags()
@@ -187,14 +169,8 @@ type kubeRestoreOpts struct {
 	confirmPrompt bool // stdin is a terminal
 }
 
-// restoreKube restores m into the Redis that t names: plan, print,
-// confirm, run.
-func (g *globals) restoreKube(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, kf *app.KubeFlags, o kubeRestoreOpts) error {
-	r, err := g.cliApp(kf.Flags).PlanRestore(ctx, repo, m, t, o.RestoreOptions)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+// restoreKube carries out the planned restore r: print, confirm, run.
+func (g *globals) restoreKube(ctx context.Context, r *app.Restore, o kubeRestoreOpts) error {
 	p := r.Plan
 	refused := p.Refused()
 	if o.dryRun || refused != nil {
@@ -219,7 +195,7 @@ func (g *globals) restoreKube(ctx context.Context, repo *storage.Repo, m *storag
 	if g.structured() {
 		return g.writeResult(p)
 	}
-	_, err = fmt.Fprintf(g.stdout, "restored %s/%s into %s; the previous data is kept as %s\n", m.Target, m.ID, p.Pod, strings.Join(p.PreRestore, ", "))
+	_, err := fmt.Fprintf(g.stdout, "restored %s/%s into %s; the previous data is kept as %s\n", p.Backup.Target, p.Backup.ID, p.Pod, strings.Join(p.PreRestore, ", "))
 	return err
 }
 

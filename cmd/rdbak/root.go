@@ -104,22 +104,13 @@ defaults.
 }
 
 func (g *globals) setup() error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return usagef("--log-level %q: use debug, info, warn or error", g.logLevel)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	w := g.stderr
+	var w io.Writer = g.stderr
 	if g.term != nil {
 		w = g.term
 	}
-	switch g.logFormat {
-	case "text":
-		g.log = slog.New(slog.NewTextHandler(w, opts))
-	case "json":
-		g.log = slog.New(slog.NewJSONHandler(w, opts))
-	default:
-		return usagef("--log-format %q: use text or json", g.logFormat)
+	var err error
+	if g.log, err = render.Logger(w, g.logFormat, g.logLevel); err != nil {
+		return err
 	}
 	redis.RouteLibraryLogs(g.log)
 	kube.RouteLibraryLogs(g.log)

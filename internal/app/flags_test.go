@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/storage"
 )
 
 // TestEncryptFlags: the flags replace the config's encryption; a bad key
@@ -83,5 +85,50 @@ func TestRequestIdentities(t *testing.T) {
 	}
 	if ids, err := (Request{Log: quiet()}).Identities(nil, nil); err != nil || ids.Len() != 0 {
 		t.Errorf("no config, no flags: %v, %v", ids, err)
+	}
+}
+
+// TestValidateConfigs: one result per file; the bad ones make one usage
+// error naming each file.
+func TestValidateConfigs(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.yaml", "storage: file:///b\ntargets:\n  - {name: a, redis: \"redis://:pw@h:1\"}\n")
+	bad := writeFile(t, dir, "bad.yaml", "storage: file:///b\ntargets:\n  - {name: a, redis: \"redis://h:1\", bogus: 1}\n")
+	res, err := ValidateConfigs([]string{good, bad})
+	if !isUsage(err) || !strings.Contains(err.Error(), bad) || strings.Contains(err.Error(), good) {
+		t.Errorf("error %v, want a usage error naming %s only", err, bad)
+	}
+	if len(res) != 2 || !res[0].OK || res[0].Targets != 1 || len(res[0].Warnings) != 1 || res[1].OK || res[1].Error == "" {
+		t.Errorf("results %+v", res)
+	}
+	if _, err := ValidateConfigs([]string{good}); err != nil {
+		t.Errorf("a good file: %v", err)
+	}
+}
+
+// TestTargetNamesAndBackups: completion's candidates come from the config,
+// else from storage.
+func TestTargetNamesAndBackups(t *testing.T) {
+	_, url, repo := fileStore(t)
+	now := time.Now()
+	putBackup(t, repo, "s", storage.NewID(now), now)
+	cfg := writeFile(t, t.TempDir(), "rdbak.yaml", "storage: "+url+"\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n  - {name: b, redis: \"redis://h:2\"}\n")
+	for _, tc := range []struct {
+		req  Request
+		want string
+	}{
+		{Request{Config: cfg}, "a,b"},
+		{Request{Storage: url}, "s"},
+		{Request{}, ""},
+	} {
+		tc.req.Log = quiet()
+		got, err := tc.req.TargetNames(t.Context())
+		if err != nil || strings.Join(got, ",") != tc.want {
+			t.Errorf("%+v: %v, %v; want %s", tc.req, got, err, tc.want)
+		}
+	}
+	ms, err := Request{Storage: url, Log: quiet()}.Backups(t.Context())
+	if err != nil || len(ms) != 1 || ms[0].Target != "s" {
+		t.Errorf("backups %v, %v", ms, err)
 	}
 }

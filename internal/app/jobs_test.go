@@ -254,3 +254,31 @@ func TestBackupNowAndConfig(t *testing.T) {
 		t.Errorf("target one has %d backups, want 1", len(ms))
 	}
 }
+
+// TestPlanRestoreInto: the backup is taken from the --from-target's (or
+// the target's own) backups, and an encrypted one needs an identity,
+// before anything in the cluster is asked.
+func TestPlanRestoreInto(t *testing.T) {
+	_, url, repo := fileStore(t)
+	now := time.Now()
+	id := storage.NewID(now)
+	putBackup(t, repo, "src", id, now)
+	a := &App{Log: quiet(), CallerReports: true}
+	req := Request{Storage: url, Target: "dst", Log: quiet()}
+	k := kubeFlags(t, "-n", "prod")
+	k.Pod = "redis-0"
+	if _, err := a.PlanRestoreInto(t.Context(), req, k, RestoreRequest{Ref: "latest"}, RestoreOptions{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("no backups of dst: %v, want ErrNotFound", err)
+	}
+	m, err := repo.Get(t.Context(), "src", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Data.Encryption = &storage.Encryption{Scheme: "age", Recipients: []string{"age1x"}}
+	if err := repo.Commit(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PlanRestoreInto(t.Context(), req, k, RestoreRequest{Ref: "latest", FromTarget: "src"}, RestoreOptions{}); !errors.Is(err, restore.ErrNeedIdentity) {
+		t.Errorf("an encrypted backup without identity: %v, want ErrNeedIdentity", err)
+	}
+}

@@ -365,3 +365,40 @@ func WarnSkipped(log *slog.Logger, sel storage.Selection) {
 	log.Warn("falling back to an older backup", "target", sel.Manifest.Target, "backup_id", sel.Manifest.ID,
 		"created", sel.Manifest.Created.UTC().Format(time.RFC3339Nano), "skipped", strings.Join(names, ", "))
 }
+
+// TargetNames returns the names of the config file's targets, else of
+// the targets with backups in --storage (none without either).
+func (r Request) TargetNames(ctx context.Context) ([]string, error) {
+	if r.Config != "" {
+		f, err := r.LoadConfig()
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, t := range f.Targets {
+			names = append(names, t.Name)
+		}
+		return names, nil
+	}
+	if r.Storage == "" {
+		return nil, nil
+	}
+	repo, err := storage.Open(ctx, r.Storage, storage.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
+	return StoredTargets(ctx, repo)
+}
+
+// Backups returns the complete backups of --target (all targets without
+// it) in the request's storage, oldest first.
+func (r Request) Backups(ctx context.Context) ([]*storage.Manifest, error) {
+	repo, target, err := r.OpenRepo(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
+	ms, _, err := repo.List(ctx, target)
+	return ms, err
+}

@@ -105,8 +105,8 @@ type Options struct {
 	// NewElector builds the elector when the config enables leader
 	// election.
 	NewElector func(LeaderElection) (Elector, error)
-	// Reload receives a value for each SIGHUP: reload the config now.
-	Reload <-chan struct{}
+	// Reload receives SIGHUP (signal.Notify): reload the config now.
+	Reload <-chan os.Signal
 	// ReloadInterval is how often the config file is checked for changes;
 	// 0 turns the check off.
 	ReloadInterval time.Duration

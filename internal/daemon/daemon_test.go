@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,7 +86,7 @@ type testDaemon struct {
 	cfg    string
 	store  string
 	base   string
-	reload chan struct{}
+	reload chan os.Signal
 	logs   *testenv.Buffer
 	cancel context.CancelFunc
 	done   chan error
@@ -98,7 +99,7 @@ func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 		clk:    testenv.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)),
 		cfg:    filepath.Join(dir, "rdbak.yaml"),
 		store:  filepath.Join(dir, "store"),
-		reload: make(chan struct{}),
+		reload: make(chan os.Signal),
 		logs:   &testenv.Buffer{},
 		done:   make(chan error, 1),
 	}
@@ -351,14 +352,14 @@ func TestDaemonReload(t *testing.T) {
 
 	// A bad config is refused; the running one stays.
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1 minute\"}\n")
-	td.reload <- struct{}{}
+	td.reload <- syscall.SIGHUP
 	td.waitMetric(t, `rdbak_config_reload_total{result="failure"}`, 1)
 	if !strings.Contains(td.logs.String(), "config reload failed") || !strings.Contains(td.logs.String(), "targets[0].schedule") {
 		t.Errorf("the refusal does not say why:\n%s", td.logs)
 	}
 	// A config that schedules nothing is refused too.
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n")
-	td.reload <- struct{}{}
+	td.reload <- syscall.SIGHUP
 	td.waitMetric(t, `rdbak_config_reload_total{result="failure"}`, 2)
 	td.clk.Advance(time.Minute)
 	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 1)
@@ -367,7 +368,7 @@ func TestDaemonReload(t *testing.T) {
 	// A good one drops b and adds c.
 	td.clk.WaitFor(t, time.Minute)
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: c, redis: \"redis://h:3\", schedule: \"@every 30s\"}\n")
-	td.reload <- struct{}{}
+	td.reload <- syscall.SIGHUP
 	td.waitMetric(t, `rdbak_config_reload_total{result="success"}`, 1)
 	td.waitMetrics(t, "b's series gone and c's there", func(m map[string]float64) bool {
 		_, b := m[`rdbak_backup_total{result="success",target="b"}`]

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,23 @@ func TestResult(t *testing.T) {
 	}
 	if !Structured(JSON) || !Structured(YAML) || Structured(Wide) || Structured(Table) {
 		t.Error("Structured")
+	}
+}
+
+func TestLogger(t *testing.T) {
+	var b strings.Builder
+	log, err := Logger(&b, "json", "warn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("hidden")
+	log.Warn("shown")
+	if strings.Contains(b.String(), "hidden") || !strings.Contains(b.String(), `"msg":"shown"`) {
+		t.Errorf("json at warn: %s", b.String())
+	}
+	for _, tc := range []struct{ format, level, want string }{{"xml", "info", "--log-format"}, {"text", "loud", "--log-level"}} {
+		if _, err := Logger(&b, tc.format, tc.level); !errors.As(err, new(app.UsageError)) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s/%s: %v, want a usage error naming %s", tc.format, tc.level, err, tc.want)
+		}
 	}
 }
