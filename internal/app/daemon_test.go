@@ -12,6 +12,7 @@ import (
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/daemon"
+	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -55,8 +56,8 @@ func TestDaemonLoader(t *testing.T) {
 		t.Errorf("backups ran as %v", ran)
 	}
 	now := time.Now()
-	putBackup(t, repo, "a", storage.NewID(now.Add(-time.Minute)), now.Add(-time.Minute))
-	putBackup(t, repo, "a", storage.NewID(now), now)
+	testenv.PutBackup(t, repo, "a", storage.NewID(now.Add(-time.Minute)), now.Add(-time.Minute))
+	testenv.PutBackup(t, repo, "a", storage.NewID(now), now)
 	old := now.Add(-2 * time.Hour)
 	dir := strings.TrimPrefix(url, "file://")
 	orphan(t, dir, "a", old)

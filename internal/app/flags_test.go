@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -111,7 +112,7 @@ func TestValidateConfigs(t *testing.T) {
 func TestTargetNamesAndBackups(t *testing.T) {
 	_, url, repo := fileStore(t)
 	now := time.Now()
-	putBackup(t, repo, "s", storage.NewID(now), now)
+	testenv.PutBackup(t, repo, "s", storage.NewID(now), now)
 	cfg := writeFile(t, t.TempDir(), "rdbak.yaml", "storage: "+url+"\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n  - {name: b, redis: \"redis://h:2\"}\n")
 	for _, tc := range []struct {
 		req  Request

@@ -52,9 +52,9 @@ func TestPruner(t *testing.T) {
 	for i := range 3 {
 		at := now.Add(time.Duration(i-3) * time.Hour)
 		ids = append(ids, storage.NewID(at))
-		putBackup(t, repo, "a", ids[i], at)
+		testenv.PutBackup(t, repo, "a", ids[i], at)
 	}
-	putBackup(t, repo, "b", storage.NewID(now), now)
+	testenv.PutBackup(t, repo, "b", storage.NewID(now), now)
 	old := orphan(t, dir, "a", now.Add(-48*time.Hour))
 
 	req := Request{Storage: url, Log: quiet()}
@@ -94,9 +94,9 @@ func TestPruner(t *testing.T) {
 func TestRequestStatus(t *testing.T) {
 	_, url, repo := fileStore(t)
 	now := time.Now()
-	putBackup(t, repo, "a", storage.NewID(now.Add(-time.Hour)), now.Add(-time.Hour))
-	putBackup(t, repo, "a", storage.NewID(now), now)
-	putBackup(t, repo, "b", storage.NewID(now), now)
+	testenv.PutBackup(t, repo, "a", storage.NewID(now.Add(-time.Hour)), now.Add(-time.Hour))
+	testenv.PutBackup(t, repo, "a", storage.NewID(now), now)
+	testenv.PutBackup(t, repo, "b", storage.NewID(now), now)
 	got, err := Request{Storage: url, Log: quiet()}.Status(t.Context(), now)
 	if err != nil || len(got) != 2 || got[0].Target != "a" || got[0].Backups != 2 || got[1].Backups != 1 {
 		t.Fatalf("status %+v, %v; want a with 2 backups and b with 1", got, err)
@@ -262,7 +262,7 @@ func TestPlanRestoreInto(t *testing.T) {
 	_, url, repo := fileStore(t)
 	now := time.Now()
 	id := storage.NewID(now)
-	putBackup(t, repo, "src", id, now)
+	testenv.PutBackup(t, repo, "src", id, now)
 	a := &App{Log: quiet(), CallerReports: true}
 	req := Request{Storage: url, Target: "dst", Log: quiet()}
 	k := kubeFlags(t, "-n", "prod")

@@ -2,7 +2,6 @@ package app
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,26 +41,6 @@ func fileStore(t *testing.T) (string, string, *storage.Repo) {
 	}
 	t.Cleanup(func() { _ = repo.Close() })
 	return dir, url, repo
-}
-
-// putBackup commits a one-byte backup of target with id, created then.
-func putBackup(t *testing.T, repo *storage.Repo, target, id string, created time.Time) {
-	t.Helper()
-	m := &storage.Manifest{Format: storage.ManifestFormat, ID: id, Target: target, Created: created, Finished: created.Add(time.Second),
-		Data: storage.Data{Name: "dump.rdb.zst", RawSize: 1}}
-	up, err := repo.Create(t.Context(), target, id, m.Data.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(up, "x"); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.Commit(t.Context(), m); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -231,9 +210,9 @@ func TestOpenRepoAndTargets(t *testing.T) {
 	dir, url, repo := fileStore(t)
 	_, url2, repo2 := fileStore(t)
 	now := time.Now()
-	putBackup(t, repo, "a", storage.NewID(now), now)
-	putBackup(t, repo, "b", storage.NewID(now), now)
-	putBackup(t, repo2, "c", storage.NewID(now), now)
+	testenv.PutBackup(t, repo, "a", storage.NewID(now), now)
+	testenv.PutBackup(t, repo, "b", storage.NewID(now), now)
+	testenv.PutBackup(t, repo2, "c", storage.NewID(now), now)
 	cfg := writeFile(t, dir+"-cfg", "rdbak.yaml", "storage: "+url+"\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n  - {name: c, redis: \"redis://h:2\", storage: \""+url2+"\"}\n")
 
 	for _, tc := range []struct {
@@ -317,9 +296,9 @@ func TestResolveBackup(t *testing.T) {
 	dir, _, repo := fileStore(t)
 	base := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
 	older, newest := storage.NewID(base), storage.NewID(base.Add(time.Hour))
-	putBackup(t, repo, "a", older, base)
-	putBackup(t, repo, "a", newest, base.Add(time.Hour))
-	putBackup(t, repo, "b", storage.NewID(base), base)
+	testenv.PutBackup(t, repo, "a", older, base)
+	testenv.PutBackup(t, repo, "a", newest, base.Add(time.Hour))
+	testenv.PutBackup(t, repo, "b", storage.NewID(base), base)
 
 	if _, err := ResolveBackup(t.Context(), repo, "", "latest", base.Add(2*time.Hour), storage.ResolveOptions{}); !isUsage(err) || !strings.Contains(err.Error(), "--as-of needs --target") {
 		t.Errorf("--as-of over two targets: %v", err)
