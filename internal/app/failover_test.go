@@ -38,6 +38,7 @@ func filesUnder(t *testing.T, dir string) []string {
 // topology.
 func TestSentinelFailoverDuringBackup(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, srv testenv.Server) {
+		t.Parallel()
 		s := testenv.StartReplicaSet(t, sentinelSetOptions(srv))
 		testenv.FillAllTypes(t, s.Master, 1)
 		waitReplicated(t, s, s.Master)

@@ -93,6 +93,7 @@ func sentinelSetOptions(srv testenv.Server) testenv.ReplicaSetOptions {
 // the master's data; with the replicas gone, the master is.
 func TestSentinelBackupChoosesReplica(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, srv testenv.Server) {
+		t.Parallel()
 		s := testenv.StartReplicaSet(t, sentinelSetOptions(srv))
 		testenv.FillAllTypes(t, s.Master, 1)
 		waitReplicated(t, s, s.Master)

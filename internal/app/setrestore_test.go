@@ -24,9 +24,10 @@ func setOptions(s *testenv.ReplicaSet, dataPassword string) SentinelOptions {
 		SentinelPassword: s.SentinelPassword, Password: dataPassword}
 }
 
-// waitEvent waits until one of the Sentinels publishes one of events and
-// returns it (Sentinel publishes each event on a channel of its name).
-func waitEvent(t *testing.T, s *testenv.ReplicaSet, events ...string) string {
+// waitEvent runs action once it listens to every Sentinel, then waits
+// until one of them publishes one of events and returns it (Sentinel
+// publishes each event on a channel of its name).
+func waitEvent(t *testing.T, s *testenv.ReplicaSet, action func(), events ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -43,7 +44,7 @@ func waitEvent(t *testing.T, s *testenv.ReplicaSet, events ...string) string {
 			}
 		}(ps)
 	}
-	readyForEvents <- struct{}{}
+	action()
 	select {
 	case e := <-got:
 		return e
@@ -52,10 +53,6 @@ func waitEvent(t *testing.T, s *testenv.ReplicaSet, events ...string) string {
 		return ""
 	}
 }
-
-// readyForEvents lets waitEvent's caller act once the subscriptions are in
-// place: the action runs in a goroutine that waits on it.
-var readyForEvents = make(chan struct{}, 1)
 
 func nodeRole(t *testing.T, r *testenv.Redis) string {
 	t.Helper()
@@ -72,7 +69,9 @@ func nodeRole(t *testing.T, r *testenv.Redis) string {
 // control), they promote one.
 func TestFreezeStopsPromotion(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, srv testenv.Server) {
+		t.Parallel()
 		t.Run("frozen", func(t *testing.T) {
+			t.Parallel()
 			s := testenv.StartReplicaSet(t, sentinelSetOptions(srv))
 			if err := s.Replicas[0].Client(t).ConfigSet(t.Context(), "replica-priority", "50").Err(); err != nil {
 				t.Fatal(err)
@@ -89,8 +88,7 @@ func TestFreezeStopsPromotion(t *testing.T) {
 			if err != nil {
 				t.Fatalf("freeze: %v", err)
 			}
-			go func() { <-readyForEvents; s.Master.Stop() }()
-			if e := waitEvent(t, s, "-failover-abort-no-good-slave", "+switch-master"); e != "-failover-abort-no-good-slave" {
+			if e := waitEvent(t, s, s.Master.Stop, "-failover-abort-no-good-slave", "+switch-master"); e != "-failover-abort-no-good-slave" {
 				t.Fatalf("with every replica frozen, a Sentinel published %s", e)
 			}
 			for _, r := range s.Replicas {
@@ -111,9 +109,9 @@ func TestFreezeStopsPromotion(t *testing.T) {
 			}
 		})
 		t.Run("control", func(t *testing.T) {
+			t.Parallel()
 			s := testenv.StartReplicaSet(t, sentinelSetOptions(srv))
-			go func() { <-readyForEvents; s.Master.Stop() }()
-			if e := waitEvent(t, s, "-failover-abort-no-good-slave", "+switch-master"); e != "+switch-master" {
+			if e := waitEvent(t, s, s.Master.Stop, "-failover-abort-no-good-slave", "+switch-master"); e != "+switch-master" {
 				t.Fatalf("without the freeze, a Sentinel published %s, want +switch-master", e)
 			}
 		})
@@ -216,6 +214,7 @@ func allEqual(m map[string]string, want string) bool {
 // on Ctrl-C) leaves every node with its old data and the priorities back.
 func TestRestoreIntoSentinelSet(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, srv testenv.Server) {
+		t.Parallel()
 		s := testenv.StartReplicaSet(t, sentinelSetOptions(srv))
 		testenv.FillAllTypes(t, s.Master, 1)
 		waitReplicated(t, s, s.Master)

@@ -11,6 +11,7 @@ import (
 // SENTINEL FAILOVER moves the master.
 func TestReplicaSetEachServer(t *testing.T) {
 	EachServer(t, func(t *testing.T, srv Server) {
+		t.Parallel()
 		s := StartReplicaSet(t, ReplicaSetOptions{Server: srv, Password: "data-pw", SentinelPassword: "sentinel-pw"})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -25,7 +25,7 @@ func TestParse(t *testing.T) {
 			HasLastSaveTime: true, LastBGSaveStatus: "ok", Saves: 3, HasSaves: true, LastCowSize: 4096,
 			LastLoadKeysLoaded: 10, LastLoadKeysExpired: 2, HasLastLoad: true},
 		Replication: Replication{Role: "slave", MasterHost: "10.0.0.1", MasterPort: "6379", MasterLinkUp: true,
-			MasterLastIO: 3, MasterReplID: "r1", MasterReplOffset: 99},
+			MasterLastIO: 3, MasterReplID: "r1", MasterReplOffset: 99, SlavePriority: -1},
 		Memory:   Memory{UsedMemory: 1000, MaxMemory: 2000},
 		Keyspace: []DB{{Index: 0, Keys: 10, Expires: 2}, {Index: 3, Keys: 5, Expires: 1}},
 		Modules:  []string{"search", "ReJSON"},
