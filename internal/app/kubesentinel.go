@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,13 +60,13 @@ func (k *kubeSet) forward(ctx context.Context, addr string) (string, error) {
 	if f, ok := k.forwards[addr]; ok {
 		return f.Addr, nil
 	}
-	host, port, err := net.SplitHostPort(addr)
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", err
 	}
-	p, ok := k.pods[host]
-	if !ok {
-		return "", fmt.Errorf("the Sentinels report %s, which is the IP of none of the target's pods nor the Sentinel pods: check kubernetes and sentinel.kubernetes", addr)
+	p := k.PodOf(addr)
+	if p == nil {
+		return "", fmt.Errorf("the Sentinels report %s, which names none of the target's pods nor the Sentinel pods (by IP, or by host name: pod.service...): check kubernetes and sentinel.kubernetes", addr)
 	}
 	n, _ := strconv.Atoi(port)
 	f, err := k.kc.PortForward(ctx, p.Namespace, p.Name, n)
@@ -79,10 +80,33 @@ func (k *kubeSet) forward(ctx context.Context, addr string) (string, error) {
 	return f.Addr, nil
 }
 
-// PodOf returns the pod that has the IP of addr, nil if none.
+// PodOf returns the pod addr names, nil if none: by its IP, or by a host
+// name whose first label is the pod's name (a StatefulSet pod's DNS name,
+// as Sentinels report it with announce-hostnames, e.g. the Bitnami chart's
+// useHostnames).
 func (k *kubeSet) PodOf(addr string) *corev1.Pod {
-	host, _, _ := net.SplitHostPort(addr)
-	return k.pods[host]
+	return podOf(k.pods, addr)
+}
+
+func podOf(pods map[string]*corev1.Pod, addr string) *corev1.Pod {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	if p, ok := pods[host]; ok {
+		return p
+	}
+	if net.ParseIP(host) != nil {
+		return nil
+	}
+	name, rest, _ := strings.Cut(host, ".")
+	for _, p := range pods {
+		// pod.service.namespace...: the namespace, when given, must match.
+		if p.Name == name && (rest == "" || !strings.Contains(rest, ".") || strings.Split(rest, ".")[1] == p.Namespace) {
+			return p
+		}
+	}
+	return nil
 }
 
 // kubeSentinelOptions finds the data and Sentinel pods of t, reads the
