@@ -10,6 +10,7 @@ import (
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -20,19 +21,21 @@ func addIdentityFlag(cmd *cobra.Command, files *[]string) {
 	cmd.Flags().StringArrayVar(files, "identity-file", nil, identityFlagHelp)
 }
 
-// identities reads --identity-file and, with --config, the identityFile of
-// the target t (or of the one --target selects, when t is nil).
-func (g *globals) identities(t *config.Target, files []string) (*crypt.Identities, error) {
+// identities reads --identity-file and, with --config, the identityFile
+// and identitySecret of the target t (or of the one --target selects, when
+// t is nil; defaults.encryption for a name the config does not list). kf
+// reaches the Secret (nil: KUBECONFIG or the pod's ServiceAccount).
+func (g *globals) identities(ctx context.Context, kf *kube.Flags, t *config.Target, files []string) (*crypt.Identities, error) {
 	if t == nil && g.config != "" {
 		f, err := g.loadConfig()
 		if err != nil {
 			return nil, err
 		}
 		if t, err = f.Target(g.target); err != nil {
-			t = &config.Target{Encryption: f.Defaults.Encryption}
+			t = &config.Target{Name: g.target, Encryption: f.Defaults.Encryption}
 		}
 	}
-	return app.Identities(t, files)
+	return g.cliApp(kf).Identities(ctx, t, files)
 }
 
 // encryptFlags are rdbak now's ad hoc encryption, which replaces the
@@ -79,6 +82,10 @@ func (g *globals) verifyStored(ctx context.Context, repo *storage.Repo, m *stora
 		return err
 	}
 	log.Warn("verify checked the stored object only: the backup is encrypted and no identity was given; pass --identity-file to check its content")
+	if structured, _ := g.jsonOutput(); structured {
+		return g.writeResult(verifyResult{Target: m.Target, ID: m.ID, Status: verifyStoredOK, Encrypted: true, StoredBytes: rep.StoredSize,
+			Note: "encrypted (" + m.Data.Encryption.Scheme + ") and no identity given: only the stored size and SHA-256 were checked, not the content (RDB, CRC-64, keys); pass --identity-file to verify it"})
+	}
 	_, err = fmt.Fprintf(g.stdout, "STORED-OK %s/%s: %s stored, size and SHA-256 match; encrypted (%s), content NOT checked (RDB, CRC-64, keys): pass --identity-file to verify it\n",
 		m.Target, m.ID, humanBytes(rep.StoredSize), m.Data.Encryption.Scheme)
 	return err

@@ -35,11 +35,7 @@ type kubeFlags struct {
 // they name ("back up", "restore into"). The kubeconfig flags are listed
 // apart in --help, as kubectl's global flags are.
 func (k *kubeFlags) add(cmd *cobra.Command, verb string) {
-	k.flags = kube.NewFlags()
-	kfs := pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
-	k.flags.AddFlags(kfs)
-	kfs.VisitAll(func(f *pflag.Flag) { markGroup(f, groupKubectl) })
-	cmd.Flags().AddFlagSet(kfs)
+	k.flags = addKubectlFlags(cmd)
 	f := pflag.NewFlagSet("kubernetes", pflag.ContinueOnError)
 	f.StringVar(&k.pod, "pod", "", verb+" the Redis in this pod: [namespace/]name")
 	f.StringVar(&k.statefulSet, "statefulset", "", verb+" the Redis of this StatefulSet: [namespace/]name")
@@ -58,6 +54,18 @@ func (k *kubeFlags) add(cmd *cobra.Command, verb string) {
 	f.BoolVar(&k.tlsInsecure, "redis-tls-insecure-skip-verify", false, "with --redis-tls: do not verify Redis's certificate (tests only)")
 	f.VisitAll(func(fl *pflag.Flag) { markGroup(fl, groupKubernetes) })
 	cmd.Flags().AddFlagSet(f)
+}
+
+// addKubectlFlags registers only the kubeconfig flags on cmd, for a
+// command that reaches Kubernetes for something other than a Redis (verify
+// reading an identitySecret).
+func addKubectlFlags(cmd *cobra.Command) *kube.Flags {
+	kf := kube.NewFlags()
+	kfs := pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
+	kf.AddFlags(kfs)
+	kfs.VisitAll(func(f *pflag.Flag) { markGroup(f, groupKubectl) })
+	cmd.Flags().AddFlagSet(kfs)
+	return kf
 }
 
 // set reports whether any flag names a Kubernetes target.

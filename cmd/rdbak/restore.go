@@ -13,6 +13,7 @@ import (
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -80,7 +81,7 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 				}
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, args, at, fromTarget, toFile, force, skipDamaged, idFiles)
+				return g.restoreToFile(ctx, kf.flags, args, at, fromTarget, toFile, force, skipDamaged, idFiles)
 			}
 			t, url, err := g.restoreTarget(kf, passFile)
 			if err != nil {
@@ -111,7 +112,8 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 				return err
 			}
 			if m.Data.Encrypted() {
-				if ko.Identities, err = g.identities(t, idFiles); err != nil {
+				// PlanRestore adds the identitySecret after its permission review.
+				if ko.Identities, err = app.IdentityFiles(t, idFiles); err != nil {
 					return err
 				}
 			}
@@ -146,7 +148,7 @@ func envOr(name, def string) string {
 	return def
 }
 
-func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
+func (g *globals) restoreToFile(ctx context.Context, kf *kube.Flags, args []string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
 	repo, target, err := g.openRepo(ctx, false)
 	if err != nil {
 		return err
@@ -161,7 +163,7 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 	}
 	var ids *crypt.Identities
 	if manifest.Data.Encrypted() {
-		if ids, err = g.identities(nil, idFiles); err != nil {
+		if ids, err = g.identities(ctx, kf, nil, idFiles); err != nil {
 			return err
 		}
 	}

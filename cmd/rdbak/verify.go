@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -17,6 +18,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	var (
 		skipDamaged bool
 		idFiles     []string
+		kf          *kube.Flags
 	)
 	cmd := &cobra.Command{
 		Use:   "verify ID|PREFIX|latest",
@@ -51,7 +53,7 @@ CRC-64 and key counts were NOT checked.`,
 			m := sel.Manifest
 			var ids *crypt.Identities
 			if m.Data.Encrypted() {
-				if ids, err = g.identities(nil, idFiles); err != nil {
+				if ids, err = g.identities(ctx, kf, nil, idFiles); err != nil {
 					return err
 				}
 				if ids.Len() == 0 {
@@ -72,7 +74,7 @@ CRC-64 and key counts were NOT checked.`,
 			}
 			log.Info("verify succeeded", "raw_bytes", rep.RawSize, "keys", rep.RDB.KeysTotal(), "seconds", time.Since(start).Seconds())
 			if structured, _ := g.jsonOutput(); structured {
-				return g.writeResult(verifyResult{Target: m.Target, ID: m.ID, OK: true, StoredBytes: rep.StoredSize, RawBytes: rep.RawSize,
+				return g.writeResult(verifyResult{Target: m.Target, ID: m.ID, OK: true, Status: verifyOK, ContentChecked: true, Encrypted: m.Data.Encrypted(), StoredBytes: rep.StoredSize, RawBytes: rep.RawSize,
 					RDBVersion: rep.RDB.Version, Keys: rep.RDB.KeysTotal(), CRC64: m.RDB.CRC64, ChecksumVerified: m.RDB.ChecksumVerified})
 			}
 			_, err = fmt.Fprintf(g.stdout, "OK %s/%s: %s RDB v%d, %d keys, CRC-64 %s\n", m.Target, m.ID,
@@ -83,22 +85,37 @@ CRC-64 and key counts were NOT checked.`,
 	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
 	g.addOutputFlag(cmd)
 	addIdentityFlag(cmd, &idFiles)
+	kf = addKubectlFlags(cmd)
 	return cmd
 }
 
 // verifyResult is verify's -o json|yaml result; a failed verification is
-// an error (exit 4), not a result.
+// an error (exit 4), not a result. Status is OK when everything was
+// checked, STORED-OK for an encrypted backup verified without an identity:
+// only the stored object's size and SHA-256 were checked, not its content
+// (ContentChecked false, OK false, the RDB fields zero), and verify exits 0.
 type verifyResult struct {
 	Target           string `json:"target"`
 	ID               string `json:"id"`
 	OK               bool   `json:"ok"`
+	Status           string `json:"status"`
+	ContentChecked   bool   `json:"contentChecked"`
+	Encrypted        bool   `json:"encrypted"`
 	StoredBytes      int64  `json:"storedBytes"`
 	RawBytes         int64  `json:"rawBytes"`
 	RDBVersion       int    `json:"rdbVersion"`
 	Keys             uint64 `json:"keys"`
 	CRC64            string `json:"crc64,omitempty"`
 	ChecksumVerified bool   `json:"checksumVerified"`
+	// Note says in words what was not checked; empty for OK.
+	Note string `json:"note,omitempty"`
 }
+
+// The statuses of verifyResult.
+const (
+	verifyOK       = "OK"
+	verifyStoredOK = "STORED-OK"
+)
 
 func crcState(m *storage.Manifest) string {
 	if m.RDB.ChecksumVerified {

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/kube"
 )
 
 // Recipients returns the public keys t's backups are encrypted to, reading
@@ -30,12 +32,11 @@ func Recipients(t *config.Target) (*crypt.Recipients, error) {
 	return r, nil
 }
 
-// Identities reads the identities that decrypt t's backups: the files
-// given on the command line, then t's encryption.identityFile (t may be
-// nil). Each is tried in turn, so after a key rotation give both. No files
-// at all is not an error here: restore.CheckDecryptable says so when a
-// backup needs one.
-func Identities(t *config.Target, files []string) (*crypt.Identities, error) {
+// IdentityFiles reads the identities in files (from the command line) and
+// in t's encryption.identityFile (t may be nil). Each is tried in turn, so
+// after a key rotation give both. No files at all is not an error here:
+// restore.CheckDecryptable says so when a backup needs one.
+func IdentityFiles(t *config.Target, files []string) (*crypt.Identities, error) {
 	if t != nil && t.Encryption.IdentityFile != "" {
 		files = append(files[:len(files):len(files)], t.Encryption.IdentityFile)
 	}
@@ -45,3 +46,74 @@ func Identities(t *config.Target, files []string) (*crypt.Identities, error) {
 	}
 	return ids, nil
 }
+
+// Identities is IdentityFiles plus t's encryption.identitySecret, read now
+// through the Kubernetes API (see IdentitySecret). Call it only for a
+// backup that is encrypted: the Secret is read whenever it is configured.
+func (a *App) Identities(ctx context.Context, t *config.Target, files []string) (*crypt.Identities, error) {
+	ids, err := IdentityFiles(t, files)
+	if err != nil || t == nil || t.Encryption.IdentitySecret == nil {
+		return ids, err
+	}
+	kc, err := a.kubeClient()
+	if err != nil {
+		return nil, fmt.Errorf("read encryption.identitySecret of target %q: %w", t.Name, err)
+	}
+	ns, err := a.identityNamespace(t)
+	if err != nil {
+		return nil, err
+	}
+	more, err := IdentitySecret(ctx, kc, ns, t)
+	if err != nil {
+		return nil, err
+	}
+	return ids.Join(more), nil
+}
+
+// IdentitySecret reads the identities in t's encryption.identitySecret, a
+// key of a Secret in namespace ns. They stay in this process's memory:
+// nothing logs them, writes them to a file or passes them to a pod; only
+// decrypted data leaves rdbak. Errors name the target, Secret and key.
+func IdentitySecret(ctx context.Context, kc *kube.Client, ns string, t *config.Target) (*crypt.Identities, error) {
+	ref := t.Encryption.IdentitySecret
+	field := fmt.Sprintf("encryption.identitySecret of target %q", t.Name)
+	b, err := kc.SecretData(ctx, ns, ref.Name, ref.Key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", field, err)
+	}
+	ids := &crypt.Identities{}
+	if err := ids.Add(b, fmt.Sprintf("secret %s/%s key %s (%s)", ns, ref.Name, ref.Key, field)); err != nil {
+		return nil, UsageError{Err: err}
+	}
+	return ids, nil
+}
+
+// identityNamespace is the namespace of t's identitySecret: the target's
+// kubernetes.namespace, else rdbak's (the kubeconfig's, in a pod its own).
+func (a *App) identityNamespace(t *config.Target) (string, error) {
+	if t.Kubernetes != nil && t.Kubernetes.Namespace != "" {
+		return t.Kubernetes.Namespace, nil
+	}
+	return a.kubeFlags().Namespace()
+}
+
+// IdentitySecretPermission is the access to t's identitySecret in
+// namespace ns that a restore of an encrypted backup needs, for the
+// permission review before any change; nil without one.
+func IdentitySecretPermission(t *config.Target, ns string) []kube.Permission {
+	if t.Encryption.IdentitySecret == nil {
+		return nil
+	}
+	return []kube.Permission{{Resource: "secrets", Verb: "get", Namespace: ns, Name: t.Encryption.IdentitySecret.Name}}
+}
+
+// kubeFlags are a.Kube, or kubectl's defaults (KUBECONFIG, else the pod's
+// ServiceAccount) for a command without kubectl flags.
+func (a *App) kubeFlags() *kube.Flags {
+	if a.Kube != nil {
+		return a.Kube
+	}
+	return kube.NewFlags()
+}
+
+func (a *App) kubeClient() (*kube.Client, error) { return a.kubeFlags().Client() }

@@ -60,7 +60,7 @@ func TestEncryptedScheduledBackup(t *testing.T) {
 	if err := restore.CheckDecryptable(m, nil); err == nil {
 		t.Error("CheckDecryptable without identities: nil, want ErrNeedIdentity")
 	}
-	ids, err := Identities(tgt, nil)
+	ids, err := IdentityFiles(tgt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
