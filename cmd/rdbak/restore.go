@@ -64,7 +64,13 @@ the target whose backups to use.
 
 --as-of TIME picks the newest backup created at or before TIME instead of
 an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
-(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).`,
+(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).
+
+An encrypted backup needs its identity: --identity-file, or the config's
+encryption.identityFile or identitySecret (a Secret key in the target's
+namespace). Into Kubernetes, the identity is checked against the backup
+while planning, before anything is stopped; rdbak decrypts, and the restore
+pod or Redis container only receives the plain RDB.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if asOf != "" {
 				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)

@@ -33,10 +33,12 @@ manifest unreadable or its data missing), 'verify latest' fails with exit 4
 naming it; --skip-damaged verifies the newest usable one instead and says
 which it skipped.
 
-An encrypted backup is decrypted with --identity-file (or the config's
-encryption.identityFile). Without one, verify checks only the stored size
-and SHA-256, exits 0, and prints STORED-OK instead of OK: the RDB, its
-CRC-64 and key counts were NOT checked.`,
+An encrypted backup is decrypted with --identity-file, or the config's
+encryption.identityFile or identitySecret (a Secret key in the target's
+namespace, read with the kubeconfig flags, in a pod its ServiceAccount).
+Without one, verify checks only the stored size and SHA-256, exits 0, and
+prints STORED-OK instead of OK: the RDB, its CRC-64 and key counts were NOT
+checked (-o json: "status": "STORED-OK", "contentChecked": false).`,
 		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
