@@ -10,6 +10,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/internal/testenv"
 )
 
@@ -78,14 +79,14 @@ func TestEncryptedBackupCLI(t *testing.T) {
 	// false so that a script reading ok alone is not misled.
 	for _, c := range []struct {
 		args []string
-		want verifyResult
+		want render.VerifyResult
 	}{
-		{nil, verifyResult{Status: "STORED-OK", OK: false, ContentChecked: false, Encrypted: true}},
-		{[]string{"--identity-file", key}, verifyResult{Status: "OK", OK: true, ContentChecked: true, Encrypted: true}},
+		{nil, render.VerifyResult{Status: "STORED-OK", OK: false, ContentChecked: false, Encrypted: true}},
+		{[]string{"--identity-file", key}, render.VerifyResult{Status: "OK", OK: true, ContentChecked: true, Encrypted: true}},
 	} {
 		r = run(t, nil, append([]string{"verify", id, "--storage", store, "--target", "cache", "-o", "json"}, c.args...)...)
 		r.want(t, 0)
-		var got verifyResult
+		var got render.VerifyResult
 		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 			t.Fatalf("verify -o json %v: %v\n%s", c.args, err, r.stdout)
 		}

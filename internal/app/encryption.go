@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
@@ -47,10 +48,30 @@ func IdentityFiles(t *config.Target, files []string) (*crypt.Identities, error) 
 	return ids, nil
 }
 
-// Identities is IdentityFiles plus t's encryption.identitySecret, read now
-// through the Kubernetes API (see IdentitySecret). Call it only for a
-// backup that is encrypted: the Secret is read whenever it is configured.
-func (a *App) Identities(ctx context.Context, t *config.Target, files []string) (*crypt.Identities, error) {
+// Identities reads the identities that decrypt the backups of the target
+// --target names: the identity files given on the command line and, with a
+// config file, the target's identityFile and identitySecret
+// (defaults.encryption for a name the config does not list). a.Kube
+// reaches the Secret (nil: KUBECONFIG, in a pod its ServiceAccount). Call
+// it only for a backup that is encrypted.
+func (a *App) Identities(ctx context.Context, r Request, files []string) (*crypt.Identities, error) {
+	var t *config.Target
+	if r.Config != "" {
+		f, err := r.LoadConfig()
+		if err != nil {
+			return nil, err
+		}
+		if t, err = f.Target(r.Target); err != nil {
+			t = &config.Target{Name: r.Target, Encryption: f.Defaults.Encryption}
+		}
+	}
+	return a.targetIdentities(ctx, t, files)
+}
+
+// targetIdentities is IdentityFiles plus t's encryption.identitySecret,
+// read now through the Kubernetes API (see IdentitySecret); t may be nil.
+// The Secret is read whenever it is configured.
+func (a *App) targetIdentities(ctx context.Context, t *config.Target, files []string) (*crypt.Identities, error) {
 	ids, err := IdentityFiles(t, files)
 	if err != nil || t == nil || t.Encryption.IdentitySecret == nil {
 		return ids, err
@@ -117,3 +138,53 @@ func (a *App) kubeFlags() *kube.Flags {
 }
 
 func (a *App) kubeClient() (*kube.Client, error) { return a.kubeFlags().Client() }
+
+// EncryptFlags are the command line's encryption, which replaces the
+// target's encryption from the config.
+type EncryptFlags struct {
+	Recipients     []string // public keys
+	RecipientsFile string
+}
+
+// Apply returns t with the flags' encryption, or t itself without them.
+func (e *EncryptFlags) Apply(t *config.Target) (*config.Target, error) {
+	if len(e.Recipients) == 0 && e.RecipientsFile == "" {
+		return t, nil
+	}
+	if len(e.Recipients) > 0 && e.RecipientsFile != "" {
+		return nil, usagef("give --encrypt-recipient or --encrypt-recipients-file, not both")
+	}
+	for i, k := range e.Recipients {
+		if _, err := crypt.ParseRecipient(k); err != nil {
+			if _, statErr := os.Stat(k); statErr == nil {
+				return nil, usagef("--encrypt-recipient takes a public key, and %s is a file: use --encrypt-recipients-file", k)
+			}
+			return nil, usagef("--encrypt-recipient #%d: %w", i+1, err)
+		}
+	}
+	tc := *t
+	tc.Encryption = config.Encryption{Recipients: e.Recipients, RecipientsFile: e.RecipientsFile}
+	return &tc, nil
+}
+
+// ImportRecipients returns what an import into --target is encrypted to:
+// the flags, else the config target's encryption (defaults.encryption for a
+// name the config does not list), as rdbak now would.
+func (r Request) ImportRecipients(e *EncryptFlags) (*crypt.Recipients, error) {
+	t := &config.Target{Name: r.Target}
+	if r.Config != "" {
+		f, err := r.LoadConfig()
+		if err != nil {
+			return nil, err
+		}
+		t.Encryption = f.Defaults.Encryption
+		if ct, err := f.Target(r.Target); err == nil {
+			t = ct
+		}
+	}
+	t, err := e.Apply(t)
+	if err != nil {
+		return nil, err
+	}
+	return Recipients(t)
+}
