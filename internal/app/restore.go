@@ -98,6 +98,8 @@ func (a *App) PlanRestore(ctx context.Context, repo *storage.Repo, m *storage.Ma
 
 // planRestore plans the restore into the pod of t.
 func (a *App) planRestore(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, o RestoreOptions) (*Restore, error) {
+	encrypted := m.Data.Encrypted()
+	fromSecret := encrypted && t.Encryption.IdentitySecret != nil
 	k, err := a.reachKube(ctx, t, func(k *kubeConn) []kube.Permission {
 		ps := kube.BackupPermissions(k.kt.Namespace, k.spec, true, k.access == "port-forward", k.secretNames()...)
 		if fromSecret {
