@@ -254,9 +254,9 @@ type keyPrefix struct {
 	expire bool
 	// expireMs is the key's expire time (Unix ms) when expire is set.
 	expireMs int64
-	any    bool
-	meta   bool // KEY_META came last: the loader reads the type right after it
-	name   string
+	any      bool
+	meta     bool // KEY_META came last: the loader reads the type right after it
+	name     string
 }
 
 func (p *parser) run() error {
