@@ -179,7 +179,7 @@ func TestExampleShowsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS](), reflect.TypeFor[Encryption]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS](), reflect.TypeFor[Encryption](), reflect.TypeFor[Drill](), reflect.TypeFor[DrillCheck]()} {
 		for name := range yamlFields(typ) {
 			shown := regexp.MustCompile(`(?m)^[ #-]*` + name + `:`)
 			if !shown.Match(data) {
@@ -336,5 +336,53 @@ func TestEncryptionDefaults(t *testing.T) {
 	}
 	if e := f.Targets[1].Encryption; len(e.Recipients) != 1 || e.RecipientsFile != "" || e.IdentityFile != "" {
 		t.Errorf("target b encryption = %+v, want its own, not merged with the defaults", e)
+	}
+}
+
+func TestDrillInheritsFieldByField(t *testing.T) {
+	f := mustParse(t, `
+storage: file:///b
+defaults:
+  drill:
+    schedule: "@daily"
+    timeout: 10m
+    servers: [bin/redis-server]
+    checks: [{command: "DBSIZE", expect: "3"}]
+targets:
+  - name: a
+    redis: redis://h
+  - name: b
+    redis: redis://h
+    drill:
+      timeout: 0s
+      checks: [{command: "EXISTS 'config site'", expect: "1", db: 2}]
+`, nil)
+	a, b := f.Targets[0].Drill, f.Targets[1].Drill
+	if a.Schedule != "@daily" || a.Timeout != 10*time.Minute || len(a.Checks) != 1 || a.Checks[0].Expect != "3" ||
+		len(a.Servers) != 1 || a.Servers[0] != "/etc/rdbak/bin/redis-server" {
+		t.Errorf("target a drill = %+v, want all of defaults.drill", a)
+	}
+	if b.Schedule != "@daily" || b.Timeout != 0 || b.TimeoutOrDefault() != DefaultDrillTimeout || len(b.Checks) != 1 || b.Checks[0].DB != 2 {
+		t.Errorf("target b drill = %+v, want its own checks and timeout 0 (the default), the default schedule", b)
+	}
+}
+
+func TestDrillValidation(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"drill: {checks: [{command: \"DEL k\", expect: \"1\"}]}", `targets[0].drill.checks[0].command: DEL is not a read-only command`},
+		{"drill: {checks: [{command: \"GET k\"}]}", `targets[0].drill.checks[0].expect: missing`},
+		{"drill: {checks: [{expect: \"1\"}]}", `targets[0].drill.checks[0].command: missing`},
+		{"drill: {checks: [{command: \"GET k\", expect: x, db: -1}]}", `targets[0].drill.checks[0].db: must not be negative`},
+		{"drill: {schedule: \"every day\"}", `targets[0].drill.schedule: invalid schedule`},
+		{"drill: {timeout: -1s}", `targets[0].drill.timeout: must not be negative`},
+		{"drill: {servers: [\"\"]}", `targets[0].drill.servers[0]: empty`},
+	} {
+		_, err := Parse([]byte("storage: file:///b\ntargets:\n  - name: a\n    redis: redis://h\n    "+tc.yaml+"\n"), "rdbak.yaml", mapEnv(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := Parse([]byte("storage: file:///b\ntargets:\n  - name: a\n    redis: redis://h\n    drill: {checks: [{command: \"GET k\", expect: \"\"}]}\n"), "rdbak.yaml", mapEnv(nil)); err != nil {
+		t.Errorf("an explicit empty expect: %v", err)
 	}
 }
