@@ -56,10 +56,10 @@ func (c *Client) KindCounts(ctx context.Context, db int) (map[string]int64, erro
 func (c *Client) Run(ctx context.Context, db int, words []string) (any, error) {
 	conn := c.rdb.Conn()
 	defer conn.Close()
-	if db != 0 {
-		if err := conn.Select(ctx, db).Err(); err != nil {
-			return nil, c.wrap(fmt.Sprintf("SELECT %d", db), err)
-		}
+	// Always SELECT: go-redis returns a closed Conn's connection to the
+	// pool with whatever db it had selected.
+	if err := conn.Select(ctx, db).Err(); err != nil {
+		return nil, c.wrap(fmt.Sprintf("SELECT %d", db), err)
 	}
 	args := make([]any, len(words))
 	for i, w := range words {
