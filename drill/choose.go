@@ -42,7 +42,7 @@ func Choose(m *storage.Manifest, candidates []Server) (Server, string, error) {
 			ErrFailed, strings.Join(m.RDB.Modules, ", "))
 	}
 	if len(candidates) == 0 {
-		return Server{}, "", fmt.Errorf("%w: no redis-server or valkey-server to load the backup into: install one on PATH or list binaries in drill.servers (or --server)", ErrFailed)
+		return Server{}, "", fmt.Errorf("%w: no redis-server or valkey-server to load the backup into: install one on PATH or list binaries in drill.servers (or --redis-server)", ErrFailed)
 	}
 	var ok []Server
 	var why []string

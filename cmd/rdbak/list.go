@@ -9,14 +9,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/drill"
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/storage"
 )
 
 func newListCmd(g *globals) *cobra.Command {
 	var (
-		since string
-		last  int
+		since  string
+		last   int
+		drills bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -27,7 +29,8 @@ one whose manifest was never written (a failed or running backup) does not
 exist. --target limits the list to one target, --since to the backups
 created at or after a time (2026-11-22, RFC 3339, or a time ago: 2h, 1d),
 --last N to the newest N. -o wide adds the stored size, Redis version,
-source, compression and duration.`,
+source, compression and duration; --drills the result of each backup's
+newest restore drill (rdbak drill), and with -o json|yaml its summary.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
@@ -51,23 +54,36 @@ source, compression and duration.`,
 				g.log.Warn("unreadable manifest skipped", "key", p.Key, "error", p.Err.Error())
 			}
 			ms = app.Newest(ms, from, last)
+			var lastDrills map[string]*app.DrillSummary
+			if drills {
+				if lastDrills, err = app.LastDrills(cmd.Context(), repo, target); err != nil {
+					return err
+				}
+			}
 			if structured, _ := g.jsonOutput(); structured {
+				if drills {
+					return g.writeResult(withDrills(ms, lastDrills))
+				}
 				return g.writeResult(ms)
 			}
-			return listTable(g.stdout, ms, g.output == outWide, now)
+			return listTable(g.stdout, ms, g.output == outWide, now, lastDrills)
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "only backups created at or after this time: 2026-11-22, RFC 3339, or ago: 2h, 1d")
 	cmd.Flags().IntVar(&last, "last", 0, "only the newest N backups")
+	cmd.Flags().BoolVar(&drills, "drills", false, "show the result of each backup's newest restore drill")
 	g.addOutputFlag(cmd, outWide)
 	return cmd
 }
 
-func listTable(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time) error {
+func listTable(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time, drills map[string]*app.DrillSummary) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	head := "TARGET\tID\tCREATED\tAGE\tRDB SIZE\tKEYS"
 	if wide {
 		head += "\tSTORED\tCOMPRESSION\tREDIS\tSOURCE\tDURATION"
+	}
+	if drills != nil {
+		head += "\tLAST DRILL"
 	}
 	fmt.Fprintln(tw, head)
 	for _, m := range ms {
@@ -76,6 +92,14 @@ func listTable(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time) er
 		if wide {
 			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s", humanBytes(m.Data.StoredSize), m.Data.Compression.Codec,
 				m.Redis.String(), m.Source.Origin, m.Finished.Sub(m.Created).Round(time.Millisecond))
+		}
+		if drills != nil {
+			d := drills[m.Target+"/"+m.ID]
+			cell := "-"
+			if d != nil {
+				cell = d.Result + " " + humanAge(now.Sub(d.Time)) + " ago"
+			}
+			fmt.Fprintf(tw, "\t%s", cell)
 		}
 		fmt.Fprintln(tw)
 	}
@@ -95,6 +119,27 @@ func humanAge(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// listedBackup is a manifest with its newest drill, for list --drills -o json.
+type listedBackup struct {
+	*storage.Manifest
+	LastDrill *app.DrillSummary `json:"lastDrill,omitempty"`
+}
+
+func withDrills(ms []*storage.Manifest, drills map[string]*app.DrillSummary) []listedBackup {
+	out := make([]listedBackup, len(ms))
+	for i, m := range ms {
+		out[i] = listedBackup{Manifest: m, LastDrill: drills[m.Target+"/"+m.ID]}
+	}
+	return out
+}
+
+// describedBackup is describe's -o json|yaml: the manifest and the
+// backup's drill records.
+type describedBackup struct {
+	*storage.Manifest
+	Drills []drill.Record `json:"drills,omitempty"`
 }
 
 func newDescribeCmd(g *globals) *cobra.Command {
@@ -119,10 +164,17 @@ backup is an error (exit 4) naming it.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return g.writeResult(m)
+			drills, err := app.Drills(cmd.Context(), repo, m)
+			if err != nil {
+				return err
 			}
-			return describe(g.stdout, m)
+			if asJSON {
+				return g.writeResult(describedBackup{Manifest: m, Drills: drills})
+			}
+			if err := describe(g.stdout, m); err != nil {
+				return err
+			}
+			return describeDrills(g.stdout, drills)
 		},
 	}
 	g.addOutputFlag(cmd)
@@ -161,6 +213,31 @@ func describe(w io.Writer, m *storage.Manifest) error {
 	row("SHA-256 raw", "%s", m.Data.RawSHA256)
 	row("SHA-256 stored", "%s", m.Data.StoredSHA256)
 	row("Written by", "rdbak %s", m.Rdbak.Version)
+	return tw.Flush()
+}
+
+// describeDrills lists a backup's drill records, oldest first.
+func describeDrills(w io.Writer, rs []drill.Record) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(rs) == 0 {
+		fmt.Fprintf(tw, "Drills:\tnone (rdbak drill proves a backup restores)\n")
+		return tw.Flush()
+	}
+	for i, r := range rs {
+		k := ""
+		if i == 0 {
+			k = "Drills:"
+		}
+		on := "-"
+		if r.Scratch.Version != "" {
+			on = r.Scratch.Server.String()
+		}
+		line := fmt.Sprintf("%s %s on %s in %.1fs", r.Started.UTC().Format(time.RFC3339), r.Result, on, r.DurationSeconds)
+		if r.Reason != "" {
+			line += ": " + strings.ReplaceAll(r.Reason, "\n", " ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", k, line)
+	}
 	return tw.Flush()
 }
 

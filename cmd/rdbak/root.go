@@ -83,6 +83,7 @@ defaults.
 		newListCmd(g),
 		newDescribeCmd(g),
 		newVerifyCmd(g),
+		newDrillCmd(g),
 		newRestoreCmd(g),
 		newGCCmd(g),
 		newPruneCmd(g),

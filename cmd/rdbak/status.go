@@ -63,13 +63,16 @@ Events; alert on the age of the last success
 				if err != nil {
 					return err
 				}
+				if s.LastDrill, err = app.LastDrill(ctx, repo, t.Name); err != nil {
+					return err
+				}
 				out = append(out, s)
 			}
 			if structured, _ := g.jsonOutput(); structured {
 				return g.writeResult(out)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TARGET\tBACKUPS\tLAST SUCCESS\tAGE\tNEXT RUN\tSCHEDULE")
+			fmt.Fprintln(tw, "TARGET\tBACKUPS\tLAST SUCCESS\tAGE\tNEXT RUN\tSCHEDULE\tLAST DRILL")
 			for _, s := range out {
 				last, age, next := "-", "-", "-"
 				if s.LastSuccess != nil {
@@ -78,7 +81,7 @@ Events; alert on the age of the last success
 				if s.NextRun != nil {
 					next = s.NextRun.Format(time.RFC3339) + " (in " + humanAge(s.NextRun.Sub(now)) + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", s.Target, s.Backups, last, age, next, orDash(s.Schedule))
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Target, s.Backups, last, age, next, orDash(s.Schedule), drillCell(s.LastDrill, now))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -138,4 +141,12 @@ func storedTargets(ctx context.Context, repo *storage.Repo) ([]string, error) {
 		return nil, err
 	}
 	return storage.Targets(ms), nil
+}
+
+// drillCell shows a last drill as "success 3h ago (ID)" or "failure ...".
+func drillCell(d *app.DrillSummary, now time.Time) string {
+	if d == nil {
+		return "-"
+	}
+	return d.Result + " " + humanAge(now.Sub(d.Time)) + " ago (" + d.BackupID + ")"
 }

@@ -25,7 +25,7 @@ import (
 // DrillOptions tunes Drill.
 type DrillOptions struct {
 	// Servers are scratch server binaries to consider besides the
-	// target's drill.servers and those on PATH (--server).
+	// target's drill.servers and those on PATH (--redis-server).
 	Servers []string
 	// Identities decrypt an encrypted backup.
 	Identities *crypt.Identities
@@ -297,4 +297,58 @@ func (a *App) recordDrillEvent(ctx context.Context, log *slog.Logger, t *config.
 		return
 	}
 	record(ctx, log, rec, reason, msg, warning)
+}
+
+// DrillSummary is the last drill of a target or a backup, for status and
+// list.
+type DrillSummary struct {
+	Time     time.Time `json:"time"`
+	BackupID string    `json:"backupId"`
+	Result   string    `json:"result"`
+	Reason   string    `json:"reason,omitempty"`
+}
+
+func summary(r *drill.Record) *DrillSummary {
+	return &DrillSummary{Time: r.Started, BackupID: r.BackupID, Result: r.Result, Reason: r.Reason}
+}
+
+// LastDrill returns target's newest drill record as a summary, nil when
+// it has none.
+func LastDrill(ctx context.Context, repo *storage.Repo, target string) (*DrillSummary, error) {
+	r, err := drill.Latest(ctx, repo, target, false)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return summary(r), nil
+}
+
+// LastDrills returns the newest drill of each backup of target (all
+// targets when ""), keyed by target/id.
+func LastDrills(ctx context.Context, repo *storage.Repo, target string) (map[string]*DrillSummary, error) {
+	refs, err := repo.DrillRecords(ctx, target, "")
+	if err != nil {
+		return nil, err
+	}
+	newest := map[string]storage.RecordRef{}
+	for _, ref := range refs { // oldest first: the last one wins
+		newest[ref.Target+"/"+ref.ID] = ref
+	}
+	out := map[string]*DrillSummary{}
+	for k, ref := range newest {
+		rs, err := drill.Load(ctx, repo, []storage.RecordRef{ref})
+		if err != nil {
+			return nil, err
+		}
+		out[k] = summary(&rs[0])
+	}
+	return out, nil
+}
+
+// Drills returns every drill record of backup m, oldest first.
+func Drills(ctx context.Context, repo *storage.Repo, m *storage.Manifest) ([]drill.Record, error) {
+	refs, err := repo.DrillRecords(ctx, m.Target, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	return drill.Load(ctx, repo, refs)
 }

@@ -29,6 +29,8 @@ type TargetStatus struct {
 	// target is backed up by rdbak now only).
 	NextRun     *time.Time `json:"nextRun,omitempty"`
 	LastFailure string     `json:"lastFailure"`
+	// LastDrill is the target's newest restore drill (nil: none yet).
+	LastDrill *DrillSummary `json:"lastDrill,omitempty"`
 }
 
 // StatusOf returns t's status from its backups ms (oldest first, as
