@@ -352,3 +352,26 @@ func Drills(ctx context.Context, repo *storage.Repo, m *storage.Manifest) ([]dri
 	}
 	return drill.Load(ctx, repo, refs)
 }
+
+// ScheduledDrill is the daemon's drill of one target (daemon.DrillFunc):
+// Drill of its latest backup, with the identity of its config. With no
+// backup to drill (none yet, or the newest one damaged) there is no
+// record; the error is logged, recorded as a DrillFailed Event and
+// returned.
+func (a *App) ScheduledDrill(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (*drill.Record, error) {
+	log := a.Log.With("target", t.Name)
+	fail := func(err error) (*drill.Record, error) {
+		log.Log(ctx, failureLevel(a.CallerReports), "drill failed", "error", err.Error())
+		a.recordDrillEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of %s failed: %v", t.Name, err), true)
+		return nil, err
+	}
+	sel, err := repo.Resolve(ctx, t.Name, "latest", storage.ResolveOptions{})
+	if err != nil {
+		return fail(fmt.Errorf("find the latest backup of %s to drill: %w", t.Name, err))
+	}
+	ids, err := Identities(t, nil)
+	if err != nil {
+		return fail(err)
+	}
+	return a.Drill(ctx, repo, sel.Manifest, t, DrillOptions{Identities: ids})
+}

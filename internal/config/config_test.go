@@ -356,7 +356,13 @@ targets:
     drill:
       timeout: 0s
       checks: [{command: "EXISTS 'config site'", expect: "1", db: 2}]
+  - name: c
+    redis: redis://h
+    drill: {schedule: ""}
 `, nil)
+	if c := f.Targets[2].Drill; c.Schedule != "" || len(c.Checks) != 1 {
+		t.Errorf("target c drill = %+v, want no schedule (written as \"\") and the default checks", c)
+	}
 	a, b := f.Targets[0].Drill, f.Targets[1].Drill
 	if a.Schedule != "@daily" || a.Timeout != 10*time.Minute || len(a.Checks) != 1 || a.Checks[0].Expect != "3" ||
 		len(a.Servers) != 1 || a.Servers[0] != "/etc/rdbak/bin/redis-server" {

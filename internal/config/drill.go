@@ -15,7 +15,8 @@ import (
 // does not set from defaults.drill.
 type Drill struct {
 	// Schedule is when rdbak daemon drills the target's latest backup: a
-	// cron spec as for backups. Empty: no scheduled drills.
+	// cron spec as for backups. Unset: defaults.drill.schedule; set to ""
+	// (or unset there too): no scheduled drills.
 	Schedule string `yaml:"schedule"`
 	// Timeout bounds one drill: fetch, load and checks. 0 means
 	// DefaultDrillTimeout (see TimeoutOrDefault).
@@ -56,7 +57,7 @@ func (f *File) applyDrillDefaults(i int) {
 	t := &f.Targets[i]
 	p := fmt.Sprintf("targets[%d].drill", i)
 	d := f.Defaults.Drill
-	if t.Drill.Schedule == "" {
+	if !f.isSet(p+".schedule", t.Drill.Schedule != "") {
 		t.Drill.Schedule = d.Schedule
 	}
 	if !f.isSet(p+".timeout", t.Drill.Timeout != 0) {

@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/drill"
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/schedule"
@@ -27,6 +29,16 @@ import (
 // aborts the backup and leaves no manifest. cfg is the config in force when
 // the run started.
 type BackupFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error)
+
+// DrillFunc drills the latest backup of t in repo, exactly as rdbak drill
+// does (app.App.ScheduledDrill): it bounds the drill by its timeout, stores
+// the record, records the Event and logs the outcome. The record is nil
+// when no drill could start (no backup to drill).
+type DrillFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*drill.Record, error)
+
+// drillJob prefixes the scheduler's job names of drills; target names
+// cannot contain a slash.
+const drillJob = "drill/"
 
 // Elector decides which of several daemon replicas schedules backups.
 type Elector interface {
@@ -53,7 +65,11 @@ type Options struct {
 	// can take between choosing a port and binding it.
 	Listener net.Listener
 	Backup   BackupFunc
-	Log      *slog.Logger
+	// Drill runs the scheduled drills; nil turns them off.
+	Drill DrillFunc
+	// Version is this rdbak's, for rdbak_build_info.
+	Version string
+	Log     *slog.Logger
 	// NewElector builds the elector when the config enables leader
 	// election.
 	NewElector func(config.LeaderElection) (Elector, error)
@@ -97,6 +113,7 @@ type daemon struct {
 	elector     Elector
 	failedHash  [sha256.Size]byte // content of the last config that failed to load
 	lastSuccess map[string]time.Time
+	lastDrill   map[string]time.Time // newest successful drill per target
 	stopping    atomic.Bool
 }
 
@@ -114,7 +131,7 @@ func Run(ctx context.Context, o Options) error {
 			return storage.Open(ctx, url, storage.Options{Create: true})
 		}
 	}
-	d := &daemon{o: o, log: o.Log, m: newMetrics(), lastSuccess: map[string]time.Time{}}
+	d := &daemon{o: o, log: o.Log, m: newMetrics(o.Version), lastSuccess: map[string]time.Time{}, lastDrill: map[string]time.Time{}}
 	stopReady := context.AfterFunc(ctx, func() { d.stopping.Store(true) })
 	defer stopReady()
 	data, err := os.ReadFile(o.ConfigPath)
@@ -195,15 +212,19 @@ func (d *daemon) lead(ctx, stop context.Context) {
 	sched := schedule.New(d.runTarget, schedule.Options{
 		Clock: d.o.Clock, Concurrency: cfg.Daemon.Concurrency,
 		OnSkip: func(name string) {
+			if target, ok := strings.CutPrefix(name, drillJob); ok {
+				d.log.Warn("drill skipped: the previous one is still running", "target", target)
+				return
+			}
 			d.m.skipped.WithLabelValues(name).Inc()
 			d.log.Warn("backup skipped: the previous one is still running", "target", name)
 		},
 	})
-	sched.SetJobs(jobs(cfg))
+	sched.SetJobs(d.jobs(cfg))
 	d.sched = sched
 	d.mu.Unlock()
 	d.m.leader.Set(1)
-	d.log.Info("scheduling backups", "targets", len(jobs(cfg)))
+	d.log.Info("scheduling backups", "jobs", len(d.jobs(cfg)))
 	defer func() {
 		d.m.leader.Set(0)
 		d.mu.Lock()
@@ -243,15 +264,22 @@ func (d *daemon) lead(ctx, stop context.Context) {
 	close(finished)
 }
 
-func jobs(cfg *config.File) []schedule.Job {
+// jobs are the scheduler's jobs of cfg: each target's backups, named by
+// the target, and its drills, named drill/<target> (when d drills).
+func (d *daemon) jobs(cfg *config.File) []schedule.Job {
 	var out []schedule.Job
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
 		s, err := t.Spec()
-		if err != nil || s.IsZero() {
-			continue // validated at load; unscheduled targets are for rdbak now
+		if err == nil && !s.IsZero() { // validated at load; unscheduled targets are for rdbak now
+			out = append(out, schedule.Job{Name: t.Name, Spec: s, Jitter: t.Jitter})
 		}
-		out = append(out, schedule.Job{Name: t.Name, Spec: s, Jitter: t.Jitter})
+		if d.o.Drill == nil {
+			continue
+		}
+		if s, err := t.DrillSpec(); err == nil && !s.IsZero() {
+			out = append(out, schedule.Job{Name: drillJob + t.Name, Spec: s, Jitter: t.Jitter})
+		}
 	}
 	return out
 }
@@ -259,6 +287,10 @@ func jobs(cfg *config.File) []schedule.Job {
 // runTarget is the scheduler's RunFunc: one backup of target name with
 // what follows it, recorded in the metrics.
 func (d *daemon) runTarget(ctx context.Context, name string) {
+	if target, ok := strings.CutPrefix(name, drillJob); ok {
+		d.runDrill(ctx, target)
+		return
+	}
 	d.mu.Lock()
 	st := d.cur
 	st.runs.Add(1)
@@ -301,6 +333,39 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 	}
 }
 
+// runDrill is the scheduler's RunFunc for drill/<name>: one drill of the
+// target's latest backup, recorded in the metrics.
+func (d *daemon) runDrill(ctx context.Context, name string) {
+	d.mu.Lock()
+	st := d.cur
+	st.runs.Add(1)
+	d.mu.Unlock()
+	defer st.runs.Done()
+	t := st.target(name)
+	if t == nil {
+		return
+	}
+	rec, _ := d.o.Drill(ctx, st.cfg, t, st.repos[t.Storage])
+	if ctx.Err() != nil || !d.configured(name) {
+		return // cancelled: no verdict
+	}
+	d.m.drill(name, rec)
+	if rec != nil && rec.OK() {
+		d.setLastDrill(name, rec.Finished)
+	}
+}
+
+// setLastDrill moves the drill last-success gauge forward only.
+func (d *daemon) setLastDrill(name string, t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cur.target(name) == nil || !t.After(d.lastDrill[name]) {
+		return
+	}
+	d.lastDrill[name] = t
+	d.m.drillLastSuccess.WithLabelValues(name).Set(float64(t.UnixNano()) / 1e9)
+}
+
 func (d *daemon) configured(name string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -317,6 +382,21 @@ func (d *daemon) setLastSuccess(name string, t time.Time) {
 	}
 	d.lastSuccess[name] = t
 	d.m.lastSuccess.WithLabelValues(name).Set(float64(t.UnixNano()) / 1e9)
+}
+
+// seedDrill sets the drill last-success gauge of t from its newest
+// successful drill record in storage.
+func (d *daemon) seedDrill(ctx context.Context, st *state, t *config.Target) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rec, err := drill.Latest(ctx, st.repos[t.Storage], t.Name, true)
+	if err != nil {
+		d.log.Warn("read the newest drill for rdbak_drill_last_success_timestamp_seconds", "target", t.Name, "error", err.Error())
+		return
+	}
+	if rec != nil {
+		d.setLastDrill(t.Name, rec.Finished)
+	}
 }
 
 // addTargets creates the metrics of st's targets that old did not have,
@@ -337,12 +417,20 @@ func (d *daemon) addTargets(ctx context.Context, st, old *state) {
 				d.m.removeTarget(t.Name)
 				d.mu.Lock()
 				delete(d.lastSuccess, t.Name)
+				delete(d.lastDrill, t.Name)
 				d.mu.Unlock()
 			}
 		}
 	}
+	now := d.o.Clock.Now()
+	for i := range st.cfg.Targets {
+		d.m.schedules(&st.cfg.Targets[i], now)
+	}
 	for _, name := range added {
 		t := st.target(name)
+		if d.o.Drill != nil {
+			go d.seedDrill(ctx, st, t)
+		}
 		go func() {
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()

@@ -91,6 +91,12 @@ type testDaemon struct {
 
 func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 	t.Helper()
+	return startDaemonWith(t, cfgYAML, nil, block...)
+}
+
+// startDaemonWith is startDaemon with mod applied to the options.
+func startDaemonWith(t *testing.T, cfgYAML string, mod func(*Options), block ...string) *testDaemon {
+	t.Helper()
 	dir := t.TempDir()
 	td := &testDaemon{
 		clk:    testenv.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)),
@@ -112,12 +118,14 @@ func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 	td.write(t, cfgYAML)
 	ctx, cancel := context.WithCancel(context.Background())
 	td.cancel = cancel
-	go func() {
-		td.done <- Run(ctx, Options{
-			ConfigPath: td.cfg, Listener: ln, Backup: td.fb.run, Reload: td.reload, Clock: td.clk,
-			Log: slog.New(slog.NewTextHandler(td.logs, nil)),
-		})
-	}()
+	o := Options{
+		ConfigPath: td.cfg, Listener: ln, Backup: td.fb.run, Reload: td.reload, Clock: td.clk,
+		Log: slog.New(slog.NewTextHandler(td.logs, nil)),
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	go func() { td.done <- Run(ctx, o) }()
 	t.Cleanup(func() {
 		cancel()
 		for _, ch := range td.fb.block {

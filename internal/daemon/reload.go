@@ -24,7 +24,7 @@ func (d *daemon) load(ctx context.Context, data []byte, old *state) (*state, err
 	for _, w := range cfg.Warnings() {
 		d.log.Warn(w, "config", d.o.ConfigPath)
 	}
-	if len(jobs(cfg)) == 0 {
+	if len(d.jobs(cfg)) == 0 {
 		return nil, ErrNoSchedule
 	}
 	st := &state{cfg: cfg, hash: sha256.Sum256(data), repos: map[string]*storage.Repo{}}
@@ -130,7 +130,7 @@ func (d *daemon) reload(ctx context.Context, force bool) {
 	d.cur = st
 	d.failedHash = [sha256.Size]byte{}
 	if d.sched != nil {
-		d.sched.SetJobs(jobs(st.cfg))
+		d.sched.SetJobs(d.jobs(st.cfg))
 	}
 	d.mu.Unlock()
 	d.addTargets(ctx, st, old)
@@ -146,7 +146,7 @@ func (d *daemon) reload(ctx context.Context, force bool) {
 	}()
 	d.m.reloads.WithLabelValues(resultSuccess).Inc()
 	d.m.lastReload.SetToCurrentTime()
-	d.log.Info("config reloaded", "config", d.o.ConfigPath, "targets", len(st.cfg.Targets), "scheduled", len(jobs(st.cfg)))
+	d.log.Info("config reloaded", "config", d.o.ConfigPath, "targets", len(st.cfg.Targets), "scheduled", len(d.jobs(st.cfg)))
 }
 
 func (d *daemon) reloadFailed(err error, hash [sha256.Size]byte) {
