@@ -15,7 +15,7 @@ import (
 // fakeDrill stores a drill record of the latest backup, failing for the
 // targets in fail, as app.ScheduledDrill does.
 type fakeDrill struct {
-	clk interface{ Now() time.Time }
+	clk  interface{ Now() time.Time }
 	fail map[string]bool
 	ran  chan string
 }
