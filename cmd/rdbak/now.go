@@ -113,7 +113,7 @@ follows one failed.`,
 				return err
 			}
 			// As after a scheduled backup: heartbeat, retention, orphans.
-			o := app.AfterOptions{Prune: !noPrune, Now: time.Now(), CallerReports: true}
+			o := app.AfterOptions{Prune: !noPrune, Now: time.Now(), CallerReports: true, Notifier: app.Notifier{Version: version}}
 			if g.config != "" && !noPrune {
 				o.OrphanGrace = config.DefaultOrphanGrace
 			}

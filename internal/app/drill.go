@@ -79,6 +79,9 @@ func (a *App) Drill(ctx context.Context, repo *storage.Repo, m *storage.Manifest
 	defer scancel()
 	_, saveErr := drill.Save(sctx, repo, m, rec)
 	a.drillOutcome(sctx, log, t, rec)
+	if !rec.OK() {
+		a.notifier().Notify(sctx, log, t, EventDrillFailed, m.ID, errors.New(rec.Reason))
+	}
 	err := rec.Err()
 	if runErr != nil && !errors.Is(runErr, drill.ErrFailed) {
 		err = fmt.Errorf("drill of %s/%s: %w", t.Name, m.ID, runErr)
@@ -363,6 +366,7 @@ func (a *App) ScheduledDrill(ctx context.Context, _ *config.File, t *config.Targ
 	fail := func(err error) (*drill.Record, error) {
 		log.Log(ctx, failureLevel(a.CallerReports), "drill failed", "error", err.Error())
 		a.recordDrillEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of %s failed: %v", t.Name, err), true)
+		a.notifier().Notify(ctx, log, t, EventDrillFailed, "", err)
 		return nil, err
 	}
 	sel, err := repo.Resolve(ctx, t.Name, "latest", storage.ResolveOptions{})

@@ -110,6 +110,8 @@ type Target struct {
 	// Drill configures restore drills of this target's backups; each
 	// field unset here comes from defaults.drill.
 	Drill Drill `yaml:"drill"`
+	// Notify says whom to tell of failures; defaults.notify if unset.
+	Notify Notify `yaml:"notify"`
 
 	lookupEnv func(string) (string, bool) // for PasswordEnv; os.LookupEnv when nil
 }

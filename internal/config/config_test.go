@@ -179,7 +179,7 @@ func TestExampleShowsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS](), reflect.TypeFor[Encryption](), reflect.TypeFor[Drill](), reflect.TypeFor[DrillCheck]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS](), reflect.TypeFor[Encryption](), reflect.TypeFor[Drill](), reflect.TypeFor[DrillCheck](), reflect.TypeFor[Notify](), reflect.TypeFor[Webhook]()} {
 		for name := range yamlFields(typ) {
 			shown := regexp.MustCompile(`(?m)^[ #-]*` + name + `:`)
 			if !shown.Match(data) {
@@ -390,5 +390,47 @@ func TestDrillValidation(t *testing.T) {
 	}
 	if _, err := Parse([]byte("storage: file:///b\ntargets:\n  - name: a\n    redis: redis://h\n    drill: {checks: [{command: \"GET k\", expect: \"\"}]}\n"), "rdbak.yaml", mapEnv(nil)); err != nil {
 		t.Errorf("an explicit empty expect: %v", err)
+	}
+}
+
+func TestNotifyWebhook(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hook"), []byte("https://hooks.example/T0/secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse([]byte(`
+storage: file:///b
+defaults:
+  notify: {webhook: {urlFile: hook, retries: 0}}
+targets:
+  - name: a
+    redis: redis://h
+  - name: b
+    redis: redis://h
+    notify: {webhook: {urlEnv: HOOK}}
+`), filepath.Join(dir, "rdbak.yaml"), mapEnv(map[string]string{"HOOK": "https://hooks.example/env"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := f.Targets[0].Notify.Webhook, f.Targets[1].Notify.Webhook
+	if u, err := a.Endpoint(); err != nil || u != "https://hooks.example/T0/secret" || a.RetriesOrDefault() != 0 {
+		t.Errorf("a: endpoint %q, %v; retries %d", u, err, a.RetriesOrDefault())
+	}
+	if u, err := b.Endpoint(); err != nil || u != "https://hooks.example/env" || b.RetriesOrDefault() != DefaultWebhookRetries {
+		t.Errorf("b: endpoint %q, %v; retries %d", u, err, b.RetriesOrDefault())
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"notify: {webhook: {url: \"https://h/x\", urlEnv: X}}", "targets[0].notify.webhook: give one of url, urlFile and urlEnv"},
+		{"notify: {webhook: {url: \"ftp://h/secret-token\"}}", "targets[0].notify.webhook.url: must be an http:// or https:// URL"},
+		{"notify: {webhook: {retries: 11, url: \"https://h\"}}", "targets[0].notify.webhook.retries: must be 0 to 10"},
+		{"notify: {webhook: {timeout: 5s}}", "targets[0].notify.webhook.url: missing"},
+	} {
+		_, err := Parse([]byte("storage: file:///b\ntargets:\n  - name: a\n    redis: redis://h\n    "+tc.yaml+"\n"), "rdbak.yaml", mapEnv(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.yaml, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-token") {
+			t.Errorf("the error shows the URL: %v", err)
+		}
 	}
 }

@@ -24,6 +24,8 @@ type Defaults struct {
 	Encryption Encryption `yaml:"encryption"`
 	// Drill is inherited field by field by targets (see Drill).
 	Drill Drill `yaml:"drill"`
+	// Notify is inherited whole by targets without their own.
+	Notify Notify `yaml:"notify"`
 }
 
 // Retention is a target's retention policy, applied after each successful
@@ -150,6 +152,7 @@ func (f *File) applyScheduleDefaults() {
 			t.Encryption = f.Defaults.Encryption
 		}
 		f.applyDrillDefaults(i)
+		f.applyNotifyDefaults(i)
 		if t.Heartbeat.URL != "" {
 			if t.Heartbeat.Method == "" {
 				t.Heartbeat.Method = "GET"
@@ -244,6 +247,7 @@ func (v *validator) schedules() {
 	v.nonNegative("defaults.timeout", f.Defaults.Timeout)
 	v.retention("defaults.retention", f.Defaults.Retention)
 	v.drill("defaults.drill", f.Defaults.Drill)
+	v.notify("defaults.notify", f.Defaults.Notify)
 	for i := range f.Targets {
 		t := &f.Targets[i]
 		p := fmt.Sprintf("targets[%d]", i)
@@ -252,6 +256,7 @@ func (v *validator) schedules() {
 		v.retention(p+".retention", t.Retention)
 		v.heartbeat(p+".heartbeat", t.Heartbeat)
 		v.drill(p+".drill", t.Drill)
+		v.notify(p+".notify", t.Notify)
 	}
 	v.daemon()
 }

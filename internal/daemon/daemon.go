@@ -322,6 +322,7 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 	d.setLastSuccess(name, out.Manifest.Finished)
 	a := app.AfterBackup(ctx, d.log.With("target", name), repo, t, app.AfterOptions{
 		Client: d.o.HTTPClient, Prune: true, OrphanGrace: st.cfg.Daemon.OrphanGrace, Now: d.o.Clock.Now(),
+		Notifier: app.Notifier{Client: d.o.HTTPClient, Version: d.o.Version},
 	})
 	if a.HeartbeatErr != nil {
 		d.m.heartbeatFail.WithLabelValues(name).Inc()
