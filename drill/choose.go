@@ -33,12 +33,12 @@ func (s Server) String() string {
 // Choose picks the scratch server for backup m among candidates: one that
 // loads its RDB (restore.LoadCheck), preferring the backup's own flavor,
 // then its own major.minor, then the oldest version not older than the
-// backup's server, then the newest. A backup with module values needs the
-// target's own image (a scratch pod): a bare server loads no modules. The
-// error wraps ErrFailed and names every candidate and why it was refused.
+// backup's server, then the newest. A backup with module values fails: a
+// scratch server loads no modules. The error wraps ErrFailed and names
+// every candidate and why it was refused.
 func Choose(m *storage.Manifest, candidates []Server) (Server, string, error) {
 	if len(m.RDB.Modules) > 0 {
-		return Server{}, "", fmt.Errorf("%w: the backup holds values of module types %s, which a bare scratch server cannot load: drill it in a scratch pod of the target's own image (drill.scratch: pod)",
+		return Server{}, "", fmt.Errorf("%w: the backup holds values of module types %s, which a scratch server without those modules cannot load, and rdbak drill does not load modules yet: verify the backup with rdbak verify and restore-test it by hand into a server with the modules",
 			ErrFailed, strings.Join(m.RDB.Modules, ", "))
 	}
 	if len(candidates) == 0 {
