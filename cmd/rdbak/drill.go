@@ -1,22 +1,14 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/rdbak/rdbak/drill"
 	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/kube"
-	"github.com/rdbak/rdbak/storage"
+	"github.com/rdbak/rdbak/internal/render"
 )
 
 func newDrillCmd(g *globals) *cobra.Command {
@@ -55,43 +47,23 @@ Exits 4 when a drill fails (the reason is printed and recorded).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref := "latest"
+			d := app.DrillRequest{All: all, Servers: servers, IdentityFiles: idFiles}
 			if len(args) == 1 {
-				ref = args[0]
+				d.Ref = args[0]
 			}
-			targets, err := g.drillTargets(all, ref)
-			if err != nil {
-				return err
-			}
-			a := g.cliApp(kf)
-			var (
-				recs []*drill.Record
-				errs []error
-			)
-			for i := range targets {
-				rec, err := g.drillOne(cmd.Context(), a, &targets[i], ref, servers, idFiles)
-				if rec != nil {
-					recs = append(recs, rec)
-				}
-				if err != nil {
-					errs = append(errs, err)
-					if cmd.Context().Err() != nil {
-						break
-					}
-				}
-			}
-			if structured, _ := g.jsonOutput(); structured {
+			recs, err := g.cliApp(kf).DrillTargets(cmd.Context(), g.req(), d)
+			if g.structured() {
 				if !all && len(recs) == 1 {
-					return errors.Join(g.writeResult(recs[0]), errors.Join(errs...))
+					return errors.Join(g.writeResult(recs[0]), err)
 				}
-				return errors.Join(g.writeResult(recs), errors.Join(errs...))
+				return errors.Join(g.writeResult(recs), err)
 			}
 			for _, r := range recs {
-				if err := drillTable(g.stdout, r); err != nil {
-					return err
+				if werr := render.Drill(g.stdout, r); werr != nil {
+					return werr
 				}
 			}
-			return errors.Join(errs...)
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -106,91 +78,4 @@ Exits 4 when a drill fails (the reason is printed and recorded).`,
 	kfs.VisitAll(func(fl *pflag.Flag) { markGroup(fl, groupKubectl) })
 	f.AddFlagSet(kfs)
 	return cmd
-}
-
-// drillTargets returns the targets to drill: every one of the config with
-// --all, the one --target (or the config's only target) names, or, with
-// only --storage, a target known by name alone (found from the backup
-// when --target is not given).
-func (g *globals) drillTargets(all bool, ref string) ([]config.Target, error) {
-	if all {
-		if g.target != "" {
-			return nil, usagef("give --target NAME or --all, not both")
-		}
-		if g.config == "" {
-			return nil, usagef("--all needs --config: the targets are in the config file")
-		}
-		if ref != "latest" {
-			return nil, usagef("--all drills each target's latest backup; to drill backup %s, give its --target", ref)
-		}
-		f, err := g.loadConfig()
-		if err != nil {
-			return nil, err
-		}
-		return f.Targets, nil
-	}
-	if g.config != "" {
-		f, err := g.loadConfig()
-		if err != nil {
-			return nil, err
-		}
-		t, err := f.Target(g.target)
-		if err != nil {
-			return nil, usageError{Err: fmt.Errorf("config %s: %w", g.config, err)}
-		}
-		return []config.Target{*t}, nil
-	}
-	return []config.Target{{Name: g.target}}, nil
-}
-
-// drillOne drills backup ref of t (in --storage when given, else t's own).
-func (g *globals) drillOne(ctx context.Context, a *app.App, t *config.Target, ref string, servers, idFiles []string) (*drill.Record, error) {
-	url := t.Storage
-	if g.storage != "" {
-		url = g.storage
-	}
-	if url == "" {
-		return nil, usagef("say where the backups are: --storage URL, or --config FILE [--target NAME]")
-	}
-	repo, err := storage.Open(ctx, url, storage.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer repo.Close()
-	sel, err := resolveBackup(ctx, repo, t.Name, ref, time.Time{}, storage.ResolveOptions{})
-	if err != nil {
-		return nil, err
-	}
-	m := sel.Manifest
-	if t.Name == "" {
-		t = &config.Target{Name: m.Target}
-	}
-	ids, err := app.Identities(t, idFiles)
-	if err != nil {
-		return nil, err
-	}
-	return a.Drill(ctx, repo, m, t, app.DrillOptions{Servers: servers, Identities: ids})
-}
-
-// drillTable prints one drill's verdict and its checks.
-func drillTable(w io.Writer, r *drill.Record) error {
-	verdict := "OK"
-	if !r.OK() {
-		verdict = "FAILED"
-	}
-	scratch := "-"
-	if r.Scratch.Version != "" {
-		scratch = r.Scratch.Server.String()
-	}
-	fmt.Fprintf(w, "%s drill of %s/%s on %s in %.1fs (record %s)\n", verdict, r.Target, r.BackupID, scratch, r.DurationSeconds, orDash(r.Name))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHECK\tRESULT\tDETAIL")
-	for _, c := range r.Checks {
-		res := "ok"
-		if !c.OK {
-			res = "FAILED"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, res, strings.ReplaceAll(c.Detail, "\n", " "))
-	}
-	return tw.Flush()
 }

@@ -43,6 +43,8 @@ type App struct {
 	HTTPClient *http.Client
 	// NotifyBackoff is the first pause between webhook attempts; 1s when 0.
 	NotifyBackoff time.Duration
+	// Drills is the daemon's drill of one target; nil: ScheduledDrill.
+	Drills DrillFunc
 }
 
 // failureLevel is the level at which a job logs its own failure.

@@ -17,28 +17,75 @@ import (
 
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/drill"
-	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/schedule"
 	"github.com/rdbak/rdbak/storage"
 )
 
-// BackupFunc takes one backup of t into repo, exactly as rdbak now does
-// (app.App.ScheduledBackup): it bounds the backup by t.Timeout, logs one
-// line with the outcome and returns the committed backup. A cancelled ctx
-// aborts the backup and leaves no manifest. cfg is the config in force when
-// the run started.
-type BackupFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error)
+// Config is what the daemon runs: one loaded config file, in typed form.
+// The application layer builds it (Options.Load), so the file's shape
+// stops there.
+type Config struct {
+	Targets []Target
+	// Listen is the address of /metrics, /healthz and /readyz (unless
+	// Options.Listen or Options.Listener replaces it).
+	Listen string
+	// Concurrency bounds the backups at once over all targets.
+	Concurrency int
+	// ShutdownGrace is how long backups in flight may finish on shutdown.
+	ShutdownGrace time.Duration
+	// LeaderElection, when enabled, lets only the Lease holder schedule.
+	LeaderElection LeaderElection
+	// Warnings are logged when the config is loaded.
+	Warnings []string
+}
 
-// DrillFunc drills the latest backup of t in repo, exactly as rdbak drill
-// does (app.App.ScheduledDrill): it bounds the drill by its timeout, stores
-// the record, records the Event and logs the outcome. The record is nil
-// when no drill could start (no backup to drill).
-type DrillFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*drill.Record, error)
+// LeaderElection configures the Lease that decides which replica leads.
+type LeaderElection struct {
+	Enabled                                   bool
+	Namespace, Name                           string
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
+// Target is one target as the daemon runs it.
+type Target struct {
+	Name string
+	// Storage is the URL of its repository; targets with the same URL
+	// share one opened repository.
+	Storage string
+	// Schedule says when to back it up; a zero Spec leaves it to rdbak now.
+	Schedule schedule.Spec
+	Jitter   time.Duration
+	// Backup takes one backup into repo, exactly as rdbak now does: it
+	// bounds the backup by the target's timeout, logs one line with the
+	// outcome and returns the committed backup. A cancelled ctx aborts the
+	// backup and leaves no manifest.
+	Backup func(ctx context.Context, repo *storage.Repo) (*backup.Result, error)
+	// After runs what follows a committed backup (heartbeat, retention,
+	// orphans older than the grace period at now), logging its own
+	// failures; the daemon counts them.
+	After func(ctx context.Context, repo *storage.Repo, now time.Time) Aftermath
+	// DrillSchedule says when to drill its latest backup; a zero Spec (or
+	// a nil Drill) means no scheduled drills.
+	DrillSchedule schedule.Spec
+	// Drill drills the target's latest backup in repo, exactly as rdbak
+	// drill does: it bounds the drill by its timeout, stores the record,
+	// records the Event and logs the outcome. The record is nil when no
+	// drill could start (no backup to drill).
+	Drill func(ctx context.Context, repo *storage.Repo) (*drill.Record, error)
+}
 
 // drillJob prefixes the scheduler's job names of drills; target names
 // cannot contain a slash.
 const drillJob = "drill/"
+
+// Aftermath is what followed a backup, as the metrics count it.
+type Aftermath struct {
+	HeartbeatFailed bool
+	// PruneFailed: retention or orphan collection failed.
+	PruneFailed    bool
+	PrunedBackups  int
+	DeletedOrphans int
+}
 
 // Elector decides which of several daemon replicas schedules backups.
 type Elector interface {
@@ -58,42 +105,42 @@ var ErrNoSchedule = errors.New("no target has a schedule: set defaults.schedule 
 // Options configures Run.
 type Options struct {
 	ConfigPath string
+	// Load turns the config file's content into what the daemon runs; it
+	// fails for a config that does not validate. It is called at start
+	// and on each reload.
+	Load func(data []byte) (*Config, error)
 	// Listen overrides the config's daemon.listen.
 	Listen string
 	// Listener, when set, serves /metrics instead of a socket bound to
 	// Listen: tests pass one already bound to port 0, which no other test
 	// can take between choosing a port and binding it.
 	Listener net.Listener
-	Backup   BackupFunc
-	// Drill runs the scheduled drills; nil turns them off.
-	Drill DrillFunc
-	// Version is this rdbak's, for rdbak_build_info.
-	Version string
-	Log     *slog.Logger
+	Log      *slog.Logger
 	// NewElector builds the elector when the config enables leader
 	// election.
-	NewElector func(config.LeaderElection) (Elector, error)
-	// Reload receives a value for each SIGHUP: reload the config now.
-	Reload <-chan struct{}
+	NewElector func(LeaderElection) (Elector, error)
+	// Reload receives SIGHUP (signal.Notify): reload the config now.
+	Reload <-chan os.Signal
 	// ReloadInterval is how often the config file is checked for changes;
 	// 0 turns the check off.
 	ReloadInterval time.Duration
 	Clock          schedule.Clock // default schedule.RealClock
-	HTTPClient     *http.Client   // for heartbeats; default http.DefaultClient
 	// OpenRepo opens a storage URL; default storage.Open with Create.
 	OpenRepo func(ctx context.Context, url string) (*storage.Repo, error)
+	// Version is this rdbak's, for rdbak_build_info.
+	Version string
 }
 
 // state is one loaded config with the repositories it names. Runs hold a
 // reference, so a reload never closes a repository a backup still uses.
 type state struct {
-	cfg   *config.File
+	cfg   *Config
 	hash  [sha256.Size]byte
 	repos map[string]*storage.Repo // by storage URL
 	runs  sync.WaitGroup
 }
 
-func (s *state) target(name string) *config.Target {
+func (s *state) target(name string) *Target {
 	for i := range s.cfg.Targets {
 		if s.cfg.Targets[i].Name == name {
 			return &s.cfg.Targets[i]
@@ -146,7 +193,7 @@ func Run(ctx context.Context, o Options) error {
 	d.m.lastReload.SetToCurrentTime()
 	listen := o.Listen
 	if listen == "" {
-		listen = st.cfg.Daemon.Listen
+		listen = st.cfg.Listen
 	}
 	ln := o.Listener
 	if ln == nil {
@@ -165,7 +212,7 @@ func Run(ctx context.Context, o Options) error {
 	defer stopWatch()
 	go d.watch(watchCtx)
 
-	if le := st.cfg.Daemon.LeaderElection; le.Enabled {
+	if le := st.cfg.LeaderElection; le.Enabled {
 		err = d.elect(ctx, le)
 	} else {
 		d.lead(ctx, ctx)
@@ -188,7 +235,7 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
-func (d *daemon) elect(ctx context.Context, le config.LeaderElection) error {
+func (d *daemon) elect(ctx context.Context, le LeaderElection) error {
 	if d.o.NewElector == nil {
 		return errors.New("leader election is enabled, but this build cannot reach Kubernetes")
 	}
@@ -210,7 +257,7 @@ func (d *daemon) lead(ctx, stop context.Context) {
 	d.mu.Lock()
 	cfg := d.cur.cfg
 	sched := schedule.New(d.runTarget, schedule.Options{
-		Clock: d.o.Clock, Concurrency: cfg.Daemon.Concurrency,
+		Clock: d.o.Clock, Concurrency: cfg.Concurrency,
 		OnSkip: func(name string) {
 			if target, ok := strings.CutPrefix(name, drillJob); ok {
 				d.log.Warn("drill skipped: the previous one is still running", "target", target)
@@ -220,11 +267,11 @@ func (d *daemon) lead(ctx, stop context.Context) {
 			d.log.Warn("backup skipped: the previous one is still running", "target", name)
 		},
 	})
-	sched.SetJobs(d.jobs(cfg))
+	sched.SetJobs(jobs(cfg))
 	d.sched = sched
 	d.mu.Unlock()
 	d.m.leader.Set(1)
-	d.log.Info("scheduling backups", "jobs", len(d.jobs(cfg)))
+	d.log.Info("scheduling backups", "jobs", len(jobs(cfg)))
 	defer func() {
 		d.m.leader.Set(0)
 		d.mu.Lock()
@@ -250,7 +297,7 @@ func (d *daemon) lead(ctx, stop context.Context) {
 		// in Run may not have run yet).
 		d.stopping.Store(true)
 		d.mu.Lock()
-		grace := d.cur.cfg.Daemon.ShutdownGrace
+		grace := d.cur.cfg.ShutdownGrace
 		d.mu.Unlock()
 		d.log.Info("shutting down: backups in flight may finish", "grace", grace.String())
 		select {
@@ -265,20 +312,15 @@ func (d *daemon) lead(ctx, stop context.Context) {
 }
 
 // jobs are the scheduler's jobs of cfg: each target's backups, named by
-// the target, and its drills, named drill/<target> (when d drills).
-func (d *daemon) jobs(cfg *config.File) []schedule.Job {
+// the target, and its drills, named drill/<target>.
+func jobs(cfg *Config) []schedule.Job {
 	var out []schedule.Job
-	for i := range cfg.Targets {
-		t := &cfg.Targets[i]
-		s, err := t.Spec()
-		if err == nil && !s.IsZero() { // validated at load; unscheduled targets are for rdbak now
-			out = append(out, schedule.Job{Name: t.Name, Spec: s, Jitter: t.Jitter})
+	for _, t := range cfg.Targets {
+		if !t.Schedule.IsZero() { // unscheduled targets are for rdbak now
+			out = append(out, schedule.Job{Name: t.Name, Spec: t.Schedule, Jitter: t.Jitter})
 		}
-		if d.o.Drill == nil {
-			continue
-		}
-		if s, err := t.DrillSpec(); err == nil && !s.IsZero() {
-			out = append(out, schedule.Job{Name: drillJob + t.Name, Spec: s, Jitter: t.Jitter})
+		if t.Drill != nil && !t.DrillSchedule.IsZero() {
+			out = append(out, schedule.Job{Name: drillJob + t.Name, Spec: t.DrillSchedule, Jitter: t.Jitter})
 		}
 	}
 	return out
@@ -307,7 +349,7 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 			d.m.inProgress.WithLabelValues(name).Set(0)
 		}
 	}()
-	out, err := d.o.Backup(ctx, st.cfg, t, repo)
+	out, err := t.Backup(ctx, repo)
 	if !d.configured(name) {
 		return
 	}
@@ -320,16 +362,13 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 		d.m.cow.WithLabelValues(name).Set(float64(out.CowBytes))
 	}
 	d.setLastSuccess(name, out.Manifest.Finished)
-	a := app.AfterBackup(ctx, d.log.With("target", name), repo, t, app.AfterOptions{
-		Client: d.o.HTTPClient, Prune: true, OrphanGrace: st.cfg.Daemon.OrphanGrace, Now: d.o.Clock.Now(),
-		Notifier: app.Notifier{Client: d.o.HTTPClient, Version: d.o.Version},
-	})
-	if a.HeartbeatErr != nil {
+	a := t.After(ctx, repo, d.o.Clock.Now())
+	if a.HeartbeatFailed {
 		d.m.heartbeatFail.WithLabelValues(name).Inc()
 	}
-	d.m.pruneDeleted.WithLabelValues(name, "backup").Add(float64(len(a.Pruned.Deleted)))
-	d.m.pruneDeleted.WithLabelValues(name, "orphan").Add(float64(len(a.Orphans)))
-	if a.PruneErr != nil || a.OrphanErr != nil {
+	d.m.pruneDeleted.WithLabelValues(name, "backup").Add(float64(a.PrunedBackups))
+	d.m.pruneDeleted.WithLabelValues(name, "orphan").Add(float64(a.DeletedOrphans))
+	if a.PruneFailed {
 		d.m.pruneFailures.WithLabelValues(name).Inc()
 	}
 }
@@ -343,10 +382,10 @@ func (d *daemon) runDrill(ctx context.Context, name string) {
 	d.mu.Unlock()
 	defer st.runs.Done()
 	t := st.target(name)
-	if t == nil {
-		return
+	if t == nil || t.Drill == nil {
+		return // removed by a reload since it fell due
 	}
-	rec, _ := d.o.Drill(ctx, st.cfg, t, st.repos[t.Storage])
+	rec, _ := t.Drill(ctx, st.repos[t.Storage])
 	if ctx.Err() != nil || !d.configured(name) {
 		return // cancelled: no verdict
 	}
@@ -367,6 +406,21 @@ func (d *daemon) setLastDrill(name string, t time.Time) {
 	d.m.drillLastSuccess.WithLabelValues(name).Set(float64(t.UnixNano()) / 1e9)
 }
 
+// seedDrill sets the drill last-success gauge of t from its newest
+// successful drill record in storage.
+func (d *daemon) seedDrill(ctx context.Context, st *state, t *Target) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rec, err := drill.Latest(ctx, st.repos[t.Storage], t.Name, true)
+	if err != nil {
+		d.log.Warn("read the newest drill for rdbak_drill_last_success_timestamp_seconds", "target", t.Name, "error", err.Error())
+		return
+	}
+	if rec != nil {
+		d.setLastDrill(t.Name, rec.Finished)
+	}
+}
+
 func (d *daemon) configured(name string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -383,21 +437,6 @@ func (d *daemon) setLastSuccess(name string, t time.Time) {
 	}
 	d.lastSuccess[name] = t
 	d.m.lastSuccess.WithLabelValues(name).Set(float64(t.UnixNano()) / 1e9)
-}
-
-// seedDrill sets the drill last-success gauge of t from its newest
-// successful drill record in storage.
-func (d *daemon) seedDrill(ctx context.Context, st *state, t *config.Target) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	rec, err := drill.Latest(ctx, st.repos[t.Storage], t.Name, true)
-	if err != nil {
-		d.log.Warn("read the newest drill for rdbak_drill_last_success_timestamp_seconds", "target", t.Name, "error", err.Error())
-		return
-	}
-	if rec != nil {
-		d.setLastDrill(t.Name, rec.Finished)
-	}
 }
 
 // addTargets creates the metrics of st's targets that old did not have,
@@ -429,7 +468,7 @@ func (d *daemon) addTargets(ctx context.Context, st, old *state) {
 	}
 	for _, name := range added {
 		t := st.target(name)
-		if d.o.Drill != nil {
+		if t.Drill != nil {
 			go d.seedDrill(ctx, st, t)
 		}
 		go func() {

@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/drill"
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/daemon"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -57,9 +59,9 @@ targets:
     drill: {schedule: ""}
 `
 	var fd *fakeDrill
-	td := startDaemonWith(t, cfg, func(o *Options) {
+	td := startDaemonWith(t, cfg, func(a *app.App, o *daemon.Options) {
 		fd = &fakeDrill{clk: o.Clock, fail: map[string]bool{"b": true}, ran: make(chan string, 100)}
-		o.Drill = fd.run
+		a.Drills = fd.run
 	})
 	got := td.scrape(t)
 	for key, want := range map[string]float64{
@@ -110,7 +112,9 @@ targets:
 	}
 
 	// A new daemon on the same storage reads the last success back.
-	td2 := startDaemonWith(t, strings.ReplaceAll(cfg, "STORE", "file://"+td.store), func(o *Options) { o.Drill = (&fakeDrill{clk: o.Clock, ran: make(chan string, 100)}).run })
+	td2 := startDaemonWith(t, strings.ReplaceAll(cfg, "STORE", "file://"+td.store), func(a *app.App, o *daemon.Options) {
+		a.Drills = (&fakeDrill{clk: o.Clock, ran: make(chan string, 100)}).run
+	})
 	td2.waitMetrics(t, "the drill last success read from storage", func(m map[string]float64) bool {
 		return m[`rdbak_drill_last_success_timestamp_seconds{target="a"}`] == last
 	})

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/drill"
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/schedule"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -163,13 +162,16 @@ func (m *metrics) addTarget(target string) {
 
 // schedules sets the schedule interval gauges of t at now; a target
 // without a (drill) schedule has no such series.
-func (m *metrics) schedules(t *config.Target, now time.Time) {
+func (m *metrics) schedules(t *Target, now time.Time) {
+	drills := t.DrillSchedule
+	if t.Drill == nil {
+		drills = schedule.Spec{}
+	}
 	for _, s := range []struct {
 		v    *prometheus.GaugeVec
-		spec func() (schedule.Spec, error)
-	}{{m.interval, t.Spec}, {m.drillInterval, t.DrillSpec}} {
-		spec, err := s.spec()
-		if iv := spec.MaxInterval(now); err == nil && iv > 0 {
+		spec schedule.Spec
+	}{{m.interval, t.Schedule}, {m.drillInterval, drills}} {
+		if iv := s.spec.MaxInterval(now); iv > 0 {
 			s.v.WithLabelValues(t.Name).Set(iv.Seconds())
 		} else {
 			s.v.DeleteLabelValues(t.Name)

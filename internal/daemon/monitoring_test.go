@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"os"
@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/daemon"
 )
 
 // metricRE finds metric names in PromQL: rdbak's own and the process
@@ -44,9 +47,9 @@ targets:
     redis: redis://127.0.0.1:1
   - name: b
     redis: redis://127.0.0.1:1
-`, func(o *Options) {
+`, func(a *app.App, o *daemon.Options) {
 		fd = &fakeDrill{clk: o.Clock, fail: map[string]bool{"b": true}, ran: make(chan string, 100)}
-		o.Drill = fd.run
+		a.Drills = fd.run
 		o.Version = "test"
 	})
 	td.clk.WaitFor(t, time.Minute)

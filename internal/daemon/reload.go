@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -17,14 +16,17 @@ import (
 // dial: an unreachable storage shows in /readyz and in failed backups,
 // not as a refused config.
 func (d *daemon) load(ctx context.Context, data []byte, old *state) (*state, error) {
-	cfg, err := config.Parse(data, d.o.ConfigPath, os.LookupEnv)
+	if d.o.Load == nil {
+		return nil, errors.New("rdbak daemon: no config loader (Options.Load)")
+	}
+	cfg, err := d.o.Load(data)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range cfg.Warnings() {
+	for _, w := range cfg.Warnings {
 		d.log.Warn(w, "config", d.o.ConfigPath)
 	}
-	if len(d.jobs(cfg)) == 0 {
+	if len(jobs(cfg)) == 0 {
 		return nil, ErrNoSchedule
 	}
 	st := &state{cfg: cfg, hash: sha256.Sum256(data), repos: map[string]*storage.Repo{}}
@@ -123,14 +125,14 @@ func (d *daemon) reload(ctx context.Context, force bool) {
 		d.log.Warn("config change needs a restart to take effect; the old value stays in force", "field", w)
 	}
 	// Settings that need a restart keep their running values.
-	st.cfg.Daemon.Listen = old.cfg.Daemon.Listen
-	st.cfg.Daemon.Concurrency = old.cfg.Daemon.Concurrency
-	st.cfg.Daemon.LeaderElection = old.cfg.Daemon.LeaderElection
+	st.cfg.Listen = old.cfg.Listen
+	st.cfg.Concurrency = old.cfg.Concurrency
+	st.cfg.LeaderElection = old.cfg.LeaderElection
 	d.mu.Lock()
 	d.cur = st
 	d.failedHash = [sha256.Size]byte{}
 	if d.sched != nil {
-		d.sched.SetJobs(d.jobs(st.cfg))
+		d.sched.SetJobs(jobs(st.cfg))
 	}
 	d.mu.Unlock()
 	d.addTargets(ctx, st, old)
@@ -146,7 +148,7 @@ func (d *daemon) reload(ctx context.Context, force bool) {
 	}()
 	d.m.reloads.WithLabelValues(resultSuccess).Inc()
 	d.m.lastReload.SetToCurrentTime()
-	d.log.Info("config reloaded", "config", d.o.ConfigPath, "targets", len(st.cfg.Targets), "scheduled", len(d.jobs(st.cfg)))
+	d.log.Info("config reloaded", "config", d.o.ConfigPath, "targets", len(st.cfg.Targets), "scheduled", len(jobs(st.cfg)))
 }
 
 func (d *daemon) reloadFailed(err error, hash [sha256.Size]byte) {
@@ -163,9 +165,8 @@ func (d *daemon) reloadFailed(err error, hash [sha256.Size]byte) {
 
 // restartOnly names the daemon settings that differ between a and b; the
 // listener, the concurrency limit and leader election are set up once.
-func restartOnly(a, b *config.File) []string {
+func restartOnly(x, y *Config) []string {
 	var out []string
-	x, y := a.Daemon, b.Daemon
 	if x.Listen != y.Listen {
 		out = append(out, "daemon.listen")
 	}
