@@ -289,6 +289,12 @@ func (a *App) recordDrillEvent(ctx context.Context, log *slog.Logger, t *config.
 			return
 		}
 	}
+	recordWorkloadEvent(ctx, log, kc, spec, reason, msg, warning)
+}
+
+// recordWorkloadEvent records an Event on the workload spec names, found
+// from one of its Ready pods. Best effort, as record.
+func recordWorkloadEvent(ctx context.Context, log *slog.Logger, kc *kube.Client, spec kube.Spec, reason, msg string, warning bool) {
 	pods, err := kc.Candidates(ctx, spec)
 	if err != nil || len(pods) == 0 {
 		log.Warn("could not record a Kubernetes event: no pod of the target found", "error", fmt.Sprint(err))
