@@ -41,7 +41,7 @@ func TestMonitoringMetricsExist(t *testing.T) {
 storage: STORE
 defaults:
   schedule: "@every 1m"
-  drill: {schedule: "@every 1m"}
+  drill: {schedule: "@every 2m"}
 targets:
   - name: a
     redis: redis://127.0.0.1:1
@@ -52,8 +52,15 @@ targets:
 		a.Drills = fd.run
 		o.Version = "test"
 	})
-	td.clk.WaitFor(t, time.Minute)
-	td.clk.Advance(time.Minute)
+	// Backups at 1m, then at 2m backups and drills of the 1m backups.
+	for i := 1; i <= 2; i++ {
+		td.clk.WaitFor(t, time.Minute)
+		td.clk.Advance(time.Minute)
+		for _, name := range []string{"a", "b"} {
+			td.waitMetric(t, `rdbak_backup_total{result="success",target="`+name+`"}`, float64(i))
+			td.waitMetric(t, `rdbak_backup_in_progress{target="`+name+`"}`, 0)
+		}
+	}
 	td.waitMetric(t, `rdbak_drill_total{result="success",target="a"}`, 1)
 	td.waitMetric(t, `rdbak_drill_total{result="failure",target="b"}`, 1)
 	td.waitMetric(t, `rdbak_backup_in_progress{target="a"}`, 0)
