@@ -213,6 +213,7 @@ func waitLoaded(ctx context.Context, c *redis.Client, srv *scratch.Local, poll t
 			if exit := srv.ExitError(); exit != nil {
 				return fmt.Errorf("%w: %w", drill.ErrFailed, exit)
 			}
+			return fmt.Errorf("ask the scratch server whether it has loaded: %w", err)
 		}
 		select {
 		case <-srv.Exited():
