@@ -210,8 +210,12 @@ func waitLoaded(ctx context.Context, c *redis.Client, srv *scratch.Local, poll t
 		case err == nil && !in.Persistence.Loading:
 			return nil
 		case err != nil && !errors.Is(err, redis.ErrLoading):
-			if exit := srv.ExitError(); exit != nil {
-				return fmt.Errorf("%w: %w", drill.ErrFailed, exit)
+			// A server that stopped answering is most likely exiting:
+			// its log says why.
+			select {
+			case <-srv.Exited():
+				return fmt.Errorf("%w: %w", drill.ErrFailed, srv.ExitError())
+			case <-time.After(2 * time.Second):
 			}
 			return fmt.Errorf("ask the scratch server whether it has loaded: %w", err)
 		}
