@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rdbak/rdbak/drill"
@@ -66,11 +67,9 @@ func (a *App) Drill(ctx context.Context, repo *storage.Repo, m *storage.Manifest
 	runErr := a.runDrill(dctx, repo, m, t, o, now, rec)
 	if runErr != nil && dctx.Err() != nil && ctx.Err() == nil {
 		runErr = fmt.Errorf("%w: the drill did not finish within drill.timeout %s: %w", drill.ErrFailed, timeout, runErr)
+		rec.Reason = strings.TrimPrefix(runErr.Error(), drill.ErrFailed.Error()+": ")
 	}
-	if runErr != nil {
-		rec.Reason = runErr.Error()
-	}
-	rec.Finish(now().UTC())
+	rec.Finish(now().UTC()) // the reason is the first failed check's
 	if ctx.Err() != nil {
 		// Interrupted: nothing was judged, so nothing is recorded.
 		return rec, fmt.Errorf("drill of %s/%s: %w", t.Name, m.ID, context.Cause(ctx))
@@ -97,9 +96,10 @@ func (a *App) Drill(ctx context.Context, repo *storage.Repo, m *storage.Manifest
 // error that does not wrap drill.ErrFailed is not the backup's fault.
 func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, o DrillOptions, now func() time.Time, rec *drill.Record) error {
 	fail := func(name string, err error) error {
-		rec.Checks = append(rec.Checks, drill.Check{Name: name, Detail: err.Error()})
+		detail := strings.TrimPrefix(err.Error(), drill.ErrFailed.Error()+": ")
+		rec.Checks = append(rec.Checks, drill.Check{Name: name, Detail: detail})
 		if errors.Is(err, restore.ErrVerify) || errors.Is(err, storage.ErrDamaged) || errors.Is(err, drill.ErrFailed) {
-			return fmt.Errorf("%w: %s: %w", drill.ErrFailed, name, err)
+			return fmt.Errorf("%w: %s: %s", drill.ErrFailed, name, detail)
 		}
 		return err
 	}

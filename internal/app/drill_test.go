@@ -181,6 +181,21 @@ func TestDrillFailures(t *testing.T) {
 		t.Errorf("no compatible server: err %v, reason %q", err, rec.Reason)
 	}
 
+	// A server that claims 7.4 but is 6.2: it exits while loading RDB 12,
+	// and its log says why.
+	liar := filepath.Join(t.TempDir(), "redis-server")
+	script := "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Redis server v=7.4.1 sha=00000000:0 malloc=libc bits=64 build=0'; exit 0; fi\nexec " +
+		testenv.NeedServer(t, "redis-6.2.16").Path + " \"$@\"\n"
+	if err := os.WriteFile(liar, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lying := *tgt
+	lying.Drill.Servers = []string{liar}
+	rec, err = f.a.Drill(t.Context(), f.repo, f.m, &lying, DrillOptions{})
+	if !errors.Is(err, drill.ErrFailed) || !strings.HasPrefix(rec.Reason, "load: ") || !strings.Contains(rec.Reason, "Can't handle RDB format version 12") {
+		t.Errorf("a server that cannot load: err %v, reason %q", err, rec.Reason)
+	}
+
 	// Tamper with the stored object after commit.
 	data := filepath.Join(f.dir, "cache", f.m.ID, f.m.Data.Name)
 	b, err := os.ReadFile(data)
@@ -202,14 +217,14 @@ func TestDrillFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, err := drill.Load(t.Context(), f.repo, refs)
-	if err != nil || len(recs) != 4 {
-		t.Fatalf("records = %d (%v), want 4", len(recs), err)
+	if err != nil || len(recs) != 5 {
+		t.Fatalf("records = %d (%v), want 5", len(recs), err)
 	}
 	var results []string
 	for _, r := range recs {
 		results = append(results, r.Result)
 	}
-	if strings.Join(results, ",") != "success,failure,failure,failure" {
+	if strings.Join(results, ",") != "success,failure,failure,failure,failure" {
 		t.Errorf("results in order = %v, want the first success kept", results)
 	}
 	if !strings.Contains(f.logs.String(), `msg="drill failed"`) {
