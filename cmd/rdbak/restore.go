@@ -65,7 +65,13 @@ the target whose backups to use.
 
 --as-of TIME picks the newest backup created at or before TIME instead of
 an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
-(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).`,
+(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).
+
+An encrypted backup needs its identity: --identity-file, or the config's
+encryption.identityFile or identitySecret (a Secret key in the target's
+namespace). Into Kubernetes, the identity is checked against the backup
+while planning, before anything is stopped; rdbak decrypts, and the restore
+pod or Redis container only receives the plain RDB.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if asOf != "" {
 				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)
@@ -86,7 +92,7 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 				ref = args[0]
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, ref, at, fromTarget, toFile, force, skipDamaged, idFiles)
+				return g.restoreToFile(ctx, g.cliApp(kf.Flags), ref, at, fromTarget, toFile, force, skipDamaged, idFiles)
 			}
 			ko.confirmInput, ko.confirmPrompt = os.Stdin, render.IsTerminal(os.Stdin)
 			if ko.Timeout > 0 {
@@ -131,7 +137,8 @@ func envOr(name, def string) string {
 	return def
 }
 
-func (g *globals) restoreToFile(ctx context.Context, ref string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
+// restoreToFile restores with a, whose kubectl flags reach an identitySecret.
+func (g *globals) restoreToFile(ctx context.Context, a *app.App, ref string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
 	repo, target, err := g.req().OpenRepo(ctx, false)
 	if err != nil {
 		return err
@@ -146,7 +153,7 @@ func (g *globals) restoreToFile(ctx context.Context, ref string, at time.Time, f
 	}
 	var ids *crypt.Identities
 	if m.Data.Encrypted() {
-		if ids, err = g.req().Identities(nil, idFiles); err != nil {
+		if ids, err = a.Identities(ctx, g.req(), idFiles); err != nil {
 			return err
 		}
 	}
@@ -158,7 +165,7 @@ func (g *globals) restoreToFile(ctx context.Context, ref string, at time.Time, f
 		return render.State{Phase: "restore", Done: done.Load(), Total: m.Data.RawSize}
 	})
 	defer line.Stop()
-	return g.cliApp(nil).RestoreFile(ctx, repo, m, toFile, g.stdout, force, ids, func(n int) { done.Add(int64(n)) })
+	return a.RestoreFile(ctx, repo, m, toFile, g.stdout, force, ids, func(n int) { done.Add(int64(n)) })
 }
 
 // kubeRestoreOpts are the flags of a restore into Kubernetes.
