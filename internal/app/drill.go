@@ -384,9 +384,11 @@ func (a *App) ScheduledDrill(ctx context.Context, _ *config.File, t *config.Targ
 	if err != nil {
 		return fail(fmt.Errorf("find the latest backup of %s to drill: %w", t.Name, err))
 	}
-	ids, err := Identities(t, nil)
-	if err != nil {
-		return fail(err)
+	var ids *crypt.Identities
+	if sel.Manifest.Data.Encrypted() {
+		if ids, err = a.targetIdentities(ctx, t, nil); err != nil {
+			return fail(err)
+		}
 	}
 	return a.Drill(ctx, repo, sel.Manifest, t, DrillOptions{Identities: ids})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rdbak/rdbak/drill"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -97,9 +98,11 @@ func (a *App) drillRef(ctx context.Context, r Request, t *config.Target, d Drill
 	if t.Name == "" {
 		t = &config.Target{Name: sel.Manifest.Target}
 	}
-	ids, err := Identities(t, d.IdentityFiles)
-	if err != nil {
-		return nil, err
+	var ids *crypt.Identities
+	if sel.Manifest.Data.Encrypted() {
+		if ids, err = a.targetIdentities(ctx, t, d.IdentityFiles); err != nil {
+			return nil, err
+		}
 	}
 	return a.Drill(ctx, repo, sel.Manifest, t, DrillOptions{Servers: d.Servers, Identities: ids})
 }
