@@ -114,6 +114,11 @@ type Target struct {
 	// Encryption encrypts this target's backups; defaults.encryption if
 	// unset.
 	Encryption Encryption `yaml:"encryption"`
+	// Drill configures restore drills of this target's backups; each
+	// field unset here comes from defaults.drill.
+	Drill Drill `yaml:"drill"`
+	// Notify says whom to tell of failures; defaults.notify if unset.
+	Notify Notify `yaml:"notify"`
 
 	lookupEnv func(string) (string, bool) // for PasswordEnv; os.LookupEnv when nil
 }
@@ -189,8 +194,10 @@ func (f *File) applyDefaults(env func(string) (string, bool)) {
 			}
 		}
 		f.relative(&t.Encryption)
+		f.relativeServers(&t.Drill)
 	}
 	f.relative(&f.Defaults.Encryption)
+	f.relativeServers(&f.Defaults.Drill)
 }
 
 // relative makes the key file paths of e relative to the config file.
