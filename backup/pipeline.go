@@ -47,6 +47,9 @@ type Options struct {
 	// manifest is written (Result.Manifest describes the shard for the
 	// set's manifest), and a failure removes this shard's object only.
 	Part *Part
+	// Cluster, when set, is recorded in the manifest: the cluster a
+	// single node was taken from (Partial) and its shard.
+	Cluster *storage.Cluster
 }
 
 // Part places one shard's backup in a set.
@@ -190,6 +193,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		RDB:      manifestRDB(info),
 		Data:     data,
 		Rdbak:    storage.Program{Version: o.Version},
+		Cluster:  o.Cluster,
 	}
 	if m.Redis.Version == "" {
 		m.Redis.Version = info.RedisVersion()

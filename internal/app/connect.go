@@ -61,6 +61,10 @@ type Conn struct {
 	// events records outcomes on the Kubernetes workload (nil outside
 	// Kubernetes).
 	events eventRecorder
+	// node reaches another node of the same Redis Cluster by the address
+	// the cluster announces, with the target's credentials; nil when the
+	// announced addresses are not reachable from here (a port-forward).
+	node func(addr string) *nodeConn
 	close  func()
 }
 
@@ -87,7 +91,8 @@ func (a *App) Connect(ctx context.Context, t *config.Target) (*Conn, error) {
 		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
 	client := redis.New(redis.Options{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf})
-	conn := &Conn{Client: client, Kind: string(t.Source), close: func() { _ = client.Close() }}
+	conn := &Conn{Client: client, Kind: string(t.Source), close: func() { _ = client.Close() },
+		node: nodeDialer(t.User(), password, tlsConf)}
 	switch t.Source {
 	case config.SourceFile:
 		conn.Source = &backup.FileSource{Server: client, Files: backup.LocalFiles{}, Dir: t.Dir, DBFilename: t.DBFilename,
@@ -110,6 +115,9 @@ func (a *App) connectKube(ctx context.Context, t *config.Target) (*Conn, error) 
 	a.Log.DebugContext(ctx, "reached Redis in Kubernetes", "target", t.Name, "pod", p.Namespace+"/"+p.Name,
 		"container", k.container, "access", k.access, "source", t.Source)
 	conn := &Conn{Client: k.client, Kind: string(t.Source), close: k.close}
+	if k.access == "pod-ip" {
+		conn.node = nodeDialer(k.user, k.password, k.tls)
+	}
 	rec, err := k.kc.RecorderFor(ctx, k.spec, p)
 	if err != nil {
 		k.close()

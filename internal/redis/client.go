@@ -58,6 +58,9 @@ func NewClient(c *goredis.Client) *Client {
 	return &Client{rdb: c}
 }
 
+// Addr is the server's address, as given.
+func (c *Client) Addr() string { return c.rdb.Options().Addr }
+
 // Close closes the underlying go-redis client and its connections.
 func (c *Client) Close() error {
 	return c.rdb.Close()
