@@ -104,22 +104,28 @@ func checkMasters(ctx context.Context, topo cluster.Topology, dial func(string) 
 	return cluster.CheckMigrations(migs)
 }
 
-// probeReplicas marks the replicas that cannot give a current snapshot
-// (master link down, a sync in progress, unreachable) and fills in their
-// replication offsets, which CLUSTER NODES does not give.
+// probeReplicas asks each replica the cluster does not call failed for
+// its own state, which is more current than the cluster's gossip (CLUSTER
+// SHARDS calls a replica "loading" until a ping carries its offset): it
+// marks those that cannot give a current snapshot (loading, master link
+// down, a sync in progress, unreachable) and fills in the replication
+// offsets, which CLUSTER NODES does not give.
 func probeReplicas(ctx context.Context, topo *cluster.Topology, dial func(string) *nodeConn) {
 	for i := range topo.Shards {
 		for j := range topo.Shards[i].Replicas {
 			r := &topo.Shards[i].Replicas[j]
-			if r.Health != cluster.HealthOnline {
+			if r.Health == cluster.HealthFail {
 				continue
 			}
 			n := dial(r.Addr)
-			in, err := n.client.Info(ctx, "replication")
+			in, err := n.client.Info(ctx, "replication", "persistence")
 			n.Close()
+			r.Health = cluster.HealthOnline
 			switch {
 			case err != nil:
 				r.Stale = "does not answer: " + err.Error()
+			case in.Persistence.Loading:
+				r.Health = cluster.HealthLoading
 			case in.Replication.IsMaster():
 				r.Stale = "is a master now"
 			case !in.Replication.MasterLinkUp:

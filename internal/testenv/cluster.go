@@ -30,6 +30,9 @@ type ClusterOptions struct {
 type Cluster struct {
 	Nodes  []*Redis
 	Server Server
+	// Replicas is the number of replica nodes WaitReady waits for every
+	// node to see.
+	Replicas int
 }
 
 // StartCluster starts Masters×(1+Replicas) cluster-enabled servers on free
@@ -46,7 +49,7 @@ func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
 	if srv.Path == "" {
 		srv = DefaultServer(t)
 	}
-	c := &Cluster{Server: srv}
+	c := &Cluster{Server: srv, Replicas: o.Masters * o.Replicas}
 	conf := append([]string{"cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 5000"}, o.Config...)
 	for range o.Masters * (1 + o.Replicas) {
 		c.Nodes = append(c.Nodes, startClusterNode(t, srv, conf))
@@ -94,7 +97,8 @@ func clusterCLI(t testing.TB, srv Server) string {
 }
 
 // WaitReady waits until every node reports cluster_state:ok and sees all
-// the others, and every replica's master link is up.
+// the others and every replica as one, and every replica's master link is
+// up.
 func (c *Cluster) WaitReady(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
@@ -124,6 +128,8 @@ func (c *Cluster) notReady(ctx context.Context) string {
 			return n.Addr + " cluster_state is not ok"
 		case strings.Count(strings.TrimSpace(nodes), "\n")+1 != len(c.Nodes) || strings.Contains(nodes, "handshake"):
 			return n.Addr + " does not know every node yet"
+		case strings.Count(nodes, " slave ")+strings.Count(nodes, ",slave ") != c.Replicas:
+			return n.Addr + " does not see every replica yet"
 		case strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up"):
 			return n.Addr + " replica link is not up"
 		}
