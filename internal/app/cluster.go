@@ -173,18 +173,18 @@ func singleNode(ci *clusterInfo, id string) *storage.Cluster {
 
 // setJob is one backup set of a cluster.
 type setJob struct {
-	t     *config.Target
-	repo  *storage.Repo
-	comp  codec.Settings
-	enc   *crypt.Recipients
-	prog  *backup.Progress
-	log   *slog.Logger
-	dial  func(string) *nodeConn
-	ci    *clusterInfo
-	seed  string
+	t       *config.Target
+	repo    *storage.Repo
+	comp    codec.Settings
+	enc     *crypt.Recipients
+	prog    *backup.Progress
+	log     *slog.Logger
+	dial    func(string) *nodeConn
+	ci      *clusterInfo
+	seed    string
 	version string
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
 }
 
 // backupSet takes one backup set of the cluster: one RDB per shard, from

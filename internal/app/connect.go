@@ -64,8 +64,8 @@ type Conn struct {
 	// node reaches another node of the same Redis Cluster by the address
 	// the cluster announces, with the target's credentials; nil when the
 	// announced addresses are not reachable from here (a port-forward).
-	node func(addr string) *nodeConn
-	close  func()
+	node  func(addr string) *nodeConn
+	close func()
 }
 
 // Close releases the connection.
