@@ -154,12 +154,34 @@ func describe(w io.Writer, m *storage.Manifest) error {
 	if len(m.RDB.Modules) > 0 {
 		row("Modules", "%s", strings.Join(m.RDB.Modules, ", "))
 	}
-	row("Data", "%s: %s raw, %s stored (%s %s)", m.Data.Name, humanBytes(m.Data.RawSize), humanBytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	if m.IsSet() {
+		row("Data", "cluster backup set of %d shards: %s raw, %s stored (%s %s)", len(m.Cluster.Shards), humanBytes(m.Data.RawSize), humanBytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	} else {
+		row("Data", "%s: %s raw, %s stored (%s %s)", m.Data.Name, humanBytes(m.Data.RawSize), humanBytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	}
 	if e := m.Data.Encryption; e != nil {
 		row("Encryption", "%s to %s", e.Scheme, strings.Join(e.Recipients, ", "))
 	}
-	row("SHA-256 raw", "%s", m.Data.RawSHA256)
-	row("SHA-256 stored", "%s", m.Data.StoredSHA256)
+	if m.Cluster != nil && m.Cluster.Partial {
+		row("Cluster", "PARTIAL: one node taken alone (--single-node); it holds only its own shard's slots")
+	}
+	if m.Cluster != nil {
+		for i, sh := range m.Cluster.Shards {
+			var slots []string
+			for _, r := range sh.Slots {
+				slots = append(slots, fmt.Sprintf("%d-%d", r[0], r[1]))
+			}
+			detail := fmt.Sprintf("slots %s, master %s (%s), from %s %s (%s)", strings.Join(slots, ","), sh.Master, sh.MasterAddr, sh.Role, sh.Node, sh.NodeAddr)
+			if m.IsSet() {
+				detail += fmt.Sprintf(", %d keys, %s: %s raw, SHA-256 %s", sh.Keys, sh.Data.Name, humanBytes(sh.Data.RawSize), sh.Data.RawSHA256)
+			}
+			row(fmt.Sprintf("Shard %d", i), "%s", detail)
+		}
+	}
+	if !m.IsSet() {
+		row("SHA-256 raw", "%s", m.Data.RawSHA256)
+		row("SHA-256 stored", "%s", m.Data.StoredSHA256)
+	}
 	row("Written by", "rdbak %s", m.Rdbak.Version)
 	return tw.Flush()
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 
@@ -63,7 +62,7 @@ CRC-64 and key counts were NOT checked.`,
 				return progressState{Phase: "verify", Done: done.Load(), Total: m.Data.RawSize}
 			})
 			start := time.Now()
-			rep, err := restore.Fetch(ctx, repo, m, io.Discard, restore.FetchOptions{Counter: func(n int) { done.Add(int64(n)) }, Identities: ids})
+			rep, err := restore.Verify(ctx, repo, m, restore.FetchOptions{Counter: func(n int) { done.Add(int64(n)) }, Identities: ids})
 			line.Stop()
 			log := g.log.With("target", m.Target, "backup_id", m.ID)
 			if err != nil {
