@@ -247,6 +247,7 @@ type parser struct {
 	cur     int         // position of the current DB in info.DBs, -1 before any
 	mods    map[string]bool
 	obs     *observer // Inspect's per-key statistics; nil for Copy
+	walk    *walker   // Walk's key callback; nil for Copy and Inspect
 }
 
 // keyPrefix records the per-key opcodes seen since the last key.
@@ -264,6 +265,9 @@ func (p *parser) run() error {
 	var pre keyPrefix
 	for {
 		start := p.offset()
+		if p.walk != nil {
+			p.walk.tape.trim(start)
+		}
 		t, err := p.byte()
 		if err != nil {
 			return fmt.Errorf("read opcode: %w", err)
@@ -350,15 +354,27 @@ func (p *parser) header() error {
 func (p *parser) keyOpcode(t byte) error {
 	switch t {
 	case opExpire:
-		return p.skip(4)
+		b, err := p.next(4)
+		if err == nil && p.walk != nil {
+			p.walk.expireMs = int64(int32(binary.LittleEndian.Uint32(b))) * 1000
+		}
+		return err
 	case opExpireMs:
-		// Little-endian from version 9, host order before: same 8 bytes.
-		return p.skip(8)
+		// Little-endian from version 9, host order before: same 8 bytes
+		// on the little-endian machines Redis runs on.
+		b, err := p.next(8)
+		if err == nil && p.walk != nil {
+			p.walk.expireMs = int64(binary.LittleEndian.Uint64(b))
+		}
+		return err
 	case opIdle:
 		_, err := p.length()
 		return err
 	case opFreq:
 		return p.skip(1)
+	}
+	if p.walk != nil {
+		return p.corrupt("KEY_META (key metadata, Redis 8.6+) cannot be replayed by this rdbak")
 	}
 	// KEY_META: a class count, then per class a 4-byte class spec and a
 	// module-style item list (src/keymeta.c rdbSaveKeyMetadata).
@@ -432,7 +448,16 @@ func (p *parser) record(t byte) error {
 		return p.skipModuleItems()
 	case opFunction2:
 		p.info.Functions++
+		start := p.offset()
 		_, err := p.skipString()
+		if err == nil && p.walk != nil && p.walk.fn.Function != nil {
+			var code []byte
+			if code, err = decodeString(p.walk.tape.span(start, p.offset())); err == nil {
+				if err = p.walk.fn.Function(Function{Code: string(code)}); err != nil {
+					err = &callbackError{err}
+				}
+			}
+		}
 		return err
 	case opSlotInfo:
 		return p.skipLengths(3)
@@ -475,8 +500,14 @@ func (p *parser) keyValue(t byte, expire bool) error {
 	if err != nil {
 		return fmt.Errorf("read key name: %w", err)
 	}
+	keyEnd := p.offset()
 	if err := p.skipValue(t); err != nil {
 		return err
+	}
+	if p.walk != nil {
+		if err := p.walkKey(start, keyEnd, t); err != nil {
+			return err
+		}
 	}
 	if p.obs != nil {
 		p.obs.key(p.info.DBs[p.cur].Index, name, p.typeName(t), p.offset()-start)
