@@ -78,3 +78,43 @@ func (c *Client) ClusterTopology(ctx context.Context) (cluster.Topology, error) 
 	t.Normalize()
 	return t, nil
 }
+
+// Restore is one RESTORE key ttl payload REPLACE ABSTTL.
+type Restore struct {
+	Key     []byte
+	TTL     int64 // absolute expiry in Unix milliseconds, 0 for none
+	Payload []byte
+}
+
+// RestoreBatch sends the restores pipelined and returns each one's error
+// reply (nil for OK). A transport failure is returned as err: then none of
+// the replies can be trusted.
+func (c *Client) RestoreBatch(ctx context.Context, batch []Restore) ([]error, error) {
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*goredis.Cmd, len(batch))
+	for i, r := range batch {
+		cmds[i] = pipe.Do(ctx, "RESTORE", r.Key, r.TTL, r.Payload, "REPLACE", "ABSTTL")
+	}
+	_, _ = pipe.Exec(ctx)
+	errs := make([]error, len(batch))
+	for i, cmd := range cmds {
+		err := cmd.Err()
+		var rerr goredis.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &rerr):
+			errs[i] = classify(err)
+		default:
+			return nil, c.wrap("RESTORE", err)
+		}
+	}
+	return errs, nil
+}
+
+// FunctionLoad loads a function library, replacing one of the same name.
+func (c *Client) FunctionLoad(ctx context.Context, code string) error {
+	if err := c.rdb.FunctionLoadReplace(ctx, code).Err(); err != nil {
+		return c.wrap("FUNCTION LOAD REPLACE", err)
+	}
+	return nil
+}

@@ -207,10 +207,12 @@ func FillCluster(t testing.TB, cl redis.UniversalClient, n int) {
 	}
 }
 
-// KeysDigest lists every key of the given servers (db 0) with DEBUG
-// DIGEST-VALUE of its value and whether it expires, sorted, and returns the
+// KeysDigest lists every key of the given masters (replicas are skipped;
+// db 0) with its type, its value read back by commands (sorted where the
+// type has no order) and whether it expires, sorted, and returns the
 // SHA-256 of that list and the number of keys: equal for two datasets with
-// the same keys and values, whatever their shape or server version.
+// the same keys and values, whatever their shape, encodings or server
+// versions (DEBUG DIGEST-VALUE is not: Redis 7.4 digests zsets otherwise).
 func KeysDigest(t testing.TB, nodes ...*Redis) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -228,15 +230,15 @@ func KeysDigest(t testing.TB, nodes ...*Redis) (string, int) {
 		iter := c.Scan(ctx, 0, "*", 1000).Iterator()
 		for iter.Next(ctx) {
 			k := iter.Val()
-			d, err := c.Do(ctx, "DEBUG", "DIGEST-VALUE", k).StringSlice()
+			v, err := valueOf(ctx, c, k)
 			if err != nil {
-				t.Fatalf("DEBUG DIGEST-VALUE %s on %s: %v", k, n.Addr, err)
+				t.Fatalf("read %s on %s: %v", k, n.Addr, err)
 			}
 			ttl, err := c.PTTL(ctx, k).Result()
 			if err != nil {
 				t.Fatalf("PTTL %s on %s: %v", k, n.Addr, err)
 			}
-			lines = append(lines, fmt.Sprintf("%q %s expires=%v", k, d[0], ttl > 0))
+			lines = append(lines, fmt.Sprintf("%q %s expires=%v", k, v, ttl > 0))
 		}
 		if err := iter.Err(); err != nil {
 			t.Fatalf("SCAN on %s: %v", n.Addr, err)
@@ -245,4 +247,40 @@ func KeysDigest(t testing.TB, nodes ...*Redis) (string, int) {
 	slices.Sort(lines)
 	h := sha256.Sum256([]byte(strings.Join(lines, "\n")))
 	return hex.EncodeToString(h[:]), len(lines)
+}
+
+// valueOf reads key's value as text that does not depend on its encoding.
+func valueOf(ctx context.Context, c *redis.Client, key string) (string, error) {
+	typ, err := c.Type(ctx, key).Result()
+	if err != nil {
+		return "", err
+	}
+	var v any
+	switch typ {
+	case "string":
+		v, err = c.Get(ctx, key).Result()
+	case "list":
+		v, err = c.LRange(ctx, key, 0, -1).Result()
+	case "set":
+		var m []string
+		m, err = c.SMembers(ctx, key).Result()
+		slices.Sort(m)
+		v = m
+	case "zset":
+		v, err = c.ZRangeWithScores(ctx, key, 0, -1).Result()
+	case "hash":
+		var m map[string]string
+		m, err = c.HGetAll(ctx, key).Result()
+		v = fmt.Sprint(m) // fmt sorts map keys
+	case "stream":
+		var entries []redis.XMessage
+		if entries, err = c.XRange(ctx, key, "-", "+").Result(); err == nil {
+			var groups []redis.XInfoGroup
+			groups, err = c.XInfoGroups(ctx, key).Result()
+			v = fmt.Sprint(entries, groups)
+		}
+	default:
+		return "", fmt.Errorf("type %s not compared", typ)
+	}
+	return typ + " " + fmt.Sprint(v), err
 }
