@@ -205,3 +205,11 @@ func nodeID(t *testing.T, n *testenv.Redis) string {
 	}
 	return id
 }
+
+func openBenchRepo(b *testing.B) (*storage.Repo, error) {
+	repo, err := storage.Open(b.Context(), "file://"+b.TempDir(), storage.Options{Create: true})
+	if err == nil {
+		b.Cleanup(func() { _ = repo.Close() })
+	}
+	return repo, err
+}
