@@ -89,6 +89,10 @@ func waitReason(kind string) string {
 	return "BGSAVE/fork"
 }
 
+// SetPhase sets the phase, for a caller that sums several backups'
+// progress into one (a cluster backup set).
+func (p *Progress) SetPhase(s string) { p.setPhase(s) }
+
 func (p *Progress) setPhase(s string) {
 	if p != nil {
 		p.phase.Store(s)

@@ -274,6 +274,12 @@ func (j *setJob) runShards(ctx context.Context, id string, nodes []cluster.Node)
 	}
 	results := make([]*backup.Result, len(nodes))
 	errs := make([]error, len(nodes))
+	progs := make([]*backup.Progress, len(nodes))
+	for i := range progs {
+		progs[i] = &backup.Progress{}
+	}
+	stopSum := j.sumProgress(progs)
+	defer stopSum()
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
 	var lastStart time.Time
@@ -301,7 +307,7 @@ func (j *setJob) runShards(ctx context.Context, id string, nodes []cluster.Node)
 			log := j.log.With("shard", i, "node", node.Addr)
 			res, err := backup.Run(ctx, n.source, j.repo, backup.Options{
 				Target: j.t.Name, Compression: j.comp, Encrypt: j.enc, Version: j.version, SourceKind: string(config.SourceReplication),
-				Server: n.client, Progress: j.prog, Log: log, Part: &backup.Part{ID: id, Shard: i},
+				Server: n.client, Progress: progs[i], Log: log, Part: &backup.Part{ID: id, Shard: i},
 			})
 			if err != nil {
 				errs[i] = fmt.Errorf("shard %d (slots %s) from %s %s: %w", i, cluster.FormatRanges(nodesSlots(j.ci.topo, i)), node.Role, node.Addr, err)
@@ -319,6 +325,60 @@ func (j *setJob) runShards(ctx context.Context, id string, nodes []cluster.Node)
 		return nil, err
 	}
 	return results, nil
+}
+
+// sumProgress keeps j.prog at the sum of the shards' progress (bytes
+// read and stored; the expected total only once every shard announced
+// one) until the returned func is called.
+func (j *setJob) sumProgress(progs []*backup.Progress) func() {
+	if j.prog == nil {
+		return func() {}
+	}
+	sum := func() {
+		var raw, stored, expected int64
+		phase := ""
+		for _, p := range progs {
+			switch ph := p.Phase(); {
+			case ph == "stream" || phase == "stream":
+				phase = "stream"
+			case ph == "snapshot" || phase == "snapshot":
+				phase = "snapshot"
+			case ph != "":
+				phase = ph
+			}
+			raw += p.Raw.Load()
+			stored += p.Stored.Load()
+			if e := p.Expected.Load(); e > 0 && expected >= 0 {
+				expected += e
+			} else {
+				expected = -1
+			}
+		}
+		j.prog.Raw.Store(raw)
+		j.prog.Stored.Store(stored)
+		j.prog.Expected.Store(expected)
+		if phase != "" {
+			j.prog.SetPhase(phase)
+		}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				sum()
+			case <-done:
+				sum()
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
 
 func nodesSlots(t cluster.Topology, i int) []cluster.Range { return t.Shards[i].Slots }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/cluster"
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
@@ -63,11 +64,15 @@ func TestClusterBackupSet(t *testing.T) {
 		repo := openRepo(t)
 		target := &config.Target{Name: "orders", Redis: c.Nodes[len(c.Nodes)-1].URL(), Source: config.SourceReplication,
 			Cluster: config.Cluster{Concurrency: 2, Stagger: 10 * time.Millisecond}}
-		res, err := clusterApp().Backup(t.Context(), target, repo, zstd(t), nil)
+		prog := &backup.Progress{}
+		res, err := clusterApp().Backup(t.Context(), target, repo, zstd(t), prog)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := res.Manifest
+		if prog.Raw.Load() != m.Data.RawSize || prog.Stored.Load() != m.Data.StoredSize || prog.Phase() != "done" {
+			t.Errorf("progress %d raw, %d stored, phase %q; want the set's %d and %d, done", prog.Raw.Load(), prog.Stored.Load(), prog.Phase(), m.Data.RawSize, m.Data.StoredSize)
+		}
 		if !m.IsSet() || m.Format != storage.ManifestFormatSet || len(m.Cluster.Shards) != 3 {
 			t.Fatalf("manifest cluster = %+v (format %d), want a set of 3 shards", m.Cluster, m.Format)
 		}

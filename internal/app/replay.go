@@ -177,6 +177,9 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 	if err := restore.CheckReplay(m, rt); err != nil {
 		return nil, err
 	}
+	if m.Cluster != nil && m.Cluster.Partial {
+		log.WarnContext(ctx, "the backup is partial: one cluster node taken alone (--single-node), with its own shard's keys only")
+	}
 	if o.Progress != nil {
 		o.Progress.Phase.Store("verify")
 	}
