@@ -63,7 +63,7 @@ func CheckURL(rawURL string, o Options) error {
 func parseURL(rawURL string, o Options) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, &URLError{Problem: "not a valid URL: " + urlErr(err), Hint: urlHint}
+		return nil, &URLError{Problem: "not a valid URL: " + URLParseProblem(err), Hint: urlHint}
 	}
 	bad := func(problem, hint string) error {
 		return &URLError{URL: redact(rawURL), Problem: problem, Hint: hint}
@@ -135,8 +135,10 @@ func badParam(scheme, display string, err error) error {
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
 
-// urlErr returns the reason url.Parse gave, without the URL it quotes.
-func urlErr(err error) string {
+// URLParseProblem is the reason url.Parse gave for err, without the URL it
+// quotes, and without the quoted fragment of an escape or host error:
+// either may be part of a password. The config file's URLs use it too.
+func URLParseProblem(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -94,6 +95,22 @@ func TestRedact(t *testing.T) {
 	} {
 		if got := storage.Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestURLParseProblemHidesTheURL(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"redis://:s3cret%zz@h", "invalid %-escape (write a literal % as %25)"},
+		{"redis://s3cret\x01@h", "net/url: invalid control character in URL"},
+	} {
+		_, err := url.Parse(tc.url)
+		if err == nil {
+			t.Fatalf("url.Parse(%q) succeeded", tc.url)
+		}
+		got := storage.URLParseProblem(err)
+		if got != tc.want || strings.Contains(got, "s3cret") {
+			t.Errorf("URLParseProblem(%q) = %q, want %q", tc.url, got, tc.want)
 		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rdbak/rdbak/storage"
+	"github.com/rdbak/rdbak/internal/render"
 )
 
 // completionTimeout bounds the storage listing behind a TAB press.
@@ -21,19 +21,14 @@ func (g *globals) completeIDs(cmd *cobra.Command, args []string, _ string) ([]st
 	}
 	ctx, cancel := g.completionContext(cmd)
 	defer cancel()
-	repo, target, err := g.openRepo(ctx, false)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
-	}
-	defer repo.Close()
-	ms, _, err := repo.List(ctx, target)
+	ms, err := g.req().Backups(ctx)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
 	out := []string{"latest\tthe newest backup"}
 	now := time.Now()
 	for i := len(ms) - 1; i >= 0; i-- {
-		out = append(out, ms[i].ID+"\t"+ms[i].Target+", "+humanAge(now.Sub(ms[i].Created))+" ago")
+		out = append(out, ms[i].ID+"\t"+ms[i].Target+", "+render.Age(now.Sub(ms[i].Created))+" ago")
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
@@ -43,30 +38,11 @@ func (g *globals) completeIDs(cmd *cobra.Command, args []string, _ string) ([]st
 func (g *globals) completeTargets(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 	ctx, cancel := g.completionContext(cmd)
 	defer cancel()
-	if g.config != "" {
-		f, err := g.loadConfig()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		var names []string
-		for _, t := range f.Targets {
-			names = append(names, t.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
-	if g.storage == "" {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	repo, err := storage.Open(ctx, g.storage, storage.Options{})
+	names, err := g.req().TargetNames(ctx)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
-	defer repo.Close()
-	ms, _, err := repo.List(ctx, "")
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
-	}
-	return storage.Targets(ms), cobra.ShellCompDirectiveNoFileComp
+	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
 // completionContext: completion runs no PersistentPreRun, so the logger

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/spf13/cobra"
-
-	"github.com/rdbak/rdbak/internal/config"
 )
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -22,49 +20,26 @@ invalid. -o json|yaml prints one result per file (the errors are printed
 on stderr all the same).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, files []string) error {
-			structured, _ := g.jsonOutput()
-			var errs []error
-			results := make([]validateResult, 0, len(files))
-			for _, f := range files {
-				r := validateResult{File: f, Warnings: []string{}}
-				c, err := config.Load(f)
-				if err != nil {
-					errs = append(errs, err) // names the file and line
-					r.Error = err.Error()
-					results = append(results, r)
-					continue
+			results, err := app.ValidateConfigs(files)
+			if g.structured() {
+				if werr := g.writeResult(results); werr != nil {
+					return werr
 				}
-				r.OK, r.Targets, r.Warnings = true, len(c.Targets), append(r.Warnings, c.Warnings()...)
-				results = append(results, r)
-				if structured {
+				return err
+			}
+			for _, r := range results {
+				if !r.OK {
 					continue
 				}
 				for _, w := range r.Warnings {
-					fmt.Fprintf(g.stderr, "%s: warning: %s\n", f, w)
+					fmt.Fprintf(g.stderr, "%s: warning: %s\n", r.File, w)
 				}
-				fmt.Fprintf(g.stdout, "%s: OK (%d targets)\n", f, len(c.Targets))
+				fmt.Fprintf(g.stdout, "%s: OK (%d targets)\n", r.File, r.Targets)
 			}
-			if structured {
-				if err := g.writeResult(results); err != nil {
-					return err
-				}
-			}
-			if len(errs) > 0 {
-				return usageError{Err: errors.Join(errs...)}
-			}
-			return nil
+			return err
 		},
 	}
 	g.addOutputFlag(validate)
 	cmd.AddCommand(validate)
 	return cmd
-}
-
-// validateResult is config validate's result for one file.
-type validateResult struct {
-	File     string   `json:"file"`
-	OK       bool     `json:"ok"`
-	Targets  int      `json:"targets"`
-	Warnings []string `json:"warnings"`
-	Error    string   `json:"error,omitempty"`
 }

@@ -20,7 +20,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 		listen         string
 		reloadInterval time.Duration
 	)
-	kf := &kubeFlags{flags: kube.NewFlags()}
+	kf := kube.NewFlags()
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run unattended: back up every target on its schedule, apply retention, serve metrics",
@@ -54,29 +54,15 @@ Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			reload := make(chan struct{})
 			ctx := cmd.Context()
-			go func() {
-				for {
-					select {
-					case <-hup:
-						select {
-						case reload <- struct{}{}:
-						case <-ctx.Done():
-							return
-						}
-					case <-ctx.Done():
-						return
-					}
-				}
-			}()
+			a := g.app(kf)
 			err := daemon.Run(ctx, daemon.Options{
 				ConfigPath:     g.config,
+				Load:           a.DaemonLoader(g.config, a.ScheduledBackup, nil),
 				Listen:         listen,
-				Backup:         g.app(kf.flags).ScheduledBackup,
 				Log:            g.log,
-				NewElector:     newElector(g, kf),
-				Reload:         reload,
+				NewElector:     a.NewElector(kf),
+				Reload:         hup,
 				ReloadInterval: reloadInterval,
 			})
 			var fe *config.FieldError
@@ -92,28 +78,6 @@ Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "", "address for /metrics, /healthz and /readyz, e.g. :9090 (default: daemon.listen of the config, else :9090)")
 	f.DurationVar(&reloadInterval, "reload-interval", 10*time.Second, "how often to check the config file for changes; 0 turns it off (SIGHUP still reloads)")
-	kf.flags.AddFlags(f)
+	kf.AddFlags(f)
 	return cmd
-}
-
-// newElector builds the Lease-based elector from the kubectl flags (or the
-// pod's ServiceAccount). The Lease's namespace defaults to the pod's own.
-func newElector(g *globals, kf *kubeFlags) func(config.LeaderElection) (daemon.Elector, error) {
-	return func(le config.LeaderElection) (daemon.Elector, error) {
-		c, err := kf.flags.Client()
-		if err != nil {
-			return nil, err
-		}
-		ns := le.Namespace
-		if ns == "" {
-			if ns, err = kf.flags.Namespace(); err != nil {
-				return nil, err
-			}
-		}
-		return kube.NewLeaderElector(c.Clientset, kube.LeaderOptions{
-			Namespace: ns, Name: le.Name,
-			LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
-			Log: g.log,
-		})
-	}
 }

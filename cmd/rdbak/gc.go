@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/render"
 	"github.com/spf13/cobra"
 )
 
@@ -31,65 +33,29 @@ running.`,
 			if grace < 0 {
 				return usagef("--grace %s is negative: give 0s or more (24h by default)", grace)
 			}
-			repo, target, err := g.openRepo(ctx, false)
+			repo, target, err := g.req().OpenRepo(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer repo.Close()
-			now := time.Now()
-			orphans, err := repo.Leftovers(ctx, grace)
-			if err != nil {
-				return err
-			}
-			uploads, err := repo.PendingUploads(ctx, grace)
-			if err != nil {
-				return err
-			}
-			type leftover struct {
-				target, what string
-				collectable  time.Time
-				verb, done   string
-				collect      func() error
-			}
-			var all []leftover
-			for _, o := range orphans {
-				all = append(all, leftover{o.Target, fmt.Sprintf("%s/%s (%s, %d objects, last written %s)", o.Target, o.ID, humanBytes(o.Size), len(o.Keys), o.Newest.UTC().Format(time.RFC3339)),
-					o.Collectable, "would delete", "deleted", func() error { return repo.DeleteOrphan(ctx, o) }})
-			}
-			for _, u := range uploads {
-				all = append(all, leftover{u.Target, fmt.Sprintf("unfinished upload %s (%s in %d parts, started %s)", u.Key, humanBytes(u.Size), u.Parts, u.Initiated.UTC().Format(time.RFC3339)),
-					u.Collectable, "would abort", "aborted", func() error { return repo.AbortPending(ctx, u) }})
-			}
-			structured, _ := g.jsonOutput()
-			found := []gcResult{}
+			found := []render.GCResult{}
 			n, waiting := 0, 0
-			for _, l := range all {
-				if target != "" && l.target != target {
-					continue
-				}
-				if now.Before(l.collectable) {
+			err = app.GC(ctx, repo, target, grace, time.Now(), yes, func(l app.Leftover) {
+				r := render.Leftover(l)
+				found = append(found, r)
+				if r.Action == "not yet" {
 					waiting++
-					found = append(found, gcResult{l.target, l.what, "not yet", l.collectable.UTC()})
-					if !structured {
-						fmt.Fprintf(g.stdout, "not yet %s: collectable after %s\n", l.what, l.collectable.UTC().Format(time.RFC3339))
-					}
-					continue
+				} else {
+					n++
 				}
-				n++
-				verb := l.verb
-				if yes {
-					if err := l.collect(); err != nil {
-						return err
-					}
-					verb = l.done
+				if !g.structured() {
+					fmt.Fprintln(g.stdout, r.Line())
 				}
-				found = append(found, gcResult{l.target, l.what, verb, l.collectable.UTC()})
-				if !structured {
-					fmt.Fprintf(g.stdout, "%s %s\n", verb, l.what)
-				}
-			}
+			})
 			switch {
-			case structured:
+			case err != nil:
+				return err
+			case g.structured():
 				return g.writeResult(found)
 			case n == 0 && waiting == 0:
 				fmt.Fprintln(g.stdout, "no garbage")
@@ -105,12 +71,4 @@ running.`,
 	cmd.Flags().BoolVar(&yes, "yes", false, "delete (without it, only show what would be deleted)")
 	g.addOutputFlag(cmd)
 	return cmd
-}
-
-// gcResult is one leftover as gc -o json|yaml prints it.
-type gcResult struct {
-	Target      string    `json:"target"`
-	What        string    `json:"what"`
-	Action      string    `json:"action"` // would delete, deleted, would abort, aborted, not yet
-	Collectable time.Time `json:"collectable"`
 }

@@ -1,29 +1,23 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/storage"
 )
 
 func newNowCmd(g *globals) *cobra.Command {
-	a := &adhoc{}
-	kf := &kubeFlags{}
-	ef := &encryptFlags{}
+	a := &app.Adhoc{}
+	kf := &app.KubeFlags{}
 	var (
-		timeout     time.Duration
-		noPrune     bool
+		o           app.NowOptions
 		all         bool
 		concurrency int
-		singleNode  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "now",
@@ -63,147 +57,61 @@ one line per target. It exits 1 if any backup failed, else 5 if what
 follows one failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := g.jsonOutput()
-			if err != nil {
-				return err
-			}
 			if all {
-				return g.nowAll(cmd.Context(), a, kf, timeout, noPrune, concurrency)
-			}
-			t, url, comp, err := g.resolveTarget(a, kf)
-			if err != nil {
-				return err
-			}
-			if t, err = ef.apply(t); err != nil {
-				return err
-			}
-			if timeout > 0 || singleNode {
-				tc := *t
-				if timeout > 0 {
-					tc.Timeout = timeout
+				outs, err := g.cliApp(kf.Flags).BackupConfig(cmd.Context(), g.req(), a, kf, o, concurrency)
+				if err != nil {
+					return err
 				}
-				tc.Cluster.SingleNode = tc.Cluster.SingleNode || singleNode
-				t = &tc
-			}
-			ctx := cmd.Context()
-			if t.Timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, t.Timeout)
-				defer cancel()
-			}
-			repo, err := storage.Open(ctx, url, storage.Options{Create: true})
-			if err != nil {
-				return err
-			}
-			defer repo.Close()
-			// Fail before a long snapshot if the storage is unreachable.
-			if err := repo.Check(ctx); err != nil {
-				return err
+				if g.structured() {
+					err = g.writeResult(outs)
+				} else {
+					err = render.Outcomes(g.stdout, outs)
+				}
+				if err != nil {
+					return err
+				}
+				return app.AllErr(outs)
 			}
 			prog := &backup.Progress{}
-			line := startProgress(g.term, func() progressState {
-				s := progressState{Phase: prog.Phase(), Done: prog.Raw.Load(), Total: prog.Expected.Load()}
-				if s.Phase == "snapshot" {
-					s.Waiting = prog.Waiting()
+			line := &render.Line{}
+			o.Progress = prog
+			o.Started = func() {
+				line = render.StartProgress(g.term, func() render.State {
+					s := render.State{Phase: prog.Phase(), Done: prog.Raw.Load(), Total: prog.Expected.Load()}
+					if s.Phase == "snapshot" {
+						s.Waiting = prog.Waiting()
+					}
+					return s
+				})
+			}
+			o.Stored = func(m *storage.Manifest) error {
+				line.Stop()
+				if g.structured() {
+					return g.writeResult(m)
 				}
-				return s
-			})
-			res, err := g.cliApp(kf.flags).Backup(ctx, t, repo, comp, prog)
+				_, err := fmt.Fprintln(g.stdout, m.ID)
+				return err
+			}
+			_, err := g.cliApp(kf.Flags).BackupNow(cmd.Context(), g.req(), a, kf, o)
 			line.Stop()
-			if err != nil {
-				return err
-			}
-			m := res.Manifest
-			if asJSON {
-				err = g.writeResult(m)
-			} else {
-				_, err = fmt.Fprintln(g.stdout, m.ID)
-			}
-			if err != nil {
-				return err
-			}
-			// As after a scheduled backup: heartbeat, retention, orphans.
-			o := app.AfterOptions{Prune: !noPrune, Now: time.Now(), CallerReports: true}
-			if g.config != "" && !noPrune {
-				o.OrphanGrace = config.DefaultOrphanGrace
-			}
-			if err := app.AfterBackup(ctx, g.log.With("target", t.Name), repo, t, o).Err(); err != nil {
-				return &app.AfterError{Target: t.Name, ID: m.ID, Err: err}
-			}
-			return nil
+			return err
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&a.redis, "redis", "", "Redis to back up: redis://[user[:password]@]host:port (rediss:// for TLS)")
-	f.StringVar(&a.passwordFile, "password-file", "", "file holding the Redis password")
-	f.StringVar(&a.source, "source", "", "how to get the snapshot: replication (default for --redis) or file (BGSAVE, then read the dump; the default for pods, through exec)")
-	f.StringVar(&a.dir, "dir", "", "with --source file: Redis's data dir, instead of CONFIG GET dir")
-	f.StringVar(&a.dbfilename, "dbfilename", "", "with --source file: the RDB file name, instead of CONFIG GET dbfilename")
-	f.StringVar(&a.codec, "compression", "", "compression codec: zstd (default), gzip or none (overrides the config file)")
-	f.StringVar(&a.level, "level", "", "compression level: zstd fastest|default|better|best, gzip fastest|default|best|1-9")
-	f.DurationVar(&timeout, "timeout", 0, "give up after this long, e.g. 30m (default: the target's timeout, else none)")
-	f.BoolVar(&noPrune, "no-prune", false, "do not apply the target's retention policy (nor collect orphans) after the backup")
+	f.StringVar(&a.Redis, "redis", "", "Redis to back up: redis://[user[:password]@]host:port (rediss:// for TLS)")
+	f.StringVar(&a.PasswordFile, "password-file", "", "file holding the Redis password")
+	f.StringVar(&a.Source, "source", "", "how to get the snapshot: replication (default for --redis) or file (BGSAVE, then read the dump; the default for pods, through exec)")
+	f.StringVar(&a.Dir, "dir", "", "with --source file: Redis's data dir, instead of CONFIG GET dir")
+	f.StringVar(&a.DBFilename, "dbfilename", "", "with --source file: the RDB file name, instead of CONFIG GET dbfilename")
+	f.StringVar(&a.Codec, "compression", "", "compression codec: zstd (default), gzip or none (overrides the config file)")
+	f.StringVar(&a.Level, "level", "", "compression level: zstd fastest|default|better|best, gzip fastest|default|best|1-9")
+	f.DurationVar(&o.Timeout, "timeout", 0, "give up after this long, e.g. 30m (default: the target's timeout, else none)")
+	f.BoolVar(&o.NoPrune, "no-prune", false, "do not apply the target's retention policy (nor collect orphans) after the backup")
 	f.BoolVar(&all, "all", false, "back up every target of the config file")
-	f.BoolVar(&singleNode, "single-node", false, "for a Redis Cluster node: back up this node alone (a partial backup) instead of the whole cluster")
+	f.BoolVar(&o.SingleNode, "single-node", false, "for a Redis Cluster node: back up this node alone (a partial backup) instead of the whole cluster")
 	f.IntVar(&concurrency, "concurrency", 0, "with --all: backups at once (default: the config's daemon.concurrency)")
-	ef.add(cmd)
-	kf.add(cmd, "back up")
+	addEncryptFlags(cmd, &o.Encrypt)
+	addKubeFlags(cmd, kf, "back up")
 	g.addOutputFlag(cmd)
 	return cmd
-}
-
-// nowAll backs up every target of the config file and prints a summary.
-func (g *globals) nowAll(ctx context.Context, a *adhoc, kf *kubeFlags, timeout time.Duration, noPrune bool, concurrency int) error {
-	if g.config == "" {
-		return usagef("--all backs up every target of a config file: give --config FILE")
-	}
-	if g.target != "" || a.redis != "" || kf.set() {
-		return usagef("--all backs up every target: drop --target, --redis and the Kubernetes target flags")
-	}
-	f, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	comp, err := app.Compression(f.Compression)
-	if err != nil {
-		return usageError{Err: err}
-	}
-	if comp, err = overrideCodec(comp, a); err != nil {
-		return err
-	}
-	if concurrency <= 0 {
-		concurrency = f.Daemon.Concurrency
-	}
-	targets := append([]config.Target(nil), f.Targets...)
-	for i := range targets {
-		if timeout > 0 {
-			targets[i].Timeout = timeout
-		}
-	}
-	o := app.AllOptions{Concurrency: concurrency, Storage: g.storage,
-		After: app.AfterOptions{Prune: !noPrune, Now: time.Now(), CallerReports: true}}
-	if !noPrune {
-		o.After.OrphanGrace = config.DefaultOrphanGrace
-	}
-	outs := g.cliApp(kf.flags).BackupAll(ctx, targets, comp, o)
-	if structured, _ := g.jsonOutput(); structured {
-		if err := g.writeResult(outs); err != nil {
-			return err
-		}
-	} else {
-		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TARGET\tRESULT\tID\tDURATION")
-		ok := 0
-		for _, out := range outs {
-			if out.Result == app.ResultSuccess {
-				ok++
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", out.Target, out.Result, orDash(out.ID), out.Duration)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		fmt.Fprintf(g.stdout, "%d of %d targets succeeded\n", ok, len(outs))
-	}
-	return app.AllErr(outs)
 }

@@ -1,23 +1,12 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
-)
 
-// Output formats of -o. table is for people; json and yaml print the same
-// result for scripts, as kubectl does (YAML keys are the JSON ones).
-const (
-	outTable = "table"
-	outWide  = "wide"
-	outJSON  = "json"
-	outYAML  = "yaml"
+	"github.com/rdbak/rdbak/internal/render"
 )
 
 const formatsAnnotation = "rdbak-output-formats"
@@ -25,9 +14,9 @@ const formatsAnnotation = "rdbak-output-formats"
 // addOutputFlag adds -o/--output to cmd: table, json, yaml and the extra
 // formats given (wide).
 func (g *globals) addOutputFlag(cmd *cobra.Command, extra ...string) {
-	formats := append([]string{outTable}, extra...)
-	formats = append(formats, outJSON, outYAML)
-	cmd.Flags().StringVarP(&g.output, "output", "o", outTable, "output format: "+strings.Join(formats, ", "))
+	formats := append([]string{render.Table}, extra...)
+	formats = append(formats, render.JSON, render.YAML)
+	cmd.Flags().StringVarP(&g.output, "output", "o", render.Table, "output format: "+strings.Join(formats, ", "))
 	_ = cmd.Flags().SetAnnotation("output", formatsAnnotation, formats)
 }
 
@@ -43,27 +32,9 @@ func (g *globals) checkOutput(cmd *cobra.Command) error {
 	return nil
 }
 
-// jsonOutput reports whether -o asks for a structured result (JSON or
+// structured reports whether -o asks for a result for scripts (JSON or
 // YAML), which writeResult prints.
-func (g *globals) jsonOutput() (bool, error) {
-	return g.output == outJSON || g.output == outYAML, nil
-}
+func (g *globals) structured() bool { return render.Structured(g.output) }
 
 // writeResult prints v as -o asks: YAML, else JSON.
-func (g *globals) writeResult(v any) error {
-	if g.output == outYAML {
-		b, err := yaml.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("print the result as YAML: %w", err)
-		}
-		_, err = g.stdout.Write(b)
-		return err
-	}
-	return writeJSON(g.stdout, v)
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func (g *globals) writeResult(v any) error { return render.Result(g.stdout, g.output, v) }

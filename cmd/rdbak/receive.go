@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/restore"
 )
 
@@ -28,7 +29,7 @@ func newReceiveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return writeJSON(g.stdout, out)
+			return render.WriteJSON(g.stdout, out)
 		},
 	}
 	f := cmd.Flags()

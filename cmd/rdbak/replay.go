@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/render"
+	"github.com/rdbak/rdbak/storage"
 )
 
 // replayOpts are restore --replay-to's flags.
@@ -21,24 +20,13 @@ type replayOpts struct {
 }
 
 // restoreReplay replays a backup, key by key, into the Redis or Redis
-// Cluster at o.url.
-func (g *globals) restoreReplay(ctx context.Context, args []string, at time.Time, fromTarget string, o replayOpts, ko kubeRestoreOpts, skipDamaged bool, idFiles []string) error {
-	if !strings.HasPrefix(o.url, "redis://") && !strings.HasPrefix(o.url, "rediss://") {
-		return usagef("--replay-to %q: use redis://[user[:password]@]host:port (any node of a cluster), or rediss:// for TLS", redactURL(o.url))
+// Cluster at o.url, after a confirmation.
+func (g *globals) restoreReplay(ctx context.Context, ref string, at time.Time, fromTarget string, o replayOpts, ko kubeRestoreOpts, skipDamaged bool, idFiles []string) error {
+	to, err := app.ReplayTo(o.url, o.passFile)
+	if err != nil {
+		return err
 	}
-	to := &config.Target{Name: "replay", Redis: o.url, PasswordFile: o.passFile}
-	if _, _, err := to.Endpoint(); err != nil {
-		return usagef("--replay-to: %w", err)
-	}
-	if to.PasswordFile == "" {
-		for _, env := range []string{"REDIS_PASSWORD", "REDISCLI_AUTH"} {
-			if os.Getenv(env) != "" {
-				to.PasswordEnv = env
-				break
-			}
-		}
-	}
-	repo, target, err := g.openRepo(ctx, false)
+	repo, target, err := g.req().OpenRepo(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -46,13 +34,13 @@ func (g *globals) restoreReplay(ctx context.Context, args []string, at time.Time
 	if fromTarget != "" {
 		target = fromTarget
 	}
-	m, err := g.pick(ctx, repo, target, args, at, skipDamaged)
+	m, err := app.Pick(ctx, g.log, repo, target, ref, at, skipDamaged)
 	if err != nil {
 		return err
 	}
 	var ids *crypt.Identities
 	if m.Data.Encrypted() {
-		if ids, err = g.identities(nil, idFiles); err != nil {
+		if ids, err = g.req().Identities(nil, idFiles); err != nil {
 			return err
 		}
 	}
@@ -60,7 +48,7 @@ func (g *globals) restoreReplay(ctx context.Context, args []string, at time.Time
 	if m.IsSet() {
 		what = fmt.Sprintf("cluster backup set (%d shards)", len(m.Cluster.Shards))
 	}
-	fmt.Fprintf(g.stderr, "Replay %s %s/%s: %d keys into %s; keys of the same names are replaced.\n", what, m.Target, m.ID, m.Keys(), redactURL(o.url))
+	fmt.Fprintf(g.stderr, "Replay %s %s/%s: %d keys into %s; keys of the same names are replaced.\n", what, m.Target, m.ID, m.Keys(), storage.Redact(o.url))
 	if ko.dryRun {
 		return nil
 	}
@@ -70,27 +58,25 @@ func (g *globals) restoreReplay(ctx context.Context, args []string, at time.Time
 		}
 	}
 	prog := &app.ReplayProgress{}
-	line := startProgress(g.term, func() progressState {
+	line := render.StartProgress(g.term, func() render.State {
 		phase, _ := prog.Phase.Load().(string)
-		return progressState{Phase: phase, Done: prog.Keys.Load(), Total: int64(m.Keys())}
+		return render.State{Phase: phase, Done: prog.Keys.Load(), Total: int64(m.Keys())}
 	})
 	rep, err := g.cliApp(nil).Replay(ctx, repo, m, to, app.ReplayOptions{Identities: ids, Batch: o.batch, Progress: prog})
 	line.Stop()
-	if rep != nil {
-		if structured, _ := g.jsonOutput(); structured {
-			if werr := g.writeResult(rep); werr != nil {
-				return errors.Join(err, werr)
-			}
-		} else {
-			fmt.Fprintf(g.stdout, "%s/%s into %s: %d keys restored, %d already expired, %d failed; %d function libraries (verify %.1fs, replay %.1fs, %.0f keys/s)\n",
-				m.Target, m.ID, rep.Target, rep.Restored, rep.Expired, rep.Failed, rep.Functions, rep.Verify, rep.Replay, float64(rep.Restored)/max(rep.Replay, 1e-3))
-			for _, f := range rep.Failures {
-				fmt.Fprintf(g.stdout, "FAILED db %d key %q on %s: %s\n", f.DB, f.Key, f.Node, f.Err)
-			}
-			if int64(len(rep.Failures)) < rep.Failed {
-				fmt.Fprintf(g.stdout, "... and %d more failed keys: every one is in the log (level warn)\n", rep.Failed-int64(len(rep.Failures)))
-			}
-		}
+	if rep == nil {
+		return err
+	}
+	if g.structured() {
+		return errors.Join(err, g.writeResult(rep))
+	}
+	fmt.Fprintf(g.stdout, "%s/%s into %s: %d keys restored, %d already expired, %d failed; %d function libraries (verify %.1fs, replay %.1fs, %.0f keys/s)\n",
+		m.Target, m.ID, rep.Target, rep.Restored, rep.Expired, rep.Failed, rep.Functions, rep.Verify, rep.Replay, float64(rep.Restored)/max(rep.Replay, 1e-3))
+	for _, f := range rep.Failures {
+		fmt.Fprintf(g.stdout, "FAILED db %d key %q on %s: %s\n", f.DB, f.Key, f.Node, f.Err)
+	}
+	if int64(len(rep.Failures)) < rep.Failed {
+		fmt.Fprintf(g.stdout, "... and %d more failed keys: every one is in the log (level warn)\n", rep.Failed-int64(len(rep.Failures)))
 	}
 	return err
 }

@@ -3,18 +3,20 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/restore"
-	"github.com/rdbak/rdbak/storage"
 )
 
 func newRestoreCmd(g *globals) *cobra.Command {
@@ -26,7 +28,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 		fromTarget  string
 		passFile    string
 		idFiles     []string
-		kf          = &kubeFlags{}
+		kf          = &app.KubeFlags{}
 		ko          kubeRestoreOpts
 		ro          replayOpts
 	)
@@ -90,51 +92,33 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 					return usagef("--as-of: %w", err)
 				}
 			}
+			ref := ""
+			if len(args) > 0 {
+				ref = args[0]
+			}
+			ko.confirmInput, ko.confirmPrompt = os.Stdin, render.IsTerminal(os.Stdin)
 			if ro.url != "" {
-				if toFile != "" || kf.set() {
+				if toFile != "" || kf.Set() {
 					return usagef("--replay-to replays into a Redis by URL: drop --to-file and the Kubernetes target flags")
 				}
-				ko.confirmInput, ko.confirmPrompt = os.Stdin, stdinIsTerminal()
 				ro.passFile = passFile
-				return g.restoreReplay(ctx, args, at, fromTarget, ro, ko, skipDamaged, idFiles)
+				return g.restoreReplay(ctx, ref, at, fromTarget, ro, ko, skipDamaged, idFiles)
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, args, at, fromTarget, toFile, force, skipDamaged, idFiles)
+				return g.restoreToFile(ctx, ref, at, fromTarget, toFile, force, skipDamaged, idFiles)
 			}
-			t, url, err := g.restoreTarget(kf, passFile)
-			if err != nil {
-				return err
-			}
-			asJSON, err := g.jsonOutput()
-			if err != nil {
-				return err
-			}
-			ko.asJSON = asJSON
-			ko.confirmInput, ko.confirmPrompt = os.Stdin, stdinIsTerminal()
 			if ko.Timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, ko.Timeout)
 				defer cancel()
 			}
-			repo, err := storage.Open(ctx, url, storage.Options{})
+			r, err := g.cliApp(kf.Flags).PlanRestoreInto(ctx, g.req(), kf, app.RestoreRequest{Ref: ref, At: at, FromTarget: fromTarget,
+				SkipDamaged: skipDamaged, PasswordFile: passFile, IdentityFiles: idFiles}, ko.RestoreOptions)
 			if err != nil {
 				return err
 			}
-			defer repo.Close()
-			source := fromTarget
-			if source == "" {
-				source = t.Name
-			}
-			m, err := g.pick(ctx, repo, source, args, at, skipDamaged)
-			if err != nil {
-				return err
-			}
-			if m.Data.Encrypted() {
-				if ko.Identities, err = g.identities(t, idFiles); err != nil {
-					return err
-				}
-			}
-			return g.restoreKube(ctx, repo, m, t, kf, ko)
+			defer r.Close()
+			return g.restoreKube(ctx, r, ko)
 		},
 	}
 	f := cmd.Flags()
@@ -155,7 +139,7 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 	f.BoolVar(&ko.Overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
 	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
 	addIdentityFlag(cmd, &idFiles)
-	kf.add(cmd, "restore into")
+	addKubeFlags(cmd, kf, "restore into")
 	g.addOutputFlag(cmd)
 	return cmd
 }
@@ -167,8 +151,8 @@ func envOr(name, def string) string {
 	return def
 }
 
-func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
-	repo, target, err := g.openRepo(ctx, false)
+func (g *globals) restoreToFile(ctx context.Context, ref string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
+	repo, target, err := g.req().OpenRepo(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -176,76 +160,83 @@ func (g *globals) restoreToFile(ctx context.Context, args []string, at time.Time
 	if fromTarget != "" {
 		target = fromTarget
 	}
-	manifest, err := g.pick(ctx, repo, target, args, at, skipDamaged)
+	m, err := app.Pick(ctx, g.log, repo, target, ref, at, skipDamaged)
 	if err != nil {
 		return err
 	}
 	var ids *crypt.Identities
-	if manifest.Data.Encrypted() {
-		if ids, err = g.identities(nil, idFiles); err != nil {
+	if m.Data.Encrypted() {
+		if ids, err = g.req().Identities(nil, idFiles); err != nil {
 			return err
 		}
 	}
-	var done atomic.Int64
-	counter := func(n int) { done.Add(int64(n)) }
-	line := startProgress(g.term, func() progressState {
-		return progressState{Phase: "restore", Done: done.Load(), Total: manifest.Data.RawSize}
-	})
-	var rep *restore.Report
-	if toFile == "-" {
-		rep, err = g.restoreToStdout(ctx, repo, manifest, counter, ids)
-	} else {
-		rep, err = restore.ToFile(ctx, repo, manifest, toFile, restore.FileOptions{Overwrite: force, Counter: counter, Identities: ids})
+	if toFile == "-" && g.stdoutTTY {
+		return usagef("--to-file -: stdout is a terminal; redirect it to a file or a pipe")
 	}
-	line.Stop()
-	log := g.log.With("target", manifest.Target, "backup_id", manifest.ID, "path", toFile)
-	if err != nil {
-		log.Debug("restore failed", "error", err.Error())
+	var done atomic.Int64
+	line := render.StartProgress(g.term, func() render.State {
+		return render.State{Phase: "restore", Done: done.Load(), Total: m.Data.RawSize}
+	})
+	defer line.Stop()
+	return g.cliApp(nil).RestoreFile(ctx, repo, m, toFile, g.stdout, force, ids, func(n int) { done.Add(int64(n)) })
+}
+
+// kubeRestoreOpts are the flags of a restore into Kubernetes.
+type kubeRestoreOpts struct {
+	app.RestoreOptions
+	dryRun, yes   bool
+	confirmInput  io.Reader
+	confirmPrompt bool // stdin is a terminal
+}
+
+// restoreKube carries out the planned restore r: print, confirm, run.
+func (g *globals) restoreKube(ctx context.Context, r *app.Restore, o kubeRestoreOpts) error {
+	p := r.Plan
+	refused := p.Refused()
+	if o.dryRun || refused != nil {
+		if err := g.printPlan(p); err != nil {
+			return err
+		}
+		return refused
+	}
+	if !g.structured() {
+		if err := render.Plan(g.stdout, p); err != nil {
+			return err
+		}
+	}
+	if !o.yes {
+		if err := confirm(o, g.stderr, p.Workload); err != nil {
+			return err
+		}
+	}
+	if err := r.Run(ctx); err != nil {
 		return err
 	}
-	for _, f := range rep.StaleTemps {
-		log.Info("removed a temporary file left by an interrupted restore", "file", f)
+	if g.structured() {
+		return g.writeResult(p)
 	}
-	log.Info("restore succeeded", "raw_bytes", rep.RawSize, "keys", rep.RDB.KeysTotal())
+	_, err := fmt.Fprintf(g.stdout, "restored %s/%s into %s; the previous data is kept as %s\n", p.Backup.Target, p.Backup.ID, p.Pod, strings.Join(p.PreRestore, ", "))
+	return err
+}
+
+func (g *globals) printPlan(p *restore.Plan) error {
+	if g.structured() {
+		return g.writeResult(p)
+	}
+	return render.Plan(g.stdout, p)
+}
+
+// confirm asks on a terminal for the workload's name ("statefulset
+// ns/name": the name alone); elsewhere --yes is required.
+func confirm(o kubeRestoreOpts, w io.Writer, workload string) error {
+	if !o.confirmPrompt {
+		return usagef("this replaces the data of a running Redis: pass --yes to confirm (see the plan above, or --dry-run)")
+	}
+	name := workload[strings.LastIndex(workload, "/")+1:]
+	fmt.Fprintf(w, "Type %q to replace its data: ", name)
+	line, _ := bufio.NewReader(o.confirmInput).ReadString('\n')
+	if strings.TrimSpace(line) != name {
+		return errors.New("not confirmed; nothing was changed")
+	}
 	return nil
-}
-
-// restoreToStdout streams backup m to stdout, verifying as it goes: the
-// bytes are only good if it returns nil.
-func (g *globals) restoreToStdout(ctx context.Context, repo *storage.Repo, m *storage.Manifest, counter func(int), ids *crypt.Identities) (*restore.Report, error) {
-	if g.stdoutTTY {
-		return nil, usagef("--to-file -: stdout is a terminal; redirect it to a file or a pipe")
-	}
-	bw := bufio.NewWriterSize(g.stdout, 1<<20)
-	rep, err := restore.Fetch(ctx, repo, m, bw, restore.FetchOptions{Counter: counter, Identities: ids})
-	if err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("restore to stdout: %w", err)
-	}
-	return rep, nil
-}
-
-// restoreTarget returns the Kubernetes target to restore into and the
-// storage URL, from --config/--target or the ad hoc flags.
-func (g *globals) restoreTarget(kf *kubeFlags, passFile string) (*config.Target, string, error) {
-	if g.config != "" {
-		if kf.set() {
-			return nil, "", usagef("with --config, name the target with --target; --pod/--statefulset/... are for ad hoc use")
-		}
-		t, url, _, err := g.resolveTarget(&adhoc{}, kf)
-		if err != nil {
-			return nil, "", err
-		}
-		if t.Kubernetes == nil {
-			return nil, "", usagef("target %q is not in Kubernetes: restore it with --to-file PATH", t.Name)
-		}
-		return t, url, nil
-	}
-	if !kf.set() {
-		return nil, "", usagef("say where to restore: --to-file PATH, or a Kubernetes target (--config with --target, or --pod/--statefulset/--deployment [ns/]name)")
-	}
-	t, url, _, err := g.adhocKube(&adhoc{passwordFile: passFile}, kf)
-	return t, url, err
 }

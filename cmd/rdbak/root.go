@@ -11,6 +11,7 @@ import (
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/redis"
+	"github.com/rdbak/rdbak/internal/render"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -29,14 +30,14 @@ type globals struct {
 	stdoutTTY      bool
 	// term is stderr when it is a terminal (nil otherwise): the log and
 	// the progress line share it.
-	term *termWriter
+	term *render.Term
 	log  *slog.Logger
 }
 
 func newRootCmd() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr, stdoutTTY: isTerminal(os.Stdout)}
-	if isTerminal(os.Stderr) {
-		g.term = &termWriter{w: os.Stderr}
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr, stdoutTTY: render.IsTerminal(os.Stdout)}
+	if render.IsTerminal(os.Stderr) {
+		g.term = render.NewTerm(os.Stderr)
 	}
 	root := &cobra.Command{
 		Use:     "rdbak",
@@ -103,26 +104,23 @@ defaults.
 }
 
 func (g *globals) setup() error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return usagef("--log-level %q: use debug, info, warn or error", g.logLevel)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	w := g.stderr
+	var w io.Writer = g.stderr
 	if g.term != nil {
 		w = g.term
 	}
-	switch g.logFormat {
-	case "text":
-		g.log = slog.New(slog.NewTextHandler(w, opts))
-	case "json":
-		g.log = slog.New(slog.NewJSONHandler(w, opts))
-	default:
-		return usagef("--log-format %q: use text or json", g.logFormat)
+	var err error
+	if g.log, err = render.Logger(w, g.logFormat, g.logLevel); err != nil {
+		return err
 	}
 	redis.RouteLibraryLogs(g.log)
 	kube.RouteLibraryLogs(g.log)
 	return nil
+}
+
+// req is the request of the global flags: where the target and the
+// backups are.
+func (g *globals) req() app.Request {
+	return app.Request{Config: g.config, Target: g.target, Storage: g.storage, Log: g.log}
 }
 
 // app returns the application layer for a command whose kubectl flags are

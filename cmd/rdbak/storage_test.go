@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,25 +25,6 @@ func fileRepo(t *testing.T) (string, *storage.Repo) {
 	return dir, repo
 }
 
-func putBackup(t *testing.T, repo *storage.Repo, target, id string, created time.Time) {
-	t.Helper()
-	m := &storage.Manifest{Format: storage.ManifestFormat, ID: id, Target: target, Created: created, Finished: created.Add(time.Second),
-		Data: storage.Data{Name: "dump.rdb.zst", RawSize: 1}}
-	up, err := repo.Create(t.Context(), target, id, m.Data.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(up, "x"); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.Commit(t.Context(), m); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestLatestSameSecond: backups made within one second, named with
 // second-precision ids (as rdbak named them before) whose random suffixes
 // do not sort in creation order. latest and list follow the creation time.
@@ -54,7 +34,7 @@ func TestLatestSameSecond(t *testing.T) {
 	var ids []string
 	for i, s := range []string{"e00000", "a00000", "f00000", "100000", "b00000"} {
 		ids = append(ids, "20261122T053012Z-"+s)
-		putBackup(t, repo, "cache", ids[i], sec.Add(time.Duration(i)*100*time.Millisecond))
+		testenv.PutBackup(t, repo, "cache", ids[i], sec.Add(time.Duration(i)*100*time.Millisecond))
 	}
 	store := "file://" + dir
 	r := run(t, nil, "describe", "latest", "--storage", store, "-o", "json")

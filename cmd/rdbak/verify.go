@@ -1,15 +1,14 @@
 package main
 
 import (
-	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/crypt"
-	"github.com/rdbak/rdbak/restore"
-	"github.com/rdbak/rdbak/storage"
+	"github.com/rdbak/rdbak/internal/render"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
@@ -37,71 +36,45 @@ CRC-64 and key counts were NOT checked.`,
 		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			repo, target, err := g.openRepo(ctx, false)
+			repo, target, err := g.req().OpenRepo(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer repo.Close()
-			sel, err := resolveBackup(ctx, repo, target, args[0], time.Time{}, storage.ResolveOptions{SkipDamaged: skipDamaged})
+			m, err := app.Pick(ctx, g.log, repo, target, args[0], time.Time{}, skipDamaged)
 			if err != nil {
 				return err
 			}
-			warnSkipped(g.log, sel)
-			m := sel.Manifest
 			var ids *crypt.Identities
 			if m.Data.Encrypted() {
-				if ids, err = g.identities(nil, idFiles); err != nil {
+				if ids, err = g.req().Identities(nil, idFiles); err != nil {
 					return err
 				}
 				if ids.Len() == 0 {
-					return g.verifyStored(ctx, repo, m)
+					rep, err := g.cliApp(nil).VerifyStored(ctx, repo, m)
+					if err != nil {
+						return err
+					}
+					return render.StoredOKLine(g.stdout, m, rep)
 				}
 			}
 			var done atomic.Int64
-			line := startProgress(g.term, func() progressState {
-				return progressState{Phase: "verify", Done: done.Load(), Total: m.Data.RawSize}
+			line := render.StartProgress(g.term, func() render.State {
+				return render.State{Phase: "verify", Done: done.Load(), Total: m.Data.RawSize}
 			})
-			start := time.Now()
-			rep, err := restore.Verify(ctx, repo, m, restore.FetchOptions{Counter: func(n int) { done.Add(int64(n)) }, Identities: ids})
+			rep, err := g.cliApp(nil).Verify(ctx, repo, m, ids, func(n int) { done.Add(int64(n)) })
 			line.Stop()
-			log := g.log.With("target", m.Target, "backup_id", m.ID)
 			if err != nil {
-				log.Debug("verify failed", "error", err.Error())
 				return err
 			}
-			log.Info("verify succeeded", "raw_bytes", rep.RawSize, "keys", rep.RDB.KeysTotal(), "seconds", time.Since(start).Seconds())
-			if structured, _ := g.jsonOutput(); structured {
-				return g.writeResult(verifyResult{Target: m.Target, ID: m.ID, OK: true, StoredBytes: rep.StoredSize, RawBytes: rep.RawSize,
-					RDBVersion: rep.RDB.Version, Keys: rep.RDB.KeysTotal(), CRC64: m.RDB.CRC64, ChecksumVerified: m.RDB.ChecksumVerified})
+			if g.structured() {
+				return g.writeResult(render.Verified(m, rep))
 			}
-			_, err = fmt.Fprintf(g.stdout, "OK %s/%s: %s RDB v%d, %d keys, CRC-64 %s\n", m.Target, m.ID,
-				humanBytes(rep.RawSize), rep.RDB.Version, rep.RDB.KeysTotal(), crcState(m))
-			return err
+			return render.VerifyLine(g.stdout, m, rep)
 		},
 	}
 	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
 	g.addOutputFlag(cmd)
 	addIdentityFlag(cmd, &idFiles)
 	return cmd
-}
-
-// verifyResult is verify's -o json|yaml result; a failed verification is
-// an error (exit 4), not a result.
-type verifyResult struct {
-	Target           string `json:"target"`
-	ID               string `json:"id"`
-	OK               bool   `json:"ok"`
-	StoredBytes      int64  `json:"storedBytes"`
-	RawBytes         int64  `json:"rawBytes"`
-	RDBVersion       int    `json:"rdbVersion"`
-	Keys             uint64 `json:"keys"`
-	CRC64            string `json:"crc64,omitempty"`
-	ChecksumVerified bool   `json:"checksumVerified"`
-}
-
-func crcState(m *storage.Manifest) string {
-	if m.RDB.ChecksumVerified {
-		return m.RDB.CRC64 + " verified"
-	}
-	return "absent (Redis had rdbchecksum no)"
 }

@@ -4,12 +4,14 @@
 // retention, orphans, a Kubernetes Event), and plans and runs a restore into
 // a running Redis.
 //
-// It sits between the command line and the domain: cmd/rdbak parses flags,
-// asks for confirmation and prints; the daemon schedules; both call this
-// package. It turns the config file's shape (internal/config) into the
-// typed options of the domain packages (backup, restore, schedule, storage)
-// and of the adapters (internal/kube, internal/redis), so no config change
-// ripples below it.
+// It sits between the command line and the domain: cmd/rdbak parses flags
+// into a Request (where the target and the backups are) and the jobs'
+// options, asks for confirmation and prints through internal/render; the
+// daemon schedules the typed targets DaemonLoader builds for it, each with
+// this package's backup and what follows it. It turns the config file's
+// shape (internal/config) into the typed options of the daemon, the domain
+// packages (backup, restore, schedule, storage) and the adapters
+// (internal/kube, internal/redis), so no config change ripples below it.
 //
 // Invariants: a failed backup leaves no manifest (backup.Run); a restore
 // changes nothing before the backup has been verified completely and every

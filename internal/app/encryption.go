@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
@@ -44,4 +45,70 @@ func Identities(t *config.Target, files []string) (*crypt.Identities, error) {
 		return nil, UsageError{Err: fmt.Errorf("read identity (--identity-file or encryption.identityFile): %w", err)}
 	}
 	return ids, nil
+}
+
+// Identities reads the identity files given on the command line and, with
+// a config file, the identityFile of t (or of the target --target names,
+// when t is nil; defaults.encryption for a name the config does not list).
+func (r Request) Identities(t *config.Target, files []string) (*crypt.Identities, error) {
+	if t == nil && r.Config != "" {
+		f, err := r.LoadConfig()
+		if err != nil {
+			return nil, err
+		}
+		if t, err = f.Target(r.Target); err != nil {
+			t = &config.Target{Encryption: f.Defaults.Encryption}
+		}
+	}
+	return Identities(t, files)
+}
+
+// EncryptFlags are the command line's encryption, which replaces the
+// target's encryption from the config.
+type EncryptFlags struct {
+	Recipients     []string // public keys
+	RecipientsFile string
+}
+
+// Apply returns t with the flags' encryption, or t itself without them.
+func (e *EncryptFlags) Apply(t *config.Target) (*config.Target, error) {
+	if len(e.Recipients) == 0 && e.RecipientsFile == "" {
+		return t, nil
+	}
+	if len(e.Recipients) > 0 && e.RecipientsFile != "" {
+		return nil, usagef("give --encrypt-recipient or --encrypt-recipients-file, not both")
+	}
+	for i, k := range e.Recipients {
+		if _, err := crypt.ParseRecipient(k); err != nil {
+			if _, statErr := os.Stat(k); statErr == nil {
+				return nil, usagef("--encrypt-recipient takes a public key, and %s is a file: use --encrypt-recipients-file", k)
+			}
+			return nil, usagef("--encrypt-recipient #%d: %w", i+1, err)
+		}
+	}
+	tc := *t
+	tc.Encryption = config.Encryption{Recipients: e.Recipients, RecipientsFile: e.RecipientsFile}
+	return &tc, nil
+}
+
+// ImportRecipients returns what an import into --target is encrypted to:
+// the flags, else the config target's encryption (defaults.encryption for a
+// name the config does not list), as rdbak now would.
+func (r Request) ImportRecipients(e *EncryptFlags) (*crypt.Recipients, error) {
+	t := &config.Target{Name: r.Target}
+	if r.Config != "" {
+		f, err := r.LoadConfig()
+		if err != nil {
+			return nil, err
+		}
+		t.Encryption = f.Defaults.Encryption
+		if ct, err := f.Target(r.Target); err == nil {
+			t = ct
+		}
+	}
+	t, err := e.Apply(t)
+	if err != nil {
+		return nil, err
+	}
+	return Recipients(t)
 }

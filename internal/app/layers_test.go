@@ -54,3 +54,23 @@ func TestNoPluginPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestAdaptersTakeTypedOptions: the config file's shape stops at the
+// application layer. The daemon and the Kubernetes adapter take typed
+// options, so a change to internal/config never ripples into them; the
+// daemon does not reach up into the application layer either.
+func TestAdaptersTakeTypedOptions(t *testing.T) {
+	forbidden := map[string][]string{
+		"internal/daemon": {"github.com/rdbak/rdbak/internal/config", "github.com/rdbak/rdbak/internal/app"},
+		"internal/kube":   {"github.com/rdbak/rdbak/internal/config", "github.com/rdbak/rdbak/internal/app"},
+	}
+	for pkg, bad := range forbidden {
+		for _, d := range deps(t, "github.com/rdbak/rdbak/"+pkg) {
+			for _, f := range bad {
+				if d == f || strings.HasPrefix(d, f+"/") {
+					t.Errorf("%s imports %s", pkg, d)
+				}
+			}
+		}
+	}
+}

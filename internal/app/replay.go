@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -408,4 +410,26 @@ func (r *replayer) loadFunctions(ctx context.Context, m *storage.Manifest, dial 
 	}
 	r.rep.Functions = len(codes)
 	return nil
+}
+
+// ReplayTo builds the target of restore --replay-to URL: a Redis URL (any
+// node of a cluster), the password from the URL, passFile, or the
+// REDIS_PASSWORD or REDISCLI_AUTH environment variable.
+func ReplayTo(url, passFile string) (*config.Target, error) {
+	if !strings.HasPrefix(url, "redis://") && !strings.HasPrefix(url, "rediss://") {
+		return nil, UsageError{Err: fmt.Errorf("--replay-to %q: use redis://[user[:password]@]host:port (any node of a cluster), or rediss:// for TLS", storage.Redact(url))}
+	}
+	t := &config.Target{Name: "replay", Redis: url, PasswordFile: passFile}
+	if _, _, err := t.Endpoint(); err != nil {
+		return nil, UsageError{Err: fmt.Errorf("--replay-to: %w", err)}
+	}
+	if passFile == "" {
+		for _, env := range []string{"REDIS_PASSWORD", "REDISCLI_AUTH"} {
+			if os.Getenv(env) != "" {
+				t.PasswordEnv = env
+				break
+			}
+		}
+	}
+	return t, nil
 }

@@ -50,10 +50,17 @@ type Restore struct {
 	mount    *kube.DataMount
 	layout   restore.Layout
 	major    int
+	// closeRepo: Close closes repo too (PlanRestoreInto opened it).
+	closeRepo bool
 }
 
 // Close releases the connection to the target.
-func (r *Restore) Close() { r.k.close() }
+func (r *Restore) Close() {
+	r.k.close()
+	if r.closeRepo {
+		_ = r.repo.Close()
+	}
+}
 
 // PlanRestore reaches the Redis of t, learns what it runs and how it
 // persists, chooses the strategy and runs the pre-flight checks of backup m
@@ -370,4 +377,47 @@ type restoredInfo struct {
 	loading       bool
 	keys, expired int64
 	dbs           map[int]int64
+}
+
+// RestoreRequest names the backup to restore into a Kubernetes target.
+type RestoreRequest struct {
+	Ref         string    // latest, an id or a prefix; "" with At
+	At          time.Time // non-zero: the newest backup at or before it
+	FromTarget  string    // whose backups; "" for the target's own
+	SkipDamaged bool
+	// PasswordFile is the ad hoc target's Redis password file.
+	PasswordFile  string
+	IdentityFiles []string
+}
+
+// PlanRestoreInto resolves the Kubernetes target of the request and the
+// flags, picks the backup from its storage and plans its restore
+// (PlanRestore). Close of the result also closes the storage.
+func (a *App) PlanRestoreInto(ctx context.Context, r Request, k *KubeFlags, rr RestoreRequest, o RestoreOptions) (*Restore, error) {
+	t, url, err := r.RestoreTarget(k, rr.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := storage.Open(ctx, url, storage.Options{})
+	if err != nil {
+		return nil, err
+	}
+	source := rr.FromTarget
+	if source == "" {
+		source = t.Name
+	}
+	m, err := Pick(ctx, a.Log, repo, source, rr.Ref, rr.At, rr.SkipDamaged)
+	if err == nil && m.Data.Encrypted() {
+		o.Identities, err = r.Identities(t, rr.IdentityFiles)
+	}
+	var res *Restore
+	if err == nil {
+		res, err = a.PlanRestore(ctx, repo, m, t, o)
+	}
+	if err != nil {
+		_ = repo.Close()
+		return nil, err
+	}
+	res.closeRepo = true
+	return res, nil
 }

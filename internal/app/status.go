@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"time"
 
 	"github.com/rdbak/rdbak/internal/config"
@@ -49,4 +50,44 @@ func StatusOf(t *config.Target, ms []*storage.Manifest, now time.Time) (TargetSt
 		s.NextRun = &next
 	}
 	return s, nil
+}
+
+// Status returns the status of each target the request names (see
+// Request.Targets) at now, reading each storage once.
+func (r Request) Status(ctx context.Context, now time.Time) ([]TargetStatus, error) {
+	targets, err := r.Targets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	repos := map[string]*storage.Repo{}
+	defer func() {
+		for _, r := range repos {
+			_ = r.Close()
+		}
+	}()
+	out := []TargetStatus{}
+	for i := range targets {
+		t := &targets[i]
+		url := t.Storage
+		if r.Storage != "" {
+			url = r.Storage
+		}
+		repo := repos[url]
+		if repo == nil {
+			if repo, err = storage.Open(ctx, url, storage.Options{}); err != nil {
+				return nil, err
+			}
+			repos[url] = repo
+		}
+		ms, _, err := repo.List(ctx, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		s, err := StatusOf(t, ms, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/rdbak/rdbak/storage"
 )
 
 // Codec names a compression format for backup objects.
@@ -349,20 +351,6 @@ func (t *Target) Endpoint() (addr string, useTLS bool, err error) {
 	return net.JoinHostPort(u.Hostname(), port), u.Scheme == "rediss", nil
 }
 
-// urlErr strips the URL from a url.Parse error, and the quoted fragment from
-// escape and host errors: either may be part of a password.
-func urlErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var esc url.EscapeError
-	var host url.InvalidHostError
-	switch {
-	case errors.As(err, &esc):
-		return errors.New("invalid %-escape (write a literal % as %25)")
-	case errors.As(err, &host):
-		return errors.New("invalid character in host")
-	}
-	return err
-}
+// urlErr is url.Parse's error without the URL or the fragment it quotes
+// (either may hold a password).
+func urlErr(err error) error { return errors.New(storage.URLParseProblem(err)) }

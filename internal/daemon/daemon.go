@@ -15,18 +15,63 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/backup"
-	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/schedule"
 	"github.com/rdbak/rdbak/storage"
 )
 
-// BackupFunc takes one backup of t into repo, exactly as rdbak now does
-// (app.App.ScheduledBackup): it bounds the backup by t.Timeout, logs one
-// line with the outcome and returns the committed backup. A cancelled ctx
-// aborts the backup and leaves no manifest. cfg is the config in force when
-// the run started.
-type BackupFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error)
+// Config is what the daemon runs: one loaded config file, in typed form.
+// The application layer builds it (Options.Load), so the file's shape
+// stops there.
+type Config struct {
+	Targets []Target
+	// Listen is the address of /metrics, /healthz and /readyz (unless
+	// Options.Listen or Options.Listener replaces it).
+	Listen string
+	// Concurrency bounds the backups at once over all targets.
+	Concurrency int
+	// ShutdownGrace is how long backups in flight may finish on shutdown.
+	ShutdownGrace time.Duration
+	// LeaderElection, when enabled, lets only the Lease holder schedule.
+	LeaderElection LeaderElection
+	// Warnings are logged when the config is loaded.
+	Warnings []string
+}
+
+// LeaderElection configures the Lease that decides which replica leads.
+type LeaderElection struct {
+	Enabled                                   bool
+	Namespace, Name                           string
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
+// Target is one target as the daemon runs it.
+type Target struct {
+	Name string
+	// Storage is the URL of its repository; targets with the same URL
+	// share one opened repository.
+	Storage string
+	// Schedule says when to back it up; a zero Spec leaves it to rdbak now.
+	Schedule schedule.Spec
+	Jitter   time.Duration
+	// Backup takes one backup into repo, exactly as rdbak now does: it
+	// bounds the backup by the target's timeout, logs one line with the
+	// outcome and returns the committed backup. A cancelled ctx aborts the
+	// backup and leaves no manifest.
+	Backup func(ctx context.Context, repo *storage.Repo) (*backup.Result, error)
+	// After runs what follows a committed backup (heartbeat, retention,
+	// orphans older than the grace period at now), logging its own
+	// failures; the daemon counts them.
+	After func(ctx context.Context, repo *storage.Repo, now time.Time) Aftermath
+}
+
+// Aftermath is what followed a backup, as the metrics count it.
+type Aftermath struct {
+	HeartbeatFailed bool
+	// PruneFailed: retention or orphan collection failed.
+	PruneFailed    bool
+	PrunedBackups  int
+	DeletedOrphans int
+}
 
 // Elector decides which of several daemon replicas schedules backups.
 type Elector interface {
@@ -46,24 +91,26 @@ var ErrNoSchedule = errors.New("no target has a schedule: set defaults.schedule 
 // Options configures Run.
 type Options struct {
 	ConfigPath string
+	// Load turns the config file's content into what the daemon runs; it
+	// fails for a config that does not validate. It is called at start
+	// and on each reload.
+	Load func(data []byte) (*Config, error)
 	// Listen overrides the config's daemon.listen.
 	Listen string
 	// Listener, when set, serves /metrics instead of a socket bound to
 	// Listen: tests pass one already bound to port 0, which no other test
 	// can take between choosing a port and binding it.
 	Listener net.Listener
-	Backup   BackupFunc
 	Log      *slog.Logger
 	// NewElector builds the elector when the config enables leader
 	// election.
-	NewElector func(config.LeaderElection) (Elector, error)
-	// Reload receives a value for each SIGHUP: reload the config now.
-	Reload <-chan struct{}
+	NewElector func(LeaderElection) (Elector, error)
+	// Reload receives SIGHUP (signal.Notify): reload the config now.
+	Reload <-chan os.Signal
 	// ReloadInterval is how often the config file is checked for changes;
 	// 0 turns the check off.
 	ReloadInterval time.Duration
 	Clock          schedule.Clock // default schedule.RealClock
-	HTTPClient     *http.Client   // for heartbeats; default http.DefaultClient
 	// OpenRepo opens a storage URL; default storage.Open with Create.
 	OpenRepo func(ctx context.Context, url string) (*storage.Repo, error)
 }
@@ -71,13 +118,13 @@ type Options struct {
 // state is one loaded config with the repositories it names. Runs hold a
 // reference, so a reload never closes a repository a backup still uses.
 type state struct {
-	cfg   *config.File
+	cfg   *Config
 	hash  [sha256.Size]byte
 	repos map[string]*storage.Repo // by storage URL
 	runs  sync.WaitGroup
 }
 
-func (s *state) target(name string) *config.Target {
+func (s *state) target(name string) *Target {
 	for i := range s.cfg.Targets {
 		if s.cfg.Targets[i].Name == name {
 			return &s.cfg.Targets[i]
@@ -129,7 +176,7 @@ func Run(ctx context.Context, o Options) error {
 	d.m.lastReload.SetToCurrentTime()
 	listen := o.Listen
 	if listen == "" {
-		listen = st.cfg.Daemon.Listen
+		listen = st.cfg.Listen
 	}
 	ln := o.Listener
 	if ln == nil {
@@ -148,7 +195,7 @@ func Run(ctx context.Context, o Options) error {
 	defer stopWatch()
 	go d.watch(watchCtx)
 
-	if le := st.cfg.Daemon.LeaderElection; le.Enabled {
+	if le := st.cfg.LeaderElection; le.Enabled {
 		err = d.elect(ctx, le)
 	} else {
 		d.lead(ctx, ctx)
@@ -171,7 +218,7 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
-func (d *daemon) elect(ctx context.Context, le config.LeaderElection) error {
+func (d *daemon) elect(ctx context.Context, le LeaderElection) error {
 	if d.o.NewElector == nil {
 		return errors.New("leader election is enabled, but this build cannot reach Kubernetes")
 	}
@@ -193,7 +240,7 @@ func (d *daemon) lead(ctx, stop context.Context) {
 	d.mu.Lock()
 	cfg := d.cur.cfg
 	sched := schedule.New(d.runTarget, schedule.Options{
-		Clock: d.o.Clock, Concurrency: cfg.Daemon.Concurrency,
+		Clock: d.o.Clock, Concurrency: cfg.Concurrency,
 		OnSkip: func(name string) {
 			d.m.skipped.WithLabelValues(name).Inc()
 			d.log.Warn("backup skipped: the previous one is still running", "target", name)
@@ -229,7 +276,7 @@ func (d *daemon) lead(ctx, stop context.Context) {
 		// in Run may not have run yet).
 		d.stopping.Store(true)
 		d.mu.Lock()
-		grace := d.cur.cfg.Daemon.ShutdownGrace
+		grace := d.cur.cfg.ShutdownGrace
 		d.mu.Unlock()
 		d.log.Info("shutting down: backups in flight may finish", "grace", grace.String())
 		select {
@@ -243,15 +290,13 @@ func (d *daemon) lead(ctx, stop context.Context) {
 	close(finished)
 }
 
-func jobs(cfg *config.File) []schedule.Job {
+func jobs(cfg *Config) []schedule.Job {
 	var out []schedule.Job
-	for i := range cfg.Targets {
-		t := &cfg.Targets[i]
-		s, err := t.Spec()
-		if err != nil || s.IsZero() {
-			continue // validated at load; unscheduled targets are for rdbak now
+	for _, t := range cfg.Targets {
+		if t.Schedule.IsZero() {
+			continue // unscheduled targets are for rdbak now
 		}
-		out = append(out, schedule.Job{Name: t.Name, Spec: s, Jitter: t.Jitter})
+		out = append(out, schedule.Job{Name: t.Name, Spec: t.Schedule, Jitter: t.Jitter})
 	}
 	return out
 }
@@ -275,7 +320,7 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 			d.m.inProgress.WithLabelValues(name).Set(0)
 		}
 	}()
-	out, err := d.o.Backup(ctx, st.cfg, t, repo)
+	out, err := t.Backup(ctx, repo)
 	if !d.configured(name) {
 		return
 	}
@@ -288,15 +333,13 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 		d.m.cow.WithLabelValues(name).Set(float64(out.CowBytes))
 	}
 	d.setLastSuccess(name, out.Manifest.Finished)
-	a := app.AfterBackup(ctx, d.log.With("target", name), repo, t, app.AfterOptions{
-		Client: d.o.HTTPClient, Prune: true, OrphanGrace: st.cfg.Daemon.OrphanGrace, Now: d.o.Clock.Now(),
-	})
-	if a.HeartbeatErr != nil {
+	a := t.After(ctx, repo, d.o.Clock.Now())
+	if a.HeartbeatFailed {
 		d.m.heartbeatFail.WithLabelValues(name).Inc()
 	}
-	d.m.pruneDeleted.WithLabelValues(name, "backup").Add(float64(len(a.Pruned.Deleted)))
-	d.m.pruneDeleted.WithLabelValues(name, "orphan").Add(float64(len(a.Orphans)))
-	if a.PruneErr != nil || a.OrphanErr != nil {
+	d.m.pruneDeleted.WithLabelValues(name, "backup").Add(float64(a.PrunedBackups))
+	d.m.pruneDeleted.WithLabelValues(name, "orphan").Add(float64(a.DeletedOrphans))
+	if a.PruneFailed {
 		d.m.pruneFailures.WithLabelValues(name).Inc()
 	}
 }

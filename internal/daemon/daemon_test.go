@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"bufio"
@@ -16,11 +16,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/daemon"
 	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -83,7 +86,7 @@ type testDaemon struct {
 	cfg    string
 	store  string
 	base   string
-	reload chan struct{}
+	reload chan os.Signal
 	logs   *testenv.Buffer
 	cancel context.CancelFunc
 	done   chan error
@@ -96,7 +99,7 @@ func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 		clk:    testenv.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)),
 		cfg:    filepath.Join(dir, "rdbak.yaml"),
 		store:  filepath.Join(dir, "store"),
-		reload: make(chan struct{}),
+		reload: make(chan os.Signal),
 		logs:   &testenv.Buffer{},
 		done:   make(chan error, 1),
 	}
@@ -113,9 +116,11 @@ func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	td.cancel = cancel
 	go func() {
-		td.done <- Run(ctx, Options{
-			ConfigPath: td.cfg, Listener: ln, Backup: td.fb.run, Reload: td.reload, Clock: td.clk,
-			Log: slog.New(slog.NewTextHandler(td.logs, nil)),
+		log := slog.New(slog.NewTextHandler(td.logs, nil))
+		a := &app.App{Log: log}
+		td.done <- daemon.Run(ctx, daemon.Options{
+			ConfigPath: td.cfg, Load: a.DaemonLoader(td.cfg, td.fb.run, nil), Listener: ln, Reload: td.reload, Clock: td.clk,
+			Log: log,
 		})
 	}()
 	t.Cleanup(func() {
@@ -347,14 +352,14 @@ func TestDaemonReload(t *testing.T) {
 
 	// A bad config is refused; the running one stays.
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1 minute\"}\n")
-	td.reload <- struct{}{}
+	td.reload <- syscall.SIGHUP
 	td.waitMetric(t, `rdbak_config_reload_total{result="failure"}`, 1)
 	if !strings.Contains(td.logs.String(), "config reload failed") || !strings.Contains(td.logs.String(), "targets[0].schedule") {
 		t.Errorf("the refusal does not say why:\n%s", td.logs)
 	}
 	// A config that schedules nothing is refused too.
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n")
-	td.reload <- struct{}{}
+	td.reload <- syscall.SIGHUP
 	td.waitMetric(t, `rdbak_config_reload_total{result="failure"}`, 2)
 	td.clk.Advance(time.Minute)
 	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 1)
@@ -363,7 +368,7 @@ func TestDaemonReload(t *testing.T) {
 	// A good one drops b and adds c.
 	td.clk.WaitFor(t, time.Minute)
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: c, redis: \"redis://h:3\", schedule: \"@every 30s\"}\n")
-	td.reload <- struct{}{}
+	td.reload <- syscall.SIGHUP
 	td.waitMetric(t, `rdbak_config_reload_total{result="success"}`, 1)
 	td.waitMetrics(t, "b's series gone and c's there", func(m map[string]float64) bool {
 		_, b := m[`rdbak_backup_total{result="success",target="b"}`]
@@ -421,7 +426,8 @@ func TestDaemonRefusesBadStart(t *testing.T) {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		err := Run(t.Context(), Options{ConfigPath: path, Listen: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler)})
+		a := &app.App{Log: slog.New(slog.DiscardHandler)}
+		err := daemon.Run(t.Context(), daemon.Options{ConfigPath: path, Load: a.DaemonLoader(path, a.ScheduledBackup, nil), Listen: "127.0.0.1:0", Log: a.Log})
 		if err == nil {
 			t.Errorf("%s: Run started", name)
 		}

@@ -19,6 +19,8 @@
 //   - With leader election only the leader schedules; a replica that loses
 //     the lease cancels its backups in flight at once.
 //
-// The backup itself is the caller's BackupFunc, the same code rdbak now
-// runs, so the daemon and a CronJob produce identical backups.
+// The daemon never sees the config file's shape: Options.Load (built by
+// internal/app) turns the file into a typed Config, and each Target
+// carries its Backup and After, the same code rdbak now runs, so the
+// daemon and a CronJob produce identical backups.
 package daemon

@@ -34,7 +34,7 @@ func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	st, el := d.cur, d.elector
 	d.mu.Unlock()
-	if st.cfg.Daemon.LeaderElection.Enabled && (el == nil || el.Leader() == "") {
+	if st.cfg.LeaderElection.Enabled && (el == nil || el.Leader() == "") {
 		problems = append(problems, "leader election: no leader known yet")
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)

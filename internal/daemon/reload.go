@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -17,11 +16,14 @@ import (
 // dial: an unreachable storage shows in /readyz and in failed backups,
 // not as a refused config.
 func (d *daemon) load(ctx context.Context, data []byte, old *state) (*state, error) {
-	cfg, err := config.Parse(data, d.o.ConfigPath, os.LookupEnv)
+	if d.o.Load == nil {
+		return nil, errors.New("rdbak daemon: no config loader (Options.Load)")
+	}
+	cfg, err := d.o.Load(data)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range cfg.Warnings() {
+	for _, w := range cfg.Warnings {
 		d.log.Warn(w, "config", d.o.ConfigPath)
 	}
 	if len(jobs(cfg)) == 0 {
@@ -123,9 +125,9 @@ func (d *daemon) reload(ctx context.Context, force bool) {
 		d.log.Warn("config change needs a restart to take effect; the old value stays in force", "field", w)
 	}
 	// Settings that need a restart keep their running values.
-	st.cfg.Daemon.Listen = old.cfg.Daemon.Listen
-	st.cfg.Daemon.Concurrency = old.cfg.Daemon.Concurrency
-	st.cfg.Daemon.LeaderElection = old.cfg.Daemon.LeaderElection
+	st.cfg.Listen = old.cfg.Listen
+	st.cfg.Concurrency = old.cfg.Concurrency
+	st.cfg.LeaderElection = old.cfg.LeaderElection
 	d.mu.Lock()
 	d.cur = st
 	d.failedHash = [sha256.Size]byte{}
@@ -163,9 +165,8 @@ func (d *daemon) reloadFailed(err error, hash [sha256.Size]byte) {
 
 // restartOnly names the daemon settings that differ between a and b; the
 // listener, the concurrency limit and leader election are set up once.
-func restartOnly(a, b *config.File) []string {
+func restartOnly(x, y *Config) []string {
 	var out []string
-	x, y := a.Daemon, b.Daemon
 	if x.Listen != y.Listen {
 		out = append(out, "daemon.listen")
 	}

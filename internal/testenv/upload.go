@@ -47,3 +47,25 @@ func KilledUpload(t testing.TB, repo *storage.Repo, target string) string {
 	_ = up.Commit() // fails: the upload's context is gone
 	return id
 }
+
+// PutBackup commits a one-byte backup of target with id, created then:
+// data first, manifest last, as a real backup does. For tests of what
+// reads storage (listing, resolution, retention).
+func PutBackup(t testing.TB, repo *storage.Repo, target, id string, created time.Time) {
+	t.Helper()
+	m := &storage.Manifest{Format: storage.ManifestFormat, ID: id, Target: target, Created: created, Finished: created.Add(time.Second),
+		Data: storage.Data{Name: "dump.rdb.zst", RawSize: 1}}
+	up, err := repo.Create(t.Context(), target, id, m.Data.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Commit(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"bytes"
@@ -9,18 +9,18 @@ import (
 func TestProgressText(t *testing.T) {
 	tests := []struct {
 		name string
-		s    progressState
+		s    State
 		rate float64
 		want string
 	}{
-		{"waiting", progressState{Phase: "snapshot", Waiting: "BGSAVE/fork"}, 0, "snapshot  waiting for Redis: BGSAVE/fork"},
-		{"unknown size", progressState{Phase: "stream", Done: 2048, Total: -1}, 1024, "stream    2.0 KiB  1.0 KiB/s"},
-		{"known size", progressState{Phase: "stream", Done: 1 << 20, Total: 4 << 20}, 1 << 20, "stream    1.0 MiB / 4.0 MiB (25%)  1.0 MiB/s  ETA 3s"},
-		{"no rate yet", progressState{Phase: "verify", Done: 512, Total: 1024}, 0, "verify    512 B / 1.0 KiB (50%)"},
-		{"done", progressState{Phase: "commit", Done: 1024, Total: 1024}, 10, "commit    1.0 KiB / 1.0 KiB (100%)  10 B/s"},
+		{"waiting", State{Phase: "snapshot", Waiting: "BGSAVE/fork"}, 0, "snapshot  waiting for Redis: BGSAVE/fork"},
+		{"unknown size", State{Phase: "stream", Done: 2048, Total: -1}, 1024, "stream    2.0 KiB  1.0 KiB/s"},
+		{"known size", State{Phase: "stream", Done: 1 << 20, Total: 4 << 20}, 1 << 20, "stream    1.0 MiB / 4.0 MiB (25%)  1.0 MiB/s  ETA 3s"},
+		{"no rate yet", State{Phase: "verify", Done: 512, Total: 1024}, 0, "verify    512 B / 1.0 KiB (50%)"},
+		{"done", State{Phase: "commit", Done: 1024, Total: 1024}, 10, "commit    1.0 KiB / 1.0 KiB (100%)  10 B/s"},
 	}
 	for _, tt := range tests {
-		if got := progressText(tt.s, tt.rate); got != tt.want {
+		if got := Text(tt.s, tt.rate); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
 	}
@@ -52,7 +52,7 @@ func TestRateMeter(t *testing.T) {
 // drawn starts on a cleared line.
 func TestTermWriterClears(t *testing.T) {
 	var buf bytes.Buffer
-	tw := &termWriter{w: &buf}
+	tw := &Term{w: &buf}
 	tw.draw("stream 1 MiB")
 	tw.Write([]byte("level=INFO msg=done\n"))
 	tw.clear()

@@ -1,4 +1,8 @@
-package main
+// Package render prints rdbak's results: tables and lines for people,
+// JSON or YAML for scripts (the same result, with the JSON keys), and the
+// progress line on a terminal. It decides nothing: the commands get their
+// results from internal/app and print them here.
+package render
 
 import (
 	"fmt"
@@ -10,62 +14,62 @@ import (
 	"golang.org/x/term"
 )
 
-// progressState is what a progress line shows: the phase, why no bytes
+// State is what a progress line shows: the phase, why no bytes
 // flow yet (when known), and the bytes done out of Total (<= 0: unknown).
-type progressState struct {
+type State struct {
 	Phase   string
 	Waiting string
 	Done    int64
 	Total   int64
 }
 
-// termWriter is stderr on a terminal, shared by the progress line and the
+// Term is stderr on a terminal, shared by the progress line and the
 // log: a log line first clears the progress line, so the two never end up
 // glued on one line; the next tick redraws it.
-type termWriter struct {
+type Term struct {
 	mu    sync.Mutex
 	w     io.Writer
 	drawn bool
 }
 
-func (t *termWriter) Write(p []byte) (int, error) {
+func (t *Term) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.clearLocked()
 	return t.w.Write(p)
 }
 
-func (t *termWriter) draw(line string) {
+func (t *Term) draw(line string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	fmt.Fprint(t.w, "\r\033[K"+line)
 	t.drawn = true
 }
 
-func (t *termWriter) clear() {
+func (t *Term) clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.clearLocked()
 }
 
-func (t *termWriter) clearLocked() {
+func (t *Term) clearLocked() {
 	if t.drawn {
 		fmt.Fprint(t.w, "\r\033[K")
 		t.drawn = false
 	}
 }
 
-// progressLine redraws one status line on a terminal.
-type progressLine struct {
+// Line redraws one status line on a terminal.
+type Line struct {
 	stop chan struct{}
 	done sync.WaitGroup
 }
 
-// startProgress redraws read()'s figures every 250ms on t until Stop. With
+// StartProgress redraws read()'s figures every 250ms on t until Stop. With
 // t nil (stderr is not a terminal) it does nothing: logs tell the story
 // there. read is called from another goroutine: it must read atomics.
-func startProgress(t *termWriter, read func() progressState) *progressLine {
-	p := &progressLine{stop: make(chan struct{})}
+func StartProgress(t *Term, read func() State) *Line {
+	p := &Line{stop: make(chan struct{})}
 	if t == nil {
 		return p
 	}
@@ -82,15 +86,19 @@ func startProgress(t *termWriter, read func() progressState) *progressLine {
 				return
 			case now := <-tick.C:
 				s := read()
-				t.draw(progressText(s, m.rate(now, s.Done)))
+				t.draw(Text(s, m.rate(now, s.Done)))
 			}
 		}
 	}()
 	return p
 }
 
-// Stop clears the line.
-func (p *progressLine) Stop() {
+// Stop clears the line. It may be called more than once, and on a zero
+// Line (one never started).
+func (p *Line) Stop() {
+	if p.stop == nil {
+		return
+	}
 	select {
 	case <-p.stop:
 	default:
@@ -123,19 +131,19 @@ func (m *rateMeter) rate(now time.Time, done int64) float64 {
 	return float64(done-m.base) / el
 }
 
-// progressText is one progress line: before any byte, the reason for the
+// Text is one progress line: before any byte, the reason for the
 // wait; then bytes, and with a known total the percentage, and with a rate
 // the ETA.
-func progressText(s progressState, rate float64) string {
+func Text(s State, rate float64) string {
 	if s.Done <= 0 && s.Waiting != "" {
 		return fmt.Sprintf("%-9s waiting for Redis: %s", s.Phase, s.Waiting)
 	}
-	line := fmt.Sprintf("%-9s %s", s.Phase, humanBytes(s.Done))
+	line := fmt.Sprintf("%-9s %s", s.Phase, Bytes(s.Done))
 	if s.Total > 0 {
-		line += fmt.Sprintf(" / %s (%d%%)", humanBytes(s.Total), min(100, s.Done*100/s.Total))
+		line += fmt.Sprintf(" / %s (%d%%)", Bytes(s.Total), min(100, s.Done*100/s.Total))
 	}
 	if rate > 0 {
-		line += fmt.Sprintf("  %s/s", humanBytes(int64(rate)))
+		line += fmt.Sprintf("  %s/s", Bytes(int64(rate)))
 		if s.Total > s.Done {
 			eta := time.Duration(float64(s.Total-s.Done) / rate * float64(time.Second))
 			line += "  ETA " + eta.Round(time.Second).String()
@@ -144,10 +152,14 @@ func progressText(s progressState, rate float64) string {
 	return line
 }
 
-// isTerminal reports whether f is a terminal.
-func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-func humanBytes(n int64) string {
+// NewTerm returns the Term on w.
+func NewTerm(w io.Writer) *Term { return &Term{w: w} }
+
+// Bytes is n in binary units: 512 B, 1.5 KiB, 3.2 GiB.
+func Bytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

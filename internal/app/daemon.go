@@ -1,0 +1,85 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/daemon"
+	"github.com/rdbak/rdbak/internal/kube"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// ScheduledFunc takes one scheduled backup of t into repo; cfg is the
+// config in force when the run started. App.ScheduledBackup is the one
+// rdbak daemon runs.
+type ScheduledFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error)
+
+// DaemonLoader returns the daemon's Options.Load for the config file path:
+// it parses and validates the file's content and turns it into the
+// daemon's typed Config, each target backed up by run and followed by
+// AfterBackup (heartbeats through client; nil for http.DefaultClient).
+func (a *App) DaemonLoader(path string, run ScheduledFunc, client *http.Client) func([]byte) (*daemon.Config, error) {
+	return func(data []byte) (*daemon.Config, error) {
+		cfg, err := config.Parse(data, path, os.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		return a.DaemonConfig(cfg, run, client), nil
+	}
+}
+
+// DaemonConfig is cfg, validated, as the daemon runs it.
+func (a *App) DaemonConfig(cfg *config.File, run ScheduledFunc, client *http.Client) *daemon.Config {
+	d := cfg.Daemon
+	le := d.LeaderElection
+	out := &daemon.Config{
+		Listen: d.Listen, Concurrency: d.Concurrency, ShutdownGrace: d.ShutdownGrace, Warnings: cfg.Warnings(),
+		LeaderElection: daemon.LeaderElection{Enabled: le.Enabled, Namespace: le.Namespace, Name: le.Name,
+			LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod},
+	}
+	for i := range cfg.Targets {
+		t := &cfg.Targets[i]
+		spec, _ := t.Spec() // validated by Parse; a zero Spec is not scheduled
+		out.Targets = append(out.Targets, daemon.Target{
+			Name: t.Name, Storage: t.Storage, Schedule: spec, Jitter: t.Jitter,
+			Backup: func(ctx context.Context, repo *storage.Repo) (*backup.Result, error) {
+				return run(ctx, cfg, t, repo)
+			},
+			After: func(ctx context.Context, repo *storage.Repo, now time.Time) daemon.Aftermath {
+				r := AfterBackup(ctx, a.Log.With("target", t.Name), repo, t, AfterOptions{
+					Client: client, Prune: true, OrphanGrace: d.OrphanGrace, Now: now,
+				})
+				return daemon.Aftermath{HeartbeatFailed: r.HeartbeatErr != nil, PruneFailed: r.PruneErr != nil || r.OrphanErr != nil,
+					PrunedBackups: len(r.Pruned.Deleted), DeletedOrphans: len(r.Orphans)}
+			},
+		})
+	}
+	return out
+}
+
+// NewElector returns the daemon's Options.NewElector: a Lease-based
+// elector reached through kf (the kubectl flags, or the pod's
+// ServiceAccount). The Lease's namespace defaults to the pod's own.
+func (a *App) NewElector(kf *kube.Flags) func(daemon.LeaderElection) (daemon.Elector, error) {
+	return func(le daemon.LeaderElection) (daemon.Elector, error) {
+		c, err := kf.Client()
+		if err != nil {
+			return nil, err
+		}
+		ns := le.Namespace
+		if ns == "" {
+			if ns, err = kf.Namespace(); err != nil {
+				return nil, err
+			}
+		}
+		return kube.NewLeaderElector(c.Clientset, kube.LeaderOptions{
+			Namespace: ns, Name: le.Name,
+			LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
+			Log: a.Log,
+		})
+	}
+}

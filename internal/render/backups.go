@@ -1,0 +1,156 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rdbak/rdbak/restore"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// Manifests is rdbak list's table of backups at now; wide adds the stored
+// size, compression, Redis version, source and duration.
+func Manifests(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	head := "TARGET\tID\tCREATED\tAGE\tRDB SIZE\tKEYS"
+	if wide {
+		head += "\tSTORED\tCOMPRESSION\tREDIS\tSOURCE\tDURATION"
+	}
+	fmt.Fprintln(tw, head)
+	for _, m := range ms {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d", m.Target, m.ID, m.Created.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+			Age(now.Sub(m.Created)), Bytes(m.Data.RawSize), m.Keys())
+		if wide {
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s", Bytes(m.Data.StoredSize), m.Data.Compression.Codec,
+				m.Redis.String(), m.Source.Origin, m.Finished.Sub(m.Created).Round(time.Millisecond))
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// Manifest is rdbak describe's view of one backup.
+func Manifest(w io.Writer, m *storage.Manifest) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s:\t"+format+"\n", append([]any{k}, a...)...) }
+	row("ID", "%s", m.ID)
+	row("Target", "%s", m.Target)
+	row("Created", "%s", m.Created.UTC().Format(time.RFC3339))
+	row("Finished", "%s (%s)", m.Finished.UTC().Format(time.RFC3339), m.Finished.Sub(m.Created).Round(time.Millisecond))
+	row("Source", "%s (%s)", m.Source.Origin, m.Source.Kind)
+	row("Server", "%s, role %s, replication offset %d", m.Redis.String(), OrDash(m.Redis.Role), m.Redis.ReplOffset)
+	if m.Redis.MasterLink == "down" {
+		row("Master link", "down when backed up: the data may be older than the master's")
+	}
+	row("RDB", "version %d, CRC-64 %s (%s), structure %s", m.RDB.Version, m.RDB.CRC64,
+		map[bool]string{true: "verified", false: "checksums off in Redis"}[m.RDB.ChecksumVerified], m.RDB.StructureOf())
+	if m.RDB.CTime != 0 {
+		row("Snapshot time", "%s", time.Unix(m.RDB.CTime, 0).UTC().Format(time.RFC3339))
+	}
+	var dbs []string
+	for _, db := range m.RDB.DBs {
+		dbs = append(dbs, fmt.Sprintf("db%d=%d keys (%d with expiry)", db.Index, db.Keys, db.Expires))
+	}
+	row("Keys", "%d in %s", m.Keys(), OrDash(strings.Join(dbs, ", ")))
+	if len(m.RDB.Modules) > 0 {
+		row("Modules", "%s", strings.Join(m.RDB.Modules, ", "))
+	}
+	if m.IsSet() {
+		row("Data", "cluster backup set of %d shards: %s raw, %s stored (%s %s)", len(m.Cluster.Shards), Bytes(m.Data.RawSize), Bytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	} else {
+		row("Data", "%s: %s raw, %s stored (%s %s)", m.Data.Name, Bytes(m.Data.RawSize), Bytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	}
+	if e := m.Data.Encryption; e != nil {
+		row("Encryption", "%s to %s", e.Scheme, strings.Join(e.Recipients, ", "))
+	}
+	if m.Cluster != nil && m.Cluster.Partial {
+		row("Cluster", "PARTIAL: one node taken alone (--single-node); it holds only its own shard's slots")
+	}
+	if m.Cluster != nil {
+		for i, sh := range m.Cluster.Shards {
+			row(fmt.Sprintf("Shard %d", i), "%s", shardLine(m, sh))
+		}
+	}
+	if !m.IsSet() {
+		row("SHA-256 raw", "%s", m.Data.RawSHA256)
+		row("SHA-256 stored", "%s", m.Data.StoredSHA256)
+	}
+	row("Written by", "rdbak %s", m.Rdbak.Version)
+	return tw.Flush()
+}
+
+// shardLine describes one shard of a cluster backup: its slots, master,
+// the node it came from, and in a set its own object.
+func shardLine(m *storage.Manifest, sh storage.Shard) string {
+	var slots []string
+	for _, r := range sh.Slots {
+		slots = append(slots, fmt.Sprintf("%d-%d", r[0], r[1]))
+	}
+	s := fmt.Sprintf("slots %s, master %s (%s), from %s %s (%s)", strings.Join(slots, ","), sh.Master, sh.MasterAddr, sh.Role, sh.Node, sh.NodeAddr)
+	if m.IsSet() {
+		s += fmt.Sprintf(", %d keys, %s: %s raw, SHA-256 %s", sh.Keys, sh.Data.Name, Bytes(sh.Data.RawSize), sh.Data.RawSHA256)
+	}
+	return s
+}
+
+// VerifyResult is verify's -o json|yaml result; a failed verification is
+// an error (exit 4), not a result.
+type VerifyResult struct {
+	Target           string `json:"target"`
+	ID               string `json:"id"`
+	OK               bool   `json:"ok"`
+	StoredBytes      int64  `json:"storedBytes"`
+	RawBytes         int64  `json:"rawBytes"`
+	RDBVersion       int    `json:"rdbVersion"`
+	Keys             uint64 `json:"keys"`
+	CRC64            string `json:"crc64,omitempty"`
+	ChecksumVerified bool   `json:"checksumVerified"`
+}
+
+// Verified is the result of a complete verification of m.
+func Verified(m *storage.Manifest, rep *restore.Report) VerifyResult {
+	return VerifyResult{Target: m.Target, ID: m.ID, OK: true, StoredBytes: rep.StoredSize, RawBytes: rep.RawSize,
+		RDBVersion: rep.RDB.Version, Keys: rep.RDB.KeysTotal(), CRC64: m.RDB.CRC64, ChecksumVerified: m.RDB.ChecksumVerified}
+}
+
+// VerifyLine is verify's line for a backup verified completely.
+func VerifyLine(w io.Writer, m *storage.Manifest, rep *restore.Report) error {
+	crc := "absent (Redis had rdbchecksum no)"
+	if m.RDB.ChecksumVerified {
+		crc = m.RDB.CRC64 + " verified"
+	}
+	_, err := fmt.Fprintf(w, "OK %s/%s: %s RDB v%d, %d keys, CRC-64 %s\n", m.Target, m.ID,
+		Bytes(rep.RawSize), rep.RDB.Version, rep.RDB.KeysTotal(), crc)
+	return err
+}
+
+// StoredOKLine is verify's line for an encrypted backup checked without
+// an identity: it says plainly what was not checked.
+func StoredOKLine(w io.Writer, m *storage.Manifest, rep *restore.Report) error {
+	_, err := fmt.Fprintf(w, "STORED-OK %s/%s: %s stored, size and SHA-256 match; encrypted (%s), content NOT checked (RDB, CRC-64, keys): pass --identity-file to verify it\n",
+		m.Target, m.ID, Bytes(rep.StoredSize), m.Data.Encryption.Scheme)
+	return err
+}
+
+// Plan is a restore plan as rdbak restore shows it before asking.
+func Plan(w io.Writer, p *restore.Plan) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Restore plan\n  backup:      %s\n", p.Summary())
+	fmt.Fprintf(&b, "  into:        %s (%s), Redis %s, %s\n  strategy:    %s\n  checks:\n", p.Pod, p.Workload, p.Redis, p.Persist, p.Strategy)
+	for _, f := range p.Findings {
+		mark := "ok     "
+		if f.Refuse {
+			mark = "REFUSED"
+		}
+		fmt.Fprintf(&b, "    %s %s: %s\n", mark, f.Check, f.Detail)
+	}
+	b.WriteString("  steps:\n")
+	for i, s := range p.Steps {
+		fmt.Fprintf(&b, "    %d. %s\n", i+1, s)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

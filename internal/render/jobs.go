@@ -1,0 +1,105 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rdbak/rdbak/internal/app"
+)
+
+// Outcomes is rdbak now --all's table, with the count of successes.
+func Outcomes(w io.Writer, outs []app.Outcome) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tRESULT\tID\tDURATION")
+	ok := 0
+	for _, out := range outs {
+		if out.Result == app.ResultSuccess {
+			ok++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", out.Target, out.Result, OrDash(out.ID), out.Duration)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d of %d targets succeeded\n", ok, len(outs))
+	return err
+}
+
+// Statuses is rdbak status's table at now.
+func Statuses(w io.Writer, out []app.TargetStatus, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tBACKUPS\tLAST SUCCESS\tAGE\tNEXT RUN\tSCHEDULE")
+	for _, s := range out {
+		last, age, next := "-", "-", "-"
+		if s.LastSuccess != nil {
+			last, age = s.LastSuccess.UTC().Format(time.RFC3339)+" "+s.LastBackupID, Age(s.Age)
+		}
+		if s.NextRun != nil {
+			next = s.NextRun.Format(time.RFC3339) + " (in " + Age(s.NextRun.Sub(now)) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", s.Target, s.Backups, last, age, next, OrDash(s.Schedule))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, "last failure: "+app.FailuresUnknown)
+	return err
+}
+
+// Prune is prune's plan for one target: each backup with keep or drop and
+// why, the manifests left alone, and the orphans.
+func Prune(w io.Writer, r app.PruneResult) {
+	fmt.Fprintf(w, "target %s: %s\n", r.Target, r.Policy)
+	for _, d := range r.Backups {
+		verdict := "keep"
+		if !d.Keep {
+			verdict = "drop"
+		}
+		loc := r.Location
+		if loc == nil {
+			loc = time.Local
+		}
+		local := d.Created.In(loc).Format("2006-01-02 15:04 MST")
+		fmt.Fprintf(w, "  %s  %s  %-22s  %s\n", verdict, d.ID, local, strings.Join(d.Reasons, "; "))
+	}
+	for _, pr := range r.Problems {
+		fmt.Fprintf(w, "  left alone, unreadable: %s\n", pr)
+	}
+	for _, o := range r.Orphans {
+		verb := "would delete"
+		if o.Deleted {
+			verb = "deleted"
+		}
+		fmt.Fprintf(w, "  orphan: %s %s (%s in %d objects, last written %s)\n", verb, o.ID, Bytes(o.Bytes), o.Objects, o.LastWritten.Format(time.RFC3339))
+	}
+}
+
+// GCResult is one leftover as gc -o json|yaml prints it.
+type GCResult struct {
+	Target      string    `json:"target"`
+	What        string    `json:"what"`
+	Action      string    `json:"action"` // would delete, deleted, would abort, aborted, not yet
+	Collectable time.Time `json:"collectable"`
+}
+
+// Leftover is l as gc prints it.
+func Leftover(l app.Leftover) GCResult {
+	var what string
+	if o := l.Orphan; o != nil {
+		what = fmt.Sprintf("%s/%s (%s, %d objects, last written %s)", o.Target, o.ID, Bytes(o.Size), len(o.Keys), o.Newest.UTC().Format(time.RFC3339))
+	} else if u := l.Upload; u != nil {
+		what = fmt.Sprintf("unfinished upload %s (%s in %d parts, started %s)", u.Key, Bytes(u.Size), u.Parts, u.Initiated.UTC().Format(time.RFC3339))
+	}
+	return GCResult{Target: l.Target, What: what, Action: l.Action, Collectable: l.Collectable}
+}
+
+// Line is gc's line for the leftover.
+func (r GCResult) Line() string {
+	if r.Action == "not yet" {
+		return fmt.Sprintf("not yet %s: collectable after %s", r.What, r.Collectable.Format(time.RFC3339))
+	}
+	return r.Action + " " + r.What
+}
