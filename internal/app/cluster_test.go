@@ -218,3 +218,31 @@ func openBenchRepo(b *testing.B) (*storage.Repo, error) {
 	}
 	return repo, err
 }
+
+// TestClusterWithPassword: a cluster whose nodes need a password is backed
+// up (each shard from its replica, with the same credentials) and replayed
+// into another, with a 3 MB value and a 300 kB key name among the keys.
+func TestClusterWithPassword(t *testing.T) {
+	c := testenv.StartCluster(t, testenv.ClusterOptions{Replicas: 1, Password: "s3cret"})
+	cl := c.Client(t)
+	testenv.FillCluster(t, cl, 50)
+	if err := cl.Set(t.Context(), "huge:value", strings.Repeat("0123456789abcdef", 3<<16), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Set(t.Context(), strings.Repeat("k", 300<<10), "long name", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	want, n := testenv.KeysDigest(t, c.Nodes...)
+	repo := openRepo(t)
+	m := backupOf(t, repo, "secure", "redis://:s3cret@"+c.Nodes[0].Addr)
+	for i, sh := range m.Cluster.Shards {
+		if sh.Role != cluster.RoleReplica {
+			t.Errorf("shard %d from a %s (%s), want a replica", i, sh.Role, sh.Reason)
+		}
+	}
+	dst := testenv.StartCluster(t, testenv.ClusterOptions{Password: "other"})
+	replay(t, repo, m, "redis://:other@"+dst.Nodes[1].Addr)
+	if got, k := testenv.KeysDigest(t, dst.Nodes...); got != want || k != n {
+		t.Errorf("replayed %d keys (%s), the source holds %d (%s)", k, got, n, want)
+	}
+}

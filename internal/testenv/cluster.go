@@ -23,13 +23,16 @@ type ClusterOptions struct {
 	Masters  int    // 3 when 0
 	Replicas int    // replicas per master (--cluster-replicas)
 	Config   []string
+	// Password, when set, is every node's requirepass and masterauth.
+	Password string
 }
 
 // Cluster is a Redis Cluster of servers owned by one test, created with
 // redis-cli --cluster create (valkey-cli for Valkey).
 type Cluster struct {
-	Nodes  []*Redis
-	Server Server
+	Nodes    []*Redis
+	Server   Server
+	Password string
 	// Replicas is the number of replica nodes WaitReady waits for every
 	// node to see.
 	Replicas int
@@ -49,12 +52,19 @@ func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
 	if srv.Path == "" {
 		srv = DefaultServer(t)
 	}
-	c := &Cluster{Server: srv, Replicas: o.Masters * o.Replicas}
+	c := &Cluster{Server: srv, Replicas: o.Masters * o.Replicas, Password: o.Password}
 	conf := append([]string{"cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 5000"}, o.Config...)
-	for range o.Masters * (1 + o.Replicas) {
-		c.Nodes = append(c.Nodes, startClusterNode(t, srv, conf))
+	if o.Password != "" {
+		conf = append(conf, "masterauth "+o.Password)
 	}
-	args := []string{"--cluster", "create"}
+	for range o.Masters * (1 + o.Replicas) {
+		c.Nodes = append(c.Nodes, startClusterNode(t, srv, o.Password, conf))
+	}
+	var args []string
+	if o.Password != "" {
+		args = append(args, "--no-auth-warning", "-a", o.Password)
+	}
+	args = append(args, "--cluster", "create")
 	for _, n := range c.Nodes {
 		args = append(args, n.Addr)
 	}
@@ -70,12 +80,12 @@ func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
 // startClusterNode starts one cluster-enabled server. The cluster bus
 // listens on the port plus 10000, so a port above 55535 cannot serve: the
 // server exits and another port is tried.
-func startClusterNode(t testing.TB, srv Server, conf []string) *Redis {
+func startClusterNode(t testing.TB, srv Server, password string, conf []string) *Redis {
 	t.Helper()
 	var err error
 	for range 5 {
 		var r *Redis
-		if r, err = TryStartRedis(t, RedisOptions{Server: srv, Config: conf}); err == nil {
+		if r, err = TryStartRedis(t, RedisOptions{Server: srv, Password: password, Config: conf}); err == nil {
 			return r
 		}
 	}
@@ -116,7 +126,7 @@ func (c *Cluster) WaitReady(t testing.TB) {
 
 func (c *Cluster) notReady(ctx context.Context) string {
 	for _, n := range c.Nodes {
-		cl := redis.NewClient(&redis.Options{Addr: n.Addr})
+		cl := redis.NewClient(&redis.Options{Addr: n.Addr, Password: c.Password})
 		info, err := cl.ClusterInfo(ctx).Result()
 		nodes, err2 := cl.ClusterNodes(ctx).Result()
 		repl, err3 := cl.Info(ctx, "replication").Result()
@@ -161,7 +171,7 @@ func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 	for _, n := range c.Nodes {
 		addrs = append(addrs, n.Addr)
 	}
-	cl := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	cl := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, Password: c.Password})
 	t.Cleanup(func() { _ = cl.Close() })
 	return cl
 }
