@@ -259,10 +259,20 @@ func (k *kubeConn) choose(ctx context.Context, pods []corev1.Pod) error {
 				return err
 			}
 			c := k.newClient(addrs[i])
+			in, ierr := c.Info(ctx, "cluster")
 			roles[i], err = ProbeRole(ctx, c)
 			c.Close()
+			if err == nil {
+				err = ierr
+			}
 			if err != nil {
 				return fmt.Errorf("ask pod %s/%s for its replication role: %w", pods[i].Namespace, pods[i].Name, err)
+			}
+			if in.Cluster.Enabled {
+				// Pods of a Redis Cluster: several masters are its
+				// shards, and any node names the whole cluster.
+				k.pod, k.container, k.addr = &pods[i], containers[i], addrs[i]
+				return nil
 			}
 		}
 		if chosen, err = kube.Pick(k.spec, pods, roles, k.kt.Prefer); err != nil {
