@@ -155,26 +155,11 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 	rep := &ReplayReport{Target: rt.String() + " at " + addr, Keys: int64(m.Keys())}
 	r := &replayer{log: log, batch: o.Batch, dests: map[int]*replayDest{}, rep: rep}
 	dial := nodeDialer(to.User(), password, tlsConf)
-	if rt.Cluster {
-		ci, err := readCluster(ctx, seed)
-		if err != nil {
-			return nil, fmt.Errorf("replay into the cluster of %s: %w", addr, err)
-		}
-		if err := checkMasters(ctx, ci.topo, dial); err != nil {
-			return nil, fmt.Errorf("replay into the cluster of %s: %w", addr, err)
-		}
-		r.router = cluster.NewRouter(ci.topo)
-		shards := ci.topo.Shards
-		r.newDest = func(i int) (*replayDest, error) {
-			n := dial(shards[i].Master.Addr)
-			return &replayDest{name: "master " + shards[i].Master.ID + " (" + n.addr + ")", client: n.client}, nil
-		}
-		rep.Target = fmt.Sprintf("%s of %d masters via %s", rt, len(shards), addr)
-	} else {
-		r.newDest = func(db int) (*replayDest, error) {
-			c := redis.New(redis.Options{Addr: addr, Username: to.User(), Password: password, TLS: tlsConf, DB: db})
-			return &replayDest{name: addr + " db " + strconv.Itoa(db), client: c}, nil
-		}
+	standalone := func(db int) *redis.Client {
+		return redis.New(redis.Options{Addr: addr, Username: to.User(), Password: password, TLS: tlsConf, DB: db})
+	}
+	if err := r.route(ctx, seed, addr, rt, dial, standalone); err != nil {
+		return nil, err
 	}
 	if err := restore.CheckReplay(m, rt); err != nil {
 		return nil, err
@@ -207,6 +192,33 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 		return rep, fmt.Errorf("%w: %d of %d keys were not restored into %s (listed in the report; every one is in the log)", ErrKeysFailed, rep.Failed, rep.Keys, rep.Target)
 	}
 	return rep, nil
+}
+
+// route sets where keys go: for a cluster, the master that serves each
+// key's slot (the cluster must be fit: state ok, every slot served, none
+// moving); for a standalone server, the key's db.
+func (r *replayer) route(ctx context.Context, seed *redis.Client, addr string, rt restore.ReplayTarget, dial func(string) *nodeConn, standalone func(db int) *redis.Client) error {
+	if !rt.Cluster {
+		r.newDest = func(db int) (*replayDest, error) {
+			return &replayDest{name: addr + " db " + strconv.Itoa(db), client: standalone(db)}, nil
+		}
+		return nil
+	}
+	ci, err := readCluster(ctx, seed)
+	if err != nil {
+		return fmt.Errorf("replay into the cluster of %s: %w", addr, err)
+	}
+	if err := checkMasters(ctx, ci.topo, dial); err != nil {
+		return fmt.Errorf("replay into the cluster of %s: %w", addr, err)
+	}
+	r.router = cluster.NewRouter(ci.topo)
+	shards := ci.topo.Shards
+	r.newDest = func(i int) (*replayDest, error) {
+		n := dial(shards[i].Master.Addr)
+		return &replayDest{name: "master " + shards[i].Master.ID + " (" + n.addr + ")", client: n.client}, nil
+	}
+	r.rep.Target = fmt.Sprintf("%s of %d masters via %s", rt, len(shards), addr)
+	return nil
 }
 
 // run replays every part of m, one after the other, through per-node
