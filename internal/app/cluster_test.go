@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/cluster"
 	"github.com/rdbak/rdbak/internal/codec"
@@ -245,4 +247,48 @@ func TestClusterWithPassword(t *testing.T) {
 	if got, k := testenv.KeysDigest(t, dst.Nodes...); got != want || k != n {
 		t.Errorf("replayed %d keys (%s), the source holds %d (%s)", k, got, n, want)
 	}
+}
+
+// TestClusterBackupShardKilled kills the node one shard streams from
+// while rdbak is attached to it: the set is not committed and every
+// shard's object is removed.
+func TestClusterBackupShardKilled(t *testing.T) {
+	c := testenv.StartCluster(t, testenv.ClusterOptions{Replicas: 1})
+	testenv.FillCluster(t, c.Client(t), 200)
+	repo := openRepo(t)
+	target := &config.Target{Name: "orders", Redis: c.URL(), Source: config.SourceReplication,
+		Cluster: config.Cluster{Concurrency: 3, Stagger: time.Millisecond}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := clusterApp().Backup(t.Context(), target, repo, zstd(t), nil)
+		done <- err
+	}()
+	// rdbak attaches to each chosen replica as a replica of it; kill the
+	// first node seen with one attached (repl-diskless-sync-delay holds
+	// the stream back for seconds meanwhile).
+	var killed *testenv.Redis
+	clients := make([]*redis.Client, len(c.Nodes))
+	for i, n := range c.Nodes {
+		clients[i] = n.Client(t)
+	}
+	for killed == nil {
+		select {
+		case err := <-done:
+			t.Fatalf("the backup ended before a node could be killed: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		for i, n := range c.Nodes {
+			repl, err := clients[i].Info(t.Context(), "replication").Result()
+			if err == nil && strings.Contains(repl, "role:slave") && !strings.Contains(repl, "connected_slaves:0") {
+				killed = n
+				n.Stop()
+				break
+			}
+		}
+	}
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), killed.Addr) {
+		t.Fatalf("Backup = %v, want the killed node %s named", err, killed.Addr)
+	}
+	requireEmpty(t, repo)
 }
