@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rdbak/rdbak/internal/testcluster"
@@ -20,7 +23,8 @@ import (
 // naming what the rule grants. The StatefulSet is the one TestDeployCronJob
 // backed up; an exchange-redis Deployment joins it, because only a
 // Deployment's restore reads ReplicaSets (its pod's owner), and takes the
-// same backup (--from-target). It runs the backup's Redis 7.4, not its
+// same backup (--from-target). A third target, enc, has its backups
+// encrypted: only its restore reads the identity Secret. It runs the backup's Redis 7.4, not its
 // usual 6.2, which the version pre-flight rightly refuses an RDB 12.
 func restoreRBAC(t *testing.T, home, target *testcluster.Namespace, image, cfg, api string) {
 	target.LocalPV(t, "exchange-redis-data", "1Gi")
@@ -30,13 +34,32 @@ func restoreRBAC(t *testing.T, home, target *testcluster.Namespace, image, cfg, 
 	cfg += fmt.Sprintf(`  - name: exchange
     kubernetes: {namespace: %s, deployment: exchange-redis, access: pod-ip}
 `, target.Name)
+	// An encrypted target: planning a restore of its backup reads the
+	// identity Secret, which only the restore Role grants.
+	id, _ := newIdentity(t, "key.txt")
+	if _, err := target.Clientset.CoreV1().Secrets(target.Name).Create(t.Context(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: identitySecretName},
+		StringData: map[string]string{"identity": id.String()},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg += fmt.Sprintf(`  - name: enc
+    encryption: {recipients: [%s], identitySecret: {name: %s, key: identity}}
+    kubernetes: {namespace: %s, statefulset: redis-master, passwordSecret: {name: redis, key: REDIS_PASSWORD}, access: pod-ip}
+`, id.Recipient(), identitySecretName, target.Name)
 	plan := func(tgt string) []string {
 		return []string{"restore", "latest", "--config", "/etc/rdbak/rdbak.yaml", "--target", tgt, "--from-target", "redis", "--strategy", "offline", "--dry-run"}
 	}
 	statefulSet, deployment := plan("redis"), plan("exchange")
+	encrypted := []string{"restore", "latest", "--config", "/etc/rdbak/rdbak.yaml", "--target", "enc", "--strategy", "offline", "--dry-run"}
 	dirs := []string{"examples/cronjob", "base/restore"}
 	objs := home.Apply(t, kustomizeOverlay(t, home.Cluster, dirs, home.Name, target.Name, image, cfg, api))
-	for i, args := range [][]string{statefulSet, deployment} {
+	jobFromCronJob(t, home, "rdbak-redis", "backup-enc", "now", "--config", "/etc/rdbak/rdbak.yaml", "--target", "enc")
+	if got := waitJob(t, home, "backup-enc"); got != batchv1.JobComplete {
+		_, log := firstJobPod(t, home, "backup-enc")
+		t.Fatalf("encrypted backup in a Job: %s, want Complete; log:\n%s", got, log)
+	}
+	for i, args := range [][]string{statefulSet, deployment, encrypted} {
 		job := "plan-" + strconv.Itoa(i)
 		jobFromCronJob(t, home, "rdbak-redis", job, args...)
 		code, log := firstJobPod(t, home, job)
@@ -59,6 +82,9 @@ func restoreRBAC(t *testing.T, home, target *testcluster.Namespace, image, cfg, 
 			"create pods in namespace " + tn, "delete pods in namespace " + tn}},
 		// Checked when the pod's owner turns out to be a ReplicaSet.
 		"replicasets": {deployment, []string{"missing Kubernetes permissions", "get replicasets"}},
+		// encryption.identitySecret, checked for an encrypted backup.
+		"secrets": {encrypted, []string{"missing Kubernetes permissions",
+			"get secrets " + identitySecretName + " in namespace " + tn}},
 	}
 	for i, r := range roleRules(t, objs, "rdbak-restore") {
 		res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")

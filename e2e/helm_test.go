@@ -127,7 +127,10 @@ func TestHelmChart(t *testing.T) {
 	for _, mode := range []string{"cronjob", "daemon"} {
 		t.Run(mode, func(t *testing.T) {
 			objs := decodeAll(t, helm(t, bin, "template", "rdbak", chart, "--namespace", "rdbak", "--set", "mode="+mode,
-				"--set", "restoreRBAC=true", "--set-string", "storageCredentials.AWS_ACCESS_KEY_ID=x"))
+				"--set", "restoreRBAC=true", "--set-string", "storageCredentials.AWS_ACCESS_KEY_ID=x",
+				// deploy/base/restore grants reading the identity Secret of
+				// encryption.identitySecret; the chart does when one is named.
+				"--set", "defaults.encryption.identitySecret.name=rdbak-identity", "--set", "defaults.encryption.identitySecret.key=identity"))
 			for _, o := range objs {
 				dryRun(t, home, o.DeepCopy(), map[string]string{"rdbak": home.Name}, other.Name)
 			}
@@ -176,13 +179,18 @@ func TestHelmChart(t *testing.T) {
 // TestHelmChartSecrets renders targets in two namespaces: each namespace
 // gets one Role, whose secrets rule names exactly the Secrets its targets
 // name (a password Secret shared by two targets once, and a TLS CA), and a
-// namespace whose targets name none gets no secrets rule at all.
+// namespace whose targets name none gets no secrets rule at all. The
+// identity Secrets (encryption.identitySecret, a target's own or the
+// defaults') go to the restore Role only, never to the backup Role.
 func TestHelmChartSecrets(t *testing.T) {
 	bin := helmBin(t, testcluster.Connect(t))
 	vf := filepath.Join(t.TempDir(), "values.yaml")
-	values := `targets:
+	values := `restoreRBAC: true
+defaults:
+  encryption: {identitySecret: {name: id-default, key: identity}}
+targets:
 - {name: a, kubernetes: {namespace: ns-a, pod: p, passwordSecret: {name: pw, key: k}, tls: {caSecret: {name: ca, key: ca.crt}}}}
-- {name: b, kubernetes: {namespace: ns-a, pod: q, passwordSecret: {name: pw, key: k}}}
+- {name: b, kubernetes: {namespace: ns-a, pod: q, passwordSecret: {name: pw, key: k}}, encryption: {identitySecret: {name: id-b, key: identity}}}
 - {name: c, kubernetes: {namespace: ns-b, pod: r}}
 `
 	if err := os.WriteFile(vf, []byte(values), 0o600); err != nil {
@@ -190,8 +198,17 @@ func TestHelmChartSecrets(t *testing.T) {
 	}
 	objs := decodeAll(t, helm(t, bin, "template", "rdbak", chart, "--namespace", "rdbak", "--values", vf))
 	secrets := map[string][]string{}
+	identities := map[string][]string{}
 	roles := 0
 	for _, o := range objs {
+		if o.GetKind() == "Role" && o.GetName() == "rdbak-restore" {
+			rs, _, _ := unstructured.NestedSlice(o.Object, "rules")
+			for _, r := range rs {
+				if res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources"); reflect.DeepEqual(res, []string{"secrets"}) {
+					identities[o.GetNamespace()], _, _ = unstructured.NestedStringSlice(r.(map[string]any), "resourceNames")
+				}
+			}
+		}
 		if o.GetKind() != "Role" || o.GetName() != "rdbak-backup" {
 			continue
 		}
@@ -210,6 +227,9 @@ func TestHelmChartSecrets(t *testing.T) {
 	}
 	if want := map[string][]string{"ns-a": {"pw", "ca"}}; roles != 2 || !reflect.DeepEqual(secrets, want) {
 		t.Errorf("%d Roles with secrets rules %v, want 2 with %v", roles, secrets, want)
+	}
+	if want := map[string][]string{"ns-a": {"id-default", "id-b"}, "ns-b": {"id-default"}}; !reflect.DeepEqual(identities, want) {
+		t.Errorf("restore Roles read the Secrets %v, want %v", identities, want)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/crypt"
@@ -55,10 +56,10 @@ type FetchOptions struct {
 func CheckDecryptable(m *storage.Manifest, ids *crypt.Identities) error {
 	if m.Data.Encrypted() && ids.Len() == 0 {
 		if m.IsSet() {
-			return fmt.Errorf("%w: backup set %s is encrypted with %s to %d recipient(s): give the identity that decrypts it with --identity-file (or encryption.identityFile in the config)",
+			return fmt.Errorf("%w: backup set %s is encrypted with %s to %d recipient(s): give the identity that decrypts it with --identity-file (or encryption.identityFile or identitySecret in the config)",
 				ErrNeedIdentity, m.ID, m.Data.Encryption.Scheme, len(m.Data.Encryption.Recipients))
 		}
-		return fmt.Errorf("%w: backup %s is encrypted with %s to %d recipient(s): give the identity that decrypts it with --identity-file (or encryption.identityFile in the config)",
+		return fmt.Errorf("%w: backup %s is encrypted with %s to %d recipient(s): give the identity that decrypts it with --identity-file (or encryption.identityFile or identitySecret in the config)",
 			ErrNeedIdentity, m.ID, m.Data.Encryption.Scheme, len(m.Data.Encryption.Recipients))
 	}
 	return nil
@@ -177,7 +178,33 @@ func decrypt(r io.Reader, m *storage.Manifest, ids *crypt.Identities) (io.Reader
 	if s := m.Data.Encryption.Scheme; s != crypt.SchemeAge {
 		return nil, fmt.Errorf("encrypted with %q, which this rdbak does not know: upgrade rdbak", s)
 	}
-	return ids.Decrypt(r)
+	pt, err := ids.Decrypt(r)
+	if errors.Is(err, crypt.ErrWrongIdentity) {
+		return nil, fmt.Errorf("%w; it is encrypted to %s", err, strings.Join(m.Data.Encryption.Recipients, ", "))
+	}
+	return pt, err
+}
+
+// CheckIdentity reads the age header of encrypted backup m and checks that
+// one of ids opens it, so that a restore with a wrong identity fails before
+// it changes anything. It reads the header only, not the backup; nil for an
+// unencrypted backup. Errors are Fetch's.
+func CheckIdentity(ctx context.Context, repo *storage.Repo, m *storage.Manifest, ids *crypt.Identities) error {
+	if !m.Data.Encrypted() {
+		return nil
+	}
+	if err := CheckDecryptable(m, ids); err != nil {
+		return err
+	}
+	body, err := repo.OpenData(ctx, m)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if _, err := decrypt(sourceReader{body}, m, ids); err != nil {
+		return classify(ctx, m, err)
+	}
+	return nil
 }
 
 // FetchStored reads backup m's stored object and checks only its size and

@@ -182,6 +182,12 @@ func (s *Scheduler) due(now time.Time) (names []string, wait time.Duration, ok b
 func (s *Scheduler) Run(ctx, work context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// The first pass reads the jobs as they are: a change signalled before
+	// Run started is already in them.
+	select {
+	case <-s.changed:
+	default:
+	}
 	for {
 		names, wait, ok := s.due(s.o.Clock.Now())
 		for _, name := range names {

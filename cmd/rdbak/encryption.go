@@ -6,7 +6,7 @@ import (
 	"github.com/rdbak/rdbak/internal/app"
 )
 
-const identityFlagHelp = "age identity file (age-keygen output) or SSH private key that decrypts an encrypted backup; repeat it after a key rotation (each is tried); adds to the config's encryption.identityFile"
+const identityFlagHelp = "age identity file (age-keygen output) or SSH private key that decrypts an encrypted backup; repeat it after a key rotation (each is tried); adds to the config's encryption.identityFile and identitySecret"
 
 func addIdentityFlag(cmd *cobra.Command, files *[]string) {
 	cmd.Flags().StringArrayVar(files, "identity-file", nil, identityFlagHelp)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/internal/testenv"
 )
 
@@ -72,6 +74,26 @@ func TestEncryptedBackupCLI(t *testing.T) {
 	r.want(t, 0)
 	if !strings.HasPrefix(r.stdout, "STORED-OK ") || !strings.Contains(r.stdout, "content NOT checked") {
 		t.Errorf("verify without identity:\n%s\nwant STORED-OK ... content NOT checked", r.stdout)
+	}
+	// Structured, STORED-OK says the content was not checked, and ok is
+	// false so that a script reading ok alone is not misled.
+	for _, c := range []struct {
+		args []string
+		want render.VerifyResult
+	}{
+		{nil, render.VerifyResult{Status: "STORED-OK", OK: false, ContentChecked: false, Encrypted: true}},
+		{[]string{"--identity-file", key}, render.VerifyResult{Status: "OK", OK: true, ContentChecked: true, Encrypted: true}},
+	} {
+		r = run(t, nil, append([]string{"verify", id, "--storage", store, "--target", "cache", "-o", "json"}, c.args...)...)
+		r.want(t, 0)
+		var got render.VerifyResult
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Fatalf("verify -o json %v: %v\n%s", c.args, err, r.stdout)
+		}
+		if got.Status != c.want.Status || got.OK != c.want.OK || got.ContentChecked != c.want.ContentChecked || got.Encrypted != c.want.Encrypted ||
+			got.StoredBytes == 0 || got.ID != id || (got.Status == "STORED-OK") != (got.Note != "" && got.Keys == 0) {
+			t.Errorf("verify -o json %v = %+v, want %+v", c.args, got, c.want)
+		}
 	}
 	r = run(t, nil, "verify", id, "--storage", store, "--target", "cache", "--identity-file", key)
 	r.want(t, 0)

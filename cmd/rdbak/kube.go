@@ -12,11 +12,7 @@ import (
 // they name ("back up", "restore into"). The kubeconfig flags are listed
 // apart in --help, as kubectl's global flags are.
 func addKubeFlags(cmd *cobra.Command, k *app.KubeFlags, verb string) {
-	k.Flags = kube.NewFlags()
-	kfs := pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
-	k.Flags.AddFlags(kfs)
-	kfs.VisitAll(func(f *pflag.Flag) { markGroup(f, groupKubectl) })
-	cmd.Flags().AddFlagSet(kfs)
+	k.Flags = addKubectlFlags(cmd)
 	f := pflag.NewFlagSet("kubernetes", pflag.ContinueOnError)
 	f.StringVar(&k.Pod, "pod", "", verb+" the Redis in this pod: [namespace/]name")
 	f.StringVar(&k.StatefulSet, "statefulset", "", verb+" the Redis of this StatefulSet: [namespace/]name")
@@ -35,4 +31,16 @@ func addKubeFlags(cmd *cobra.Command, k *app.KubeFlags, verb string) {
 	f.BoolVar(&k.TLSInsecure, "redis-tls-insecure-skip-verify", false, "with --redis-tls: do not verify Redis's certificate (tests only)")
 	f.VisitAll(func(fl *pflag.Flag) { markGroup(fl, groupKubernetes) })
 	cmd.Flags().AddFlagSet(f)
+}
+
+// addKubectlFlags registers only the kubeconfig flags on cmd, for a
+// command that reaches Kubernetes for something other than a Redis (verify
+// reading an identitySecret).
+func addKubectlFlags(cmd *cobra.Command) *kube.Flags {
+	kf := kube.NewFlags()
+	kfs := pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
+	kf.AddFlags(kfs)
+	kfs.VisitAll(func(f *pflag.Flag) { markGroup(f, groupKubectl) })
+	cmd.Flags().AddFlagSet(kfs)
+	return kf
 }

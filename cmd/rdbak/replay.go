@@ -20,8 +20,9 @@ type replayOpts struct {
 }
 
 // restoreReplay replays a backup, key by key, into the Redis or Redis
-// Cluster at o.url, after a confirmation.
-func (g *globals) restoreReplay(ctx context.Context, ref string, at time.Time, fromTarget string, o replayOpts, ko kubeRestoreOpts, skipDamaged bool, idFiles []string) error {
+// Cluster at o.url, after a confirmation, with a (whose kubectl flags reach
+// an identitySecret).
+func (g *globals) restoreReplay(ctx context.Context, a *app.App, ref string, at time.Time, fromTarget string, o replayOpts, ko kubeRestoreOpts, skipDamaged bool, idFiles []string) error {
 	to, err := app.ReplayTo(o.url, o.passFile)
 	if err != nil {
 		return err
@@ -40,7 +41,7 @@ func (g *globals) restoreReplay(ctx context.Context, ref string, at time.Time, f
 	}
 	var ids *crypt.Identities
 	if m.Data.Encrypted() {
-		if ids, err = g.req().Identities(nil, idFiles); err != nil {
+		if ids, err = a.Identities(ctx, g.req(), idFiles); err != nil {
 			return err
 		}
 	}
@@ -62,7 +63,7 @@ func (g *globals) restoreReplay(ctx context.Context, ref string, at time.Time, f
 		phase, _ := prog.Phase.Load().(string)
 		return render.State{Phase: phase, Done: prog.Keys.Load(), Total: int64(m.Keys())}
 	})
-	rep, err := g.cliApp(nil).Replay(ctx, repo, m, to, app.ReplayOptions{Identities: ids, Batch: o.batch, Progress: prog})
+	rep, err := a.Replay(ctx, repo, m, to, app.ReplayOptions{Identities: ids, Batch: o.batch, Progress: prog})
 	line.Stop()
 	if rep == nil {
 		return err

@@ -76,7 +76,13 @@ others are left as they are. It needs --yes (or a terminal to confirm).
 
 --as-of TIME picks the newest backup created at or before TIME instead of
 an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
-(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).`,
+(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).
+
+An encrypted backup needs its identity: --identity-file, or the config's
+encryption.identityFile or identitySecret (a Secret key in the target's
+namespace). Into Kubernetes, the identity is checked against the backup
+while planning, before anything is stopped; rdbak decrypts, and the restore
+pod or Redis container only receives the plain RDB.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if asOf != "" {
 				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)
@@ -102,10 +108,10 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 					return usagef("--replay-to replays into a Redis by URL: drop --to-file and the Kubernetes target flags")
 				}
 				ro.passFile = passFile
-				return g.restoreReplay(ctx, ref, at, fromTarget, ro, ko, skipDamaged, idFiles)
+				return g.restoreReplay(ctx, g.cliApp(kf.Flags), ref, at, fromTarget, ro, ko, skipDamaged, idFiles)
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, ref, at, fromTarget, toFile, force, skipDamaged, idFiles)
+				return g.restoreToFile(ctx, g.cliApp(kf.Flags), ref, at, fromTarget, toFile, force, skipDamaged, idFiles)
 			}
 			if ko.Timeout > 0 {
 				var cancel context.CancelFunc
@@ -151,7 +157,8 @@ func envOr(name, def string) string {
 	return def
 }
 
-func (g *globals) restoreToFile(ctx context.Context, ref string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
+// restoreToFile restores with a, whose kubectl flags reach an identitySecret.
+func (g *globals) restoreToFile(ctx context.Context, a *app.App, ref string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
 	repo, target, err := g.req().OpenRepo(ctx, false)
 	if err != nil {
 		return err
@@ -166,7 +173,7 @@ func (g *globals) restoreToFile(ctx context.Context, ref string, at time.Time, f
 	}
 	var ids *crypt.Identities
 	if m.Data.Encrypted() {
-		if ids, err = g.req().Identities(nil, idFiles); err != nil {
+		if ids, err = a.Identities(ctx, g.req(), idFiles); err != nil {
 			return err
 		}
 	}
@@ -178,7 +185,7 @@ func (g *globals) restoreToFile(ctx context.Context, ref string, at time.Time, f
 		return render.State{Phase: "restore", Done: done.Load(), Total: m.Data.RawSize}
 	})
 	defer line.Stop()
-	return g.cliApp(nil).RestoreFile(ctx, repo, m, toFile, g.stdout, force, ids, func(n int) { done.Add(int64(n)) })
+	return a.RestoreFile(ctx, repo, m, toFile, g.stdout, force, ids, func(n int) { done.Add(int64(n)) })
 }
 
 // kubeRestoreOpts are the flags of a restore into Kubernetes.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/render"
 )
 
@@ -15,6 +16,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	var (
 		skipDamaged bool
 		idFiles     []string
+		kf          *kube.Flags
 	)
 	cmd := &cobra.Command{
 		Use:   "verify ID|PREFIX|latest",
@@ -29,10 +31,12 @@ manifest unreadable or its data missing), 'verify latest' fails with exit 4
 naming it; --skip-damaged verifies the newest usable one instead and says
 which it skipped.
 
-An encrypted backup is decrypted with --identity-file (or the config's
-encryption.identityFile). Without one, verify checks only the stored size
-and SHA-256, exits 0, and prints STORED-OK instead of OK: the RDB, its
-CRC-64 and key counts were NOT checked.`,
+An encrypted backup is decrypted with --identity-file, or the config's
+encryption.identityFile or identitySecret (a Secret key in the target's
+namespace, read with the kubeconfig flags, in a pod its ServiceAccount).
+Without one, verify checks only the stored size and SHA-256, exits 0, and
+prints STORED-OK instead of OK: the RDB, its CRC-64 and key counts were NOT
+checked (-o json: "status": "STORED-OK", "contentChecked": false).`,
 		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -47,13 +51,16 @@ CRC-64 and key counts were NOT checked.`,
 			}
 			var ids *crypt.Identities
 			if m.Data.Encrypted() {
-				if ids, err = g.req().Identities(nil, idFiles); err != nil {
+				if ids, err = g.cliApp(kf).Identities(ctx, g.req(), idFiles); err != nil {
 					return err
 				}
 				if ids.Len() == 0 {
 					rep, err := g.cliApp(nil).VerifyStored(ctx, repo, m)
 					if err != nil {
 						return err
+					}
+					if g.structured() {
+						return g.writeResult(render.StoredOK(m, rep))
 					}
 					return render.StoredOKLine(g.stdout, m, rep)
 				}
@@ -76,5 +83,6 @@ CRC-64 and key counts were NOT checked.`,
 	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
 	g.addOutputFlag(cmd)
 	addIdentityFlag(cmd, &idFiles)
+	kf = addKubectlFlags(cmd)
 	return cmd
 }

@@ -1,11 +1,13 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"os"
 
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/kube"
 )
 
 // Recipients returns the public keys t's backups are encrypted to, reading
@@ -31,12 +33,11 @@ func Recipients(t *config.Target) (*crypt.Recipients, error) {
 	return r, nil
 }
 
-// Identities reads the identities that decrypt t's backups: the files
-// given on the command line, then t's encryption.identityFile (t may be
-// nil). Each is tried in turn, so after a key rotation give both. No files
-// at all is not an error here: restore.CheckDecryptable says so when a
-// backup needs one.
-func Identities(t *config.Target, files []string) (*crypt.Identities, error) {
+// IdentityFiles reads the identities in files (from the command line) and
+// in t's encryption.identityFile (t may be nil). Each is tried in turn, so
+// after a key rotation give both. No files at all is not an error here:
+// restore.CheckDecryptable says so when a backup needs one.
+func IdentityFiles(t *config.Target, files []string) (*crypt.Identities, error) {
 	if t != nil && t.Encryption.IdentityFile != "" {
 		files = append(files[:len(files):len(files)], t.Encryption.IdentityFile)
 	}
@@ -47,21 +48,96 @@ func Identities(t *config.Target, files []string) (*crypt.Identities, error) {
 	return ids, nil
 }
 
-// Identities reads the identity files given on the command line and, with
-// a config file, the identityFile of t (or of the target --target names,
-// when t is nil; defaults.encryption for a name the config does not list).
-func (r Request) Identities(t *config.Target, files []string) (*crypt.Identities, error) {
-	if t == nil && r.Config != "" {
+// Identities reads the identities that decrypt the backups of the target
+// --target names: the identity files given on the command line and, with a
+// config file, the target's identityFile and identitySecret
+// (defaults.encryption for a name the config does not list). a.Kube
+// reaches the Secret (nil: KUBECONFIG, in a pod its ServiceAccount). Call
+// it only for a backup that is encrypted.
+func (a *App) Identities(ctx context.Context, r Request, files []string) (*crypt.Identities, error) {
+	var t *config.Target
+	if r.Config != "" {
 		f, err := r.LoadConfig()
 		if err != nil {
 			return nil, err
 		}
 		if t, err = f.Target(r.Target); err != nil {
-			t = &config.Target{Encryption: f.Defaults.Encryption}
+			t = &config.Target{Name: r.Target, Encryption: f.Defaults.Encryption}
 		}
 	}
-	return Identities(t, files)
+	return a.targetIdentities(ctx, t, files)
 }
+
+// targetIdentities is IdentityFiles plus t's encryption.identitySecret,
+// read now through the Kubernetes API (see IdentitySecret); t may be nil.
+// The Secret is read whenever it is configured.
+func (a *App) targetIdentities(ctx context.Context, t *config.Target, files []string) (*crypt.Identities, error) {
+	ids, err := IdentityFiles(t, files)
+	if err != nil || t == nil || t.Encryption.IdentitySecret == nil {
+		return ids, err
+	}
+	kc, err := a.kubeClient()
+	if err != nil {
+		return nil, fmt.Errorf("read encryption.identitySecret of target %q: %w", t.Name, err)
+	}
+	ns, err := a.identityNamespace(t)
+	if err != nil {
+		return nil, err
+	}
+	more, err := IdentitySecret(ctx, kc, ns, t)
+	if err != nil {
+		return nil, err
+	}
+	return ids.Join(more), nil
+}
+
+// IdentitySecret reads the identities in t's encryption.identitySecret, a
+// key of a Secret in namespace ns. They stay in this process's memory:
+// nothing logs them, writes them to a file or passes them to a pod; only
+// decrypted data leaves rdbak. Errors name the target, Secret and key.
+func IdentitySecret(ctx context.Context, kc *kube.Client, ns string, t *config.Target) (*crypt.Identities, error) {
+	ref := t.Encryption.IdentitySecret
+	field := fmt.Sprintf("encryption.identitySecret of target %q", t.Name)
+	b, err := kc.SecretData(ctx, ns, ref.Name, ref.Key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", field, err)
+	}
+	ids := &crypt.Identities{}
+	if err := ids.Add(b, fmt.Sprintf("secret %s/%s key %s (%s)", ns, ref.Name, ref.Key, field)); err != nil {
+		return nil, UsageError{Err: err}
+	}
+	return ids, nil
+}
+
+// identityNamespace is the namespace of t's identitySecret: the target's
+// kubernetes.namespace, else rdbak's (the kubeconfig's, in a pod its own).
+func (a *App) identityNamespace(t *config.Target) (string, error) {
+	if t.Kubernetes != nil && t.Kubernetes.Namespace != "" {
+		return t.Kubernetes.Namespace, nil
+	}
+	return a.kubeFlags().Namespace()
+}
+
+// IdentitySecretPermission is the access to t's identitySecret in
+// namespace ns that a restore of an encrypted backup needs, for the
+// permission review before any change; nil without one.
+func IdentitySecretPermission(t *config.Target, ns string) []kube.Permission {
+	if t.Encryption.IdentitySecret == nil {
+		return nil
+	}
+	return []kube.Permission{{Resource: "secrets", Verb: "get", Namespace: ns, Name: t.Encryption.IdentitySecret.Name}}
+}
+
+// kubeFlags are a.Kube, or kubectl's defaults (KUBECONFIG, else the pod's
+// ServiceAccount) for a command without kubectl flags.
+func (a *App) kubeFlags() *kube.Flags {
+	if a.Kube != nil {
+		return a.Kube
+	}
+	return kube.NewFlags()
+}
+
+func (a *App) kubeClient() (*kube.Client, error) { return a.kubeFlags().Client() }
 
 // EncryptFlags are the command line's encryption, which replaces the
 // target's encryption from the config.

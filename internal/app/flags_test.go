@@ -79,12 +79,12 @@ func TestRequestIdentities(t *testing.T) {
 	}
 	cfg := writeFile(t, dir, "rdbak.yaml", "storage: file:///b\ndefaults:\n  encryption: {recipients: ["+id.Recipient().String()+"], identityFile: key.txt}\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n")
 	for _, target := range []string{"a", "not-in-config"} {
-		ids, err := Request{Config: cfg, Target: target, Log: quiet()}.Identities(nil, nil)
+		ids, err := (&App{Log: quiet()}).Identities(t.Context(), Request{Config: cfg, Target: target, Log: quiet()}, nil)
 		if err != nil || ids.Len() != 1 {
 			t.Errorf("--target %s: %v identities, %v; want the config's", target, ids, err)
 		}
 	}
-	if ids, err := (Request{Log: quiet()}).Identities(nil, nil); err != nil || ids.Len() != 0 {
+	if ids, err := (&App{Log: quiet()}).Identities(t.Context(), Request{Log: quiet()}, nil); err != nil || ids.Len() != 0 {
 		t.Errorf("no config, no flags: %v, %v", ids, err)
 	}
 }

@@ -74,14 +74,28 @@ func (a *App) PlanRestore(ctx context.Context, repo *storage.Repo, m *storage.Ma
 	if err := restore.CheckSingle(m); err != nil {
 		return nil, err
 	}
-	if err := restore.CheckDecryptable(m, o.Identities); err != nil {
-		return nil, err
+	encrypted := m.Data.Encrypted()
+	fromSecret := encrypted && t.Encryption.IdentitySecret != nil
+	if !fromSecret {
+		if err := restore.CheckDecryptable(m, o.Identities); err != nil {
+			return nil, err
+		}
 	}
 	k, err := a.reachKube(ctx, t, func(k *kubeConn) []kube.Permission {
-		return kube.BackupPermissions(k.kt.Namespace, k.spec, true, k.access == "port-forward", k.secretNames()...)
+		ps := kube.BackupPermissions(k.kt.Namespace, k.spec, true, k.access == "port-forward", k.secretNames()...)
+		if fromSecret {
+			ps = append(ps, IdentitySecretPermission(t, k.kt.Namespace)...)
+		}
+		return ps
 	})
 	if err != nil {
 		return nil, err
+	}
+	if encrypted {
+		if o.Identities, err = restoreIdentities(ctx, k, repo, m, t, o.Identities); err != nil {
+			k.close()
+			return nil, err
+		}
 	}
 	r := &Restore{a: a, repo: repo, target: t, o: o, k: k,
 		log: a.Log.With("target", t.Name, "backup_id", m.ID, "pod", k.pod.Namespace+"/"+k.pod.Name)}
@@ -90,6 +104,22 @@ func (a *App) PlanRestore(ctx context.Context, repo *storage.Repo, m *storage.Ma
 		return nil, err
 	}
 	return r, nil
+}
+
+// restoreIdentities adds t's identitySecret (in the target's namespace) to
+// ids and checks that they open backup m, before anything is changed.
+func restoreIdentities(ctx context.Context, k *kubeConn, repo *storage.Repo, m *storage.Manifest, t *config.Target, ids *crypt.Identities) (*crypt.Identities, error) {
+	if t.Encryption.IdentitySecret != nil {
+		more, err := IdentitySecret(ctx, k.kc, k.kt.Namespace, t)
+		if err != nil {
+			return nil, err
+		}
+		ids = ids.Join(more)
+	}
+	if err := restore.CheckIdentity(ctx, repo, m, ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 func (r *Restore) plan(ctx context.Context, m *storage.Manifest) error {
@@ -408,7 +438,8 @@ func (a *App) PlanRestoreInto(ctx context.Context, r Request, k *KubeFlags, rr R
 	}
 	m, err := Pick(ctx, a.Log, repo, source, rr.Ref, rr.At, rr.SkipDamaged)
 	if err == nil && m.Data.Encrypted() {
-		o.Identities, err = r.Identities(t, rr.IdentityFiles)
+		// PlanRestore adds the identitySecret after its permission review.
+		o.Identities, err = IdentityFiles(t, rr.IdentityFiles)
 	}
 	var res *Restore
 	if err == nil {

@@ -230,12 +230,20 @@ type Encryption struct {
 	// private key that verify and restore decrypt with; --identity-file
 	// adds more. Not needed to back up. Relative to the config file.
 	IdentityFile string `yaml:"identityFile"`
+	// IdentitySecret is a Secret key holding such identities, for verify
+	// and restore running in Kubernetes. It is in the target's namespace
+	// (kubernetes.namespace; for a target outside Kubernetes, rdbak's own)
+	// and is read through the API when a backup needs decrypting, never
+	// written anywhere. Tried with identityFile and --identity-file.
+	IdentitySecret *SecretRef `yaml:"identitySecret"`
 }
 
 // Encrypts reports whether backups are to be encrypted.
 func (e Encryption) Encrypts() bool { return len(e.Recipients) > 0 || e.RecipientsFile != "" }
 
-func (e Encryption) set() bool { return e.Encrypts() || e.IdentityFile != "" }
+func (e Encryption) set() bool {
+	return e.Encrypts() || e.IdentityFile != "" || e.IdentitySecret != nil
+}
 
 // Target returns the target called name. An empty name selects the only
 // target, so single-target setups need no --target flag.

@@ -327,14 +327,14 @@ targets:
 }
 
 func TestEncryptionDefaults(t *testing.T) {
-	y := "storage: file:///b\ndefaults:\n  encryption: {recipientsFile: keys/r.txt, identityFile: /k}\ntargets:\n" +
+	y := "storage: file:///b\ndefaults:\n  encryption: {recipientsFile: keys/r.txt, identityFile: /k, identitySecret: {name: id, key: k}}\ntargets:\n" +
 		"  - {name: a, redis: redis://h}\n" +
 		"  - {name: b, redis: redis://h, encryption: {recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]}}\n"
 	f, err := Parse([]byte(y), "/etc/rdbak/rdbak.yaml", mapEnv(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := f.Targets[0].Encryption; e.RecipientsFile != "/etc/rdbak/keys/r.txt" || e.IdentityFile != "/k" || !e.Encrypts() {
+	if e := f.Targets[0].Encryption; e.RecipientsFile != "/etc/rdbak/keys/r.txt" || e.IdentityFile != "/k" || !e.Encrypts() || e.IdentitySecret == nil || *e.IdentitySecret != (SecretRef{"id", "k"}) {
 		t.Errorf("target a encryption = %+v, want the defaults with the path relative to the config", e)
 	}
 	if e := f.Targets[1].Encryption; len(e.Recipients) != 1 || e.RecipientsFile != "" || e.IdentityFile != "" {

@@ -187,6 +187,9 @@ func (v *validator) encryption(path string, e Encryption) {
 			v.fail(p, err.Error(), "e.g. age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p (age-keygen -y KEYFILE prints it)")
 		}
 	}
+	if s := e.IdentitySecret; s != nil && (s.Name == "" || s.Key == "") {
+		v.fail(path+".identitySecret", "needs both name and key", "e.g. identitySecret: {name: rdbak-identity, key: identity}")
+	}
 	if _, set := v.f.origin[path+".recipients"]; set && len(e.Recipients) == 0 && e.RecipientsFile == "" {
 		v.fail(path+".recipients", "empty: backups would not be encrypted", "list at least one public key, or remove encryption")
 	}

@@ -64,6 +64,7 @@ func TestParseErrors(t *testing.T) {
 		{"encryption identity as recipient", "storage: file:///b\ntargets:\n  - name: cache\n    redis: redis://h\n    encryption:\n      recipients: [AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX]\n", "targets[0].encryption.recipients[0]", 6, "not a recipient"},
 		{"encryption both inline and file", "storage: file:///b\ntargets:\n  - name: cache\n    redis: redis://h\n    encryption: {recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p], recipientsFile: r.txt}\n", "targets[0].encryption.recipientsFile", 5, "set together with recipients"},
 		{"encryption empty recipients", "storage: file:///b\ndefaults:\n  encryption:\n    recipients: []\n" + okTarget, "defaults.encryption.recipients", 4, "empty"},
+		{"encryption identitySecret without key", "storage: file:///b\ntargets:\n  - name: cache\n    redis: redis://h\n    encryption: {identitySecret: {name: rdbak-identity}}\n", "targets[0].encryption.identitySecret", 5, "needs both name and key"},
 		{"encryption unknown field", "storage: file:///b\ntargets:\n  - name: cache\n    redis: redis://h\n    encryption: {recipient: x}\n", "", 5, `unknown field "recipient"`},
 		{"bare number duration", "storage: file:///b\ntargets:\n  - name: cache\n    redis: redis://h\n    timeout: 30\n", "targets[0].timeout", 5, `invalid duration "30"`},
 		{"bad integer", "storage: file:///b\ncompression: {concurrency: two}\n" + okTarget, "compression.concurrency", 2, `expected a whole number, got "two"`},

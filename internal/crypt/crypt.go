@@ -128,22 +128,51 @@ func ReadIdentityFiles(paths ...string) (*Identities, error) {
 		if err != nil {
 			return nil, err
 		}
-		if bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN")) {
-			id, err := agessh.ParseIdentity(b)
-			if err != nil {
-				return nil, fmt.Errorf("read identity file %s: not a usable SSH private key (passphrase-protected keys are not supported): %w", p, err)
-			}
-			ids.list = append(ids.list, id)
-			continue
+		if err := ids.Add(b, "identity file "+p); err != nil {
+			return nil, err
 		}
-		parsed, err := age.ParseIdentities(bytes.NewReader(b))
-		if err != nil {
-			// age's errors name the line, never the key.
-			return nil, fmt.Errorf("read identity file %s: %w", p, err)
-		}
-		ids.list = append(ids.list, parsed...)
 	}
 	return ids, nil
+}
+
+// Add parses b as ReadIdentityFiles parses a file's content and adds what
+// it holds; where names b in errors (e.g. "secret ns/name key k"). Errors
+// never quote b: a public key where an identity belongs, an empty value and
+// a passphrase-protected SSH key each get their own message.
+func (ids *Identities) Add(b []byte, where string) error {
+	t := bytes.TrimSpace(b)
+	switch {
+	case len(t) == 0:
+		return fmt.Errorf("read %s: it is empty, want an age identity (AGE-SECRET-KEY-1..., age-keygen output) or an SSH private key", where)
+	case bytes.HasPrefix(t, []byte("age1")) || bytes.HasPrefix(t, []byte("ssh-")):
+		return fmt.Errorf("read %s: it holds a public key (a recipient), which cannot decrypt: give the private key it belongs to (AGE-SECRET-KEY-1..., age-keygen output) or the SSH private key", where)
+	case bytes.HasPrefix(t, []byte("-----BEGIN")):
+		id, err := agessh.ParseIdentity(t)
+		if err != nil {
+			return fmt.Errorf("read %s: not a usable SSH private key (passphrase-protected keys are not supported): %w", where, err)
+		}
+		ids.list = append(ids.list, id)
+		return nil
+	}
+	parsed, err := age.ParseIdentities(bytes.NewReader(b))
+	if err != nil {
+		// age's errors name the line, never the key.
+		return fmt.Errorf("read %s: %w", where, err)
+	}
+	ids.list = append(ids.list, parsed...)
+	return nil
+}
+
+// Join returns the identities of ids followed by those of more.
+func (ids *Identities) Join(more *Identities) *Identities {
+	out := &Identities{}
+	if ids != nil {
+		out.list = append(out.list, ids.list...)
+	}
+	if more != nil {
+		out.list = append(out.list, more.list...)
+	}
+	return out
 }
 
 // Len returns the number of identities.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,24 +86,40 @@ func shouldFallback(err error) bool {
 	return err != nil && (httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err))
 }
 
-// SecretValue returns key of Secret ns/name.
+// SecretValue returns key of Secret ns/name, without trailing newlines.
 func (c *Client) SecretValue(ctx context.Context, ns, name, key string) (string, error) {
-	s, err := c.Clientset.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("secret %s/%s does not exist", ns, name)
-	}
+	v, err := c.SecretData(ctx, ns, name, key)
 	if err != nil {
-		return "", fmt.Errorf("read secret %s/%s: %w", ns, name, err)
+		return "", err
+	}
+	return string(bytes.TrimRight(v, "\r\n")), nil
+}
+
+// SecretData returns key of Secret ns/name as stored. Errors name the
+// Secret and the key, never a value: a missing Secret, a missing key (with
+// the keys it has), and a Secret rdbak may not read (wrapping
+// ErrForbidden, with the Role rule that grants it).
+func (c *Client) SecretData(ctx context.Context, ns, name, key string) ([]byte, error) {
+	s, err := c.Clientset.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("secret %s/%s does not exist", ns, name)
+	case apierrors.IsForbidden(err):
+		p := Permission{Resource: "secrets", Verb: "get", Namespace: ns, Name: name}
+		return nil, fmt.Errorf("%w:\n  - %s\nhint: a Role in namespace %s with these rules grants it:\n%s", ErrForbidden, p, ns, roleRules([]Permission{p}))
+	case err != nil:
+		return nil, fmt.Errorf("read secret %s/%s: %w", ns, name, err)
 	}
 	v, ok := s.Data[key]
 	if !ok {
-		var keys []string
+		keys := make([]string, 0, len(s.Data))
 		for k := range s.Data {
 			keys = append(keys, k)
 		}
-		return "", fmt.Errorf("secret %s/%s has no key %q (it has: %s)", ns, name, key, strings.Join(keys, ", "))
+		sort.Strings(keys)
+		return nil, fmt.Errorf("secret %s/%s has no key %q (it has: %s)", ns, name, key, strings.Join(keys, ", "))
 	}
-	return string(bytes.TrimRight(v, "\r\n")), nil
+	return v, nil
 }
 
 type syncBuffer struct {

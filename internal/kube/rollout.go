@@ -164,6 +164,9 @@ func (o *Offline) restorePodSpec() *corev1.Pod {
 			NodeSelector:                  p.Spec.NodeSelector,
 			ImagePullSecrets:              p.Spec.ImagePullSecrets,
 			TerminationGracePeriodSeconds: ptr(int64(1)),
+			// It only receives the decrypted RDB through exec: no API
+			// access, hence no ServiceAccount token in it.
+			AutomountServiceAccountToken: ptr(false),
 			Containers: []corev1.Container{{
 				Name:            "restore",
 				Image:           o.Image,

@@ -221,7 +221,9 @@ func TestPullIdleTimeout(t *testing.T) {
 		r := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{"repl-diskless-sync no"}})
 		testenv.FillAllTypes(t, r, 1)
 		addr := startProxy(t, r.Addr, 100_000, true)
-		s, err := (&PullSource{Addr: addr, IdleTimeout: 300 * time.Millisecond}).Open(t.Context())
+		// Longer than the master's one-second keep-alives while it forks,
+		// so only the stall can end the transfer, however loaded the machine.
+		s, err := (&PullSource{Addr: addr, IdleTimeout: 2500 * time.Millisecond}).Open(t.Context())
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}

@@ -97,23 +97,45 @@ func shardLine(m *storage.Manifest, sh storage.Shard) string {
 }
 
 // VerifyResult is verify's -o json|yaml result; a failed verification is
-// an error (exit 4), not a result.
+// an error (exit 4), not a result. Status is OK when everything was
+// checked, STORED-OK for an encrypted backup verified without an identity:
+// only the stored object's size and SHA-256 were checked, not its content
+// (ContentChecked false, OK false, the RDB fields zero), and verify exits 0.
 type VerifyResult struct {
 	Target           string `json:"target"`
 	ID               string `json:"id"`
 	OK               bool   `json:"ok"`
+	Status           string `json:"status"`
+	ContentChecked   bool   `json:"contentChecked"`
+	Encrypted        bool   `json:"encrypted"`
 	StoredBytes      int64  `json:"storedBytes"`
 	RawBytes         int64  `json:"rawBytes"`
 	RDBVersion       int    `json:"rdbVersion"`
 	Keys             uint64 `json:"keys"`
 	CRC64            string `json:"crc64,omitempty"`
 	ChecksumVerified bool   `json:"checksumVerified"`
+	// Note says in words what was not checked; empty for OK.
+	Note string `json:"note,omitempty"`
 }
+
+// The statuses of VerifyResult.
+const (
+	VerifyOK       = "OK"
+	VerifyStoredOK = "STORED-OK"
+)
 
 // Verified is the result of a complete verification of m.
 func Verified(m *storage.Manifest, rep *restore.Report) VerifyResult {
-	return VerifyResult{Target: m.Target, ID: m.ID, OK: true, StoredBytes: rep.StoredSize, RawBytes: rep.RawSize,
-		RDBVersion: rep.RDB.Version, Keys: rep.RDB.KeysTotal(), CRC64: m.RDB.CRC64, ChecksumVerified: m.RDB.ChecksumVerified}
+	return VerifyResult{Target: m.Target, ID: m.ID, OK: true, Status: VerifyOK, ContentChecked: true, Encrypted: m.Data.Encrypted(),
+		StoredBytes: rep.StoredSize, RawBytes: rep.RawSize, RDBVersion: rep.RDB.Version, Keys: rep.RDB.KeysTotal(),
+		CRC64: m.RDB.CRC64, ChecksumVerified: m.RDB.ChecksumVerified}
+}
+
+// StoredOK is the result of an encrypted backup m checked without an
+// identity (app.VerifyStored): its stored object only, as Note says.
+func StoredOK(m *storage.Manifest, rep *restore.Report) VerifyResult {
+	return VerifyResult{Target: m.Target, ID: m.ID, Status: VerifyStoredOK, Encrypted: true, StoredBytes: rep.StoredSize,
+		Note: "encrypted (" + m.Data.Encryption.Scheme + ") and no identity given: only the stored size and SHA-256 were checked, not the content (RDB, CRC-64, keys); pass --identity-file to verify it"}
 }
 
 // VerifyLine is verify's line for a backup verified completely.

@@ -81,8 +81,14 @@ func TestVerifyLines(t *testing.T) {
 	b.Reset()
 	_ = StoredOKLine(&b, m, rep)
 	contains(t, "verify stored", b.String(), "STORED-OK cache/", "encrypted (age), content NOT checked")
-	if v := Verified(m, rep); !v.OK || v.StoredBytes != 1024 || v.RDBVersion != 12 || v.CRC64 != "00ff" {
+	if v := Verified(m, rep); !v.OK || v.Status != VerifyOK || !v.ContentChecked || !v.Encrypted || v.Note != "" ||
+		v.StoredBytes != 1024 || v.RDBVersion != 12 || v.CRC64 != "00ff" {
 		t.Errorf("Verified = %+v", v)
+	}
+	// STORED-OK is not ok: a script reading ok alone is not misled.
+	if v := StoredOK(m, rep); v.OK || v.Status != VerifyStoredOK || v.ContentChecked || !v.Encrypted || v.StoredBytes != 1024 ||
+		v.RawBytes != 0 || v.Keys != 0 || v.CRC64 != "" || !strings.Contains(v.Note, "encrypted (age)") || !strings.Contains(v.Note, "--identity-file") {
+		t.Errorf("StoredOK = %+v", v)
 	}
 }
 

@@ -26,6 +26,26 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- toJson $out }}
 {{- end }}
 
+{{/* The namespaces of the targets whose backups are encrypted, each with
+     the Secrets that encryption.identitySecret names there (the target's
+     own, else defaults.encryption's), for the restore Role: a dict of
+     namespace to a list of Secret names, as JSON. */}}
+{{- define "rdbak.identitySecrets" -}}
+{{- $out := dict }}
+{{- $default := (.Values.defaults | default dict).encryption | default dict }}
+{{- range .Values.targets }}
+{{- $k := .kubernetes | default dict }}
+{{- $ns := $k.namespace | default $.Release.Namespace }}
+{{- $enc := .encryption | default $default }}
+{{- if $enc.identitySecret }}
+{{- $secrets := get $out $ns | default (list) }}
+{{- $secrets = append $secrets $enc.identitySecret.name | uniq }}
+{{- $_ := set $out $ns $secrets }}
+{{- end }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
 {{/* The pod spec both modes share; .args is rdbak's command line. */}}
 {{- define "rdbak.podSpec" -}}
 serviceAccountName: {{ .root.Values.serviceAccount.name }}
