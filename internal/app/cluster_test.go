@@ -292,3 +292,27 @@ func TestClusterBackupShardKilled(t *testing.T) {
 	}
 	requireEmpty(t, repo)
 }
+
+// TestClusterMinimalACL backs up and replays with the ACLs the README
+// gives, and nothing more.
+func TestClusterMinimalACL(t *testing.T) {
+	c := testenv.StartCluster(t, testenv.ClusterOptions{Replicas: 1})
+	testenv.FillCluster(t, c.Client(t), 50)
+	ctx := t.Context()
+	for _, n := range c.Nodes {
+		if err := n.Client(t).Do(ctx, "ACL", "SETUSER", "backup", "on", ">pw", "+info", "+sync", "+replconf", "+ping",
+			"+cluster|info", "+cluster|nodes", "+cluster|shards").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo := openRepo(t)
+	m := backupOf(t, repo, "acl", strings.Replace(c.URL(), "redis://", "redis://backup:pw@", 1))
+	dst := testenv.StartCluster(t, testenv.ClusterOptions{})
+	for _, n := range dst.Nodes {
+		if err := n.Client(t).Do(ctx, "ACL", "SETUSER", "replay", "on", ">pw", "~*", "+info", "+restore",
+			"+cluster|info", "+cluster|nodes", "+cluster|shards").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replay(t, repo, m, strings.Replace(dst.URL(), "redis://", "redis://replay:pw@", 1))
+}
