@@ -2,8 +2,8 @@
 # hack/deps.sh installs the real servers that rdbak's integration tests start
 # per test (internal/testenv): redis-server from Debian, Redis 6.2.16, Redis
 # 7.4.1 and Valkey 8.0.1 built from the release tarballs in ../shared/redis-src
-# (or $RDBAK_REDIS_SRC), MinIO and fake-gcs-server built from their Go
-# modules, and Azurite from npm.
+# (or $RDBAK_REDIS_SRC), MinIO, fake-gcs-server, promtool and helm built from
+# their Go modules, and Azurite from npm.
 #
 # The heavy artefacts live outside the repo under $RDBAK_CACHE (default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/rdbak), one directory per pinned version, so
@@ -22,6 +22,12 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 # on node 20.
 AZURITE_VERSION=3.35.0
 FAKEGCS_VERSION=v1.56.1
+# promtool checks and unit-tests deploy/monitoring's alerting rules. The
+# Prometheus module numbers its 3.x releases v0.3xx.y (3.16.0 is v0.316.0).
+PROMTOOL_VERSION=v0.316.0
+# helm renders the chart in deploy/monitoring's test and in e2e (the same
+# version and path as e2e/helm_test.go's helmBin).
+HELM_VERSION=v3.17.3
 
 # Redis and Valkey release sources (git archive of the release tags) and their
 # sha256. The build is keyed by the checksum, so a changed tarball is rebuilt
@@ -41,6 +47,8 @@ MINIO_BIN=$RDBAK_CACHE/minio/$MINIO_VERSION/minio
 AZURITE_DIR=$RDBAK_CACHE/azurite/$AZURITE_VERSION
 AZURITE_BIN=$AZURITE_DIR/node_modules/.bin/azurite-blob # the blob service alone
 FAKEGCS_BIN=$RDBAK_CACHE/fake-gcs-server/$FAKEGCS_VERSION/fake-gcs-server
+PROMTOOL_BIN=$RDBAK_CACHE/promtool/$PROMTOOL_VERSION/promtool
+HELM_BIN=$RDBAK_CACHE/helm/$HELM_VERSION/helm
 
 # now prints the time in microseconds; since START prints the seconds elapsed
 # since such a time, with one decimal.
@@ -230,6 +238,8 @@ for src in "${REDIS_SOURCES[@]}"; do
 done
 go_build minio "github.com/minio/minio@$MINIO_VERSION" "$MINIO_BIN"
 go_build fake-gcs-server "github.com/fsouza/fake-gcs-server@$FAKEGCS_VERSION" "$FAKEGCS_BIN"
+go_build promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" "$PROMTOOL_BIN"
+go_build helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_BIN"
 install_azurite
 
 env_file=$RDBAK_CACHE/deps.env
@@ -240,6 +250,8 @@ export RDBAK_CACHE=$RDBAK_CACHE
 export RDBAK_MINIO_BIN=$MINIO_BIN
 export RDBAK_AZURITE_BIN=$AZURITE_BIN
 export RDBAK_FAKEGCS_BIN=$FAKEGCS_BIN
+export RDBAK_PROMTOOL_BIN=$PROMTOOL_BIN
+export RDBAK_HELM_BIN=$HELM_BIN
 # Every Redis and Valkey server the tests run against, as flavor-version=path.
 export RDBAK_REDIS_SERVERS=$(IFS=,; echo "${redis_bins[*]}")
 EOF

@@ -111,3 +111,10 @@ func loadCheck(m *storage.Manifest, t TargetInfo) (refuse bool, detail string) {
 func targetName(t TargetInfo) string {
 	return storage.Redis{Flavor: t.Flavor, Version: t.RedisVersion}.String()
 }
+
+// LoadCheck is Preflight's rdb-version check alone: whether a server
+// described by t loads backup m's RDB, and why, naming both sides. A
+// restore drill uses it to choose its scratch server.
+func LoadCheck(m *storage.Manifest, t TargetInfo) (refuse bool, detail string) {
+	return loadCheck(m, t)
+}

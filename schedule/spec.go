@@ -79,3 +79,28 @@ func (s Spec) Next(t time.Time) time.Time {
 	}
 	return s.sched.Next(t)
 }
+
+// intervalRuns is how many runs MaxInterval looks at: enough for a
+// weekday schedule's weekend gap and a monthly one's longest month.
+const intervalRuns = 16
+
+// MaxInterval returns the longest gap between two consecutive runs among
+// the next few after from: how long a target can go without a run when
+// all is well, which alerts on the age of the last success compare with.
+// Zero for the zero Spec.
+func (s Spec) MaxInterval(from time.Time) time.Duration {
+	if s.IsZero() {
+		return 0
+	}
+	var longest time.Duration
+	prev := s.Next(from)
+	for range intervalRuns {
+		next := s.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		longest = max(longest, next.Sub(prev))
+		prev = next
+	}
+	return longest
+}

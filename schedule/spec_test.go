@@ -80,3 +80,29 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxInterval(t *testing.T) {
+	from := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC) // a Friday
+	for _, tc := range []struct {
+		spec string
+		want time.Duration
+	}{
+		{"@hourly", time.Hour},
+		{"@every 30m", 30 * time.Minute},
+		{"0 3 * * *", 24 * time.Hour},
+		{"0 3 * * 1-5", 72 * time.Hour}, // Friday to Monday
+		{"0 0 1 * *", 31 * 24 * time.Hour},
+		{"CRON_TZ=Europe/Oslo 0 3 * * *", 24 * time.Hour},
+	} {
+		s, err := ParseSpec(tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.MaxInterval(from); got != tc.want {
+			t.Errorf("MaxInterval(%q) = %s, want %s", tc.spec, got, tc.want)
+		}
+	}
+	if got := (Spec{}).MaxInterval(from); got != 0 {
+		t.Errorf("zero Spec: %s, want 0", got)
+	}
+}

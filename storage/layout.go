@@ -18,6 +18,8 @@ import (
 //	<target>/<id>/dump.rdb.<ext>       the RDB, compressed (ext zst or gz; no ext when uncompressed)
 //	<target>/<id>/dump.rdb.<ext>.age   the same, encrypted with age (data.encryption in the manifest)
 //	<target>/<id>/manifest.json        written last; a backup without it does not exist
+//	<target>/<id>/drill-<time>-<rand>.json  a restore drill's record (rdbak drill), written
+//	                                   beside the backup it drilled, never rewritten
 //
 // A cluster backup set keeps one object per shard in the same directory,
 // named by the shard's position in the set manifest (cluster.shards, in
@@ -168,4 +170,33 @@ func splitBackupKey(key string) (target, id, name string, ok bool) {
 		return "", "", "", false
 	}
 	return parts[0], parts[1], parts[2], true
+}
+
+// drillPrefix and drillExt frame a drill record's name; the time between
+// them has the id's layout, so records sort by time as strings.
+const (
+	drillPrefix = "drill-"
+	drillExt    = ".json"
+)
+
+var drillRE = regexp.MustCompile(`^drill-(\d{8}T\d{6}\.\d{6}Z)-[0-9a-f]{6}\.json$`)
+
+// DrillRecordName returns a fresh name for the record of a drill that
+// started at t: drill-20261127T093000.123456Z-3f9a1c.json. The random part
+// keeps two drills of one backup in the same microsecond apart.
+func DrillRecordName(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return drillPrefix + t.UTC().Truncate(time.Microsecond).Format(idTimeLayout) + "-" + hex.EncodeToString(b[:]) + drillExt
+}
+
+// DrillRecordTime returns the start time in a drill record's name; ok is
+// false for any other name.
+func DrillRecordTime(name string) (time.Time, bool) {
+	m := drillRE.FindStringSubmatch(name)
+	if m == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(idTimeLayout, m[1])
+	return t, err == nil
 }

@@ -29,7 +29,9 @@ defaults.schedule), never two backups of one target at once (a run that falls
 due while the previous one still runs is skipped and counted) and at most
 daemon.concurrency at a time. After each successful backup: the target's
 heartbeat, its retention policy, and its orphans older than
-daemon.orphanGrace.
+daemon.orphanGrace. Targets with a drill schedule (drill.schedule, or
+defaults.drill.schedule) have their latest backup drilled on it, as rdbak
+drill does: restored into a scratch server on this host, never their own.
 
 Serves /metrics (Prometheus), /healthz and /readyz on --listen (default
 daemon.listen, else :9090). SIGHUP or a change to the config file reloads it;
@@ -64,6 +66,7 @@ Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 				NewElector:     a.NewElector(kf),
 				Reload:         hup,
 				ReloadInterval: reloadInterval,
+				Version:        version,
 			})
 			var fe *config.FieldError
 			if errors.As(err, &fe) || errors.Is(err, daemon.ErrNoSchedule) {

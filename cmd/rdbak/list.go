@@ -12,8 +12,9 @@ import (
 
 func newListCmd(g *globals) *cobra.Command {
 	var (
-		since string
-		last  int
+		since  string
+		last   int
+		drills bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -24,7 +25,8 @@ one whose manifest was never written (a failed or running backup) does not
 exist. --target limits the list to one target, --since to the backups
 created at or after a time (2026-11-22, RFC 3339, or a time ago: 2h, 1d),
 --last N to the newest N. -o wide adds the stored size, Redis version,
-source, compression and duration.`,
+source, compression and duration; --drills the result of each backup's
+newest restore drill (rdbak drill), and with -o json|yaml its summary.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
@@ -48,14 +50,24 @@ source, compression and duration.`,
 				g.log.Warn("unreadable manifest skipped", "key", p.Key, "error", p.Err.Error())
 			}
 			ms = app.Newest(ms, from, last)
+			var lastDrills map[string]*app.DrillSummary
+			if drills {
+				if lastDrills, err = app.LastDrills(cmd.Context(), repo, target); err != nil {
+					return err
+				}
+			}
 			if g.structured() {
+				if drills {
+					return g.writeResult(render.WithDrills(ms, lastDrills))
+				}
 				return g.writeResult(ms)
 			}
-			return render.Manifests(g.stdout, ms, g.output == render.Wide, now)
+			return render.ManifestsWithDrills(g.stdout, ms, g.output == render.Wide, now, lastDrills)
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "only backups created at or after this time: 2026-11-22, RFC 3339, or ago: 2h, 1d")
 	cmd.Flags().IntVar(&last, "last", 0, "only the newest N backups")
+	cmd.Flags().BoolVar(&drills, "drills", false, "show the result of each backup's newest restore drill")
 	g.addOutputFlag(cmd, render.Wide)
 	return cmd
 }
@@ -78,10 +90,17 @@ backup is an error (exit 4) naming it.`,
 			if err != nil {
 				return err
 			}
-			if g.structured() {
-				return g.writeResult(sel.Manifest)
+			drills, err := app.Drills(cmd.Context(), repo, sel.Manifest)
+			if err != nil {
+				return err
 			}
-			return render.Manifest(g.stdout, sel.Manifest)
+			if g.structured() {
+				return g.writeResult(render.DescribedBackup{Manifest: sel.Manifest, Drills: drills})
+			}
+			if err := render.Manifest(g.stdout, sel.Manifest); err != nil {
+				return err
+			}
+			return render.Drills(g.stdout, drills)
 		},
 	}
 	g.addOutputFlag(cmd)

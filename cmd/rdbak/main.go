@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/drill"
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
@@ -32,7 +33,7 @@ const exitCodesHelp = `Exit codes:
   2    bad usage: unknown flag, missing argument, invalid config file
   3    no such backup (or no backups yet)
   4    verification failed: the backup is damaged or does not match its manifest,
-       or no --identity-file given decrypts it
+       or no --identity-file given decrypts it; or a restore drill failed
   5    the backup is stored, but what follows it failed (heartbeat, retention,
        orphans): do not retry the backup
   130  interrupted (SIGINT or SIGTERM); nothing was committed`
@@ -58,7 +59,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitUsage
 	case errors.Is(err, storage.ErrNotFound):
 		return exitNotFound
-	case errors.Is(err, restore.ErrVerify), errors.Is(err, storage.ErrDamaged):
+	case errors.Is(err, restore.ErrVerify), errors.Is(err, storage.ErrDamaged), errors.Is(err, drill.ErrFailed):
 		return exitVerify
 	}
 	return exitFailed

@@ -84,6 +84,7 @@ defaults.
 		newListCmd(g),
 		newDescribeCmd(g),
 		newVerifyCmd(g),
+		newDrillCmd(g),
 		newRestoreCmd(g),
 		newGCCmd(g),
 		newPruneCmd(g),

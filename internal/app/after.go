@@ -55,6 +55,9 @@ type AfterOptions struct {
 	// CallerReports: the caller prints Err (rdbak now), so failed steps
 	// are logged at debug level only; the daemon logs them as errors.
 	CallerReports bool
+	// Notifier tells the target's webhook when retention or orphan
+	// collection failed.
+	Notifier Notifier
 }
 
 // AfterBackup runs what follows a successful backup of t into repo, in
@@ -91,6 +94,7 @@ func AfterBackup(ctx context.Context, log *slog.Logger, repo *storage.Repo, t *c
 			log.Log(ctx, lvl, "orphan collection failed", "error", a.OrphanErr.Error())
 		}
 	}
+	o.Notifier.Notify(ctx, log, t, EventPruneFailed, "", errors.Join(a.PruneErr, a.OrphanErr))
 	return a
 }
 

@@ -83,7 +83,9 @@ func (a *App) backupOne(ctx context.Context, t *config.Target, comp codec.Settin
 		return "", err
 	}
 	id := res.Manifest.ID
-	if err := AfterBackup(ctx, a.Log.With("target", t.Name), repo, t, o.After).Err(); err != nil {
+	after := o.After
+	after.Notifier = a.notifier()
+	if err := AfterBackup(ctx, a.Log.With("target", t.Name), repo, t, after).Err(); err != nil {
 		return id, &AfterError{Target: t.Name, ID: id, Err: err}
 	}
 	return id, nil

@@ -34,7 +34,17 @@ func Compression(c config.Compression) (codec.Settings, error) {
 // Kubernetes Event for targets in Kubernetes, and logs one line with the
 // outcome: target, id, sizes, durations and the fork's copy-on-write cost,
 // or the error. prog may be nil.
+//
+// A failure is also sent to the target's notify webhook.
 func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, comp codec.Settings, prog *backup.Progress) (*backup.Result, error) {
+	res, err := a.backup(ctx, t, repo, comp, prog)
+	if err != nil {
+		a.notifier().Notify(ctx, a.Log.With("target", t.Name), t, EventBackupFailed, "", err)
+	}
+	return res, err
+}
+
+func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, comp codec.Settings, prog *backup.Progress) (*backup.Result, error) {
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t.Timeout)

@@ -316,3 +316,25 @@ func TestClusterMinimalACL(t *testing.T) {
 	}
 	replay(t, repo, m, strings.Replace(dst.URL(), "redis://", "redis://replay:pw@", 1))
 }
+
+// TestClusterDrill drills a backup set: each shard loads into its own
+// scratch server and matches its part of the manifest.
+func TestClusterDrill(t *testing.T) {
+	c := testenv.StartCluster(t, testenv.ClusterOptions{})
+	testenv.FillCluster(t, c.Client(t), 50)
+	repo := openRepo(t)
+	m := backupOf(t, repo, "orders", c.URL())
+	rec, err := clusterApp().Drill(t.Context(), repo, m, &config.Target{Name: "orders"}, DrillOptions{})
+	if err != nil || !rec.OK() {
+		t.Fatalf("Drill = %+v, %v; want every shard to pass", rec, err)
+	}
+	shards := 0
+	for _, ch := range rec.Checks {
+		if strings.HasPrefix(ch.Detail, "shard 2 (shard-2.dump.rdb.zst): ") {
+			shards++
+		}
+	}
+	if shards == 0 {
+		t.Errorf("no check names shard 2: %+v", rec.Checks)
+	}
+}

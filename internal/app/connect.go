@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -37,6 +39,12 @@ type App struct {
 	// command line does, once); the jobs then log their failures at debug
 	// level only. The daemon leaves it false: its log is the only report.
 	CallerReports bool
+	// HTTPClient sends failure notifications; http.DefaultClient when nil.
+	HTTPClient *http.Client
+	// NotifyBackoff is the first pause between webhook attempts; 1s when 0.
+	NotifyBackoff time.Duration
+	// Drills is the daemon's drill of one target; nil: ScheduledDrill.
+	Drills DrillFunc
 }
 
 // failureLevel is the level at which a job logs its own failure.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/drill"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/daemon"
 	"github.com/rdbak/rdbak/internal/kube"
@@ -18,10 +19,16 @@ import (
 // rdbak daemon runs.
 type ScheduledFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error)
 
+// DrillFunc drills the latest backup of t in repo; App.ScheduledDrill is
+// the one rdbak daemon runs.
+type DrillFunc func(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*drill.Record, error)
+
 // DaemonLoader returns the daemon's Options.Load for the config file path:
 // it parses and validates the file's content and turns it into the
 // daemon's typed Config, each target backed up by run and followed by
-// AfterBackup (heartbeats through client; nil for http.DefaultClient).
+// AfterBackup (heartbeats and notifications through client; nil for
+// http.DefaultClient), and drilled by ScheduledDrill on its drill
+// schedule.
 func (a *App) DaemonLoader(path string, run ScheduledFunc, client *http.Client) func([]byte) (*daemon.Config, error) {
 	return func(data []byte) (*daemon.Config, error) {
 		cfg, err := config.Parse(data, path, os.LookupEnv)
@@ -41,17 +48,27 @@ func (a *App) DaemonConfig(cfg *config.File, run ScheduledFunc, client *http.Cli
 		LeaderElection: daemon.LeaderElection{Enabled: le.Enabled, Namespace: le.Namespace, Name: le.Name,
 			LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod},
 	}
+	drills := a.Drills
+	if drills == nil {
+		drills = a.ScheduledDrill
+	}
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
-		spec, _ := t.Spec() // validated by Parse; a zero Spec is not scheduled
+		spec, _ := t.Spec()           // validated by Parse; a zero Spec is not scheduled
+		drillSpec, _ := t.DrillSpec() // the same
 		out.Targets = append(out.Targets, daemon.Target{
-			Name: t.Name, Storage: t.Storage, Schedule: spec, Jitter: t.Jitter,
+			Name: t.Name, Storage: t.Storage, Schedule: spec, Jitter: t.Jitter, DrillSchedule: drillSpec,
+			Drill: func(ctx context.Context, repo *storage.Repo) (*drill.Record, error) {
+				return drills(ctx, cfg, t, repo)
+			},
 			Backup: func(ctx context.Context, repo *storage.Repo) (*backup.Result, error) {
 				return run(ctx, cfg, t, repo)
 			},
 			After: func(ctx context.Context, repo *storage.Repo, now time.Time) daemon.Aftermath {
+				n := a.notifier()
+				n.Client = client
 				r := AfterBackup(ctx, a.Log.With("target", t.Name), repo, t, AfterOptions{
-					Client: client, Prune: true, OrphanGrace: d.OrphanGrace, Now: now,
+					Client: client, Prune: true, OrphanGrace: d.OrphanGrace, Now: now, Notifier: n,
 				})
 				return daemon.Aftermath{HeartbeatFailed: r.HeartbeatErr != nil, PruneFailed: r.PruneErr != nil || r.OrphanErr != nil,
 					PrunedBackups: len(r.Pruned.Deleted), DeletedOrphans: len(r.Orphans)}

@@ -85,7 +85,9 @@ func (a *App) BackupNow(ctx context.Context, r Request, ad *Adhoc, k *KubeFlags,
 			return m, err
 		}
 	}
-	if err := AfterBackup(ctx, a.Log.With("target", t.Name), repo, t, afterNow(o.NoPrune, r.Config != "")).Err(); err != nil {
+	after := afterNow(o.NoPrune, r.Config != "")
+	after.Notifier = a.notifier()
+	if err := AfterBackup(ctx, a.Log.With("target", t.Name), repo, t, after).Err(); err != nil {
 		return m, &AfterError{Target: t.Name, ID: m.ID, Err: err}
 	}
 	return m, nil

@@ -243,7 +243,7 @@ func (r *replayer) run(ctx context.Context, repo *storage.Repo, m *storage.Manif
 				fetched <- err
 			}()
 			now := o.Now().UnixMilli()
-			_, err := rdb.Walk(pr, rdb.WalkFuncs{
+			_, err := rdb.Entries(pr, rdb.EntryFuncs{
 				Key: func(e *rdb.Entry) error {
 					if o.Progress != nil {
 						o.Progress.Keys.Add(1)

@@ -30,6 +30,8 @@ type TargetStatus struct {
 	// target is backed up by rdbak now only).
 	NextRun     *time.Time `json:"nextRun,omitempty"`
 	LastFailure string     `json:"lastFailure"`
+	// LastDrill is the target's newest restore drill (nil: none yet).
+	LastDrill *DrillSummary `json:"lastDrill,omitempty"`
 }
 
 // StatusOf returns t's status from its backups ms (oldest first, as
@@ -85,6 +87,9 @@ func (r Request) Status(ctx context.Context, now time.Time) ([]TargetStatus, err
 		}
 		s, err := StatusOf(t, ms, now)
 		if err != nil {
+			return nil, err
+		}
+		if s.LastDrill, err = LastDrill(ctx, repo, t.Name); err != nil {
 			return nil, err
 		}
 		out = append(out, s)

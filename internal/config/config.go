@@ -112,6 +112,11 @@ type Target struct {
 	// Cluster tunes the backup of a Redis Cluster: a target that is a
 	// cluster node (cluster_enabled:1) is backed up as the whole cluster.
 	Cluster Cluster `yaml:"cluster"`
+	// Drill configures restore drills of this target's backups; each
+	// field unset here comes from defaults.drill.
+	Drill Drill `yaml:"drill"`
+	// Notify says whom to tell of failures; defaults.notify if unset.
+	Notify Notify `yaml:"notify"`
 
 	lookupEnv func(string) (string, bool) // for PasswordEnv; os.LookupEnv when nil
 }
@@ -202,8 +207,10 @@ func (f *File) applyDefaults(env func(string) (string, bool)) {
 			t.PasswordFile = filepath.Join(filepath.Dir(f.path), t.PasswordFile)
 		}
 		f.relative(&t.Encryption)
+		f.relativeServers(&t.Drill)
 	}
 	f.relative(&f.Defaults.Encryption)
+	f.relativeServers(&f.Defaults.Drill)
 }
 
 // relative makes the key file paths of e relative to the config file.

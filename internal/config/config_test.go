@@ -182,7 +182,7 @@ func TestExampleShowsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS](), reflect.TypeFor[Encryption]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS](), reflect.TypeFor[Encryption](), reflect.TypeFor[Drill](), reflect.TypeFor[DrillCheck](), reflect.TypeFor[Notify](), reflect.TypeFor[Webhook]()} {
 		for name := range yamlFields(typ) {
 			shown := regexp.MustCompile(`(?m)^[ #-]*` + name + `:`)
 			if !shown.Match(data) {
@@ -339,5 +339,101 @@ func TestEncryptionDefaults(t *testing.T) {
 	}
 	if e := f.Targets[1].Encryption; len(e.Recipients) != 1 || e.RecipientsFile != "" || e.IdentityFile != "" {
 		t.Errorf("target b encryption = %+v, want its own, not merged with the defaults", e)
+	}
+}
+
+func TestDrillInheritsFieldByField(t *testing.T) {
+	f := mustParse(t, `
+storage: file:///b
+defaults:
+  drill:
+    schedule: "@daily"
+    timeout: 10m
+    servers: [bin/redis-server]
+    checks: [{command: "DBSIZE", expect: "3"}]
+targets:
+  - name: a
+    redis: redis://h
+  - name: b
+    redis: redis://h
+    drill:
+      timeout: 0s
+      checks: [{command: "EXISTS 'config site'", expect: "1", db: 2}]
+  - name: c
+    redis: redis://h
+    drill: {schedule: ""}
+`, nil)
+	if c := f.Targets[2].Drill; c.Schedule != "" || len(c.Checks) != 1 {
+		t.Errorf("target c drill = %+v, want no schedule (written as \"\") and the default checks", c)
+	}
+	a, b := f.Targets[0].Drill, f.Targets[1].Drill
+	if a.Schedule != "@daily" || a.Timeout != 10*time.Minute || len(a.Checks) != 1 || a.Checks[0].Expect != "3" ||
+		len(a.Servers) != 1 || a.Servers[0] != "/etc/rdbak/bin/redis-server" {
+		t.Errorf("target a drill = %+v, want all of defaults.drill", a)
+	}
+	if b.Schedule != "@daily" || b.Timeout != 0 || b.TimeoutOrDefault() != DefaultDrillTimeout || len(b.Checks) != 1 || b.Checks[0].DB != 2 {
+		t.Errorf("target b drill = %+v, want its own checks and timeout 0 (the default), the default schedule", b)
+	}
+}
+
+func TestDrillValidation(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"drill: {checks: [{command: \"DEL k\", expect: \"1\"}]}", `targets[0].drill.checks[0].command: DEL is not a read-only command`},
+		{"drill: {checks: [{command: \"GET k\"}]}", `targets[0].drill.checks[0].expect: missing`},
+		{"drill: {checks: [{expect: \"1\"}]}", `targets[0].drill.checks[0].command: missing`},
+		{"drill: {checks: [{command: \"GET k\", expect: x, db: -1}]}", `targets[0].drill.checks[0].db: must not be negative`},
+		{"drill: {schedule: \"every day\"}", `targets[0].drill.schedule: invalid schedule`},
+		{"drill: {timeout: -1s}", `targets[0].drill.timeout: must not be negative`},
+		{"drill: {servers: [\"\"]}", `targets[0].drill.servers[0]: empty`},
+	} {
+		_, err := Parse([]byte("storage: file:///b\ntargets:\n  - name: a\n    redis: redis://h\n    "+tc.yaml+"\n"), "rdbak.yaml", mapEnv(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := Parse([]byte("storage: file:///b\ntargets:\n  - name: a\n    redis: redis://h\n    drill: {checks: [{command: \"GET k\", expect: \"\"}]}\n"), "rdbak.yaml", mapEnv(nil)); err != nil {
+		t.Errorf("an explicit empty expect: %v", err)
+	}
+}
+
+func TestNotifyWebhook(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hook"), []byte("https://hooks.example/T0/secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse([]byte(`
+storage: file:///b
+defaults:
+  notify: {webhook: {urlFile: hook, retries: 0}}
+targets:
+  - name: a
+    redis: redis://h
+  - name: b
+    redis: redis://h
+    notify: {webhook: {urlEnv: HOOK}}
+`), filepath.Join(dir, "rdbak.yaml"), mapEnv(map[string]string{"HOOK": "https://hooks.example/env"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := f.Targets[0].Notify.Webhook, f.Targets[1].Notify.Webhook
+	if u, err := a.Endpoint(); err != nil || u != "https://hooks.example/T0/secret" || a.RetriesOrDefault() != 0 {
+		t.Errorf("a: endpoint %q, %v; retries %d", u, err, a.RetriesOrDefault())
+	}
+	if u, err := b.Endpoint(); err != nil || u != "https://hooks.example/env" || b.RetriesOrDefault() != DefaultWebhookRetries {
+		t.Errorf("b: endpoint %q, %v; retries %d", u, err, b.RetriesOrDefault())
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"notify: {webhook: {url: \"https://h/x\", urlEnv: X}}", "targets[0].notify.webhook: give one of url, urlFile and urlEnv"},
+		{"notify: {webhook: {url: \"ftp://h/secret-token\"}}", "targets[0].notify.webhook.url: must be an http:// or https:// URL"},
+		{"notify: {webhook: {retries: 11, url: \"https://h\"}}", "targets[0].notify.webhook.retries: must be 0 to 10"},
+		{"notify: {webhook: {timeout: 5s}}", "targets[0].notify.webhook.url: missing"},
+	} {
+		_, err := Parse([]byte("storage: file:///b\ntargets:\n  - name: a\n    redis: redis://h\n    "+tc.yaml+"\n"), "rdbak.yaml", mapEnv(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.yaml, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-token") {
+			t.Errorf("the error shows the URL: %v", err)
+		}
 	}
 }

@@ -22,6 +22,10 @@ type Defaults struct {
 	Retention Retention     `yaml:"retention"`
 	// Encryption is inherited whole by targets without their own.
 	Encryption Encryption `yaml:"encryption"`
+	// Drill is inherited field by field by targets (see Drill).
+	Drill Drill `yaml:"drill"`
+	// Notify is inherited whole by targets without their own.
+	Notify Notify `yaml:"notify"`
 }
 
 // Retention is a target's retention policy, applied after each successful
@@ -147,6 +151,8 @@ func (f *File) applyScheduleDefaults() {
 		if !f.isSet(p+".encryption", t.Encryption.set()) {
 			t.Encryption = f.Defaults.Encryption
 		}
+		f.applyDrillDefaults(i)
+		f.applyNotifyDefaults(i)
 		if t.Heartbeat.URL != "" {
 			if t.Heartbeat.Method == "" {
 				t.Heartbeat.Method = "GET"
@@ -240,6 +246,8 @@ func (v *validator) schedules() {
 	v.nonNegative("defaults.jitter", f.Defaults.Jitter)
 	v.nonNegative("defaults.timeout", f.Defaults.Timeout)
 	v.retention("defaults.retention", f.Defaults.Retention)
+	v.drill("defaults.drill", f.Defaults.Drill)
+	v.notify("defaults.notify", f.Defaults.Notify)
 	for i := range f.Targets {
 		t := &f.Targets[i]
 		p := fmt.Sprintf("targets[%d]", i)
@@ -247,6 +255,8 @@ func (v *validator) schedules() {
 		v.nonNegative(p+".jitter", t.Jitter)
 		v.retention(p+".retention", t.Retention)
 		v.heartbeat(p+".heartbeat", t.Heartbeat)
+		v.drill(p+".drill", t.Drill)
+		v.notify(p+".notify", t.Notify)
 	}
 	v.daemon()
 }

@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/drill"
 	"github.com/rdbak/rdbak/schedule"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -62,7 +64,19 @@ type Target struct {
 	// orphans older than the grace period at now), logging its own
 	// failures; the daemon counts them.
 	After func(ctx context.Context, repo *storage.Repo, now time.Time) Aftermath
+	// DrillSchedule says when to drill its latest backup; a zero Spec (or
+	// a nil Drill) means no scheduled drills.
+	DrillSchedule schedule.Spec
+	// Drill drills the target's latest backup in repo, exactly as rdbak
+	// drill does: it bounds the drill by its timeout, stores the record,
+	// records the Event and logs the outcome. The record is nil when no
+	// drill could start (no backup to drill).
+	Drill func(ctx context.Context, repo *storage.Repo) (*drill.Record, error)
 }
+
+// drillJob prefixes the scheduler's job names of drills; target names
+// cannot contain a slash.
+const drillJob = "drill/"
 
 // Aftermath is what followed a backup, as the metrics count it.
 type Aftermath struct {
@@ -113,6 +127,8 @@ type Options struct {
 	Clock          schedule.Clock // default schedule.RealClock
 	// OpenRepo opens a storage URL; default storage.Open with Create.
 	OpenRepo func(ctx context.Context, url string) (*storage.Repo, error)
+	// Version is this rdbak's, for rdbak_build_info.
+	Version string
 }
 
 // state is one loaded config with the repositories it names. Runs hold a
@@ -144,6 +160,7 @@ type daemon struct {
 	elector     Elector
 	failedHash  [sha256.Size]byte // content of the last config that failed to load
 	lastSuccess map[string]time.Time
+	lastDrill   map[string]time.Time // newest successful drill per target
 	stopping    atomic.Bool
 }
 
@@ -161,7 +178,7 @@ func Run(ctx context.Context, o Options) error {
 			return storage.Open(ctx, url, storage.Options{Create: true})
 		}
 	}
-	d := &daemon{o: o, log: o.Log, m: newMetrics(), lastSuccess: map[string]time.Time{}}
+	d := &daemon{o: o, log: o.Log, m: newMetrics(o.Version), lastSuccess: map[string]time.Time{}, lastDrill: map[string]time.Time{}}
 	stopReady := context.AfterFunc(ctx, func() { d.stopping.Store(true) })
 	defer stopReady()
 	data, err := os.ReadFile(o.ConfigPath)
@@ -242,6 +259,10 @@ func (d *daemon) lead(ctx, stop context.Context) {
 	sched := schedule.New(d.runTarget, schedule.Options{
 		Clock: d.o.Clock, Concurrency: cfg.Concurrency,
 		OnSkip: func(name string) {
+			if target, ok := strings.CutPrefix(name, drillJob); ok {
+				d.log.Warn("drill skipped: the previous one is still running", "target", target)
+				return
+			}
 			d.m.skipped.WithLabelValues(name).Inc()
 			d.log.Warn("backup skipped: the previous one is still running", "target", name)
 		},
@@ -250,7 +271,7 @@ func (d *daemon) lead(ctx, stop context.Context) {
 	d.sched = sched
 	d.mu.Unlock()
 	d.m.leader.Set(1)
-	d.log.Info("scheduling backups", "targets", len(jobs(cfg)))
+	d.log.Info("scheduling backups", "jobs", len(jobs(cfg)))
 	defer func() {
 		d.m.leader.Set(0)
 		d.mu.Lock()
@@ -290,13 +311,17 @@ func (d *daemon) lead(ctx, stop context.Context) {
 	close(finished)
 }
 
+// jobs are the scheduler's jobs of cfg: each target's backups, named by
+// the target, and its drills, named drill/<target>.
 func jobs(cfg *Config) []schedule.Job {
 	var out []schedule.Job
 	for _, t := range cfg.Targets {
-		if t.Schedule.IsZero() {
-			continue // unscheduled targets are for rdbak now
+		if !t.Schedule.IsZero() { // unscheduled targets are for rdbak now
+			out = append(out, schedule.Job{Name: t.Name, Spec: t.Schedule, Jitter: t.Jitter})
 		}
-		out = append(out, schedule.Job{Name: t.Name, Spec: t.Schedule, Jitter: t.Jitter})
+		if t.Drill != nil && !t.DrillSchedule.IsZero() {
+			out = append(out, schedule.Job{Name: drillJob + t.Name, Spec: t.DrillSchedule, Jitter: t.Jitter})
+		}
 	}
 	return out
 }
@@ -304,6 +329,10 @@ func jobs(cfg *Config) []schedule.Job {
 // runTarget is the scheduler's RunFunc: one backup of target name with
 // what follows it, recorded in the metrics.
 func (d *daemon) runTarget(ctx context.Context, name string) {
+	if target, ok := strings.CutPrefix(name, drillJob); ok {
+		d.runDrill(ctx, target)
+		return
+	}
 	d.mu.Lock()
 	st := d.cur
 	st.runs.Add(1)
@@ -344,6 +373,54 @@ func (d *daemon) runTarget(ctx context.Context, name string) {
 	}
 }
 
+// runDrill is the scheduler's RunFunc for drill/<name>: one drill of the
+// target's latest backup, recorded in the metrics.
+func (d *daemon) runDrill(ctx context.Context, name string) {
+	d.mu.Lock()
+	st := d.cur
+	st.runs.Add(1)
+	d.mu.Unlock()
+	defer st.runs.Done()
+	t := st.target(name)
+	if t == nil || t.Drill == nil {
+		return // removed by a reload since it fell due
+	}
+	rec, _ := t.Drill(ctx, st.repos[t.Storage])
+	if ctx.Err() != nil || !d.configured(name) {
+		return // cancelled: no verdict
+	}
+	d.m.drill(name, rec)
+	if rec != nil && rec.OK() {
+		d.setLastDrill(name, rec.Finished)
+	}
+}
+
+// setLastDrill moves the drill last-success gauge forward only.
+func (d *daemon) setLastDrill(name string, t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cur.target(name) == nil || !t.After(d.lastDrill[name]) {
+		return
+	}
+	d.lastDrill[name] = t
+	d.m.drillLastSuccess.WithLabelValues(name).Set(float64(t.UnixNano()) / 1e9)
+}
+
+// seedDrill sets the drill last-success gauge of t from its newest
+// successful drill record in storage.
+func (d *daemon) seedDrill(ctx context.Context, st *state, t *Target) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rec, err := drill.Latest(ctx, st.repos[t.Storage], t.Name, true)
+	if err != nil {
+		d.log.Warn("read the newest drill for rdbak_drill_last_success_timestamp_seconds", "target", t.Name, "error", err.Error())
+		return
+	}
+	if rec != nil {
+		d.setLastDrill(t.Name, rec.Finished)
+	}
+}
+
 func (d *daemon) configured(name string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -380,12 +457,20 @@ func (d *daemon) addTargets(ctx context.Context, st, old *state) {
 				d.m.removeTarget(t.Name)
 				d.mu.Lock()
 				delete(d.lastSuccess, t.Name)
+				delete(d.lastDrill, t.Name)
 				d.mu.Unlock()
 			}
 		}
 	}
+	now := d.o.Clock.Now()
+	for i := range st.cfg.Targets {
+		d.m.schedules(&st.cfg.Targets[i], now)
+	}
 	for _, name := range added {
 		t := st.target(name)
+		if t.Drill != nil {
+			go d.seedDrill(ctx, st, t)
+		}
 		go func() {
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()

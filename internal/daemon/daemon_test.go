@@ -94,6 +94,13 @@ type testDaemon struct {
 
 func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 	t.Helper()
+	return startDaemonWith(t, cfgYAML, nil, block...)
+}
+
+// startDaemonWith is startDaemon with mod applied to the application layer
+// and the options before the daemon starts.
+func startDaemonWith(t *testing.T, cfgYAML string, mod func(*app.App, *daemon.Options), block ...string) *testDaemon {
+	t.Helper()
 	dir := t.TempDir()
 	td := &testDaemon{
 		clk:    testenv.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)),
@@ -115,14 +122,14 @@ func startDaemon(t *testing.T, cfgYAML string, block ...string) *testDaemon {
 	td.write(t, cfgYAML)
 	ctx, cancel := context.WithCancel(context.Background())
 	td.cancel = cancel
-	go func() {
-		log := slog.New(slog.NewTextHandler(td.logs, nil))
-		a := &app.App{Log: log}
-		td.done <- daemon.Run(ctx, daemon.Options{
-			ConfigPath: td.cfg, Load: a.DaemonLoader(td.cfg, td.fb.run, nil), Listener: ln, Reload: td.reload, Clock: td.clk,
-			Log: log,
-		})
-	}()
+	log := slog.New(slog.NewTextHandler(td.logs, nil))
+	a := &app.App{Log: log}
+	o := daemon.Options{ConfigPath: td.cfg, Listener: ln, Reload: td.reload, Clock: td.clk, Log: log}
+	if mod != nil {
+		mod(a, &o)
+	}
+	o.Load = a.DaemonLoader(td.cfg, td.fb.run, nil)
+	go func() { td.done <- daemon.Run(ctx, o) }()
 	t.Cleanup(func() {
 		cancel()
 		for _, ch := range td.fb.block {

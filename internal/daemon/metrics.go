@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/drill"
+	"github.com/rdbak/rdbak/schedule"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -33,6 +37,13 @@ type metrics struct {
 	reloads       *prometheus.CounterVec   // result
 	lastReload    prometheus.Gauge
 	leader        prometheus.Gauge
+
+	drills           *prometheus.CounterVec   // target, result
+	drillLastSuccess *prometheus.GaugeVec     // target
+	drillDuration    *prometheus.HistogramVec // target
+	interval         *prometheus.GaugeVec     // target
+	drillInterval    *prometheus.GaugeVec     // target
+	buildInfo        *prometheus.GaugeVec     // version
 }
 
 // perTarget are the vectors with a target label, for adding and removing
@@ -42,10 +53,11 @@ func (m *metrics) perTarget() []interface {
 } {
 	return []interface {
 		DeletePartialMatch(prometheus.Labels) int
-	}{m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.structure, m.skipped, m.pruneDeleted, m.pruneFailures, m.heartbeatFail}
+	}{m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.structure, m.skipped, m.pruneDeleted, m.pruneFailures, m.heartbeatFail,
+		m.drills, m.drillLastSuccess, m.drillDuration, m.interval, m.drillInterval}
 }
 
-func newMetrics() *metrics {
+func newMetrics(version string) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		backups: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -96,13 +108,38 @@ func newMetrics() *metrics {
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rdbak_leader", Help: "1 when this replica schedules backups (the leader, or leader election is off).",
 		}),
+		drills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rdbak_drill_total", Help: "Restore drills by outcome (result is success or failure): the latest backup loaded into a scratch server and checked.",
+		}, []string{"target", "result"}),
+		drillLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rdbak_drill_last_success_timestamp_seconds",
+			Help: "When the newest successful restore drill of the target finished (Unix time); read from storage at start. Alert on its age.",
+		}, []string{"target"}),
+		drillDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rdbak_drill_duration_seconds",
+			Help:    "Duration of restore drills, successful or not: fetch and verify, load into the scratch server, checks.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200},
+		}, []string{"target"}),
+		interval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rdbak_backup_schedule_interval_seconds",
+			Help: "The longest gap between two scheduled backups of the target: the age of the last success beyond which a backup is overdue.",
+		}, []string{"target"}),
+		drillInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rdbak_drill_schedule_interval_seconds",
+			Help: "The longest gap between two scheduled drills of the target; absent for targets without a drill schedule.",
+		}, []string{"target"}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "rdbak_build_info", Help: "Always 1; the version label is this rdbak's.",
+		}, []string{"version"}),
 	}
 	m.reg.MustRegister(m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.structure, m.skipped,
 		m.pruneDeleted, m.pruneFailures, m.heartbeatFail, m.reloads, m.lastReload, m.leader,
+		m.drills, m.drillLastSuccess, m.drillDuration, m.interval, m.drillInterval, m.buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{resultSuccess, resultFailure} {
 		m.reloads.WithLabelValues(r)
 	}
+	m.buildInfo.WithLabelValues(version).Set(1)
 	return m
 }
 
@@ -118,6 +155,40 @@ func (m *metrics) addTarget(target string) {
 	m.pruneDeleted.WithLabelValues(target, "orphan")
 	m.pruneFailures.WithLabelValues(target)
 	m.heartbeatFail.WithLabelValues(target)
+	for _, r := range []string{resultSuccess, resultFailure} {
+		m.drills.WithLabelValues(target, r)
+	}
+}
+
+// schedules sets the schedule interval gauges of t at now; a target
+// without a (drill) schedule has no such series.
+func (m *metrics) schedules(t *Target, now time.Time) {
+	drills := t.DrillSchedule
+	if t.Drill == nil {
+		drills = schedule.Spec{}
+	}
+	for _, s := range []struct {
+		v    *prometheus.GaugeVec
+		spec schedule.Spec
+	}{{m.interval, t.Schedule}, {m.drillInterval, drills}} {
+		if iv := s.spec.MaxInterval(now); iv > 0 {
+			s.v.WithLabelValues(t.Name).Set(iv.Seconds())
+		} else {
+			s.v.DeleteLabelValues(t.Name)
+		}
+	}
+}
+
+// drill records one drill's outcome.
+func (m *metrics) drill(target string, rec *drill.Record) {
+	result := resultFailure
+	if rec != nil && rec.OK() {
+		result = resultSuccess
+	}
+	m.drills.WithLabelValues(target, result).Inc()
+	if rec != nil {
+		m.drillDuration.WithLabelValues(target).Observe(rec.DurationSeconds)
+	}
 }
 
 // removeTarget drops the series of a target no longer configured, so that

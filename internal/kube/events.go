@@ -15,6 +15,8 @@ import (
 const (
 	ReasonBackupSucceeded = "BackupSucceeded"
 	ReasonBackupFailed    = "BackupFailed"
+	ReasonDrillSucceeded  = "DrillSucceeded"
+	ReasonDrillFailed     = "DrillFailed"
 )
 
 // Recorder writes Events about one object, for `kubectl describe` and
@@ -69,10 +71,18 @@ func (r *Recorder) Record(ctx context.Context, reason, message string, warning b
 		Count:               1,
 		ReportingController: "rdbak.io/rdbak",
 		ReportingInstance:   host,
-		Action:              "Backup",
+		Action:              action(reason),
 	}
 	if _, err := r.client.Clientset.CoreV1().Events(r.ref.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("record event %s on %s %s/%s: %w", reason, strings.ToLower(r.ref.Kind), r.ref.Namespace, r.ref.Name, err)
 	}
 	return nil
+}
+
+// action is the Event's action: Drill for the drill reasons, else Backup.
+func action(reason string) string {
+	if strings.HasPrefix(reason, "Drill") {
+		return "Drill"
+	}
+	return "Backup"
 }

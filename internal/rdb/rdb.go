@@ -253,9 +253,11 @@ type parser struct {
 // keyPrefix records the per-key opcodes seen since the last key.
 type keyPrefix struct {
 	expire bool
-	any    bool
-	meta   bool // KEY_META came last: the loader reads the type right after it
-	name   string
+	// expireMs is the key's expire time (Unix ms) when expire is set.
+	expireMs int64
+	any      bool
+	meta     bool // KEY_META came last: the loader reads the type right after it
+	name     string
 }
 
 func (p *parser) run() error {
@@ -273,7 +275,7 @@ func (p *parser) run() error {
 			return fmt.Errorf("read opcode: %w", err)
 		}
 		if t < opKeyMeta {
-			if err := p.keyValue(t, pre.expire); err != nil {
+			if err := p.keyValue(t, pre.expire, pre.expireMs); err != nil {
 				return fmt.Errorf("read key of type %d (%s) at offset %d: %w", t, p.typeName(t), start, err)
 			}
 			pre = keyPrefix{}
@@ -292,8 +294,13 @@ func (p *parser) run() error {
 		}
 		switch t {
 		case opExpire, opExpireMs, opIdle, opFreq, opKeyMeta:
-			err = p.keyOpcode(t)
-			pre = keyPrefix{expire: pre.expire || t == opExpire || t == opExpireMs, any: true, meta: t == opKeyMeta, name: opName(t)}
+			var ms int64
+			ms, err = p.keyOpcode(t)
+			next := keyPrefix{expire: pre.expire, expireMs: pre.expireMs, any: true, meta: t == opKeyMeta, name: opName(t)}
+			if t == opExpire || t == opExpireMs {
+				next.expire, next.expireMs = true, ms
+			}
+			pre = next
 		default:
 			if pre.any {
 				return p.corrupt("%s not followed by a key", pre.name)
@@ -350,31 +357,32 @@ func (p *parser) header() error {
 	return nil
 }
 
-// keyOpcode consumes an opcode that describes the key that follows it.
-func (p *parser) keyOpcode(t byte) error {
+// keyOpcode consumes an opcode that describes the key that follows it,
+// returning the expire time in Unix ms for the expire opcodes.
+func (p *parser) keyOpcode(t byte) (int64, error) {
 	switch t {
 	case opExpire:
 		b, err := p.next(4)
-		if err == nil && p.walk != nil {
-			p.walk.expireMs = int64(int32(binary.LittleEndian.Uint32(b))) * 1000
+		if err != nil {
+			return 0, err
 		}
-		return err
+		return int64(int32(binary.LittleEndian.Uint32(b))) * 1000, nil
 	case opExpireMs:
-		// Little-endian from version 9, host order before: same 8 bytes
-		// on the little-endian machines Redis runs on.
+		// Little-endian from version 9, host order before: the same bytes
+		// on the little-endian hosts Redis runs on.
 		b, err := p.next(8)
-		if err == nil && p.walk != nil {
-			p.walk.expireMs = int64(binary.LittleEndian.Uint64(b))
+		if err != nil {
+			return 0, err
 		}
-		return err
+		return int64(binary.LittleEndian.Uint64(b)), nil
 	case opIdle:
 		_, err := p.length()
-		return err
+		return 0, err
 	case opFreq:
-		return p.skip(1)
+		return 0, p.skip(1)
 	}
 	if p.walk != nil {
-		return p.corrupt("KEY_META (key metadata, Redis 8.6+) cannot be replayed by this rdbak")
+		return 0, p.corrupt("KEY_META (key metadata, Redis 8.6+) cannot be replayed by this rdbak")
 	}
 	// KEY_META: a class count, then per class a 4-byte class spec and a
 	// module-style item list (src/keymeta.c rdbSaveKeyMetadata).
@@ -384,7 +392,7 @@ func (p *parser) keyOpcode(t byte) error {
 			err = p.skipModuleItems()
 		}
 	}
-	return err
+	return 0, err
 }
 
 // record consumes an opcode that stands on its own.
@@ -480,7 +488,7 @@ func (p *parser) selectDB(idx int) error {
 }
 
 // keyValue consumes a key of type t and its value.
-func (p *parser) keyValue(t byte, expire bool) error {
+func (p *parser) keyValue(t byte, expire bool, expireMs int64) error {
 	if err := p.checkType(t); err != nil {
 		return err
 	}
@@ -492,7 +500,7 @@ func (p *parser) keyValue(t byte, expire bool) error {
 	start := p.offset() - 1 // the type byte
 	var name string
 	var err error
-	if p.obs != nil {
+	if p.obs != nil && p.obs.names {
 		name, err = p.keyName()
 	} else {
 		_, err = p.skipString()
@@ -505,12 +513,19 @@ func (p *parser) keyValue(t byte, expire bool) error {
 		return err
 	}
 	if p.walk != nil {
-		if err := p.walkKey(start, keyEnd, t); err != nil {
+		ms := expireMs
+		if !expire {
+			ms = 0
+		}
+		if err := p.walkKey(start, keyEnd, t, ms); err != nil {
 			return err
 		}
 	}
 	if p.obs != nil {
-		p.obs.key(p.info.DBs[p.cur].Index, name, p.typeName(t), p.offset()-start)
+		if !expire {
+			expireMs = 0
+		}
+		p.obs.key(p.info.DBs[p.cur].Index, name, p.typeName(t), p.offset()-start, expireMs)
 	}
 	db := &p.info.DBs[p.cur]
 	db.Keys++

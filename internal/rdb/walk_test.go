@@ -3,154 +3,113 @@ package rdb
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"os"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/rdbak/rdbak/internal/testenv"
 )
 
-// TestWalkMatchesDump cuts every key of a real server's RDB, on every
-// version, and checks that the DUMP payload built from it is byte for byte
-// the server's own DUMP of the key, that the expiry is the server's, and
-// that the same keys RESTOREd into an empty server give the same dataset.
-func TestWalkMatchesDump(t *testing.T) {
-	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
-		src := testenv.StartRedis(t, testenv.RedisOptions{Server: s})
-		testenv.FillAllTypes(t, src, 1)
-		testenv.FillVersionTypes(t, src)
-		data, err := os.ReadFile(bgsave(t, src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := testenv.StartRedis(t, testenv.RedisOptions{Server: s})
-		ctx := context.Background()
-		clients := map[string]*redis.Client{}
-		client := func(r *testenv.Redis, db int) *redis.Client {
-			key := r.Addr + "/" + string(rune('0'+db))
-			if c := clients[key]; c != nil {
-				return c
-			}
-			c := redis.NewClient(&redis.Options{Addr: r.Addr, DB: db})
-			t.Cleanup(func() { _ = c.Close() })
-			clients[key] = c
-			return c
-		}
-		var keys, functions int
-		info, err := Walk(bytes.NewReader(data), WalkFuncs{
-			Key: func(e *Entry) error {
-				keys++
-				sc := client(src, e.DB)
-				want, err := sc.Dump(ctx, string(e.Key)).Bytes()
-				if err != nil {
-					t.Fatalf("DUMP %q: %v", e.Key, err)
-				}
-				got := DumpPayload(nil, e.Value, info0(data))
-				if !bytes.Equal(got, want) {
-					t.Errorf("db %d key %q (%s): payload differs from DUMP (%d vs %d bytes)", e.DB, e.Key, e.Type, len(got), len(want))
-				}
-				exp, err := sc.PExpireTime(ctx, string(e.Key)).Result()
-				if err == nil && exp > 0 && exp.Milliseconds() != e.ExpireMs {
-					t.Errorf("key %q: expiry %d, server says %d", e.Key, e.ExpireMs, exp.Milliseconds())
-				}
-				if e.ExpireMs == 0 && exp > 0 {
-					t.Errorf("key %q: no expiry read, server has %v", e.Key, exp)
-				}
-				return client(dst, e.DB).RestoreReplace(ctx, string(e.Key), 0, string(DumpPayload(nil, e.Value, info0(data)))).Err()
-			},
-			Function: func(f Function) error {
-				functions++
-				return client(dst, 0).FunctionLoadReplace(ctx, f.Code).Err()
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if keys != int(info.KeysTotal()) || keys < 100 {
-			t.Errorf("walked %d keys, the file holds %d", keys, info.KeysTotal())
-		}
-		if s.HasFunctions() && functions != 1 {
-			t.Errorf("walked %d function libraries, want 1", functions)
-		}
-		// Expiries were not replayed here (ttl 0): compare the values.
-		if got, want := digestNoTTL(t, dst), digestNoTTL(t, src); got != want {
-			t.Errorf("restored dataset digest %s, source %s", got, want)
-		}
-	})
-}
-
-// info0 is the RDB version in the file's header.
-func info0(data []byte) int {
-	v := 0
-	for _, c := range data[5:9] {
-		v = v*10 + int(c-'0')
+// TestWalkReportsExpiresAndKinds checks the expire times Walk decodes from
+// every expire opcode form.
+func TestWalkReportsExpiresAndKinds(t *testing.T) {
+	b := newRDB(9).aux("redis-ver", "5.0.0").selectDB(2).resize(3, 2)
+	b.expireMs(1_700_000_000_123).set("ms", "v")
+	b.expireSec(1_700_000_001).set("sec", "v")
+	b.set("none", "v")
+	var got []Key
+	info, err := Walk(bytes.NewReader(b.end(true)), func(k Key) { got = append(got, k) })
+	if err != nil {
+		t.Fatalf("Walk: %v", err)
 	}
-	return v
+	want := []Key{
+		{DB: 2, Kind: KindString, Expires: true, ExpireMs: 1_700_000_000_123},
+		{DB: 2, Kind: KindString, Expires: true, ExpireMs: 1_700_000_001_000},
+		{DB: 2, Kind: KindString},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("keys = %v, want %v", got, want)
+	}
+	if info.KeysTotal() != 3 {
+		t.Errorf("KeysTotal = %d, want 3", info.KeysTotal())
+	}
 }
 
-// digestNoTTL is DEBUG DIGEST after PERSIST on a copy: keys and values
-// only. It persists the keys of r in every db.
-func digestNoTTL(t *testing.T, r *testenv.Redis) string {
-	t.Helper()
-	ctx := context.Background()
-	for _, db := range []int{0, 1, 3} {
-		c := redis.NewClient(&redis.Options{Addr: r.Addr, DB: db})
-		iter := c.Scan(ctx, 0, "*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Persist(ctx, iter.Val())
+func TestKindOf(t *testing.T) {
+	for enc, want := range map[string]string{
+		"string": KindString, "list-quicklist-2": KindList, "list-ziplist": KindList, "set-intset": KindSet,
+		"set-listpack": KindSet, "zset-2": KindZset, "zset-listpack": KindZset, "hash-listpack-ex": KindHash,
+		"hash-metadata": KindHash, "valkey-hash-2": KindHash, "stream-listpacks-3": KindStream,
+		"module-2": KindModule, "array": KindUnknown, "unknown": KindUnknown,
+	} {
+		if got := KindOf(enc); got != want {
+			t.Errorf("KindOf(%q) = %q, want %q", enc, got, want)
+		}
+	}
+}
+
+// TestWalkMatchesServer checks, on every server, that Walk counts per db
+// and kind what the server holds, and the expire times it reports.
+func TestWalkMatchesServer(t *testing.T) {
+	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		r := testenv.StartRedis(t, testenv.RedisOptions{Server: s})
+		testenv.FillAllTypes(t, r, 1)
+		testenv.FillVersionTypes(t, r)
+		c := r.Client(t)
+		ctx := context.Background()
+		want := map[string]int{}
+		wantExpire := map[string]int64{}
+		for _, db := range []int{0, 1, 3} {
+			if err := c.Do(ctx, "SELECT", db).Err(); err != nil {
+				t.Fatal(err)
+			}
+			keys, err := c.Keys(ctx, "*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				typ := c.Type(ctx, k).Val()
+				want[fmt.Sprintf("db%d %s", db, typ)]++
+				if c.PTTL(ctx, k).Val() <= 0 {
+					continue
+				}
+				wantExpire[fmt.Sprintf("db%d %s", db, k)] = -1 // PEXPIRETIME is 7.0+
+				if s.AtLeast(7, 0) {
+					wantExpire[fmt.Sprintf("db%d %s", db, k)] = c.PExpireTime(ctx, k).Val().Milliseconds()
+				}
+			}
 		}
 		_ = c.Close()
-	}
-	return r.Digest(t)
-}
-
-func TestWalkCallbackError(t *testing.T) {
-	r := testenv.StartRedis(t, testenv.RedisOptions{})
-	testenv.FillAllTypes(t, r, 1)
-	data, err := os.ReadFile(bgsave(t, r))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := errors.New("stop here")
-	n := 0
-	_, err = Walk(bytes.NewReader(data), WalkFuncs{Key: func(*Entry) error {
-		n++
-		if n == 10 {
-			return stop
+		path := bgsave(t, r)
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	}})
-	if !errors.Is(err, stop) || n != 10 {
-		t.Errorf("Walk = %v after %d keys, want the callback's error after 10", err, n)
-	}
-	// A truncated file is an error, never accepted on its checksum.
-	_, err = Walk(bytes.NewReader(data[:len(data)/2]), WalkFuncs{Key: func(*Entry) error { return nil }})
-	if !errors.Is(err, ErrCorrupt) {
-		t.Errorf("Walk of a truncated file = %v, want ErrCorrupt", err)
-	}
-}
-
-func TestDecodeString(t *testing.T) {
-	tests := []struct {
-		in   []byte
-		want string
-	}{
-		{[]byte{3, 'a', 'b', 'c'}, "abc"},
-		{[]byte{0x40, 2, 'h', 'i'}, "hi"},
-		{[]byte{0x80, 0, 0, 0, 1, 'x'}, "x"},
-		{[]byte{0xc0, 0xfe}, "-2"},
-		{[]byte{0xc1, 0x39, 0x30}, "12345"},
-		{[]byte{0xc2, 0x15, 0xcd, 0x5b, 0x07}, "123456789"},
-	}
-	for _, tt := range tests {
-		got, err := decodeString(tt.in)
-		if err != nil || string(got) != tt.want {
-			t.Errorf("decodeString(%x) = %q, %v; want %q", tt.in, got, err, tt.want)
+		defer f.Close()
+		got := map[string]int{}
+		var expiring []int64
+		if _, err := Walk(f, func(k Key) {
+			got[fmt.Sprintf("db%d %s", k.DB, k.Kind)]++
+			if k.Expires {
+				expiring = append(expiring, k.ExpireMs)
+			}
+		}); err != nil {
+			t.Fatalf("Walk: %v", err)
 		}
-	}
-	if _, err := decodeString([]byte{0xc5}); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("unknown encoding: err = %v", err)
-	}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("kinds per db = %v, want %v", got, want)
+		}
+		if len(expiring) != len(wantExpire) {
+			t.Errorf("%d keys with an expire, want %d", len(expiring), len(wantExpire))
+		}
+		times := map[int64]bool{}
+		for _, ms := range wantExpire {
+			times[ms] = true
+		}
+		for _, ms := range expiring {
+			if s.AtLeast(7, 0) && !times[ms] {
+				t.Errorf("expire time %d is not one the server reports", ms)
+			}
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -14,10 +15,20 @@ import (
 // Manifests is rdbak list's table of backups at now; wide adds the stored
 // size, compression, Redis version, source and duration.
 func Manifests(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time) error {
+	return ManifestsWithDrills(w, ms, wide, now, nil)
+}
+
+// ManifestsWithDrills is Manifests with a LAST DRILL column from drills
+// (each backup's newest drill by target/id; none when nil): rdbak list
+// --drills.
+func ManifestsWithDrills(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time, drills map[string]*app.DrillSummary) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	head := "TARGET\tID\tCREATED\tAGE\tRDB SIZE\tKEYS"
 	if wide {
 		head += "\tSTORED\tCOMPRESSION\tREDIS\tSOURCE\tDURATION"
+	}
+	if drills != nil {
+		head += "\tLAST DRILL"
 	}
 	fmt.Fprintln(tw, head)
 	for _, m := range ms {
@@ -26,6 +37,13 @@ func Manifests(w io.Writer, ms []*storage.Manifest, wide bool, now time.Time) er
 		if wide {
 			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s", Bytes(m.Data.StoredSize), m.Data.Compression.Codec,
 				m.Redis.String(), m.Source.Origin, m.Finished.Sub(m.Created).Round(time.Millisecond))
+		}
+		if drills != nil {
+			cell := "-"
+			if d := drills[m.Target+"/"+m.ID]; d != nil {
+				cell = d.Result + " " + Age(now.Sub(d.Time)) + " ago"
+			}
+			fmt.Fprintf(tw, "\t%s", cell)
 		}
 		fmt.Fprintln(tw)
 	}

@@ -31,7 +31,7 @@ func Outcomes(w io.Writer, outs []app.Outcome) error {
 // Statuses is rdbak status's table at now.
 func Statuses(w io.Writer, out []app.TargetStatus, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tBACKUPS\tLAST SUCCESS\tAGE\tNEXT RUN\tSCHEDULE")
+	fmt.Fprintln(tw, "TARGET\tBACKUPS\tLAST SUCCESS\tAGE\tNEXT RUN\tSCHEDULE\tLAST DRILL")
 	for _, s := range out {
 		last, age, next := "-", "-", "-"
 		if s.LastSuccess != nil {
@@ -40,7 +40,11 @@ func Statuses(w io.Writer, out []app.TargetStatus, now time.Time) error {
 		if s.NextRun != nil {
 			next = s.NextRun.Format(time.RFC3339) + " (in " + Age(s.NextRun.Sub(now)) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", s.Target, s.Backups, last, age, next, OrDash(s.Schedule))
+		drill := "-"
+		if d := s.LastDrill; d != nil {
+			drill = d.Result + " " + Age(now.Sub(d.Time)) + " ago (" + d.BackupID + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Target, s.Backups, last, age, next, OrDash(s.Schedule), drill)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

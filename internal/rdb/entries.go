@@ -6,7 +6,7 @@ import (
 	"io"
 )
 
-// Entry is one key of an RDB file, as Walk hands it out: enough to send
+// Entry is one key of an RDB file, as Entries hands it out: enough to send
 // RESTORE key ttl payload REPLACE ABSTTL.
 type Entry struct {
 	DB  int
@@ -24,14 +24,14 @@ type Entry struct {
 // LOAD takes it.
 type Function struct{ Code string }
 
-// WalkFuncs receives what Walk reads. Slices in an Entry are valid only
+// EntryFuncs receives what Entries reads. Slices in an Entry are valid only
 // until the callback returns.
-type WalkFuncs struct {
+type EntryFuncs struct {
 	Key      func(e *Entry) error
 	Function func(f Function) error // nil: function records are skipped
 }
 
-// Walk reads one RDB file from r and hands every key to fn.Key as it goes:
+// Entries reads one RDB file from r and hands every key to fn.Key as it goes:
 // its db, name, expiry and value bytes, cut from the stream without
 // decoding the value. It checks the file as Copy does, but strictly: a
 // record it cannot parse is an error, never a checksum-only acceptance,
@@ -41,7 +41,7 @@ type WalkFuncs struct {
 //
 // Memory: one buffer, plus the largest single key and value (a RESTORE
 // payload is sent whole).
-func Walk(r io.Reader, fn WalkFuncs) (Info, error) {
+func Entries(r io.Reader, fn EntryFuncs) (Info, error) {
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
 	t := &tape{}
@@ -58,12 +58,11 @@ func Walk(r io.Reader, fn WalkFuncs) (Info, error) {
 	return p.info, err
 }
 
-// walker is Walk's state in the parser.
+// walker is Entries' state in the parser.
 type walker struct {
-	tape     *tape
-	fn       WalkFuncs
-	expireMs int64
-	entry    Entry
+	tape  *tape
+	fn    EntryFuncs
+	entry Entry
 }
 
 // tape keeps the bytes the stream has read from a file offset on, so that
@@ -105,7 +104,7 @@ func (t *tape) span(from, to int64) []byte { return t.buf[from-t.base : to-t.bas
 
 // walkKey hands the key at file offsets typeAt (its type byte), keyEnd (the
 // end of its name) and the current offset (the end of its value) to fn.
-func (p *parser) walkKey(typeAt, keyEnd int64, typ byte) error {
+func (p *parser) walkKey(typeAt, keyEnd int64, typ byte, expireMs int64) error {
 	w := p.walk
 	name, err := decodeString(w.tape.span(typeAt+1, keyEnd))
 	if err != nil {
@@ -113,15 +112,14 @@ func (p *parser) walkKey(typeAt, keyEnd int64, typ byte) error {
 	}
 	value := append(w.entry.Value[:0], typ)
 	value = append(value, w.tape.span(keyEnd, p.offset())...)
-	w.entry = Entry{DB: p.info.DBs[p.cur].Index, Key: name, ExpireMs: w.expireMs, Value: value, Type: p.typeName(typ)}
-	w.expireMs = 0
+	w.entry = Entry{DB: p.info.DBs[p.cur].Index, Key: name, ExpireMs: expireMs, Value: value, Type: p.typeName(typ)}
 	if err := w.fn.Key(&w.entry); err != nil {
 		return &callbackError{err}
 	}
 	return nil
 }
 
-// callbackError carries an error of a Walk callback through the parser
+// callbackError carries an error of an Entries callback through the parser
 // unchanged.
 type callbackError struct{ err error }
 
