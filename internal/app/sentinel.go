@@ -189,7 +189,7 @@ func nodeState(ctx context.Context, o SentinelOptions, r redis.Instance, master 
 	switch {
 	case rep.IsMaster():
 		n.Problem = "reports role master"
-	case rep.MasterSyncInProgress:
+	case rep.SyncInProgress:
 		n.Problem = "in a full sync from its master"
 	case !sameNode(net.JoinHostPort(rep.MasterHost, rep.MasterPort), master):
 		n.Problem = "replicates from " + net.JoinHostPort(rep.MasterHost, rep.MasterPort) + ", not the master " + master

@@ -36,16 +36,6 @@ func sentinelTarget(t *testing.T, s *testenv.ReplicaSet, dataPassword string) *c
 			PasswordFile: write("sentinel", s.SentinelPassword)}}
 }
 
-func openRepo(t *testing.T) *storage.Repo {
-	t.Helper()
-	repo, err := storage.Open(t.Context(), "file://"+t.TempDir(), storage.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = repo.Close() })
-	return repo
-}
-
 // loadedDigest loads the backup of m into a fresh server of srv and
 // returns its DEBUG DIGEST.
 func loadedDigest(t *testing.T, repo *storage.Repo, m *storage.Manifest, srv testenv.Server) string {

@@ -160,7 +160,7 @@ func (s *replicaSet) member(ctx context.Context, addr string) restore.SetMember 
 		return m
 	}
 	r := in.Replication
-	m.Master, m.LinkUp, m.Syncing, m.ReplID, m.Keys = r.IsMaster(), r.MasterLinkUp, r.MasterSyncInProgress, r.MasterReplID, in.DBKeys()
+	m.Master, m.LinkUp, m.Syncing, m.ReplID, m.Keys = r.IsMaster(), r.MasterLinkUp, r.SyncInProgress, r.MasterReplID, in.DBKeys()
 	if d, err := c.Digest(ctx); err == nil {
 		m.Digest = d
 	} else if !errors.Is(err, redis.ErrUnknownCommand) && !errors.Is(err, redis.ErrNoPerm) && !strings.Contains(err.Error(), "DEBUG command not allowed") {

@@ -164,14 +164,17 @@ func TestLoadExample(t *testing.T) {
 	if want := "s3://my-bucket/prod?region=eu-west-1"; f.Storage != want {
 		t.Errorf("storage = %q, want %q", f.Storage, want)
 	}
-	if len(f.Targets) != 5 || f.Targets[1].Storage != "file:///var/backups/rdbak" || f.Targets[1].Timeout != 30*time.Minute {
-		t.Errorf("targets = %+v, want cache, sessions (own storage, 30m timeout) and exchange", f.Targets)
+	if len(f.Targets) != 6 || f.Targets[1].Storage != "file:///var/backups/rdbak" || f.Targets[1].Timeout != 30*time.Minute {
+		t.Errorf("targets = %+v, want cache, sessions (own storage, 30m timeout), exchange and orders", f.Targets)
 	}
 	if k := f.Targets[2].Kubernetes; k == nil || k.StatefulSet != "redis-master" || f.Targets[2].Source != SourceFile {
 		t.Errorf("exchange target = %+v, want a kubernetes statefulset with the file source", f.Targets[2])
 	}
-	if s := f.Targets[3].Sentinel; s == nil || len(s.Addresses) != 3 || s.MasterName != "mymaster" || f.Targets[3].Source != SourceReplication {
-		t.Errorf("orders target = %+v, want a sentinel set of 3 Sentinels over replication", f.Targets[3])
+	if c := f.Targets[3].Cluster; c.Concurrency != 2 || c.Stagger != 2*time.Second || c.Prefer != "replica" || c.SingleNode {
+		t.Errorf("orders cluster = %+v, want concurrency 2, stagger 2s, prefer replica", c)
+	}
+	if s := f.Targets[4].Sentinel; s == nil || len(s.Addresses) != 3 || s.MasterName != "mymaster" || f.Targets[4].Source != SourceReplication {
+		t.Errorf("ledger target = %+v, want a sentinel set of 3 Sentinels over replication", f.Targets[4])
 	}
 }
 

@@ -160,6 +160,3 @@ func (c *Client) Digest(ctx context.Context) (string, error) {
 	}
 	return d, nil
 }
-
-// Addr is the address the client dials.
-func (c *Client) Addr() string { return c.rdb.Options().Addr }
