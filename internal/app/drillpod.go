@@ -108,12 +108,14 @@ func (a *App) startDrillPod(ctx context.Context, plan *drillPodPlan, file string
 }
 
 // waitAnswering waits until the pod's server answers through the forward
-// (it starts once the file is complete): loading counts as answering.
+// (it starts once the file is complete): loading counts as answering. A
+// port-forward ends at the first connection the pod refuses, so each
+// refused attempt is retried through a new one.
 func (p *podScratch) waitAnswering(ctx context.Context) error {
-	c := redis.New(redis.Options{Addr: p.fwd.Addr})
-	defer c.Close()
 	for {
+		c := redis.New(redis.Options{Addr: p.fwd.Addr})
 		_, err := c.Info(ctx, "persistence")
+		c.Close()
 		if err == nil || errors.Is(err, redis.ErrLoading) {
 			return nil
 		}
@@ -124,6 +126,12 @@ func (p *podScratch) waitAnswering(ctx context.Context) error {
 			return fmt.Errorf("wait for the scratch pod's server to start: %w (last: %w)", context.Cause(ctx), err)
 		case <-time.After(500 * time.Millisecond):
 		}
+		_ = p.fwd.Close()
+		fwd, ferr := p.scr.Forward(ctx)
+		if ferr != nil {
+			return ferr
+		}
+		p.fwd = fwd
 	}
 }
 
