@@ -13,6 +13,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rdbak/rdbak/drill"
@@ -170,4 +171,52 @@ func drillRecord(t *testing.T, dir string) drill.Record {
 		t.Fatalf("%s: %v", matches[0], err)
 	}
 	return r
+}
+
+// TestDeployDrill drills from the shipped CronJob, in rdbak's own image
+// (no redis-server): drill.runner auto takes a scratch pod in the target's
+// namespace, allowed by deploy/base/drill, and deletes it afterwards.
+func TestDeployDrill(t *testing.T) {
+	image := restoreImage(t)
+	target := testcluster.New(t)
+	home := target.NewNamespace(t)
+	store := startNodeMinIO(t, target.Cluster)
+	deployRedis(t, target)
+
+	cfg := deployConfig(store.url, target.Name)
+	dirs := []string{"examples/cronjob", "base/drill"}
+	api := apiServerEnv(t, home.Cluster, "CronJob", "/spec/jobTemplate/spec/template/spec")
+	home.Apply(t, kustomizeOverlay(t, home.Cluster, dirs[:1], home.Name, target.Name, image, cfg, api))
+
+	jobFromCronJob(t, home, "rdbak-redis", "backup")
+	if got := waitJob(t, home, "backup"); got != batchv1.JobComplete {
+		_, log := firstJobPod(t, home, "backup")
+		t.Fatalf("backup job: %s; log:\n%s", got, log)
+	}
+	// Without deploy/base/drill the drill fails, naming the rule to add.
+	jobFromCronJob(t, home, "rdbak-redis", "drill-no-rbac", "drill", "--config", "/etc/rdbak/rdbak.yaml", "--target", "redis")
+	code, log := firstJobPod(t, home, "drill-no-rbac")
+	deleteJob(t, home, "drill-no-rbac")
+	for _, want := range []string{"missing Kubernetes permissions", "create pods in namespace " + target.Name, "pods/portforward"} {
+		if code == 0 || !strings.Contains(log, want) {
+			t.Errorf("drill without deploy/base/drill: exit %d, log does not say %q:\n%s", code, want, log)
+		}
+	}
+
+	home.Apply(t, kustomizeOverlay(t, home.Cluster, dirs, home.Name, target.Name, image, cfg, api))
+	jobFromCronJob(t, home, "rdbak-redis", "drill", "drill", "--config", "/etc/rdbak/rdbak.yaml", "--target", "redis")
+	got := waitJob(t, home, "drill")
+	_, log = firstJobPod(t, home, "drill")
+	if got != batchv1.JobComplete || !strings.Contains(log, "drill succeeded") {
+		t.Fatalf("drill job: %s, want Complete with a successful drill; log:\n%s", got, log)
+	}
+	out := rdbak(t, home, store.env, "describe", "latest", "--storage", store.url, "--target", "redis").ok(t)
+	t.Logf("describe:\n%s", out)
+	pods, err := target.Clientset.CoreV1().Pods(target.Name).List(t.Context(), metav1.ListOptions{LabelSelector: kube.LabelDrillScratch + "=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		t.Errorf("scratch pod %s left after the drill (phase %s)", p.Name, p.Status.Phase)
+	}
 }

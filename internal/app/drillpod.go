@@ -100,6 +100,9 @@ func (a *App) startDrillPod(ctx context.Context, plan *drillPodPlan, file string
 	if err := scr.StreamFile(ctx, f); err != nil {
 		return ps, err
 	}
+	if err := scr.WaitListening(ctx); err != nil {
+		ps.log("could not see the scratch server listen; trying to reach it all the same", "error", err.Error())
+	}
 	if ps.fwd, err = scr.Forward(ctx); err != nil {
 		return ps, err
 	}

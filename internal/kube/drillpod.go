@@ -275,6 +275,16 @@ func (s *Scratch) StreamFile(ctx context.Context, r io.Reader) error {
 	return nil
 }
 
+// WaitListening waits, inside the pod, until its server listens (Redis
+// listens before it loads), so that the port-forward's first connection
+// is not refused. Best effort: an image without grep, or a server that
+// has not started within 30s, returns an error the caller may ignore.
+func (s *Scratch) WaitListening(ctx context.Context) error {
+	// 0100007F:18EB is 127.0.0.1:6379; state 0A is LISTEN.
+	script := `command -v grep >/dev/null || exit 2; i=0; while [ $i -lt 30 ]; do grep -q ':18EB 00000000:0000 0A' /proc/net/tcp && exit 0; sleep 1; i=$((i+1)); done; exit 1`
+	return s.c.Exec(ctx, ExecTarget{Namespace: s.Namespace, Pod: s.Name, Container: drillContainerName, AllowSPDY: true}, []string{"sh", "-c", script}, nil, io.Discard, io.Discard)
+}
+
 // Forward port-forwards to the scratch server.
 func (s *Scratch) Forward(ctx context.Context) (*Forward, error) {
 	return s.c.PortForward(ctx, s.Namespace, s.Name, 6379)
