@@ -42,6 +42,20 @@ type Options struct {
 	// Waiting, when set, replaces the generic reason Progress gives for
 	// the wait before the first byte (e.g. with the configured delay).
 	Waiting string
+	// Part, when set, makes this run one shard of a backup set: the data
+	// object goes into the set's directory under the shard's name, no
+	// manifest is written (Result.Manifest describes the shard for the
+	// set's manifest), and a failure removes this shard's object only.
+	Part *Part
+	// Cluster, when set, is recorded in the manifest: the cluster a
+	// single node was taken from (Partial) and its shard.
+	Cluster *storage.Cluster
+}
+
+// Part places one shard's backup in a set.
+type Part struct {
+	ID    string // the set's id
+	Shard int    // the shard's position in the set manifest
 }
 
 // Progress is updated while a backup runs, for a progress display. Read it
@@ -74,6 +88,10 @@ func waitReason(kind string) string {
 	}
 	return "BGSAVE/fork"
 }
+
+// SetPhase sets the phase, for a caller that sums several backups'
+// progress into one (a cluster backup set).
+func (p *Progress) SetPhase(s string) { p.setPhase(s) }
 
 func (p *Progress) setPhase(s string) {
 	if p != nil {
@@ -116,6 +134,9 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		created = o.Created
 	}
 	id := storage.NewID(created)
+	if o.Part != nil {
+		id = o.Part.ID
+	}
 	res := &Result{}
 
 	if o.Progress != nil {
@@ -155,6 +176,9 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 	}
 	if err != nil {
 		cleanup := context.WithoutCancel(ctx)
+		if o.Part != nil {
+			return nil, errors.Join(err, up.Abort(cleanup), repo.DeleteObject(cleanup, o.Target, id, data.Name))
+		}
 		return nil, errors.Join(err, up.Abort(cleanup), deleteData(cleanup, repo, o.Target, id, data.Name))
 	}
 	res.Stream = o.Now().Sub(streamStart)
@@ -173,6 +197,7 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		RDB:      manifestRDB(info),
 		Data:     data,
 		Rdbak:    storage.Program{Version: o.Version},
+		Cluster:  o.Cluster,
 	}
 	if m.Redis.Version == "" {
 		m.Redis.Version = info.RedisVersion()
@@ -185,9 +210,13 @@ func Run(ctx context.Context, src Source, repo *storage.Repo, o Options) (*Resul
 		m.Redis.ReplID = id
 		m.Redis.ReplOffset, _ = strconv.ParseInt(info.Aux["repl-offset"], 10, 64)
 	}
-	if err := repo.Commit(ctx, m); err != nil {
-		cleanup := context.WithoutCancel(ctx)
-		return nil, errors.Join(err, repo.Delete(cleanup, m))
+	// A shard's backup is committed by the set's manifest, once every
+	// shard is in.
+	if o.Part == nil {
+		if err := repo.Commit(ctx, m); err != nil {
+			cleanup := context.WithoutCancel(ctx)
+			return nil, errors.Join(err, repo.Delete(cleanup, m))
+		}
 	}
 	res.Commit = o.Now().Sub(commitStart)
 	o.Log.DebugContext(ctx, "manifest written", "backup_id", id, "storage", repo.String())
@@ -215,6 +244,9 @@ func dataName(o Options) string {
 	name := storage.DataName(codec.Ext(o.Compression.Codec))
 	if o.Encrypt != nil {
 		name = storage.EncryptedName(name)
+	}
+	if o.Part != nil {
+		name = storage.ShardName(o.Part.Shard, name)
 	}
 	return name
 }

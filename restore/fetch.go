@@ -55,6 +55,10 @@ type FetchOptions struct {
 // encrypted and ids is empty, so a restore fails before it starts.
 func CheckDecryptable(m *storage.Manifest, ids *crypt.Identities) error {
 	if m.Data.Encrypted() && ids.Len() == 0 {
+		if m.IsSet() {
+			return fmt.Errorf("%w: backup set %s is encrypted with %s to %d recipient(s): give the identity that decrypts it with --identity-file (or encryption.identityFile or identitySecret in the config)",
+				ErrNeedIdentity, m.ID, m.Data.Encryption.Scheme, len(m.Data.Encryption.Recipients))
+		}
 		return fmt.Errorf("%w: backup %s is encrypted with %s to %d recipient(s): give the identity that decrypts it with --identity-file (or encryption.identityFile or identitySecret in the config)",
 			ErrNeedIdentity, m.ID, m.Data.Encryption.Scheme, len(m.Data.Encryption.Recipients))
 	}
@@ -72,6 +76,9 @@ func CheckDecryptable(m *storage.Manifest, ids *crypt.Identities) error {
 // encrypted and o has no identity; a failing bucket read or a failing w is
 // returned as such, since the backup may be fine.
 func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Writer, o FetchOptions) (*Report, error) {
+	if err := CheckSingle(m); err != nil {
+		return nil, err
+	}
 	if err := CheckDecryptable(m, o.Identities); err != nil {
 		return nil, err
 	}
@@ -116,6 +123,55 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 	return rep, check(m, rep, stored.sum(), raw.sum())
 }
 
+// ErrSet means a one-object restore (a file, one Redis's data volume) was
+// asked of a cluster backup set.
+var ErrSet = fmt.Errorf("%w: a cluster backup set holds one RDB per shard", ErrBadRequest)
+
+// CheckSingle refuses a cluster backup set where one RDB is needed, and
+// says what restores a set.
+func CheckSingle(m *storage.Manifest) error {
+	if m.IsSet() {
+		return fmt.Errorf("%w: backup %s of %s is a set of %d shards; restore it by key replay with --replay-to URL (into a cluster of any shape or a standalone Redis)",
+			ErrSet, m.ID, m.Target, len(m.Cluster.Shards))
+	}
+	return nil
+}
+
+// Verify reads every object of m (each shard of a set) as Fetch does,
+// checking everything against the manifest, and returns the sums: sizes,
+// and per database the keys and expires.
+func Verify(ctx context.Context, repo *storage.Repo, m *storage.Manifest, o FetchOptions) (*Report, error) {
+	sum := &Report{}
+	dbs := map[int]int{}
+	for i, p := range m.Parts() {
+		rep, err := Fetch(ctx, repo, p, io.Discard, o)
+		if err != nil {
+			if m.IsSet() {
+				return nil, fmt.Errorf("shard %d (%s): %w", i, p.Data.Name, err)
+			}
+			return nil, err
+		}
+		if i == 0 {
+			sum.RDB = rep.RDB
+			sum.RDB.DBs = nil
+		}
+		sum.RDB.Version = max(sum.RDB.Version, rep.RDB.Version)
+		sum.StoredSize += rep.StoredSize
+		sum.RawSize += rep.RawSize
+		for _, db := range rep.RDB.DBs {
+			j, ok := dbs[db.Index]
+			if !ok {
+				j = len(sum.RDB.DBs)
+				dbs[db.Index] = j
+				sum.RDB.DBs = append(sum.RDB.DBs, rdb.DB{Index: db.Index})
+			}
+			sum.RDB.DBs[j].Keys += db.Keys
+			sum.RDB.DBs[j].Expires += db.Expires
+		}
+	}
+	return sum, nil
+}
+
 // decrypt starts decrypting the object; a scheme it does not know or no
 // matching identity is a verification failure of this backup.
 func decrypt(r io.Reader, m *storage.Manifest, ids *crypt.Identities) (io.Reader, error) {
@@ -156,6 +212,17 @@ func CheckIdentity(ctx context.Context, repo *storage.Repo, m *storage.Manifest,
 // without its identity. It neither decrypts nor parses anything, so the RDB,
 // its CRC-64 and key counts are not checked.
 func FetchStored(ctx context.Context, repo *storage.Repo, m *storage.Manifest, counter func(n int)) (*Report, error) {
+	if m.IsSet() {
+		sum := &Report{}
+		for i, p := range m.Parts() {
+			rep, err := FetchStored(ctx, repo, p, counter)
+			if err != nil {
+				return nil, fmt.Errorf("shard %d (%s): %w", i, p.Data.Name, err)
+			}
+			sum.StoredSize += rep.StoredSize
+		}
+		return sum, nil
+	}
 	body, err := repo.OpenData(ctx, m)
 	if err != nil {
 		return nil, err

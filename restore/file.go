@@ -28,6 +28,9 @@ type FileOptions struct {
 // path and fsyncs the directory. A failed or cancelled restore removes the
 // temporary file and leaves path as it was.
 func ToFile(ctx context.Context, repo *storage.Repo, m *storage.Manifest, path string, o FileOptions) (*Report, error) {
+	if err := CheckSingle(m); err != nil {
+		return nil, err
+	}
 	if err := CheckDecryptable(m, o.Identities); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,14 @@ import (
 //	<target>/<id>/manifest.json        written last; a backup without it does not exist
 //	<target>/<id>/drill-<time>-<rand>.json  a restore drill's record (rdbak drill), written
 //	                                   beside the backup it drilled, never rewritten
+//
+// A cluster backup set keeps one object per shard in the same directory,
+// named by the shard's position in the set manifest (cluster.shards, in
+// slot order), so list, retention, gc and --as-of see one backup:
+//
+//	<target>/<id>/shard-0.dump.rdb.<ext>[.age]
+//	<target>/<id>/shard-1.dump.rdb.<ext>[.age]
+//	<target>/<id>/manifest.json        the set manifest, written after every shard
 //
 // An id is the UTC time the backup started, to the microsecond, followed by a
 // short random suffix: 20261122T053012.123456Z-3f9a1c. Ids sort by creation
@@ -139,6 +148,10 @@ func DataName(ext string) string {
 	}
 	return dataBase + "." + ext
 }
+
+// ShardName returns the name of shard i's data object in a backup set,
+// given the one-object name (DataName, EncryptedName).
+func ShardName(i int, name string) string { return "shard-" + strconv.Itoa(i) + "." + name }
 
 // EncryptedName returns the name of the data object name once encrypted
 // (dump.rdb.zst.age), as the age tool names its output.

@@ -16,8 +16,13 @@ const ManifestFormat = 1
 // decompress the object, so it must refuse the manifest and say "upgrade".
 const ManifestFormatEncrypted = 2
 
+// ManifestFormatSet is the format of a cluster backup set's manifest: an
+// rdbak from before sets would find no data object at data.name and call
+// the backup damaged, so it must refuse the manifest and say "upgrade".
+const ManifestFormatSet = 3
+
 // maxManifestFormat is the newest format this build reads.
-const maxManifestFormat = ManifestFormatEncrypted
+const maxManifestFormat = ManifestFormatSet
 
 // Manifest describes one complete backup. It is the last object written, so
 // its presence is what makes a backup exist. It never holds a secret.
@@ -33,6 +38,67 @@ type Manifest struct {
 	RDB    RDB     `json:"rdb"`
 	Data   Data    `json:"data"`
 	Rdbak  Program `json:"rdbak"`
+	// Cluster is set for a backup of a Redis Cluster node: a set of one
+	// RDB per shard, or (Partial) one node taken alone. nil for a
+	// standalone server and in manifests written before clusters.
+	Cluster *Cluster `json:"cluster,omitempty"`
+}
+
+// Cluster describes the cluster a backup was taken from.
+//
+// For a set (Partial false) the manifest's own data, rdb and redis blocks
+// sum up the shards: data.name is empty, data's sizes and rdb's key counts
+// are totals; each shard's own object and checks are in Shards. For a
+// single node (Partial true) the manifest is an ordinary one-object backup
+// and Shards holds that node's shard only: it is not the whole dataset.
+type Cluster struct {
+	Partial bool    `json:"partial"`
+	Shards  []Shard `json:"shards"`
+}
+
+// Shard is one shard of a cluster backup: the slots it served, its master
+// then, the node the snapshot streamed from and why, and, in a set, the
+// shard's own RDB object.
+type Shard struct {
+	// Slots are inclusive slot ranges, [[0,5460],[5462,5462]].
+	Slots      [][2]int `json:"slots"`
+	Master     string   `json:"master"` // node id of the shard's master
+	MasterAddr string   `json:"masterAddr"`
+	Node       string   `json:"node"` // node id the snapshot streamed from
+	NodeAddr   string   `json:"nodeAddr"`
+	Role       string   `json:"role"` // master or replica
+	Reason     string   `json:"reason,omitempty"`
+	Keys       uint64   `json:"keys"`
+	// Source, Redis, RDB and Data are the shard's own, as in a one-object
+	// backup; empty for a single node (the manifest's own are the node's).
+	Source Source `json:"source,omitzero"`
+	Redis  Redis  `json:"redis,omitzero"`
+	RDB    RDB    `json:"rdb,omitzero"`
+	Data   Data   `json:"data,omitzero"`
+}
+
+// IsSet reports whether m is a cluster backup set: one object per shard.
+func (m *Manifest) IsSet() bool { return m.Cluster != nil && !m.Cluster.Partial }
+
+// Parts returns the one-object backups m is made of: m itself, or for a
+// set one manifest per shard with the set's target, id and times and the
+// shard's source, server, RDB and data object. Verify, restore and the
+// data checks of latest work on parts.
+func (m *Manifest) Parts() []*Manifest {
+	if !m.IsSet() {
+		return []*Manifest{m}
+	}
+	out := make([]*Manifest, len(m.Cluster.Shards))
+	for i, s := range m.Cluster.Shards {
+		p := *m
+		p.Format = ManifestFormat
+		if s.Data.Encrypted() {
+			p.Format = ManifestFormatEncrypted
+		}
+		p.Source, p.Redis, p.RDB, p.Data, p.Cluster = s.Source, s.Redis, s.RDB, s.Data, nil
+		out[i] = &p
+	}
+	return out
 }
 
 // Source says where the snapshot came from.

@@ -299,8 +299,12 @@ func targetOrAll(target string) string {
 	return "target " + target
 }
 
-// OpenData opens the stored data object of m.
+// OpenData opens the stored data object of m. A set has one per shard:
+// open those of its Parts.
 func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error) {
+	if m.IsSet() {
+		return nil, fmt.Errorf("backup %s is a cluster backup set of %d shards, one object each: read them one by one (Manifest.Parts)", m.ID, len(m.Cluster.Shards))
+	}
 	key := dataKey(m.Target, m.ID, m.Data.Name)
 	rd, err := r.bucket.NewReader(ctx, key, nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
@@ -319,6 +323,16 @@ func (r *Repo) Delete(ctx context.Context, m *Manifest) error {
 		return r.scrub.err(fmt.Errorf("delete manifest of %s/%s: %w", m.Target, m.ID, err))
 	}
 	return r.scrub.err(r.deletePrefix(ctx, backupDir(m.Target, m.ID)))
+}
+
+// DeleteObject removes one object of backup target/id (a shard of a set
+// that failed); a missing object is not an error.
+func (r *Repo) DeleteObject(ctx context.Context, target, id, name string) error {
+	key := dataKey(target, id, name)
+	if err := r.bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return r.scrub.err(fmt.Errorf("delete %s: %w", key, err))
+	}
+	return nil
 }
 
 func (r *Repo) deletePrefix(ctx context.Context, prefix string) error {

@@ -241,8 +241,18 @@ func (r *Repo) fallback(ctx context.Context, ms []*Manifest) (*Manifest, error) 
 	return nil, ErrNotFound
 }
 
-// checkData reports a missing data object of m as ErrDamaged.
+// checkData reports a missing data object of m (of any shard of a set) as
+// ErrDamaged.
 func (r *Repo) checkData(ctx context.Context, m *Manifest) error {
+	for _, p := range m.Parts() {
+		if err := r.checkObject(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Repo) checkObject(ctx context.Context, m *Manifest) error {
 	key := dataKey(m.Target, m.ID, m.Data.Name)
 	ok, err := r.bucket.Exists(ctx, key)
 	switch {

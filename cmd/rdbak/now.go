@@ -45,6 +45,12 @@ the backup failed (nothing was stored, a retry is safe) and 5 when the
 backup is stored but what follows it failed (a retry would take another
 backup; see the heartbeat, retention or orphan error).
 
+A target that is a Redis Cluster node (cluster_enabled:1) is backed up as
+the whole cluster: one RDB per shard, each from a healthy replica (else its
+master), then one manifest over the set. It refuses while cluster_state is
+not ok or a slot is migrating or importing. --single-node takes the node
+alone; its manifest says the backup is partial.
+
 --all backs up every target of the config file, --concurrency at once
 (default: daemon.concurrency), each followed by what follows it, and prints
 one line per target. It exits 1 if any backup failed, else 5 if what
@@ -102,6 +108,7 @@ follows one failed.`,
 	f.DurationVar(&o.Timeout, "timeout", 0, "give up after this long, e.g. 30m (default: the target's timeout, else none)")
 	f.BoolVar(&o.NoPrune, "no-prune", false, "do not apply the target's retention policy (nor collect orphans) after the backup")
 	f.BoolVar(&all, "all", false, "back up every target of the config file")
+	f.BoolVar(&o.SingleNode, "single-node", false, "for a Redis Cluster node: back up this node alone (a partial backup) instead of the whole cluster")
 	f.IntVar(&concurrency, "concurrency", 0, "with --all: backups at once (default: the config's daemon.concurrency)")
 	addEncryptFlags(cmd, &o.Encrypt)
 	addKubeFlags(cmd, kf, "back up")

@@ -30,9 +30,10 @@ func newRestoreCmd(g *globals) *cobra.Command {
 		idFiles     []string
 		kf          = &app.KubeFlags{}
 		ko          kubeRestoreOpts
+		ro          replayOpts
 	)
 	cmd := &cobra.Command{
-		Use:   "restore ID|latest (--to-file PATH | --target NAME | --pod/--statefulset/--deployment [ns/]name)",
+		Use:   "restore ID|latest (--to-file PATH | --replay-to URL | --target NAME | --pod/--statefulset/--deployment [ns/]name)",
 		Short: "Restore a backup, verified, into a file or into Redis running in Kubernetes",
 		Long: `Restore a backup into an RDB file, or into a Redis running in Kubernetes.
 
@@ -63,6 +64,16 @@ back). Afterwards rdbak checks that Redis loaded what the backup holds.
 Restoring into another target than the source works: --from-target names
 the target whose backups to use.
 
+--replay-to URL: the backup (one RDB, or a cluster backup set) is verified
+completely, then replayed key by key with RESTORE key ttl payload REPLACE
+ABSTTL: into a standalone Redis (each key into its db), or, when URL is a
+node of a Redis Cluster, each key into the master that owns its slot,
+whatever the cluster's shape. This is how a set is restored into a cluster
+of another size, and how a standalone Redis migrates into a cluster. Keys
+that already expired are counted, not sent; keys the target refuses are
+listed and make rdbak exit 1. Existing keys of the same names are replaced;
+others are left as they are. It needs --yes (or a terminal to confirm).
+
 --as-of TIME picks the newest backup created at or before TIME instead of
 an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 (2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).
@@ -91,10 +102,17 @@ pod or Redis container only receives the plain RDB.`,
 			if len(args) > 0 {
 				ref = args[0]
 			}
+			ko.confirmInput, ko.confirmPrompt = os.Stdin, render.IsTerminal(os.Stdin)
+			if ro.url != "" {
+				if toFile != "" || kf.Set() {
+					return usagef("--replay-to replays into a Redis by URL: drop --to-file and the Kubernetes target flags")
+				}
+				ro.passFile = passFile
+				return g.restoreReplay(ctx, g.cliApp(kf.Flags), ref, at, fromTarget, ro, ko, skipDamaged, idFiles)
+			}
 			if toFile != "" {
 				return g.restoreToFile(ctx, g.cliApp(kf.Flags), ref, at, fromTarget, toFile, force, skipDamaged, idFiles)
 			}
-			ko.confirmInput, ko.confirmPrompt = os.Stdin, render.IsTerminal(os.Stdin)
 			if ko.Timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, ko.Timeout)
@@ -116,6 +134,8 @@ pod or Redis container only receives the plain RDB.`,
 	f.StringVar(&asOf, "as-of", "", "restore the newest backup at or before this time: RFC 3339, 2026-11-22, or ago: 2h, 1d")
 	f.StringVar(&fromTarget, "from-target", "", "take the backup from this target's backups (default: the target restored into)")
 	f.StringVar(&passFile, "password-file", "", "file holding the Redis password of the target")
+	f.StringVar(&ro.url, "replay-to", "", "replay the verified backup key by key into this Redis, or Redis Cluster (any node): redis://[user[:password]@]host:port")
+	f.IntVar(&ro.batch, "replay-batch", app.DefaultReplayBatch, "with --replay-to: RESTOREs pipelined to one node at a time")
 	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")
 	f.BoolVarP(&ko.yes, "yes", "y", false, "do not ask for confirmation")
 	f.StringVar(&ko.Strategy, "strategy", "auto", "auto, offline or in-place")

@@ -9,6 +9,7 @@ import (
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/storage"
@@ -62,17 +63,7 @@ func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 	}
 	defer conn.Close()
 	log.Info("backup started", "source", conn.Kind, "storage", repo.String(), "encrypted", enc != nil)
-	res, err := backup.Run(ctx, conn.Source, repo, backup.Options{
-		Target:      t.Name,
-		Compression: comp,
-		Encrypt:     enc,
-		Version:     a.Version,
-		SourceKind:  conn.Kind,
-		Server:      conn.Client,
-		Progress:    prog,
-		Log:         log,
-		Waiting:     waitingFor(ctx, conn.Client, conn.Kind, prog != nil),
-	})
+	res, err := a.backupConn(ctx, t, conn, repo, comp, enc, prog, log)
 	if err != nil {
 		a.failed(ctx, log, "backup failed", err)
 		record(ctx, log, conn.events, kube.ReasonBackupFailed, fmt.Sprintf("backup of %s failed: %v", t.Name, err), true)
@@ -94,6 +85,62 @@ func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 			"structure", st, "rdbak_version", a.Version, "rdbak_parses", rdb.Parses)
 	}
 	return res, nil
+}
+
+// backupConn backs up what conn reached: a standalone server, one cluster
+// node alone (cluster.singleNode, recorded as partial), or, for a cluster
+// node, the whole cluster as a backup set.
+func (a *App) backupConn(ctx context.Context, t *config.Target, conn *Conn, repo *storage.Repo, comp codec.Settings, enc *crypt.Recipients, prog *backup.Progress, log *slog.Logger) (*backup.Result, error) {
+	o := backup.Options{
+		Target:      t.Name,
+		Compression: comp,
+		Encrypt:     enc,
+		Version:     a.Version,
+		SourceKind:  conn.Kind,
+		Server:      conn.Client,
+		Progress:    prog,
+		Log:         log,
+		Waiting:     waitingFor(ctx, conn.Client, conn.Kind, prog != nil),
+	}
+	in, err := conn.Client.Info(ctx, "cluster")
+	if err != nil {
+		return nil, err
+	}
+	if !in.Cluster.Enabled {
+		return backup.Run(ctx, conn.Source, repo, o)
+	}
+	ci, err := readCluster(ctx, conn.Client)
+	if err != nil {
+		return nil, err
+	}
+	if t.Cluster.SingleNode {
+		o.Cluster = singleNode(ci, ci.myself)
+		log.Warn("backing up one cluster node alone (singleNode): the backup is partial, it holds only this node's slots", "node", ci.myself)
+		return backup.Run(ctx, conn.Source, repo, o)
+	}
+	switch {
+	case conn.Kind == string(config.SourceFile):
+		return nil, UsageError{Err: fmt.Errorf("target %s is a Redis Cluster node: a cluster is backed up shard by shard over replication; set source: replication (or --source replication), or back up this node alone with cluster.singleNode (--single-node)", t.Name)}
+	case conn.node == nil:
+		return nil, UsageError{Err: fmt.Errorf("target %s is a Redis Cluster node, and the other nodes' announced addresses are not reachable through a port-forward: run rdbak inside the Kubernetes cluster (access: pod-ip), or back up this node alone with cluster.singleNode (--single-node)", t.Name)}
+	}
+	addr := conn.Client.Addr()
+	log.Info("target is a Redis Cluster node: backing up the whole cluster", "shards", len(ci.topo.Shards))
+	return backupSet(ctx, &setJob{t: t, repo: repo, comp: comp, enc: enc, prog: prog, log: log, dial: conn.node, ci: ci, seed: addr,
+		version: a.Version, now: time.Now, sleep: sleepCtx})
+}
+
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // configGetter reads one CONFIG GET parameter (backup.Server has it).

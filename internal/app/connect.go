@@ -69,7 +69,11 @@ type Conn struct {
 	// events records outcomes on the Kubernetes workload (nil outside
 	// Kubernetes).
 	events eventRecorder
-	close  func()
+	// node reaches another node of the same Redis Cluster by the address
+	// the cluster announces, with the target's credentials; nil when the
+	// announced addresses are not reachable from here (a port-forward).
+	node  func(addr string) *nodeConn
+	close func()
 }
 
 // Close releases the connection.
@@ -95,7 +99,8 @@ func (a *App) Connect(ctx context.Context, t *config.Target) (*Conn, error) {
 		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
 	client := redis.New(redis.Options{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf})
-	conn := &Conn{Client: client, Kind: string(t.Source), close: func() { _ = client.Close() }}
+	conn := &Conn{Client: client, Kind: string(t.Source), close: func() { _ = client.Close() },
+		node: nodeDialer(t.User(), password, tlsConf)}
 	switch t.Source {
 	case config.SourceFile:
 		conn.Source = &backup.FileSource{Server: client, Files: backup.LocalFiles{}, Dir: t.Dir, DBFilename: t.DBFilename,
@@ -118,6 +123,9 @@ func (a *App) connectKube(ctx context.Context, t *config.Target) (*Conn, error) 
 	a.Log.DebugContext(ctx, "reached Redis in Kubernetes", "target", t.Name, "pod", p.Namespace+"/"+p.Name,
 		"container", k.container, "access", k.access, "source", t.Source)
 	conn := &Conn{Client: k.client, Kind: string(t.Source), close: k.close}
+	if k.access == "pod-ip" {
+		conn.node = nodeDialer(k.user, k.password, k.tls)
+	}
 	rec, err := k.kc.RecorderFor(ctx, k.spec, p)
 	if err != nil {
 		k.close()
@@ -259,10 +267,20 @@ func (k *kubeConn) choose(ctx context.Context, pods []corev1.Pod) error {
 				return err
 			}
 			c := k.newClient(addrs[i])
+			in, ierr := c.Info(ctx, "cluster")
 			roles[i], err = ProbeRole(ctx, c)
 			c.Close()
+			if err == nil {
+				err = ierr
+			}
 			if err != nil {
 				return fmt.Errorf("ask pod %s/%s for its replication role: %w", pods[i].Namespace, pods[i].Name, err)
+			}
+			if in.Cluster.Enabled {
+				// Pods of a Redis Cluster: several masters are its
+				// shards, and any node names the whole cluster.
+				k.pod, k.container, k.addr = &pods[i], containers[i], addrs[i]
+				return nil
 			}
 		}
 		if chosen, err = kube.Pick(k.spec, pods, roles, k.kt.Prefer); err != nil {

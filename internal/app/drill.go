@@ -64,7 +64,7 @@ func (a *App) Drill(ctx context.Context, repo *storage.Repo, m *storage.Manifest
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	log.Info("drill started", "storage", repo.String())
-	runErr := a.runDrill(dctx, repo, m, t, o, now, rec)
+	runErr := a.drillParts(dctx, repo, m, t, o, now, rec)
 	if runErr != nil && dctx.Err() != nil && ctx.Err() == nil {
 		runErr = fmt.Errorf("%w: the drill did not finish within drill.timeout %s: %w", drill.ErrFailed, timeout, runErr)
 		rec.Reason = strings.TrimPrefix(runErr.Error(), drill.ErrFailed.Error()+": ")
@@ -90,6 +90,26 @@ func (a *App) Drill(ctx context.Context, repo *storage.Repo, m *storage.Manifest
 		log.Log(ctx, failureLevel(a.CallerReports), "drill record not stored", "error", saveErr.Error())
 	}
 	return rec, err
+}
+
+// drillParts drills m, or each shard of a cluster backup set in turn (each
+// is one RDB, loaded alone into its own scratch server), with the shard
+// named in each of its checks; the first failing shard ends the drill.
+func (a *App) drillParts(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, o DrillOptions, now func() time.Time, rec *drill.Record) error {
+	if !m.IsSet() {
+		return a.runDrill(ctx, repo, m, t, o, now, rec)
+	}
+	for i, p := range m.Parts() {
+		from := len(rec.Checks)
+		err := a.runDrill(ctx, repo, p, t, o, now, rec)
+		for j := from; j < len(rec.Checks); j++ {
+			rec.Checks[j].Detail = fmt.Sprintf("shard %d (%s): %s", i, p.Data.Name, rec.Checks[j].Detail)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runDrill does the drill's work, appending checks to rec. A returned

@@ -29,7 +29,7 @@ func TestDomainImportsNoAdapter(t *testing.T) {
 		"github.com/rdbak/rdbak/internal/config",
 		"github.com/rdbak/rdbak/cmd",
 	}
-	for _, pkg := range []string{"backup", "drill", "restore", "schedule", "storage"} {
+	for _, pkg := range []string{"backup", "cluster", "drill", "restore", "schedule", "storage"} {
 		for _, d := range deps(t, "github.com/rdbak/rdbak/"+pkg) {
 			for _, f := range forbidden {
 				if d == f || strings.HasPrefix(d, f+"/") {

@@ -14,6 +14,9 @@ type NowOptions struct {
 	Timeout time.Duration // replaces the target's timeout when > 0
 	NoPrune bool          // skip retention and orphan collection after
 	Encrypt EncryptFlags  // replaces the target's encryption when set
+	// SingleNode backs up a Redis Cluster node alone, as a partial
+	// backup, instead of the whole cluster (cluster.singleNode).
+	SingleNode bool
 	// Progress, when set, follows the backup's bytes.
 	Progress *backup.Progress
 	// Started is called just before the snapshot starts (the storage is
@@ -47,9 +50,12 @@ func (a *App) BackupNow(ctx context.Context, r Request, ad *Adhoc, k *KubeFlags,
 	if t, err = o.Encrypt.Apply(t); err != nil {
 		return nil, err
 	}
-	if o.Timeout > 0 {
+	if o.Timeout > 0 || o.SingleNode {
 		tc := *t
-		tc.Timeout = o.Timeout
+		if o.Timeout > 0 {
+			tc.Timeout = o.Timeout
+		}
+		tc.Cluster.SingleNode = tc.Cluster.SingleNode || o.SingleNode
 		t = &tc
 	}
 	if t.Timeout > 0 {

@@ -71,6 +71,9 @@ func (a *App) PlanRestore(ctx context.Context, repo *storage.Repo, m *storage.Ma
 	if t.Kubernetes == nil {
 		return nil, UsageError{Err: fmt.Errorf("target %q is not in Kubernetes: restore it with --to-file PATH", t.Name)}
 	}
+	if err := restore.CheckSingle(m); err != nil {
+		return nil, err
+	}
 	encrypted := m.Data.Encrypted()
 	fromSecret := encrypted && t.Encryption.IdentitySecret != nil
 	if !fromSecret {

@@ -18,7 +18,7 @@ import (
 // ids; counter (may be nil) sees the RDB's bytes.
 func (a *App) Verify(ctx context.Context, repo *storage.Repo, m *storage.Manifest, ids *crypt.Identities, counter func(int)) (*restore.Report, error) {
 	start := time.Now()
-	rep, err := restore.Fetch(ctx, repo, m, io.Discard, restore.FetchOptions{Counter: counter, Identities: ids})
+	rep, err := restore.Verify(ctx, repo, m, restore.FetchOptions{Counter: counter, Identities: ids})
 	log := a.Log.With("target", m.Target, "backup_id", m.ID)
 	if err != nil {
 		a.failed(ctx, log, "verify failed", err)

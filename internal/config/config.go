@@ -109,6 +109,9 @@ type Target struct {
 	// Encryption encrypts this target's backups; defaults.encryption if
 	// unset.
 	Encryption Encryption `yaml:"encryption"`
+	// Cluster tunes the backup of a Redis Cluster: a target that is a
+	// cluster node (cluster_enabled:1) is backed up as the whole cluster.
+	Cluster Cluster `yaml:"cluster"`
 	// Drill configures restore drills of this target's backups; each
 	// field unset here comes from defaults.drill.
 	Drill Drill `yaml:"drill"`
@@ -117,6 +120,29 @@ type Target struct {
 
 	lookupEnv func(string) (string, bool) // for PasswordEnv; os.LookupEnv when nil
 }
+
+// Cluster tunes the backup set of a Redis Cluster target: one snapshot per
+// shard, each from the node Prefer names.
+type Cluster struct {
+	// Concurrency bounds the shards streamed at once; 0 means
+	// DefaultClusterConcurrency.
+	Concurrency int `yaml:"concurrency"`
+	// Stagger is the least time between two shards' snapshot starts, so
+	// their forks do not coincide; 0 means DefaultClusterStagger.
+	Stagger time.Duration `yaml:"stagger"`
+	// Prefer is replica (default: the freshest healthy replica of each
+	// shard, else its master) or master.
+	Prefer string `yaml:"prefer"`
+	// SingleNode backs up the target's node alone, as a partial backup
+	// (the manifest says so), instead of the whole cluster.
+	SingleNode bool `yaml:"singleNode"`
+}
+
+// Defaults of a cluster backup set.
+const (
+	DefaultClusterConcurrency = 2
+	DefaultClusterStagger     = 2 * time.Second
+)
 
 // Load reads the config file at path, expands ${ENV} from the process
 // environment, decodes it strictly, applies defaults and validates it.

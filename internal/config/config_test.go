@@ -164,11 +164,14 @@ func TestLoadExample(t *testing.T) {
 	if want := "s3://my-bucket/prod?region=eu-west-1"; f.Storage != want {
 		t.Errorf("storage = %q, want %q", f.Storage, want)
 	}
-	if len(f.Targets) != 3 || f.Targets[1].Storage != "file:///var/backups/rdbak" || f.Targets[1].Timeout != 30*time.Minute {
-		t.Errorf("targets = %+v, want cache, sessions (own storage, 30m timeout) and exchange", f.Targets)
+	if len(f.Targets) != 4 || f.Targets[1].Storage != "file:///var/backups/rdbak" || f.Targets[1].Timeout != 30*time.Minute {
+		t.Errorf("targets = %+v, want cache, sessions (own storage, 30m timeout), exchange and orders", f.Targets)
 	}
 	if k := f.Targets[2].Kubernetes; k == nil || k.StatefulSet != "redis-master" || f.Targets[2].Source != SourceFile {
 		t.Errorf("exchange target = %+v, want a kubernetes statefulset with the file source", f.Targets[2])
+	}
+	if c := f.Targets[3].Cluster; c.Concurrency != 2 || c.Stagger != 2*time.Second || c.Prefer != "replica" || c.SingleNode {
+		t.Errorf("orders cluster = %+v, want concurrency 2, stagger 2s, prefer replica", c)
 	}
 }
 

@@ -312,4 +312,19 @@ func (v *validator) target(p string, t *Target) {
 	if t.Timeout < 0 {
 		v.fail(p+".timeout", "must not be negative", "omit it for no limit, or write e.g. 30m")
 	}
+	v.cluster(p+".cluster", t.Cluster)
+}
+
+func (v *validator) cluster(p string, c Cluster) {
+	if c.Concurrency < 0 {
+		v.fail(p+".concurrency", "must not be negative", fmt.Sprintf("omit it for %d shards at once, or give e.g. 3", DefaultClusterConcurrency))
+	}
+	if c.Stagger < 0 {
+		v.fail(p+".stagger", "must not be negative", fmt.Sprintf("omit it for %s between snapshot starts, or give e.g. 10s", DefaultClusterStagger))
+	}
+	switch c.Prefer {
+	case "", "replica", "master":
+	default:
+		v.fail(p+".prefer", "unknown value "+v.show(p+".prefer", c.Prefer), "use replica (default) or master")
+	}
 }

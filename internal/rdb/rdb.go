@@ -247,6 +247,7 @@ type parser struct {
 	cur     int         // position of the current DB in info.DBs, -1 before any
 	mods    map[string]bool
 	obs     *observer // Inspect's per-key statistics; nil for Copy
+	walk    *walker   // Walk's key callback; nil for Copy and Inspect
 }
 
 // keyPrefix records the per-key opcodes seen since the last key.
@@ -266,6 +267,9 @@ func (p *parser) run() error {
 	var pre keyPrefix
 	for {
 		start := p.offset()
+		if p.walk != nil {
+			p.walk.tape.trim(start)
+		}
 		t, err := p.byte()
 		if err != nil {
 			return fmt.Errorf("read opcode: %w", err)
@@ -377,6 +381,9 @@ func (p *parser) keyOpcode(t byte) (int64, error) {
 	case opFreq:
 		return 0, p.skip(1)
 	}
+	if p.walk != nil {
+		return 0, p.corrupt("KEY_META (key metadata, Redis 8.6+) cannot be replayed by this rdbak")
+	}
 	// KEY_META: a class count, then per class a 4-byte class spec and a
 	// module-style item list (src/keymeta.c rdbSaveKeyMetadata).
 	n, err := p.length()
@@ -449,7 +456,16 @@ func (p *parser) record(t byte) error {
 		return p.skipModuleItems()
 	case opFunction2:
 		p.info.Functions++
+		start := p.offset()
 		_, err := p.skipString()
+		if err == nil && p.walk != nil && p.walk.fn.Function != nil {
+			var code []byte
+			if code, err = decodeString(p.walk.tape.span(start, p.offset())); err == nil {
+				if err = p.walk.fn.Function(Function{Code: string(code)}); err != nil {
+					err = &callbackError{err}
+				}
+			}
+		}
 		return err
 	case opSlotInfo:
 		return p.skipLengths(3)
@@ -492,8 +508,18 @@ func (p *parser) keyValue(t byte, expire bool, expireMs int64) error {
 	if err != nil {
 		return fmt.Errorf("read key name: %w", err)
 	}
+	keyEnd := p.offset()
 	if err := p.skipValue(t); err != nil {
 		return err
+	}
+	if p.walk != nil {
+		ms := expireMs
+		if !expire {
+			ms = 0
+		}
+		if err := p.walkKey(start, keyEnd, t, ms); err != nil {
+			return err
+		}
 	}
 	if p.obs != nil {
 		if !expire {

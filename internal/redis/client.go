@@ -22,6 +22,7 @@ type Options struct {
 	Username string // ACL user; empty for the default user
 	Password string
 	TLS      *tls.Config // TLS when set
+	DB       int         // the database commands go to; 0 by default
 	// Dial opens the TCP connection; nil means go-redis's default dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -43,6 +44,7 @@ func New(o Options) *Client {
 		Username:   o.Username,
 		Password:   o.Password,
 		TLSConfig:  o.TLS,
+		DB:         o.DB,
 		Dialer:     o.Dial,
 		MaxRetries: -1,
 		// One dial per attempt: go-redis's default of five turned a wrong
@@ -57,6 +59,9 @@ func New(o Options) *Client {
 func NewClient(c *goredis.Client) *Client {
 	return &Client{rdb: c}
 }
+
+// Addr is the server's address, as given.
+func (c *Client) Addr() string { return c.rdb.Options().Addr }
 
 // Close closes the underlying go-redis client and its connections.
 func (c *Client) Close() error {

@@ -76,14 +76,42 @@ func Manifest(w io.Writer, m *storage.Manifest) error {
 	if len(m.RDB.Modules) > 0 {
 		row("Modules", "%s", strings.Join(m.RDB.Modules, ", "))
 	}
-	row("Data", "%s: %s raw, %s stored (%s %s)", m.Data.Name, Bytes(m.Data.RawSize), Bytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	if m.IsSet() {
+		row("Data", "cluster backup set of %d shards: %s raw, %s stored (%s %s)", len(m.Cluster.Shards), Bytes(m.Data.RawSize), Bytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	} else {
+		row("Data", "%s: %s raw, %s stored (%s %s)", m.Data.Name, Bytes(m.Data.RawSize), Bytes(m.Data.StoredSize), m.Data.Compression.Codec, m.Data.Compression.Level)
+	}
 	if e := m.Data.Encryption; e != nil {
 		row("Encryption", "%s to %s", e.Scheme, strings.Join(e.Recipients, ", "))
 	}
-	row("SHA-256 raw", "%s", m.Data.RawSHA256)
-	row("SHA-256 stored", "%s", m.Data.StoredSHA256)
+	if m.Cluster != nil && m.Cluster.Partial {
+		row("Cluster", "PARTIAL: one node taken alone (--single-node); it holds only its own shard's slots")
+	}
+	if m.Cluster != nil {
+		for i, sh := range m.Cluster.Shards {
+			row(fmt.Sprintf("Shard %d", i), "%s", shardLine(m, sh))
+		}
+	}
+	if !m.IsSet() {
+		row("SHA-256 raw", "%s", m.Data.RawSHA256)
+		row("SHA-256 stored", "%s", m.Data.StoredSHA256)
+	}
 	row("Written by", "rdbak %s", m.Rdbak.Version)
 	return tw.Flush()
+}
+
+// shardLine describes one shard of a cluster backup: its slots, master,
+// the node it came from, and in a set its own object.
+func shardLine(m *storage.Manifest, sh storage.Shard) string {
+	var slots []string
+	for _, r := range sh.Slots {
+		slots = append(slots, fmt.Sprintf("%d-%d", r[0], r[1]))
+	}
+	s := fmt.Sprintf("slots %s, master %s (%s), from %s %s (%s)", strings.Join(slots, ","), sh.Master, sh.MasterAddr, sh.Role, sh.Node, sh.NodeAddr)
+	if m.IsSet() {
+		s += fmt.Sprintf(", %d keys, %s: %s raw, SHA-256 %s", sh.Keys, sh.Data.Name, Bytes(sh.Data.RawSize), sh.Data.RawSHA256)
+	}
+	return s
 }
 
 // VerifyResult is verify's -o json|yaml result; a failed verification is

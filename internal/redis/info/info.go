@@ -20,6 +20,7 @@ type Info struct {
 	Persistence Persistence
 	Replication Replication
 	Memory      Memory
+	Cluster     Cluster
 	Keyspace    []DB     // by db index, ascending; only dbs with keys
 	Modules     []string // names of the loaded modules
 }
@@ -66,9 +67,15 @@ type Replication struct {
 	MasterHost       string
 	MasterPort       string
 	MasterLinkUp     bool // master_link_status:up
+	SyncInProgress   bool // master_sync_in_progress:1: a replica loading its master's snapshot
 	MasterLastIO     int  // master_last_io_seconds_ago, -1 when absent
 	MasterReplID     string
 	MasterReplOffset int64
+}
+
+// Cluster is INFO cluster.
+type Cluster struct {
+	Enabled bool // cluster_enabled:1: the server is a Redis Cluster node
 }
 
 // IsMaster reports whether the server is a master.
@@ -144,6 +151,7 @@ func FromFields(f map[string]string) *Info {
 		MasterHost:       f["master_host"],
 		MasterPort:       f["master_port"],
 		MasterLinkUp:     f["master_link_status"] == "up",
+		SyncInProgress:   f["master_sync_in_progress"] == "1",
 		MasterLastIO:     -1,
 		MasterReplID:     f["master_replid"],
 		MasterReplOffset: r.int("master_repl_offset"),
@@ -151,6 +159,7 @@ func FromFields(f map[string]string) *Info {
 	if n, ok := r.has("master_last_io_seconds_ago"); ok {
 		in.Replication.MasterLastIO = int(n)
 	}
+	in.Cluster = Cluster{Enabled: f["cluster_enabled"] == "1"}
 	in.Memory = Memory{UsedMemory: r.int("used_memory"), MaxMemory: r.int("maxmemory")}
 	in.Keyspace = keyspace(f)
 	in.Modules = modules(f)

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/render"
+	"github.com/rdbak/rdbak/storage"
+)
+
+// replayOpts are restore --replay-to's flags.
+type replayOpts struct {
+	url      string
+	passFile string
+	batch    int
+}
+
+// restoreReplay replays a backup, key by key, into the Redis or Redis
+// Cluster at o.url, after a confirmation, with a (whose kubectl flags reach
+// an identitySecret).
+func (g *globals) restoreReplay(ctx context.Context, a *app.App, ref string, at time.Time, fromTarget string, o replayOpts, ko kubeRestoreOpts, skipDamaged bool, idFiles []string) error {
+	to, err := app.ReplayTo(o.url, o.passFile)
+	if err != nil {
+		return err
+	}
+	repo, target, err := g.req().OpenRepo(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	if fromTarget != "" {
+		target = fromTarget
+	}
+	m, err := app.Pick(ctx, g.log, repo, target, ref, at, skipDamaged)
+	if err != nil {
+		return err
+	}
+	var ids *crypt.Identities
+	if m.Data.Encrypted() {
+		if ids, err = a.Identities(ctx, g.req(), idFiles); err != nil {
+			return err
+		}
+	}
+	what := "backup"
+	if m.IsSet() {
+		what = fmt.Sprintf("cluster backup set (%d shards)", len(m.Cluster.Shards))
+	}
+	fmt.Fprintf(g.stderr, "Replay %s %s/%s: %d keys into %s; keys of the same names are replaced.\n", what, m.Target, m.ID, m.Keys(), storage.Redact(o.url))
+	if ko.dryRun {
+		return nil
+	}
+	if !ko.yes {
+		if err := confirm(ko, g.stderr, "replay"); err != nil {
+			return err
+		}
+	}
+	prog := &app.ReplayProgress{}
+	line := render.StartProgress(g.term, func() render.State {
+		phase, _ := prog.Phase.Load().(string)
+		return render.State{Phase: phase, Done: prog.Keys.Load(), Total: int64(m.Keys())}
+	})
+	rep, err := a.Replay(ctx, repo, m, to, app.ReplayOptions{Identities: ids, Batch: o.batch, Progress: prog})
+	line.Stop()
+	if rep == nil {
+		return err
+	}
+	if g.structured() {
+		return errors.Join(err, g.writeResult(rep))
+	}
+	fmt.Fprintf(g.stdout, "%s/%s into %s: %d keys restored, %d already expired, %d failed; %d function libraries (verify %.1fs, replay %.1fs, %.0f keys/s)\n",
+		m.Target, m.ID, rep.Target, rep.Restored, rep.Expired, rep.Failed, rep.Functions, rep.Verify, rep.Replay, float64(rep.Restored)/max(rep.Replay, 1e-3))
+	for _, f := range rep.Failures {
+		fmt.Fprintf(g.stdout, "FAILED db %d key %q on %s: %s\n", f.DB, f.Key, f.Node, f.Err)
+	}
+	if int64(len(rep.Failures)) < rep.Failed {
+		fmt.Fprintf(g.stdout, "... and %d more failed keys: every one is in the log (level warn)\n", rep.Failed-int64(len(rep.Failures)))
+	}
+	return err
+}
