@@ -150,6 +150,9 @@ func TestHelmChart(t *testing.T) {
 			if got, want := rules(find(t, objs, "Role", "rdbak-restore")), rules(find(t, kust("base/restore"), "Role", "rdbak-restore")); !reflect.DeepEqual(got, want) {
 				t.Errorf("Role rdbak-restore: the chart grants %v, deploy/ %v", got, want)
 			}
+			if got, want := rules(find(t, objs, "Role", "rdbak-drill")), rules(find(t, kust("base/drill"), "Role", "rdbak-drill")); !reflect.DeepEqual(got, want) {
+				t.Errorf("Role rdbak-drill: the chart grants %v, deploy/ %v", got, want)
+			}
 			switch mode {
 			case "daemon":
 				if got, want := rules(find(t, objs, "Role", "rdbak-leader")), rules(find(t, base, "Role", "rdbak-leader")); !reflect.DeepEqual(got, want) {

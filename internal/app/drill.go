@@ -123,16 +123,37 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 		}
 		return err
 	}
-	candidates, err := scratch.Find(ctx, append(slices.Clone(t.Drill.Servers), o.Servers...))
-	if err != nil {
-		return fail("scratch-server", err)
+	runner := t.Drill.RunnerOrDefault()
+	var (
+		bin     drill.Server
+		why     string
+		podPlan *drillPodPlan
+		err     error
+	)
+	if runner != config.RunnerPod {
+		var candidates []drill.Server
+		if candidates, err = scratch.Find(ctx, append(slices.Clone(t.Drill.Servers), o.Servers...)); err == nil {
+			bin, why, err = drill.Choose(m, candidates)
+		}
+		if err != nil && (runner == config.RunnerLocal || t.Kubernetes == nil || a.Kube == nil) {
+			return fail("scratch-server", err)
+		}
+		if err != nil {
+			a.Log.Info("no compatible scratch server on this host: the drill runs in a scratch pod", "target", t.Name, "reason", err.Error())
+			runner = config.RunnerPod
+		}
 	}
-	bin, why, err := drill.Choose(m, candidates)
-	if err != nil {
-		return fail("scratch-server", err)
+	if runner == config.RunnerPod {
+		if podPlan, err = a.planDrillPod(ctx, t, m); err != nil {
+			return fail("scratch-server", err)
+		}
+		rec.Scratch = drill.Scratch{Kind: "pod", Server: drill.Server{Image: podPlan.pod.Spec.Containers[0].Image}}
+		rec.Checks = append(rec.Checks, drill.Check{Name: "scratch-server", OK: true, Detail: fmt.Sprintf(
+			"a scratch pod in namespace %s running image %s of pod %s", podPlan.pod.Namespace, rec.Scratch.Image, podPlan.from)})
+	} else {
+		rec.Scratch = drill.Scratch{Kind: "local", Server: bin}
+		rec.Checks = append(rec.Checks, drill.Check{Name: "scratch-server", OK: true, Detail: fmt.Sprintf("%s (%s): %s", bin, bin.Path, why)})
 	}
-	rec.Scratch = drill.Scratch{Kind: "local", Server: bin}
-	rec.Checks = append(rec.Checks, drill.Check{Name: "scratch-server", OK: true, Detail: fmt.Sprintf("%s (%s): %s", bin, bin.Path, why)})
 
 	dir, err := os.MkdirTemp("", "rdbak-drill-")
 	if err != nil {
@@ -152,12 +173,29 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 		return fail("verify", err)
 	}
 	obs := drill.Observed{Started: now(), Loaded: -1, Expired: -1}
-	srv, err := scratch.StartLocal(ctx, bin, dir, scratch.Options{DBFilename: scratchFile, Databases: databases(m)})
-	if err != nil {
-		return fail("load", fmt.Errorf("%w: %w", drill.ErrFailed, err))
+	var (
+		srv    scratchServer
+		client *redis.Client
+	)
+	if podPlan != nil {
+		ps, err := a.startDrillPod(ctx, podPlan, file, t)
+		if ps != nil {
+			defer ps.stop()
+		}
+		if err != nil {
+			return fail("load", err)
+		}
+		srv = ps
+		client = redis.New(redis.Options{Addr: ps.fwd.Addr})
+	} else {
+		local, err := scratch.StartLocal(ctx, bin, dir, scratch.Options{DBFilename: scratchFile, Databases: databases(m)})
+		if err != nil {
+			return fail("load", fmt.Errorf("%w: %w", drill.ErrFailed, err))
+		}
+		defer local.Stop()
+		srv = local
+		client = redis.New(redis.Options{Addr: local.Addr, Password: local.Password})
 	}
-	defer srv.Stop()
-	client := redis.New(redis.Options{Addr: srv.Addr, Password: srv.Password})
 	defer client.Close()
 	if err := waitLoaded(ctx, client, srv, o.Poll); err != nil {
 		return fail("load", err)
@@ -167,6 +205,15 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 			return fail("load", fmt.Errorf("%w: %w", drill.ErrFailed, exit))
 		}
 		return fail("observe", err)
+	}
+	if podPlan != nil {
+		if in, err := client.Info(ctx, "server"); err == nil {
+			rec.Scratch.Version, rec.Scratch.Flavor = in.Server.Version, storage.FlavorRedis
+			if in.Server.ValkeyVersion != "" {
+				rec.Scratch.Version, rec.Scratch.Flavor = in.Server.ValkeyVersion, storage.FlavorValkey
+			}
+			bin = rec.Scratch.Server
+		}
 	}
 	obs.Ended = now()
 	if obs.Loaded < 0 { // no load counters (before 7.0) for CompareData to judge
@@ -217,10 +264,19 @@ func databases(m *storage.Manifest) int {
 	return n
 }
 
+// scratchServer is a drill's running scratch server: local or in a pod.
+type scratchServer interface {
+	// Exited is closed when the server has exited.
+	Exited() <-chan struct{}
+	// ExitError says how it exited (with the end of its log); nil while
+	// it runs.
+	ExitError() error
+}
+
 // waitLoaded polls the scratch server until it has loaded its file. Its
 // exit while loading (a version it cannot load, a missing module, a
 // damaged file) fails the drill with the end of its log.
-func waitLoaded(ctx context.Context, c *redis.Client, srv *scratch.Local, poll time.Duration) error {
+func waitLoaded(ctx context.Context, c *redis.Client, srv scratchServer, poll time.Duration) error {
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
 	}

@@ -231,3 +231,18 @@ func TestDrillFailures(t *testing.T) {
 		t.Errorf("no failure line in the log:\n%s", f.logs)
 	}
 }
+
+// A drill in a pod without a way to reach Kubernetes fails before it
+// fetches anything, saying why, and is not the backup's failure.
+func TestDrillPodRunnerNeedsKubernetes(t *testing.T) {
+	f := newDrillFixture(t, testenv.NeedServer(t, "redis-7.4.1"))
+	f.a.Kube = nil
+	tgt := &config.Target{Name: "cache", Kubernetes: &config.KubeTarget{Namespace: "prod", Pod: "redis-0"}, Drill: config.Drill{Runner: config.RunnerPod}}
+	rec, err := f.a.Drill(t.Context(), f.repo, f.m, tgt, DrillOptions{})
+	if err == nil || errors.Is(err, drill.ErrFailed) || !strings.Contains(err.Error(), "drill.runner pod: no Kubernetes client configured") {
+		t.Errorf("err = %v, want a non-backup error naming drill.runner pod", err)
+	}
+	if rec == nil || rec.OK() || !strings.HasPrefix(rec.Reason, "scratch-server: ") || len(rec.Checks) != 1 {
+		t.Errorf("record = %+v, want the scratch-server check failed and nothing else", rec)
+	}
+}

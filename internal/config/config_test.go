@@ -388,6 +388,8 @@ func TestDrillValidation(t *testing.T) {
 		{"drill: {schedule: \"every day\"}", `targets[0].drill.schedule: invalid schedule`},
 		{"drill: {timeout: -1s}", `targets[0].drill.timeout: must not be negative`},
 		{"drill: {servers: [\"\"]}", `targets[0].drill.servers[0]: empty`},
+		{"drill: {runner: docker}", `targets[0].drill.runner: "docker" is not a drill runner`},
+		{"drill: {runner: pod}", `targets[0].drill.runner: pod needs the target's kubernetes block`},
 	} {
 		_, err := Parse([]byte("storage: file:///b\ntargets:\n  - name: a\n    redis: redis://h\n    "+tc.yaml+"\n"), "rdbak.yaml", mapEnv(nil))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -396,6 +398,13 @@ func TestDrillValidation(t *testing.T) {
 	}
 	if _, err := Parse([]byte("storage: file:///b\ntargets:\n  - name: a\n    redis: redis://h\n    drill: {checks: [{command: \"GET k\", expect: \"\"}]}\n"), "rdbak.yaml", mapEnv(nil)); err != nil {
 		t.Errorf("an explicit empty expect: %v", err)
+	}
+	f, err := Parse([]byte("storage: file:///b\ndefaults: {drill: {runner: local}}\ntargets:\n  - name: a\n    redis: redis://h\n  - name: b\n    kubernetes: {namespace: n, pod: p}\n    drill: {runner: pod}\n  - name: c\n    redis: redis://h\n    drill: {runner: \"\"}\n"), "rdbak.yaml", mapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b, c := f.Targets[0].Drill.RunnerOrDefault(), f.Targets[1].Drill.RunnerOrDefault(), f.Targets[2].Drill.RunnerOrDefault(); a != RunnerLocal || b != RunnerPod || c != RunnerAuto {
+		t.Errorf("runners %s, %s, %s; want local (inherited), pod, auto (set empty)", a, b, c)
 	}
 }
 

@@ -27,6 +27,27 @@ type Drill struct {
 	// Servers are redis-server or valkey-server binaries a drill may load
 	// the backup into, besides those on PATH. Relative to the config file.
 	Servers []string `yaml:"servers"`
+	// Runner is where the scratch server runs: "local" (a redis-server or
+	// valkey-server on this host), "pod" (a short-lived pod in the
+	// target's namespace running the target's own image, for targets with
+	// a kubernetes block) or "auto" (the default: local when a compatible
+	// server is on this host, else a pod for targets in Kubernetes).
+	Runner string `yaml:"runner"`
+}
+
+// Drill runners (Drill.Runner).
+const (
+	RunnerAuto  = "auto"
+	RunnerLocal = "local"
+	RunnerPod   = "pod"
+)
+
+// RunnerOrDefault is Runner, or RunnerAuto when unset.
+func (d Drill) RunnerOrDefault() string {
+	if d.Runner == "" {
+		return RunnerAuto
+	}
+	return d.Runner
 }
 
 // DrillCheck is one user check of a drill.
@@ -68,6 +89,9 @@ func (f *File) applyDrillDefaults(i int) {
 	}
 	if !f.isSet(p+".servers", len(t.Drill.Servers) > 0) {
 		t.Drill.Servers = d.Servers
+	}
+	if !f.isSet(p+".runner", t.Drill.Runner != "") {
+		t.Drill.Runner = d.Runner
 	}
 }
 
@@ -118,6 +142,11 @@ func (v *validator) drill(p string, d Drill) {
 		if c.DB < 0 {
 			v.fail(cp+".db", "must not be negative", "omit it for db 0")
 		}
+	}
+	switch d.Runner {
+	case "", RunnerAuto, RunnerLocal, RunnerPod:
+	default:
+		v.fail(p+".runner", fmt.Sprintf("%q is not a drill runner", d.Runner), "use local, pod or auto (the default)")
 	}
 	for i, s := range d.Servers {
 		if s == "" {

@@ -256,6 +256,9 @@ func (v *validator) schedules() {
 		v.retention(p+".retention", t.Retention)
 		v.heartbeat(p+".heartbeat", t.Heartbeat)
 		v.drill(p+".drill", t.Drill)
+		if t.Drill.Runner == RunnerPod && t.Kubernetes == nil {
+			v.fail(p+".drill.runner", "pod needs the target's kubernetes block: the scratch pod runs the target's own image", "add kubernetes: to the target, or use runner: local")
+		}
 		v.notify(p+".notify", t.Notify)
 	}
 	v.daemon()
