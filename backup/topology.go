@@ -53,6 +53,10 @@ func AgreeOnMaster(answers []SentinelAnswer) (master string, votes int, err erro
 			said = append(said, a.Sentinel+" names "+a.Master)
 		}
 	}
+	if answered == 0 {
+		return "", 0, fmt.Errorf("%w: no Sentinel answered: %s; check the Sentinel addresses (--sentinel, sentinel.addresses), their password and the network",
+			ErrNoAgreement, strings.Join(said, "; "))
+	}
 	return "", 0, fmt.Errorf("%w (quorum %d of %d answering): %s; retry when the failover has finished, or check the Sentinels' network",
 		ErrNoAgreement, quorum, answered, strings.Join(said, "; "))
 }

@@ -20,7 +20,7 @@ func TestAgreeOnMaster(t *testing.T) {
 		{"mid-failover minority", []SentinelAnswer{{"s1", "a:1", 2, nil}, {"s2", "b:1", 2, nil}, {"s3", "b:1", 2, nil}}, "b:1", 2, ""},
 		{"quorum not met", []SentinelAnswer{{"s1", "a:1", 2, nil}, {"s2", "", 0, down}, {"s3", "", 0, down}}, "", 0, "quorum 2 of 1 answering"},
 		{"split", []SentinelAnswer{{"s1", "a:1", 1, nil}, {"s2", "b:1", 1, nil}}, "", 0, "s1 names a:1; s2 names b:1"},
-		{"none answer", []SentinelAnswer{{"s1", "", 0, down}}, "", 0, "s1: connection refused"},
+		{"none answer", []SentinelAnswer{{"s1", "", 0, down}, {"s2", "", 0, down}}, "", 0, "no Sentinel answered: s1: connection refused; s2: connection refused; check the Sentinel addresses"},
 		{"largest quorum wins", []SentinelAnswer{{"s1", "a:1", 1, nil}, {"s2", "a:1", 3, nil}, {"s3", "a:1", 1, nil}}, "a:1", 3, ""},
 		{"largest quorum not met", []SentinelAnswer{{"s1", "a:1", 1, nil}, {"s2", "a:1", 3, nil}}, "", 0, "quorum 3"},
 	}

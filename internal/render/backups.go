@@ -84,6 +84,9 @@ func Manifest(w io.Writer, m *storage.Manifest) error {
 	if e := m.Data.Encryption; e != nil {
 		row("Encryption", "%s to %s", e.Scheme, strings.Join(e.Recipients, ", "))
 	}
+	if tp := m.Topology; tp != nil {
+		row("Topology", "%s", topologyLine(tp))
+	}
 	if m.Cluster != nil && m.Cluster.Partial {
 		row("Cluster", "PARTIAL: one node taken alone (--single-node); it holds only its own shard's slots")
 	}
@@ -98,6 +101,24 @@ func Manifest(w io.Writer, m *storage.Manifest) error {
 	}
 	row("Written by", "rdbak %s", m.Rdbak.Version)
 	return tw.Flush()
+}
+
+// topologyLine describes the replication set a backup came from: which
+// node was chosen, why, and a failover seen during the backup.
+func topologyLine(tp *storage.Topology) string {
+	s := fmt.Sprintf("from %s %s", tp.ChosenRole, tp.Chosen)
+	if tp.ChosenPod != "" {
+		s += " (pod " + tp.ChosenPod + ")"
+	}
+	s += fmt.Sprintf(" of master %s", tp.Master)
+	if tp.MasterName != "" {
+		s += fmt.Sprintf(" (Sentinel set %q, %d of %d Sentinels agreed)", tp.MasterName, tp.Agreed, len(tp.Sentinels))
+	}
+	s += fmt.Sprintf(", %d replicas; %s", len(tp.Replicas), tp.Reason)
+	if tp.MasterAfter != "" {
+		s += fmt.Sprintf("; a failover ran during the backup: the master became %s", tp.MasterAfter)
+	}
+	return s
 }
 
 // shardLine describes one shard of a cluster backup: its slots, master,

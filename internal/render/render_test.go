@@ -63,6 +63,20 @@ func TestManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	contains(t, "describe", b.String(), "ID:", "Master link:", "down when backed up", "CRC-64 00ff (verified)", "db0=3 keys (1 with expiry)", "3.0 MiB raw, 1.0 KiB stored (zstd default)")
+	if strings.Contains(b.String(), "Topology:") {
+		t.Errorf("describe of a standalone backup shows a topology:\n%s", b.String())
+	}
+
+	b.Reset()
+	m := manifest()
+	m.Topology = &storage.Topology{MasterName: "mymaster", Sentinels: []string{"s1:26379", "s2:26379", "s3:26379"}, Agreed: 3,
+		Master: "10.0.0.1:6379", Replicas: []string{"10.0.0.2:6379", "10.0.0.3:6379"}, Chosen: "10.0.0.2:6379", ChosenRole: "replica",
+		ChosenPod: "redis/redis-node-1", Reason: "the least behind of 2 healthy replicas", MasterAfter: "10.0.0.3:6379"}
+	if err := Manifest(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "describe of a Sentinel set's backup", b.String(), "Topology:", "from replica 10.0.0.2:6379 (pod redis/redis-node-1) of master 10.0.0.1:6379",
+		`Sentinel set "mymaster", 3 of 3 Sentinels agreed`, "2 replicas; the least behind of 2 healthy replicas", "the master became 10.0.0.3:6379")
 }
 
 func TestVerifyLines(t *testing.T) {
