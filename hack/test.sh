@@ -35,7 +35,7 @@ step "unit and integration tests"
 go test -count=1 -timeout 30m ./...
 
 step "race detector on the streaming code"
-go test -count=1 -race -timeout 15m ./backup/ ./restore/ ./internal/redis/... ./internal/rdb/ ./schedule/ ./internal/daemon/ ./internal/app/ ./internal/kube/
+go test -count=1 -race -timeout 30m ./backup/ ./restore/ ./internal/redis/... ./internal/rdb/ ./schedule/ ./internal/daemon/ ./internal/app/ ./internal/kube/
 
 if [ "${RDBAK_E2E:-1}" != 0 ]; then
   step "end-to-end tests on the Kubernetes testbed (hack/ci-e2e.sh)"
