@@ -90,7 +90,7 @@ func TestKilledRestoreThawed(t *testing.T) {
 		if err != nil {
 			t.Fatalf("backup: %v", err)
 		}
-		const target = "ledger"
+		const target = "orders" // sentinelTarget's name
 
 		args, err := json.Marshal(freezeHelperArgs{Sentinels: s.SentinelAddrs(), MasterName: s.Name, SentinelUser: s.SentinelUser,
 			SentinelPassword: s.SentinelPassword, Repo: "file://" + dir, Target: target})
@@ -139,7 +139,7 @@ func TestKilledRestoreThawed(t *testing.T) {
 		for time.Now().Before(first.Expires.Add(time.Second)) {
 			time.Sleep(100 * time.Millisecond)
 		}
-		if _, err := set.thawLeftover(t.Context(), log, 100*time.Millisecond, false); !errors.Is(err, ErrFrozenByOther) {
+		if _, err := set.thawLeftover(t.Context(), log, 100*time.Millisecond); !errors.Is(err, ErrFrozenByOther) {
 			t.Fatalf("thaw while the restore runs: %v, want ErrFrozenByOther", err)
 		}
 		if err := restoreLocalAs(t.Context(), t, s, repo, res.Manifest, nil, target); !errors.Is(err, ErrFrozenByOther) {
@@ -165,6 +165,16 @@ func TestKilledRestoreThawed(t *testing.T) {
 		}
 		for !rec.Stale(time.Now()) {
 			time.Sleep(100 * time.Millisecond)
+		}
+
+		// A backup says so, loudly.
+		var logs strings.Builder
+		a.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		if _, err := a.Backup(t.Context(), sentinelTarget(t, s, "data-pw"), repo, comp, nil); err != nil {
+			t.Fatalf("backup while frozen: %v", err)
+		}
+		if !strings.Contains(logs.String(), "level=ERROR msg=\"the Sentinel set cannot fail over") || !strings.Contains(logs.String(), "rdbak restore --thaw") {
+			t.Errorf("a backup of the frozen set logged:\n%s\nwant an error naming rdbak restore --thaw", logs.String())
 		}
 
 		// The next restore thaws the leftover, then restores.

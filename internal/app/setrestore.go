@@ -260,7 +260,7 @@ func (s *replicaSet) waitInSync(ctx context.Context, poll, timeout time.Duration
 // whatever happens, Ctrl-C included.
 func restoreIntoSet(ctx context.Context, s *replicaSet, log *slog.Logger, poll, timeout time.Duration, install func(ctx context.Context) error) (err error) {
 	s.log = log
-	if _, err := s.thawLeftover(ctx, log, poll, false); err != nil {
+	if _, err := s.thawLeftover(ctx, log, poll); err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "restore step", "step", "freeze failover")
