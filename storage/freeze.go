@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -27,7 +28,9 @@ func freezeKey(target string) string { return target + "/" + FreezeName }
 // without, it replaces it (renewing the lease).
 func (r *Repo) PutFreeze(ctx context.Context, target string, body []byte, create bool) error {
 	key := freezeKey(target)
-	err := r.bucket.WriteAll(ctx, key, body, &blob.WriterOptions{ContentType: "application/json", IfNotExist: create})
+	// Upload, not WriteAll: gocloud's azureblob writer (v0.47) panics in
+	// Close when a small write's upload fails, as IfNotExist makes it.
+	err := r.bucket.Upload(ctx, key, bytes.NewReader(body), &blob.WriterOptions{ContentType: "application/json", IfNotExist: create})
 	if create && gcerrors.Code(err) == gcerrors.FailedPrecondition {
 		return fmt.Errorf("%w: %s in %s", ErrRecordExists, key, r.display)
 	}
