@@ -154,6 +154,15 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 		t.Fatalf("orphan still there after DeleteOrphan: %v", orphans)
 	}
 
+	// A drill record is never replaced.
+	name := storage.DrillRecordName(base)
+	if err := repo.PutDrillRecord(ctx, a2, name, []byte(`{}`)); err != nil {
+		t.Fatalf("PutDrillRecord: %v", err)
+	}
+	if err := repo.PutDrillRecord(ctx, a2, name, []byte(`{"x":1}`)); !errors.Is(err, storage.ErrRecordExists) {
+		t.Fatalf("PutDrillRecord over a record: err = %v, want ErrRecordExists", err)
+	}
+
 	// A freeze record is taken once, replaced by its holder, read back,
 	// and seen by no listing of backups or leftovers.
 	if _, err := repo.ReadFreeze(ctx, "alpha"); !errors.Is(err, storage.ErrNotFound) {
