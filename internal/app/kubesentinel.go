@@ -7,8 +7,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"time"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
