@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // SetMember is one data node of a replication set, as a restore into the
@@ -121,3 +122,21 @@ func ReplicatedSteps(set SetPlan, master []string) []string {
 		"on failure or Ctrl-C: the priorities are put back all the same; until the master restarts on the restored file every node keeps its old data")
 	return steps
 }
+
+// FreezeRecord is what a restore into a Sentinel set stores before it
+// freezes failover (storage.FreezeName): the priorities to put back, and a
+// lease the running restore renews. A record whose lease has run out
+// belongs to a restore that died while the set was frozen; the next run
+// puts its priorities back.
+type FreezeRecord struct {
+	MasterName string    `json:"masterName"`
+	Master     string    `json:"master"`
+	Replicas   []Frozen  `json:"replicas"`
+	Holder     string    `json:"holder"` // host and pid of the restore
+	Started    time.Time `json:"started"`
+	Expires    time.Time `json:"expires"` // the lease; renewed while the restore runs
+}
+
+// Stale reports whether the restore that wrote f can no longer be running
+// at now: its lease ran out without a renewal.
+func (f FreezeRecord) Stale(now time.Time) bool { return now.After(f.Expires) }

@@ -154,6 +154,48 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 		t.Fatalf("orphan still there after DeleteOrphan: %v", orphans)
 	}
 
+	// A drill record is never replaced.
+	name := storage.DrillRecordName(base)
+	if err := repo.PutDrillRecord(ctx, a2, name, []byte(`{}`)); err != nil {
+		t.Fatalf("PutDrillRecord: %v", err)
+	}
+	if err := repo.PutDrillRecord(ctx, a2, name, []byte(`{"x":1}`)); !errors.Is(err, storage.ErrRecordExists) {
+		t.Fatalf("PutDrillRecord over a record: err = %v, want ErrRecordExists", err)
+	}
+
+	// A freeze record is taken once, replaced by its holder, read back,
+	// and seen by no listing of backups or leftovers.
+	if _, err := repo.ReadFreeze(ctx, "alpha"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("ReadFreeze with none: err = %v, want ErrNotFound", err)
+	}
+	if err := repo.PutFreeze(ctx, "alpha", []byte(`{"a":1}`), true); err != nil {
+		t.Fatalf("PutFreeze: %v", err)
+	}
+	if err := repo.PutFreeze(ctx, "alpha", []byte(`{"b":2}`), true); !errors.Is(err, storage.ErrRecordExists) {
+		t.Fatalf("PutFreeze over a record: err = %v, want ErrRecordExists", err)
+	}
+	if err := repo.PutFreeze(ctx, "alpha", []byte(`{"a":2}`), false); err != nil {
+		t.Fatalf("PutFreeze renewing: %v", err)
+	}
+	if b, err := repo.ReadFreeze(ctx, "alpha"); err != nil || string(b) != `{"a":2}` {
+		t.Fatalf("ReadFreeze = %s, %v; want the renewed record", b, err)
+	}
+	if ms, probs, _ := repo.List(ctx, "alpha"); len(ms) != 2 || len(probs) != 0 {
+		t.Fatalf("List with a freeze record = %v, problems %v", ids(ms), probs)
+	}
+	if left, _ := repo.Leftovers(ctx, 0); len(left) != 0 {
+		t.Fatalf("Leftovers with a freeze record = %+v, want none", left)
+	}
+	if err := repo.DeleteFreeze(ctx, "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.DeleteFreeze(ctx, "alpha"); err != nil {
+		t.Fatalf("DeleteFreeze with none: %v", err)
+	}
+	if _, err := repo.ReadFreeze(ctx, "alpha"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("ReadFreeze after DeleteFreeze: err = %v, want ErrNotFound", err)
+	}
+
 	// Delete removes a backup completely.
 	if err := repo.Delete(ctx, a1); err != nil {
 		t.Fatal(err)

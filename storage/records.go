@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +33,9 @@ func (r *Repo) PutDrillRecord(ctx context.Context, m *Manifest, name string, bod
 		return fmt.Errorf("drill record name %q is not of the form drill-<time>-<rand>.json", name)
 	}
 	key := dataKey(m.Target, m.ID, name)
-	err := r.bucket.WriteAll(ctx, key, body, &blob.WriterOptions{ContentType: "application/json", IfNotExist: true})
+	// Upload, not WriteAll: gocloud's azureblob writer (v0.47) panics in
+	// Close when a small write's upload fails, as IfNotExist makes it.
+	err := r.bucket.Upload(ctx, key, bytes.NewReader(body), &blob.WriterOptions{ContentType: "application/json", IfNotExist: true})
 	if gcerrors.Code(err) == gcerrors.FailedPrecondition {
 		return fmt.Errorf("%w: %s in %s", ErrRecordExists, key, r.display)
 	}

@@ -24,6 +24,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 		toFile      string
 		force       bool
 		skipDamaged bool
+		thaw        bool
 		asOf        string
 		fromTarget  string
 		passFile    string
@@ -111,6 +112,20 @@ pod or Redis container only receives the plain RDB.`,
 				ref = args[0]
 			}
 			ko.confirmInput, ko.confirmPrompt = os.Stdin, render.IsTerminal(os.Stdin)
+			if thaw {
+				if ref != "" || asOf != "" || toFile != "" || ro.url != "" {
+					return usagef("--thaw only undoes a failover freeze a killed restore left: drop the backup, --as-of, --to-file and --replay-to")
+				}
+				done, err := g.cliApp(kf.Flags).ThawInto(ctx, g.req(), kf, passFile)
+				if err == nil {
+					if done {
+						fmt.Fprintln(g.stdout, "put back the replica-priority a killed restore left at 0")
+					} else {
+						fmt.Fprintln(g.stdout, "no failover freeze recorded; nothing to thaw")
+					}
+				}
+				return err
+			}
 			if ro.url != "" {
 				if toFile != "" || kf.Set() {
 					return usagef("--replay-to replays into a Redis by URL: drop --to-file and the Kubernetes target flags")
@@ -144,6 +159,7 @@ pod or Redis container only receives the plain RDB.`,
 	f.StringVar(&passFile, "password-file", "", "file holding the Redis password of the target")
 	f.StringVar(&ro.url, "replay-to", "", "replay the verified backup key by key into this Redis, or Redis Cluster (any node): redis://[user[:password]@]host:port")
 	f.IntVar(&ro.batch, "replay-batch", app.DefaultReplayBatch, "with --replay-to: RESTOREs pipelined to one node at a time")
+	f.BoolVar(&thaw, "thaw", false, "Sentinel set: put back the replica-priority a killed restore left at 0 (from <target>/.rdbak-freeze.json); a running restore's freeze is left alone")
 	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")
 	f.BoolVarP(&ko.yes, "yes", "y", false, "do not ask for confirmation")
 	f.StringVar(&ko.Strategy, "strategy", "auto", "auto, offline or in-place")

@@ -62,6 +62,9 @@ func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 		return nil, err
 	}
 	defer conn.Close()
+	if t.Sentinel != nil {
+		warnFrozen(ctx, log, newFreezeStore(repo, t.Name))
+	}
 	log.Info("backup started", "source", conn.Kind, "storage", repo.String(), "encrypted", enc != nil)
 	res, err := a.backupConn(ctx, t, conn, repo, comp, enc, prog, log)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -277,7 +278,18 @@ func (a *App) planSetRestore(ctx context.Context, repo *storage.Repo, m *storage
 	findings = append(findings, restore.Finding{Check: "sentinel set", Detail: fmt.Sprintf(
 		"%s: master %s (pod %s) with %d replicas, %d Sentinels; failover is frozen for the restore and the replicas resync from the restored master",
 		so.MasterName, set.master.Addr, p.Namespace+"/"+p.Name, len(set.replicas), len(set.sentinels))})
-	if frozenAll(sp) {
+	rec, err := newFreezeStore(repo, t.Name).read(ctx)
+	switch {
+	case err != nil:
+		findings = append(findings, restore.Finding{Refuse: true, Check: "failover freeze", Detail: err.Error()})
+	case rec != nil && !rec.Stale(time.Now()):
+		findings = append(findings, restore.Finding{Refuse: true, Check: "failover freeze", Detail: fmt.Sprintf(
+			"%v: %s, started %s, lease until %s; wait for it to end", ErrFrozenByOther, rec.Holder, rec.Started.Format(time.RFC3339), rec.Expires.Format(time.RFC3339))})
+	case rec != nil:
+		findings = append(findings, restore.Finding{Check: "failover freeze", Detail: fmt.Sprintf(
+			"a restore that died (%s, started %s) left failover frozen; this restore first puts back the priorities it recorded: %v",
+			rec.Holder, rec.Started.Format(time.RFC3339), rec.Replicas)})
+	case frozenAll(sp):
 		findings = append(findings, restore.Finding{Check: "replica-priority", Detail: "every replica already has replica-priority 0, so no Sentinel can fail over; " +
 			"if a restore was killed before it could put the priorities back, set them by hand (CONFIG SET replica-priority 100 on each replica): this restore puts back what it finds"})
 	}

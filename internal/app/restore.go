@@ -208,6 +208,7 @@ func (r *Restore) Run(ctx context.Context) error {
 		if err := r.verify(ctx); err != nil {
 			return err
 		}
+		r.set.record = newFreezeStore(r.repo, r.Plan.Target)
 		err := restoreIntoSet(ctx, r.set, r.log, 500*time.Millisecond, r.o.Timeout, func(ctx context.Context) error { return r.runMaster(ctx, true) })
 		if err != nil {
 			r.a.failed(ctx, r.log, "restore failed", err)

@@ -84,6 +84,7 @@ type replicaSet struct {
 	master    backup.Node
 	replicas  []backup.Node
 	log       *slog.Logger // steps of a restore; nil: none
+	record    *freezeStore // where a restore records its freeze; nil: nowhere
 }
 
 func (s *replicaSet) Close() {

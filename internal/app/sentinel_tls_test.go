@@ -53,7 +53,7 @@ func TestSentinelTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer set.Close()
-	frozen, err := set.freeze(t.Context(), 100*time.Millisecond)
+	frozen, _, err := set.freeze(t.Context(), 100*time.Millisecond, nil)
 	if err != nil {
 		t.Fatalf("freeze over TLS: %v", err)
 	}

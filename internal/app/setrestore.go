@@ -12,6 +12,7 @@ import (
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/redis"
 	"github.com/rdbak/rdbak/restore"
+	"github.com/rdbak/rdbak/storage"
 )
 
 // sentinelRefresh bounds the wait for every Sentinel to see a changed
@@ -60,26 +61,53 @@ func (s *replicaSet) restorable(ctx context.Context) error {
 
 // freeze sets replica-priority 0 on every replica, so that no Sentinel
 // promotes one (Sentinel skips priority-0 replicas on every version), and
-// waits until every Sentinel reports priority 0 for each. It returns the
-// priorities to put back; on failure it has put back what it changed.
-func (s *replicaSet) freeze(ctx context.Context, poll time.Duration) ([]restore.Frozen, error) {
-	var frozen []restore.Frozen
-	fail := func(err error) ([]restore.Frozen, error) {
+// waits until every Sentinel reports priority 0 for each. With a record
+// store, it first records the priorities to put back and holds the
+// record's lease until stop is called (lost is called if the lease runs
+// out). It returns the priorities to put back; on failure it has put back
+// what it changed.
+func (s *replicaSet) freeze(ctx context.Context, poll time.Duration, lost func(error)) (frozen []restore.Frozen, stop func(), err error) {
+	stop = func() {}
+	fail := func(err error) ([]restore.Frozen, func(), error) {
+		stop()
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), thawTimeout)
 		defer cancel()
-		return nil, errors.Join(err, s.thaw(tctx, frozen, poll))
+		return nil, nil, errors.Join(err, s.thaw(tctx, frozen, poll))
 	}
+	var read []restore.Frozen
 	for _, r := range s.replicas {
 		c := s.o.node(r.Addr)
 		prio, err := c.ConfigGet(ctx, "replica-priority")
-		if err == nil {
-			err = c.ConfigSet(ctx, "replica-priority", "0")
-		}
 		_ = c.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("freeze failover: read replica-priority of replica %s: %w", r.Addr, err)
+		}
+		read = append(read, restore.Frozen{Addr: r.Addr, Priority: prio})
+	}
+	if f := s.record; f != nil {
+		rec := restore.FreezeRecord{MasterName: s.o.MasterName, Master: s.master.Addr, Replicas: read}
+		if err := f.take(ctx, &rec); err != nil {
+			if errors.Is(err, storage.ErrRecordExists) {
+				err = fmt.Errorf("%w of %s (it appeared since rdbak checked): %w", ErrFrozenByOther, f.target, err)
+			}
+			return nil, nil, fmt.Errorf("freeze failover: record the priorities to put back: %w", err)
+		}
+		hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f.hold(hctx, rec, s.logger(), lost)
+		}()
+		stop = func() { cancel(); <-done }
+	}
+	for _, r := range read {
+		c := s.o.node(r.Addr)
+		err := c.ConfigSet(ctx, "replica-priority", "0")
+		_ = c.Close()
+		frozen = append(frozen, r) // put back even when the answer was lost
 		if err != nil {
 			return fail(fmt.Errorf("freeze failover: set replica-priority 0 on replica %s: %w", r.Addr, err))
 		}
-		frozen = append(frozen, restore.Frozen{Addr: r.Addr, Priority: prio})
 	}
 	want := map[string]int{}
 	for _, f := range frozen {
@@ -91,11 +119,20 @@ func (s *replicaSet) freeze(ctx context.Context, poll time.Duration) ([]restore.
 	if err := s.sentinelsSee(ctx, want, poll); err != nil {
 		return fail(fmt.Errorf("freeze failover: %w", err))
 	}
-	return frozen, nil
+	return frozen, stop, nil
+}
+
+func (s *replicaSet) logger() *slog.Logger {
+	if s.log != nil {
+		return s.log
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // thaw puts back the replica-priority of every frozen replica and waits
-// until the Sentinels see it. An error names what to put back by hand.
+// until the Sentinels see it; then it deletes the freeze record, if any.
+// An error names what to put back by hand, and leaves the record for the
+// next run.
 func (s *replicaSet) thaw(ctx context.Context, frozen []restore.Frozen, poll time.Duration) error {
 	var errs []error
 	want := map[string]int{}
@@ -111,6 +148,11 @@ func (s *replicaSet) thaw(ctx context.Context, frozen []restore.Frozen, poll tim
 	}
 	if len(want) > 0 {
 		if err := s.sentinelsSee(ctx, want, poll); err != nil {
+			errs = append(errs, fmt.Errorf("replica-priority is back on the replicas, but: %w", err))
+		}
+	}
+	if len(errs) == 0 && s.record != nil {
+		if err := s.record.repo.DeleteFreeze(ctx, s.record.target); err != nil {
 			errs = append(errs, fmt.Errorf("replica-priority is back on the replicas, but: %w", err))
 		}
 	}
@@ -217,20 +259,32 @@ func (s *replicaSet) waitInSync(ctx context.Context, poll, timeout time.Duration
 // its role, wait for every replica to resync, and put the priorities back
 // whatever happens, Ctrl-C included.
 func restoreIntoSet(ctx context.Context, s *replicaSet, log *slog.Logger, poll, timeout time.Duration, install func(ctx context.Context) error) (err error) {
-	log.InfoContext(ctx, "restore step", "step", "freeze failover")
 	s.log = log
-	frozen, err := s.freeze(ctx, poll)
+	if _, err := s.thawLeftover(ctx, log, poll); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "restore step", "step", "freeze failover")
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	frozen, stop, err := s.freeze(ctx, poll, cancel)
 	if err != nil {
 		return err
 	}
 	defer func() {
+		stop()
 		log.InfoContext(ctx, "restore step", "step", "hand control back to Sentinel")
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), thawTimeout)
 		defer cancel()
 		if terr := s.thaw(tctx, frozen, poll); terr != nil {
 			err = errors.Join(err, terr)
 		}
+		if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = errors.Join(err, cause)
+		}
 	}()
+	if testFrozenHook != nil {
+		testFrozenHook()
+	}
 	if err := install(ctx); err != nil {
 		return err
 	}
@@ -241,6 +295,10 @@ func restoreIntoSet(ctx context.Context, s *replicaSet, log *slog.Logger, poll, 
 	log.InfoContext(ctx, "restore step", "step", "wait for the replicas to resync")
 	return s.waitInSync(ctx, poll, timeout)
 }
+
+// testFrozenHook, when set by a test, runs while the set is frozen, before
+// the install.
+var testFrozenHook func()
 
 // setPlan describes s for the plan.
 func (s *replicaSet) setPlan(ctx context.Context) restore.SetPlan {

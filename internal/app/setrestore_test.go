@@ -84,7 +84,7 @@ func TestFreezeStopsPromotion(t *testing.T) {
 			if err := set.restorable(t.Context()); err != nil {
 				t.Fatalf("restorable: %v", err)
 			}
-			frozen, err := set.freeze(t.Context(), 100*time.Millisecond)
+			frozen, _, err := set.freeze(t.Context(), 100*time.Millisecond, nil)
 			if err != nil {
 				t.Fatalf("freeze: %v", err)
 			}
@@ -149,11 +149,21 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // rollout of its master.
 func restoreLocal(ctx context.Context, t *testing.T, s *testenv.ReplicaSet, repo *storage.Repo, m *storage.Manifest, cut error) error {
 	t.Helper()
+	return restoreLocalAs(ctx, t, s, repo, m, cut, "")
+}
+
+// restoreLocalAs is restoreLocal recording its freeze under target in repo
+// (none when target is "").
+func restoreLocalAs(ctx context.Context, t *testing.T, s *testenv.ReplicaSet, repo *storage.Repo, m *storage.Manifest, cut error, target string) error {
+	t.Helper()
 	set, err := discover(ctx, setOptions(s, "data-pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer set.Close()
+	if target != "" {
+		set.record = newFreezeStore(repo, target)
+	}
 	if err := set.restorable(ctx); err != nil {
 		t.Fatalf("restorable: %v", err)
 	}
