@@ -92,18 +92,9 @@ func (a *App) Connect(ctx context.Context, t *config.Target) (*Conn, error) {
 	if t.Kubernetes != nil {
 		return a.connectKube(ctx, t)
 	}
-	addr, useTLS, err := t.Endpoint()
-	if err != nil {
-		return nil, UsageError{Err: err}
-	}
-	password, err := t.Password()
+	addr, password, tlsConf, err := endpointOf(t)
 	if err != nil {
 		return nil, err
-	}
-	var tlsConf *tls.Config
-	if useTLS {
-		host, _, _ := net.SplitHostPort(addr)
-		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
 	client := redis.New(redis.Options{Addr: addr, Username: t.User(), Password: password, TLS: tlsConf})
 	conn := &Conn{Client: client, Kind: string(t.Source), close: func() { _ = client.Close() },
@@ -414,4 +405,21 @@ func groupTopology(pods []corev1.Pod, roles []kube.Role, chosen int, prefer stri
 		}
 	}
 	return tp
+}
+
+// endpointOf is where a target named by URL listens: its address, the
+// password (URL, file or environment) and, for rediss://, the TLS config.
+func endpointOf(t *config.Target) (addr, password string, tlsConf *tls.Config, err error) {
+	addr, useTLS, err := t.Endpoint()
+	if err != nil {
+		return "", "", nil, UsageError{Err: err}
+	}
+	if password, err = t.Password(); err != nil {
+		return "", "", nil, err
+	}
+	if useTLS {
+		host, _, _ := net.SplitHostPort(addr)
+		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	return addr, password, tlsConf, nil
 }

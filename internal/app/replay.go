@@ -2,12 +2,10 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -130,18 +128,9 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 	if err := restore.CheckDecryptable(m, o.Identities); err != nil {
 		return nil, err
 	}
-	addr, useTLS, err := to.Endpoint()
-	if err != nil {
-		return nil, UsageError{Err: err}
-	}
-	password, err := to.Password()
+	addr, password, tlsConf, err := endpointOf(to)
 	if err != nil {
 		return nil, err
-	}
-	var tlsConf *tls.Config
-	if useTLS {
-		host, _, _ := net.SplitHostPort(addr)
-		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
 	log := a.Log.With("backup_id", m.ID, "replay_to", addr)
 	seed := redis.New(redis.Options{Addr: addr, Username: to.User(), Password: password, TLS: tlsConf})
