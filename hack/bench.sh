@@ -395,3 +395,9 @@ for size in "${sizes[@]}"; do
 done
 
 cat "$report"
+
+# KUBE=1: the restore and backup comparison on the Kubernetes testbed
+# (it must be up: hack/testbed/up).
+if [ "${KUBE:-0}" = 1 ]; then
+  bash "$(dirname "$0")/bench-kube.sh"
+fi

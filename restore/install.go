@@ -47,71 +47,190 @@ type Installed struct {
 	AOFFiles   []string `json:"aofFiles,omitempty"`
 }
 
-// Receive reads an RDB from r into Redis's data dir the safe way: it writes
-// <dbfilename>.rdbak-tmp, fsyncs it, checks its length and SHA-256 against
-// what the sender verified, and only then keeps the previous file as
-// <dbfilename>.pre-restore and renames the new one into place. With AOF on,
-// it installs the RDB where Redis will load it instead of dump.rdb. A short
-// or wrong stream leaves every live file untouched.
+// Receive reads an RDB from r into Redis's data dir the safe way: Stage,
+// then Commit. A short or wrong stream leaves every live file untouched.
 func Receive(r io.Reader, in Install) (*Installed, error) {
-	if in.DBFilename == "" || filepath.Base(in.DBFilename) != in.DBFilename {
-		return nil, fmt.Errorf("dbfilename %q must be a plain file name", in.DBFilename)
+	if err := Stage(r, in); err != nil {
+		return nil, err
 	}
+	return Commit(in)
+}
+
+// Staged lists the files Stage writes beside the live data: names Redis
+// never loads (it reads only dbfilename and, with AOF, appenddirname's
+// manifest or appendfilename), so a Redis that starts while they exist, or
+// a restore killed before Commit, leaves what Redis loads as it was.
+func Staged(in Install) []string {
 	final := filepath.Join(in.Dir, in.DBFilename)
-	tmp := final + TempSuffix
+	out := []string{final + TempSuffix}
+	switch in.AOF.Mode {
+	case "multipart":
+		out = append(out, filepath.Join(in.Dir, in.AOF.DirName)+TempSuffix)
+	case "single":
+		out = append(out, filepath.Join(in.Dir, in.AOF.FileName)+TempSuffix)
+	}
+	return out
+}
+
+// Stage writes the RDB from r beside the live data while Redis still runs
+// on it: <dbfilename>.rdbak-tmp, fsynced, its length and SHA-256 checked
+// against what the sender verified; with AOF on it also prepares what
+// Redis will load (a new appenddirname.rdbak-tmp with the RDB as its base,
+// or appendfilename.rdbak-tmp). Nothing live changes; on failure nothing
+// staged is left.
+func Stage(r io.Reader, in Install) error {
+	if err := checkNames(in); err != nil {
+		return err
+	}
 	owner, err := ownerOf(in.Dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	// A staged file a killed restore left behind is replaced.
+	if err := Discard(in); err != nil {
+		return err
+	}
+	tmp := Staged(in)[0]
 	n, sum, err := writeFile(tmp, r, owner)
+	if err == nil && (n != in.Size || sum != in.SHA256) {
+		err = fmt.Errorf("received %d bytes with SHA-256 %s, expected %d bytes with %s: the stream was cut or altered; nothing was replaced", n, sum, in.Size, in.SHA256)
+	}
+	if err == nil {
+		switch in.AOF.Mode {
+		case "":
+		case "multipart":
+			err = stageMultipartAOF(in, tmp, owner)
+		case "single":
+			err = stageSingleAOF(in, tmp, owner)
+		}
+	}
+	if err == nil {
+		err = syncDir(in.Dir)
+	}
 	if err != nil {
-		os.Remove(tmp)
+		return errors.Join(err, Discard(in))
+	}
+	return nil
+}
+
+// Commit swaps the staged files in for the live ones, each by one atomic
+// exchange (renameat2 RENAME_EXCHANGE where the file system has it), so
+// that the path Redis loads always holds either the previous or the
+// restored data, never nothing; the previous files are kept as
+// .pre-restore. Redis must not be running, or must not save, while it
+// runs.
+func Commit(in Install) (*Installed, error) {
+	if err := checkNames(in); err != nil {
 		return nil, err
 	}
-	if n != in.Size || sum != in.SHA256 {
-		os.Remove(tmp)
-		return nil, fmt.Errorf("received %d bytes with SHA-256 %s, expected %d bytes with %s: the stream was cut or altered; nothing was replaced", n, sum, in.Size, in.SHA256)
+	final := filepath.Join(in.Dir, in.DBFilename)
+	staged := Staged(in)
+	for _, p := range staged {
+		if _, err := os.Lstat(p); err != nil {
+			return nil, fmt.Errorf("staged file %s: %w: stage the backup again", p, err)
+		}
 	}
-	out := &Installed{Path: final, Size: n, SHA256: sum}
-	// From here on live files change, each by one rename.
-	if kept, err := keepPrevious(final); err != nil {
-		os.Remove(tmp)
+	out := &Installed{Path: final, Size: in.Size, SHA256: in.SHA256}
+	if kept, err := swapIn(staged[0], final); err != nil {
 		return nil, err
 	} else if kept != "" {
 		out.PreRestore = append(out.PreRestore, kept)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return nil, fmt.Errorf("rename %s over %s: %w", tmp, final, err)
-	}
-	if err := syncDir(in.Dir); err != nil {
-		return nil, err
-	}
 	switch in.AOF.Mode {
-	case "":
 	case "multipart":
-		if err := installMultipartAOF(in, final, owner, out); err != nil {
+		dir := filepath.Join(in.Dir, in.AOF.DirName)
+		kept, err := swapIn(staged[1], dir)
+		if err != nil {
 			return nil, err
 		}
+		if kept != "" {
+			out.PreRestore = append(out.PreRestore, kept)
+		}
+		out.AOFFiles = []string{filepath.Join(dir, in.AOF.FileName+".1.base.rdb"), filepath.Join(dir, in.AOF.FileName+".manifest")}
 	case "single":
-		if err := installSingleAOF(in, final, owner, out); err != nil {
+		aof := filepath.Join(in.Dir, in.AOF.FileName)
+		kept, err := swapIn(staged[1], aof)
+		if err != nil {
 			return nil, err
 		}
-	default:
-		return nil, fmt.Errorf("unknown AOF mode %q", in.AOF.Mode)
+		if kept != "" {
+			out.PreRestore = append(out.PreRestore, kept)
+		}
+		out.AOFFiles = []string{aof}
 	}
 	return out, nil
 }
 
-// installMultipartAOF sets the AOF directory aside and makes a new one
-// whose manifest lists the RDB as its base: Redis 7+ then loads the
-// restored data at startup and keeps AOF on.
-func installMultipartAOF(in Install, rdbPath string, owner *fileOwner, out *Installed) error {
-	if in.AOF.DirName == "" || in.AOF.FileName == "" || filepath.Base(in.AOF.DirName) != in.AOF.DirName || filepath.Base(in.AOF.FileName) != in.AOF.FileName {
-		return fmt.Errorf("appenddirname %q and appendfilename %q must be plain names", in.AOF.DirName, in.AOF.FileName)
+// Discard removes what Stage wrote. Called after Commit it removes nothing
+// Commit installed.
+func Discard(in Install) error {
+	var errs []error
+	for _, p := range Staged(in) {
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, fmt.Errorf("remove staged %s: %w", p, err))
+		}
 	}
-	dir := filepath.Join(in.Dir, in.AOF.DirName)
-	next := dir + TempSuffix
-	os.RemoveAll(next)
+	return errors.Join(errs...)
+}
+
+func checkNames(in Install) error {
+	if in.DBFilename == "" || filepath.Base(in.DBFilename) != in.DBFilename {
+		return fmt.Errorf("dbfilename %q must be a plain file name", in.DBFilename)
+	}
+	switch in.AOF.Mode {
+	case "":
+	case "multipart":
+		if in.AOF.DirName == "" || in.AOF.FileName == "" || filepath.Base(in.AOF.DirName) != in.AOF.DirName || filepath.Base(in.AOF.FileName) != in.AOF.FileName {
+			return fmt.Errorf("appenddirname %q and appendfilename %q must be plain names", in.AOF.DirName, in.AOF.FileName)
+		}
+	case "single":
+		if in.AOF.FileName == "" || filepath.Base(in.AOF.FileName) != in.AOF.FileName {
+			return fmt.Errorf("appendfilename %q must be a plain name", in.AOF.FileName)
+		}
+	default:
+		return fmt.Errorf("unknown AOF mode %q", in.AOF.Mode)
+	}
+	return nil
+}
+
+// swapIn puts staged at live and keeps what was at live as
+// live.pre-restore (replacing an earlier one); it returns that name, or ""
+// when live did not exist. With an atomic exchange live is never missing;
+// without one (file systems without RENAME_EXCHANGE) there is a moment
+// between two renames where it is.
+func swapIn(staged, live string) (string, error) {
+	dir := filepath.Dir(live)
+	if _, err := os.Lstat(live); errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(staged, live); err != nil {
+			return "", fmt.Errorf("rename %s to %s: %w", staged, live, err)
+		}
+		return "", syncDir(dir)
+	}
+	kept := live + PreRestoreSuffix
+	if err := os.RemoveAll(kept); err != nil {
+		return "", fmt.Errorf("remove the previous %s: %w", kept, err)
+	}
+	if err := exchange(staged, live); err == nil {
+		// staged now holds the previous data.
+		if err := os.Rename(staged, kept); err != nil {
+			return "", fmt.Errorf("keep the previous %s as %s: %w", live, kept, err)
+		}
+		return kept, syncDir(dir)
+	}
+	if err := os.Rename(live, kept); err != nil {
+		return "", fmt.Errorf("keep %s as %s: %w", live, kept, err)
+	}
+	if err := os.Rename(staged, live); err != nil {
+		return "", fmt.Errorf("rename %s over %s: %w", staged, live, err)
+	}
+	return kept, syncDir(dir)
+}
+
+// stageMultipartAOF prepares appenddirname.rdbak-tmp, whose manifest
+// lists a copy of the RDB as its base: once swapped in, Redis 7+ loads the
+// restored data at startup and keeps AOF on.
+func stageMultipartAOF(in Install, rdbPath string, owner *fileOwner) error {
+	next := Staged(in)[1]
 	if err := os.Mkdir(next, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", next, err)
 	}
@@ -132,62 +251,20 @@ func installMultipartAOF(in Install, rdbPath string, owner *fileOwner, out *Inst
 	if err := owner.apply(next); err != nil {
 		return err
 	}
-	if err := syncDir(next); err != nil {
-		return err
-	}
-	if kept, err := keepPrevious(dir); err != nil {
-		return err
-	} else if kept != "" {
-		out.PreRestore = append(out.PreRestore, kept)
-	}
-	if err := os.Rename(next, dir); err != nil {
-		return fmt.Errorf("rename %s over %s: %w", next, dir, err)
-	}
-	out.AOFFiles = []string{filepath.Join(dir, base), filepath.Join(dir, mf)}
-	return syncDir(in.Dir)
+	return syncDir(next)
 }
 
-// installSingleAOF writes the RDB as the AOF file of Redis < 7, which loads
-// an AOF that starts with "REDIS" as an RDB preamble.
-func installSingleAOF(in Install, rdbPath string, owner *fileOwner, out *Installed) error {
-	if in.AOF.FileName == "" || filepath.Base(in.AOF.FileName) != in.AOF.FileName {
-		return fmt.Errorf("appendfilename %q must be a plain name", in.AOF.FileName)
-	}
-	aof := filepath.Join(in.Dir, in.AOF.FileName)
+// stageSingleAOF copies the RDB to appendfilename.rdbak-tmp, the AOF of
+// Redis < 7, which loads an AOF that starts with "REDIS" as an RDB
+// preamble. A copy, not a link: Redis appends to that file in place.
+func stageSingleAOF(in Install, rdbPath string, owner *fileOwner) error {
 	src, err := os.Open(rdbPath)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	if _, _, err := writeFile(aof+TempSuffix, src, owner); err != nil {
-		return err
-	}
-	if kept, err := keepPrevious(aof); err != nil {
-		return err
-	} else if kept != "" {
-		out.PreRestore = append(out.PreRestore, kept)
-	}
-	if err := os.Rename(aof+TempSuffix, aof); err != nil {
-		return err
-	}
-	out.AOFFiles = []string{aof}
-	return syncDir(in.Dir)
-}
-
-// keepPrevious renames path to path.pre-restore, replacing the one an
-// earlier restore kept. It returns "" when there was nothing to keep.
-func keepPrevious(path string) (string, error) {
-	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		return "", nil
-	}
-	kept := path + PreRestoreSuffix
-	if err := os.RemoveAll(kept); err != nil {
-		return "", fmt.Errorf("remove the previous %s: %w", kept, err)
-	}
-	if err := os.Rename(path, kept); err != nil {
-		return "", fmt.Errorf("keep %s as %s: %w", path, kept, err)
-	}
-	return kept, nil
+	_, _, err = writeFile(Staged(in)[1], src, owner)
+	return err
 }
 
 // writeFile writes r to path (created or truncated), fsyncs it, gives it

@@ -156,3 +156,63 @@ func listing(t *testing.T, dir string) string {
 	})
 	return b.String()
 }
+
+// TestStagedIsNeverLoaded: a Redis that starts while a backup is staged (a
+// restore killed between Stage and Commit) loads the live data, not the
+// staged files; Discard then leaves the dir as it was.
+func TestStagedIsNeverLoaded(t *testing.T) {
+	rdb, want := snapshot(t)
+	v := testenv.RedisServerVersion(t)
+	for _, tt := range []struct {
+		name   string
+		config []string
+		aof    restore.AOF
+	}{
+		{"appendonly no", nil, restore.AOF{}},
+		{"multi-part AOF (7.0+)", []string{"appendonly yes"}, restore.AOF{Mode: "multipart", DirName: "appendonlydir", FileName: "appendonly.aof"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.aof.Mode == "multipart" && v[0] < 7 {
+				t.Skipf("redis-server %d.%d has no multi-part AOF", v[0], v[1])
+			}
+			dir := t.TempDir()
+			before := liveData(t, dir, tt.config...)
+			snap := listing(t, dir)
+			in := install(rdb, dir, tt.aof)
+			if err := restore.Stage(bytes.NewReader(rdb), in); err != nil {
+				t.Fatalf("Stage: %v", err)
+			}
+			for _, p := range restore.Staged(in) {
+				if _, err := os.Stat(p); err != nil {
+					t.Errorf("staged %s: %v", p, err)
+				}
+			}
+			r := testenv.StartRedis(t, testenv.RedisOptions{Dir: dir, Config: tt.config})
+			if d := r.Digest(t); d != before {
+				t.Fatalf("with a backup staged Redis loaded %s, want the live %s", d, before)
+			}
+			r.Stop()
+			if err := restore.Discard(in); err != nil {
+				t.Fatal(err)
+			}
+			if got := listing(t, dir); got != snap {
+				t.Fatalf("after Discard:\nbefore %s\nafter  %s", snap, got)
+			}
+			// Staged again and committed, it is what Redis loads.
+			if err := restore.Stage(bytes.NewReader(rdb), in); err != nil {
+				t.Fatalf("Stage: %v", err)
+			}
+			if _, err := restore.Commit(in); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			for _, p := range restore.Staged(in) {
+				if _, err := os.Lstat(p); !os.IsNotExist(err) {
+					t.Errorf("%s left after Commit (%v)", p, err)
+				}
+			}
+			if d := testenv.StartRedis(t, testenv.RedisOptions{Dir: dir, Config: tt.config}).Digest(t); d != want {
+				t.Fatalf("after Commit Redis loaded %s, want the restored %s", d, want)
+			}
+		})
+	}
+}

@@ -120,33 +120,84 @@ func ChooseStrategy(asked string, w Workload, vol Volume, l Layout) (Strategy, e
 // annotation that records the replica count while it is scaled down.
 func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []string {
 	target := l.Dir + "/" + l.DBFilename
-	install := "write " + target + TempSuffix + ", check its length and SHA-256, keep the current file as " + target + PreRestoreSuffix + ", rename the new one into place"
-	switch l.AOF.Mode {
-	case "multipart":
-		install += "; set " + l.Dir + "/" + l.AOF.DirName + " aside and install the RDB as the base of a new AOF manifest"
-	case "single":
-		install += "; install the RDB as " + l.Dir + "/" + l.AOF.FileName
+	staged := target + TempSuffix
+	if l.AOF.Mode == "multipart" {
+		staged += " and " + l.Dir + "/" + l.AOF.DirName + TempSuffix + " (a new AOF manifest with the RDB as its base)"
+	} else if l.AOF.Mode == "single" {
+		staged += " and " + l.Dir + "/" + l.AOF.FileName + TempSuffix
 	}
-	verify := "download and verify backup " + id + " completely (sizes, SHA-256, RDB CRC-64) before any change"
-	save := "BGSAVE the current data, so it survives the stop and is kept as " + l.DBFilename + PreRestoreSuffix
+	stage := "download and verify backup " + id + " (sizes, SHA-256, RDB CRC-64) while streaming it into " + staged +
+		", names Redis never loads; check its length and SHA-256 there and fsync it. Redis keeps serving the old data"
+	if s == Offline {
+		stage = "run a staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; " + stage
+	} else {
+		stage = "through exec into the Redis container, " + stage
+	}
+	save := "BGSAVE the current data, so that it is kept as " + l.DBFilename + PreRestoreSuffix
 	if l.AOF.Mode != "" {
-		save = "AOF is on: Redis keeps the current data in its AOF, which is set aside as " + PreRestoreSuffix
+		save = "AOF is on: Redis keeps the current data in its AOF, which is kept as " + PreRestoreSuffix
 	}
+	install := "swap the staged files in, each by one atomic exchange, keeping the current ones as " + PreRestoreSuffix + " (" + target + " always holds the old or the new data, never nothing)"
 	check := "wait until Redis has loaded the data and compare its key counts with the manifest"
 	if s == Offline {
-		return []string{verify, save,
-			fmt.Sprintf("scale %s from %d to 0 and wait until its pod is gone (annotated %s)", w, w.Replicas, annotation),
-			"run a restore pod with the rdbak image that mounts the same volume and stream the verified backup into it",
+		return []string{stage, save,
+			fmt.Sprintf(`turn off Redis's save points (CONFIG SET save "", so stopping it writes nothing over the data), scale %s from %d to 0 and wait until its pod is gone (annotated %s): the downtime starts here`, w, w.Replicas, annotation),
 			install,
-			fmt.Sprintf("delete the restore pod, scale %s back to %d and wait until it is Ready", w, w.Replicas),
+			fmt.Sprintf("scale %s back to %d, delete the staging pod and wait until Redis is Ready on the restored data: the downtime ends here", w, w.Replicas),
 			check}
 	}
-	return []string{verify, save,
-		`turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+)`,
-		"stream the verified backup into the Redis container through exec",
-		install,
-		"make Redis exit without saving (SHUTDOWN NOSAVE) so the kubelet restarts it on the restored file; wait until it is Ready",
+	return []string{stage, save,
+		`turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+); it keeps serving`,
+		install + "; the running Redis does not read it",
+		"make Redis exit without saving (SHUTDOWN NOSAVE) so the kubelet restarts it on the restored file; wait until it is Ready: the downtime is this step",
 		check}
+}
+
+// VerifyStep is the step that downloads and verifies backup id before
+// anything else, where staging cannot come first (inside a failover
+// freeze, ReplicatedSteps).
+func VerifyStep(id string) string {
+	return "download and verify backup " + id + " completely (sizes, SHA-256, RDB CRC-64) before any change"
+}
+
+// Estimate is what a restore is expected to take, printed with the plan.
+type Estimate struct {
+	Total    time.Duration `json:"total"`
+	Downtime time.Duration `json:"downtime"`
+}
+
+// Throughputs and fixed costs the estimate assumes, measured on a small
+// single-node cluster (hack/bench-kube.sh): the exec stream through the API
+// server into the staging pod, Redis's own RDB load, a pod's stop and
+// start.
+const (
+	estStreamBytesPerSec = 110 << 20
+	estLoadBytesPerSec   = 250 << 20
+	estSaveBytesPerSec   = 400 << 20
+	estPodStart          = 3 * time.Second // staging pod, or the Redis pod after the scale-up, to Running
+	estPodStop           = 1500 * time.Millisecond
+	estContainerRestart  = 1 * time.Second
+	estCheck             = 1 * time.Second
+)
+
+// EstimateOf estimates a restore of a rawSize-byte RDB with strategy s;
+// save is whether a BGSAVE runs first.
+func EstimateOf(s Strategy, rawSize int64, save bool) Estimate {
+	per := func(rate float64) time.Duration { return time.Duration(float64(rawSize) / rate * float64(time.Second)) }
+	stage := per(estStreamBytesPerSec)
+	load := per(estLoadBytesPerSec)
+	var e Estimate
+	if s == Offline {
+		stage += estPodStart
+		e.Downtime = estPodStop + estPodStart + load
+	} else {
+		e.Downtime = estContainerRestart + load
+	}
+	e.Total = stage + e.Downtime + estCheck
+	if save {
+		e.Total += per(estSaveBytesPerSec)
+	}
+	return e
 }
 
 // Plan is what a restore into a running Redis will do: printed by
@@ -164,7 +215,11 @@ type Plan struct {
 	Steps    []string          `json:"steps"`
 	// Set is the Sentinel set the master belongs to, when the restore
 	// runs inside a failover freeze (ReplicatedSteps).
-	Set        *SetPlan `json:"sentinelSet,omitempty"`
+	Set *SetPlan `json:"sentinelSet,omitempty"`
+	// Estimate is the expected total time and downtime; Measured what
+	// the run took.
+	Estimate   Estimate `json:"estimate"`
+	Measured   *Timings `json:"measured,omitempty"`
 	Result     string   `json:"result,omitempty"`
 	PreRestore []string `json:"preRestore,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestChooseStrategy(t *testing.T) {
@@ -61,24 +62,21 @@ func TestSteps(t *testing.T) {
 		want []string // a fragment of each step, in order
 	}{
 		{"offline, RDB", Offline, Layout{Dir: "/data", DBFilename: "dump.rdb"}, []string{
-			"verify backup 20261122T030000Z-abcdef",
-			"BGSAVE the current data, so it survives the stop and is kept as dump.rdb.pre-restore",
-			"scale statefulset ns/redis from 1 to 0 and wait until its pod is gone (annotated rdbak.io/x)",
-			"run a restore pod",
-			"write /data/dump.rdb.rdbak-tmp, check its length and SHA-256, keep the current file as /data/dump.rdb.pre-restore",
-			"scale statefulset ns/redis back to 1",
+			"staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; download and verify backup 20261122T030000Z-abcdef (sizes, SHA-256, RDB CRC-64) while streaming it into /data/dump.rdb.rdbak-tmp",
+			"BGSAVE the current data, so that it is kept as dump.rdb.pre-restore",
+			`turn off Redis's save points (CONFIG SET save "", so stopping it writes nothing over the data), scale statefulset ns/redis from 1 to 0 and wait until its pod is gone (annotated rdbak.io/x): the downtime starts here`,
+			"swap the staged files in, each by one atomic exchange",
+			"scale statefulset ns/redis back to 1, delete the staging pod",
 			"compare its key counts",
 		}},
 		{"offline, multi-part AOF", Offline, Layout{Dir: "/bitnami/redis/data", DBFilename: "dump.rdb", AOF: AOF{Mode: "multipart", DirName: "appendonlydir"}}, []string{
-			"verify", "AOF is on", "scale", "restore pod",
-			"set /bitnami/redis/data/appendonlydir aside and install the RDB as the base of a new AOF manifest",
-			"back to 1", "key counts",
+			"/bitnami/redis/data/appendonlydir.rdbak-tmp (a new AOF manifest with the RDB as its base)", "AOF is on", "scale", "swap", "back to 1", "key counts",
 		}},
 		{"offline, Redis 6 AOF", Offline, Layout{Dir: "/data", DBFilename: "dump.rdb", AOF: AOF{Mode: "single", FileName: "appendonly.aof"}}, []string{
-			"verify", "AOF is on", "scale", "restore pod", "install the RDB as /data/appendonly.aof", "back to 1", "key counts",
+			"/data/appendonly.aof.rdbak-tmp", "AOF is on", "scale", "swap", "back to 1", "key counts",
 		}},
 		{"in-place", InPlace, Layout{Dir: "/data", DBFilename: "dump.rdb"}, []string{
-			"verify", "BGSAVE", `CONFIG SET save ""`, "through exec", "rename the new one into place", "SHUTDOWN NOSAVE", "key counts",
+			"through exec into the Redis container", "BGSAVE", `CONFIG SET save ""`, "the running Redis does not read it", "SHUTDOWN NOSAVE", "key counts",
 		}},
 	}
 	for _, tc := range tests {
@@ -91,6 +89,34 @@ func TestSteps(t *testing.T) {
 				if !strings.Contains(got[i], tc.want[i]) {
 					t.Errorf("step %d = %q, want it to contain %q", i+1, got[i], tc.want[i])
 				}
+			}
+		})
+	}
+}
+
+// TestEstimateOf: the offline strategy's downtime is a pod's stop, start
+// and Redis's load, not the stream; in-place's a container restart.
+func TestEstimateOf(t *testing.T) {
+	const gib = 1 << 30
+	for _, tc := range []struct {
+		name           string
+		s              Strategy
+		size           int64
+		save           bool
+		total, downtme time.Duration
+	}{
+		// stream 1024/110 s, load 1024/250 s, save 1024/400 s
+		{"offline 1 GiB", Offline, gib, true, 9309090909 + 3*time.Second + 8596*time.Millisecond + time.Second + 2560*time.Millisecond, 8596 * time.Millisecond},
+		{"in-place 1 GiB", InPlace, gib, false, 9309090909 + 5096*time.Millisecond + time.Second, 5096 * time.Millisecond},
+		{"empty, offline", Offline, 0, false, 8500 * time.Millisecond, 4500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := EstimateOf(tc.s, tc.size, tc.save)
+			if got.Downtime != tc.downtme || got.Total != tc.total {
+				t.Errorf("EstimateOf = %+v, want total %v downtime %v", got, tc.total, tc.downtme)
+			}
+			if got.Downtime >= got.Total {
+				t.Errorf("downtime %v not below total %v", got.Downtime, got.Total)
 			}
 		})
 	}

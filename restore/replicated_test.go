@@ -50,13 +50,13 @@ func TestInSync(t *testing.T) {
 func TestReplicatedSteps(t *testing.T) {
 	set := SetPlan{MasterName: "mymaster", Master: "m:6379", Sentinels: []string{"s0:26379", "s1:26379"},
 		Replicas: []Frozen{{"r1:6379", "100"}, {"r2:6379", "0"}}}
-	steps := ReplicatedSteps(set, Steps(InPlace, "id1", Workload{Kind: "StatefulSet", Namespace: "ns", Name: "redis", Replicas: 3}, Layout{Dir: "/data", DBFilename: "dump.rdb"}, "a"))
+	steps := ReplicatedSteps(set, append([]string{VerifyStep("id1")}, Steps(InPlace, "id1", Workload{Kind: "StatefulSet", Namespace: "ns", Name: "redis", Replicas: 3}, Layout{Dir: "/data", DBFilename: "dump.rdb"}, "a")...))
 	text := strings.Join(steps, "\n")
 	order := []string{
 		"download and verify backup id1",
 		"agree that m:6379 is the master of mymaster",
 		"replica-priority 0 on every replica (now r1:6379=100, r2:6379=0)",
-		"on the master m:6379: stream the verified backup",
+		"on the master m:6379: through exec into the Redis container",
 		"on the master m:6379: make Redis exit without saving",
 		"still name m:6379 as master",
 		"fully resynced from the restored master",

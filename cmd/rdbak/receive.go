@@ -16,6 +16,7 @@ import (
 // verified RDB from stdin and installs it in Redis's data dir.
 func newReceiveCmd(g *globals) *cobra.Command {
 	var in restore.Install
+	var phase string
 	cmd := &cobra.Command{
 		Use:    "receive",
 		Short:  "Install an RDB from stdin into a Redis data dir (run by rdbak in its restore pod)",
@@ -25,14 +26,29 @@ func newReceiveCmd(g *globals) *cobra.Command {
 			if in.Dir == "" || in.Size <= 0 || len(in.SHA256) != 64 {
 				return usagef("--dir, --size and --sha256 are required")
 			}
-			out, err := restore.Receive(os.Stdin, in)
-			if err != nil {
-				return err
+			switch phase {
+			case "":
+				out, err := restore.Receive(os.Stdin, in)
+				if err != nil {
+					return err
+				}
+				return render.WriteJSON(g.stdout, out)
+			case "stage":
+				return restore.Stage(os.Stdin, in)
+			case "commit":
+				out, err := restore.Commit(in)
+				if err != nil {
+					return err
+				}
+				return render.WriteJSON(g.stdout, out)
+			case "discard":
+				return restore.Discard(in)
 			}
-			return render.WriteJSON(g.stdout, out)
+			return usagef("--phase %q: use stage, commit or discard", phase)
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&phase, "phase", "", "stage (write and check the file beside the live data), commit (swap it in), discard (remove it); empty: stage and commit")
 	f.StringVar(&in.Dir, "dir", "", "Redis's data dir")
 	f.StringVar(&in.DBFilename, "dbfilename", "dump.rdb", "Redis's RDB file name")
 	f.Int64Var(&in.Size, "size", 0, "expected RDB length")

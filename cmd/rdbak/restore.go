@@ -246,7 +246,11 @@ func (g *globals) restoreKube(ctx context.Context, r *app.Restore, o kubeRestore
 	if g.structured() {
 		return g.writeResult(p)
 	}
-	_, err := fmt.Fprintf(g.stdout, "restored %s/%s into %s; the previous data is kept as %s\n", p.Backup.Target, p.Backup.ID, p.Pod, strings.Join(p.PreRestore, ", "))
+	took := ""
+	if m := p.Measured; m != nil {
+		took = fmt.Sprintf(" in %s (downtime %s)", m.Total.Round(100*time.Millisecond), m.Downtime.Round(100*time.Millisecond))
+	}
+	_, err := fmt.Fprintf(g.stdout, "restored %s/%s into %s%s; the previous data is kept as %s\n", p.Backup.Target, p.Backup.ID, p.Pod, took, strings.Join(p.PreRestore, ", "))
 	return err
 }
 

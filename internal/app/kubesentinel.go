@@ -268,7 +268,7 @@ func (a *App) planSetRestore(ctx context.Context, repo *storage.Repo, m *storage
 	sp := set.setPlan(ctx)
 	r.Plan.Set = &sp
 	r.Plan.Target = t.Name
-	r.Plan.Steps = restore.ReplicatedSteps(sp, r.Plan.Steps)
+	r.Plan.Steps = restore.ReplicatedSteps(sp, append([]string{restore.VerifyStep(m.ID)}, r.Plan.Steps...))
 	var findings []restore.Finding
 	for _, f := range r.Plan.Findings {
 		if f.Check != "replicas" && f.Check != "sentinel" {

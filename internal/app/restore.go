@@ -171,6 +171,7 @@ func (r *Restore) plan(ctx context.Context, m *storage.Manifest) error {
 		Redis: ti.RedisVersion, Persist: r.layout.Persistence(), Strategy: strategy, DataDir: r.layout.Dir,
 		Findings: restore.Preflight(m, ti, r.o.Overrides),
 		Steps:    restore.Steps(strategy, m.ID, r.workload.Workload, r.layout, kube.RestoreReplicasAnnotation),
+		Estimate: restore.EstimateOf(strategy, m.Data.RawSize, r.layout.AOF.Mode == ""),
 	}
 	return nil
 }
@@ -186,10 +187,11 @@ func volumeOf(m *kube.DataMount) restore.Volume {
 	return restore.Persistent
 }
 
-// Run carries out the plan: it verifies the whole backup before any
-// downtime, then stops Redis, installs the file, starts Redis and checks
-// what it loaded (restore.Apply, which undoes its steps on failure). It
-// refuses a plan with refusals.
+// Run carries out the plan: it stages the backup beside the live data,
+// verifying it on the way, then stops Redis, swaps the file in, starts
+// Redis and checks what it loaded (restore.Apply, which undoes its steps on
+// failure); Plan.Measured has the timings. It refuses a plan with
+// refusals.
 func (r *Restore) Run(ctx context.Context) error {
 	if err := r.Plan.Refused(); err != nil {
 		return err
@@ -209,7 +211,7 @@ func (r *Restore) Run(ctx context.Context) error {
 			return err
 		}
 		r.set.record = newFreezeStore(r.repo, r.Plan.Target)
-		err := restoreIntoSet(ctx, r.set, r.log, 500*time.Millisecond, r.o.Timeout, func(ctx context.Context) error { return r.runMaster(ctx, true) })
+		err := restoreIntoSet(ctx, r.set, r.log, 500*time.Millisecond, r.o.Timeout, r.runMaster)
 		if err != nil {
 			r.a.failed(ctx, r.log, "restore failed", err)
 			return err
@@ -218,7 +220,7 @@ func (r *Restore) Run(ctx context.Context) error {
 		r.log.Info("restore succeeded on every node of the Sentinel set", "master", r.set.master.Addr, "replicas", len(r.set.replicas))
 		return nil
 	}
-	return r.runMaster(ctx, false)
+	return r.runMaster(ctx)
 }
 
 // verify downloads and checks the whole backup.
@@ -228,47 +230,48 @@ func (r *Restore) verify(ctx context.Context) error {
 	return err
 }
 
-// runMaster restores the pod the plan names, verifying the backup first
-// unless that was done.
-func (r *Restore) runMaster(ctx context.Context, verified bool) error {
+// runMaster restores the pod the plan names: the backup is verified while
+// it is staged beside the live data, before Redis stops.
+func (r *Restore) runMaster(ctx context.Context) error {
 	m, k, log := r.Plan.Backup, r.k, r.log
-	if !verified {
-		if err := r.verify(ctx); err != nil {
-			return err
-		}
-	}
 	in := restore.Install{Dir: r.layout.Dir, DBFilename: r.layout.DBFilename, Size: m.Data.RawSize, SHA256: m.Data.RawSHA256, AOF: r.layout.AOF}
+	var ro restore.Rollout
+	switch r.Plan.Strategy {
+	case restore.Offline:
+		ro = &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Mount: r.mount, Redis: k.client, Image: r.o.Image,
+			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
+	default:
+		ro = &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,
+			Redis: k.client, Version7: r.major >= 7, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
+	}
+	j := restore.Job{
+		Install: in,
+		Fetch: func(w io.Writer) error {
+			_, err := restore.Fetch(ctx, r.repo, m, w, restore.FetchOptions{Identities: r.o.Identities})
+			return err
+		},
+		Check:    func(ctx context.Context) error { return r.a.postCheck(ctx, r.target, m) },
+		Down:     restore.DownStep(r.Plan.Strategy),
+		Progress: func(s restore.Step) { log.Info("restore step", "step", string(s)) },
+	}
 	// Without AOF, the in-memory data may be newer than any file (save ""):
-	// BGSAVE it first so a stop cannot lose it and .pre-restore holds it.
-	var save func(context.Context) error
+	// BGSAVE it before the stop so .pre-restore holds it.
 	if r.layout.AOF.Mode == "" {
-		save = func(ctx context.Context) error {
+		j.Save = func(ctx context.Context) error {
 			_, err := backup.Snapshot(ctx, k.client, backup.SnapshotOptions{})
 			return err
 		}
 	}
-	var ro restore.Rollout
-	switch r.Plan.Strategy {
-	case restore.Offline:
-		ro = &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Mount: r.mount, Image: r.o.Image,
-			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
-	default:
-		ro = &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,
-			Redis: k.client, Version7: r.major >= 7, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
-	}
-	fetch := func(w io.Writer) error {
-		_, err := restore.Fetch(ctx, r.repo, m, w, restore.FetchOptions{Identities: r.o.Identities})
-		return err
-	}
-	check := func(ctx context.Context) error { return r.a.postCheck(ctx, r.target, m) }
-	installed, err := restore.Apply(ctx, ro, in, fetch, check, func(s restore.Step) { log.Info("restore step", "step", string(s)) })
+	installed, tm, err := restore.Apply(ctx, ro, j)
+	r.Plan.Measured = tm
 	if err != nil {
 		r.a.failed(ctx, log, "restore failed", err)
 		return err
 	}
 	r.Plan.Result = "restored"
 	r.Plan.PreRestore = installed.PreRestore
-	log.Info("restore succeeded", "keys", m.Keys(), "pre_restore", strings.Join(installed.PreRestore, ","))
+	log.Info("restore succeeded", "keys", m.Keys(), "pre_restore", strings.Join(installed.PreRestore, ","),
+		"total", tm.Total.Round(time.Millisecond).String(), "downtime", tm.Downtime.Round(time.Millisecond).String())
 	return nil
 }
 

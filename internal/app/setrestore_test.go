@@ -119,20 +119,23 @@ func TestFreezeStopsPromotion(t *testing.T) {
 }
 
 // localRollout installs into a local redis-server the way the in-place
-// strategy does in a pod: receive the file, exit without saving, start
-// again on it.
+// strategy does in a pod: stage the file, swap it in, exit without saving,
+// start again on it.
 type localRollout struct {
 	t       *testing.T
 	r       *testenv.Redis
 	cutWith error // when set, Install reads 4 KiB, then fails with it
 }
 
-func (l *localRollout) Stop(context.Context) error { return nil } // save "" already
-func (l *localRollout) Install(_ context.Context, body io.Reader, in restore.Install) (*restore.Installed, error) {
+func (l *localRollout) Stage(_ context.Context, body io.Reader, in restore.Install) error {
 	if l.cutWith != nil {
 		body = io.MultiReader(io.LimitReader(body, 4096), errReader{l.cutWith})
 	}
-	return restore.Receive(body, in)
+	return restore.Stage(body, in)
+}
+func (l *localRollout) Stop(context.Context) error { return nil } // save "" already
+func (l *localRollout) Commit(_ context.Context, in restore.Install) (*restore.Installed, error) {
+	return restore.Commit(in)
 }
 func (l *localRollout) Start(context.Context) error {
 	l.r.Stop()
@@ -181,7 +184,7 @@ func restoreLocalAs(ctx context.Context, t *testing.T, s *testenv.ReplicaSet, re
 	}
 	log := slog.New(slog.DiscardHandler)
 	return restoreIntoSet(ctx, set, log, 100*time.Millisecond, 5*time.Minute, func(ctx context.Context) error {
-		_, err := restore.Apply(ctx, ro, in, fetch, check, nil)
+		_, _, err := restore.Apply(ctx, ro, restore.Job{Install: in, Fetch: fetch, Check: check, Down: restore.StepStart})
 		return err
 	})
 }

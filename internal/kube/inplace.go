@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -24,11 +25,13 @@ type RedisAdmin interface {
 	ShutdownNoSave(ctx context.Context) error
 }
 
-// InPlace restores into the running Redis container: the file is streamed
-// in through exec and checked there, every save is turned off, and Redis
-// is made to exit without saving so the kubelet restarts it on the file.
-// The data dir must survive a container restart (a PVC or emptyDir), and
-// the container needs sh, cat, wc, sha256sum and mv.
+// InPlace restores into the running Redis container: the file is staged
+// through exec beside the live data and checked there while Redis serves,
+// every save is turned off, the staged file is swapped in under the running
+// Redis (which does not read it), and Redis is made to exit without saving
+// so the kubelet restarts it on the file. The data dir must survive a
+// container restart (a PVC or emptyDir), and the container needs sh, cat,
+// wc, sha256sum, ln, mv and rm.
 type InPlace struct {
 	Client    *Client
 	Namespace string
@@ -39,26 +42,66 @@ type InPlace struct {
 	Version7  bool
 	AllowSPDY bool
 	Timeout   time.Duration
-	// Save persists the in-memory data first, so that it, not an older
-	// file, is what .pre-restore keeps.
-	Save func(ctx context.Context) error
 
 	oldSave   string
 	stopped   bool
+	staged    bool
 	installed bool
 	restarts  int32
+	in        restore.Install
 }
 
 var _ restore.Rollout = (*InPlace)(nil)
 
+// stageScript receives the file under a name Redis never loads, checks
+// length and SHA-256 in the pod and fsyncs it; it changes nothing live.
+const stageScript = `dir=$1; name=$2; size=$3; sum=$4
+tmp="$dir/$name.rdbak-tmp"
+cat > "$tmp" || { rm -f "$tmp"; exit 65; }
+got=$(wc -c < "$tmp" | tr -d ' ')
+if [ "$got" != "$size" ]; then rm -f "$tmp"; echo "received $got bytes, expected $size: nothing was replaced" >&2; exit 65; fi
+gotsum=$(sha256sum "$tmp" | cut -d ' ' -f 1)
+if [ "$gotsum" != "$sum" ]; then rm -f "$tmp"; echo "SHA-256 $gotsum, expected $sum: nothing was replaced" >&2; exit 65; fi
+sync`
+
+// commitScript keeps the live file as .pre-restore by a hard link, then
+// renames the staged file over it: the path is never missing.
+const commitScript = `dir=$1; name=$2
+tmp="$dir/$name.rdbak-tmp"
+[ -f "$tmp" ] || { echo "no staged $tmp: stage the backup again" >&2; exit 66; }
+if [ -e "$dir/$name" ]; then rm -rf "$dir/$name.pre-restore" && ln "$dir/$name" "$dir/$name.pre-restore" || exit 66; fi
+mv -f "$tmp" "$dir/$name" || exit 66
+sync
+echo "$dir/$name.pre-restore"`
+
+// discardScript removes a staged file.
+const discardScript = `rm -f "$1/$2.rdbak-tmp"`
+
+func (r *InPlace) exec(ctx context.Context, script string, args []string, body io.Reader) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := append([]string{"sh", "-c", script, "rdbak"}, args...)
+	err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, body, &stdout, &stderr)
+	if err != nil {
+		return "", fmt.Errorf("in pod %s/%s: %w: %s", r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// Stage implements restore.Rollout.
+func (r *InPlace) Stage(ctx context.Context, body io.Reader, in restore.Install) error {
+	if in.AOF.Mode != "" {
+		return fmt.Errorf("in-place restore with appendonly yes is not supported: use --strategy offline")
+	}
+	r.in, r.staged = in, true
+	if _, err := r.exec(ctx, stageScript, []string{in.Dir, in.DBFilename, strconv.FormatInt(in.Size, 10), in.SHA256}, body); err != nil {
+		return fmt.Errorf("stage: %w", err)
+	}
+	return nil
+}
+
 // Stop implements restore.Rollout: no save point and no SIGTERM may write
 // the in-memory data over the file about to be installed.
 func (r *InPlace) Stop(ctx context.Context) error {
-	if r.Save != nil {
-		if err := r.Save(ctx); err != nil {
-			return fmt.Errorf("save the current data first: %w", err)
-		}
-	}
 	save, err := r.Redis.ConfigGet(ctx, "save")
 	if err != nil {
 		return fmt.Errorf("read save points: %w", err)
@@ -77,34 +120,14 @@ func (r *InPlace) Stop(ctx context.Context) error {
 	return nil
 }
 
-// installScript receives the file, checks length and SHA-256 in the pod,
-// and only then keeps the old file and renames the new one into place.
-const installScript = `dir=$1; name=$2; size=$3; sum=$4
-tmp="$dir/$name.rdbak-tmp"
-cat > "$tmp" || { rm -f "$tmp"; exit 65; }
-got=$(wc -c < "$tmp" | tr -d ' ')
-if [ "$got" != "$size" ]; then rm -f "$tmp"; echo "received $got bytes, expected $size: nothing was replaced" >&2; exit 65; fi
-gotsum=$(sha256sum "$tmp" | cut -d ' ' -f 1)
-if [ "$gotsum" != "$sum" ]; then rm -f "$tmp"; echo "SHA-256 $gotsum, expected $sum: nothing was replaced" >&2; exit 65; fi
-sync
-if [ -e "$dir/$name" ]; then rm -rf "$dir/$name.pre-restore" && mv "$dir/$name" "$dir/$name.pre-restore" || exit 66; fi
-mv "$tmp" "$dir/$name" || exit 66
-sync
-echo "$dir/$name.pre-restore"`
-
-// Install implements restore.Rollout.
-func (r *InPlace) Install(ctx context.Context, body io.Reader, in restore.Install) (*restore.Installed, error) {
-	if in.AOF.Mode != "" {
-		return nil, fmt.Errorf("in-place restore with appendonly yes is not supported: use --strategy offline")
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := []string{"sh", "-c", installScript, "rdbak", in.Dir, in.DBFilename, strconv.FormatInt(in.Size, 10), in.SHA256}
-	err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, body, &stdout, &stderr)
+// Commit implements restore.Rollout.
+func (r *InPlace) Commit(ctx context.Context, in restore.Install) (*restore.Installed, error) {
+	kept, err := r.exec(ctx, commitScript, []string{in.Dir, in.DBFilename}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("install in pod %s/%s: %w: %s", r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("install: %w", err)
 	}
-	r.installed = true
-	return &restore.Installed{Path: in.Dir + "/" + in.DBFilename, Size: in.Size, SHA256: in.SHA256, PreRestore: []string{strings.TrimSpace(stdout.String())}}, nil
+	r.installed, r.staged = true, false
+	return &restore.Installed{Path: in.Dir + "/" + in.DBFilename, Size: in.Size, SHA256: in.SHA256, PreRestore: []string{kept}}, nil
 }
 
 // Start implements restore.Rollout.
@@ -148,22 +171,30 @@ func restartCount(ss []corev1.ContainerStatus, name string) int32 {
 // save would write the old in-memory data over it, so saves stay off and
 // the error says how to finish.
 func (r *InPlace) Undo(ctx context.Context) error {
+	var discard error
+	if r.staged {
+		if _, err := r.exec(ctx, discardScript, []string{r.in.Dir, r.in.DBFilename}, nil); err != nil {
+			discard = fmt.Errorf("remove the staged file (Redis never loads it; the next restore replaces it): %w", err)
+		} else {
+			r.staged = false
+		}
+	}
 	if !r.stopped {
-		return nil
+		return discard
 	}
 	if r.installed {
 		return fmt.Errorf("the restored file is installed but Redis %s/%s still runs on the old data with saves off: restart the container (it loads the restored file), or move the .pre-restore file back first to keep the old data", r.Namespace, r.Pod)
 	}
 	if err := r.Redis.ConfigSet(ctx, "save", r.oldSave); err != nil {
-		return fmt.Errorf("give back save points %q: %w", r.oldSave, err)
+		return errors.Join(discard, fmt.Errorf("give back save points %q: %w", r.oldSave, err))
 	}
 	if r.Version7 {
 		for _, sig := range []string{"shutdown-on-sigterm", "shutdown-on-sigint"} {
 			if err := r.Redis.ConfigSet(ctx, sig, "default"); err != nil {
-				return fmt.Errorf("reset %s: %w", sig, err)
+				return errors.Join(discard, fmt.Errorf("reset %s: %w", sig, err))
 			}
 		}
 	}
 	r.stopped = false
-	return nil
+	return discard
 }

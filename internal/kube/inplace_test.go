@@ -21,6 +21,7 @@ type fakeRedis struct {
 	log      *[]string
 	save     string
 	shutdown func() error
+	setErr   error // CONFIG SET fails with it, e.g. NOPERM
 }
 
 func (r *fakeRedis) ConfigGet(_ context.Context, name string) (string, error) {
@@ -30,7 +31,7 @@ func (r *fakeRedis) ConfigGet(_ context.Context, name string) (string, error) {
 
 func (r *fakeRedis) ConfigSet(_ context.Context, name, value string) error {
 	*r.log = append(*r.log, fmt.Sprintf("CONFIG SET %s %q", name, value))
-	return nil
+	return r.setErr
 }
 
 func (r *fakeRedis) ShutdownNoSave(context.Context) error {
@@ -60,16 +61,12 @@ func inPlace(t *testing.T, version7 bool) (*InPlace, *fakeExec, *[]string) {
 	ip := &InPlace{
 		Client:    &Client{Clientset: cs, Executor: ex, PollInterval: time.Millisecond},
 		Namespace: testNS, Pod: "redis-0", Container: "redis", Redis: r, Version7: version7, Timeout: 5 * time.Second,
-		Save: func(context.Context) error {
-			*log = append(*log, "save")
-			return nil
-		},
 	}
 	return ip, ex, log
 }
 
 var (
-	saveOff  = []string{"save", "CONFIG GET save", `CONFIG SET save ""`}
+	saveOff  = []string{"CONFIG GET save", `CONFIG SET save ""`}
 	sigsOff  = []string{`CONFIG SET shutdown-on-sigterm "nosave"`, `CONFIG SET shutdown-on-sigint "nosave"`}
 	saveBack = []string{`CONFIG SET save "3600 1 300 100"`}
 	sigsBack = []string{`CONFIG SET shutdown-on-sigterm "default"`, `CONFIG SET shutdown-on-sigint "default"`}
@@ -81,24 +78,27 @@ func TestInPlaceRestore(t *testing.T) {
 		version7 bool
 		want     []string
 	}{
-		{"redis 7", true, slices.Concat(saveOff, sigsOff, []string{"exec", "SHUTDOWN NOSAVE"})},
-		{"redis 6", false, slices.Concat(saveOff, []string{"exec", "SHUTDOWN NOSAVE"})},
+		{"redis 7", true, slices.Concat([]string{"exec"}, saveOff, sigsOff, []string{"exec", "SHUTDOWN NOSAVE"})},
+		{"redis 6", false, slices.Concat([]string{"exec"}, saveOff, []string{"exec", "SHUTDOWN NOSAVE"})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
 			ip, ex, log := inPlace(t, tt.version7)
+			in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+			if err := ip.Stage(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+				t.Fatalf("Stage: %v", err)
+			}
 			if err := ip.Stop(ctx); err != nil {
 				t.Fatalf("Stop: %v", err)
 			}
-			in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
-			got, err := ip.Install(ctx, strings.NewReader("RDB-BYTES"), in)
+			got, err := ip.Commit(ctx, in)
 			if err != nil {
-				t.Fatalf("Install: %v", err)
+				t.Fatalf("Commit: %v", err)
 			}
 			want := restore.Installed{Path: "/data/dump.rdb", Size: 9, SHA256: "ab12", PreRestore: []string{"/data/dump.rdb.pre-restore"}}
 			if !reflect.DeepEqual(*got, want) {
-				t.Errorf("Install = %+v, want %+v", *got, want)
+				t.Errorf("Commit = %+v, want %+v", *got, want)
 			}
 			if err := ip.Start(ctx); err != nil {
 				t.Fatalf("Start: %v", err)
@@ -106,16 +106,19 @@ func TestInPlaceRestore(t *testing.T) {
 			if !slices.Equal(*log, tt.want) {
 				t.Errorf("did\n%q\nwant\n%q", *log, tt.want)
 			}
-			call := ex.calls[0]
-			if want := (ExecTarget{Namespace: testNS, Pod: "redis-0", Container: "redis"}); call.target != want {
-				t.Errorf("exec in %+v, want %+v", call.target, want)
+			stage, commit := ex.calls[0], ex.calls[1]
+			if want := (ExecTarget{Namespace: testNS, Pod: "redis-0", Container: "redis"}); stage.target != want || commit.target != want {
+				t.Errorf("exec in %+v and %+v, want %+v", stage.target, commit.target, want)
 			}
-			if len(call.cmd) != 8 || call.cmd[0] != "sh" || call.cmd[2] != installScript ||
-				!slices.Equal(call.cmd[3:], []string{"rdbak", "/data", "dump.rdb", "9", "ab12"}) {
-				t.Errorf("exec %q, want the install script with dir, name, size and sha256", call.cmd)
+			if len(stage.cmd) != 8 || stage.cmd[0] != "sh" || stage.cmd[2] != stageScript ||
+				!slices.Equal(stage.cmd[3:], []string{"rdbak", "/data", "dump.rdb", "9", "ab12"}) {
+				t.Errorf("exec %q, want the stage script with dir, name, size and sha256", stage.cmd)
 			}
-			if call.stdin != "RDB-BYTES" {
-				t.Errorf("exec stdin %q, want the body", call.stdin)
+			if stage.stdin != "RDB-BYTES" {
+				t.Errorf("exec stdin %q, want the body", stage.stdin)
+			}
+			if commit.cmd[2] != commitScript || !slices.Equal(commit.cmd[3:], []string{"rdbak", "/data", "dump.rdb"}) {
+				t.Errorf("exec %q, want the commit script with dir and name", commit.cmd)
 			}
 		})
 	}
@@ -133,14 +136,20 @@ func TestInPlaceStartWaitsForRestart(t *testing.T) {
 
 func TestInPlaceUndo(t *testing.T) {
 	install := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
-	stopInstall := func(in restore.Install) func(*InPlace, context.Context) error {
+	stage := func(in restore.Install) func(*InPlace, context.Context) error {
 		return func(ip *InPlace, ctx context.Context) error {
-			if err := ip.Stop(ctx); err != nil {
-				return err
-			}
-			_, err := ip.Install(ctx, strings.NewReader("RDB-BYTES"), in)
+			return ip.Stage(ctx, strings.NewReader("RDB-BYTES"), in)
+		}
+	}
+	stageStopCommit := func(ip *InPlace, ctx context.Context) error {
+		if err := stage(install)(ip, ctx); err != nil {
 			return err
 		}
+		if err := ip.Stop(ctx); err != nil {
+			return err
+		}
+		_, err := ip.Commit(ctx, install)
+		return err
 	}
 	aof := install
 	aof.AOF = restore.AOF{Mode: "multipart", DirName: "appendonlydir", FileName: "appendonly.aof"}
@@ -154,33 +163,40 @@ func TestInPlaceUndo(t *testing.T) {
 	}{
 		{name: "nothing done", run: func(*InPlace, context.Context) error { return nil }},
 		{
-			name: "save fails",
-			setup: func(ip *InPlace, _ *fakeExec) {
-				ip.Save = func(context.Context) error { return errors.New("boom") }
-			},
-			run:     (*InPlace).Stop,
-			wantErr: "save the current data first: boom",
-		},
-		{
-			name: "install fails: save points back",
+			name: "stage fails: staged file removed, saves untouched",
 			setup: func(_ *InPlace, ex *fakeExec) {
 				ex.err, ex.stderr = exitError(65), "SHA-256 00, expected ab12: nothing was replaced"
 			},
-			run:     stopInstall(install),
-			wantErr: "install in pod prod/redis-0: command terminated with exit code 65: SHA-256 00, expected ab12: nothing was replaced",
-			want:    slices.Concat(saveOff, sigsOff, []string{"exec"}, saveBack, sigsBack),
+			run:     stage(install),
+			wantErr: "stage: in pod prod/redis-0: command terminated with exit code 65: SHA-256 00, expected ab12: nothing was replaced",
+			want:    []string{"exec", "exec"},
 		},
 		{
 			name:    "aof refused before any exec",
-			run:     stopInstall(aof),
+			run:     stage(aof),
 			wantErr: "use --strategy offline",
-			want:    slices.Concat(saveOff, sigsOff, saveBack, sigsBack),
+		},
+		{
+			name: "commit fails: save points back",
+			run: func(ip *InPlace, ctx context.Context) error {
+				if err := stage(install)(ip, ctx); err != nil {
+					return err
+				}
+				if err := ip.Stop(ctx); err != nil {
+					return err
+				}
+				ip.Client.Executor.(*fakeExec).err = exitError(66)
+				_, err := ip.Commit(ctx, install)
+				return err
+			},
+			wantErr: "install: in pod prod/redis-0: command terminated with exit code 66",
+			want:    slices.Concat([]string{"exec"}, saveOff, sigsOff, []string{"exec", "exec"}, saveBack, sigsBack),
 		},
 		{
 			name:    "installed: saves stay off",
-			run:     stopInstall(install),
+			run:     stageStopCommit,
 			undoErr: "restart the container",
-			want:    slices.Concat(saveOff, sigsOff, []string{"exec"}),
+			want:    slices.Concat([]string{"exec"}, saveOff, sigsOff, []string{"exec"}),
 		},
 	}
 	for _, tt := range tests {
@@ -197,6 +213,7 @@ func TestInPlaceUndo(t *testing.T) {
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("run: err = %v, want one containing %q", err, tt.wantErr)
 			}
+			ex.err = nil
 			for i := range 2 {
 				err := ip.Undo(ctx)
 				if tt.undoErr == "" && err != nil {

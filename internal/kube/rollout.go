@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -19,28 +20,36 @@ import (
 	"github.com/rdbak/rdbak/restore"
 )
 
-// Offline restores by scaling the workload to zero and writing the file
-// from a short-lived restore pod that mounts the same volume (same
-// subPath), running the rdbak image: it works whatever the Redis image has.
+// Offline restores a workload whose data is on a volume another pod can
+// mount: a short-lived staging pod running the rdbak image, pinned to the
+// Redis pod's node and mounting the same volume (same subPath), receives
+// and checks the file beside the live data while Redis serves; only then
+// is Redis stopped (save points off first, so its shutdown writes nothing),
+// the staged file swapped in from the staging pod, and the workload scaled
+// back. It works whatever the Redis image has.
 type Offline struct {
 	Client   *Client
 	Workload *Workload
 	Pod      *corev1.Pod // the Redis pod as it was before the restore
 	Mount    *DataMount
-	Image    string // rdbak image for the restore pod
+	// Redis is the running server, whose save points Stop turns off so
+	// that the shutdown of the scale-down writes nothing.
+	Redis RedisAdmin
+	Image string // rdbak image for the staging pod
 	// PullPolicy of the restore image; IfNotPresent when empty.
 	PullPolicy corev1.PullPolicy
 	AllowSPDY  bool
-	Timeout    time.Duration // per wait (pods gone, restore pod running, Ready)
-	// Save persists Redis's in-memory data before the stop (nil with AOF
-	// on, which Redis fsyncs at shutdown): with save "" a stop would
-	// otherwise lose it, and it becomes the .pre-restore to roll back to.
-	Save func(ctx context.Context) error
+	Timeout    time.Duration // per wait (pods gone, staging pod running, Ready)
 
-	scaled bool
+	scaled    bool
+	savesOff  bool
+	oldSave   string
+	staging   string // the staging pod's name once it runs
+	committed bool
 	// runID labels this restore's pod, so Undo finds it even when a
 	// cancelled Create reached the API server without an answer.
 	runID string
+	in    restore.Install
 }
 
 // restoreIDLabel marks the pods of one restore run.
@@ -55,12 +64,68 @@ func (o *Offline) wait() time.Duration {
 	return o.Timeout
 }
 
-// Stop implements restore.Rollout.
+// Stage implements restore.Rollout.
+func (o *Offline) Stage(ctx context.Context, body io.Reader, in restore.Install) error {
+	c, p := o.Client, o.Pod
+	o.runID, o.in = rand.Text()[:12], in
+	pod := o.restorePodSpec()
+	created, err := c.Clientset.CoreV1().Pods(p.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("create staging pod: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.wait())
+	defer cancel()
+	err = Poll(wctx, c.every(200*time.Millisecond), "staging pod "+created.Name+" to run", func(ctx context.Context) (bool, error) {
+		cur, err := c.Clientset.CoreV1().Pods(p.Namespace).Get(ctx, created.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, s := range cur.Status.ContainerStatuses {
+			if w := s.State.Waiting; w != nil && (strings.Contains(w.Reason, "Image") || strings.Contains(w.Reason, "ErrImage")) {
+				return false, fmt.Errorf("staging pod cannot start image %s: %s: %s (set --restore-image to an rdbak image the cluster can pull)", o.Image, w.Reason, w.Message)
+			}
+		}
+		if cur.Status.Phase == corev1.PodFailed || cur.Status.Phase == corev1.PodSucceeded {
+			return false, fmt.Errorf("staging pod %s ended (%s) before the restore", created.Name, cur.Status.Phase)
+		}
+		return cur.Status.Phase == corev1.PodRunning, nil
+	})
+	if err != nil {
+		return err
+	}
+	o.staging = created.Name
+	_, err = o.receive(ctx, "stage", body)
+	return err
+}
+
+// receive runs `rdbak receive --phase phase` in the staging pod.
+func (o *Offline) receive(ctx context.Context, phase string, body io.Reader) ([]byte, error) {
+	in := o.in
+	cmd := []string{"/rdbak", "receive", "--phase", phase, "--dir", in.Dir, "--dbfilename", in.DBFilename,
+		"--size", strconv.FormatInt(in.Size, 10), "--sha256", in.SHA256}
+	if in.AOF.Mode != "" {
+		cmd = append(cmd, "--aof-mode", in.AOF.Mode, "--aof-dirname", in.AOF.DirName, "--aof-filename", in.AOF.FileName)
+	}
+	var stdout, stderr bytes.Buffer
+	err := o.Client.Exec(ctx, ExecTarget{Namespace: o.Pod.Namespace, Pod: o.staging, Container: "restore", AllowSPDY: o.AllowSPDY}, cmd, body, &stdout, &stderr)
+	if err != nil {
+		return nil, fmt.Errorf("%s in staging pod %s: %w: %s", phase, o.staging, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+// Stop implements restore.Rollout: save points off, so that Redis exits
+// at once on the scale-down's SIGTERM instead of writing its memory to
+// disk first (Apply's Save has just done that), then scale to zero and
+// wait until the pod is gone.
 func (o *Offline) Stop(ctx context.Context) error {
 	c, w := o.Client, o.Workload
-	if o.Save != nil {
-		if err := o.Save(ctx); err != nil {
-			return fmt.Errorf("save the current data before stopping Redis: %w", err)
+	// Only the downtime depends on it: a shutdown save writes dbfilename,
+	// never the staged file, and happens before the pod is gone. A user
+	// without +config|set keeps the save (and the longer stop).
+	if save, err := o.Redis.ConfigGet(ctx, "save"); err == nil && save != "" {
+		if err := o.Redis.ConfigSet(ctx, "save", ""); err == nil {
+			o.oldSave, o.savesOff = save, true
 		}
 	}
 	if err := c.Annotate(ctx, w, strconv.Itoa(int(w.Replicas))); err != nil {
@@ -75,48 +140,17 @@ func (o *Offline) Stop(ctx context.Context) error {
 	return c.WaitGone(wctx, w)
 }
 
-// Install implements restore.Rollout.
-func (o *Offline) Install(ctx context.Context, body io.Reader, in restore.Install) (*restore.Installed, error) {
-	c, p := o.Client, o.Pod
-	o.runID = rand.Text()[:12]
-	pod := o.restorePodSpec()
-	created, err := c.Clientset.CoreV1().Pods(p.Namespace).Create(ctx, pod, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("create restore pod: %w", err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, o.wait())
-	defer cancel()
-	err = Poll(wctx, c.every(500*time.Millisecond), "restore pod "+created.Name+" to run", func(ctx context.Context) (bool, error) {
-		cur, err := c.Clientset.CoreV1().Pods(p.Namespace).Get(ctx, created.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, s := range cur.Status.ContainerStatuses {
-			if w := s.State.Waiting; w != nil && (strings.Contains(w.Reason, "Image") || strings.Contains(w.Reason, "ErrImage")) {
-				return false, fmt.Errorf("restore pod cannot start image %s: %s: %s (set --restore-image to an rdbak image the cluster can pull)", o.Image, w.Reason, w.Message)
-			}
-		}
-		if cur.Status.Phase == corev1.PodFailed || cur.Status.Phase == corev1.PodSucceeded {
-			return false, fmt.Errorf("restore pod %s ended (%s) before the restore", created.Name, cur.Status.Phase)
-		}
-		return cur.Status.Phase == corev1.PodRunning, nil
-	})
+// Commit implements restore.Rollout.
+func (o *Offline) Commit(ctx context.Context, in restore.Install) (*restore.Installed, error) {
+	o.in = in
+	stdout, err := o.receive(ctx, "commit", nil)
 	if err != nil {
 		return nil, err
 	}
-	cmd := []string{"/rdbak", "receive", "--dir", in.Dir, "--dbfilename", in.DBFilename,
-		"--size", strconv.FormatInt(in.Size, 10), "--sha256", in.SHA256}
-	if in.AOF.Mode != "" {
-		cmd = append(cmd, "--aof-mode", in.AOF.Mode, "--aof-dirname", in.AOF.DirName, "--aof-filename", in.AOF.FileName)
-	}
-	var stdout, stderr bytes.Buffer
-	err = c.Exec(ctx, ExecTarget{Namespace: p.Namespace, Pod: created.Name, Container: "restore", AllowSPDY: o.AllowSPDY}, cmd, body, &stdout, &stderr)
-	if err != nil {
-		return nil, fmt.Errorf("receive in restore pod %s: %w: %s", created.Name, err, strings.TrimSpace(stderr.String()))
-	}
+	o.committed = true
 	var out restore.Installed
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		return nil, fmt.Errorf("receive in restore pod %s: unreadable result %q: %w", created.Name, stdout.String(), err)
+	if err := json.Unmarshal(stdout, &out); err != nil {
+		return nil, fmt.Errorf("commit in staging pod %s: unreadable result %q: %w", o.staging, stdout, err)
 	}
 	return &out, nil
 }
@@ -158,8 +192,12 @@ func (o *Offline) restorePodSpec() *corev1.Pod {
 			Annotations:  map[string]string{"rdbak.io/restore-of": o.Workload.String()},
 		},
 		Spec: corev1.PodSpec{
-			RestartPolicy:                 corev1.RestartPolicyNever,
-			SecurityContext:               p.Spec.SecurityContext.DeepCopy(),
+			RestartPolicy:   corev1.RestartPolicyNever,
+			SecurityContext: p.Spec.SecurityContext.DeepCopy(),
+			// The Redis pod's node: a ReadWriteOnce claim mounts in a
+			// second pod only there, and the kubelet starts it without
+			// waiting for the scheduler.
+			NodeName:                      p.Spec.NodeName,
 			Tolerations:                   p.Spec.Tolerations,
 			NodeSelector:                  p.Spec.NodeSelector,
 			ImagePullSecrets:              p.Spec.ImagePullSecrets,
@@ -171,7 +209,8 @@ func (o *Offline) restorePodSpec() *corev1.Pod {
 				Name:            "restore",
 				Image:           o.Image,
 				ImagePullPolicy: pull,
-				Args:            []string{"pause", "--for", o.wait().String()},
+				// It lives through the stage, stop, commit and start.
+				Args:            []string{"pause", "--for", (4 * o.wait()).String()},
 				SecurityContext: sc,
 				VolumeMounts:    []corev1.VolumeMount{{Name: "data", MountPath: o.Mount.MountPath, SubPath: o.Mount.SubPath}},
 			}},
@@ -182,11 +221,9 @@ func (o *Offline) restorePodSpec() *corev1.Pod {
 
 func ptr[T any](v T) *T { return &v }
 
-// Start implements restore.Rollout.
+// Start implements restore.Rollout: scale back, remove the staging pod
+// while the new Redis pod starts, and wait until it is Ready.
 func (o *Offline) Start(ctx context.Context) error {
-	if err := o.deleteRestorePod(ctx); err != nil {
-		return err
-	}
 	c, w := o.Client, o.Workload
 	if err := c.Scale(ctx, w, w.Replicas); err != nil {
 		return err
@@ -195,12 +232,20 @@ func (o *Offline) Start(ctx context.Context) error {
 	if err := c.Annotate(ctx, w, ""); err != nil {
 		return err
 	}
+	if err := o.deleteRestorePod(ctx, false); err != nil {
+		return err
+	}
 	wctx, cancel := context.WithTimeout(ctx, o.wait())
 	defer cancel()
-	return c.WaitReady(wctx, w)
+	if err := c.WaitReady(wctx, w); err != nil {
+		return err
+	}
+	return o.deleteRestorePod(ctx, true)
 }
 
-func (o *Offline) deleteRestorePod(ctx context.Context) error {
+// deleteRestorePod deletes this run's staging pod and, with wait, waits
+// until it is gone.
+func (o *Offline) deleteRestorePod(ctx context.Context, wait bool) error {
 	if o.runID == "" {
 		return nil
 	}
@@ -209,36 +254,61 @@ func (o *Offline) deleteRestorePod(ctx context.Context) error {
 	sel := metav1.ListOptions{LabelSelector: restoreIDLabel + "=" + strings.ToLower(o.runID)}
 	l, err := pods.List(ctx, sel)
 	if err != nil {
-		return fmt.Errorf("find the restore pod: %w", err)
+		return fmt.Errorf("find the staging pod: %w", err)
 	}
 	for _, p := range l.Items {
-		if err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete restore pod %s: %w", p.Name, err)
+		if p.DeletionTimestamp != nil {
+			continue
 		}
+		if err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete staging pod %s: %w", p.Name, err)
+		}
+	}
+	if !wait {
+		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.wait())
 	defer cancel()
-	if err := Poll(wctx, o.Client.every(300*time.Millisecond), "the restore pod to be gone", func(ctx context.Context) (bool, error) {
+	if err := Poll(wctx, o.Client.every(300*time.Millisecond), "the staging pod to be gone", func(ctx context.Context) (bool, error) {
 		l, err := pods.List(ctx, sel)
 		return err == nil && len(l.Items) == 0, err
 	}); err != nil {
 		return err
 	}
-	o.runID = ""
+	o.runID, o.staging = "", ""
 	return nil
 }
 
-// Undo implements restore.Rollout.
+// Undo implements restore.Rollout: it removes the staged files (through
+// the staging pod, when it still runs) unless they were committed, deletes
+// the staging pod, and gives the workload its replicas back, or the
+// running Redis its save points.
 func (o *Offline) Undo(ctx context.Context) error {
-	if err := o.deleteRestorePod(ctx); err != nil {
-		return err
+	var errs []error
+	if o.staging != "" && !o.committed {
+		if _, err := o.receive(ctx, "discard", nil); err != nil {
+			errs = append(errs, fmt.Errorf("remove the staged files (Redis never loads them; the next restore replaces them): %w", err))
+		}
 	}
-	if !o.scaled {
-		return nil
+	if err := o.deleteRestorePod(ctx, true); err != nil {
+		errs = append(errs, err)
 	}
-	if err := o.Client.Scale(ctx, o.Workload, o.Workload.Replicas); err != nil {
-		return err
+	switch {
+	case o.scaled:
+		if err := o.Client.Scale(ctx, o.Workload, o.Workload.Replicas); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		o.scaled = false
+		if err := o.Client.Annotate(ctx, o.Workload, ""); err != nil {
+			errs = append(errs, err)
+		}
+		o.savesOff = false // the new pod starts with its own configuration
+	case o.savesOff:
+		if err := o.Redis.ConfigSet(ctx, "save", o.oldSave); err != nil {
+			errs = append(errs, fmt.Errorf("give back save points %q: %w", o.oldSave, err))
+		} else {
+			o.savesOff = false
+		}
 	}
-	o.scaled = false
-	return o.Client.Annotate(ctx, o.Workload, "")
+	return errors.Join(errs...)
 }

@@ -178,10 +178,7 @@ func (k *cluster) offline(t *testing.T, ex Executor) *Offline {
 	return &Offline{
 		Client: c, Workload: w, Pod: p, Mount: DataVolume(p, "redis", "/data"),
 		Image: "ghcr.io/rdbak/rdbak:test", Timeout: 5 * time.Second,
-		Save: func(context.Context) error {
-			k.events = append(k.events, "save")
-			return nil
-		},
+		Redis: &fakeRedis{log: &k.events, save: "3600 1"},
 	}
 }
 
@@ -267,6 +264,9 @@ const (
 	unannotate = `patch {"metadata":{"annotations":{"rdbak.io/restore-replicas":null}}}`
 )
 
+// offlineStop is what Offline.Stop does: save points off, then the scale-down.
+var offlineStop = []string{"CONFIG GET save", `CONFIG SET save ""`, annotate, "scale 0"}
+
 func TestOfflineRestore(t *testing.T) {
 	ctx := t.Context()
 	k := newCluster(t, 3)
@@ -275,46 +275,49 @@ func TestOfflineRestore(t *testing.T) {
 	ex := &fakeExec{log: &k.events, stdout: string(out)}
 	o := k.offline(t, ex)
 
+	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	if err := o.Stage(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+		t.Fatalf("Stage: %v", err)
+	}
+	// Staged beside the running Redis: nothing scaled yet.
+	if got, want := k.state(t), (state{Replicas: 3, RedisPods: 3, RedisReady: 3, RestorePods: 1}); got != want {
+		t.Errorf("after Stage: %+v, want %+v", got, want)
+	}
 	if err := o.Stop(ctx); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	if got, want := k.events, []string{"save", annotate, "scale 0"}; !slices.Equal(got, want) {
-		t.Errorf("Stop did %q, want %q", got, want)
-	}
-	if got, want := k.state(t), (state{Replicas: 0, Annotation: "3"}); got != want {
+	if got, want := k.state(t), (state{Replicas: 0, Annotation: "3", RestorePods: 1}); got != want {
 		t.Errorf("after Stop: %+v, want %+v", got, want)
 	}
-
-	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
-	got, err := o.Install(ctx, strings.NewReader("RDB-BYTES"), in)
+	got, err := o.Commit(ctx, in)
 	if err != nil {
-		t.Fatalf("Install: %v", err)
+		t.Fatalf("Commit: %v", err)
 	}
 	if !reflect.DeepEqual(*got, want) {
-		t.Errorf("Install = %+v, want %+v", *got, want)
+		t.Errorf("Commit = %+v, want %+v", *got, want)
 	}
-	if len(ex.calls) != 1 {
-		t.Fatalf("%d execs, want 1", len(ex.calls))
+	if len(ex.calls) != 2 {
+		t.Fatalf("%d execs, want 2", len(ex.calls))
 	}
-	call := ex.calls[0]
-	if want := (ExecTarget{Namespace: testNS, Pod: "rdbak-restore-1", Container: "restore"}); call.target != want {
-		t.Errorf("exec in %+v, want %+v", call.target, want)
+	args := []string{"--dir", "/data", "--dbfilename", "dump.rdb", "--size", "9", "--sha256", "ab12"}
+	for i, phase := range []string{"stage", "commit"} {
+		call := ex.calls[i]
+		if want := (ExecTarget{Namespace: testNS, Pod: "rdbak-restore-1", Container: "restore"}); call.target != want {
+			t.Errorf("%s: exec in %+v, want %+v", phase, call.target, want)
+		}
+		wantCmd := append([]string{"/rdbak", "receive", "--phase", phase}, args...)
+		if !slices.Equal(call.cmd, wantCmd) {
+			t.Errorf("exec %q, want %q", call.cmd, wantCmd)
+		}
 	}
-	wantCmd := []string{"/rdbak", "receive", "--dir", "/data", "--dbfilename", "dump.rdb", "--size", "9", "--sha256", "ab12"}
-	if !slices.Equal(call.cmd, wantCmd) {
-		t.Errorf("exec %q, want %q", call.cmd, wantCmd)
-	}
-	if call.stdin != "RDB-BYTES" {
-		t.Errorf("exec stdin %q, want the body", call.stdin)
-	}
-	if s := k.state(t); s.RestorePods != 1 {
-		t.Errorf("%d restore pods during Install, want 1", s.RestorePods)
+	if ex.calls[0].stdin != "RDB-BYTES" || ex.calls[1].stdin != "" {
+		t.Errorf("exec stdin %q, %q, want the body to the stage only", ex.calls[0].stdin, ex.calls[1].stdin)
 	}
 
 	if err := o.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	wantEvents := []string{"save", annotate, "scale 0", "create pod rdbak-restore-1", "exec", "delete pod rdbak-restore-1", "scale 3", unannotate}
+	wantEvents := slices.Concat([]string{"create pod rdbak-restore-1", "exec"}, offlineStop, []string{"exec", "scale 3", unannotate, "delete pod rdbak-restore-1"})
 	if !slices.Equal(k.events, wantEvents) {
 		t.Errorf("restore did\n%q\nwant\n%q", k.events, wantEvents)
 	}
@@ -337,12 +340,16 @@ func TestOfflineRestorePod(t *testing.T) {
 	k := newCluster(t, 1)
 	ex := &fakeExec{stdout: "{}"}
 	o := k.offline(t, ex)
-	if _, err := o.Install(ctx, strings.NewReader(""), restore.Install{Dir: "/data", DBFilename: "dump.rdb"}); err != nil {
-		t.Fatalf("Install: %v", err)
+	o.Pod.Spec.NodeName = "node-7"
+	if err := o.Stage(ctx, strings.NewReader(""), restore.Install{Dir: "/data", DBFilename: "dump.rdb"}); err != nil {
+		t.Fatalf("Stage: %v", err)
 	}
 	p, err := k.cs.CoreV1().Pods(testNS).Get(ctx, ex.calls[0].target.Pod, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if p.Spec.NodeName != "node-7" {
+		t.Errorf("staging pod on node %q, want the Redis pod's node-7 (a ReadWriteOnce claim mounts only there)", p.Spec.NodeName)
 	}
 	wantVol := corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-redis-0"},
@@ -419,15 +426,17 @@ func deref(p *int64) string {
 }
 
 func TestOfflineUndo(t *testing.T) {
-	boom := errors.New("boom")
 	install := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
-	stopInstall := func(o *Offline, ctx context.Context) error {
-		if err := o.Stop(ctx); err != nil {
+	stage := func(o *Offline, ctx context.Context) error {
+		return o.Stage(ctx, strings.NewReader("RDB-BYTES"), install)
+	}
+	stageStop := func(o *Offline, ctx context.Context) error {
+		if err := stage(o, ctx); err != nil {
 			return err
 		}
-		_, err := o.Install(ctx, strings.NewReader("RDB-BYTES"), install)
-		return err
+		return o.Stop(ctx)
 	}
+	discard := []string{"exec", "delete pod rdbak-restore-1"}
 	tests := []struct {
 		name    string
 		setup   func(k *cluster, ex *fakeExec, o *Offline)
@@ -435,39 +444,48 @@ func TestOfflineUndo(t *testing.T) {
 		wantErr string
 		// want are the events of run and then Undo, twice.
 		want []string
+		// wantPhases are the receive phases exec'd.
+		wantPhases []string
 	}{
 		{
 			name: "nothing done",
 			run:  func(*Offline, context.Context) error { return nil },
 		},
 		{
-			name:    "save fails: nothing scaled",
-			setup:   func(_ *cluster, _ *fakeExec, o *Offline) { o.Save = func(context.Context) error { return boom } },
-			run:     (*Offline).Stop,
-			wantErr: "save the current data before stopping Redis: boom",
-		},
-		{
-			name:    "scale-down refused",
-			setup:   func(k *cluster, _ *fakeExec, _ *Offline) { k.failScale = 1 },
-			run:     (*Offline).Stop,
-			wantErr: "scale statefulset prod/redis to 0",
-			want:    []string{"save", annotate, "scale 0", "scale 3", unannotate},
-		},
-		{
-			name: "receive fails",
+			name: "stage fails: the staged file is discarded, nothing else changed",
 			setup: func(_ *cluster, ex *fakeExec, _ *Offline) {
 				ex.err, ex.stderr = exitError(65), "received 3 bytes, expected 9: nothing was replaced"
 			},
-			run:     stopInstall,
-			wantErr: "receive in restore pod rdbak-restore-1: command terminated with exit code 65: received 3 bytes, expected 9: nothing was replaced",
-			want:    []string{"save", annotate, "scale 0", "create pod rdbak-restore-1", "exec", "delete pod rdbak-restore-1", "scale 3", unannotate},
+			run:        stage,
+			wantErr:    "stage in staging pod rdbak-restore-1: command terminated with exit code 65: received 3 bytes, expected 9: nothing was replaced",
+			want:       slices.Concat([]string{"create pod rdbak-restore-1", "exec"}, discard),
+			wantPhases: []string{"stage", "discard"},
 		},
 		{
-			name:    "unreadable result",
-			setup:   func(_ *cluster, ex *fakeExec, _ *Offline) { ex.stdout = "not json" },
-			run:     stopInstall,
-			wantErr: `unreadable result "not json"`,
-			want:    []string{"save", annotate, "scale 0", "create pod rdbak-restore-1", "exec", "delete pod rdbak-restore-1", "scale 3", unannotate},
+			name:       "scale-down refused: save points back",
+			setup:      func(k *cluster, _ *fakeExec, _ *Offline) { k.failScale = 1 },
+			run:        stageStop,
+			wantErr:    "scale statefulset prod/redis to 0",
+			want:       slices.Concat([]string{"create pod rdbak-restore-1", "exec"}, offlineStop, discard, []string{"scale 3", unannotate}),
+			wantPhases: []string{"stage", "discard"},
+		},
+		{
+			name:       "stopped, not committed",
+			run:        stageStop,
+			want:       slices.Concat([]string{"create pod rdbak-restore-1", "exec"}, offlineStop, discard, []string{"scale 3", unannotate}),
+			wantPhases: []string{"stage", "discard"},
+		},
+		{
+			name: "save points back when not scaled",
+			setup: func(k *cluster, _ *fakeExec, _ *Offline) {
+				k.cs.PrependReactor("patch", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, errors.New("patch denied")
+				})
+			},
+			run:        stageStop,
+			wantErr:    "patch denied",
+			want:       slices.Concat([]string{"create pod rdbak-restore-1", "exec"}, offlineStop[:2], discard, []string{`CONFIG SET save "3600 1"`}),
+			wantPhases: []string{"stage", "discard"},
 		},
 		{
 			name: "restore image cannot be pulled",
@@ -479,9 +497,9 @@ func TestOfflineUndo(t *testing.T) {
 					}}}
 				}
 			},
-			run:     stopInstall,
+			run:     stage,
 			wantErr: "set --restore-image",
-			want:    []string{"save", annotate, "scale 0", "create pod rdbak-restore-1", "delete pod rdbak-restore-1", "scale 3", unannotate},
+			want:    []string{"create pod rdbak-restore-1", "delete pod rdbak-restore-1"},
 		},
 	}
 	for _, tt := range tests {
@@ -500,6 +518,7 @@ func TestOfflineUndo(t *testing.T) {
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("run: err = %v, want one containing %q", err, tt.wantErr)
 			}
+			ex.err = nil
 			for i := range 2 {
 				if err := o.Undo(ctx); err != nil {
 					t.Fatalf("Undo #%d: %v", i+1, err)
@@ -507,6 +526,13 @@ func TestOfflineUndo(t *testing.T) {
 			}
 			if !slices.Equal(k.events, tt.want) {
 				t.Errorf("did\n%q\nwant\n%q", k.events, tt.want)
+			}
+			var phases []string
+			for _, c := range ex.calls {
+				phases = append(phases, c.cmd[3])
+			}
+			if !slices.Equal(phases, tt.wantPhases) {
+				t.Errorf("receive phases %q, want %q", phases, tt.wantPhases)
 			}
 			if len(tt.want) == 0 {
 				if a := k.cs.Actions(); len(a) != 0 {
@@ -520,5 +546,25 @@ func TestOfflineUndo(t *testing.T) {
 				t.Errorf("after Undo: %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestOfflineStopWithoutConfigSet: a Redis user without +config|set keeps
+// its shutdown save (a longer stop, which writes dbfilename, not the staged
+// file); the restore goes on and Undo sets nothing back.
+func TestOfflineStopWithoutConfigSet(t *testing.T) {
+	ctx := t.Context()
+	k := newCluster(t, 3)
+	o := k.offline(t, &fakeExec{log: &k.events, stdout: "{}"})
+	o.Redis.(*fakeRedis).setErr = errors.New("NOPERM this user has no permissions to run the 'config|set' command")
+	if err := o.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if err := o.Undo(ctx); err != nil {
+		t.Fatalf("Undo: %v", err)
+	}
+	want := slices.Concat(offlineStop, []string{"scale 3", unannotate})
+	if !slices.Equal(k.events, want) {
+		t.Errorf("did\n%q\nwant\n%q", k.events, want)
 	}
 }

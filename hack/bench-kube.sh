@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# hack/bench-kube.sh compares rdbak with the seeds' runbooks on the
+# Kubernetes testbed, in one run, and prints figures (it asserts nothing).
+# hack/bench.sh calls it at its end with KUBE=1.
+#
+#   hack/bench-kube.sh            # the testbed must be up (hack/testbed/up)
+#
+# Shape: the field's exchange-redis (e2e/backup_test.go): a Deployment with
+# strategy Recreate, a PVC mounted at /data through subPath redis-data,
+# default save points, Redis 6.2.16, readiness redis-cli ping every 1 s.
+# Data: about SIZE_MIB of RDB (default 900), half hack/benchdata's
+# realistic mix and half 1 MiB random values, so that Redis stays under
+# 2 GiB of memory.
+#
+# Backup, REPEAT times each, taking turns:
+#   runbook  kubectl exec redis-cli BGSAVE, poll LASTSAVE through exec until
+#            it moves, kubectl exec cat /data/dump.rdb | zstd -1 -T0 > file
+#   rdbak    rdbak now --deployment NS/exchange-redis --storage file://...
+# Restore, REPEAT times each, from the same backup:
+#   runbook  copy the RDB into the pod (kubectl exec -i ... cat >), delete the
+#            pod, wait until the new one is Ready. The shutdown save writes
+#            the in-memory data over the copied file: the row says whether
+#            the backup's data came back.
+#   redis    what Redis itself needs to restart and load the file: CONFIG
+#            SET save "" (no shutdown save), delete the pod, wait Ready; and
+#            the load time Redis logs ("DB loaded from disk").
+#   rdbak    rdbak restore latest --yes --deployment ...: wall time, and the
+#            total and downtime it measures (from the moment Redis stops
+#            serving the old data to Ready on the new).
+# CPU: process CPU (user+sys of rdbak, or of kubectl + zstd) and the whole
+# machine's CPU (/proc/stat: the API server and kubelet proxy every exec and
+# port-forward stream), in seconds per GB of RDB.
+#
+# Environment: REPEAT (default 3), SIZE_MIB (default 900), KEEP=1 keeps the
+# namespace and work dir, RDBAK_TESTBED_ENV (default the testbed's env.sh).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPEAT=${REPEAT:-3}
+SIZE_MIB=${SIZE_MIB:-900}
+RDBAK_CACHE=${RDBAK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rdbak}
+envfile=${RDBAK_TESTBED_ENV:-${RDBAK_TESTBED_STATE:-$RDBAK_CACHE/testbed-state}/env.sh}
+if [ ! -f "$envfile" ]; then
+  echo "bench-kube: no testbed env file $envfile: run hack/testbed/up first" >&2
+  exit 1
+fi
+# shellcheck disable=SC1090
+source "$envfile"
+for tool in kubectl zstd redis-cli python3; do
+  command -v "$tool" >/dev/null || { echo "bench-kube: $tool is missing" >&2; exit 1; }
+done
+
+ns=rdbak-bench-$$
+work=$(mktemp -d /tmp/rdbak-bench-kube.XXXXXX)
+pvdir=${RDBAK_TESTBED_PV_DIR:-$RDBAK_TESTBED_STATE/pv}/$ns
+cleanup() {
+  if [ "${KEEP:-0}" = 1 ]; then
+    echo "bench-kube: kept namespace $ns and $work" >&2
+    return
+  fi
+  kubectl delete namespace "$ns" --wait=true --timeout=120s >/dev/null 2>&1 || true
+  kubectl delete pv "$ns-data" >/dev/null 2>&1 || true
+  rm -rf "$work" "$pvdir"
+}
+trap cleanup EXIT
+
+image=$(echo "$RDBAK_TESTBED_REDIS_IMAGES" | tr ',' '\n' | sed -n 's/^redis-6\.2\.16=//p')
+[ -n "$image" ] || { echo "bench-kube: the testbed has no redis-6.2.16 image" >&2; exit 1; }
+echo "bench-kube: building rdbak and its image" >&2
+go build -o "$work/rdbak" ./cmd/rdbak
+restore_image=$(bash hack/image.sh --import --version bench | awk '{print $2}')
+rdbak=$work/rdbak
+
+mkdir -p "$pvdir/data"
+chmod 0777 "$pvdir/data"
+kubectl create namespace "$ns" >/dev/null
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: $ns-data}
+spec:
+  capacity: {storage: 8Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: local
+  claimRef: {kind: PersistentVolumeClaim, apiVersion: v1, namespace: $ns, name: exchange-redis-data}
+  local: {path: $pvdir/data}
+  nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [$RDBAK_TESTBED_NODE]}]}]}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: exchange-redis-data, namespace: $ns}
+spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 8Gi}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: exchange-redis, namespace: $ns}
+spec:
+  replicas: 1
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: exchange-redis}}
+  template:
+    metadata: {labels: {app: exchange-redis}}
+    spec:
+      terminationGracePeriodSeconds: 60
+      containers:
+      - name: redis
+        image: $image
+        imagePullPolicy: Never
+        command: [redis-server, --dir, /data, --protected-mode, "no"]
+        ports: [{containerPort: 6379}]
+        readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
+        volumeMounts: [{name: data, mountPath: /data, subPath: redis-data}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: exchange-redis-data}}]
+EOF
+
+pod() { kubectl -n "$ns" get pods -l app=exchange-redis -o jsonpath='{range .items[?(@.metadata.deletionTimestamp)]}{end}{range .items[*]}{.metadata.name}{" "}{end}' | awk '{print $NF}'; }
+wait_ready() {
+  kubectl -n "$ns" rollout status deployment/exchange-redis --timeout=300s >/dev/null
+  # rollout status is satisfied by the old pod while it terminates: wait for
+  # exactly one pod, Ready.
+  local t=0
+  while :; do
+    local st
+    st=$(kubectl -n "$ns" get pods -l app=exchange-redis -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{" "}{end}')
+    [ "$st" = "True " ] && return 0
+    sleep 0.1
+    t=$((t + 1))
+    [ $t -lt 3000 ] || { echo "bench-kube: Redis never became Ready" >&2; return 1; }
+  done
+}
+ip() { kubectl -n "$ns" get pod "$(pod)" -o jsonpath='{.status.podIP}'; }
+cli() { redis-cli -h "$(ip)" "$@"; }
+
+wait_ready
+echo "bench-kube: loading about $SIZE_MIB MiB of RDB" >&2
+half=$((SIZE_MIB / 2))
+go run ./hack/benchdata -size "${half}MiB" | redis-cli -h "$(ip)" --pipe >/dev/null
+addr=$(ip)
+for i in $(seq 1 "$half"); do
+  head -c 1048576 /dev/urandom | redis-cli -h "$addr" -x set "bulk:$i" >/dev/null
+done
+redis-cli -h "$addr" set marker backed-up >/dev/null
+redis-cli -h "$addr" info memory | grep -E '^used_memory_human' >&2
+
+now() { date +%s.%N; }
+# machine CPU seconds (everything but idle and iowait) so far
+mcpu() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / 100 }' /proc/stat; }
+# run CMD...: records wall, process CPU (GNU time) and machine CPU in $work/last
+measure() {
+  local t0 m0 t1 m1
+  m0=$(mcpu)
+  t0=$(now)
+  /usr/bin/time -f '%U %S' -o "$work/time" "$@" >"$work/out"
+  t1=$(now)
+  m1=$(mcpu)
+  read -r u s <"$work/time"
+  echo "$(echo "$t1 - $t0" | bc) $(echo "$u + $s" | bc) $(echo "$m1 - $m0" | bc)" >"$work/last"
+}
+record() { cat "$work/last" >>"$work/$1"; }
+
+runbook_backup() {
+  local p before
+  p=$(pod)
+  before=$(kubectl -n "$ns" exec "$p" -- redis-cli lastsave)
+  kubectl -n "$ns" exec "$p" -- redis-cli bgsave >/dev/null
+  while [ "$(kubectl -n "$ns" exec "$p" -- redis-cli lastsave)" = "$before" ]; do sleep 0.2; done
+  kubectl -n "$ns" exec "$p" -- cat /data/dump.rdb | zstd -q -1 -T0 >"$work/runbook.rdb.zst"
+}
+export -f runbook_backup pod
+export ns work
+
+echo "bench-kube: backups" >&2
+for r in $(seq 1 "$REPEAT"); do
+  sleep 2 # the previous BGSAVE's child is gone
+  measure bash -c runbook_backup; record backup.runbook
+  sleep 2
+  measure "$rdbak" now --deployment "$ns/exchange-redis" --storage "file://$work/store" --target bench -o json
+  record backup.rdbak
+done
+rdb_bytes=$(kubectl -n "$ns" exec "$(pod)" -- stat -c %s /data/dump.rdb)
+keys=$(cli dbsize)
+
+echo "bench-kube: restores" >&2
+"$rdbak" restore latest --storage "file://$work/store" --target bench --to-file "$work/backup.rdb" >/dev/null
+"$rdbak" restore latest --storage "file://$work/store" --target bench --deployment "$ns/exchange-redis" \
+  --restore-image "$restore_image" --dry-run >"$work/plan.txt"
+
+runbook_restore() {
+  local p
+  p=$(pod)
+  kubectl -n "$ns" exec -i "$p" -- sh -c 'cat > /data/dump.rdb' <"$work/backup.rdb"
+  date +%s.%N >"$work/down_at"
+  kubectl -n "$ns" delete pod "$p" --wait=false >/dev/null
+  wait_ready
+}
+redis_restart() {
+  local p
+  p=$(pod)
+  redis-cli -h "$(kubectl -n "$ns" get pod "$p" -o jsonpath='{.status.podIP}')" config set save "" >/dev/null
+  date +%s.%N >"$work/down_at"
+  kubectl -n "$ns" delete pod "$p" --wait=false >/dev/null
+  wait_ready
+}
+export -f runbook_restore redis_restart wait_ready
+
+for r in $(seq 1 "$REPEAT"); do
+  cli set marker live >/dev/null
+  measure bash -c runbook_restore; record restore.runbook
+  echo "$(echo "$(now) - $(cat "$work/down_at")" | bc)" >>"$work/restore.runbook.down"
+  cli get marker >>"$work/restore.runbook.marker"
+
+  measure bash -c redis_restart; record restore.redis
+  echo "$(echo "$(now) - $(cat "$work/down_at")" | bc)" >>"$work/restore.redis.down"
+  kubectl -n "$ns" logs "$(pod)" | sed -n 's/.*DB loaded from disk: \([0-9.]*\) seconds.*/\1/p' | tail -1 >>"$work/restore.redis.load"
+
+  cli set marker live >/dev/null
+  measure "$rdbak" restore latest --storage "file://$work/store" --target bench --deployment "$ns/exchange-redis" \
+    --restore-image "$restore_image" --yes -o json
+  record restore.rdbak
+  cli get marker >>"$work/restore.rdbak.marker"
+  # rdbak's own measurement (JSON result, nanoseconds): total, downtime, steps
+  python3 -c 'import json, sys
+m = json.load(open(sys.argv[1]))["measured"]
+print(m["total"] / 1e9, m["downtime"] / 1e9, " ".join("%s=%.2f" % (s["step"], s["duration"] / 1e9) for s in m["steps"]))' "$work/out" >>"$work/restore.rdbak.measured"
+done
+
+python3 - "$work" "$rdb_bytes" "$keys" "$REPEAT" <<'PY'
+import statistics, sys, os, re
+work, rdb, keys, repeat = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+gb = rdb / 1e9
+def rows(name):
+    p = os.path.join(work, name)
+    if not os.path.exists(p):
+        return []
+    return [[float(x) for x in l.split()] for l in open(p) if l.strip()]
+def med(name, col=0):
+    r = rows(name)
+    return statistics.median(x[col] for x in r) if r else float("nan")
+def words(name):
+    p = os.path.join(work, name)
+    return [l.strip() for l in open(p)] if os.path.exists(p) else []
+print()
+print(f"== Kubernetes testbed, exchange-redis shape (Deployment + PVC, Redis 6.2.16, default save points)")
+print(f"   RDB {rdb} bytes ({rdb/2**30:.2f} GiB), {keys} keys; medians of {repeat}; load average {os.getloadavg()[0]:.1f}")
+print(f"   {'':46} {'wall s':>7} {'cpu s/GB':>9} {'machine cpu s/GB':>17}")
+def line(label, name, note=""):
+    print(f"   {label:46} {med(name):7.2f} {med(name,1)/gb:9.2f} {med(name,2)/gb:17.2f}  {note}")
+rb, rr = med("backup.runbook"), med("backup.rdbak")
+line("backup: runbook (BGSAVE, exec cat, zstd -1 -T0)", "backup.runbook")
+line("backup: rdbak now --deployment", "backup.rdbak", f"{rr/rb:.2f}x runbook (target <= 1.0)")
+rrun, rredis = med("restore.runbook"), med("restore.redis")
+down_runbook, down_redis = med("restore.runbook.down"), med("restore.redis.down")
+line("restore: runbook (copy in, delete pod, Ready)", "restore.runbook",
+     f"downtime {down_runbook:.2f} s; data after: {', '.join(words('restore.runbook.marker'))}")
+line("restore: Redis's own restart + load", "restore.redis",
+     f"delete pod to Ready {down_redis:.2f} s; Redis's load {', '.join(words('restore.redis.load'))} s")
+line("restore: rdbak restore --yes (wall)", "restore.rdbak",
+     f"{med('restore.rdbak')/rrun:.2f}x runbook (target <= 1.10); data after: {', '.join(words('restore.rdbak.marker'))}")
+meas = [l.split() for l in words("restore.rdbak.measured")]
+if meas:
+    tot = statistics.median(float(m[0]) for m in meas)
+    down = statistics.median(float(m[1]) for m in meas)
+    print(f"   {'restore: rdbak, as it measures itself':46} {tot:7.2f} {'':9} {'':17}  downtime {down:.2f} s = "
+          f"{down/down_redis:.2f}x Redis's own restart + load (target <= 1.2); total {tot/rrun:.2f}x runbook")
+    for m in meas:
+        print(f"   {'':46} steps: {' '.join(m[2:])}")
+PY
+echo "   rdbak restore plan estimate: $(grep -E '^  estimate:' "$work/plan.txt" | sed 's/^ *//')"
