@@ -139,7 +139,7 @@ func Apply(ctx context.Context, r Rollout, j Job) (*Installed, *Timings, error) 
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), UndoTimeout)
 		defer cancel()
 		if uerr := r.Undo(uctx); uerr != nil {
-			return errors.Join(err, fmt.Errorf("put the workload back: %w: restore its replica count by hand", uerr))
+			return errors.Join(err, fmt.Errorf("put things back: %w", uerr))
 		}
 		return err
 	}

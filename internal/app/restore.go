@@ -238,7 +238,7 @@ func (r *Restore) runMaster(ctx context.Context) error {
 	var ro restore.Rollout
 	switch r.Plan.Strategy {
 	case restore.Offline:
-		ro = &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Mount: r.mount, Redis: k.client, Image: r.o.Image,
+		ro = &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Container: k.container, Mount: r.mount, Redis: k.client, Image: r.o.Image,
 			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
 	default:
 		ro = &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,

@@ -31,7 +31,10 @@ type Offline struct {
 	Client   *Client
 	Workload *Workload
 	Pod      *corev1.Pod // the Redis pod as it was before the restore
-	Mount    *DataMount
+	// Container is the Redis container, through which Undo removes a
+	// staged file when the staging pod is gone (it needs sh and rm).
+	Container string
+	Mount     *DataMount
 	// Redis is the running server, whose save points Stop turns off so
 	// that the shutdown of the scale-down writes nothing.
 	Redis RedisAdmin
@@ -286,8 +289,8 @@ func (o *Offline) deleteRestorePod(ctx context.Context, wait bool) error {
 func (o *Offline) Undo(ctx context.Context) error {
 	var errs []error
 	if o.staging != "" && !o.committed {
-		if _, err := o.receive(ctx, "discard", nil); err != nil {
-			errs = append(errs, fmt.Errorf("remove the staged files (Redis never loads them; the next restore replaces them): %w", err))
+		if err := o.discard(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := o.deleteRestorePod(ctx, true); err != nil {
@@ -296,7 +299,7 @@ func (o *Offline) Undo(ctx context.Context) error {
 	switch {
 	case o.scaled:
 		if err := o.Client.Scale(ctx, o.Workload, o.Workload.Replicas); err != nil {
-			return errors.Join(append(errs, err)...)
+			return errors.Join(append(errs, fmt.Errorf("%w: scale it back to %d by hand", err, o.Workload.Replicas))...)
 		}
 		o.scaled = false
 		if err := o.Client.Annotate(ctx, o.Workload, ""); err != nil {
@@ -311,4 +314,24 @@ func (o *Offline) Undo(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// discard removes the staged files through the staging pod or, when it is
+// gone (killed), through the still running Redis container. Left behind,
+// they are harmless: Redis never loads them and the next restore replaces
+// them; the error says so.
+func (o *Offline) discard(ctx context.Context) error {
+	_, err := o.receive(ctx, "discard", nil)
+	if err == nil {
+		return nil
+	}
+	staged := restore.Staged(o.in)
+	if o.Container != "" && !o.scaled {
+		cmd := append([]string{"rm", "-rf", "--"}, staged...)
+		t := ExecTarget{Namespace: o.Pod.Namespace, Pod: o.Pod.Name, Container: o.Container, AllowSPDY: o.AllowSPDY}
+		if o.Client.Exec(ctx, t, cmd, nil, io.Discard, io.Discard) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("remove the staged %s (Redis never loads it and the next restore replaces it; or delete it by hand): %w", strings.Join(staged, ", "), err)
 }

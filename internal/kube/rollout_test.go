@@ -228,6 +228,7 @@ type fakeExec struct {
 	stdout string
 	stderr string
 	err    error
+	podErr map[string]error // exec in this pod fails with it
 }
 
 type execCall struct {
@@ -247,6 +248,9 @@ func (f *fakeExec) Exec(_ context.Context, t ExecTarget, cmd []string, stdin io.
 	f.calls = append(f.calls, execCall{target: t, cmd: cmd, stdin: string(in)})
 	if f.log != nil {
 		*f.log = append(*f.log, "exec")
+	}
+	if err := f.podErr[t.Pod]; err != nil {
+		return err
 	}
 	io.WriteString(stdout, f.stdout)
 	io.WriteString(stderr, f.stderr)
@@ -566,5 +570,41 @@ func TestOfflineStopWithoutConfigSet(t *testing.T) {
 	want := slices.Concat(offlineStop, []string{"scale 3", unannotate})
 	if !slices.Equal(k.events, want) {
 		t.Errorf("did\n%q\nwant\n%q", k.events, want)
+	}
+}
+
+// TestOfflineDiscardThroughRedis: when the staging pod was killed mid-stream,
+// Undo removes the staged files through the Redis container.
+func TestOfflineDiscardThroughRedis(t *testing.T) {
+	ctx := t.Context()
+	k := newCluster(t, 1)
+	ex := &fakeExec{log: &k.events, stdout: "{}"}
+	o := k.offline(t, ex)
+	o.Container = "redis"
+	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	if err := o.Stage(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+		t.Fatal(err)
+	}
+	ex.podErr = map[string]error{"rdbak-restore-1": errors.New("pod not found")}
+	if err := o.Undo(ctx); err != nil {
+		t.Fatalf("Undo: %v", err)
+	}
+	last := ex.calls[len(ex.calls)-1]
+	want := []string{"rm", "-rf", "--", "/data/dump.rdb.rdbak-tmp"}
+	if last.target.Pod != "redis-0" || last.target.Container != "redis" || !slices.Equal(last.cmd, want) {
+		t.Errorf("last exec %q in %+v, want %q in the Redis container", last.cmd, last.target, want)
+	}
+	// Without a way in, the error names the file and says it is harmless.
+	ex.podErr["redis-0"] = errors.New("no shell")
+	o2 := k.offline(t, ex)
+	o2.Container = "redis"
+	ex.podErr["rdbak-restore-2"] = nil
+	if err := o2.Stage(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+		t.Fatal(err)
+	}
+	ex.podErr["rdbak-restore-2"] = errors.New("pod not found")
+	err := o2.Undo(ctx)
+	if err == nil || !strings.Contains(err.Error(), "/data/dump.rdb.rdbak-tmp (Redis never loads it") {
+		t.Errorf("Undo = %v, want the staged file named", err)
 	}
 }
