@@ -51,14 +51,18 @@ are unverified until rdbak exits 0: a non-zero exit means discard them, e.g.
 Into Kubernetes (a config target with a kubernetes: block, or the --pod,
 --statefulset, --deployment, --selector, --helm-release flags): rdbak checks
 the backup against the target first (RDB version, modules, memory, disk,
-replicas, Sentinel), prints the plan, asks for confirmation (or --yes),
-verifies the whole backup, then
-  offline (StatefulSet/Deployment with a PVC, 1 replica): scales the workload
-    to 0, writes the file from a restore pod that mounts the same volume,
-    scales back and waits until Ready;
-  in-place (data on an emptyDir, or a bare pod): streams the file into the
-    Redis container, turns every save off and makes Redis exit without
-    saving so that the kubelet restarts it on the restored file.
+replicas, Sentinel), prints the plan with an estimate of the total time and
+the downtime, asks for confirmation (or --yes). While Redis keeps serving,
+it streams the backup beside the live data as <file>.rdbak-tmp (a name Redis
+never loads), verifying it completely on the way, then
+  offline (StatefulSet/Deployment with a PVC, 1 replica): staged from a pod
+    on the Redis pod's node that mounts the same volume; turns save points
+    off, scales the workload to 0, swaps the file in, scales back and waits
+    until Ready;
+  in-place (data on an emptyDir, or a bare pod): staged through exec into
+    the Redis container; turns every save off, swaps the file in and makes
+    Redis exit without saving so that the kubelet restarts it on it.
+It prints the measured total time and downtime.
 With appendonly yes the RDB is installed as the AOF base Redis loads. The
 previous data is kept as <file>.pre-restore (see deploy/runbooks/ to roll
 back). Afterwards rdbak checks that Redis loaded what the backup holds.
@@ -90,7 +94,7 @@ an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
 An encrypted backup needs its identity: --identity-file, or the config's
 encryption.identityFile or identitySecret (a Secret key in the target's
 namespace). Into Kubernetes, the identity is checked against the backup
-while planning, before anything is stopped; rdbak decrypts, and the restore
+while planning, before anything is stopped; rdbak decrypts, and the staging
 pod or Redis container only receives the plain RDB.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if asOf != "" {
