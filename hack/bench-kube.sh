@@ -114,16 +114,20 @@ spec:
       volumes: [{name: data, persistentVolumeClaim: {claimName: exchange-redis-data}}]
 EOF
 
-pod() { kubectl -n "$ns" get pods -l app=exchange-redis -o jsonpath='{range .items[?(@.metadata.deletionTimestamp)]}{end}{range .items[*]}{.metadata.name}{" "}{end}' | awk '{print $NF}'; }
+# pod prints the Redis pod that is not terminating.
+pod() {
+  kubectl -n "$ns" get pods -l app=exchange-redis \
+    -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.metadata.deletionTimestamp}{"\n"}{end}' | awk 'NF == 1 { print $1; exit }'
+}
+# wait_ready [OLD]: until exactly one Redis pod exists, is not OLD, and is Ready.
 wait_ready() {
-  kubectl -n "$ns" rollout status deployment/exchange-redis --timeout=300s >/dev/null
-  # rollout status is satisfied by the old pod while it terminates: wait for
-  # exactly one pod, Ready.
-  local t=0
+  local old=${1:-} t=0 out
   while :; do
-    local st
-    st=$(kubectl -n "$ns" get pods -l app=exchange-redis -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{" "}{end}')
-    [ "$st" = "True " ] && return 0
+    out=$(kubectl -n "$ns" get pods -l app=exchange-redis \
+      -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}')
+    if [ "$(echo "$out" | grep -c .)" = 1 ] && [ "${out%% *}" != "$old" ] && [ "${out##* }" = True ]; then
+      return 0
+    fi
     sleep 0.1
     t=$((t + 1))
     [ $t -lt 3000 ] || { echo "bench-kube: Redis never became Ready" >&2; return 1; }
@@ -192,7 +196,7 @@ runbook_restore() {
   kubectl -n "$ns" exec -i "$p" -- sh -c 'cat > /data/dump.rdb' <"$work/backup.rdb"
   date +%s.%N >"$work/down_at"
   kubectl -n "$ns" delete pod "$p" --wait=false >/dev/null
-  wait_ready
+  wait_ready "$p"
 }
 redis_restart() {
   local p
@@ -200,7 +204,7 @@ redis_restart() {
   redis-cli -h "$(kubectl -n "$ns" get pod "$p" -o jsonpath='{.status.podIP}')" config set save "" >/dev/null
   date +%s.%N >"$work/down_at"
   kubectl -n "$ns" delete pod "$p" --wait=false >/dev/null
-  wait_ready
+  wait_ready "$p"
 }
 export -f runbook_restore redis_restart wait_ready
 
