@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -451,7 +452,7 @@ func TestRestoreServesWhileStaging(t *testing.T) {
 	staged := func() bool {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		return ns.Exec(ctx, pod, []string{"test", "-e", "/data/dump.rdb.rdbak-tmp"}, testcluster.ExecOptions{}) == nil
+		return ns.Exec(ctx, pod, []string{"sh", "-c", "[ -e /data/dump.rdb.rdbak-tmp ]"}, testcluster.ExecOptions{Stdout: io.Discard, Stderr: io.Discard}) == nil
 	}
 	seen := 0
 	var runErr error
