@@ -18,15 +18,17 @@
 #   rdbak    rdbak now --deployment NS/exchange-redis --storage file://...
 # Restore, REPEAT times each, from the same backup:
 #   runbook  copy the RDB into the pod (kubectl exec -i ... cat >), delete the
-#            pod, wait until the new one is Ready. The shutdown save writes
+#            pod, wait until the new one serves (PONG, not LOADING: the
+#            readiness probe passes while Redis loads). The shutdown save writes
 #            the in-memory data over the copied file: the row says whether
 #            the backup's data came back.
 #   redis    what Redis itself needs to restart and load the file: CONFIG
-#            SET save "" (no shutdown save), delete the pod, wait Ready; and
+#            SET save "" (no shutdown save), delete the pod, wait until it
+#            serves; and
 #            the load time Redis logs ("DB loaded from disk").
 #   rdbak    rdbak restore latest --yes --deployment ...: wall time, and the
 #            total and downtime it measures (from the moment Redis stops
-#            serving the old data to Ready on the new).
+#            serving the old data until it has loaded the new).
 # CPU: process CPU (user+sys of rdbak, or of kubectl + zstd) and the whole
 # machine's CPU (/proc/stat: the API server and kubelet proxy every exec and
 # port-forward stream), in seconds per GB of RDB.
@@ -135,7 +137,17 @@ wait_ready() {
 }
 ip() { kubectl -n "$ns" get pod "$(pod)" -o jsonpath='{.status.podIP}'; }
 cli() { redis-cli -h "$(ip)" "$@"; }
-
+# wait_serving: until Redis answers PONG, not LOADING (the readiness probe
+# redis-cli ping passes while Redis still loads: Ready is not serving).
+wait_serving() {
+  local addr t=0
+  addr=$(ip)
+  until [ "$(redis-cli -h "$addr" ping 2>/dev/null)" = PONG ]; do
+    sleep 0.05
+    t=$((t + 1))
+    [ $t -lt 6000 ] || { echo "bench-kube: Redis never served" >&2; return 1; }
+  done
+}
 wait_ready
 echo "bench-kube: loading about $SIZE_MIB MiB of RDB" >&2
 half=$((SIZE_MIB / 2))
@@ -197,6 +209,7 @@ runbook_restore() {
   date +%s.%N >"$work/down_at"
   kubectl -n "$ns" delete pod "$p" --wait=false >/dev/null
   wait_ready "$p"
+  wait_serving
 }
 redis_restart() {
   local p
@@ -205,8 +218,9 @@ redis_restart() {
   date +%s.%N >"$work/down_at"
   kubectl -n "$ns" delete pod "$p" --wait=false >/dev/null
   wait_ready "$p"
+  wait_serving
 }
-export -f runbook_restore redis_restart wait_ready
+export -f runbook_restore redis_restart wait_ready wait_serving ip
 
 for r in $(seq 1 "$REPEAT"); do
   cli set marker live >/dev/null
@@ -222,6 +236,7 @@ for r in $(seq 1 "$REPEAT"); do
   measure "$rdbak" restore latest --storage "file://$work/store" --target bench --deployment "$ns/exchange-redis" \
     --restore-image "$restore_image" --yes -o json
   record restore.rdbak
+  wait_serving
   cli get marker >>"$work/restore.rdbak.marker"
   # rdbak's own measurement (JSON result, nanoseconds): total, downtime, steps
   python3 -c 'import json, sys
@@ -255,10 +270,10 @@ line("backup: runbook (BGSAVE, exec cat, zstd -1 -T0)", "backup.runbook")
 line("backup: rdbak now --deployment", "backup.rdbak", f"{rr/rb:.2f}x runbook (target <= 1.0)")
 rrun, rredis = med("restore.runbook"), med("restore.redis")
 down_runbook, down_redis = med("restore.runbook.down"), med("restore.redis.down")
-line("restore: runbook (copy in, delete pod, Ready)", "restore.runbook",
+line("restore: runbook (copy in, delete pod, serving)", "restore.runbook",
      f"downtime {down_runbook:.2f} s; data after: {', '.join(words('restore.runbook.marker'))}")
 line("restore: Redis's own restart + load", "restore.redis",
-     f"delete pod to Ready {down_redis:.2f} s; Redis's load {', '.join(words('restore.redis.load'))} s")
+     f"delete pod to serving {down_redis:.2f} s; Redis's load {', '.join(words('restore.redis.load'))} s")
 line("restore: rdbak restore --yes (wall)", "restore.rdbak",
      f"{med('restore.rdbak')/rrun:.2f}x runbook (target <= 1.10); data after: {', '.join(words('restore.rdbak.marker'))}")
 meas = [l.split() for l in words("restore.rdbak.measured")]

@@ -138,18 +138,18 @@ func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []str
 		save = "AOF is on: Redis keeps the current data in its AOF, which is kept as " + PreRestoreSuffix
 	}
 	install := "swap the staged files in, each by one atomic exchange, keeping the current ones as " + PreRestoreSuffix + " (" + target + " always holds the old or the new data, never nothing)"
-	check := "wait until Redis has loaded the data and compare its key counts with the manifest"
+	check := "wait until Redis has loaded the data (the downtime ends here) and compare its key counts with the manifest"
 	if s == Offline {
 		return []string{stage, save,
 			fmt.Sprintf(`turn off Redis's save points (CONFIG SET save "", so stopping it writes nothing over the data), scale %s from %d to 0 and wait until its pod is gone (annotated %s): the downtime starts here`, w, w.Replicas, annotation),
 			install,
-			fmt.Sprintf("scale %s back to %d, delete the staging pod and wait until Redis is Ready on the restored data: the downtime ends here", w, w.Replicas),
+			fmt.Sprintf("scale %s back to %d, delete the staging pod and wait until Redis is Ready", w, w.Replicas),
 			check}
 	}
 	return []string{stage, save,
 		`turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+); it keeps serving`,
 		install + "; the running Redis does not read it",
-		"make Redis exit without saving (SHUTDOWN NOSAVE) so the kubelet restarts it on the restored file; wait until it is Ready: the downtime is this step",
+		"make Redis exit without saving (SHUTDOWN NOSAVE) so the kubelet restarts it on the restored file (the downtime starts here); wait until it is Ready",
 		check}
 }
 
@@ -166,15 +166,16 @@ type Estimate struct {
 	Downtime time.Duration `json:"downtime"`
 }
 
-// Throughputs and fixed costs the estimate assumes, measured on a small
-// single-node cluster (hack/bench-kube.sh): the exec stream through the API
-// server into the staging pod, Redis's own RDB load, a pod's stop and
-// start.
+// Throughputs and fixed costs the estimate assumes, from hack/bench-kube.sh
+// on the shared 2-core testbed (2026-11-27, 0.9 GiB RDB of 3.5 M keys): the
+// exec stream through the API server into the staging pod ~50 MB/s,
+// BGSAVE ~75 MB/s, a pod's stop and start 1-2 s each. A quieter or bigger
+// machine is faster; the estimate is meant to be on the safe side.
 const (
-	estStreamBytesPerSec = 110 << 20
-	estLoadBytesPerSec   = 250 << 20
-	estSaveBytesPerSec   = 400 << 20
-	estPodStart          = 3 * time.Second // staging pod, or the Redis pod after the scale-up, to Running
+	estStreamBytesPerSec = 60 << 20
+	estLoadBytesPerSec   = 150 << 20
+	estSaveBytesPerSec   = 80 << 20
+	estPodStart          = 2 * time.Second // staging pod, or the Redis pod after the scale-up, to Running
 	estPodStop           = 1500 * time.Millisecond
 	estContainerRestart  = 1 * time.Second
 	estCheck             = 1 * time.Second

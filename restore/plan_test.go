@@ -67,7 +67,7 @@ func TestSteps(t *testing.T) {
 			`turn off Redis's save points (CONFIG SET save "", so stopping it writes nothing over the data), scale statefulset ns/redis from 1 to 0 and wait until its pod is gone (annotated rdbak.io/x): the downtime starts here`,
 			"swap the staged files in, each by one atomic exchange",
 			"scale statefulset ns/redis back to 1, delete the staging pod",
-			"compare its key counts",
+			"loaded the data (the downtime ends here) and compare its key counts",
 		}},
 		{"offline, multi-part AOF", Offline, Layout{Dir: "/bitnami/redis/data", DBFilename: "dump.rdb", AOF: AOF{Mode: "multipart", DirName: "appendonlydir"}}, []string{
 			"/bitnami/redis/data/appendonlydir.rdbak-tmp (a new AOF manifest with the RDB as its base)", "AOF is on", "scale", "swap", "back to 1", "key counts",
@@ -105,10 +105,10 @@ func TestEstimateOf(t *testing.T) {
 		save           bool
 		total, downtme time.Duration
 	}{
-		// stream 1024/110 s, load 1024/250 s, save 1024/400 s
-		{"offline 1 GiB", Offline, gib, true, 9309090909 + 3*time.Second + 8596*time.Millisecond + time.Second + 2560*time.Millisecond, 8596 * time.Millisecond},
-		{"in-place 1 GiB", InPlace, gib, false, 9309090909 + 5096*time.Millisecond + time.Second, 5096 * time.Millisecond},
-		{"empty, offline", Offline, 0, false, 8500 * time.Millisecond, 4500 * time.Millisecond},
+		// stream 1024/60 s, load 1024/150 s, save 1024/80 s
+		{"offline 1 GiB", Offline, gib, true, 17066666666 + 2*time.Second + 10326666666 + time.Second + 12800*time.Millisecond, 10326666666},
+		{"in-place 1 GiB", InPlace, gib, false, 17066666666 + 7826666666 + time.Second, 7826666666},
+		{"empty, offline", Offline, 0, false, 6500 * time.Millisecond, 3500 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := EstimateOf(tc.s, tc.size, tc.save)

@@ -44,6 +44,7 @@ const (
 	StepStop    Step = "stop"
 	StepInstall Step = "install"
 	StepStart   Step = "start"
+	StepLoad    Step = "load"
 	StepCheck   Step = "check"
 )
 
@@ -60,6 +61,11 @@ type Job struct {
 	// Save persists Redis's in-memory data before it stops, so that the
 	// previous data kept as .pre-restore is current; nil for none (AOF).
 	Save func(ctx context.Context) error
+	// Loaded waits until Redis has loaded the file and serves it: a pod
+	// can be Ready while Redis still answers LOADING (a readiness probe of
+	// redis-cli ping passes then), so the downtime ends here, not at Start.
+	// nil: it ends at Start.
+	Loaded func(ctx context.Context) error
 	// Check compares what Redis loaded with the backup.
 	Check func(ctx context.Context) error
 	// Down is the step from which Redis no longer serves the old data
@@ -77,8 +83,8 @@ type Timing struct {
 }
 
 // Timings are what a restore measured: every step, the whole run, and the
-// downtime from the moment Redis stops serving the old data to Ready with
-// the new.
+// downtime from the moment Redis stops serving the old data to serving the
+// new (Job.Loaded).
 type Timings struct {
 	Steps    []Timing      `json:"steps"`
 	Total    time.Duration `json:"total"`
@@ -178,6 +184,13 @@ func Apply(ctx context.Context, r Rollout, j Job) (*Installed, *Timings, error) 
 	step(StepStart)
 	if err := r.Start(ctx); err != nil {
 		return installed, tm, undo(fmt.Errorf("start Redis on the restored data (it is installed; the previous data is kept as %s): %w", PreRestoreSuffix, err))
+	}
+	if j.Loaded != nil {
+		step(StepLoad)
+		if err := j.Loaded(ctx); err != nil {
+			done()
+			return installed, tm, fmt.Errorf("wait for Redis to load the restored data: %w", err)
+		}
 	}
 	if j.Check != nil {
 		step(StepCheck)

@@ -112,28 +112,30 @@ func TestApply(t *testing.T) {
 }
 
 // TestApplyTimings: the downtime counts from the strategy's down step to
-// the end of start, not the staging before it or the check after it.
+// the end of the load, not the staging before it or the check after it.
 func TestApplyTimings(t *testing.T) {
 	took := map[restore.Step]time.Duration{
 		restore.StepStage: 7 * time.Second, restore.StepSave: time.Second, restore.StepStop: 2 * time.Second,
-		restore.StepInstall: 100 * time.Millisecond, restore.StepStart: 3 * time.Second, restore.StepCheck: 500 * time.Millisecond,
+		restore.StepInstall: 100 * time.Millisecond, restore.StepStart: 3 * time.Second, restore.StepLoad: 4 * time.Second,
+		restore.StepCheck: 500 * time.Millisecond,
 	}
 	for _, tc := range []struct {
 		s    restore.Strategy
 		want time.Duration
 	}{
-		{restore.Offline, 5100 * time.Millisecond},
-		{restore.InPlace, 3 * time.Second},
+		{restore.Offline, 9100 * time.Millisecond},
+		{restore.InPlace, 7 * time.Second},
 	} {
 		t.Run(string(tc.s), func(t *testing.T) {
 			clock := time.Unix(0, 0)
 			tick := func(s restore.Step) { clock = clock.Add(took[s]) }
 			j := restore.Job{
-				Fetch: func(w io.Writer) error { return nil },
-				Save:  func(context.Context) error { tick(restore.StepSave); return nil },
-				Check: func(context.Context) error { tick(restore.StepCheck); return nil },
-				Down:  restore.DownStep(tc.s),
-				Now:   func() time.Time { return clock },
+				Fetch:  func(w io.Writer) error { return nil },
+				Save:   func(context.Context) error { tick(restore.StepSave); return nil },
+				Loaded: func(context.Context) error { tick(restore.StepLoad); return nil },
+				Check:  func(context.Context) error { tick(restore.StepCheck); return nil },
+				Down:   restore.DownStep(tc.s),
+				Now:    func() time.Time { return clock },
 			}
 			_, tm, err := restore.Apply(t.Context(), &fakeRollout{tick: tick}, j)
 			if err != nil {
@@ -142,11 +144,11 @@ func TestApplyTimings(t *testing.T) {
 			if tm.Downtime != tc.want {
 				t.Errorf("downtime %v, want %v (%+v)", tm.Downtime, tc.want, tm.Steps)
 			}
-			if want := 13600 * time.Millisecond; tm.Total != want {
+			if want := 17600 * time.Millisecond; tm.Total != want {
 				t.Errorf("total %v, want %v", tm.Total, want)
 			}
-			if len(tm.Steps) != 6 {
-				t.Errorf("steps %+v, want 6", tm.Steps)
+			if len(tm.Steps) != 7 {
+				t.Errorf("steps %+v, want 7", tm.Steps)
 			}
 		})
 	}

@@ -250,7 +250,6 @@ func (r *Restore) runMaster(ctx context.Context) error {
 			_, err := restore.Fetch(ctx, r.repo, m, w, restore.FetchOptions{Identities: r.o.Identities})
 			return err
 		},
-		Check:    func(ctx context.Context) error { return r.a.postCheck(ctx, r.target, m) },
 		Down:     restore.DownStep(r.Plan.Strategy),
 		Progress: func(s restore.Step) { log.Info("restore step", "step", string(s)) },
 	}
@@ -262,6 +261,22 @@ func (r *Restore) runMaster(ctx context.Context) error {
 			return err
 		}
 	}
+	// The downtime ends when Redis serves the restored data, reached
+	// afresh (a new pod); the same connection then checks it.
+	var post *kubeConn
+	defer func() {
+		if post != nil {
+			post.close()
+		}
+	}()
+	j.Loaded = func(ctx context.Context) error {
+		var err error
+		if post, err = r.a.reachKube(ctx, r.target, func(*kubeConn) []kube.Permission { return nil }); err != nil {
+			return err
+		}
+		return waitServing(ctx, post.client, 100*time.Millisecond)
+	}
+	j.Check = func(ctx context.Context) error { return CheckRestored(ctx, post.client, m, 500*time.Millisecond) }
 	installed, tm, err := restore.Apply(ctx, ro, j)
 	r.Plan.Measured = tm
 	if err != nil {
@@ -431,15 +446,18 @@ func sentinelIn(p *corev1.Pod) string {
 	return ""
 }
 
-// postCheck reaches the restored Redis afresh, waits until it has loaded,
-// and compares what it loaded with the manifest.
-func (a *App) postCheck(ctx context.Context, t *config.Target, m *storage.Manifest) error {
-	k, err := a.reachKube(ctx, t, func(*kubeConn) []kube.Permission { return nil })
-	if err != nil {
-		return err
-	}
-	defer k.close()
-	return CheckRestored(ctx, k.client, m, 500*time.Millisecond)
+// waitServing polls srv every poll until it answers with its data loaded.
+func waitServing(ctx context.Context, srv backup.Server, poll time.Duration) error {
+	return kube.Poll(ctx, poll, "Redis to finish loading", func(ctx context.Context) (bool, error) {
+		in, err := srv.Info(ctx, "persistence")
+		if errors.Is(err, redis.ErrLoading) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return !in.Persistence.Loading, nil
+	})
 }
 
 // CheckRestored waits until srv has loaded its data (polling every poll),

@@ -213,7 +213,7 @@ func Plan(w io.Writer, p *restore.Plan) error {
 		fmt.Fprintf(&b, "    %d. %s\n", i+1, s)
 	}
 	if e := p.Estimate; e.Total > 0 {
-		fmt.Fprintf(&b, "  estimate:    total ~%s, downtime ~%s (Redis not serving, from its stop to Ready on the restored data)\n", e.Total.Round(100*time.Millisecond), e.Downtime.Round(100*time.Millisecond))
+		fmt.Fprintf(&b, "  estimate:    total ~%s, downtime ~%s (Redis not serving: from its stop until it has loaded the restored data)\n", e.Total.Round(100*time.Millisecond), e.Downtime.Round(100*time.Millisecond))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
