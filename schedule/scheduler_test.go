@@ -29,18 +29,24 @@ func TestDue(t *testing.T) {
 	steps := []struct {
 		at       string
 		want     []string
+		wantDue  []string // when each was due: the start's lateness is measured from it
 		nextWait time.Duration
 	}{
-		{"2026-11-22T10:01:00Z", nil, 30 * time.Second},
-		{"2026-11-22T10:01:30Z", []string{"a"}, time.Minute},
-		{"2026-11-22T10:59:59Z", []string{"a"}, time.Second}, // 57 missed runs of a are not caught up
-		{"2026-11-22T11:00:00Z", []string{"b"}, 59 * time.Second},
-		{"2026-11-22T11:00:59Z", []string{"a"}, time.Minute},
+		{"2026-11-22T10:01:00Z", nil, nil, 30 * time.Second},
+		{"2026-11-22T10:01:30Z", []string{"a"}, []string{"2026-11-22T10:01:30Z"}, time.Minute},
+		{"2026-11-22T10:59:59Z", []string{"a"}, []string{"2026-11-22T10:02:30Z"}, time.Second}, // 57 missed runs of a are not caught up
+		{"2026-11-22T11:00:00Z", []string{"b"}, []string{"2026-11-22T11:00:00Z"}, 59 * time.Second},
+		{"2026-11-22T11:00:59Z", []string{"a"}, []string{"2026-11-22T11:00:59Z"}, time.Minute},
 	}
 	for _, st := range steps {
-		names, wait, ok := s.due(utc(st.at))
-		if !slicesEqual(names, st.want) || !ok || wait != st.nextWait {
-			t.Errorf("due(%s) = %v, wait %v, %v; want %v, wait %v", st.at, names, wait, ok, st.want, st.nextWait)
+		runs, wait, ok := s.due(utc(st.at))
+		var names, dues []string
+		for _, r := range runs {
+			names = append(names, r.name)
+			dues = append(dues, r.at.Format(time.RFC3339))
+		}
+		if !slicesEqual(names, st.want) || !slicesEqual(dues, st.wantDue) || !ok || wait != st.nextWait {
+			t.Errorf("due(%s) = %v due %v, wait %v, %v; want %v due %v, wait %v", st.at, names, dues, wait, ok, st.want, st.wantDue, st.nextWait)
 		}
 	}
 	if _, ok := s.NextRun("unscheduled"); ok {
