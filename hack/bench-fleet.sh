@@ -117,7 +117,7 @@ samples=""
 # next round (at MINUTES + 1 min) is not due yet.
 end=$(awk -v s="$start" -v m="$MINUTES" 'BEGIN { printf "%d", s + m * 60 + 50 }')
 while [ "$(date +%s)" -lt "$end" ]; do
-  sleep "$SAMPLE"
+  sleep "$(( end - $(date +%s) < SAMPLE ? end - $(date +%s) : SAMPLE ))"
   r=$(rss_kib "$daemon_pid")
   [ "$r" -gt "$peak" ] && peak=$r
   t=$(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.0f", n - s }')
@@ -139,8 +139,9 @@ failed=$(grep -E '^rdbak_backup_total\{.*result="failure"' "$dir/metrics.txt" | 
 skipped=$(sum rdbak_backup_skipped_total)
 started=$(grep -c '"msg":"scheduled run started"' "$dir/daemon.log" || true)
 window=$(awk -v a="$start" -v b="$stop" 'BEGIN { print b - a }')
-# "@every 1m" from the daemon's start: due at start+1m, +2m, ... +MINUTES.
-scheduled=$((MINUTES * N))
+# "@every 1m" from the daemon's start: due at start+1m, +2m, ... before the
+# scrape (a slow machine may stretch the window past a further due time).
+scheduled=$(awk -v w="$window" -v n="$N" 'BEGIN { printf "%d", int(w / 60) * n }')
 lateness=$(grep '"msg":"scheduled run started"' "$dir/daemon.log" | sed 's/.*"lateness_seconds":\([0-9.e+-]*\).*/\1/' | sort -g)
 pct() { awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "n/a"; exit } i = int((NR - 1) * p) + 1; printf "%.3f", v[i] }' <<<"$lateness"; }
 bsum=$(grep -E '^rdbak_backup_duration_seconds_sum\{.*phase="total"' "$dir/metrics.txt" | awk '{ s += $2 } END { printf "%.2f", s }')
@@ -151,7 +152,7 @@ cat <<EOF
 
 == fleet: $N targets (redis $($REDIS_SERVER --version | awk '{print $3}'), ~$KEYS keys each), @every 1m, concurrency $CONCURRENCY, $MINUTES min, retention keepLast ${RETAIN/#0/off}
    load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs
-   window ${window%.*}s: scheduled $scheduled   started $started   succeeded $ok   failed $failed   skipped $skipped   (started + skipped = scheduled: none missed)
+   window ${window%.*}s: scheduled $scheduled   started $started   succeeded $ok   failed $failed   skipped $skipped   missed $((scheduled - started - skipped))
    skips the limit forces: 0 while $N / $CONCURRENCY backups of the mean duration fit in a minute
    mean backup (total phase) $(awk -v s="$bsum" -v n="$ok" 'BEGIN { if (n) printf "%.3f", s / n; else print "n/a" }') s; $N / $CONCURRENCY x mean = $(awk -v s="$bsum" -v n="$ok" -v N="$N" -v c="$CONCURRENCY" 'BEGIN { if (n) printf "%.1f", s / n * N / c; else print "n/a" }') s of each minute
    start lateness s: p50 $(pct 0.50)   p99 $(pct 0.99)   max $(pct 1.0)
