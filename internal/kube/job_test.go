@@ -43,7 +43,6 @@ func daemonPod() *corev1.Pod {
 	}
 }
 
-
 // fakeWithGenerateName is a fake clientset that names objects created with
 // generateName, as the API server does.
 func fakeWithGenerateName(objs ...runtime.Object) *fake.Clientset {
