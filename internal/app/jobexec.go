@@ -127,11 +127,15 @@ func (e *jobExecutor) client(ctx context.Context, cfg *config.File) (*kube.Jobs,
 // backup is the daemon's ScheduledFunc with executor job.
 func (e *jobExecutor) backup(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, error) {
 	log := e.a.Log.With("target", t.Name)
-	res, job, err := e.run(ctx, cfg, t, repo)
+	res, job, killed, err := e.run(ctx, cfg, t, repo)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Error("backup failed", "job", job, "error", err.Error())
-			e.a.notifier().Notify(ctx, log, t, EventBackupFailed, "", err)
+			// The Job's rdbak now notifies of its own failures; the
+			// daemon of what it could not: a killed Job, or none at all.
+			if killed || job == "" {
+				e.a.notifier().Notify(ctx, log, t, EventBackupFailed, "", err)
+			}
 		}
 		return nil, err
 	}
@@ -140,7 +144,24 @@ func (e *jobExecutor) backup(ctx context.Context, cfg *config.File, t *config.Ta
 	return res, nil
 }
 
-func (e *jobExecutor) run(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, string, error) {
+// run runs t's backup Job and returns the backup it committed, the Job's
+// name and whether it was killed before it could report its own failure.
+func (e *jobExecutor) run(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, string, bool, error) {
+	res, name, err := e.runJob(ctx, cfg, t, repo)
+	var f *jobFailure
+	killed := errors.As(err, &f) && f.killed
+	return res, name, killed, err
+}
+
+// jobFailure is a Job that finished without success.
+type jobFailure struct {
+	msg    string
+	killed bool
+}
+
+func (f *jobFailure) Error() string { return f.msg }
+
+func (e *jobExecutor) runJob(ctx context.Context, cfg *config.File, t *config.Target, repo *storage.Repo) (*backup.Result, string, error) {
 	jobs, err := e.client(ctx, cfg)
 	if err != nil {
 		return nil, "", err
@@ -159,7 +180,7 @@ func (e *jobExecutor) run(ctx context.Context, cfg *config.File, t *config.Targe
 		return nil, name, err
 	}
 	if !out.Succeeded {
-		return nil, name, fmt.Errorf("backup Job %s/%s failed: %s: %s (kubectl -n %s logs job/%s)", jobs.Namespace(), name, out.Reason, out.Message, jobs.Namespace(), name)
+		return nil, name, &jobFailure{killed: out.Killed(), msg: fmt.Sprintf("backup Job %s/%s failed: %s: %s (kubectl -n %s logs job/%s)", jobs.Namespace(), name, out.Reason, out.Message, jobs.Namespace(), name)}
 	}
 	// rdbak now committed the backup before it exited 0: its manifest is
 	// the target's newest, not the one newest before, and made after the

@@ -176,7 +176,16 @@ type JobOutcome struct {
 	// termination message of the Job's last failed pod: the tail of its
 	// log.
 	Reason, Message string
-	Created         time.Time
+	// ExitCode is the rdbak container's in the newest failed pod; -1 when
+	// it never ran or is unknown. 128 and above: killed by a signal.
+	ExitCode int32
+	Created  time.Time
+}
+
+// Killed reports whether the Job's rdbak never reported its own outcome:
+// its pod was killed (a signal, the deadline) or never ran.
+func (o JobOutcome) Killed() bool {
+	return !o.Succeeded && (o.ExitCode < 0 || o.ExitCode >= 128 || o.Reason == "DeadlineExceeded")
 }
 
 // ErrJobGone means the Job was deleted before it finished.
@@ -263,6 +272,7 @@ func (j *Jobs) describe(ctx context.Context, job *batchv1.Job, out JobOutcome) J
 	if out.Succeeded {
 		return out
 	}
+	out.ExitCode = -1
 	pods, err := j.cs.CoreV1().Pods(j.o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job.Name})
 	if err != nil {
 		return out
@@ -277,7 +287,12 @@ func (j *Jobs) describe(ctx context.Context, job *batchv1.Job, out JobOutcome) J
 		return out
 	}
 	for _, cs := range newest.Status.ContainerStatuses {
-		if t := cs.State.Terminated; t != nil && t.Message != "" {
+		t := cs.State.Terminated
+		if t == nil {
+			continue
+		}
+		out.ExitCode = t.ExitCode
+		if t.Message != "" {
 			out.Message = strings.TrimSpace(out.Message + "; pod " + newest.Name + ": " + lastLines(t.Message, 5))
 		}
 	}

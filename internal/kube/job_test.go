@@ -162,7 +162,7 @@ func TestJobWaitAndRunning(t *testing.T) {
 	}()
 	setJob(t, cs, a, batchv1.JobFailed, "BackoffLimitExceeded")
 	out := <-done
-	if out.Succeeded || out.Reason != "BackoffLimitExceeded" || !strings.Contains(out.Message, "connection refused") {
+	if out.Succeeded || out.Reason != "BackoffLimitExceeded" || !strings.Contains(out.Message, "connection refused") || out.ExitCode != 1 || out.Killed() {
 		t.Errorf("Wait(failed Job) = %+v, want BackoffLimitExceeded with the pod's message", out)
 	}
 
