@@ -132,8 +132,9 @@ func (m *nodeMinIO) manifests(t *testing.T, target string) map[string]bool {
 // rdbak-jobs) with daemon.executor: job, concurrency 1 and two targets:
 // each backup runs as a Job of the daemon's image and config, is committed
 // to MinIO and counted in the daemon's metrics; never two Jobs run at once;
-// a Job whose pod is killed mid-backup is recorded as a failure and leaves
-// no manifest.
+// a Job whose pod is killed mid-backup is recorded as a failure (metric
+// and a BackupFailed Event on the target's workload) and leaves no
+// manifest.
 func TestDaemonJobExecutor(t *testing.T) {
 	image := restoreImage(t)
 	target := testcluster.New(t)
@@ -210,6 +211,19 @@ func TestDaemonJobExecutor(t *testing.T) {
 	})
 	home.WaitFor(t, "the daemon to count the failure", func(context.Context) (bool, error) {
 		return scrape(t, metricsAddr)[`rdbak_backup_total{result="failure",target="redis"}`] > failuresBefore, nil
+	})
+	// Its rdbak could not say so: the daemon records the Event.
+	target.WaitFor(t, "a BackupFailed Event naming Job "+job, func(ctx context.Context) (bool, error) {
+		l, err := target.Clientset.CoreV1().Events(target.Name).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range l.Items {
+			if e.Reason == kube.ReasonBackupFailed && strings.Contains(e.Message, job) {
+				return true, nil
+			}
+		}
+		return false, nil
 	})
 	if err := c.ConfigSet(t.Context(), "rdb-key-save-delay", "0").Err(); err != nil {
 		t.Fatal(err)

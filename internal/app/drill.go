@@ -343,18 +343,19 @@ func observe(ctx context.Context, c *redis.Client, m *storage.Manifest, o *drill
 func (a *App) drillOutcome(ctx context.Context, log *slog.Logger, t *config.Target, rec *drill.Record) {
 	if rec.OK() {
 		log.Info("drill succeeded", "scratch", rec.Scratch.Server.String(), "seconds", rec.DurationSeconds, "record", rec.Name)
-		a.recordDrillEvent(ctx, log, t, kube.ReasonDrillSucceeded, fmt.Sprintf("drill of backup %s of %s succeeded on %s in %.1fs",
+		a.recordTargetEvent(ctx, log, t, kube.ReasonDrillSucceeded, fmt.Sprintf("drill of backup %s of %s succeeded on %s in %.1fs",
 			rec.BackupID, t.Name, rec.Scratch.Server, rec.DurationSeconds), false)
 		return
 	}
 	log.Log(ctx, failureLevel(a.CallerReports), "drill failed", "reason", rec.Reason, "seconds", rec.DurationSeconds, "record", rec.Name)
-	a.recordDrillEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of backup %s of %s failed: %s", rec.BackupID, t.Name, rec.Reason), true)
+	a.recordTargetEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of backup %s of %s failed: %s", rec.BackupID, t.Name, rec.Reason), true)
 }
 
-// recordDrillEvent records an Event on the workload of a target in
-// Kubernetes. It finds the workload through the API server only: a drill
-// never connects to the target's Redis.
-func (a *App) recordDrillEvent(ctx context.Context, log *slog.Logger, t *config.Target, reason, msg string, warning bool) {
+// recordTargetEvent records an Event on the workload of a target in
+// Kubernetes. It finds the workload through the API server only: a drill,
+// or the daemon watching a backup Job, never connects to the target's
+// Redis.
+func (a *App) recordTargetEvent(ctx context.Context, log *slog.Logger, t *config.Target, reason, msg string, warning bool) {
 	if t.Kubernetes == nil || a.Kube == nil {
 		return
 	}
@@ -452,7 +453,7 @@ func (a *App) ScheduledDrill(ctx context.Context, _ *config.File, t *config.Targ
 	log := a.Log.With("target", t.Name)
 	fail := func(err error) (*drill.Record, error) {
 		log.Log(ctx, failureLevel(a.CallerReports), "drill failed", "error", err.Error())
-		a.recordDrillEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of %s failed: %v", t.Name, err), true)
+		a.recordTargetEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of %s failed: %v", t.Name, err), true)
 		a.notifier().Notify(ctx, log, t, EventDrillFailed, "", err)
 		return nil, err
 	}

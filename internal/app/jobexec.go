@@ -131,10 +131,12 @@ func (e *jobExecutor) backup(ctx context.Context, cfg *config.File, t *config.Ta
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Error("backup failed", "job", job, "error", err.Error())
-			// The Job's rdbak now notifies of its own failures; the
-			// daemon of what it could not: a killed Job, or none at all.
+			// The Job's rdbak now notifies of its own failures and
+			// records their Events; the daemon does what it could not:
+			// for a killed Job, or none at all.
 			if killed || job == "" {
 				e.a.notifier().Notify(ctx, log, t, EventBackupFailed, "", err)
+				e.a.recordTargetEvent(ctx, log, t, kube.ReasonBackupFailed, fmt.Sprintf("backup of %s failed: %v", t.Name, err), true)
 			}
 		}
 		return nil, err
