@@ -153,8 +153,8 @@ cat <<EOF
 == fleet: $N targets (redis $($REDIS_SERVER --version | awk '{print $3}'), ~$KEYS keys each), @every 1m, concurrency $CONCURRENCY, $MINUTES min, retention keepLast ${RETAIN/#0/off}
    load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs
    window ${window%.*}s: scheduled $scheduled   started $started   succeeded $ok   failed $failed   skipped $skipped   missed $((scheduled - started - skipped))
-   skips the limit forces: 0 while $N / $CONCURRENCY backups of the mean duration fit in a minute
-   mean backup (total phase) $(awk -v s="$bsum" -v n="$ok" 'BEGIN { if (n) printf "%.3f", s / n; else print "n/a" }') s; $N / $CONCURRENCY x mean = $(awk -v s="$bsum" -v n="$ok" -v N="$N" -v c="$CONCURRENCY" 'BEGIN { if (n) printf "%.1f", s / n * N / c; else print "n/a" }') s of each minute
+   mean backup (total phase) $(awk -v s="$bsum" -v n="$ok" 'BEGIN { if (n) printf "%.3f", s / n; else print "n/a" }') s; $N / $CONCURRENCY x mean = $(awk -v s="$bsum" -v n="$ok" -v N="$N" -v c="$CONCURRENCY" 'BEGIN { if (n) printf "%.1f", s / n * N / c; else print "n/a" }') s of each minute: \
+$(awk -v s="$bsum" -v n="$ok" -v N="$N" -v c="$CONCURRENCY" 'BEGIN { if (n && s / n * N / c < 60) print "the limit forces no skip"; else print "the limit forces skips" }')
    start lateness s: p50 $(pct 0.50)   p99 $(pct 0.99)   max $(pct 1.0)
    daemon CPU $cpu_s s over the run: $(awk -v c="$cpu_s" -v n="$ok" 'BEGIN { if (n) printf "%.3f", c / n; else print "n/a" }') s per backup
    daemon peak RSS $(awk -v r="$peak" 'BEGIN { printf "%.1f", r / 1024 }') MiB; error lines in its log: $errors
