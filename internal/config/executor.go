@@ -33,7 +33,7 @@ type DaemonJob struct {
 	// Resources of the Jobs' container.
 	Resources JobResources `yaml:"resources"`
 	// TTLSecondsAfterFinished is how long a finished Job stays for
-	// inspection before Kubernetes deletes it; default 3600.
+	// inspection before Kubernetes deletes it; default 3600, at least 60.
 	TTLSecondsAfterFinished int `yaml:"ttlSecondsAfterFinished"`
 	// BackoffLimit is how often a failed Job's pod is retried; default 0:
 	// the next scheduled run is the retry, as with the in-process executor.
@@ -82,8 +82,8 @@ func (v *validator) executor() {
 	if j.ServiceAccountName != "" && !dnsSubdomain.MatchString(j.ServiceAccountName) {
 		v.fail(p+".serviceAccountName", "invalid ServiceAccount name "+v.show(p+".serviceAccountName", j.ServiceAccountName), "omit it for the daemon's own ServiceAccount")
 	}
-	if j.TTLSecondsAfterFinished < 0 {
-		v.fail(p+".ttlSecondsAfterFinished", "must not be negative", fmt.Sprintf("omit it for %d", DefaultJobTTL))
+	if j.TTLSecondsAfterFinished != 0 && j.TTLSecondsAfterFinished < 60 {
+		v.fail(p+".ttlSecondsAfterFinished", "shorter than 60: the Job could be deleted before the daemon reads its outcome", fmt.Sprintf("omit it for %d", DefaultJobTTL))
 	}
 	if j.BackoffLimit < 0 {
 		v.fail(p+".backoffLimit", "must not be negative", "omit it for 0: the next scheduled run is the retry")
