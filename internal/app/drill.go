@@ -52,11 +52,20 @@ const scratchFile = "dump.rdb"
 //
 // It returns the record (nil only when none could be made) and an error:
 // one wrapping drill.ErrFailed when the drill ran and failed; another when
-// storage or this host failed it (also recorded, when possible).
+// storage or this host failed it (also recorded, when possible). An
+// encrypted backup without o.Identities is not drilled and not recorded:
+// the error wraps restore.ErrNeedIdentity (a usage error). One that no
+// identity of o.Identities decrypts fails its drill: a backup nobody can
+// decrypt does not restore.
 func (a *App) Drill(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, o DrillOptions) (*drill.Record, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
+	}
+	if err := restore.CheckDecryptable(m, o.Identities); err != nil {
+		// Not the backup's fault: nothing is drilled, so nothing is
+		// recorded against it.
+		return nil, fmt.Errorf("drill of %s/%s: no drill ran and none is recorded: %w", t.Name, m.ID, err)
 	}
 	log := a.Log.With("target", t.Name, "backup_id", m.ID)
 	rec := &drill.Record{Target: t.Name, BackupID: m.ID, Started: now().UTC(), Rdbak: a.Version}
@@ -445,9 +454,10 @@ func Drills(ctx context.Context, repo *storage.Repo, m *storage.Manifest) ([]dri
 
 // ScheduledDrill is the daemon's drill of one target (daemon.DrillFunc):
 // Drill of its latest backup, with the identity of its config. With no
-// backup to drill (none yet, or the newest one damaged) there is no
-// record; the error is logged, recorded as a DrillFailed Event and
-// returned.
+// backup to drill (none yet, or the newest one damaged) or no identity for
+// an encrypted one there is no record; the error is logged, recorded as a
+// DrillFailed Event, notified and returned (the daemon counts it as a
+// failed drill).
 func (a *App) ScheduledDrill(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (*drill.Record, error) {
 	log := a.Log.With("target", t.Name)
 	fail := func(err error) (*drill.Record, error) {
@@ -464,6 +474,10 @@ func (a *App) ScheduledDrill(ctx context.Context, _ *config.File, t *config.Targ
 	if sel.Manifest.Data.Encrypted() {
 		if ids, err = a.targetIdentities(ctx, t, nil); err != nil {
 			return fail(err)
+		}
+		if ids.Len() == 0 {
+			return fail(fmt.Errorf("%w: backup %s of %s is encrypted and the target has no identity to decrypt it: set encryption.identityFile or encryption.identitySecret of target %q (or under defaults:)",
+				restore.ErrNeedIdentity, sel.Manifest.ID, t.Name, t.Name))
 		}
 	}
 	return a.Drill(ctx, repo, sel.Manifest, t, DrillOptions{Identities: ids})
