@@ -132,6 +132,10 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 		}
 		return err
 	}
+	var modules []string // what the scratch server loads
+	// loadFail fails the load, naming the module at fault when the
+	// scratch server's log says one is.
+	loadFail := func(err error) error { return fail("load", drill.ModuleFailure(err, modules, m.RDB.Modules)) }
 	runner := t.Drill.RunnerOrDefault()
 	var (
 		bin     drill.Server
@@ -156,6 +160,7 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 		if podPlan, err = a.planDrillPod(ctx, t, m); err != nil {
 			return fail("scratch-server", err)
 		}
+		modules = podPlan.modules
 		rec.Scratch = drill.Scratch{Kind: "pod", Server: drill.Server{Image: podPlan.pod.Spec.Containers[0].Image}}
 		rec.Checks = append(rec.Checks, drill.Check{Name: "scratch-server", OK: true, Detail: fmt.Sprintf(
 			"a scratch pod in namespace %s running image %s of pod %s", podPlan.pod.Namespace, rec.Scratch.Image, podPlan.from)})
@@ -192,14 +197,14 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 			defer ps.stop()
 		}
 		if err != nil {
-			return fail("load", err)
+			return loadFail(err)
 		}
 		srv = ps
 		client = redis.New(redis.Options{Addr: ps.fwd.Addr})
 	} else {
 		local, err := scratch.StartLocal(ctx, bin, dir, scratch.Options{DBFilename: scratchFile, Databases: databases(m)})
 		if err != nil {
-			return fail("load", fmt.Errorf("%w: %w", drill.ErrFailed, err))
+			return loadFail(fmt.Errorf("%w: %w", drill.ErrFailed, err))
 		}
 		defer local.Stop()
 		srv = local
@@ -207,11 +212,11 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 	}
 	defer client.Close()
 	if err := waitLoaded(ctx, client, srv, o.Poll); err != nil {
-		return fail("load", err)
+		return loadFail(err)
 	}
 	if err := observe(ctx, client, m, &obs); err != nil {
 		if exit := srv.ExitError(); exit != nil {
-			return fail("load", fmt.Errorf("%w: %w", drill.ErrFailed, exit))
+			return loadFail(fmt.Errorf("%w: %w", drill.ErrFailed, exit))
 		}
 		return fail("observe", err)
 	}
@@ -239,7 +244,7 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 		rec.Checks = append(rec.Checks, drill.Judge(u, reply, err))
 	}
 	if exit := srv.ExitError(); exit != nil {
-		return fail("load", fmt.Errorf("%w: %w", drill.ErrFailed, exit))
+		return loadFail(fmt.Errorf("%w: %w", drill.ErrFailed, exit))
 	}
 	return nil
 }

@@ -20,14 +20,16 @@ import (
 // drillPodPlan is the scratch pod a drill of a target in Kubernetes runs
 // in (drill.runner pod).
 type drillPodPlan struct {
-	kc   *kube.Client
-	pod  *corev1.Pod
-	from string // the target's pod it copies, ns/name
+	kc      *kube.Client
+	pod     *corev1.Pod
+	from    string   // the target's pod it copies, ns/name
+	modules []string // the modules its server loads, and from where
 }
 
 // planDrillPod checks the drill's permissions in the target's namespace
-// and builds its scratch pod from one pod of the target, read through the
-// API server only: the drill never connects to the target's Redis.
+// and builds its scratch pod from one pod of the target and the redis.conf
+// files it mounts from ConfigMaps, read through the API server only: the
+// drill never connects to the target's Redis.
 func (a *App) planDrillPod(ctx context.Context, t *config.Target, m *storage.Manifest) (*drillPodPlan, error) {
 	if t.Kubernetes == nil {
 		return nil, fmt.Errorf("drill.runner pod: target %s has no kubernetes block to take the image from", t.Name)
@@ -60,11 +62,15 @@ func (a *App) planDrillPod(ctx context.Context, t *config.Target, m *storage.Man
 	if err != nil {
 		return nil, err
 	}
-	p, err := kube.DrillPod(src, container, kube.DrillPodOptions{Target: t.Name, Databases: databases(m), Timeout: t.Drill.TimeoutOrDefault()})
+	confs, err := kc.MountedConf(ctx, src, container)
 	if err != nil {
 		return nil, err
 	}
-	return &drillPodPlan{kc: kc, pod: p, from: src.Namespace + "/" + src.Name}, nil
+	p, err := kube.DrillPod(src, container, kube.DrillPodOptions{Target: t.Name, Databases: databases(m), Timeout: t.Drill.TimeoutOrDefault(), Confs: confs})
+	if err != nil {
+		return nil, err
+	}
+	return &drillPodPlan{kc: kc, pod: p, from: src.Namespace + "/" + src.Name, modules: kube.DrillModules(src, container, confs)}, nil
 }
 
 // podScratch is a running scratch pod, port-forwarded, as a scratchServer.
