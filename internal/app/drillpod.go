@@ -104,16 +104,40 @@ func (a *App) startDrillPod(ctx context.Context, plan *drillPodPlan, file string
 	}
 	defer f.Close()
 	if err := scr.StreamFile(ctx, f); err != nil {
-		return ps, err
+		return ps, exitedOr(ctx, scr, err)
 	}
 	if err := scr.WaitListening(ctx); err != nil {
+		if exit := scr.ExitError(ctx); exit != nil {
+			return ps, exitedFailure(exit)
+		}
 		ps.log("could not see the scratch server listen; trying to reach it all the same", "error", err.Error())
 	}
 	if ps.fwd, err = scr.Forward(ctx); err != nil {
-		return ps, err
+		return ps, exitedOr(ctx, scr, err)
 	}
 	go ps.watch(wctx)
-	return ps, ps.waitAnswering(ctx)
+	return ps, exitedOr(ctx, scr, ps.waitAnswering(ctx))
+}
+
+// exitedOr returns err, or the scratch server's exit when it has exited
+// (a module it cannot load, a file it does not load): that, not a failed
+// exec or port-forward into a stopped pod, is the reason. The kubelet
+// reports an exit some seconds late, so it is given up to 10s to.
+func exitedOr(ctx context.Context, scr *kube.Scratch, err error) error {
+	if err == nil || errors.Is(err, drill.ErrFailed) {
+		return err
+	}
+	for range 10 {
+		if exit := scr.ExitError(ctx); exit != nil {
+			return exitedFailure(exit)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+	return err
 }
 
 // waitAnswering waits until the pod's server answers through the forward

@@ -14,8 +14,8 @@ func TestShellWords(t *testing.T) {
 	for in, want := range map[string][]string{
 		`exec redis-server --loadmodule /m.so "a b" --requirepass "$P"`: {"exec", "redis-server", "--loadmodule", "/m.so", "a b", "--requirepass", "$P"},
 		`loadmodule '/opt/x y.so' arg # a comment`:                      {"loadmodule", "/opt/x y.so", "arg"},
-		`# maxmemory 1gb`:                                                nil,
-		`a\ b "c\"d"; e`:                                                 {"a b", `c"d`, "e"},
+		`# maxmemory 1gb`: nil,
+		`a\ b "c\"d"; e`:  {"a b", `c"d`, "e"},
 	} {
 		if got := shellWords(in); !slices.Equal(got, want) {
 			t.Errorf("shellWords(%q) = %q, want %q", in, got, want)
