@@ -193,7 +193,9 @@ targets:
 	<-d.exited
 
 	for target, check := range map[string]func(drill.Record) bool{
-		"sessions": func(r drill.Record) bool { return r.OK() && r.Scratch.Kind == "pod" && r.Scratch.Version == srv.VersionString() },
+		"sessions": func(r drill.Record) bool {
+			return r.OK() && r.Scratch.Kind == "pod" && r.Scratch.Version == srv.VersionString()
+		},
 		"tampered": func(r drill.Record) bool { return !r.OK() && strings.HasPrefix(r.Reason, "verify: ") },
 		"modules": func(r drill.Record) bool {
 			return !r.OK() && strings.HasPrefix(r.Reason, "load: module missing") &&
