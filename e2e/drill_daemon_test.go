@@ -66,7 +66,7 @@ spec:
         - {name: data, mountPath: /data}
       volumes:
       - {name: config, configMap: {name: redis-config}}
-      - {name: modules, configMap: {name: redis-modules}}
+      - {name: modules, configMap: {name: redis-modules, defaultMode: 493}} # 0755: Redis 7.4 loads only executable modules
       - {name: data, emptyDir: {}}
 `
 
