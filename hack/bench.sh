@@ -396,6 +396,12 @@ done
 
 cat "$report"
 
+# FLEET=1: also run one daemon over 200 small local Redis servers
+# (hack/bench-fleet.sh; its own environment: N, CONCURRENCY, MINUTES).
+if [ "${FLEET:-0}" = 1 ]; then
+  bash "$(dirname "$0")/bench-fleet.sh"
+fi
+
 # KUBE=1: the restore and backup comparison on the Kubernetes testbed
 # (it must be up: hack/testbed/up).
 if [ "${KUBE:-0}" = 1 ]; then
