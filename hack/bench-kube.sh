@@ -36,20 +36,22 @@
 # Environment: REPEAT (default 3), SIZE_MIB (default 900), KEEP=1 keeps the
 # namespace and work dir, RDBAK_TESTBED_ENV (default the testbed's env.sh).
 #
-# Figures of 2026-11-27 13:47-13:54 UTC, REPEAT=2, on the shared 2-core VM
-# (load average 4 to 20: other helpers' builds and tests), RDB 947,170,572
-# bytes, 3.5 M keys (used_memory 1.52 GB). That run waited for Ready, not
-# for PONG: the runbook and "Redis's own" rows stop before Redis has loaded
-# (the probe passes during LOADING), and rdbak's downtime then ended at
-# Ready too (Job.Loaded fixes that since).
-#   backup  runbook 34.0 s, 11.1 process / 70.6 machine CPU s per GB
-#           rdbak   32.1 s (0.94x),  8.6 process / 67.5 machine CPU s per GB
-#   restore runbook 19.5 s to Ready, data lost (shutdown save), downtime 18.9 s
-#           Redis's own restart, delete pod to Ready: 2.6 s (load not included)
-#           rdbak   42.3 s wall (2.17x), measured 38.0-44.3 s: stage 18.5-20.6,
-#           BGSAVE 11.2-13.2, stop 1.0-2.3, swap 0.15-0.3, start 1.5-1.6,
-#           check (reconnect + load + compare) 5.5-6.5; downtime to Ready
-#           2.8-4.0 s, about 7-10 s to serving.
+# Figures of 2026-11-27 14:03-14:08 UTC, REPEAT=2, on the shared 2-core VM
+# (load average ~6: other helpers' builds and tests), RDB 947,170,878 bytes,
+# 3.5 M keys (used_memory 1.52 GB); wall s, process / machine CPU s per GB:
+#   backup  runbook 20.3 s, 8.9 / 33.5; rdbak now 21.8 s (1.07x), 6.8 / 35.5
+#           (an earlier, busier run: 34.0 vs 32.1 s, 0.94x)
+#   restore runbook 23.9 s to serving, downtime 23.4 s (shutdown save + load),
+#           and the data is lost: the shutdown save wrote over the copied file
+#           Redis's own restart + load (no shutdown save): 6.9 s to serving,
+#           of which Redis logs 5.9-6.6 s of loading
+#           rdbak 39.8 s wall (1.67x), measured 38.7 s: stage (download,
+#           verify, stream, fsync) 14.8-16.4, BGSAVE 13.2-15.2, stop 1.5,
+#           swap 0.1-0.4, start 2.1, load 4.8-5.2; downtime 8.8 s (1.28x
+#           Redis's own); the plan estimated 38.9 s and 9.5 s.
+# The BGSAVE that keeps the current data as .pre-restore is most of the gap
+# to the runbook's total; Redis serves throughout it.
+
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
