@@ -167,3 +167,27 @@ func (r *InPlace) Undo(ctx context.Context) error {
 	r.stopped = false
 	return nil
 }
+
+// revertScript puts the file kept as .pre-restore back in place of the
+// installed one (or removes the installed one when there was none).
+const revertScript = `dir=$1; name=$2
+if [ -e "$dir/$name.pre-restore" ]; then mv "$dir/$name.pre-restore" "$dir/$name" || exit 66; else rm -f "$dir/$name" || exit 66; fi
+sync`
+
+// Revert undoes an Install that Start has not yet followed: the previous
+// file goes back into place and Redis, which never stopped running on the
+// old data, gets its save points back. A restore of several nodes (a Redis
+// Cluster) reverts every node installed so far when one fails, so that
+// none loads the new data.
+func (r *InPlace) Revert(ctx context.Context, in restore.Install) error {
+	if !r.installed {
+		return r.Undo(ctx)
+	}
+	var stderr bytes.Buffer
+	cmd := []string{"sh", "-c", revertScript, "rdbak", in.Dir, in.DBFilename}
+	if err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, nil, io.Discard, &stderr); err != nil {
+		return fmt.Errorf("put %s%s back in pod %s/%s: %w: %s", in.DBFilename, restore.PreRestoreSuffix, r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+	}
+	r.installed = false
+	return r.Undo(ctx)
+}
