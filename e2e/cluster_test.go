@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,14 +24,14 @@ import (
 const redisCluster = `
 apiVersion: apps/v1
 kind: StatefulSet
-metadata: {name: rc}
+metadata: {name: %[2]s}
 spec:
-  serviceName: rc
-  replicas: 6
+  serviceName: %[2]s
+  replicas: %[3]d
   podManagementPolicy: Parallel
-  selector: {matchLabels: {app: rc}}
+  selector: {matchLabels: {app: %[2]s}}
   template:
-    metadata: {labels: {app: rc}}
+    metadata: {labels: {app: %[2]s}}
     spec:
       terminationGracePeriodSeconds: 2
       containers:
@@ -49,25 +50,27 @@ spec:
     spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
 `
 
-// startRedisCluster creates the 6-pod cluster of redisCluster in ns, one
-// local PV per pod, and returns its nodes by pod (rc-0 first).
-func startRedisCluster(t *testing.T, ns *testcluster.Namespace) *testenv.Cluster {
+// startRedisCluster creates a cluster of the pods of StatefulSet name
+// (redisCluster) in ns, with replicas replicas per master and one local PV
+// per pod, and returns its nodes by pod (name-0 first).
+func startRedisCluster(t *testing.T, ns *testcluster.Namespace, name string, masters, replicas int) *testenv.Cluster {
 	t.Helper()
-	for i := range 6 {
-		ns.LocalPV(t, fmt.Sprintf("data-rc-%d", i), "1Gi")
+	pods := masters * (1 + replicas)
+	for i := range pods {
+		ns.LocalPV(t, fmt.Sprintf("data-%s-%d", name, i), "1Gi")
 	}
-	ns.Apply(t, fmt.Sprintf(redisCluster, ns.RedisImage(t)))
-	ns.WaitStatefulSet(t, "rc")
-	pods := ns.PodsOf(t, &metav1.LabelSelector{MatchLabels: map[string]string{"app": "rc"}})
+	ns.Apply(t, fmt.Sprintf(redisCluster, ns.RedisImage(t), name, pods))
+	ns.WaitStatefulSet(t, name)
 	var nodes []*testenv.Redis
 	args := []string{"redis-cli", "--cluster", "create"}
-	for _, p := range pods {
+	running := ns.PodsOf(t, &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}})
+	for _, p := range running {
 		addr := p.Status.PodIP + ":6379"
 		args = append(args, addr)
 		nodes = append(nodes, &testenv.Redis{Addr: addr})
 	}
-	ns.Run(t, pods[0].Name, append(args, "--cluster-replicas", "1", "--cluster-yes")...)
-	c := &testenv.Cluster{Nodes: nodes, Replicas: 3}
+	ns.Run(t, running[0].Name, append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")...)
+	c := &testenv.Cluster{Nodes: nodes, Replicas: masters * replicas}
 	c.WaitReady(t)
 	return c
 }
@@ -79,7 +82,7 @@ func startRedisCluster(t *testing.T, ns *testcluster.Namespace) *testenv.Cluster
 // same keys and values.
 func TestClusterBackupSetE2E(t *testing.T) {
 	ns := testcluster.New(t)
-	c := startRedisCluster(t, ns)
+	c := startRedisCluster(t, ns, "rc", 3, 1)
 	nodes := c.Nodes
 	testenv.FillCluster(t, c.Client(t), 500)
 	want, n := testenv.KeysDigest(t, nodes...)
@@ -165,10 +168,11 @@ func migratingPair(t *testing.T, nodes []*testenv.Redis, slot int) (*redis.Clien
 // on every master, by deploy/runbooks/restore-redis-cluster.md as
 // written: every master's DEBUG DIGEST is its shard's at backup time, the
 // nodes keep their ids and slots (nodes.conf on the PVC) and every node
-// reports cluster_state:ok.
+// reports cluster_state:ok. The same set restores into a fresh 3-master
+// cluster (new node ids) with the same keys and values.
 func TestClusterRestoreE2E(t *testing.T) {
 	ns := testcluster.New(t)
-	c := startRedisCluster(t, ns)
+	c := startRedisCluster(t, ns, "rc", 3, 1)
 	testenv.FillCluster(t, c.Client(t), 3000)
 	ctx := context.Background()
 	store := "file://" + t.TempDir()
@@ -238,5 +242,19 @@ func TestClusterRestoreE2E(t *testing.T) {
 		if got := n.Client(t).Do(ctx, "CLUSTER", "MYID").String(); got != ids[n.Addr] {
 			t.Errorf("master %s is %s after the restore, was %s: nodes.conf was lost", n.Addr, got, ids[n.Addr])
 		}
+	}
+
+	wantKeys, n := testenv.KeysDigest(t, c.Nodes...)
+
+	fresh := startRedisCluster(t, ns, "fresh", 3, 0)
+	start = time.Now()
+	out := rdbak(t, ns, nil, "restore", "latest", "--storage", store, "--from-target", "rc", "--target", "fresh", "--statefulset", ns.Name+"/fresh", "--yes").ok(t)
+	t.Logf("cluster restore into a fresh cluster (new node ids): %s", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(out, "3 masters") {
+		t.Errorf("restore output does not name the 3 masters:\n%s", out)
+	}
+	fresh.WaitReady(t)
+	if got, m := testenv.KeysDigest(t, fresh.Nodes...); got != wantKeys || m != n {
+		t.Errorf("fresh cluster holds %d keys (%s), the restored set %d (%s)", m, got, n, wantKeys)
 	}
 }

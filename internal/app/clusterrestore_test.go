@@ -326,6 +326,13 @@ func TestClusterRestorePlan(t *testing.T) {
 			t.Errorf("plan into 4 masters = %v, want a shape refusal naming --replay-to", err)
 		}
 
+		// By URL, without Kubernetes, the files cannot be installed: replay.
+		var ue UsageError
+		if _, err := clusterApp().PlanRestore(t.Context(), repo, m, &config.Target{Name: "orders", Redis: fresh.URL()}, RestoreOptions{}); !errors.As(err, &ue) ||
+			!strings.Contains(err.Error(), "--replay-to") {
+			t.Errorf("PlanRestore of a set by URL = %v, want a usage error naming --replay-to", err)
+		}
+
 		alone := testenv.StartRedis(t, testenv.RedisOptions{Server: s})
 		c := redis.New(redis.Options{Addr: alone.Addr})
 		defer c.Close()

@@ -105,8 +105,12 @@ func (a *App) planClusterRestore(ctx context.Context, repo *storage.Repo, m *sto
 		return fail(err)
 	}
 	r.workload = w
+	var names []string
+	for _, km := range masters {
+		names = append(names, km.k.pod.Name)
+	}
 	r.Plan = &restore.Plan{
-		Backup: m, Target: t.Name, Pod: fmt.Sprintf("%d masters of %s", len(plan.Shards), w), Workload: w.String(),
+		Backup: m, Target: t.Name, Pod: fmt.Sprintf("%d masters (pods %s)", len(plan.Shards), strings.Join(names, ", ")), Workload: w.String(),
 		Redis: masters[0].k.pod.Name, Persist: masters[0].layout.Persistence(), Strategy: restore.InPlace, DataDir: masters[0].layout.Dir,
 		Findings: findings, Cluster: plan,
 		Steps: restore.ClusterSteps(m.ID, plan, masters[0].layout),
