@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -345,13 +346,16 @@ func (j *clusterJob) nodeState(ctx context.Context, s restore.ClusterShard) (res
 func parseRanges(s string) ([]cluster.Range, error) {
 	var out []cluster.Range
 	for _, tok := range strings.Split(s, ",") {
-		var r cluster.Range
-		if n, err := fmt.Sscanf(tok, "%d-%d", &r.Start, &r.End); n == 1 && err != nil {
-			r.End = r.Start
-		} else if err != nil {
-			return nil, fmt.Errorf("slot range %q: %w", tok, err)
+		a, b, isRange := strings.Cut(tok, "-")
+		start, err := strconv.Atoi(a)
+		end := start
+		if err == nil && isRange {
+			end, err = strconv.Atoi(b)
 		}
-		out = append(out, r)
+		if err != nil || start < 0 || end < start || end >= cluster.Slots {
+			return nil, fmt.Errorf("bad slot range %q in %q", tok, s)
+		}
+		out = append(out, cluster.Range{Start: start, End: end})
 	}
 	return out, nil
 }

@@ -341,3 +341,16 @@ func TestClusterRestorePlan(t *testing.T) {
 		}
 	})
 }
+
+func TestParseRanges(t *testing.T) {
+	for _, rs := range [][]cluster.Range{{{Start: 0, End: 5460}}, {{Start: 0, End: 100}, {Start: 102, End: 102}, {Start: 200, End: 16383}}, {{Start: 7, End: 7}}} {
+		s := cluster.FormatRanges(rs)
+		got, err := parseRanges(s)
+		if err != nil || cluster.FormatRanges(got) != s || len(got) != len(rs) {
+			t.Errorf("parseRanges(%q) = %v, %v; want %v", s, got, err, rs)
+		}
+	}
+	if _, err := parseRanges("1-x"); err == nil {
+		t.Error("parseRanges(1-x) = nil error, want one")
+	}
+}
