@@ -110,12 +110,19 @@ func (j *clusterJob) run(ctx context.Context) (err error) {
 		return err
 	}
 	var started []string
-	for _, s := range shards {
+	for i, s := range shards {
 		j.log.InfoContext(ctx, "restore step", "step", "restart master on the restored file", "shard", s.plan.Shard, "master", s.plan.MasterAddr)
 		if err := s.rollout.Start(ctx); err != nil {
-			return fmt.Errorf("restart master %s (shard-%d) on the restored file: %w; restarted so far on restored data: %s; "+
-				"every master's restored file is installed and its previous data is kept as %s%s (deploy/runbooks/restore-redis-cluster.md says how to roll back)",
-				s.plan.MasterAddr, s.plan.Shard, err, listOrNone(started), s.install.DBFilename, restore.PreRestoreSuffix)
+			err = fmt.Errorf("restart master %s (shard-%d) on the restored file (its previous data is kept as %s%s): %w; restarted on restored data before it: %s "+
+				"(each keeps its previous data as %s%s; deploy/runbooks/restore-redis-cluster.md says how to roll back)",
+				s.plan.MasterAddr, s.plan.Shard, s.install.DBFilename, restore.PreRestoreSuffix, err, listOrNone(started), s.install.DBFilename, restore.PreRestoreSuffix)
+			// The masters not restarted yet still run on their old data:
+			// give them their previous file back, so that no later restart
+			// loads the restored one unnoticed.
+			if rest := shards[i+1:]; len(rest) > 0 {
+				err = errors.Join(err, j.revert(ctx, rest, false))
+			}
+			return err
 		}
 		started = append(started, s.plan.MasterAddr)
 	}
@@ -164,7 +171,7 @@ func (j *clusterJob) installAll(ctx context.Context, shards []clusterShard) erro
 		}
 		if err != nil {
 			err = fmt.Errorf("install shard-%d on master %s: %w", s.plan.Shard, s.plan.MasterAddr, err)
-			return errors.Join(err, j.revert(ctx, shards[:i+1]))
+			return errors.Join(err, j.revert(ctx, shards[:i+1], true))
 		}
 	}
 	return nil
@@ -188,8 +195,9 @@ func installOne(ctx context.Context, repo *storage.Repo, part *storage.Manifest,
 }
 
 // revert puts every shard's previous file back and gives back its saves,
-// on a fresh context so that Ctrl-C still does it.
-func (j *clusterJob) revert(ctx context.Context, shards []clusterShard) error {
+// on a fresh context so that Ctrl-C still does it. all says no master was
+// restarted on restored data.
+func (j *clusterJob) revert(ctx context.Context, shards []clusterShard, all bool) error {
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restore.UndoTimeout)
 	defer cancel()
 	var errs []error
@@ -205,8 +213,15 @@ func (j *clusterJob) revert(ctx context.Context, shards []clusterShard) error {
 		}
 	}
 	if len(errs) == 0 {
-		j.log.InfoContext(ctx, "restore step", "step", "every master has its previous data back; nothing was restored")
-		return errors.New("every master has its previous data back: nothing was restored")
+		var addrs []string
+		for _, s := range shards {
+			addrs = append(addrs, s.plan.MasterAddr)
+		}
+		j.log.InfoContext(ctx, "restore step", "step", "previous data put back", "masters", strings.Join(addrs, ","))
+		if all {
+			return errors.New("every master has its previous data back: nothing was restored")
+		}
+		return fmt.Errorf("masters %s have their previous data back and run on it", strings.Join(addrs, ", "))
 	}
 	return errors.Join(errs...)
 }

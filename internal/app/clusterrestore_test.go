@@ -27,6 +27,7 @@ type nodeRollout struct {
 	node    *testenv.Redis
 	oldSave string
 	fail    bool // Install fails after reading the stream (a cut stream)
+	noStart bool // Start fails without restarting
 	saved   bool
 	put     bool
 }
@@ -56,6 +57,9 @@ func (r *nodeRollout) Install(_ context.Context, body io.Reader, in restore.Inst
 }
 
 func (r *nodeRollout) Start(ctx context.Context) error {
+	if r.noStart {
+		return errors.New("restart refused on purpose")
+	}
 	c := r.client()
 	err := c.ShutdownNoSave(ctx)
 	c.Close()
@@ -90,8 +94,8 @@ func (r *nodeRollout) Revert(ctx context.Context, in restore.Install) error {
 }
 
 // localJob is the restore of set m into cluster c with local rollouts;
-// failShard makes that shard's install fail (-1: none).
-func localJob(t *testing.T, repo *storage.Repo, m *storage.Manifest, c *testenv.Cluster, failShard int) (*clusterJob, error) {
+// failShard makes that shard's install fail, noStart its Start (-1: none).
+func localJob(t *testing.T, repo *storage.Repo, m *storage.Manifest, c *testenv.Cluster, failShard int, noStart ...int) (*clusterJob, error) {
 	seed := redis.New(redis.Options{Addr: c.Nodes[len(c.Nodes)-1].Addr})
 	defer seed.Close()
 	plan, err := readClusterPlan(t.Context(), seed, m)
@@ -113,7 +117,7 @@ func localJob(t *testing.T, repo *storage.Repo, m *storage.Manifest, c *testenv.
 					t.Fatalf("plan names master %s, no node of the test", s.MasterAddr)
 				}
 				p := parts[s.Shard]
-				out = append(out, clusterShard{plan: s, part: p, rollout: &nodeRollout{t: t, node: n, fail: s.Shard == failShard},
+				out = append(out, clusterShard{plan: s, part: p, rollout: &nodeRollout{t: t, node: n, fail: s.Shard == failShard, noStart: len(noStart) > 0 && s.Shard == noStart[0]},
 					install: restore.Install{Dir: n.Dir, DBFilename: "dump.rdb", Size: p.Data.RawSize, SHA256: p.Data.RawSHA256}})
 			}
 			return out, nil
@@ -283,6 +287,29 @@ func TestClusterRestoreUndo(t *testing.T) {
 	}
 	if got := noFailover(t, c); strings.Join(got, " ") != strings.Join(frozenBefore, " ") {
 		t.Errorf("%s after the undo %v, want it put back %v", noFailoverKey, got, frozenBefore)
+	}
+
+	// shard-1's master does not restart: shard-0 runs on restored data,
+	// shard-2's master gets its previous file back and runs on it.
+	job, err = localJob(t, repo, res.Manifest, c, -1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = job.run(t.Context())
+	last := job.plan.Shards[2].MasterAddr
+	if err == nil || !strings.Contains(err.Error(), "shard-1") || !strings.Contains(err.Error(), "masters "+last+" have their previous data back") {
+		t.Fatalf("run = %v, want shard-1's failure and %s reverted", err, last)
+	}
+	for _, n := range c.Masters(t) {
+		if n.Addr != last {
+			continue
+		}
+		if got := n.Digest(t); got != before[last] {
+			t.Errorf("master %s (not restarted) digest %s, want its previous data's %s", last, got, before[last])
+		}
+		if _, err := os.Stat(filepath.Join(n.Dir, "dump.rdb.pre-restore")); err == nil {
+			t.Errorf("master %s still has a .pre-restore file: the previous file was not put back", last)
+		}
 	}
 }
 
