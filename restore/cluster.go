@@ -79,7 +79,8 @@ func ClusterSteps(id string, p *ClusterPlan, l Layout) []string {
 		"on every master (" + strings.Join(masters, ", ") + "): BGSAVE the current data, turn off every save, stream the shard's verified RDB in through exec as " +
 			target + TempSuffix + ", check its length and SHA-256, keep the current file as " + target + PreRestoreSuffix + " and rename the new one into place; " +
 			"if any shard fails here, put every shard's previous file back: the cluster keeps its old data",
-		"restart each master without saving (SHUTDOWN NOSAVE; the kubelet restarts the container in the same pod): it loads the restored RDB and keeps its nodes.conf (node id, slots, epoch)",
+		"restart each master without saving (SHUTDOWN NOSAVE; the kubelet restarts the container in the same pod): it loads the restored RDB and keeps its nodes.conf (node id, slots, epoch); " +
+			"if one does not come back, the masters not restarted get their previous file back and those restarted are restarted on theirs: the cluster keeps its old data",
 		"wait until each master has loaded its shard and compare its key count with the manifest's",
 		"wait until every replica has resynced from its restored master (full sync: same replication history and DEBUG DIGEST), and every node reports cluster_state:ok",
 		"check every key is in a slot its master serves (CLUSTER COUNTKEYSINSLOT over its slots adds up to DBSIZE)",

@@ -29,6 +29,12 @@ type reverter interface {
 	Revert(ctx context.Context, in restore.Install) error
 }
 
+// rollbacker is a rollout that can take back a restore after Start
+// (kube.InPlace): the previous file back, and Redis restarted on it.
+type rollbacker interface {
+	Rollback(ctx context.Context, in restore.Install) error
+}
+
 // clusterShard is one master of a cluster restore: its rollout and what
 // it installs.
 type clusterShard struct {
@@ -117,12 +123,13 @@ func (j *clusterJob) run(ctx context.Context) (err error) {
 				"(each keeps its previous data as %s%s; deploy/runbooks/restore-redis-cluster.md says how to roll back)",
 				s.plan.MasterAddr, s.plan.Shard, s.install.DBFilename, restore.PreRestoreSuffix, err, listOrNone(started), s.install.DBFilename, restore.PreRestoreSuffix)
 			// The masters not restarted yet still run on their old data:
-			// give them their previous file back, so that no later restart
-			// loads the restored one unnoticed.
-			if rest := shards[i+1:]; len(rest) > 0 {
-				err = errors.Join(err, j.revert(ctx, rest, false))
+			// give them their previous file back; restart the others on
+			// theirs, so that the whole cluster keeps its old data.
+			rerr := errors.Join(j.revert(ctx, shards[i+1:]), j.rollback(ctx, shards[:i+1]))
+			if rerr != nil {
+				return errors.Join(err, rerr)
 			}
-			return err
+			return errors.Join(err, errNothingRestored)
 		}
 		started = append(started, s.plan.MasterAddr)
 	}
@@ -171,7 +178,10 @@ func (j *clusterJob) installAll(ctx context.Context, shards []clusterShard) erro
 		}
 		if err != nil {
 			err = fmt.Errorf("install shard-%d on master %s: %w", s.plan.Shard, s.plan.MasterAddr, err)
-			return errors.Join(err, j.revert(ctx, shards[:i+1], true))
+			if rerr := j.revert(ctx, shards[:i+1]); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			return errors.Join(err, errNothingRestored)
 		}
 	}
 	return nil
@@ -194,14 +204,19 @@ func installOne(ctx context.Context, repo *storage.Repo, part *storage.Manifest,
 	return err
 }
 
-// revert puts every shard's previous file back and gives back its saves,
-// on a fresh context so that Ctrl-C still does it. all says no master was
-// restarted on restored data.
-func (j *clusterJob) revert(ctx context.Context, shards []clusterShard, all bool) error {
+// errNothingRestored ends the error of a restore that was taken back on
+// every master.
+var errNothingRestored = errors.New("every master has its previous data back: nothing was restored")
+
+// revert puts every shard's previous file back and gives back its saves
+// (the masters still run on their old data), on a fresh context so that
+// Ctrl-C still does it.
+func (j *clusterJob) revert(ctx context.Context, shards []clusterShard) error {
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restore.UndoTimeout)
 	defer cancel()
 	var errs []error
 	for _, s := range shards {
+		j.log.InfoContext(ctx, "restore step", "step", "put the previous file back", "shard", s.plan.Shard, "master", s.plan.MasterAddr)
 		var err error
 		if rv, ok := s.rollout.(reverter); ok {
 			err = rv.Revert(uctx, s.install)
@@ -212,16 +227,25 @@ func (j *clusterJob) revert(ctx context.Context, shards []clusterShard, all bool
 			errs = append(errs, fmt.Errorf("put back the previous data of master %s (shard-%d): %w", s.plan.MasterAddr, s.plan.Shard, err))
 		}
 	}
-	if len(errs) == 0 {
-		var addrs []string
-		for _, s := range shards {
-			addrs = append(addrs, s.plan.MasterAddr)
+	return errors.Join(errs...)
+}
+
+// rollback restarts each master of shards on its previous file (failover
+// is still frozen), on a fresh context so that Ctrl-C still does it.
+func (j *clusterJob) rollback(ctx context.Context, shards []clusterShard) error {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restore.UndoTimeout)
+	defer cancel()
+	var errs []error
+	for _, s := range shards {
+		j.log.InfoContext(ctx, "restore step", "step", "roll back: restart master on its previous file", "shard", s.plan.Shard, "master", s.plan.MasterAddr)
+		rb, ok := s.rollout.(rollbacker)
+		if !ok {
+			errs = append(errs, fmt.Errorf("master %s (shard-%d) runs on restored data: put %s%s back by hand", s.plan.MasterAddr, s.plan.Shard, s.install.DBFilename, restore.PreRestoreSuffix))
+			continue
 		}
-		j.log.InfoContext(ctx, "restore step", "step", "previous data put back", "masters", strings.Join(addrs, ","))
-		if all {
-			return errors.New("every master has its previous data back: nothing was restored")
+		if err := rb.Rollback(uctx, s.install); err != nil {
+			errs = append(errs, fmt.Errorf("roll back master %s (shard-%d) to its previous data: %w", s.plan.MasterAddr, s.plan.Shard, err))
 		}
-		return fmt.Errorf("masters %s have their previous data back and run on it", strings.Join(addrs, ", "))
 	}
 	return errors.Join(errs...)
 }

@@ -191,3 +191,23 @@ func (r *InPlace) Revert(ctx context.Context, in restore.Install) error {
 	r.installed = false
 	return r.Undo(ctx)
 }
+
+// Rollback takes back a restore that Start completed (or attempted): with
+// every save off, the previous file goes back into place and Redis
+// restarts on it. A cluster restore rolls back the masters already
+// restarted when another fails to, so that the cluster keeps its old data
+// throughout.
+func (r *InPlace) Rollback(ctx context.Context, in restore.Install) error {
+	r.Save = nil // the data in memory is the restored data: nothing to keep
+	stopErr := r.Stop(ctx)
+	var stderr bytes.Buffer
+	cmd := []string{"sh", "-c", revertScript, "rdbak", in.Dir, in.DBFilename}
+	if err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, nil, io.Discard, &stderr); err != nil {
+		return fmt.Errorf("put %s%s back in pod %s/%s: %w: %s", in.DBFilename, restore.PreRestoreSuffix, r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+	}
+	r.installed = false
+	if stopErr != nil {
+		return fmt.Errorf("the previous file is back in pod %s/%s, but Redis does not answer (%w): its next restart loads it", r.Namespace, r.Pod, stopErr)
+	}
+	return r.Start(ctx)
+}
