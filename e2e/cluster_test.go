@@ -257,4 +257,19 @@ func TestClusterRestoreE2E(t *testing.T) {
 	if got, m := testenv.KeysDigest(t, fresh.Nodes...); got != wantKeys || m != n {
 		t.Errorf("fresh cluster holds %d keys (%s), the restored set %d (%s)", m, got, n, wantKeys)
 	}
+
+	// One slot moved: the cluster no longer has the set's shape, and the
+	// plan is refused, naming the slots and --replay-to.
+	from, err := fresh.Nodes[0].Client(t).Do(ctx, "CLUSTER", "MYID").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := fresh.Nodes[1].Client(t).Do(ctx, "CLUSTER", "MYID").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Run(t, "fresh-0", "redis-cli", "--cluster", "reshard", fresh.Nodes[0].Addr, "--cluster-from", from, "--cluster-to", to, "--cluster-slots", "1", "--cluster-yes")
+	fresh.WaitReady(t)
+	rdbak(t, ns, nil, "restore", "latest", "--storage", store, "--from-target", "rc", "--target", "fresh", "--statefulset", ns.Name+"/fresh", "--dry-run").
+		fails(t, 1, "shape", "--replay-to")
 }
