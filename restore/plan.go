@@ -217,6 +217,9 @@ type Plan struct {
 	// Set is the Sentinel set the master belongs to, when the restore
 	// runs inside a failover freeze (ReplicatedSteps).
 	Set *SetPlan `json:"sentinelSet,omitempty"`
+	// Cluster is the shard-to-master map of a backup set restored into a
+	// Redis Cluster of the same shape.
+	Cluster *ClusterPlan `json:"cluster,omitempty"`
 	// Estimate is the expected total time and downtime; Measured what
 	// the run took.
 	Estimate   Estimate `json:"estimate"`
