@@ -142,20 +142,24 @@ log "building rdbak, benchdata and the backup benchmark"
 nice -n 10 go build -o "$work/rdbak" ./cmd/rdbak
 nice -n 10 go build -o "$work/benchdata" ./hack/benchdata
 nice -n 10 go test -c -o "$work/backup.test" ./backup
-
-# The S3 driver's upload settings, read from the module sources this build
-# uses: storage.Repo.Create leaves gocloud's BufferSize and MaxConcurrency at
-# zero, so s3blob keeps the transfer manager's defaults.
-tm_dir=$(go list -m -f '{{.Dir}}' github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager)
-tm_version=$(go list -m -f '{{.Version}}' github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager)
-part_size=$(sed -n 's/^const defaultPartSizeBytes = \(.*\)$/\1/p' "$tm_dir/api_client.go" | tr -d ' ')
-part_size=$((part_size))
-concurrency=$(sed -n 's/^const defaultTransferConcurrency = \([0-9]*\)$/\1/p' "$tm_dir/api_client.go")
-if grep -q 'BufferSize\|MaxConcurrency' storage/repo.go; then
-  s3_settings="set in storage/repo.go (see there)"
-else
-  s3_settings="$((part_size >> 20)) MiB parts, $concurrency in flight (transfermanager $tm_version defaults)"
+# BEFORE=REV also measures rdbak now and restore built from git revision REV
+# (e.g. main), in the same runs: the before/after of a change.
+before=
+if [ -n "${BEFORE:-}" ]; then
+  mkdir "$work/before-src"
+  git archive "$BEFORE" | tar -x -C "$work/before-src"
+  (cd "$work/before-src" && nice -n 10 go build -o "$work/rdbak-before" ./cmd/rdbak)
+  rm -rf "$work/before-src"
+  before=$work/rdbak-before
 fi
+
+# The S3 upload settings: rdbak's defaults (storage/s3upload.go), which the
+# s3:// URL's part_size= and concurrency= parameters override.
+s3_part=$(sed -n 's/^\tDefaultS3PartSize *= \([0-9]*\) << 20$/\1/p' storage/s3upload.go)
+s3_conc=$(sed -n 's/^\tDefaultS3Concurrency *= \([0-9]*\)$/\1/p' storage/s3upload.go)
+S3_PART=${S3_PART:-${s3_part}MiB}
+S3_CONC=${S3_CONC:-$s3_conc}
+s3_settings="part_size=$S3_PART, concurrency=$S3_CONC"
 
 # --- servers -------------------------------------------------------------
 
@@ -172,7 +176,7 @@ start_redis() {
       --maxmemory 0 --repl-diskless-sync-delay 0 --logfile "$dir/redis.log" &
     redis_pid=$!
     pids+=("$redis_pid")
-    for _ in $(seq 100); do
+    for _ in $(seq 3000); do # up to 300 s: loading an RDB given as RDB=
       redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && return 0
       kill -0 "$redis_pid" 2>/dev/null || break
       sleep 0.1
@@ -214,14 +218,14 @@ s3curl() { curl -fsS --aws-sigv4 aws:amz:us-east-1:s3 --user "$minio_key:$minio_
 results=$work/results # lines: KEY wall_s maxrss_kib cpu_s anon_kib
 
 # measure KEY LIMIT_S CMD...: runs CMD under /usr/bin/time and a time limit,
-# stdout to $work/out, stderr to $work/err, and records its figures. Peak RSS
+# stdout to $work/out (or $OUTFILE), stderr to $work/err, and records its figures. Peak RSS
 # is the kernel's high-water mark, which counts the pages of the executable
 # the process touched; peak anon samples RssAnon (heap, stacks, buffers)
 # every 0.1 s, which is what the process itself allocated.
 measure() {
   local key=$1 limit=$2 tpid pid="" child="" anon=0 k v rc=0
   shift 2
-  /usr/bin/time -f '%e %M %U %S' -o "$work/time" timeout "$limit" "$@" >"$work/out" 2>"$work/err" &
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time" timeout "$limit" "$@" >"${OUTFILE:-$work/out}" 2>"$work/err" &
   tpid=$!
   measuring=("$tpid")
   while kill -0 "$tpid" 2>/dev/null; do
@@ -301,13 +305,18 @@ for size in "${sizes[@]}"; do
   step_limit=$((300 + 240 * gib))
   dir=$work/$size
   mkdir -p "$dir"
+  [ -z "${RDB:-}" ] || cp "$RDB" "$dir/dump.rdb" # loaded at start
   start_redis "$dir"
 
-  log "$size: loading the dataset into redis on 127.0.0.1:$redis_port ($(uptime | sed 's/.*load/load/'))"
   t0=$EPOCHREALTIME
-  timeout $((600 + 600 * gib)) bash -c "nice -n 10 '$work/benchdata' -size '$size' | redis-cli -p $redis_port --pipe" >"$dir/load.log" ||
-    { cat "$dir/load.log" >&2; die "loading failed"; }
-  grep -q '^errors: 0,' "$dir/load.log" || { cat "$dir/load.log" >&2; die "redis reported errors while loading"; }
+  if [ -n "${RDB:-}" ]; then
+    log "$size: redis loaded $RDB at start"
+  else
+    log "$size: loading the dataset into redis on 127.0.0.1:$redis_port ($(uptime | sed 's/.*load/load/'))"
+    timeout $((600 + 600 * gib)) bash -c "nice -n 10 '$work/benchdata' -size '$size' | redis-cli -p $redis_port --pipe" >"$dir/load.log" ||
+      { cat "$dir/load.log" >&2; die "loading failed"; }
+    grep -q '^errors: 0,' "$dir/load.log" || { cat "$dir/load.log" >&2; die "redis reported errors while loading"; }
+  fi
   load_s=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 
   redis-cli -p "$redis_port" BGSAVE >/dev/null
@@ -321,17 +330,44 @@ for size in "${sizes[@]}"; do
 
   load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
   measure "$size.baseline" 60 "$work/rdbak" version
+  last_mode=${MODES##* }
   for mode in $MODES; do
     redis-cli -p "$redis_port" CONFIG SET repl-diskless-sync "$mode" >/dev/null
     for i in $(seq "$REPEAT"); do
       log "$size diskless=$mode run $i/$REPEAT: redis-cli --rdb, then rdbak now"
       measure "$size.$mode.transport" "$step_limit" redis-cli -p "$redis_port" --rdb -
+      if [ -n "$before" ]; then
+        measure "$size.$mode.before" "$step_limit" "$before" now --redis "redis://127.0.0.1:$redis_port" \
+          --storage "file://$dir/before" --target bench -o json
+        rm -rf "$dir/before"
+      fi
       measure "$size.$mode.rdbak" "$step_limit" "$work/rdbak" now --redis "redis://127.0.0.1:$redis_port" \
         --storage "file://$dir/store" --target bench -o json
       python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))["data"]; print(d["rawSize"], d["storedSize"])' "$work/out" >"$dir/sizes"
-      rm -rf "$dir/store"
+      [ "$mode.$i" = "$last_mode.$REPEAT" ] || rm -rf "$dir/store" # the last one is restored below
     done
   done
+
+  # Restore: the last backup, from file://, against reading and decoding
+  # its data object with the zstd CLI; and verify, which reads it too.
+  obj=$(find "$dir/store" -name 'dump.rdb.zst' | head -1)
+  [ -n "$obj" ] || die "no data object in $dir/store"
+  for i in $(seq "$REPEAT"); do
+    log "$size: restore run $i/$REPEAT: zstd -d, rdbak restore --to-file -, rdbak verify"
+    OUTFILE=/dev/null measure "$size.unzstd" "$step_limit" zstd -d -q -c -T1 "$obj"
+    OUTFILE=/dev/null measure "$size.restore" "$step_limit" "$work/rdbak" restore latest --storage "file://$dir/store" \
+      --target bench --to-file -
+    measure "$size.verify" "$step_limit" "$work/rdbak" verify latest --storage "file://$dir/store" --target bench
+    if [ -n "$before" ]; then
+      OUTFILE=/dev/null measure "$size.restore-before" "$step_limit" "$before" restore latest --storage "file://$dir/store" \
+        --target bench --to-file -
+    fi
+  done
+  rm -rf "$dir/store"
+
+  log "$size: BenchmarkStages on the saved RDB"
+  OUTFILE=$work/stages-$size measure "$size.stages" $((step_limit * REPEAT)) env RDBAK_BENCH_RDB="$rdb" "$work/backup.test" \
+    -test.run '^$' -test.bench '^BenchmarkStages$' -test.benchtime 1x -test.count 1
 
   log "$size: BenchmarkPipelineFile on the saved RDB"
   prof=()
@@ -352,7 +388,7 @@ for size in "${sizes[@]}"; do
   if [ "$S3" != 0 ]; then
     s3mode=${MODES%% *}
     redis-cli -p "$redis_port" CONFIG SET repl-diskless-sync "$s3mode" >/dev/null
-    s3url="s3://bench/rdbak?endpoint=http://127.0.0.1:$minio_port&use_path_style=true&region=us-east-1"
+    s3url="s3://bench/rdbak?endpoint=http://127.0.0.1:$minio_port&use_path_style=true&region=us-east-1&part_size=$S3_PART&concurrency=$S3_CONC"
     for i in $(seq "$REPEAT"); do
       log "$size: rdbak now into MinIO, run $i/$REPEAT"
       measure "$size.$s3mode.s3" "$step_limit" env AWS_ACCESS_KEY_ID=$minio_key AWS_SECRET_ACCESS_KEY=$minio_secret \
@@ -376,8 +412,18 @@ for size in "${sizes[@]}"; do
       tw=$(fig "$size.$mode.transport" med)
       line "redis-cli --rdb - >/dev/null (diskless $mode)" "$size.$mode.transport" ""
       line "rdbak now -> file://    (diskless $mode)" "$size.$mode.rdbak" \
-        "$(div "$(fig "$size.$mode.rdbak" med)" "$tw") x transport (target <= 1.25)"
+        "$(div "$(fig "$size.$mode.rdbak" med)" "$tw") x transport (target <= 1.10; RSS <= 48 MiB)"
+      [ -z "$before" ] || line "  $BEFORE: rdbak now -> file://" "$size.$mode.before" \
+        "$(div "$(fig "$size.$mode.before" med)" "$tw") x transport"
     done
+    tu=$(fig "$size.unzstd" med)
+    line "zstd -d -T1 data object >/dev/null" "$size.unzstd" "restore baseline: read + decompress"
+    line "rdbak restore --to-file - >/dev/null" "$size.restore" "$(div "$(fig "$size.restore" med)" "$tu") x baseline (target <= 1.10; RSS <= 48 MiB)"
+    [ -z "$before" ] || line "  $BEFORE: rdbak restore --to-file -" "$size.restore-before" "$(div "$(fig "$size.restore-before" med)" "$tu") x baseline"
+    line "rdbak verify" "$size.verify" "$(div "$(fig "$size.verify" med)" "$tu") x baseline (RSS <= 48 MiB)"
+    awk -v b="$rdb_bytes" '/^BenchmarkStages\// { name = $1; sub(/^BenchmarkStages\//, "", name); sub(/-[0-9]+$/, "", name)
+        for (i = 1; i < NF; i++) { if ($(i + 1) == "MB/s") mb = $i; if ($(i + 1) == "cpu-s/GB") c = $i }
+        printf "%-46s %7s %7s %5.0f %7.1f %8s %9s  %s\n", "  stage alone: " name, "", "", mb, c, "", "", (name == "read" ? "in every stage below" : "BenchmarkStages, one pass") }' "$work/stages-$size"
     first=${MODES%% *}
     row "pipeline alone (BenchmarkPipelineFile)" "" "" "$pipeline_mbs" "$(cpu_gb "$(fig "$size.pipeline" cpu)" "$REPEAT")" \
       "$(mib "$(fig "$size.pipeline" rss)")" \
@@ -386,7 +432,7 @@ for size in "${sizes[@]}"; do
     line "zstd -1 -T1 (CLI, reference)" "$size.zstd" "ratio $(div "$rdb_bytes" "$zstd_bytes")"
     if [ "$S3" != 0 ]; then
       line "rdbak now -> MinIO      (diskless $s3mode)" "$size.$s3mode.s3" \
-        "$(div "$(fig "$size.$s3mode.s3" med)" "$(fig "$size.$s3mode.transport" med)") x transport; $s3_settings"
+        "$(div "$(fig "$size.$s3mode.s3" med)" "$(fig "$size.$s3mode.transport" med)") x transport; $s3_settings (RSS <= 48 MiB + part x concurrency)"
     fi
     row "rdbak version (process baseline)" "$(fig "$size.baseline" med)" "" "" "" "$(mib "$(fig "$size.baseline" rss)")" \
       "$(mib "$(fig "$size.baseline" anon)")" "what the executable alone costs"
