@@ -9,10 +9,12 @@ import (
 
 // S3 multipart uploads hold partSize × (concurrency + 1) bytes of the data
 // object in memory: concurrency parts in flight and one being filled
-// (transfermanager's part pool). The defaults keep that at 24 MiB, so that a
-// backup to S3 stays within 80 MiB of RSS; the SDK's own defaults (8 MiB × 5)
-// took 48 MiB. A part count is limited to 10,000 by S3, so partSize bounds
-// the data object: 8 MiB parts allow 78 GiB of compressed RDB.
+// (transfermanager's part pool); the first 16 MiB (its multipart threshold)
+// are read into one buffer before it decides on a multipart upload, and
+// that buffer lives until its parts are sent. The defaults keep the sum at
+// 40 MiB; the SDK's own (8 MiB × 5) reached 64. S3 allows 10,000 parts, so
+// partSize bounds the data object: 8 MiB parts allow 78 GiB of compressed
+// RDB.
 const (
 	DefaultS3PartSize    = 8 << 20
 	DefaultS3Concurrency = 2
