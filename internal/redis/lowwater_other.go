@@ -8,4 +8,4 @@ import (
 )
 
 // setLowWater is not implemented here: reads wake for every segment.
-func setLowWater(net.Conn, int) error { return errors.New("SO_RCVLOWAT not supported") }
+func setLowWater(net.Conn, int, int) error { return errors.New("SO_RCVLOWAT not supported") }

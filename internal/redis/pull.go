@@ -73,6 +73,13 @@ const (
 	// in the socket (the end of the payload, a stalled master): the read
 	// is then retried, and a read returns what has arrived.
 	lowWaterWait = 20 * time.Millisecond
+	// lowWaterTries is how many reads of the payload look for a receive
+	// buffer of 4 × bodyLowWater before giving up on the mark. Linux
+	// clamps the TCP window to the mark when it has to grow the buffer
+	// for it (tcp_set_rcvlowat), which would make the master wait for
+	// every read; so the mark is only set once autotuning has grown the
+	// buffer beyond it, which a fast transfer does within its first reads.
+	lowWaterTries = 256
 )
 
 // Open connects, asks for a snapshot and returns once the payload header has
@@ -100,10 +107,10 @@ func (p *PullSource) Open(ctx context.Context) (*backup.Stream, error) {
 		_ = raw.Close()
 		return nil, err
 	}
-	if raw == conn && setLowWater(raw, bodyLowWater) == nil {
+	if raw == conn {
 		// The handshake's replies are short: only the payload waits for
 		// the low-water mark.
-		w.lowWater = true
+		w.lowWaterTries = lowWaterTries
 	}
 	return &backup.Stream{
 		Body:   &body{r: r, raw: raw, stop: stop, addr: p.Addr},
@@ -284,6 +291,8 @@ type wire struct {
 	// waits at most lowWaterWait for the mark before it takes what is
 	// there, until idle has passed without a byte.
 	lowWater bool
+	// lowWaterTries counts down the reads that may still set the mark.
+	lowWaterTries int
 }
 
 func (w *wire) Read(p []byte) (int, error) {
@@ -305,6 +314,12 @@ func (w *wire) Read(p []byte) (int, error) {
 			// read returns whatever has arrived without waiting, or waits
 			// again.
 			continue
+		}
+		if n > 0 && w.lowWaterTries > 0 {
+			w.lowWaterTries--
+			if setLowWater(w.conn, bodyLowWater, 4*bodyLowWater) == nil {
+				w.lowWater, w.lowWaterTries = true, 0
+			}
 		}
 		return n, w.fail(err)
 	}
