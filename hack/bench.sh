@@ -84,9 +84,26 @@
 # The first SO_RCVLOWAT version clamped the TCP window to the mark (Linux
 # does, when it grows the receive buffer for it), so the diskless run was
 # slower than main (1.29x against 1.08x) despite less CPU; the fix sets the
-# mark only once autotuning has grown the buffer past 4x the mark (see the
-# second run below). Restore is ~3x zstd -d: decoding is 1.2 s/GB of 3.2,
-# the rest is the two SHA-256 passes and the verifier, run in sequence.
+# mark only once autotuning has grown the buffer past 4x the mark (second
+# run below). Restore was ~3x zstd -d: decoding is 1.2 s/GB of 3.2, the
+# rest the two SHA-256 passes and the verifier, all in turn on one core;
+# decoding now runs in a goroutine ahead of the rest (third run below).
+#
+# Second run, 2026-11-27 13:39-13:47 UTC, MODES=yes S3=0, BEFORE=main,
+# wip-perf at 6ed92bc (the mark set late), while hack/test.sh ran on the
+# same 2 cores (load 7-10): medians are noise here, CPU is not.
+#
+#   1 GiB, diskless yes               wall s (fastest)  cpu s/GB  peak RSS  anon
+#   redis-cli --rdb                   19.99 (18.61)     2.1        7 MiB    1 MiB
+#   rdbak now -> file://              30.27 (21.39)    10.0       77 MiB   17 MiB
+#     main                            24.16 (23.09)    11.0       81 MiB   22 MiB
+#   stages alone, cpu s/GB: verifier 0.9, SHA-256 0.7, zstd 4.7, unzstd 1.3;
+#   pipeline alone 7.6 s/GB.
+#
+# Third, by hand (same load): restore --to-file - of a 1 GiB import, three
+# turns each: zstd -d -T1 2.10-2.84 s; main 6.07, 6.81, 13.03 s (3.0-3.2
+# CPU s); wip-perf with decoding ahead 5.67, 5.69, 6.79 s (3.2-3.6 CPU s).
+# The overlap needs a free second core, which this load did not leave.
 #
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
