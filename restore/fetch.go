@@ -105,7 +105,9 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 	// goroutine, ahead of the verifier and the raw digest in this one: two
 	// cores instead of one in turn. Before dec is closed (deferred above)
 	// or tee read again below, the goroutine must be done with them.
-	ahead := pipe.New(ctx, dec, body)
+	// No closer: a blob.Reader may not be closed while it is being read;
+	// on an early return the goroutine finishes its read and stops.
+	ahead := pipe.New(ctx, dec, nil)
 	defer func() {
 		_ = ahead.Close()
 		ahead.Wait()
