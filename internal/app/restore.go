@@ -254,7 +254,7 @@ func (r *Restore) runMaster(ctx context.Context, verified bool) error {
 			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
 	default:
 		ro = &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,
-			Redis: k.client, Version7: r.major >= 7, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
+			Redis: k.client, Version7: r.major >= 7, AOF: r.layout.AOF.Mode != "", AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
 	}
 	fetch := func(w io.Writer) error {
 		_, err := restore.Fetch(ctx, r.repo, m, w, restore.FetchOptions{Identities: r.o.Identities})
