@@ -93,6 +93,9 @@ namespace). Into Kubernetes, the identity is checked against the backup
 while planning, before anything is stopped; rdbak decrypts, and the restore
 pod or Redis container only receives the plain RDB.`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if thaw {
+				return nil // RunE says what --thaw does not take
+			}
 			if asOf != "" {
 				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)
 			}
