@@ -4,47 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/storage"
 )
 
 // replayOpts are restore --replay-to's flags.
 type replayOpts struct {
-	url      string
-	passFile string
-	batch    int
+	url   string
+	batch int
 }
 
-// restoreReplay replays a backup, key by key, into the Redis or Redis
-// Cluster at o.url, after a confirmation, with a (whose kubectl flags reach
-// an identitySecret).
-func (g *globals) restoreReplay(ctx context.Context, a *app.App, ref string, at time.Time, fromTarget string, o replayOpts, ko kubeRestoreOpts, skipDamaged bool, idFiles []string) error {
-	to, err := app.ReplayTo(o.url, o.passFile)
+// restoreReplay replays the backup rr names, key by key, into the Redis or
+// Redis Cluster at o.url, after a confirmation, with a (whose kubectl flags
+// reach an identitySecret).
+func (g *globals) restoreReplay(ctx context.Context, a *app.App, rr app.RestoreRequest, o replayOpts, ko kubeRestoreOpts) error {
+	to, err := app.ReplayTo(o.url, rr.PasswordFile)
 	if err != nil {
 		return err
 	}
-	repo, target, err := g.req().OpenRepo(ctx, false)
+	b, err := a.OpenBackup(ctx, g.req(), rr)
 	if err != nil {
 		return err
 	}
-	defer repo.Close()
-	if fromTarget != "" {
-		target = fromTarget
-	}
-	m, err := app.Pick(ctx, g.log, repo, target, ref, at, skipDamaged)
-	if err != nil {
-		return err
-	}
-	var ids *crypt.Identities
-	if m.Data.Encrypted() {
-		if ids, err = a.Identities(ctx, g.req(), idFiles); err != nil {
-			return err
-		}
-	}
+	defer b.Close()
+	m := b.Manifest
 	what := "backup"
 	if m.IsSet() {
 		what = fmt.Sprintf("cluster backup set (%d shards)", len(m.Cluster.Shards))
@@ -63,7 +48,7 @@ func (g *globals) restoreReplay(ctx context.Context, a *app.App, ref string, at 
 		phase, _ := prog.Phase.Load().(string)
 		return render.State{Phase: phase, Done: prog.Keys.Load(), Total: int64(m.Keys())}
 	})
-	rep, err := a.Replay(ctx, repo, m, to, app.ReplayOptions{Identities: ids, Batch: o.batch, Progress: prog})
+	rep, err := a.Replay(ctx, b.Repo, m, to, app.ReplayOptions{Identities: b.Identities, Batch: o.batch, Progress: prog})
 	line.Stop()
 	if rep == nil {
 		return err

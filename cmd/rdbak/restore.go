@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/restore"
 )
@@ -114,6 +113,7 @@ pod or Redis container only receives the plain RDB.`,
 			if len(args) > 0 {
 				ref = args[0]
 			}
+			rr := app.RestoreRequest{Ref: ref, At: at, FromTarget: fromTarget, SkipDamaged: skipDamaged, PasswordFile: passFile, IdentityFiles: idFiles}
 			ko.confirmInput, ko.confirmPrompt = os.Stdin, render.IsTerminal(os.Stdin)
 			if thaw {
 				if ref != "" || asOf != "" || toFile != "" || ro.url != "" {
@@ -133,19 +133,17 @@ pod or Redis container only receives the plain RDB.`,
 				if toFile != "" || kf.Set() {
 					return usagef("--replay-to replays into a Redis by URL: drop --to-file and the Kubernetes target flags")
 				}
-				ro.passFile = passFile
-				return g.restoreReplay(ctx, g.cliApp(kf.Flags), ref, at, fromTarget, ro, ko, skipDamaged, idFiles)
+				return g.restoreReplay(ctx, g.cliApp(kf.Flags), rr, ro, ko)
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, g.cliApp(kf.Flags), ref, at, fromTarget, toFile, force, skipDamaged, idFiles)
+				return g.restoreToFile(ctx, g.cliApp(kf.Flags), rr, toFile, force)
 			}
 			if ko.Timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, ko.Timeout)
 				defer cancel()
 			}
-			r, err := g.cliApp(kf.Flags).PlanRestoreInto(ctx, g.req(), kf, app.RestoreRequest{Ref: ref, At: at, FromTarget: fromTarget,
-				SkipDamaged: skipDamaged, PasswordFile: passFile, IdentityFiles: idFiles}, ko.RestoreOptions)
+			r, err := g.cliApp(kf.Flags).PlanRestoreInto(ctx, g.req(), kf, rr, ko.RestoreOptions)
 			if err != nil {
 				return err
 			}
@@ -185,34 +183,21 @@ func envOr(name, def string) string {
 }
 
 // restoreToFile restores with a, whose kubectl flags reach an identitySecret.
-func (g *globals) restoreToFile(ctx context.Context, a *app.App, ref string, at time.Time, fromTarget, toFile string, force, skipDamaged bool, idFiles []string) error {
-	repo, target, err := g.req().OpenRepo(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer repo.Close()
-	if fromTarget != "" {
-		target = fromTarget
-	}
-	m, err := app.Pick(ctx, g.log, repo, target, ref, at, skipDamaged)
-	if err != nil {
-		return err
-	}
-	var ids *crypt.Identities
-	if m.Data.Encrypted() {
-		if ids, err = a.Identities(ctx, g.req(), idFiles); err != nil {
-			return err
-		}
-	}
+func (g *globals) restoreToFile(ctx context.Context, a *app.App, rr app.RestoreRequest, toFile string, force bool) error {
 	if toFile == "-" && g.stdoutTTY {
 		return usagef("--to-file -: stdout is a terminal; redirect it to a file or a pipe")
 	}
+	b, err := a.OpenBackup(ctx, g.req(), rr)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
 	var done atomic.Int64
 	line := render.StartProgress(g.term, func() render.State {
-		return render.State{Phase: "restore", Done: done.Load(), Total: m.Data.RawSize}
+		return render.State{Phase: "restore", Done: done.Load(), Total: b.Manifest.Data.RawSize}
 	})
 	defer line.Stop()
-	return a.RestoreFile(ctx, repo, m, toFile, g.stdout, force, ids, func(n int) { done.Add(int64(n)) })
+	return a.RestoreFile(ctx, b.Repo, b.Manifest, toFile, g.stdout, force, b.Identities, func(n int) { done.Add(int64(n)) })
 }
 
 // kubeRestoreOpts are the flags of a restore into Kubernetes.

@@ -2,12 +2,10 @@ package main
 
 import (
 	"sync/atomic"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/render"
 )
@@ -40,36 +38,27 @@ checked (-o json: "status": "STORED-OK", "contentChecked": false).`,
 		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			repo, target, err := g.req().OpenRepo(ctx, false)
+			b, err := g.cliApp(kf).OpenBackup(ctx, g.req(), app.RestoreRequest{Ref: args[0], SkipDamaged: skipDamaged, IdentityFiles: idFiles})
 			if err != nil {
 				return err
 			}
-			defer repo.Close()
-			m, err := app.Pick(ctx, g.log, repo, target, args[0], time.Time{}, skipDamaged)
-			if err != nil {
-				return err
-			}
-			var ids *crypt.Identities
-			if m.Data.Encrypted() {
-				if ids, err = g.cliApp(kf).Identities(ctx, g.req(), idFiles); err != nil {
+			defer b.Close()
+			repo, m := b.Repo, b.Manifest
+			if m.Data.Encrypted() && b.Identities.Len() == 0 {
+				rep, err := g.cliApp(nil).VerifyStored(ctx, repo, m)
+				if err != nil {
 					return err
 				}
-				if ids.Len() == 0 {
-					rep, err := g.cliApp(nil).VerifyStored(ctx, repo, m)
-					if err != nil {
-						return err
-					}
-					if g.structured() {
-						return g.writeResult(render.StoredOK(m, rep))
-					}
-					return render.StoredOKLine(g.stdout, m, rep)
+				if g.structured() {
+					return g.writeResult(render.StoredOK(m, rep))
 				}
+				return render.StoredOKLine(g.stdout, m, rep)
 			}
 			var done atomic.Int64
 			line := render.StartProgress(g.term, func() render.State {
 				return render.State{Phase: "verify", Done: done.Load(), Total: m.Data.RawSize}
 			})
-			rep, err := g.cliApp(nil).Verify(ctx, repo, m, ids, func(n int) { done.Add(int64(n)) })
+			rep, err := g.cliApp(nil).Verify(ctx, repo, m, b.Identities, func(n int) { done.Add(int64(n)) })
 			line.Stop()
 			if err != nil {
 				return err

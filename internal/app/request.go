@@ -12,6 +12,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -424,4 +425,38 @@ func (r Request) Backups(ctx context.Context) ([]*storage.Manifest, error) {
 	defer repo.Close()
 	ms, _, err := repo.List(ctx, target)
 	return ms, err
+}
+
+// Opened is a backup picked from storage with what reading its data takes.
+type Opened struct {
+	Repo       *storage.Repo
+	Manifest   *storage.Manifest
+	Identities *crypt.Identities // nil for a plain backup; empty when none is configured
+}
+
+// Close closes the storage.
+func (o *Opened) Close() error { return o.Repo.Close() }
+
+// OpenBackup opens r's storage and picks the backup rr names (Pick), from
+// rr.FromTarget's backups when set. For an encrypted backup it gathers
+// the identities (Identities: rr.IdentityFiles, the config's identityFile
+// or identitySecret); having none is left to the reader of the data
+// (restore.CheckDecryptable), since verify can still check what is stored.
+func (a *App) OpenBackup(ctx context.Context, r Request, rr RestoreRequest) (*Opened, error) {
+	repo, target, err := r.OpenRepo(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if rr.FromTarget != "" {
+		target = rr.FromTarget
+	}
+	o := &Opened{Repo: repo}
+	if o.Manifest, err = Pick(ctx, a.Log, repo, target, rr.Ref, rr.At, rr.SkipDamaged); err == nil && o.Manifest.Data.Encrypted() {
+		o.Identities, err = a.Identities(ctx, r, rr.IdentityFiles)
+	}
+	if err != nil {
+		repo.Close()
+		return nil, err
+	}
+	return o, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/spf13/pflag"
 
 	"github.com/rdbak/rdbak/internal/config"
@@ -341,5 +342,69 @@ func TestOverrideCodec(t *testing.T) {
 	}
 	if _, err = OverrideCodec(codecOf(config.Compression{}), "", "11"); !isUsage(err) {
 		t.Errorf("a bad level: %v, want a usage error", err)
+	}
+}
+
+// TestOpenBackup: the backup comes from --from-target's backups when
+// given; an encrypted one comes with the identities of --identity-file,
+// or none (for verify's STORED-OK) when nothing is configured; a bad
+// reference fails naming it.
+func TestOpenBackup(t *testing.T) {
+	dir, url, repo := fileStore(t)
+	base := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	own, other := storage.NewID(base), storage.NewID(base.Add(time.Minute))
+	testenv.PutBackup(t, repo, "b", own, base)
+	testenv.PutBackup(t, repo, "a", other, base.Add(time.Minute))
+	a := &App{Log: quiet()}
+	r := Request{Storage: url, Target: "b", Log: quiet()}
+
+	open := func(rr RestoreRequest) *Opened {
+		t.Helper()
+		b, err := a.OpenBackup(t.Context(), r, rr)
+		if err != nil {
+			t.Fatalf("OpenBackup(%+v): %v", rr, err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}
+	if b := open(RestoreRequest{Ref: "latest"}); b.Manifest.ID != own || b.Identities != nil {
+		t.Errorf("latest of b: %s, identities %v; want %s and none", b.Manifest.ID, b.Identities, own)
+	}
+	if b := open(RestoreRequest{Ref: "latest", FromTarget: "a"}); b.Manifest.Target != "a" || b.Manifest.ID != other {
+		t.Errorf("--from-target a: %s/%s, want a/%s", b.Manifest.Target, b.Manifest.ID, other)
+	}
+	if _, err := a.OpenBackup(t.Context(), r, RestoreRequest{Ref: "../x"}); !isUsage(err) {
+		t.Errorf("a bad reference: %v, want a usage error", err)
+	}
+
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := storage.NewID(base.Add(time.Hour))
+	m := &storage.Manifest{Format: storage.ManifestFormat, ID: enc, Target: "b", Created: base.Add(time.Hour), Finished: base.Add(time.Hour),
+		Data: storage.Data{Name: "dump.rdb.zst.age", RawSize: 1, Encryption: &storage.Encryption{Scheme: "age", Recipients: []string{id.Recipient().String()}}}}
+	up, err := repo.Create(t.Context(), "b", enc, m.Data.Name)
+	if err == nil {
+		_, err = up.Write([]byte("x"))
+	}
+	if err == nil {
+		err = up.Commit()
+	}
+	if err == nil {
+		err = repo.Commit(t.Context(), m)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := open(RestoreRequest{Ref: enc}); b.Identities.Len() != 0 {
+		t.Errorf("encrypted, nothing configured: %d identities, want 0", b.Identities.Len())
+	}
+	key := writeFile(t, dir, "key.txt", id.String()+"\n")
+	if b := open(RestoreRequest{Ref: "latest", IdentityFiles: []string{key}}); b.Manifest.ID != enc || b.Identities.Len() != 1 {
+		t.Errorf("--identity-file: %s with %d identities, want %s with 1", b.Manifest.ID, b.Identities.Len(), enc)
+	}
+	if _, err := a.OpenBackup(t.Context(), r, RestoreRequest{Ref: enc, IdentityFiles: []string{key + ".missing"}}); err == nil || !strings.Contains(err.Error(), "key.txt.missing") {
+		t.Errorf("a missing identity file: %v, want an error naming it", err)
 	}
 }
