@@ -164,9 +164,12 @@ type Plan struct {
 	Steps    []string          `json:"steps"`
 	// Set is the Sentinel set the master belongs to, when the restore
 	// runs inside a failover freeze (ReplicatedSteps).
-	Set        *SetPlan `json:"sentinelSet,omitempty"`
-	Result     string   `json:"result,omitempty"`
-	PreRestore []string `json:"preRestore,omitempty"`
+	Set *SetPlan `json:"sentinelSet,omitempty"`
+	// Replication is the master with replicas and no Sentinel the
+	// restore goes into (ReplicationSteps).
+	Replication *ReplicationPlan `json:"replication,omitempty"`
+	Result      string           `json:"result,omitempty"`
+	PreRestore  []string         `json:"preRestore,omitempty"`
 }
 
 // Refused returns the plan's refusals as one error, nil when none refuses.

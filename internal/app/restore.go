@@ -56,6 +56,9 @@ type Restore struct {
 	// restore inside the failover freeze (nil otherwise).
 	set  *replicaSet
 	kset *kubeSet
+	// repl is the replication set without Sentinel the master belongs
+	// to, when rdbak understands it (planReplication; nil otherwise).
+	repl *replicaSet
 }
 
 // Close releases the connection to the target.
@@ -172,6 +175,9 @@ func (r *Restore) plan(ctx context.Context, m *storage.Manifest) error {
 		Findings: restore.Preflight(m, ti, r.o.Overrides),
 		Steps:    restore.Steps(strategy, m.ID, r.workload.Workload, r.layout, kube.RestoreReplicasAnnotation),
 	}
+	if ti.Replicas > 0 && ti.Sentinel == "" && !r.o.Overrides.AllowReplicas && r.target.Sentinel == nil {
+		r.planReplication(ctx, ti.Replicas)
+	}
 	return nil
 }
 
@@ -217,6 +223,9 @@ func (r *Restore) Run(ctx context.Context) error {
 		r.Plan.Result = "restored"
 		r.log.Info("restore succeeded on every node of the Sentinel set", "master", r.set.master.Addr, "replicas", len(r.set.replicas))
 		return nil
+	}
+	if r.repl != nil {
+		return r.runReplication(ctx)
 	}
 	return r.runMaster(ctx, false)
 }
