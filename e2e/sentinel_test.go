@@ -485,8 +485,10 @@ spec:
 // TestReplicationSetBackup backs up the master + 2 replicas shape with
 // --prefer replica over a selector covering both StatefulSets: a replica
 // is backed up, the manifest's topology names it and the master, and the
-// backup holds the master's data. A restore into the master is still
-// refused without --allow-replicas (no Sentinel to coordinate with).
+// backup holds the master's data. A restore named by the master's
+// StatefulSet alone is refused (rdbak cannot see the replicas); named by
+// one selector over both it restores the master and waits for the
+// replicas: every node ends with the backup's digest.
 func TestReplicationSetBackup(t *testing.T) {
 	ns := testcluster.New(t)
 	ns.LocalPV(t, "data-redis-master-0", "1Gi")
@@ -529,6 +531,30 @@ func TestReplicationSetBackup(t *testing.T) {
 		t.Errorf("manifest redis %+v: want a replica with its link up", ms[0].Redis)
 	}
 	rdbak(t, ns, nil, "verify", "latest", "--storage", store, "--target", "repl").ok(t)
+	// Named by its master's StatefulSet alone, rdbak cannot see the
+	// replicas: refused, saying what it needs.
 	rdbak(t, ns, nil, "restore", "latest", "--storage", store, "--target", "repl", "--yes", "--statefulset", ns.Name+"/redis-master").
-		fails(t, 1, "2 connected replicas", "--allow-replicas")
+		fails(t, 1, "2 connected replicas", "--allow-replicas", "one selector")
+
+	// Named by one selector over both StatefulSets: the coordinated
+	// restore. In place, so the master keeps the IP its replicas were
+	// given (the testbed has no cluster DNS; Bitnami's replicas follow
+	// the master's DNS name through an offline restore too).
+	change(t, src)
+	sel := []string{"--storage", store, "--target", "repl", "--selector", "app.kubernetes.io/instance=redis", "-n", ns.Name, "--strategy", "in-place"}
+	plan := rdbak(t, ns, nil, append([]string{"restore", "latest", "--dry-run"}, sel...)...).ok(t)
+	for _, want := range []string{"replication set", "redis-replicas-0", "fully resynced from the restored master", "on the master " + ns.Name + "/redis-master-0"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("the dry-run plan does not mention %q:\n%s", want, plan)
+		}
+	}
+	rdbak(t, ns, nil, append([]string{"restore", "latest", "--yes"}, sel...)...).ok(t)
+	for _, pod := range []string{"redis-master-0", "redis-replicas-0", "redis-replicas-1"} {
+		if got := strings.TrimSpace(ns.Run(t, pod, "redis-cli", "DEBUG", "DIGEST")); got != want {
+			t.Errorf("after the restore %s has digest %s, want the backup's %s", pod, got, want)
+		}
+		if pod != "redis-master-0" && !strings.Contains(ns.Run(t, pod, "redis-cli", "INFO", "replication"), "master_link_status:up") {
+			t.Errorf("after the restore %s's link to the master is not up", pod)
+		}
+	}
 }

@@ -69,6 +69,11 @@ replica until each has resynced from the restored master, then the
 priorities are put back (also on failure and Ctrl-C). A Sentinel set given
 by addresses is restored with --to-file and
 deploy/runbooks/restore-sentinel-set.md.
+A master with replicas and no Sentinel (the Bitnami replication
+architecture), named by one --selector over the master's and the replicas'
+pods: rdbak restores the master and waits until every replica has resynced
+from it (the same DEBUG DIGEST). Replicas rdbak cannot see are refused
+unless --allow-replicas.
 Restoring into another target than the source works: --from-target names
 the target whose backups to use.
 
