@@ -55,7 +55,7 @@ func assertEmpty(t *testing.T, repo *storage.Repo) {
 	if err != nil || len(ms) != 0 {
 		t.Errorf("repository lists %d backups (%v), want none", len(ms), err)
 	}
-	orphans, err := repo.Orphans(context.Background(), time.Now().Add(time.Hour), 0)
+	orphans, err := repo.Orphans(context.Background(), "", time.Now().Add(time.Hour), 0)
 	if err != nil || len(orphans) != 0 {
 		t.Errorf("repository holds leftovers %v (%v), want none", orphans, err)
 	}

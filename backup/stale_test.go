@@ -58,7 +58,7 @@ func TestFileSourceRefusesStaleFile(t *testing.T) {
 	if lerr != nil || len(ms) != 0 {
 		t.Fatalf("a refused backup left %d backups (%v)", len(ms), lerr)
 	}
-	if orphans, _ := repo.Orphans(t.Context(), time.Now().Add(time.Hour), 0); len(orphans) != 0 {
+	if orphans, _ := repo.Orphans(t.Context(), "", time.Now().Add(time.Hour), 0); len(orphans) != 0 {
 		t.Fatalf("a refused backup left data: %+v", orphans)
 	}
 

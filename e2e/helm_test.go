@@ -126,7 +126,7 @@ func TestHelmChart(t *testing.T) {
 	}
 	for _, mode := range []string{"cronjob", "daemon"} {
 		t.Run(mode, func(t *testing.T) {
-			objs := decodeAll(t, helm(t, bin, "template", "rdbak", chart, "--namespace", "rdbak", "--set", "mode="+mode,
+			objs := decodeAll(t, helm(t, bin, "template", "rdbak", chart, "--namespace", "rdbak", "--set", "mode="+mode, "--set", "daemon.executor=job",
 				"--set", "restoreRBAC=true", "--set-string", "storageCredentials.AWS_ACCESS_KEY_ID=x",
 				// deploy/base/restore grants reading the identity Secret of
 				// encryption.identitySecret; the chart does when one is named.
@@ -157,6 +157,9 @@ func TestHelmChart(t *testing.T) {
 			case "daemon":
 				if got, want := rules(find(t, objs, "Role", "rdbak-leader")), rules(find(t, base, "Role", "rdbak-leader")); !reflect.DeepEqual(got, want) {
 					t.Errorf("Role rdbak-leader: the chart grants %v, deploy/ %v", got, want)
+				}
+				if got, want := rules(find(t, objs, "Role", "rdbak-jobs")), rules(find(t, base, "Role", "rdbak-jobs")); !reflect.DeepEqual(got, want) {
+					t.Errorf("Role rdbak-jobs: the chart grants %v, deploy/ %v", got, want)
 				}
 			case "cronjob":
 				var got, want batchv1.CronJob

@@ -395,3 +395,9 @@ for size in "${sizes[@]}"; do
 done
 
 cat "$report"
+
+# FLEET=1: also run one daemon over 200 small local Redis servers
+# (hack/bench-fleet.sh; its own environment: N, CONCURRENCY, MINUTES).
+if [ "${FLEET:-0}" = 1 ]; then
+  bash "$(dirname "$0")/bench-fleet.sh"
+fi

@@ -20,9 +20,10 @@ type Store interface {
 
 // OrphanStore is what CollectOrphans needs; *storage.Repo is one.
 type OrphanStore interface {
-	// Orphans returns backup directories without a manifest whose newest
-	// object is older than grace at now.
-	Orphans(ctx context.Context, now time.Time, grace time.Duration) ([]storage.Orphan, error)
+	// Orphans returns target's backup directories without a manifest
+	// whose newest object is older than grace at now, listing only
+	// target's keys.
+	Orphans(ctx context.Context, target string, now time.Time, grace time.Duration) ([]storage.Orphan, error)
 	// DeleteOrphan removes one, unless a manifest has appeared since.
 	DeleteOrphan(ctx context.Context, o storage.Orphan) error
 }
@@ -69,7 +70,7 @@ func Prune(ctx context.Context, store Store, target string, p Policy, apply bool
 // deletes them. It returns the orphans found; with apply, those deleted
 // before any error.
 func CollectOrphans(ctx context.Context, store OrphanStore, target string, now time.Time, grace time.Duration, apply bool) ([]storage.Orphan, error) {
-	all, err := store.Orphans(ctx, now, grace)
+	all, err := store.Orphans(ctx, target, now, grace)
 	if err != nil {
 		return nil, err
 	}

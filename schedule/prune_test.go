@@ -193,7 +193,7 @@ func TestFailedBackupsNeverCount(t *testing.T) {
 			t.Errorf("orphan %s not deleted", m.ID)
 		}
 	}
-	if o, _ := repo.Orphans(t.Context(), later, time.Hour); len(o) != 1 || o[0].Target != "other" {
+	if o, _ := repo.Orphans(t.Context(), "", later, time.Hour); len(o) != 1 || o[0].Target != "other" {
 		t.Errorf("orphans left = %v, want other's only", o)
 	}
 }

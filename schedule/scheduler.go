@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -50,6 +51,10 @@ type Options struct {
 	// OnSkip is called (from the scheduling goroutine) when a job falls due
 	// while its previous run is still going or waiting for a slot.
 	OnSkip func(name string)
+	// OnStart is called (from the run's goroutine) when a run starts, with
+	// the time it was due (its jittered due time): start minus due is its
+	// lateness, which waiting for a concurrency slot adds to.
+	OnStart func(name string, due, start time.Time)
 }
 
 // Scheduler runs jobs on their schedules: never two runs of one job at
@@ -148,7 +153,7 @@ func (s *Scheduler) NextRun(name string) (time.Time, bool) {
 // (ok false when there are no jobs). Runs missed while the process was
 // stopped or suspended are not caught up: the next run is the first one
 // after now.
-func (s *Scheduler) due(now time.Time) (names []string, wait time.Duration, ok bool) {
+func (s *Scheduler) due(now time.Time) (runs []dueRun, wait time.Duration, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var earliest time.Time
@@ -157,7 +162,7 @@ func (s *Scheduler) due(now time.Time) (names []string, wait time.Duration, ok b
 			continue // never due
 		}
 		if !e.fire.After(now) {
-			names = append(names, name)
+			runs = append(runs, dueRun{name: name, at: e.fire})
 			base := e.job.Spec.Next(e.base)
 			if !base.After(now) {
 				base = e.job.Spec.Next(now)
@@ -168,11 +173,17 @@ func (s *Scheduler) due(now time.Time) (names []string, wait time.Duration, ok b
 			earliest = e.fire
 		}
 	}
-	slices.Sort(names)
+	slices.SortFunc(runs, func(a, b dueRun) int { return strings.Compare(a.name, b.name) })
 	if earliest.IsZero() {
-		return names, 0, false
+		return runs, 0, false
 	}
-	return names, earliest.Sub(now), true
+	return runs, earliest.Sub(now), true
+}
+
+// dueRun is a job whose run time has come, and when that was.
+type dueRun struct {
+	name string
+	at   time.Time
 }
 
 // Run fires due jobs until ctx is done, then waits for the runs it started
@@ -189,9 +200,9 @@ func (s *Scheduler) Run(ctx, work context.Context) {
 	default:
 	}
 	for {
-		names, wait, ok := s.due(s.o.Clock.Now())
-		for _, name := range names {
-			s.start(ctx, work, &wg, name)
+		runs, wait, ok := s.due(s.o.Clock.Now())
+		for _, r := range runs {
+			s.start(ctx, work, &wg, r)
 		}
 		var timer <-chan time.Time
 		if ok {
@@ -206,7 +217,8 @@ func (s *Scheduler) Run(ctx, work context.Context) {
 	}
 }
 
-func (s *Scheduler) start(ctx, work context.Context, wg *sync.WaitGroup, name string) {
+func (s *Scheduler) start(ctx, work context.Context, wg *sync.WaitGroup, r dueRun) {
+	name := r.name
 	s.mu.Lock()
 	if s.busy[name] {
 		s.mu.Unlock()
@@ -235,6 +247,9 @@ func (s *Scheduler) start(ctx, work context.Context, wg *sync.WaitGroup, name st
 		defer func() { <-s.sem }()
 		if ctx.Err() != nil {
 			return
+		}
+		if s.o.OnStart != nil {
+			s.o.OnStart(name, r.at, s.o.Clock.Now())
 		}
 		s.run(work, name)
 	}()

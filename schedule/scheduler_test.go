@@ -29,18 +29,24 @@ func TestDue(t *testing.T) {
 	steps := []struct {
 		at       string
 		want     []string
+		wantDue  []string // when each was due: the start's lateness is measured from it
 		nextWait time.Duration
 	}{
-		{"2026-11-22T10:01:00Z", nil, 30 * time.Second},
-		{"2026-11-22T10:01:30Z", []string{"a"}, time.Minute},
-		{"2026-11-22T10:59:59Z", []string{"a"}, time.Second}, // 57 missed runs of a are not caught up
-		{"2026-11-22T11:00:00Z", []string{"b"}, 59 * time.Second},
-		{"2026-11-22T11:00:59Z", []string{"a"}, time.Minute},
+		{"2026-11-22T10:01:00Z", nil, nil, 30 * time.Second},
+		{"2026-11-22T10:01:30Z", []string{"a"}, []string{"2026-11-22T10:01:30Z"}, time.Minute},
+		{"2026-11-22T10:59:59Z", []string{"a"}, []string{"2026-11-22T10:02:30Z"}, time.Second}, // 57 missed runs of a are not caught up
+		{"2026-11-22T11:00:00Z", []string{"b"}, []string{"2026-11-22T11:00:00Z"}, 59 * time.Second},
+		{"2026-11-22T11:00:59Z", []string{"a"}, []string{"2026-11-22T11:00:59Z"}, time.Minute},
 	}
 	for _, st := range steps {
-		names, wait, ok := s.due(utc(st.at))
-		if !slicesEqual(names, st.want) || !ok || wait != st.nextWait {
-			t.Errorf("due(%s) = %v, wait %v, %v; want %v, wait %v", st.at, names, wait, ok, st.want, st.nextWait)
+		runs, wait, ok := s.due(utc(st.at))
+		var names, dues []string
+		for _, r := range runs {
+			names = append(names, r.name)
+			dues = append(dues, r.at.Format(time.RFC3339))
+		}
+		if !slicesEqual(names, st.want) || !slicesEqual(dues, st.wantDue) || !ok || wait != st.nextWait {
+			t.Errorf("due(%s) = %v due %v, wait %v, %v; want %v due %v, wait %v", st.at, names, dues, wait, ok, st.want, st.wantDue, st.nextWait)
 		}
 	}
 	if _, ok := s.NextRun("unscheduled"); ok {
@@ -122,6 +128,7 @@ type harness struct {
 	mu         sync.Mutex
 	running    int
 	maxRunning int
+	late       map[string]time.Duration // start minus due, by OnStart
 	cancel     context.CancelFunc
 	abort      context.CancelFunc
 	done       chan struct{}
@@ -134,6 +141,7 @@ func newHarness(t *testing.T, concurrency int, jobs ...Job) *harness {
 		release: make(chan struct{}),
 		skipped: make(chan string, 100),
 		done:    make(chan struct{}),
+		late:    map[string]time.Duration{},
 	}
 	h.s = New(func(ctx context.Context, name string) {
 		h.mu.Lock()
@@ -148,7 +156,12 @@ func newHarness(t *testing.T, concurrency int, jobs ...Job) *harness {
 		h.mu.Lock()
 		h.running--
 		h.mu.Unlock()
-	}, Options{Clock: h.clk, Concurrency: concurrency, OnSkip: func(name string) { h.skipped <- name }})
+	}, Options{Clock: h.clk, Concurrency: concurrency, OnSkip: func(name string) { h.skipped <- name },
+		OnStart: func(name string, due, start time.Time) {
+			h.mu.Lock()
+			h.late[name] = start.Sub(due)
+			h.mu.Unlock()
+		}})
 	h.s.SetJobs(jobs)
 	ctx, cancel := context.WithCancel(context.Background())
 	work, abort := context.WithCancel(context.Background())
@@ -230,7 +243,8 @@ func TestConcurrencyLimit(t *testing.T) {
 	h.clk.NextAfter(t)
 	none(t, h.started, "start beyond the limit")
 	// The third waits for a slot: it is not skipped, and starts when one
-	// frees up.
+	// frees up, 30s late.
+	h.clk.Advance(30 * time.Second)
 	h.release <- struct{}{}
 	third := h.recv(t, h.started)
 	if first[third] || len(first) != 2 {
@@ -243,6 +257,14 @@ func TestConcurrencyLimit(t *testing.T) {
 	defer h.mu.Unlock()
 	if h.maxRunning != 2 {
 		t.Errorf("at most %d runs at once, want 2", h.maxRunning)
+	}
+	for name := range first {
+		if h.late[name] != 0 {
+			t.Errorf("%s started %v late, want on time", name, h.late[name])
+		}
+	}
+	if h.late[third] != 30*time.Second {
+		t.Errorf("%s, which waited for a slot, started %v late; want 30s", third, h.late[third])
 	}
 }
 

@@ -29,7 +29,7 @@ func TestGCFindsKilledAzureUpload(t *testing.T) {
 
 	id := testenv.KilledUpload(t, repo, "cache")
 
-	if left, err := repo.Leftovers(ctx, 0); err != nil || len(left) != 0 {
+	if left, err := repo.Leftovers(ctx, "", 0); err != nil || len(left) != 0 {
 		t.Fatalf("Leftovers = %+v, %v; uncommitted blocks are no object, so none", left, err)
 	}
 	pending, err := repo.PendingUploads(ctx, time.Hour)
@@ -46,7 +46,7 @@ func TestGCFindsKilledAzureUpload(t *testing.T) {
 	if pending, err := repo.PendingUploads(ctx, 0); err != nil || len(pending) != 0 {
 		t.Fatalf("after AbortPending: %+v, %v; want none", pending, err)
 	}
-	if left, err := repo.Leftovers(ctx, 0); err != nil || len(left) != 0 {
+	if left, err := repo.Leftovers(ctx, "", 0); err != nil || len(left) != 0 {
 		t.Fatalf("AbortPending left %+v, %v", left, err)
 	}
 	// A committed object is never touched by AbortPending.

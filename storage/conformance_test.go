@@ -116,7 +116,7 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 	if err := up.Abort(context.WithoutCancel(ctx)); err != nil {
 		t.Fatalf("Abort: %v", err)
 	}
-	if orphans, err := repo.Orphans(ctx, time.Now().Add(time.Hour), 0); err != nil || len(orphans) != 0 {
+	if orphans, err := repo.Orphans(ctx, "", time.Now().Add(time.Hour), 0); err != nil || len(orphans) != 0 {
 		t.Fatalf("after Abort: orphans %v, %v; want none", orphans, err)
 	}
 
@@ -135,22 +135,22 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 	if ms, _, _ := repo.List(ctx, "alpha"); len(ms) != 2 {
 		t.Fatalf("List lists a manifest-less backup: %v", ids(ms))
 	}
-	if orphans, _ := repo.Orphans(ctx, time.Now(), time.Hour); len(orphans) != 0 {
+	if orphans, _ := repo.Orphans(ctx, "", time.Now(), time.Hour); len(orphans) != 0 {
 		t.Fatalf("Orphans within the grace period = %v, want none", orphans)
 	}
 	// gc shows it before it is collectable, with the time it will be.
-	left, err := repo.Leftovers(ctx, time.Hour)
+	left, err := repo.Leftovers(ctx, "", time.Hour)
 	if err != nil || len(left) != 1 || left[0].ID != id || !left[0].Collectable.Equal(left[0].Newest.Add(time.Hour)) || left[0].Newest.IsZero() {
 		t.Fatalf("Leftovers within the grace period = %+v, %v; want %s, collectable an hour after it was written", left, err, id)
 	}
-	orphans, err := repo.Orphans(ctx, time.Now().Add(2*time.Hour), time.Hour)
+	orphans, err := repo.Orphans(ctx, "", time.Now().Add(2*time.Hour), time.Hour)
 	if err != nil || len(orphans) != 1 || orphans[0].ID != id {
 		t.Fatalf("Orphans after the grace period = %v, %v; want %s", orphans, err, id)
 	}
 	if err := repo.DeleteOrphan(ctx, orphans[0]); err != nil {
 		t.Fatal(err)
 	}
-	if orphans, _ := repo.Orphans(ctx, time.Now().Add(2*time.Hour), 0); len(orphans) != 0 {
+	if orphans, _ := repo.Orphans(ctx, "", time.Now().Add(2*time.Hour), 0); len(orphans) != 0 {
 		t.Fatalf("orphan still there after DeleteOrphan: %v", orphans)
 	}
 
@@ -183,7 +183,7 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 	if ms, probs, _ := repo.List(ctx, "alpha"); len(ms) != 2 || len(probs) != 0 {
 		t.Fatalf("List with a freeze record = %v, problems %v", ids(ms), probs)
 	}
-	if left, _ := repo.Leftovers(ctx, 0); len(left) != 0 {
+	if left, _ := repo.Leftovers(ctx, "", 0); len(left) != 0 {
 		t.Fatalf("Leftovers with a freeze record = %+v, want none", left)
 	}
 	if err := repo.DeleteFreeze(ctx, "alpha"); err != nil {
@@ -203,7 +203,7 @@ func Conformance(t *testing.T, repo *storage.Repo) {
 	if _, err := repo.Get(ctx, "alpha", a1.ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("Get after Delete: err = %v, want ErrNotFound", err)
 	}
-	if orphans, _ := repo.Orphans(ctx, time.Now().Add(2*time.Hour), 0); len(orphans) != 0 {
+	if orphans, _ := repo.Orphans(ctx, "", time.Now().Add(2*time.Hour), 0); len(orphans) != 0 {
 		t.Fatalf("Delete left data behind: %v", orphans)
 	}
 	if _, err := repo.OpenData(ctx, a1); err == nil {

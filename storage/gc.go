@@ -2,9 +2,7 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -25,48 +23,59 @@ type Orphan struct {
 	Collectable time.Time
 }
 
-// Leftovers returns every manifest-less backup directory, whatever its age,
-// each with the time at which a grace of grace makes it collectable; gc
-// shows the young ones too, so that nothing a killed backup left is
-// invisible. In id order (creation order).
-func (r *Repo) Leftovers(ctx context.Context, grace time.Duration) ([]Orphan, error) {
-	type dir struct {
-		o        Orphan
-		manifest bool
+// Leftovers returns target's manifest-less backup directories (every
+// target's when target is ""), whatever their age, each with the time at
+// which a grace of grace makes it collectable; gc shows the young ones too,
+// so that nothing a killed backup left is invisible. In id order (creation
+// order).
+//
+// The listing is walked page by page in key order, where the objects of
+// one backup directory are adjacent: each directory is judged when the
+// walk leaves it, and only orphans are kept, so memory grows with the
+// orphans, not with the backups held.
+func (r *Repo) Leftovers(ctx context.Context, target string, grace time.Duration) ([]Orphan, error) {
+	prefix := ""
+	if target != "" {
+		if err := ValidateTarget(target); err != nil {
+			return nil, err
+		}
+		prefix = target + "/"
 	}
-	dirs := map[string]*dir{}
-	it := r.bucket.List(&blob.ListOptions{})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
+	var (
+		out      []Orphan
+		cur      *Orphan // the directory being walked
+		manifest bool
+	)
+	flush := func() {
+		if cur != nil && !manifest {
+			cur.Collectable = cur.Newest.Add(grace)
+			out = append(out, *cur)
 		}
-		if err != nil {
-			return nil, r.scrub.err(fmt.Errorf("list %s: %w", r.display, err))
-		}
+		cur, manifest = nil, false
+	}
+	err := r.walk(ctx, &blob.ListOptions{Prefix: prefix}, func(obj *blob.ListObject) error {
 		t, id, name, ok := splitBackupKey(obj.Key)
 		if !ok {
-			continue
+			return nil
 		}
-		d := dirs[t+"/"+id]
-		if d == nil {
-			d = &dir{o: Orphan{Target: t, ID: id}}
-			dirs[t+"/"+id] = d
+		if cur == nil || cur.Target != t || cur.ID != id {
+			flush()
+			cur = &Orphan{Target: t, ID: id}
 		}
-		d.manifest = d.manifest || name == ManifestName
-		d.o.Keys = append(d.o.Keys, obj.Key)
-		d.o.Size += obj.Size
-		if obj.ModTime.After(d.o.Newest) {
-			d.o.Newest = obj.ModTime
+		manifest = manifest || name == ManifestName
+		if !manifest {
+			cur.Keys = append(cur.Keys, obj.Key)
+			cur.Size += obj.Size
+			if obj.ModTime.After(cur.Newest) {
+				cur.Newest = obj.ModTime
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	var out []Orphan
-	for _, d := range dirs {
-		if !d.manifest {
-			d.o.Collectable = d.o.Newest.Add(grace)
-			out = append(out, d.o)
-		}
-	}
+	flush()
 	slices.SortFunc(out, func(a, b Orphan) int {
 		if c := CompareID(a.ID, b.ID); c != 0 {
 			return c
@@ -76,11 +85,12 @@ func (r *Repo) Leftovers(ctx context.Context, grace time.Duration) ([]Orphan, er
 	return out, nil
 }
 
-// Orphans returns manifest-less backup directories whose newest object is
-// older than grace at now. The grace period keeps a backup that is still
-// uploading (its manifest not yet written) from being collected.
-func (r *Repo) Orphans(ctx context.Context, now time.Time, grace time.Duration) ([]Orphan, error) {
-	all, err := r.Leftovers(ctx, grace)
+// Orphans returns target's manifest-less backup directories (every
+// target's when target is "") whose newest object is older than grace at
+// now. The grace period keeps a backup that is still uploading (its
+// manifest not yet written) from being collected.
+func (r *Repo) Orphans(ctx context.Context, target string, now time.Time, grace time.Duration) ([]Orphan, error) {
+	all, err := r.Leftovers(ctx, target, grace)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -58,22 +57,18 @@ func (r *Repo) DrillRecords(ctx context.Context, target, id string) ([]RecordRef
 		prefix = target + "/"
 	}
 	var out []RecordRef
-	it := r.bucket.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, r.scrub.err(fmt.Errorf("list drill records in %s: %w", r.display, err))
-		}
+	err := r.walk(ctx, &blob.ListOptions{Prefix: prefix}, func(obj *blob.ListObject) error {
 		t, bid, name, ok := splitBackupKey(obj.Key)
 		if !ok || !strings.HasPrefix(name, drillPrefix) {
-			continue
+			return nil
 		}
 		if _, ok := DrillRecordTime(name); ok {
 			out = append(out, RecordRef{Target: t, ID: bid, Name: name})
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b RecordRef) int {
 		return strings.Compare(a.Name, b.Name)

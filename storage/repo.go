@@ -40,6 +40,11 @@ type Repo struct {
 	scrub   *scrubber   // removes the URL's secrets from driver errors
 	prefix  string      // the key prefix within the bucket, for driver-level calls
 	s3      *s3Location // set for s3:// repositories
+	// pager, pageSize and readAll replace bucket.ListPage, listPageSize
+	// and bucket.ReadAll of manifests in tests (walk.go).
+	pager    pager
+	pageSize int
+	readAll  func(ctx context.Context, key string) ([]byte, error)
 }
 
 // Options tunes Open.
@@ -230,28 +235,27 @@ func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem,
 		out      []*Manifest
 		problems []Problem
 	)
-	it := r.bucket.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, r.scrub.err(fmt.Errorf("list backups in %s: %w", r.display, err))
-		}
+	err := r.walk(ctx, &blob.ListOptions{Prefix: prefix}, func(obj *blob.ListObject) error {
 		t, id, name, ok := splitBackupKey(obj.Key)
 		if !ok || name != ManifestName {
-			continue
+			return nil
 		}
 		m, err := r.manifest(ctx, t, id)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) { // deleted while listing
-				continue
+				return nil
+			}
+			if ctx.Err() != nil {
+				return err
 			}
 			problems = append(problems, Problem{Key: obj.Key, Target: t, ID: id, Err: err})
-			continue
+			return nil
 		}
 		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	slices.SortFunc(out, Compare)
 	slices.SortFunc(problems, func(a, b Problem) int {
@@ -265,7 +269,11 @@ func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem,
 
 func (r *Repo) manifest(ctx context.Context, target, id string) (*Manifest, error) {
 	key := manifestKey(target, id)
-	b, err := r.bucket.ReadAll(ctx, key)
+	read := r.readAll
+	if read == nil {
+		read = r.bucket.ReadAll
+	}
+	b, err := read(ctx, key)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return nil, fmt.Errorf("%w: no manifest %s in %s", ErrNotFound, key, r.display)
 	}
@@ -336,17 +344,10 @@ func (r *Repo) DeleteObject(ctx context.Context, target, id, name string) error 
 }
 
 func (r *Repo) deletePrefix(ctx context.Context, prefix string) error {
-	it := r.bucket.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
-		}
+	return r.walk(ctx, &blob.ListOptions{Prefix: prefix}, func(obj *blob.ListObject) error {
 		if err := r.bucket.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 			return fmt.Errorf("delete %s: %w", obj.Key, err)
 		}
-	}
+		return nil
+	})
 }

@@ -91,7 +91,7 @@ func TestGCFindsKilledUpload(t *testing.T) {
 
 	id := testenv.KilledUpload(t, repo, "cache")
 
-	orphans, err := repo.Leftovers(ctx, time.Hour)
+	orphans, err := repo.Leftovers(ctx, "", time.Hour)
 	if err != nil || len(orphans) != 0 {
 		t.Fatalf("Leftovers = %v, %v; the killed upload is no object, so none", orphans, err)
 	}

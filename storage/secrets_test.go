@@ -96,7 +96,7 @@ func TestErrorsNeverShowSecrets(t *testing.T) {
 		},
 		"Commit":         func() error { return repo.Commit(ctx, m) },
 		"Delete":         func() error { return repo.Delete(ctx, m) },
-		"Leftovers":      func() error { _, err := repo.Leftovers(ctx, 0); return err },
+		"Leftovers":      func() error { _, err := repo.Leftovers(ctx, "", 0); return err },
 		"DeleteOrphan":   func() error { return repo.DeleteOrphan(ctx, storage.Orphan{Target: "cache", ID: m.ID}) },
 		"PendingUploads": func() error { _, err := repo.PendingUploads(ctx, 0); return err },
 		"AbortPending": func() error {

@@ -66,7 +66,7 @@ func TestSetIsOneBackup(t *testing.T) {
 
 	// Shards without a manifest are one orphan; delete removes every shard.
 	write("orders/"+storage.NewID(now.Add(2*time.Minute))+"/shard-0.dump.rdb.zst", "x")
-	left, err := repo.Leftovers(ctx, 0)
+	left, err := repo.Leftovers(ctx, "", 0)
 	if err != nil || len(left) != 1 || len(left[0].Keys) != 1 {
 		t.Errorf("Leftovers = %+v, %v; want the one manifest-less set", left, err)
 	}
@@ -74,7 +74,7 @@ func TestSetIsOneBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms, _, _ = repo.List(ctx, "orders")
-	left, _ = repo.Leftovers(ctx, 0)
+	left, _ = repo.Leftovers(ctx, "", 0)
 	if len(ms) != 1 || len(left) != 1 {
 		t.Errorf("after deleting the set: %d backups, %d leftovers; want the old backup and the orphan", len(ms), len(left))
 	}

@@ -41,6 +41,11 @@ and are then cancelled, leaving nothing behind. With
 daemon.leaderElection.enabled, several replicas run and only the holder of
 the Lease schedules.
 
+With daemon.executor: job, each backup runs as a Kubernetes Job (rdbak now
+--target NAME --no-prune in a pod built from the daemon's own: image,
+environment, mounted config) and daemon.concurrency counts the running Jobs;
+the daemon watches them, records the metrics and applies retention.
+
 Example: rdbak daemon --config deploy/examples/rdbak-daemon.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -275,7 +275,7 @@ targets:
 	if n := int(beats.Load()); n != len(succeeded(t, logs, "r2")) {
 		t.Errorf("heartbeat called %d times, want once per backup of r2 (%d)", n, len(succeeded(t, logs, "r2")))
 	}
-	if o, err := repo.Orphans(t.Context(), time.Now().Add(time.Hour), 0); err != nil || len(o) != 0 {
+	if o, err := repo.Orphans(t.Context(), "", time.Now().Add(time.Hour), 0); err != nil || len(o) != 0 {
 		t.Errorf("orphans after a clean shutdown: %v %v", o, err)
 	}
 	// The fork cost logged with the last backup is what each server

@@ -39,7 +39,10 @@ backup's records, 'rdbak status' the last drill of each target, 'rdbak
 list --drills' the last drill of each backup. --all drills the latest
 backup of every target of --config.
 
-Exits 4 when a drill fails (the reason is printed and recorded).`,
+Exits 4 when a drill fails (the reason is printed and recorded); 2 when
+an encrypted backup has no --identity-file, encryption.identityFile or
+identitySecret to decrypt it (nothing is recorded: the backup is not at
+fault).`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usagef("expected at most 1 argument, got %d: give the backup ID, a unique prefix of it, or latest", len(args))

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,4 +81,38 @@ targets:
 	// Bad usage.
 	run(t, nil, "drill", "--config", cfg, "--all", "--target", "cache").want(t, exitUsage, "not both")
 	run(t, nil, "drill", "--config", cfg, "--all", "2026").want(t, exitUsage, "latest backup")
+}
+
+// TestDrillEncryptedCLI: an encrypted backup drilled without an identity
+// is a usage error (exit 2) that names what to give, and leaves no drill
+// record (the backup is not at fault); with a wrong identity the drill
+// fails and is recorded (nobody could restore it); with the right one it
+// succeeds.
+func TestDrillEncryptedCLI(t *testing.T) {
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	testenv.FillAllTypes(t, src, 1)
+	dir := t.TempDir()
+	store := "file://" + filepath.Join(dir, "repo")
+	key, rec := newAgeKey(t, dir, "key.txt")
+	wrong, _ := newAgeKey(t, dir, "wrong.txt")
+	r := run(t, nil, "now", "--redis", "redis://"+src.Addr, "--storage", store, "--target", "cache", "--encrypt-recipient", rec)
+	r.want(t, 0)
+	id := strings.TrimSpace(r.stdout)
+	records := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "repo", "cache", id, "drill-*.json"))
+		return m
+	}
+
+	run(t, nil, "drill", id, "--storage", store, "--target", "cache").want(t, exitUsage, "encrypted", "--identity-file", "encryption.identityFile", "identitySecret", "none is recorded")
+	if got := records(); len(got) != 0 {
+		t.Fatalf("a drill without identity recorded %v, want no record", got)
+	}
+	run(t, nil, "drill", id, "--storage", store, "--target", "cache", "--identity-file", wrong).want(t, exitVerify, "verify", "identities")
+	if got := records(); len(got) != 1 {
+		t.Fatalf("drill with a wrong identity: records %v, want one (failed)", got)
+	}
+	run(t, nil, "drill", id, "--storage", store, "--target", "cache", "--identity-file", key).want(t, 0, "drill succeeded")
+	if got := records(); len(got) != 2 {
+		t.Fatalf("drill with the identity: records %v, want two", got)
+	}
 }

@@ -58,6 +58,9 @@ type AfterOptions struct {
 	// Notifier tells the target's webhook when retention or orphan
 	// collection failed.
 	Notifier Notifier
+	// SkipHeartbeat: the backup's own process called it (a backup Job of
+	// the daemon's executor job).
+	SkipHeartbeat bool
 }
 
 // AfterBackup runs what follows a successful backup of t into repo, in
@@ -68,7 +71,7 @@ type AfterOptions struct {
 func AfterBackup(ctx context.Context, log *slog.Logger, repo *storage.Repo, t *config.Target, o AfterOptions) Aftermath {
 	var a Aftermath
 	lvl := failureLevel(o.CallerReports)
-	if t.Heartbeat.URL != "" {
+	if t.Heartbeat.URL != "" && !o.SkipHeartbeat {
 		if a.HeartbeatErr = CallHeartbeat(ctx, o.Client, t.Heartbeat); a.HeartbeatErr != nil {
 			log.Log(ctx, lvl, "heartbeat failed", "error", a.HeartbeatErr.Error())
 		}

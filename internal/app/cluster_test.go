@@ -48,7 +48,7 @@ func requireEmpty(t *testing.T, repo *storage.Repo) {
 	if err != nil || len(ms) != 0 || len(probs) != 0 {
 		t.Errorf("repository holds %d backups, %d problems (%v), want none", len(ms), len(probs), err)
 	}
-	left, err := repo.Leftovers(t.Context(), 0)
+	left, err := repo.Leftovers(t.Context(), "", 0)
 	if err != nil || len(left) != 0 {
 		t.Errorf("repository holds leftovers %+v (%v), want none", left, err)
 	}

@@ -29,13 +29,21 @@ type DrillFunc func(ctx context.Context, cfg *config.File, t *config.Target, rep
 // AfterBackup (heartbeats and notifications through client; nil for
 // http.DefaultClient), and drilled by ScheduledDrill on its drill
 // schedule.
+//
+// With daemon.executor: job, run is replaced by a Kubernetes Job per
+// backup (jobexec.go), built from the daemon's own pod.
 func (a *App) DaemonLoader(path string, run ScheduledFunc, client *http.Client) func([]byte) (*daemon.Config, error) {
+	jobs := newJobExecutor(a, path)
 	return func(data []byte) (*daemon.Config, error) {
 		cfg, err := config.Parse(data, path, os.LookupEnv)
 		if err != nil {
 			return nil, err
 		}
-		return a.DaemonConfig(cfg, run, client), nil
+		r := run
+		if cfg.Daemon.Executor == config.ExecutorJob {
+			r = jobs.backup
+		}
+		return a.DaemonConfig(cfg, r, client), nil
 	}
 }
 
@@ -69,6 +77,8 @@ func (a *App) DaemonConfig(cfg *config.File, run ScheduledFunc, client *http.Cli
 				n.Client = client
 				r := AfterBackup(ctx, a.Log.With("target", t.Name), repo, t, AfterOptions{
 					Client: client, Prune: true, OrphanGrace: d.OrphanGrace, Now: now, Notifier: n,
+					// A backup Job's rdbak now called the heartbeat.
+					SkipHeartbeat: d.Executor == config.ExecutorJob,
 				})
 				return daemon.Aftermath{HeartbeatFailed: r.HeartbeatErr != nil, PruneFailed: r.PruneErr != nil || r.OrphanErr != nil,
 					PrunedBackups: len(r.Pruned.Deleted), DeletedOrphans: len(r.Orphans)}

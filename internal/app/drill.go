@@ -52,11 +52,20 @@ const scratchFile = "dump.rdb"
 //
 // It returns the record (nil only when none could be made) and an error:
 // one wrapping drill.ErrFailed when the drill ran and failed; another when
-// storage or this host failed it (also recorded, when possible).
+// storage or this host failed it (also recorded, when possible). An
+// encrypted backup without o.Identities is not drilled and not recorded:
+// the error wraps restore.ErrNeedIdentity (a usage error). One that no
+// identity of o.Identities decrypts fails its drill: a backup nobody can
+// decrypt does not restore.
 func (a *App) Drill(ctx context.Context, repo *storage.Repo, m *storage.Manifest, t *config.Target, o DrillOptions) (*drill.Record, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
+	}
+	if err := restore.CheckDecryptable(m, o.Identities); err != nil {
+		// Not the backup's fault: nothing is drilled, so nothing is
+		// recorded against it.
+		return nil, fmt.Errorf("drill of %s/%s: no drill ran and none is recorded: %w", t.Name, m.ID, err)
 	}
 	log := a.Log.With("target", t.Name, "backup_id", m.ID)
 	rec := &drill.Record{Target: t.Name, BackupID: m.ID, Started: now().UTC(), Rdbak: a.Version}
@@ -123,6 +132,10 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 		}
 		return err
 	}
+	var modules []string // what the scratch server loads
+	// loadFail fails the load, naming the module at fault when the
+	// scratch server's log says one is.
+	loadFail := func(err error) error { return fail("load", drill.ModuleFailure(err, modules, m.RDB.Modules)) }
 	runner := t.Drill.RunnerOrDefault()
 	var (
 		bin     drill.Server
@@ -147,6 +160,7 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 		if podPlan, err = a.planDrillPod(ctx, t, m); err != nil {
 			return fail("scratch-server", err)
 		}
+		modules = podPlan.modules
 		rec.Scratch = drill.Scratch{Kind: "pod", Server: drill.Server{Image: podPlan.pod.Spec.Containers[0].Image}}
 		rec.Checks = append(rec.Checks, drill.Check{Name: "scratch-server", OK: true, Detail: fmt.Sprintf(
 			"a scratch pod in namespace %s running image %s of pod %s", podPlan.pod.Namespace, rec.Scratch.Image, podPlan.from)})
@@ -183,14 +197,14 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 			defer ps.stop()
 		}
 		if err != nil {
-			return fail("load", err)
+			return loadFail(err)
 		}
 		srv = ps
 		client = redis.New(redis.Options{Addr: ps.fwd.Addr})
 	} else {
 		local, err := scratch.StartLocal(ctx, bin, dir, scratch.Options{DBFilename: scratchFile, Databases: databases(m)})
 		if err != nil {
-			return fail("load", fmt.Errorf("%w: %w", drill.ErrFailed, err))
+			return loadFail(fmt.Errorf("%w: %w", drill.ErrFailed, err))
 		}
 		defer local.Stop()
 		srv = local
@@ -198,11 +212,11 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 	}
 	defer client.Close()
 	if err := waitLoaded(ctx, client, srv, o.Poll); err != nil {
-		return fail("load", err)
+		return loadFail(err)
 	}
 	if err := observe(ctx, client, m, &obs); err != nil {
 		if exit := srv.ExitError(); exit != nil {
-			return fail("load", fmt.Errorf("%w: %w", drill.ErrFailed, exit))
+			return loadFail(fmt.Errorf("%w: %w", drill.ErrFailed, exit))
 		}
 		return fail("observe", err)
 	}
@@ -230,7 +244,7 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 		rec.Checks = append(rec.Checks, drill.Judge(u, reply, err))
 	}
 	if exit := srv.ExitError(); exit != nil {
-		return fail("load", fmt.Errorf("%w: %w", drill.ErrFailed, exit))
+		return loadFail(fmt.Errorf("%w: %w", drill.ErrFailed, exit))
 	}
 	return nil
 }
@@ -343,18 +357,19 @@ func observe(ctx context.Context, c *redis.Client, m *storage.Manifest, o *drill
 func (a *App) drillOutcome(ctx context.Context, log *slog.Logger, t *config.Target, rec *drill.Record) {
 	if rec.OK() {
 		log.Info("drill succeeded", "scratch", rec.Scratch.Server.String(), "seconds", rec.DurationSeconds, "record", rec.Name)
-		a.recordDrillEvent(ctx, log, t, kube.ReasonDrillSucceeded, fmt.Sprintf("drill of backup %s of %s succeeded on %s in %.1fs",
+		a.recordTargetEvent(ctx, log, t, kube.ReasonDrillSucceeded, fmt.Sprintf("drill of backup %s of %s succeeded on %s in %.1fs",
 			rec.BackupID, t.Name, rec.Scratch.Server, rec.DurationSeconds), false)
 		return
 	}
 	log.Log(ctx, failureLevel(a.CallerReports), "drill failed", "reason", rec.Reason, "seconds", rec.DurationSeconds, "record", rec.Name)
-	a.recordDrillEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of backup %s of %s failed: %s", rec.BackupID, t.Name, rec.Reason), true)
+	a.recordTargetEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of backup %s of %s failed: %s", rec.BackupID, t.Name, rec.Reason), true)
 }
 
-// recordDrillEvent records an Event on the workload of a target in
-// Kubernetes. It finds the workload through the API server only: a drill
-// never connects to the target's Redis.
-func (a *App) recordDrillEvent(ctx context.Context, log *slog.Logger, t *config.Target, reason, msg string, warning bool) {
+// recordTargetEvent records an Event on the workload of a target in
+// Kubernetes. It finds the workload through the API server only: a drill,
+// or the daemon watching a backup Job, never connects to the target's
+// Redis.
+func (a *App) recordTargetEvent(ctx context.Context, log *slog.Logger, t *config.Target, reason, msg string, warning bool) {
 	if t.Kubernetes == nil || a.Kube == nil {
 		return
 	}
@@ -445,14 +460,15 @@ func Drills(ctx context.Context, repo *storage.Repo, m *storage.Manifest) ([]dri
 
 // ScheduledDrill is the daemon's drill of one target (daemon.DrillFunc):
 // Drill of its latest backup, with the identity of its config. With no
-// backup to drill (none yet, or the newest one damaged) there is no
-// record; the error is logged, recorded as a DrillFailed Event and
-// returned.
+// backup to drill (none yet, or the newest one damaged) or no identity for
+// an encrypted one there is no record; the error is logged, recorded as a
+// DrillFailed Event, notified and returned (the daemon counts it as a
+// failed drill).
 func (a *App) ScheduledDrill(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (*drill.Record, error) {
 	log := a.Log.With("target", t.Name)
 	fail := func(err error) (*drill.Record, error) {
 		log.Log(ctx, failureLevel(a.CallerReports), "drill failed", "error", err.Error())
-		a.recordDrillEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of %s failed: %v", t.Name, err), true)
+		a.recordTargetEvent(ctx, log, t, kube.ReasonDrillFailed, fmt.Sprintf("drill of %s failed: %v", t.Name, err), true)
 		a.notifier().Notify(ctx, log, t, EventDrillFailed, "", err)
 		return nil, err
 	}
@@ -464,6 +480,10 @@ func (a *App) ScheduledDrill(ctx context.Context, _ *config.File, t *config.Targ
 	if sel.Manifest.Data.Encrypted() {
 		if ids, err = a.targetIdentities(ctx, t, nil); err != nil {
 			return fail(err)
+		}
+		if ids.Len() == 0 {
+			return fail(fmt.Errorf("%w: backup %s of %s is encrypted and the target has no identity to decrypt it: set encryption.identityFile or encryption.identitySecret of target %q (or under defaults:)",
+				restore.ErrNeedIdentity, sel.Manifest.ID, t.Name, t.Name))
 		}
 	}
 	return a.Drill(ctx, repo, sel.Manifest, t, DrillOptions{Identities: ids})

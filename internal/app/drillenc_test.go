@@ -1,6 +1,8 @@
 package app
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/testenv"
+	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -52,7 +55,20 @@ func TestEncryptedScheduledDrill(t *testing.T) {
 	noKey := *tgt
 	noKey.Encryption.IdentityFile = ""
 	rec, err = a.ScheduledDrill(t.Context(), cfg, &noKey, repo)
-	if err == nil || rec.OK() || !strings.Contains(rec.Reason, "verify: ") || !strings.Contains(rec.Reason, "--identity-file") {
-		t.Fatalf("drill without the identity: %v, reason %q", err, rec.Reason)
+	if rec != nil || !errors.Is(err, restore.ErrNeedIdentity) || !strings.Contains(fmt.Sprint(err), "encryption.identitySecret") {
+		t.Fatalf("drill without the identity: %v, %+v; want no record and an error naming encryption.identitySecret", err, rec)
+	}
+	// Drill itself refuses too, whoever calls it: the backup is not at
+	// fault, so no record says it failed.
+	sel, err := repo.Resolve(t.Context(), tgt.Name, "latest", storage.ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := a.Drill(t.Context(), repo, sel.Manifest, &noKey, DrillOptions{}); rec != nil || !errors.Is(err, restore.ErrNeedIdentity) {
+		t.Fatalf("Drill without identities: %v, %+v; want restore.ErrNeedIdentity and no record", err, rec)
+	}
+	refs, err := repo.DrillRecords(t.Context(), tgt.Name, "")
+	if err != nil || len(refs) != 1 {
+		t.Fatalf("drill records %v (%v), want only the successful drill's", refs, err)
 	}
 }

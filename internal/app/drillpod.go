@@ -20,14 +20,16 @@ import (
 // drillPodPlan is the scratch pod a drill of a target in Kubernetes runs
 // in (drill.runner pod).
 type drillPodPlan struct {
-	kc   *kube.Client
-	pod  *corev1.Pod
-	from string // the target's pod it copies, ns/name
+	kc      *kube.Client
+	pod     *corev1.Pod
+	from    string   // the target's pod it copies, ns/name
+	modules []string // the modules its server loads, and from where
 }
 
 // planDrillPod checks the drill's permissions in the target's namespace
-// and builds its scratch pod from one pod of the target, read through the
-// API server only: the drill never connects to the target's Redis.
+// and builds its scratch pod from one pod of the target and the redis.conf
+// files it mounts from ConfigMaps, read through the API server only: the
+// drill never connects to the target's Redis.
 func (a *App) planDrillPod(ctx context.Context, t *config.Target, m *storage.Manifest) (*drillPodPlan, error) {
 	if t.Kubernetes == nil {
 		return nil, fmt.Errorf("drill.runner pod: target %s has no kubernetes block to take the image from", t.Name)
@@ -60,11 +62,15 @@ func (a *App) planDrillPod(ctx context.Context, t *config.Target, m *storage.Man
 	if err != nil {
 		return nil, err
 	}
-	p, err := kube.DrillPod(src, container, kube.DrillPodOptions{Target: t.Name, Databases: databases(m), Timeout: t.Drill.TimeoutOrDefault()})
+	confs, err := kc.MountedConf(ctx, src, container)
 	if err != nil {
 		return nil, err
 	}
-	return &drillPodPlan{kc: kc, pod: p, from: src.Namespace + "/" + src.Name}, nil
+	p, err := kube.DrillPod(src, container, kube.DrillPodOptions{Target: t.Name, Databases: databases(m), Timeout: t.Drill.TimeoutOrDefault(), Confs: confs})
+	if err != nil {
+		return nil, err
+	}
+	return &drillPodPlan{kc: kc, pod: p, from: src.Namespace + "/" + src.Name, modules: kube.DrillModules(src, container, confs)}, nil
 }
 
 // podScratch is a running scratch pod, port-forwarded, as a scratchServer.
@@ -98,16 +104,40 @@ func (a *App) startDrillPod(ctx context.Context, plan *drillPodPlan, file string
 	}
 	defer f.Close()
 	if err := scr.StreamFile(ctx, f); err != nil {
-		return ps, err
+		return ps, exitedOr(ctx, scr, err)
 	}
 	if err := scr.WaitListening(ctx); err != nil {
+		if exit := scr.ExitError(ctx); exit != nil {
+			return ps, exitedFailure(exit)
+		}
 		ps.log("could not see the scratch server listen; trying to reach it all the same", "error", err.Error())
 	}
 	if ps.fwd, err = scr.Forward(ctx); err != nil {
-		return ps, err
+		return ps, exitedOr(ctx, scr, err)
 	}
 	go ps.watch(wctx)
-	return ps, ps.waitAnswering(ctx)
+	return ps, exitedOr(ctx, scr, ps.waitAnswering(ctx))
+}
+
+// exitedOr returns err, or the scratch server's exit when it has exited
+// (a module it cannot load, a file it does not load): that, not a failed
+// exec or port-forward into a stopped pod, is the reason. The kubelet
+// reports an exit some seconds late, so it is given up to 10s to.
+func exitedOr(ctx context.Context, scr *kube.Scratch, err error) error {
+	if err == nil || errors.Is(err, drill.ErrFailed) {
+		return err
+	}
+	for range 10 {
+		if exit := scr.ExitError(ctx); exit != nil {
+			return exitedFailure(exit)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+	return err
 }
 
 // waitAnswering waits until the pod's server answers through the forward

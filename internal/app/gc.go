@@ -27,7 +27,7 @@ type Leftover struct {
 // is set. Each is passed to found as it is handled, so that a failure half
 // way leaves a report of what was done; the first error stops GC.
 func GC(ctx context.Context, repo *storage.Repo, target string, grace time.Duration, now time.Time, del bool, found func(Leftover)) error {
-	orphans, err := repo.Leftovers(ctx, grace)
+	orphans, err := repo.Leftovers(ctx, target, grace)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,10 @@ type Daemon struct {
 	// a killed backup, is deleted after each successful backup. Default 24h.
 	OrphanGrace    time.Duration  `yaml:"orphanGrace"`
 	LeaderElection LeaderElection `yaml:"leaderElection"`
+	// Executor is where scheduled backups run: in-process (default), or
+	// job: each one as a Kubernetes Job (executor.go).
+	Executor string    `yaml:"executor"`
+	Job      DaemonJob `yaml:"job"`
 }
 
 // LeaderElection lets several daemon replicas run with only one scheduling
@@ -120,6 +124,7 @@ func (f *File) applyScheduleDefaults() {
 	if d.OrphanGrace == 0 {
 		d.OrphanGrace = DefaultOrphanGrace
 	}
+	f.applyJobDefaults()
 	le := &d.LeaderElection
 	if le.Name == "" {
 		le.Name = DefaultLeaseName
@@ -343,6 +348,7 @@ func (v *validator) daemon() {
 	if d.OrphanGrace != 0 && d.OrphanGrace < time.Minute {
 		v.fail("daemon.orphanGrace", "shorter than 1m: the data of a backup still uploading could be collected", "omit it for 24h")
 	}
+	v.executor()
 	le := d.LeaderElection
 	p := "daemon.leaderElection"
 	if le.Name != "" && !dnsLabel.MatchString(le.Name) {

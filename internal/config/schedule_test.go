@@ -52,6 +52,7 @@ targets:
 		t.Errorf("Policy() of retention: {} = %v, %v; want the zero policy", p, err)
 	}
 	want := Daemon{Listen: ":9090", Concurrency: 2, ShutdownGrace: 25 * time.Second, OrphanGrace: 24 * time.Hour,
+		Executor: ExecutorInProcess, Job: DaemonJob{TTLSecondsAfterFinished: DefaultJobTTL},
 		LeaderElection: LeaderElection{Name: "rdbak-daemon", LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}}
 	if f.Daemon != want {
 		t.Errorf("Daemon = %+v\nwant %+v", f.Daemon, want)
@@ -149,6 +150,10 @@ func TestScheduleErrors(t *testing.T) {
 		{"lease timings", "daemon:\n  leaderElection:\n    enabled: true\n    leaseDuration: 5s\n    renewDeadline: 5s\n" + head, "daemon.leaderElection.renewDeadline", 5, "shorter than leaseDuration"},
 		{"retry period", "daemon:\n  leaderElection: {retryPeriod: 9s}\n" + head, "daemon.leaderElection.retryPeriod", 2, "renewDeadline / 1.2"},
 		{"lease name", "daemon:\n  leaderElection: {name: Rdbak_Lease}\n" + head, "daemon.leaderElection.name", 2, "invalid Lease name"},
+		{"executor", "daemon: {executor: cronjob}\n" + head, "daemon.executor", 1, `unknown executor "cronjob"`},
+		{"job memory", "daemon:\n  job:\n    resources:\n      limits: {memory: 1GB of RAM}\n" + head, "daemon.job.resources.limits.memory", 4, `invalid quantity "1GB of RAM"`},
+		{"job ttl", "daemon:\n  job: {ttlSecondsAfterFinished: 5}\n" + head, "daemon.job.ttlSecondsAfterFinished", 2, "shorter than 60"},
+		{"job backoff", "daemon:\n  job: {backoffLimit: -1}\n" + head, "daemon.job.backoffLimit", 2, "must not be negative"},
 		{"enabled not a bool", "daemon:\n  leaderElection: {enabled: yes please}\n" + head, "daemon.leaderElection.enabled", 2, "expected true or false"},
 	}
 	for _, tt := range tests {
@@ -217,7 +222,7 @@ func TestExampleShowsScheduleFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[Defaults](), reflect.TypeFor[Retention](), reflect.TypeFor[Heartbeat](), reflect.TypeFor[Daemon](), reflect.TypeFor[LeaderElection]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[Defaults](), reflect.TypeFor[Retention](), reflect.TypeFor[Heartbeat](), reflect.TypeFor[Daemon](), reflect.TypeFor[LeaderElection](), reflect.TypeFor[DaemonJob](), reflect.TypeFor[JobResources](), reflect.TypeFor[ResourceList]()} {
 		for name := range yamlFields(typ) {
 			if !regexp.MustCompile(`(?m)^[ #-]*` + name + `:`).Match(data) {
 				t.Errorf("%s does not show %s.%s", examplePath, typ.Name(), name)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,6 +265,7 @@ func (d *daemon) lead(ctx, stop context.Context) {
 			d.m.skipped.WithLabelValues(name).Inc()
 			d.log.Warn("backup skipped: the previous one is still running", "target", name)
 		},
+		OnStart: d.started,
 	})
 	sched.SetJobs(jobs(cfg))
 	d.sched = sched
@@ -309,6 +309,18 @@ func (d *daemon) lead(ctx, stop context.Context) {
 	}()
 	sched.Run(stop, work)
 	close(finished)
+}
+
+// started records a scheduled run's start lateness in the metrics and,
+// at debug level, in the log (hack/bench-fleet.sh reads both).
+func (d *daemon) started(name string, due, start time.Time) {
+	kind, target := "backup", name
+	if t, ok := strings.CutPrefix(name, drillJob); ok {
+		kind, target = "drill", t
+	}
+	late := max(start.Sub(due), 0)
+	d.m.lateness.WithLabelValues(kind).Observe(late.Seconds())
+	d.log.Debug("scheduled run started", "kind", kind, "target", target, "due", due, "lateness_seconds", late.Seconds())
 }
 
 // jobs are the scheduler's jobs of cfg: each target's backups, named by
@@ -474,13 +486,14 @@ func (d *daemon) addTargets(ctx context.Context, st, old *state) {
 		go func() {
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			ms, _, err := st.repos[t.Storage].List(ctx, name)
+			// Only the newest manifest is read: 200 targets with months of
+			// backups each must not cost a read of every manifest at start.
+			newest, err := st.repos[t.Storage].Latest(ctx, name)
 			if err != nil {
 				d.log.Warn("read the newest backup for rdbak_backup_last_success_timestamp_seconds", "target", name, "error", err.Error())
 				return
 			}
-			if len(ms) > 0 {
-				newest := slices.MaxFunc(ms, func(a, b *storage.Manifest) int { return a.Finished.Compare(b.Finished) })
+			if newest != nil {
 				d.setLastSuccess(name, newest.Finished)
 			}
 		}()

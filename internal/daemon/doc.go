@@ -8,6 +8,9 @@
 //   - Never two backups of one target at once (a due run is skipped and
 //     counted in rdbak_backup_skipped_total), and at most
 //     daemon.concurrency backups over all targets.
+//     With executor job (internal/app) each backup is a Kubernetes Job,
+//     and the limit counts the Jobs running, also those a previous daemon
+//     started.
 //   - A config that does not validate never replaces the running one; the
 //     reason is logged and rdbak_config_reload_total{result="failure"}
 //     counts it.

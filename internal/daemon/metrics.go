@@ -44,6 +44,7 @@ type metrics struct {
 	interval         *prometheus.GaugeVec     // target
 	drillInterval    *prometheus.GaugeVec     // target
 	buildInfo        *prometheus.GaugeVec     // version
+	lateness         *prometheus.HistogramVec // kind
 }
 
 // perTarget are the vectors with a target label, for adding and removing
@@ -128,13 +129,19 @@ func newMetrics(version string) *metrics {
 			Name: "rdbak_drill_schedule_interval_seconds",
 			Help: "The longest gap between two scheduled drills of the target; absent for targets without a drill schedule.",
 		}, []string{"target"}),
+		lateness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rdbak_schedule_start_lateness_seconds",
+			Help: "How long after its (jittered) due time a scheduled run started, by kind (backup or drill): waiting for a daemon.concurrency slot is most of it. Without a target label, so that a fleet of targets costs one histogram.",
+			// From 10 ms to an hour.
+			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+		}, []string{"kind"}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "rdbak_build_info", Help: "Always 1; the version label is this rdbak's.",
 		}, []string{"version"}),
 	}
 	m.reg.MustRegister(m.backups, m.lastSuccess, m.duration, m.bytes, m.inProgress, m.cow, m.structure, m.skipped,
 		m.pruneDeleted, m.pruneFailures, m.heartbeatFail, m.reloads, m.lastReload, m.leader,
-		m.drills, m.drillLastSuccess, m.drillDuration, m.interval, m.drillInterval, m.buildInfo,
+		m.drills, m.drillLastSuccess, m.drillDuration, m.interval, m.drillInterval, m.buildInfo, m.lateness,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{resultSuccess, resultFailure} {
 		m.reloads.WithLabelValues(r)

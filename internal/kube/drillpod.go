@@ -29,6 +29,9 @@ type DrillPodOptions struct {
 	Target    string        // target name, for the label and the pod name
 	Databases int           // databases setting; 0 for 16
 	Timeout   time.Duration // the drill's timeout: the pod's activeDeadlineSeconds
+	// Confs are the redis.conf files src's container mounts
+	// (Client.MountedConf): their loadmodule and maxmemory are kept.
+	Confs []ConfFile
 }
 
 // DrillPod returns the scratch pod of a drill of the Redis in container
@@ -36,8 +39,11 @@ type DrillPodOptions struct {
 // limits), on an emptyDir, with no ServiceAccount token, no persistence
 // and no Service, listening on loopback only. Its command waits for the
 // RDB to be streamed in (StreamDrillFile) and then starts redis-server on
-// it; --maxmemory and --loadmodule arguments of src's container are kept
-// so that the scratch server loads what the target loads.
+// it; the maxmemory and loadmodule options of src's container (its
+// arguments, a shell command's words, the redis.conf files of o.Confs) are
+// kept so that the scratch server loads what the target loads. Nothing
+// else of the target's is mounted: a module read from one of its volumes
+// is missing, as it would be in a fresh pod of the image.
 func DrillPod(src *corev1.Pod, container string, o DrillPodOptions) (*corev1.Pod, error) {
 	var c *corev1.Container
 	for i := range src.Spec.Containers {
@@ -57,7 +63,12 @@ func DrillPod(src *corev1.Pod, container string, o DrillPodOptions) (*corev1.Pod
 	}
 	args := []string{"--dir", drillDir, "--dbfilename", drillFile, "--save", "''", "--appendonly", "no",
 		"--port", "6379", "--bind", "127.0.0.1", "--databases", strconv.Itoa(dbs)}
-	args = append(args, loadArgs(append(append([]string(nil), c.Command...), c.Args...))...)
+	for _, opt := range containerOptions(src, container, o.Confs) {
+		args = append(args, "--"+opt.Name)
+		for _, v := range opt.Values {
+			args = append(args, shellQuote(v))
+		}
+	}
 	script := fmt.Sprintf("while [ ! -f %s/%s ]; do sleep 1; done; exec redis-server %s", drillDir, drillFile, strings.Join(args, " "))
 	no := false
 	labels := map[string]string{LabelDrillScratch: "true", "app.kubernetes.io/managed-by": "rdbak"}
@@ -95,29 +106,6 @@ func DrillPod(src *corev1.Pod, container string, o DrillPodOptions) (*corev1.Pod
 	return p, nil
 }
 
-// loadArgs returns the --maxmemory and --loadmodule options (with their
-// values) among a container's command and args. A module's own arguments
-// are the words after its path up to the next --option.
-func loadArgs(words []string) []string {
-	var out []string
-	for i := 0; i < len(words); i++ {
-		w := words[i]
-		switch {
-		case w == "--maxmemory" && i+1 < len(words):
-			out = append(out, w, shellQuote(words[i+1]))
-			i++
-		case w == "--loadmodule" && i+1 < len(words):
-			out = append(out, w, shellQuote(words[i+1]))
-			i++
-			for i+1 < len(words) && !strings.HasPrefix(words[i+1], "--") {
-				out = append(out, shellQuote(words[i+1]))
-				i++
-			}
-		}
-	}
-	return out
-}
-
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func validLabelValue(s string) bool {
@@ -134,11 +122,13 @@ func validLabelValue(s string) bool {
 }
 
 // DrillPermissions lists what a drill in a scratch pod in ns needs: read
-// the target's pod, create, watch and delete the scratch pod, exec into it
-// to stream the backup in and port-forward to it for the checks.
+// the target's pod and the ConfigMaps it mounts (a redis.conf's modules),
+// create, watch and delete the scratch pod, exec into it to stream the
+// backup in and port-forward to it for the checks.
 func DrillPermissions(ns string, s Spec) []Permission {
 	ps := BackupPermissions(ns, s, true, true)
 	return append(ps,
+		Permission{Resource: "configmaps", Verb: "get", Namespace: ns},
 		Permission{Resource: "pods", Verb: "create", Namespace: ns},
 		Permission{Resource: "pods", Verb: "delete", Namespace: ns})
 }

@@ -21,3 +21,11 @@ func Helm(t testing.TB) string {
 	t.Helper()
 	return findServer(t, "helm", HelmBinEnv, "helm")
 }
+
+// CC returns a C compiler ($RDBAK_CC_BIN, deps.env's, else cc on PATH: the
+// one hack/deps.sh builds the servers with), for tests that build a Redis
+// module.
+func CC(t testing.TB) string {
+	t.Helper()
+	return findServer(t, "cc", "RDBAK_CC_BIN", "cc")
+}
