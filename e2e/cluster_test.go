@@ -5,8 +5,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,20 +18,20 @@ import (
 )
 
 // redisCluster is the kubernetes-redis-cluster pattern: a StatefulSet of 6
-// cluster-enabled pods announcing their pod IP, nodes.conf beside the data.
-// The test joins them with redis-cli --cluster create (3 masters, 3
-// replicas).
+// cluster-enabled pods announcing their pod IP, nodes.conf beside the data
+// on each pod's PVC. startRedisCluster joins them with redis-cli --cluster
+// create (3 masters, 3 replicas).
 const redisCluster = `
 apiVersion: apps/v1
 kind: StatefulSet
-metadata: {name: rc}
+metadata: {name: %[2]s}
 spec:
-  serviceName: rc
-  replicas: 6
+  serviceName: %[2]s
+  replicas: %[3]d
   podManagementPolicy: Parallel
-  selector: {matchLabels: {app: rc}}
+  selector: {matchLabels: {app: %[2]s}}
   template:
-    metadata: {labels: {app: rc}}
+    metadata: {labels: {app: %[2]s}}
     spec:
       terminationGracePeriodSeconds: 2
       containers:
@@ -43,8 +45,35 @@ spec:
         ports: [{containerPort: 6379, name: redis}]
         readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
         volumeMounts: [{name: data, mountPath: /data}]
-      volumes: [{name: data, emptyDir: {}}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
 `
+
+// startRedisCluster creates a cluster of the pods of StatefulSet name
+// (redisCluster) in ns, with replicas replicas per master and one local PV
+// per pod, and returns its nodes by pod (name-0 first).
+func startRedisCluster(t *testing.T, ns *testcluster.Namespace, name string, masters, replicas int) *testenv.Cluster {
+	t.Helper()
+	pods := masters * (1 + replicas)
+	for i := range pods {
+		ns.LocalPV(t, fmt.Sprintf("data-%s-%d", name, i), "1Gi")
+	}
+	ns.Apply(t, fmt.Sprintf(redisCluster, ns.RedisImage(t), name, pods))
+	ns.WaitStatefulSet(t, name)
+	var nodes []*testenv.Redis
+	args := []string{"redis-cli", "--cluster", "create"}
+	running := ns.PodsOf(t, &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}})
+	for _, p := range running {
+		addr := p.Status.PodIP + ":6379"
+		args = append(args, addr)
+		nodes = append(nodes, &testenv.Redis{Addr: addr})
+	}
+	ns.Run(t, running[0].Name, append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")...)
+	c := &testenv.Cluster{Nodes: nodes, Replicas: masters * replicas}
+	c.WaitReady(t)
+	return c
+}
 
 // TestClusterBackupSetE2E backs up a 6-pod Redis Cluster named by its
 // StatefulSet: one RDB per shard from the replicas, a set manifest with
@@ -53,19 +82,8 @@ spec:
 // same keys and values.
 func TestClusterBackupSetE2E(t *testing.T) {
 	ns := testcluster.New(t)
-	ns.Apply(t, fmt.Sprintf(redisCluster, ns.RedisImage(t)))
-	ns.WaitStatefulSet(t, "rc")
-	pods := ns.PodsOf(t, &metav1.LabelSelector{MatchLabels: map[string]string{"app": "rc"}})
-	var nodes []*testenv.Redis
-	args := []string{"redis-cli", "--cluster", "create"}
-	for _, p := range pods {
-		addr := p.Status.PodIP + ":6379"
-		args = append(args, addr)
-		nodes = append(nodes, &testenv.Redis{Addr: addr})
-	}
-	ns.Run(t, pods[0].Name, append(args, "--cluster-replicas", "1", "--cluster-yes")...)
-	c := &testenv.Cluster{Nodes: nodes, Replicas: 3}
-	c.WaitReady(t)
+	c := startRedisCluster(t, ns, "rc", 3, 1)
+	nodes := c.Nodes
 	testenv.FillCluster(t, c.Client(t), 500)
 	want, n := testenv.KeysDigest(t, nodes...)
 
@@ -143,4 +161,115 @@ func migratingPair(t *testing.T, nodes []*testenv.Redis, slot int) (*redis.Clien
 		t.Fatalf("no master serves slot %d, or no other master", slot)
 	}
 	return owner, other
+}
+
+// TestClusterRestoreE2E: a set backup whose shard stream is killed commits
+// nothing; then the set is restored into the same cluster, after FLUSHALL
+// on every master, by deploy/runbooks/restore-redis-cluster.md as
+// written: every master's DEBUG DIGEST is its shard's at backup time, the
+// nodes keep their ids and slots (nodes.conf on the PVC) and every node
+// reports cluster_state:ok. The same set restores into a fresh 3-master
+// cluster (new node ids) with the same keys and values.
+func TestClusterRestoreE2E(t *testing.T) {
+	ns := testcluster.New(t)
+	c := startRedisCluster(t, ns, "rc", 3, 1)
+	testenv.FillCluster(t, c.Client(t), 3000)
+	ctx := context.Background()
+	store := "file://" + t.TempDir()
+	dir := strings.TrimPrefix(store, "file://")
+	target := []string{"--storage", store, "--target", "rc", "--statefulset", ns.Name + "/rc", "--access", "pod-ip", "--source", "replication"}
+
+	// Kill one shard's stream: the replicas hold rdbak's sync back for
+	// seconds (repl-diskless-sync-delay), and the first one seen with rdbak
+	// attached drops it (CLIENT KILL TYPE replica).
+	for _, n := range c.Nodes {
+		if err := n.Client(t).ConfigSet(ctx, "repl-diskless-sync-delay", "4").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan result, 1)
+	go func() { done <- rdbak(t, ns, nil, append([]string{"now"}, target...)...) }()
+	killed := ""
+	for killed == "" {
+		select {
+		case r := <-done:
+			t.Fatalf("the backup ended (exit %d) before a stream could be killed", r.code)
+		case <-time.After(50 * time.Millisecond):
+		}
+		for _, n := range c.Nodes {
+			repl, err := n.Client(t).Info(ctx, "replication").Result()
+			if err == nil && strings.Contains(repl, "role:slave") && !strings.Contains(repl, "connected_slaves:0") {
+				if err := n.Client(t).Do(ctx, "CLIENT", "KILL", "TYPE", "replica").Err(); err != nil {
+					t.Fatal(err)
+				}
+				killed = n.Addr
+				break
+			}
+		}
+	}
+	r := <-done
+	if r.code != 1 {
+		t.Fatalf("backup with a killed stream exited %d, want 1:\n%s", r.code, r.stderr)
+	}
+	assertNothingStored(t, ns, dir)
+	for _, n := range c.Nodes {
+		if err := n.Client(t).ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Each master's digest and id at backup time.
+	want := map[string]string{}
+	ids := map[string]string{}
+	for _, n := range c.Masters(t) {
+		want[n.Addr] = n.Digest(t)
+		ids[n.Addr] = n.Client(t).Do(ctx, "CLUSTER", "MYID").String()
+	}
+	rdbak(t, ns, nil, append([]string{"now"}, target...)...).ok(t)
+	for _, n := range c.Masters(t) {
+		if err := n.Client(t).FlushAll(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	runbook(t, ns, "restore-redis-cluster.md", "STORAGE="+store, "NS="+ns.Name, "STS=rc", "TARGET=rc")
+	t.Logf("cluster restore (3 shards, runbook end to end): %s", time.Since(start).Round(time.Millisecond))
+	c.WaitReady(t)
+	for _, n := range c.Masters(t) {
+		if got := n.Digest(t); got != want[n.Addr] {
+			t.Errorf("master %s DEBUG DIGEST %s after the restore, want its shard's %s", n.Addr, got, want[n.Addr])
+		}
+		if got := n.Client(t).Do(ctx, "CLUSTER", "MYID").String(); got != ids[n.Addr] {
+			t.Errorf("master %s is %s after the restore, was %s: nodes.conf was lost", n.Addr, got, ids[n.Addr])
+		}
+	}
+
+	wantKeys, n := testenv.KeysDigest(t, c.Nodes...)
+
+	fresh := startRedisCluster(t, ns, "fresh", 3, 0)
+	start = time.Now()
+	out := rdbak(t, ns, nil, "restore", "latest", "--storage", store, "--from-target", "rc", "--target", "fresh", "--statefulset", ns.Name+"/fresh", "--yes").ok(t)
+	t.Logf("cluster restore into a fresh cluster (new node ids): %s", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(out, "3 masters") {
+		t.Errorf("restore output does not name the 3 masters:\n%s", out)
+	}
+	fresh.WaitReady(t)
+	if got, m := testenv.KeysDigest(t, fresh.Nodes...); got != wantKeys || m != n {
+		t.Errorf("fresh cluster holds %d keys (%s), the restored set %d (%s)", m, got, n, wantKeys)
+	}
+
+	// One slot moved: the cluster no longer has the set's shape, and the
+	// plan is refused, naming the slots and --replay-to.
+	from, err := fresh.Nodes[0].Client(t).Do(ctx, "CLUSTER", "MYID").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := fresh.Nodes[1].Client(t).Do(ctx, "CLUSTER", "MYID").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Run(t, "fresh-0", "redis-cli", "--cluster", "reshard", fresh.Nodes[0].Addr, "--cluster-from", from, "--cluster-to", to, "--cluster-slots", "1", "--cluster-yes")
+	fresh.WaitReady(t)
+	rdbak(t, ns, nil, "restore", "latest", "--storage", store, "--from-target", "rc", "--target", "fresh", "--statefulset", ns.Name+"/fresh", "--dry-run").
+		fails(t, 1, "shape", "--replay-to")
 }

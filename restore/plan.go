@@ -168,8 +168,11 @@ type Plan struct {
 	// Replication is the master with replicas and no Sentinel the
 	// restore goes into (ReplicationSteps).
 	Replication *ReplicationPlan `json:"replication,omitempty"`
-	Result      string           `json:"result,omitempty"`
-	PreRestore  []string         `json:"preRestore,omitempty"`
+	// Cluster is the shard-to-master map of a backup set restored into a
+	// Redis Cluster of the same shape.
+	Cluster    *ClusterPlan `json:"cluster,omitempty"`
+	Result     string       `json:"result,omitempty"`
+	PreRestore []string     `json:"preRestore,omitempty"`
 }
 
 // Refused returns the plan's refusals as one error, nil when none refuses.

@@ -74,6 +74,16 @@ architecture), named by one --selector over the master's and the replicas'
 pods: rdbak restores the master and waits until every replica has resynced
 from it (the same DEBUG DIGEST). Replicas rdbak cannot see are refused
 unless --allow-replicas.
+A Redis Cluster backup set restores into the cluster whose pods the
+Kubernetes flags name (e.g. --statefulset ns/redis-cluster) when it has the
+same shape: each shard onto the master serving exactly its slots (node ids
+may differ), in place, one master's container at a time, with
+cluster-replica-no-failover yes on every replica until each has resynced;
+nodes.conf stays, and a failure before the masters restart puts every
+previous file back. rdbak then checks cluster_state:ok, the key counts per
+shard and that every key is in a slot its master serves. Another shape is
+refused, naming what differs: use --replay-to. See
+deploy/runbooks/restore-redis-cluster.md.
 Restoring into another target than the source works: --from-target names
 the target whose backups to use.
 

@@ -67,7 +67,7 @@ func (k *kubeSet) forward(ctx context.Context, addr string) (string, error) {
 	}
 	p := k.PodOf(addr)
 	if p == nil {
-		return "", fmt.Errorf("the Sentinels report %s, which names none of the target's pods nor the Sentinel pods (by IP, or by host name: pod.service...): check kubernetes and sentinel.kubernetes", addr)
+		return "", fmt.Errorf("%s, as the Sentinels or the Redis Cluster report it, names none of the target's pods nor the Sentinel pods (by IP, or by host name: pod.service...): check kubernetes and sentinel.kubernetes", addr)
 	}
 	n, _ := strconv.Atoi(port)
 	f, err := k.kc.PortForward(ctx, p.Namespace, p.Name, n)

@@ -59,6 +59,9 @@ type Restore struct {
 	// repl is the replication set without Sentinel the master belongs
 	// to, when rdbak understands it (planReplication; nil otherwise).
 	repl *replicaSet
+	// cluster restores a backup set into a Redis Cluster of the same
+	// shape (nil otherwise).
+	cluster *clusterJob
 }
 
 // Close releases the connection to the target.
@@ -83,8 +86,18 @@ func (a *App) PlanRestore(ctx context.Context, repo *storage.Repo, m *storage.Ma
 		return nil, UsageError{Err: fmt.Errorf("target %q is a Sentinel set reached by addresses: rdbak cannot install a file on its master from here; "+
 			"restore with --to-file PATH and follow deploy/runbooks/restore-sentinel-set.md, which freezes failover the same way", t.Name)}
 	}
+	if t.Kubernetes == nil && m.IsSet() {
+		return nil, UsageError{Err: fmt.Errorf("target %q is not in Kubernetes: rdbak cannot install backup set %s's RDBs on the cluster's nodes from here; "+
+			"restore it by key replay with --replay-to URL (into a cluster of any shape), or name the cluster's pods (--statefulset, --selector)", t.Name, m.ID)}
+	}
 	if t.Kubernetes == nil {
 		return nil, UsageError{Err: fmt.Errorf("target %q is not in Kubernetes: restore it with --to-file PATH", t.Name)}
+	}
+	if m.IsSet() {
+		if err := restore.CheckDecryptable(m, o.Identities); err != nil && t.Encryption.IdentitySecret == nil {
+			return nil, err
+		}
+		return a.planClusterRestore(ctx, repo, m, t, o)
 	}
 	if err := restore.CheckSingle(m); err != nil {
 		return nil, err
@@ -199,6 +212,18 @@ func volumeOf(m *kube.DataMount) restore.Volume {
 func (r *Restore) Run(ctx context.Context) error {
 	if err := r.Plan.Refused(); err != nil {
 		return err
+	}
+	if r.cluster != nil {
+		if err := r.cluster.run(ctx); err != nil {
+			r.a.failed(ctx, r.log, "restore failed", err)
+			return err
+		}
+		r.Plan.Result = "restored"
+		for _, s := range r.Plan.Cluster.Shards {
+			r.Plan.PreRestore = append(r.Plan.PreRestore, s.Pod+":"+r.Plan.DataDir+"/"+r.cluster.dbfilename+restore.PreRestoreSuffix)
+		}
+		r.log.Info("restore succeeded on every master of the cluster", "shards", len(r.Plan.Cluster.Shards), "keys", r.Plan.Backup.Keys())
+		return nil
 	}
 	if r.set != nil {
 		// The set may have changed since the plan (a failover while the

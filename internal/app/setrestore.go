@@ -193,9 +193,14 @@ func (s *replicaSet) sentinelsSee(ctx context.Context, want map[string]int, poll
 
 // member asks one node for what restore.InSync compares.
 func (s *replicaSet) member(ctx context.Context, addr string) restore.SetMember {
-	m := restore.SetMember{Addr: addr}
 	c := s.o.node(addr)
 	defer c.Close()
+	return memberOf(ctx, c, addr)
+}
+
+// memberOf asks the node c (at addr) for what restore.InSync compares.
+func memberOf(ctx context.Context, c *redis.Client, addr string) restore.SetMember {
+	m := restore.SetMember{Addr: addr}
 	in, err := c.Info(ctx, "replication", "keyspace")
 	if err != nil {
 		m.Err = err.Error()

@@ -221,3 +221,47 @@ func (r *InPlace) Undo(ctx context.Context) error {
 	r.stopped = false
 	return nil
 }
+
+// revertScript puts the file kept as .pre-restore back in place of the
+// installed one (or removes the installed one when there was none).
+const revertScript = `dir=$1; name=$2
+if [ -e "$dir/$name.pre-restore" ]; then mv "$dir/$name.pre-restore" "$dir/$name" || exit 66; else rm -f "$dir/$name" || exit 66; fi
+sync`
+
+// Revert undoes an Install that Start has not yet followed: the previous
+// file goes back into place and Redis, which never stopped running on the
+// old data, gets its save points back. A restore of several nodes (a Redis
+// Cluster) reverts every node installed so far when one fails, so that
+// none loads the new data.
+func (r *InPlace) Revert(ctx context.Context, in restore.Install) error {
+	if !r.installed {
+		return r.Undo(ctx)
+	}
+	var stderr bytes.Buffer
+	cmd := []string{"sh", "-c", revertScript, "rdbak", in.Dir, in.DBFilename}
+	if err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, nil, io.Discard, &stderr); err != nil {
+		return fmt.Errorf("put %s%s back in pod %s/%s: %w: %s", in.DBFilename, restore.PreRestoreSuffix, r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+	}
+	r.installed = false
+	return r.Undo(ctx)
+}
+
+// Rollback takes back a restore that Start completed (or attempted): with
+// every save off, the previous file goes back into place and Redis
+// restarts on it. A cluster restore rolls back the masters already
+// restarted when another fails to, so that the cluster keeps its old data
+// throughout.
+func (r *InPlace) Rollback(ctx context.Context, in restore.Install) error {
+	r.Save = nil // the data in memory is the restored data: nothing to keep
+	stopErr := r.Stop(ctx)
+	var stderr bytes.Buffer
+	cmd := []string{"sh", "-c", revertScript, "rdbak", in.Dir, in.DBFilename}
+	if err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, nil, io.Discard, &stderr); err != nil {
+		return fmt.Errorf("put %s%s back in pod %s/%s: %w: %s", in.DBFilename, restore.PreRestoreSuffix, r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+	}
+	r.installed = false
+	if stopErr != nil {
+		return fmt.Errorf("the previous file is back in pod %s/%s, but Redis does not answer (%w): its next restart loads it", r.Namespace, r.Pod, stopErr)
+	}
+	return r.Start(ctx)
+}

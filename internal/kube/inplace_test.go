@@ -227,3 +227,51 @@ func TestInPlaceUndo(t *testing.T) {
 		})
 	}
 }
+
+// TestInPlaceRevertAndRollback: Revert takes an installed file back
+// before Start (the old file moved back, saves given back); Rollback,
+// after Start, turns saves off without saving the restored data, moves
+// the old file back and restarts Redis on it.
+func TestInPlaceRevertAndRollback(t *testing.T) {
+	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	revert := []string{"sh", "-c", revertScript, "rdbak", "/data", "dump.rdb"}
+
+	ip, ex, log := inPlace(t, true)
+	ctx := t.Context()
+	if err := ip.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ip.Install(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+		t.Fatal(err)
+	}
+	if err := ip.Revert(ctx, in); err != nil {
+		t.Fatalf("Revert: %v", err)
+	}
+	if want := slices.Concat(saveOff, sigsOff, []string{"exec", "exec"}, saveBack, sigsBack); !slices.Equal(*log, want) {
+		t.Errorf("Revert did\n%q\nwant\n%q", *log, want)
+	}
+	if got := ex.calls[1].cmd; !slices.Equal(got, revert) {
+		t.Errorf("Revert exec %q, want the revert script with dir and name", got)
+	}
+
+	ip, ex, log = inPlace(t, true)
+	if err := ip.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ip.Install(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+		t.Fatal(err)
+	}
+	if err := ip.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	*log = nil
+	if err := ip.Rollback(ctx, in); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	if want := slices.Concat(saveOff[1:], sigsOff, []string{"exec", "SHUTDOWN NOSAVE"}); !slices.Equal(*log, want) {
+		t.Errorf("Rollback did\n%q\nwant\n%q (no save of the restored data)", *log, want)
+	}
+	if got := ex.calls[1].cmd; !slices.Equal(got, revert) {
+		t.Errorf("Rollback exec %q, want the revert script with dir and name", got)
+	}
+}

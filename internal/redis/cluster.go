@@ -118,3 +118,31 @@ func (c *Client) FunctionLoad(ctx context.Context, code string) error {
 	}
 	return nil
 }
+
+// KeysInSlots returns how many keys the node holds in the slots of rs
+// (CLUSTER COUNTKEYSINSLOT, pipelined a thousand slots at a time).
+func (c *Client) KeysInSlots(ctx context.Context, rs []cluster.Range) (int64, error) {
+	var total int64
+	var slots []int
+	for _, r := range rs {
+		for s := r.Start; s <= r.End; s++ {
+			slots = append(slots, s)
+		}
+	}
+	for len(slots) > 0 {
+		n := min(len(slots), 1000)
+		pipe := c.rdb.Pipeline()
+		cmds := make([]*goredis.IntCmd, n)
+		for i, s := range slots[:n] {
+			cmds[i] = pipe.ClusterCountKeysInSlot(ctx, s)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return 0, c.wrap("CLUSTER COUNTKEYSINSLOT", err)
+		}
+		for _, cmd := range cmds {
+			total += cmd.Val()
+		}
+		slots = slots[n:]
+	}
+	return total, nil
+}

@@ -208,6 +208,13 @@ func Plan(w io.Writer, p *restore.Plan) error {
 		}
 		fmt.Fprintf(&b, "    %s %s: %s\n", mark, f.Check, f.Detail)
 	}
+	if c := p.Cluster; c != nil {
+		b.WriteString("  shards:\n")
+		for _, s := range c.Shards {
+			fmt.Fprintf(&b, "    shard-%d slots %s, %d keys → master %s (%s, pod %s; was %s), replicas %s\n",
+				s.Shard, s.Slots, s.Keys, s.MasterAddr, s.Master, s.Pod, s.BackupMaster, strings.Join(s.Replicas, ", "))
+		}
+	}
 	b.WriteString("  steps:\n")
 	for i, s := range p.Steps {
 		fmt.Fprintf(&b, "    %d. %s\n", i+1, s)
