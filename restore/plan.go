@@ -109,9 +109,6 @@ func ChooseStrategy(asked string, w Workload, vol Volume, l Layout) (Strategy, e
 	default:
 		return "", fmt.Errorf("%w: --strategy %q: use offline or in-place", ErrBadRequest, asked)
 	}
-	if l.AOF.Mode != "" {
-		return "", fmt.Errorf("%w: in-place restore with appendonly yes is not supported (%s): use a PVC and --strategy offline", ErrRefused, why)
-	}
 	return InPlace, nil
 }
 
@@ -141,8 +138,11 @@ func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []str
 			fmt.Sprintf("delete the restore pod, scale %s back to %d and wait until it is Ready", w, w.Replicas),
 			check}
 	}
-	return []string{verify, save,
-		`turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+)`,
+	off := `turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+)`
+	if l.AOF.Mode != "" {
+		off += "; CONFIG SET appendonly no, which fsyncs and closes the AOF and stops any rewrite, so nothing writes to it while it is replaced (on failure before the install, appendonly yes again); the config file keeps appendonly yes, so the restart loads the new AOF"
+	}
+	return []string{verify, save, off,
 		"stream the verified backup into the Redis container through exec",
 		install,
 		"make Redis exit without saving (SHUTDOWN NOSAVE) so the kubelet restarts it on the restored file; wait until it is Ready",
@@ -165,6 +165,9 @@ type Plan struct {
 	// Set is the Sentinel set the master belongs to, when the restore
 	// runs inside a failover freeze (ReplicatedSteps).
 	Set *SetPlan `json:"sentinelSet,omitempty"`
+	// Replication is the master with replicas and no Sentinel the
+	// restore goes into (ReplicationSteps).
+	Replication *ReplicationPlan `json:"replication,omitempty"`
 	// Cluster is the shard-to-master map of a backup set restored into a
 	// Redis Cluster of the same shape.
 	Cluster    *ClusterPlan `json:"cluster,omitempty"`

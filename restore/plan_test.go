@@ -36,8 +36,8 @@ func TestChooseStrategy(t *testing.T) {
 		{"offline on a bare pod", "offline", bare, Persistent, rdbOnly, "", ErrBadRequest, "no StatefulSet or Deployment"},
 		{"offline with several replicas", "offline", sts(2), Persistent, rdbOnly, "", ErrBadRequest, "has 2 replicas"},
 		{"unknown strategy", "online", sts(1), Persistent, rdbOnly, "", ErrBadRequest, `"online"`},
-		{"in-place with AOF: refused", "auto", sts(1), Ephemeral, aof, "", ErrRefused, "appendonly yes"},
-		{"in-place asked with AOF: refused", "in-place", sts(1), Persistent, aof, "", ErrRefused, "appendonly yes"},
+		{"emptyDir with AOF: in-place", "auto", sts(1), Ephemeral, aof, InPlace, nil, ""},
+		{"in-place asked with AOF", "in-place", sts(1), Persistent, aof, InPlace, nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,6 +79,10 @@ func TestSteps(t *testing.T) {
 		}},
 		{"in-place", InPlace, Layout{Dir: "/data", DBFilename: "dump.rdb"}, []string{
 			"verify", "BGSAVE", `CONFIG SET save ""`, "through exec", "rename the new one into place", "SHUTDOWN NOSAVE", "key counts",
+		}},
+		{"in-place, multi-part AOF", InPlace, Layout{Dir: "/data", DBFilename: "dump.rdb", AOF: AOF{Mode: "multipart", DirName: "appendonlydir"}}, []string{
+			"verify", "AOF is on", "CONFIG SET appendonly no, which fsyncs and closes the AOF", "through exec",
+			"set /data/appendonlydir aside and install the RDB as the base of a new AOF manifest", "SHUTDOWN NOSAVE", "key counts",
 		}},
 	}
 	for _, tc := range tests {

@@ -69,6 +69,11 @@ replica until each has resynced from the restored master, then the
 priorities are put back (also on failure and Ctrl-C). A Sentinel set given
 by addresses is restored with --to-file and
 deploy/runbooks/restore-sentinel-set.md.
+A master with replicas and no Sentinel (the Bitnami replication
+architecture), named by one --selector over the master's and the replicas'
+pods: rdbak restores the master and waits until every replica has resynced
+from it (the same DEBUG DIGEST). Replicas rdbak cannot see are refused
+unless --allow-replicas.
 A Redis Cluster backup set restores into the cluster whose pods the
 Kubernetes flags name (e.g. --statefulset ns/redis-cluster) when it has the
 same shape: each shard onto the master serving exactly its slots (node ids
@@ -102,6 +107,9 @@ namespace). Into Kubernetes, the identity is checked against the backup
 while planning, before anything is stopped; rdbak decrypts, and the restore
 pod or Redis container only receives the plain RDB.`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if thaw {
+				return nil // RunE says what --thaw does not take
+			}
 			if asOf != "" {
 				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)
 			}

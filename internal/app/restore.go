@@ -56,6 +56,9 @@ type Restore struct {
 	// restore inside the failover freeze (nil otherwise).
 	set  *replicaSet
 	kset *kubeSet
+	// repl is the replication set without Sentinel the master belongs
+	// to, when rdbak understands it (planReplication; nil otherwise).
+	repl *replicaSet
 	// cluster restores a backup set into a Redis Cluster of the same
 	// shape (nil otherwise).
 	cluster *clusterJob
@@ -185,6 +188,9 @@ func (r *Restore) plan(ctx context.Context, m *storage.Manifest) error {
 		Findings: restore.Preflight(m, ti, r.o.Overrides),
 		Steps:    restore.Steps(strategy, m.ID, r.workload.Workload, r.layout, kube.RestoreReplicasAnnotation),
 	}
+	if ti.Replicas > 0 && ti.Sentinel == "" && !r.o.Overrides.AllowReplicas && r.target.Sentinel == nil {
+		r.planReplication(ctx, ti.Replicas)
+	}
 	return nil
 }
 
@@ -243,6 +249,9 @@ func (r *Restore) Run(ctx context.Context) error {
 		r.log.Info("restore succeeded on every node of the Sentinel set", "master", r.set.master.Addr, "replicas", len(r.set.replicas))
 		return nil
 	}
+	if r.repl != nil {
+		return r.runReplication(ctx)
+	}
 	return r.runMaster(ctx, false)
 }
 
@@ -279,7 +288,7 @@ func (r *Restore) runMaster(ctx context.Context, verified bool) error {
 			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
 	default:
 		ro = &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,
-			Redis: k.client, Version7: r.major >= 7, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
+			Redis: k.client, Version7: r.major >= 7, AOF: r.layout.AOF.Mode != "", AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout, Save: save}
 	}
 	fetch := func(w io.Writer) error {
 		_, err := restore.Fetch(ctx, r.repo, m, w, restore.FetchOptions{Identities: r.o.Identities})

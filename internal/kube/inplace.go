@@ -36,7 +36,11 @@ type InPlace struct {
 	Container string
 	Redis     RedisAdmin
 	// Version7 is true for Redis 7.0+, which has shutdown-on-sigterm.
-	Version7  bool
+	Version7 bool
+	// AOF is true when Redis runs with appendonly yes: Stop then turns AOF
+	// off (which fsyncs and closes it) so that nothing writes to the AOF
+	// files while they are replaced, and Undo turns it back on.
+	AOF       bool
 	AllowSPDY bool
 	Timeout   time.Duration
 	// Save persists the in-memory data first, so that it, not an older
@@ -45,6 +49,7 @@ type InPlace struct {
 
 	oldSave   string
 	stopped   bool
+	aofOff    bool // Stop turned appendonly off
 	installed bool
 	restarts  int32
 }
@@ -74,37 +79,75 @@ func (r *InPlace) Stop(ctx context.Context) error {
 			}
 		}
 	}
+	if r.AOF {
+		// appendonly no flushes and fsyncs the AOF, closes it and kills
+		// a rewrite: from here the files on disk hold the current data
+		// (kept as .pre-restore) and no rewrite can replace the new ones.
+		// The config file still says appendonly yes, so the restarted
+		// Redis loads the installed AOF.
+		r.aofOff = true
+		if err := r.Redis.ConfigSet(ctx, "appendonly", "no"); err != nil {
+			return fmt.Errorf("turn off appendonly while the AOF is replaced: %w", err)
+		}
+	}
 	return nil
 }
 
 // installScript receives the file, checks length and SHA-256 in the pod,
-// and only then keeps the old file and renames the new one into place.
-const installScript = `dir=$1; name=$2; size=$3; sum=$4
+// and only then keeps the old files and renames the new ones into place.
+// With AOF (mode multipart or single) it first builds, beside the live
+// ones, the AOF Redis loads at startup from the received RDB: a new AOF
+// directory whose manifest lists it as the base (7.0+), or the RDB as the
+// single AOF file, which Redis < 7 loads as an RDB preamble. It prints
+// each file it kept as .pre-restore.
+const installScript = `dir=$1; name=$2; size=$3; sum=$4; mode=$5; aofdir=$6; aoffile=$7
 tmp="$dir/$name.rdbak-tmp"
 cat > "$tmp" || { rm -f "$tmp"; exit 65; }
 got=$(wc -c < "$tmp" | tr -d ' ')
 if [ "$got" != "$size" ]; then rm -f "$tmp"; echo "received $got bytes, expected $size: nothing was replaced" >&2; exit 65; fi
 gotsum=$(sha256sum "$tmp" | cut -d ' ' -f 1)
 if [ "$gotsum" != "$sum" ]; then rm -f "$tmp"; echo "SHA-256 $gotsum, expected $sum: nothing was replaced" >&2; exit 65; fi
+case "$mode" in
+multipart)
+  live="$dir/$aofdir"; new="$live.rdbak-tmp"; base="$aoffile.1.base.rdb"
+  rm -rf "$new" && mkdir "$new" && cat "$tmp" > "$new/$base" && printf 'file %s seq 1 type b\n' "$base" > "$new/$aoffile.manifest" || { rm -rf "$new" "$tmp"; echo "build the new AOF directory $new failed: nothing was replaced" >&2; exit 65; } ;;
+single)
+  live="$dir/$aoffile"; new="$live.rdbak-tmp"
+  cat "$tmp" > "$new" || { rm -f "$new" "$tmp"; echo "build the new AOF $new failed: nothing was replaced" >&2; exit 65; } ;;
+"") ;;
+*) rm -f "$tmp"; echo "unknown AOF mode $mode" >&2; exit 64 ;;
+esac
 sync
-if [ -e "$dir/$name" ]; then rm -rf "$dir/$name.pre-restore" && mv "$dir/$name" "$dir/$name.pre-restore" || exit 66; fi
+keep() {
+  if [ -e "$1" ]; then rm -rf "$1.pre-restore" && mv "$1" "$1.pre-restore" || exit 66; echo "$1.pre-restore"; fi
+}
+if [ -n "$mode" ]; then keep "$live"; mv "$new" "$live" || exit 66; fi
+keep "$dir/$name"
 mv "$tmp" "$dir/$name" || exit 66
-sync
-echo "$dir/$name.pre-restore"`
+sync`
 
 // Install implements restore.Rollout.
 func (r *InPlace) Install(ctx context.Context, body io.Reader, in restore.Install) (*restore.Installed, error) {
-	if in.AOF.Mode != "" {
-		return nil, fmt.Errorf("in-place restore with appendonly yes is not supported: use --strategy offline")
+	if in.AOF.Mode != "" && !r.AOF {
+		return nil, fmt.Errorf("install an AOF in pod %s/%s: the rollout was not told Redis runs with appendonly yes, so it did not turn AOF off", r.Namespace, r.Pod)
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := []string{"sh", "-c", installScript, "rdbak", in.Dir, in.DBFilename, strconv.FormatInt(in.Size, 10), in.SHA256}
+	cmd := []string{"sh", "-c", installScript, "rdbak", in.Dir, in.DBFilename, strconv.FormatInt(in.Size, 10), in.SHA256,
+		in.AOF.Mode, in.AOF.DirName, in.AOF.FileName}
 	err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, body, &stdout, &stderr)
 	if err != nil {
 		return nil, fmt.Errorf("install in pod %s/%s: %w: %s", r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
 	}
 	r.installed = true
-	return &restore.Installed{Path: in.Dir + "/" + in.DBFilename, Size: in.Size, SHA256: in.SHA256, PreRestore: []string{strings.TrimSpace(stdout.String())}}, nil
+	out := &restore.Installed{Path: in.Dir + "/" + in.DBFilename, Size: in.Size, SHA256: in.SHA256, PreRestore: strings.Fields(stdout.String())}
+	switch in.AOF.Mode {
+	case "multipart":
+		d := in.Dir + "/" + in.AOF.DirName + "/" + in.AOF.FileName
+		out.AOFFiles = []string{d + ".1.base.rdb", d + ".manifest"}
+	case "single":
+		out.AOFFiles = []string{in.Dir + "/" + in.AOF.FileName}
+	}
+	return out, nil
 }
 
 // Start implements restore.Rollout.
@@ -152,10 +195,21 @@ func (r *InPlace) Undo(ctx context.Context) error {
 		return nil
 	}
 	if r.installed {
-		return fmt.Errorf("the restored file is installed but Redis %s/%s still runs on the old data with saves off: restart the container (it loads the restored file), or move the .pre-restore file back first to keep the old data", r.Namespace, r.Pod)
+		files := ".pre-restore file"
+		if r.aofOff {
+			files = ".pre-restore files (dbfilename's and the AOF's)"
+		}
+		return fmt.Errorf("the restored data is installed but Redis %s/%s still runs on the old data with saves off: restart the container (it loads the restored data), or move the %s back first to keep the old data", r.Namespace, r.Pod, files)
 	}
 	if err := r.Redis.ConfigSet(ctx, "save", r.oldSave); err != nil {
 		return fmt.Errorf("give back save points %q: %w", r.oldSave, err)
+	}
+	if r.aofOff {
+		// Turning AOF on rewrites it from the (untouched) data in memory.
+		if err := r.Redis.ConfigSet(ctx, "appendonly", "yes"); err != nil {
+			return fmt.Errorf("turn appendonly back on (run CONFIG SET appendonly yes on it): %w", err)
+		}
+		r.aofOff = false
 	}
 	if r.Version7 {
 		for _, sig := range []string{"shutdown-on-sigterm", "shutdown-on-sigint"} {

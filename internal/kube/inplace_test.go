@@ -110,8 +110,8 @@ func TestInPlaceRestore(t *testing.T) {
 			if want := (ExecTarget{Namespace: testNS, Pod: "redis-0", Container: "redis"}); call.target != want {
 				t.Errorf("exec in %+v, want %+v", call.target, want)
 			}
-			if len(call.cmd) != 8 || call.cmd[0] != "sh" || call.cmd[2] != installScript ||
-				!slices.Equal(call.cmd[3:], []string{"rdbak", "/data", "dump.rdb", "9", "ab12"}) {
+			if len(call.cmd) != 11 || call.cmd[0] != "sh" || call.cmd[2] != installScript ||
+				!slices.Equal(call.cmd[3:], []string{"rdbak", "/data", "dump.rdb", "9", "ab12", "", "", ""}) {
 				t.Errorf("exec %q, want the install script with dir, name, size and sha256", call.cmd)
 			}
 			if call.stdin != "RDB-BYTES" {
@@ -171,10 +171,25 @@ func TestInPlaceUndo(t *testing.T) {
 			want:    slices.Concat(saveOff, sigsOff, []string{"exec"}, saveBack, sigsBack),
 		},
 		{
-			name:    "aof refused before any exec",
+			name:    "aof install without AOF turned off: refused before any exec",
 			run:     stopInstall(aof),
-			wantErr: "use --strategy offline",
+			wantErr: "not told Redis runs with appendonly yes",
 			want:    slices.Concat(saveOff, sigsOff, saveBack, sigsBack),
+		},
+		{
+			name:    "aof: turned off, and on again when nothing was installed",
+			setup:   func(ip *InPlace, ex *fakeExec) { ip.AOF, ex.err = true, exitError(65) },
+			run:     stopInstall(aof),
+			wantErr: "exit code 65",
+			want: slices.Concat(saveOff, sigsOff, []string{`CONFIG SET appendonly "no"`, "exec"}, saveBack,
+				[]string{`CONFIG SET appendonly "yes"`}, sigsBack),
+		},
+		{
+			name:    "aof installed: AOF stays off",
+			setup:   func(ip *InPlace, _ *fakeExec) { ip.AOF = true },
+			run:     stopInstall(aof),
+			undoErr: "the AOF's",
+			want:    slices.Concat(saveOff, sigsOff, []string{`CONFIG SET appendonly "no"`, "exec"}),
 		},
 		{
 			name:    "installed: saves stay off",
