@@ -15,6 +15,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/pipe"
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -291,7 +292,7 @@ func pump(ctx context.Context, stream *Stream, up io.Writer, o Options) (storage
 		return data, rdb.Info{}, err
 	}
 	raw := &meter{h: sha256.New(), progress: progressOf(o.Progress, true)}
-	ra := newReadahead(ctx, stream.Body)
+	ra := pipe.New(ctx, stream.Body, stream.Body)
 	defer ra.Close()
 	info, err := rdb.Copy(io.MultiWriter(raw, comp), ra)
 	if err != nil {

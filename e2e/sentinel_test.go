@@ -5,9 +5,12 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,7 +25,7 @@ import (
 
 // sentinelSet mimics the Bitnami chart with sentinel.enabled: a redis-node
 // StatefulSet of 3 pods, each with a redis and a sentinel container from
-// the same image and its own PVC. The testbed has no cluster DNS, so the
+// the same image and its own PVC, with appendonly yes as the chart has. The testbed has no cluster DNS, so the
 // test tells the pods the first master's IP (/shared/master); from then
 // on, as Bitnami's scripts do, a restarting redis container asks its
 // Sentinel who the master is and starts as its replica, or as master.
@@ -55,7 +58,7 @@ spec:
             [ -n "$M" ] || M=$(cut -d' ' -f1 /shared/master)
             [ "$M" = "$POD_IP" ] || REPL="--replicaof $M 6379"
           fi
-          exec redis-server --dir /data --save "" --appendonly no --protected-mode no --enable-debug-command yes $REPL
+          exec redis-server --dir /data --save "" --appendonly yes --protected-mode no --enable-debug-command yes $REPL
         ports: [{containerPort: 6379, name: redis}]
         readinessProbe: {exec: {command: [redis-cli, ping]}, periodSeconds: 1}
         volumeMounts: [{name: data, mountPath: /data}, {name: shared, mountPath: /shared}]
@@ -207,8 +210,109 @@ func priorities(t *testing.T, ns *testcluster.Namespace) []string {
 	return out
 }
 
+// keyCount is the number of keys of pod's Redis, all databases.
+func keyCount(t *testing.T, ns *testcluster.Namespace, pod string) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(runRedis(t, ns, pod, "redis-cli", "INFO", "keyspace"), "\n") {
+		var db, keys int
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "db%d:keys=%d,", &db, &keys); err == nil {
+			n += keys
+		}
+	}
+	return n
+}
+
+// storeFiles lists the files under dir.
+func storeFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// failoverDuringBackup fires SENTINEL FAILOVER while a replica streams the
+// backup of target ha (slowed to about 4 s by rdb-key-save-delay): the
+// backup either fails with nothing stored, or is stored naming the replica
+// the stream came from. It returns once the Sentinels agree on the new
+// master.
+func failoverDuringBackup(t *testing.T, ns *testcluster.Namespace, ips map[string]string, cfg, store string) {
+	t.Helper()
+	old := currentMaster(t, ns, ips)
+	delay := strconv.Itoa(4_000_000 / max(keyCount(t, ns, old), 1))
+	for i := range 3 {
+		runRedis(t, ns, fmt.Sprintf("redis-node-%d", i), "redis-cli", "CONFIG", "SET", "rdb-key-save-delay", delay)
+	}
+	defer func() {
+		for i := range 3 {
+			runRedis(t, ns, fmt.Sprintf("redis-node-%d", i), "redis-cli", "CONFIG", "SET", "rdb-key-save-delay", "0")
+		}
+	}()
+	before := storeFiles(t, store)
+	cmd := exec.CommandContext(t.Context(), rdbakBin, "now", "--config", cfg, "--target", "ha")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig(ns))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	streaming := ""
+	for deadline := time.Now().Add(2 * time.Minute); streaming == ""; time.Sleep(200 * time.Millisecond) {
+		for pod := range ips {
+			if pod != old && strings.Contains(runRedis(t, ns, pod, "redis-cli", "INFO", "persistence"), "rdb_bgsave_in_progress:1") {
+				streaming = pod
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no replica forked for the backup; rdbak said:\n%s", stderr.String())
+		}
+	}
+	sentinelCLI(t, ns, old, "SENTINEL", "FAILOVER", "mymaster")
+	err := cmd.Wait()
+	repo, oerr := storage.Open(t.Context(), "file://"+store, storage.Options{})
+	if oerr != nil {
+		t.Fatal(oerr)
+	}
+	defer repo.Close()
+	ms, _, lerr := repo.List(t.Context(), "ha")
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if err != nil {
+		t.Logf("the backup during the failover failed, as it may: %v\n%s", err, stderr.String())
+		if after := storeFiles(t, store); !slices.Equal(after, before) {
+			t.Errorf("a failed backup left objects: %v (before: %v)", after, before)
+		}
+	} else {
+		m := ms[len(ms)-1]
+		tp := m.Topology
+		t.Logf("the backup during the failover was stored: chosen %s (%s), master before %s, after %q", tp.Chosen, tp.ChosenPod, tp.Master, tp.MasterAfter)
+		if tp.ChosenPod != ns.Name+"/"+streaming || tp.Chosen != ips[streaming]+":6379" || !strings.Contains(m.Source.Origin, tp.Chosen) {
+			t.Errorf("the backup streamed from %s (%s) but its manifest names %s (%s), origin %q", streaming, ips[streaming], tp.Chosen, tp.ChosenPod, m.Source.Origin)
+		}
+		rdbak(t, ns, nil, "verify", m.ID, "--config", cfg, "--target", "ha").ok(t)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); currentMaster(t, ns, ips) == old; time.Sleep(time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatal("no failover after SENTINEL FAILOVER during the backup")
+		}
+	}
+	waitSentinels(t, ns, ips[currentMaster(t, ns, ips)])
+}
+
 // TestSentinelSet backs up and restores a Bitnami-style Sentinel set: the
-// backup comes from a replica and says so, also after a failover; the
+// backup comes from a replica and says so, also after a failover, and a
+// failover during a backup never gives a manifest naming the wrong node; the
 // restore ends with the backup's digest on every node, one master agreed,
 // the priorities back, and the digests hold through another failover; a
 // restore interrupted (SIGINT) leaves the old data everywhere and the
@@ -254,6 +358,7 @@ targets:
 		t.Fatalf("first backup topology %+v: want a replica pod of master %s", tp, ips["redis-node-0"])
 	}
 
+	failoverDuringBackup(t, ns, ips, cfg, filepath.Join(dir, "store"))
 	master := failover(t, ns, ips)
 	rdbak(t, ns, nil, "now", "--config", cfg, "--target", "ha").ok(t)
 	if tp := topology(); tp.Master != ips[master]+":6379" || tp.ChosenRole != "replica" || tp.ChosenPod == ns.Name+"/"+master {
@@ -296,7 +401,7 @@ targets:
 	}
 
 	out := rdbak(t, ns, nil, "restore", "latest", "--config", cfg, "--target", "ha", "--dry-run").ok(t)
-	for _, want := range []string{"freeze failover", "fully resynced from the restored master", "replica-priority"} {
+	for _, want := range []string{"freeze failover", "fully resynced from the restored master", "replica-priority", "CONFIG SET appendonly no", "appendonly yes (multi-part AOF"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the dry-run plan does not mention %q:\n%s", want, out)
 		}
@@ -313,6 +418,10 @@ targets:
 	if p := priorities(t, ns); strings.Join(p, ",") != "100,100,100" {
 		t.Errorf("after the restore replica-priority = %v, want 100 everywhere", p)
 	}
+	if got := strings.Fields(runRedis(t, ns, master, "redis-cli", "CONFIG", "GET", "appendonly")); len(got) != 2 || got[1] != "yes" {
+		t.Errorf("after the restore the master has %v, want appendonly yes", got)
+	}
+	runRedis(t, ns, master, "test", "-d", "/data/appendonlydir.pre-restore")
 	next := failover(t, ns, ips)
 	for pod, d := range setDigests(t, ns, next) {
 		if d != a {
@@ -376,8 +485,10 @@ spec:
 // TestReplicationSetBackup backs up the master + 2 replicas shape with
 // --prefer replica over a selector covering both StatefulSets: a replica
 // is backed up, the manifest's topology names it and the master, and the
-// backup holds the master's data. A restore into the master is still
-// refused without --allow-replicas (no Sentinel to coordinate with).
+// backup holds the master's data. A restore named by the master's
+// StatefulSet alone is refused (rdbak cannot see the replicas); named by
+// one selector over both it restores the master and waits for the
+// replicas: every node ends with the backup's digest.
 func TestReplicationSetBackup(t *testing.T) {
 	ns := testcluster.New(t)
 	ns.LocalPV(t, "data-redis-master-0", "1Gi")
@@ -420,6 +531,30 @@ func TestReplicationSetBackup(t *testing.T) {
 		t.Errorf("manifest redis %+v: want a replica with its link up", ms[0].Redis)
 	}
 	rdbak(t, ns, nil, "verify", "latest", "--storage", store, "--target", "repl").ok(t)
+	// Named by its master's StatefulSet alone, rdbak cannot see the
+	// replicas: refused, saying what it needs.
 	rdbak(t, ns, nil, "restore", "latest", "--storage", store, "--target", "repl", "--yes", "--statefulset", ns.Name+"/redis-master").
-		fails(t, 1, "2 connected replicas", "--allow-replicas")
+		fails(t, 1, "2 connected replicas", "--allow-replicas", "one selector")
+
+	// Named by one selector over both StatefulSets: the coordinated
+	// restore. In place, so the master keeps the IP its replicas were
+	// given (the testbed has no cluster DNS; Bitnami's replicas follow
+	// the master's DNS name through an offline restore too).
+	change(t, src)
+	sel := []string{"--storage", store, "--target", "repl", "--selector", "app.kubernetes.io/instance=redis", "-n", ns.Name, "--strategy", "in-place"}
+	plan := rdbak(t, ns, nil, append([]string{"restore", "latest", "--dry-run"}, sel...)...).ok(t)
+	for _, want := range []string{"replication set", "redis-replicas-0", "fully resynced from the restored master", "on the master " + ns.Name + "/redis-master-0"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("the dry-run plan does not mention %q:\n%s", want, plan)
+		}
+	}
+	rdbak(t, ns, nil, append([]string{"restore", "latest", "--yes"}, sel...)...).ok(t)
+	for _, pod := range []string{"redis-master-0", "redis-replicas-0", "redis-replicas-1"} {
+		if got := strings.TrimSpace(ns.Run(t, pod, "redis-cli", "DEBUG", "DIGEST")); got != want {
+			t.Errorf("after the restore %s has digest %s, want the backup's %s", pod, got, want)
+		}
+		if pod != "redis-master-0" && !strings.Contains(ns.Run(t, pod, "redis-cli", "INFO", "replication"), "master_link_status:up") {
+			t.Errorf("after the restore %s's link to the master is not up", pod)
+		}
+	}
 }

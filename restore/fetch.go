@@ -20,6 +20,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/pipe"
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -100,11 +101,23 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 		return nil, classify(ctx, m, err)
 	}
 	defer dec.Close()
+	// Reading, the stored digest, decryption and decompression run in one
+	// goroutine, ahead of the verifier and the raw digest in this one: two
+	// cores instead of one in turn. Before dec is closed (deferred above)
+	// or tee read again below, the goroutine must be done with them.
+	// No closer: a blob.Reader may not be closed while it is being read;
+	// on an early return the goroutine finishes its read and stops.
+	ahead := pipe.New(ctx, dec, nil)
+	defer func() {
+		_ = ahead.Close()
+		ahead.Wait()
+	}()
 	raw := &digest{h: sha256.New(), counter: o.Counter}
-	info, err := rdb.Copy(io.MultiWriter(destination{w}, raw), dec)
+	info, err := rdb.Copy(io.MultiWriter(destination{w}, raw), ahead)
 	if err != nil {
 		return nil, classify(ctx, m, err)
 	}
+	ahead.Wait() // Copy read to dec's EOF
 	// The compressed stream must end where the plaintext ends, and the
 	// age stream where the object ends (age checks its last chunk's tag).
 	if m.Data.Encrypted() {

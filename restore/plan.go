@@ -109,9 +109,6 @@ func ChooseStrategy(asked string, w Workload, vol Volume, l Layout) (Strategy, e
 	default:
 		return "", fmt.Errorf("%w: --strategy %q: use offline or in-place", ErrBadRequest, asked)
 	}
-	if l.AOF.Mode != "" {
-		return "", fmt.Errorf("%w: in-place restore with appendonly yes is not supported (%s): use a PVC and --strategy offline", ErrRefused, why)
-	}
 	return InPlace, nil
 }
 
@@ -146,9 +143,19 @@ func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []str
 			fmt.Sprintf("scale %s back to %d, delete the staging pod and wait until Redis is Ready", w, w.Replicas),
 			check}
 	}
-	return []string{stage, save,
-		`turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+); it keeps serving`,
-		install + "; the running Redis does not read it",
+	off := `turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+); it keeps serving`
+	if l.AOF.Mode != "" {
+		off += "; CONFIG SET appendonly no, which fsyncs and closes the AOF and stops any rewrite, so nothing writes to it while it is replaced (on failure before the swap, appendonly yes again); the config file keeps appendonly yes, so the restart loads the new AOF"
+	}
+	swap := "keep the current " + target + " as " + target + PreRestoreSuffix + " by a hard link and rename the staged file over it (" + target + " always holds the old or the new data, never nothing)"
+	switch l.AOF.Mode {
+	case "multipart":
+		swap = "rename " + l.Dir + "/" + l.AOF.DirName + " to " + l.AOF.DirName + PreRestoreSuffix + " and the staged AOF directory into its place (two renames: for a moment there is no AOF directory, while Redis writes none); then " + swap
+	case "single":
+		swap = "keep " + l.Dir + "/" + l.AOF.FileName + " as " + l.AOF.FileName + PreRestoreSuffix + " by a hard link and rename the staged AOF over it; then " + swap
+	}
+	return []string{stage, save, off,
+		"through exec, " + swap + "; the running Redis does not read them",
 		"make Redis exit without saving (SHUTDOWN NOSAVE) so the kubelet restarts it on the restored file (the downtime starts here); wait until it is Ready",
 		check}
 }
@@ -217,6 +224,9 @@ type Plan struct {
 	// Set is the Sentinel set the master belongs to, when the restore
 	// runs inside a failover freeze (ReplicatedSteps).
 	Set *SetPlan `json:"sentinelSet,omitempty"`
+	// Replication is the master with replicas and no Sentinel the
+	// restore goes into (ReplicationSteps).
+	Replication *ReplicationPlan `json:"replication,omitempty"`
 	// Cluster is the shard-to-master map of a backup set restored into a
 	// Redis Cluster of the same shape.
 	Cluster *ClusterPlan `json:"cluster,omitempty"`

@@ -37,8 +37,8 @@ func TestChooseStrategy(t *testing.T) {
 		{"offline on a bare pod", "offline", bare, Persistent, rdbOnly, "", ErrBadRequest, "no StatefulSet or Deployment"},
 		{"offline with several replicas", "offline", sts(2), Persistent, rdbOnly, "", ErrBadRequest, "has 2 replicas"},
 		{"unknown strategy", "online", sts(1), Persistent, rdbOnly, "", ErrBadRequest, `"online"`},
-		{"in-place with AOF: refused", "auto", sts(1), Ephemeral, aof, "", ErrRefused, "appendonly yes"},
-		{"in-place asked with AOF: refused", "in-place", sts(1), Persistent, aof, "", ErrRefused, "appendonly yes"},
+		{"emptyDir with AOF: in-place", "auto", sts(1), Ephemeral, aof, InPlace, nil, ""},
+		{"in-place asked with AOF", "in-place", sts(1), Persistent, aof, InPlace, nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,7 +76,18 @@ func TestSteps(t *testing.T) {
 			"/data/appendonly.aof.rdbak-tmp", "AOF is on", "scale", "swap", "back to 1", "key counts",
 		}},
 		{"in-place", InPlace, Layout{Dir: "/data", DBFilename: "dump.rdb"}, []string{
-			"through exec into the Redis container", "BGSAVE", `CONFIG SET save ""`, "the running Redis does not read it", "SHUTDOWN NOSAVE", "key counts",
+			"through exec into the Redis container", "BGSAVE", `CONFIG SET save ""`,
+			"rename the staged file over it (/data/dump.rdb always holds the old or the new data, never nothing); the running Redis does not read them",
+			"SHUTDOWN NOSAVE", "key counts",
+		}},
+		{"in-place, multi-part AOF", InPlace, Layout{Dir: "/data", DBFilename: "dump.rdb", AOF: AOF{Mode: "multipart", DirName: "appendonlydir"}}, []string{
+			"through exec into the Redis container, download and verify backup 20261122T030000Z-abcdef (sizes, SHA-256, RDB CRC-64) while streaming it into /data/dump.rdb.rdbak-tmp and /data/appendonlydir.rdbak-tmp (a new AOF manifest with the RDB as its base)",
+			"AOF is on", `CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+); it keeps serving; CONFIG SET appendonly no, which fsyncs and closes the AOF`,
+			"rename /data/appendonlydir to appendonlydir.pre-restore and the staged AOF directory into its place", "SHUTDOWN NOSAVE", "key counts",
+		}},
+		{"in-place, Redis 6 AOF", InPlace, Layout{Dir: "/data", DBFilename: "dump.rdb", AOF: AOF{Mode: "single", FileName: "appendonly.aof"}}, []string{
+			"/data/appendonly.aof.rdbak-tmp", "AOF is on", "CONFIG SET appendonly no",
+			"keep /data/appendonly.aof as appendonly.aof.pre-restore by a hard link and rename the staged AOF over it", "SHUTDOWN NOSAVE", "key counts",
 		}},
 	}
 	for _, tc := range tests {

@@ -140,3 +140,32 @@ type FreezeRecord struct {
 // Stale reports whether the restore that wrote f can no longer be running
 // at now: its lease ran out without a renewal.
 func (f FreezeRecord) Stale(now time.Time) bool { return now.After(f.Expires) }
+
+// ReplicationPlan is a master with replicas and no Sentinel (the Bitnami
+// chart's replication architecture) that a restore goes into, for the
+// plan: pods or addresses.
+type ReplicationPlan struct {
+	Master   string   `json:"master"`
+	Replicas []string `json:"replicas"`
+}
+
+// ReplicationSteps wraps the steps that install a backup on the master of
+// a replication set without Sentinel (Steps; the first stages the backup
+// while the master serves). With no Sentinel there is no failover to
+// freeze: the replicas cannot take over, and they cannot sync from the
+// master while it is stopped or loading, so they keep their old data until
+// the master runs on the restored data; then their replication history no
+// longer matches and each fully resyncs from it. The restore ends when
+// every replica holds the restored master's data.
+func ReplicationSteps(set ReplicationPlan, master []string) []string {
+	steps := []string{fmt.Sprintf("check that every replica (%s) replicates from the master %s with its link up and has no replicas of its own, and that no Sentinel watches the set",
+		strings.Join(set.Replicas, ", "), set.Master)}
+	for _, s := range master {
+		steps = append(steps, "on the master "+set.Master+": "+s)
+	}
+	steps = append(steps,
+		"the replicas serve their old data, read-only, until the master runs on the restored data: they cannot sync from it while it is stopped or loading",
+		"wait until every replica has fully resynced from the restored master: master_link_status:up, no sync running, the master's replication ID, and its DEBUG DIGEST (key counts where DEBUG is disabled)",
+		"on failure before the master restarts every node keeps its old data; after it, the master's previous data is kept as "+PreRestoreSuffix)
+	return steps
+}

@@ -72,3 +72,32 @@ func TestReplicatedSteps(t *testing.T) {
 		at += i
 	}
 }
+
+func TestReplicationSteps(t *testing.T) {
+	set := ReplicationPlan{Master: "ns/redis-master-0", Replicas: []string{"ns/redis-replicas-0", "ns/redis-replicas-1"}}
+	steps := ReplicationSteps(set, Steps(Offline, "id1", Workload{Kind: "StatefulSet", Namespace: "ns", Name: "redis-master", Replicas: 1}, Layout{Dir: "/data", DBFilename: "dump.rdb"}, "a"))
+	text := strings.Join(steps, "\n")
+	order := []string{
+		"every replica (ns/redis-replicas-0, ns/redis-replicas-1) replicates from the master ns/redis-master-0",
+		"on the master ns/redis-master-0: run a staging pod",
+		"download and verify backup id1",
+		"Redis keeps serving the old data",
+		"on the master ns/redis-master-0: turn off Redis's save points",
+		"scale statefulset ns/redis-master from 1 to 0",
+		"on the master ns/redis-master-0: scale statefulset ns/redis-master back to 1, delete the staging pod",
+		"serve their old data, read-only, until the master runs on the restored data",
+		"fully resynced from the restored master",
+		"keeps its old data; after it, the master's previous data is kept as .pre-restore",
+	}
+	at := 0
+	for _, want := range order {
+		i := strings.Index(text[at:], want)
+		if i < 0 {
+			t.Fatalf("steps lack %q after position %d:\n%s", want, at, text)
+		}
+		at += i
+	}
+	if strings.Contains(text, "Sentinel") && !strings.Contains(text, "no Sentinel watches") {
+		t.Errorf("steps of a set without Sentinel talk of Sentinel:\n%s", text)
+	}
+}

@@ -18,6 +18,8 @@ var shownParams = []string{
 	"disable_https", "disableSSL", "dualstack", "fips", "accelerate", "anonymous",
 	"hostname_immutable", "rate_limiter_capacity", "request_checksum_calculation",
 	"response_checksum_validation", "ssetype",
+	// s3, read by rdbak itself (s3upload.go)
+	paramS3PartSize, paramS3Concurrency,
 	// gs
 	"grpc", "zonal",
 	// azblob

@@ -40,6 +40,8 @@ type Repo struct {
 	scrub   *scrubber   // removes the URL's secrets from driver errors
 	prefix  string      // the key prefix within the bucket, for driver-level calls
 	s3      *s3Location // set for s3:// repositories
+	// upload tunes data object writers (the S3 part size and concurrency).
+	upload blob.WriterOptions
 	// pager, pageSize and readAll replace bucket.ListPage, listPageSize
 	// and bucket.ReadAll of manifests in tests (walk.go).
 	pager    pager
@@ -92,6 +94,13 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 			}
 		}
 	}
+	var s3up S3Upload
+	if u.Scheme == "s3" {
+		if s3up, err = takeS3Upload(q); err != nil {
+			return nil, &URLError{URL: display, Problem: err.Error(), Hint: s3UploadHint}
+		}
+		s3up = s3up.withDefaults()
+	}
 	u.RawQuery = q.Encode()
 	scrub := newScrubber(display, rawURL, u.String())
 	b, err := blob.OpenBucket(ctx, u.String())
@@ -104,6 +113,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 	}
 	if u.Scheme == "s3" {
 		r.s3 = &s3Location{bucket: u.Host, prefix: q.Get("prefix")}
+		r.upload = blob.WriterOptions{BufferSize: int(s3up.PartSize), MaxConcurrency: s3up.Concurrency}
 	}
 	return r, nil
 }
@@ -148,7 +158,9 @@ type Upload struct {
 func (r *Repo) Create(ctx context.Context, target, id, name string) (*Upload, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	key := dataKey(target, id, name)
-	w, err := r.bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	opts := r.upload
+	opts.ContentType = "application/octet-stream"
+	w, err := r.bucket.NewWriter(ctx, key, &opts)
 	if err != nil {
 		cancel()
 		return nil, r.scrub.err(fmt.Errorf("start upload of %s to %s: %w", key, r.display, err))

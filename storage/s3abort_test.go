@@ -123,3 +123,58 @@ func TestGCFindsKilledUpload(t *testing.T) {
 		t.Errorf("aborting an upload twice: %v, want nil", err)
 	}
 }
+
+// TestS3PartSize: the s3:// URL's part_size reaches the upload: 20 MiB
+// (over the transfer manager's 16 MiB multipart threshold) stored with
+// part_size=5MiB is a multipart object of 4 parts, and with the default
+// 8 MiB parts one of 3.
+func TestS3PartSize(t *testing.T) {
+	store := testenv.StartMinIO(t)
+	for _, kv := range store.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	b := store.OpenT(t)
+	var client *s3.Client
+	if !b.As(&client) {
+		t.Fatal("the MinIO bucket is not an s3 client")
+	}
+	data := make([]byte, 20<<20)
+	rand.Read(data)
+	for _, tc := range []struct {
+		params string
+		parts  int32
+	}{
+		{"part_size=5MiB&concurrency=1", 4},
+		{"", 3},
+	} {
+		url := store.URL
+		if tc.params != "" {
+			url += "&" + tc.params
+		}
+		repo, err := storage.Open(t.Context(), url, storage.Options{})
+		if err != nil {
+			t.Fatalf("Open with %q: %v", tc.params, err)
+		}
+		id := storage.NewID(time.Now())
+		up, err := repo.Create(t.Context(), "cache", id, "dump.rdb.zst")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := up.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := up.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		head, err := client.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(store.Bucket),
+			Key: aws.String("cache/" + id + "/dump.rdb.zst"), PartNumber: aws.Int32(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToInt32(head.PartsCount); got != tc.parts {
+			t.Errorf("with %q: %d parts (ETag %s), want %d", tc.params, got, aws.ToString(head.ETag), tc.parts)
+		}
+		_ = repo.Close()
+	}
+}

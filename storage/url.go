@@ -48,6 +48,8 @@ func (e *URLError) Is(target error) bool { return target == ErrBadURL }
 // Options.AllowMem).
 var Schemes = []string{"azblob", "file", "gs", "s3"}
 
+const s3UploadHint = "e.g. s3://bucket/prefix?part_size=16MiB&concurrency=4; memory is part_size × (concurrency + 1)"
+
 const urlHint = "e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1"
 
 // CheckURL reports whether rawURL is a storage URL Open accepts, without
@@ -85,6 +87,11 @@ func parseURL(rawURL string, o Options) (*url.URL, error) {
 		return nil, bad("missing the bucket or container name", urlHint)
 	}
 	q := u.Query()
+	if u.Scheme == "s3" {
+		if _, err := takeS3Upload(u.Query()); err != nil {
+			return nil, bad(err.Error(), s3UploadHint)
+		}
+	}
 	if p := strings.Trim(u.Path, "/"); p != "" {
 		if q.Get("prefix") != "" {
 			return nil, bad("has both a path and ?prefix=", "use one of them for the key prefix")

@@ -35,6 +35,12 @@ func TestCheckURL(t *testing.T) {
 		{"/var/backups", false, []string{"missing the scheme"}},
 		{"s3://bucket/%zz", false, []string{"invalid %-escape"}},
 		{"s3://AKIAUSERINFO:s3cr3tuserinfo@bucket", false, []string{"credentials in the storage URL"}},
+		{"s3://bucket/p?part_size=16MiB&concurrency=4", false, nil},
+		{"s3://bucket/p?part_size=5242880", false, nil},
+		{"s3://bucket/p?part_size=1MiB", false, []string{"part_size 1048576 is out of range", "5MiB to 5GiB", "part_size=16MiB"}},
+		{"s3://bucket/p?part_size=big", false, []string{"part_size: size \"big\"", "KiB, MiB or GiB"}},
+		{"s3://bucket/p?concurrency=0", false, []string{"concurrency \"0\" is not a number of parts from 1 to 64"}},
+		{"s3://bucket/p?concurrency=65", false, []string{"concurrency 65 is out of range"}},
 	} {
 		err := storage.CheckURL(tc.url, storage.Options{AllowMem: tc.allowMem})
 		if len(tc.want) == 0 {
@@ -111,6 +117,28 @@ func TestURLParseProblemHidesTheURL(t *testing.T) {
 		got := storage.URLParseProblem(err)
 		if got != tc.want || strings.Contains(got, "s3cret") {
 			t.Errorf("URLParseProblem(%q) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"8388608", 8 << 20, true},
+		{"16MiB", 16 << 20, true},
+		{"512 KiB", 512 << 10, true},
+		{"1GiB", 1 << 30, true},
+		{"16MB", 0, false},
+		{"-1", 0, false},
+		{"", 0, false},
+		{"99999999999GiB", 0, false},
+	} {
+		got, err := storage.ParseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok %v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
 }

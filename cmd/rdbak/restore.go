@@ -62,7 +62,8 @@ never loads), verifying it completely on the way, then
     the Redis container; turns every save off, swaps the file in and makes
     Redis exit without saving so that the kubelet restarts it on it.
 It prints the measured total time and downtime.
-With appendonly yes the RDB is installed as the AOF base Redis loads. The
+With appendonly yes the RDB is staged too as the base of the AOF Redis
+loads (in-place turns AOF off, once staged, while it swaps it in). The
 previous data is kept as <file>.pre-restore (see deploy/runbooks/ to roll
 back). Afterwards rdbak checks that Redis loaded what the backup holds.
 
@@ -73,6 +74,11 @@ replica until each has resynced from the restored master, then the
 priorities are put back (also on failure and Ctrl-C). A Sentinel set given
 by addresses is restored with --to-file and
 deploy/runbooks/restore-sentinel-set.md.
+A master with replicas and no Sentinel (the Bitnami replication
+architecture), named by one --selector over the master's and the replicas'
+pods: rdbak restores the master and waits until every replica has resynced
+from it (the same DEBUG DIGEST). Replicas rdbak cannot see are refused
+unless --allow-replicas.
 A Redis Cluster backup set restores into the cluster whose pods the
 Kubernetes flags name (e.g. --statefulset ns/redis-cluster) when it has the
 same shape: each shard onto the master serving exactly its slots (node ids
@@ -106,6 +112,9 @@ namespace). Into Kubernetes, the identity is checked against the backup
 while planning, before anything is stopped; rdbak decrypts, and the staging
 pod or Redis container only receives the plain RDB.`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if thaw {
+				return nil // RunE says what --thaw does not take
+			}
 			if asOf != "" {
 				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)
 			}

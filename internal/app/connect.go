@@ -185,6 +185,15 @@ type kubeConn struct {
 	// topology is the replication group the pod was chosen from, when
 	// several pods were asked (nil otherwise).
 	topology *storage.Topology
+	// group are the pods asked, with where each answers, when several
+	// were (a restore into the master waits for the others).
+	group []groupPod
+}
+
+// groupPod is one pod of a target's spec that answered.
+type groupPod struct {
+	pod  *corev1.Pod
+	addr string
 }
 
 func (k *kubeConn) close() {
@@ -288,6 +297,9 @@ func (k *kubeConn) choose(ctx context.Context, pods []corev1.Pod) error {
 			return err
 		}
 		k.topology = groupTopology(pods, roles, chosen, k.kt.Prefer)
+		for i := range pods {
+			k.group = append(k.group, groupPod{pod: &pods[i], addr: addrs[i]})
+		}
 	}
 	k.pod, k.container, k.addr = &pods[chosen], containers[chosen], addrs[chosen]
 	return nil

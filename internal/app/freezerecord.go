@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -129,28 +130,50 @@ func (s *replicaSet) thawLeftover(ctx context.Context, log *slog.Logger, poll ti
 }
 
 // ThawInto undoes the failover freeze a killed restore left on the
-// Sentinel set of the restore target (rdbak restore --thaw): it puts back
-// the replica-priority recorded in the target's freeze record. It reports
-// whether there was one; a freeze whose restore still runs (its lease has
-// not run out) is left alone with ErrFrozenByOther.
+// Sentinel set of the target (rdbak restore --thaw): it puts back the
+// replica-priority recorded in the target's freeze record. The set may be
+// reached through Kubernetes or by the Sentinels' addresses: thawing needs
+// only the Sentinels and the data nodes. It reports whether there was a
+// record; a freeze whose restore still runs (its lease has not run out) is
+// left alone with ErrFrozenByOther.
 func (a *App) ThawInto(ctx context.Context, r Request, k *KubeFlags, passwordFile string) (bool, error) {
-	t, url, err := r.RestoreTarget(k, passwordFile)
+	var (
+		t   *config.Target
+		url string
+		err error
+	)
+	switch {
+	case r.Config != "":
+		if k.Set() || passwordFile != "" {
+			return false, usagef("--thaw: with --config, name the target with --target; --pod/--statefulset/--password-file are for ad hoc use")
+		}
+		t, url, _, err = r.BackupTarget(&Adhoc{}, k)
+	case k.Set():
+		t, url, err = r.RestoreTarget(k, passwordFile)
+	default:
+		return false, usagef("--thaw: name the Sentinel set's target with --config and --target (the freeze record is kept under that target's name in its storage)")
+	}
 	if err != nil {
 		return false, err
 	}
-	if t.Sentinel == nil || t.Kubernetes == nil {
-		return false, UsageError{Err: fmt.Errorf("--thaw: target %q is not a Sentinel set in Kubernetes, the only kind whose restore freezes failover (see deploy/runbooks/restore-sentinel-set.md for a set reached by addresses)", t.Name)}
+	if t.Sentinel == nil {
+		return false, UsageError{Err: fmt.Errorf("--thaw: target %q is not a Sentinel set (no sentinel block): only a restore into a Sentinel set freezes failover", t.Name)}
 	}
 	repo, err := storage.Open(ctx, url, storage.Options{})
 	if err != nil {
 		return false, err
 	}
 	defer repo.Close()
-	so, ks, err := a.kubeSentinelOptions(ctx, t)
-	if err != nil {
+	var so SentinelOptions
+	if t.Kubernetes != nil {
+		var ks *kubeSet
+		if so, ks, err = a.kubeSentinelOptions(ctx, t); err != nil {
+			return false, err
+		}
+		defer ks.Close()
+	} else if so, err = SentinelOptionsOf(t); err != nil {
 		return false, err
 	}
-	defer ks.Close()
 	set, err := discover(ctx, so)
 	if err != nil {
 		return false, err

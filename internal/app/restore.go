@@ -56,6 +56,9 @@ type Restore struct {
 	// restore inside the failover freeze (nil otherwise).
 	set  *replicaSet
 	kset *kubeSet
+	// repl is the replication set without Sentinel the master belongs
+	// to, when rdbak understands it (planReplication; nil otherwise).
+	repl *replicaSet
 	// cluster restores a backup set into a Redis Cluster of the same
 	// shape (nil otherwise).
 	cluster *clusterJob
@@ -186,6 +189,9 @@ func (r *Restore) plan(ctx context.Context, m *storage.Manifest) error {
 		Steps:    restore.Steps(strategy, m.ID, r.workload.Workload, r.layout, kube.RestoreReplicasAnnotation),
 		Estimate: restore.EstimateOf(strategy, m.Data.RawSize, r.layout.AOF.Mode == ""),
 	}
+	if ti.Replicas > 0 && ti.Sentinel == "" && !r.o.Overrides.AllowReplicas && r.target.Sentinel == nil {
+		r.planReplication(ctx, ti.Replicas)
+	}
 	return nil
 }
 
@@ -245,6 +251,9 @@ func (r *Restore) Run(ctx context.Context) error {
 		r.log.Info("restore succeeded on every node of the Sentinel set", "master", r.set.master.Addr, "replicas", len(r.set.replicas))
 		return nil
 	}
+	if r.repl != nil {
+		return r.runReplication(ctx)
+	}
 	return r.runMaster(ctx)
 }
 
@@ -267,7 +276,7 @@ func (r *Restore) runMaster(ctx context.Context) error {
 			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
 	default:
 		ro = &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,
-			Redis: k.client, Version7: r.major >= 7, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
+			Redis: k.client, Version7: r.major >= 7, AOF: r.layout.AOF.Mode != "", AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
 	}
 	j := restore.Job{
 		Install: in,
@@ -287,7 +296,13 @@ func (r *Restore) runMaster(ctx context.Context) error {
 		}
 	}
 	// The downtime ends when Redis serves the restored data, reached
-	// afresh (a new pod); the same connection then checks it.
+	// afresh (a new pod); the same connection then checks it. In a
+	// replication set the selector names the replicas' pods too: reach
+	// the master's by name.
+	target := r.target
+	if r.repl != nil {
+		target = pinnedTo(r.target, k.pod.Namespace, k.pod.Name)
+	}
 	var post *kubeConn
 	defer func() {
 		if post != nil {
@@ -296,7 +311,7 @@ func (r *Restore) runMaster(ctx context.Context) error {
 	}()
 	j.Loaded = func(ctx context.Context) error {
 		var err error
-		if post, err = r.a.reachKube(ctx, r.target, func(*kubeConn) []kube.Permission { return nil }); err != nil {
+		if post, err = r.a.reachKube(ctx, target, func(*kubeConn) []kube.Permission { return nil }); err != nil {
 			return err
 		}
 		return waitServing(ctx, post.client, 100*time.Millisecond)

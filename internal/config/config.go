@@ -42,7 +42,8 @@ const (
 type File struct {
 	// Storage is the default blob storage URL for all targets
 	// (gocloud.dev/blob: s3://, gs://, azblob://, file:///path; storage.CheckURL).
-	Storage     string      `yaml:"storage"`
+	// The file may give it as a StorageSpec mapping, folded into the URL.
+	Storage     string      `yaml:"storage" rdbak:"storage"`
 	Compression Compression `yaml:"compression"`
 	Targets     []Target    `yaml:"targets"`
 	// Defaults are inherited by targets that do not set their own
@@ -109,8 +110,8 @@ type Target struct {
 	// nodes; the Sentinels have their own.
 	Sentinel *SentinelTarget `yaml:"sentinel"`
 	// Storage overrides File.Storage for this target. After Load it holds
-	// the effective storage URL.
-	Storage string `yaml:"storage"`
+	// the effective storage URL. Like File.Storage, a URL or a StorageSpec.
+	Storage string `yaml:"storage" rdbak:"storage"`
 	// Encryption encrypts this target's backups; defaults.encryption if
 	// unset.
 	Encryption Encryption `yaml:"encryption"`

@@ -185,7 +185,7 @@ func TestExampleShowsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS](), reflect.TypeFor[Encryption](), reflect.TypeFor[Drill](), reflect.TypeFor[DrillCheck](), reflect.TypeFor[Notify](), reflect.TypeFor[Webhook]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[Compression](), reflect.TypeFor[Target](), reflect.TypeFor[KubeTarget](), reflect.TypeFor[SecretRef](), reflect.TypeFor[KubeTLS](), reflect.TypeFor[Encryption](), reflect.TypeFor[Drill](), reflect.TypeFor[DrillCheck](), reflect.TypeFor[Notify](), reflect.TypeFor[Webhook](), reflect.TypeFor[StorageSpec](), reflect.TypeFor[S3Storage]()} {
 		for name := range yamlFields(typ) {
 			shown := regexp.MustCompile(`(?m)^[ #-]*` + name + `:`)
 			if !shown.Match(data) {
@@ -446,6 +446,47 @@ targets:
 		}
 		if err != nil && strings.Contains(err.Error(), "secret-token") {
 			t.Errorf("the error shows the URL: %v", err)
+		}
+	}
+}
+
+// TestStorageMapping: storage given as url + s3 settings ends up as one URL
+// with the part_size and concurrency parameters, for the file and for a
+// target; wrong settings name their field.
+func TestStorageMapping(t *testing.T) {
+	f := mustParse(t, `storage:
+  url: s3://bucket/prod?region=eu-west-1
+  s3: {partSize: 16MiB, concurrency: 4}
+targets:
+  - name: a
+    redis: redis://127.0.0.1:6379
+  - name: b
+    redis: redis://127.0.0.1:6380
+    storage: {url: "s3://other/x?part_size=5MiB", s3: {partSize: 32MiB}}
+  - name: c
+    redis: redis://127.0.0.1:6381
+    storage: {url: "file:///var/backups"}
+`, nil)
+	if want := "s3://bucket/prod?concurrency=4&part_size=16777216&region=eu-west-1"; f.Storage != want || f.Targets[0].Storage != want {
+		t.Errorf("storage = %q, targets[0] %q; want %q", f.Storage, f.Targets[0].Storage, want)
+	}
+	if want := "s3://other/x?part_size=5MiB"; f.Targets[1].Storage != want {
+		t.Errorf("targets[1].storage = %q, want the URL's own part_size to win: %q", f.Targets[1].Storage, want)
+	}
+	if want := "file:///var/backups"; f.Targets[2].Storage != want {
+		t.Errorf("targets[2].storage = %q, want %q", f.Targets[2].Storage, want)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"storage: {url: file:///b, s3: {concurrency: 2}}\n" + okTarget, "storage.s3: s3 settings need an s3:// url"},
+		{"storage: {url: s3://b, s3: {partSize: lots}}\n" + okTarget, "storage.s3.partSize: size \"lots\""},
+		{"storage: {url: s3://b, s3: {partSize: 1MiB}}\n" + okTarget, "part_size 1048576 is out of range"},
+		{"storage: {url: s3://b, s3: {concurrency: 100}}\n" + okTarget, "concurrency 100 is out of range"},
+		{"storage: {s3: {concurrency: 2}}\n" + okTarget, "storage.url: missing"},
+		{"storage: {url: s3://b, s3: {partsize: 8MiB}}\n" + okTarget, `unknown field "partsize"`},
+	} {
+		_, err := Parse([]byte(tc.yaml), "rdbak.yaml", mapEnv(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error containing %q", tc.yaml, err, tc.want)
 		}
 	}
 }

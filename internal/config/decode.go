@@ -127,8 +127,20 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[k.Value] = k.Line
 		d.origin[sub] = origin{line: k.Line}
+		if v.Type().Field(idx).Tag.Get("rdbak") == "storage" && resolve(val).Kind == yaml.MappingNode {
+			d.storageField(resolve(val), v.Field(idx), sub)
+			continue
+		}
 		d.value(val, v.Field(idx), sub)
 	}
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
 }
 
 func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {

@@ -27,11 +27,12 @@ type RedisAdmin interface {
 
 // InPlace restores into the running Redis container: the file is staged
 // through exec beside the live data and checked there while Redis serves,
-// every save is turned off, the staged file is swapped in under the running
-// Redis (which does not read it), and Redis is made to exit without saving
-// so the kubelet restarts it on the file. The data dir must survive a
-// container restart (a PVC or emptyDir), and the container needs sh, cat,
-// wc, sha256sum, ln, mv and rm.
+// every save (and, with appendonly yes, the AOF) is turned off, the staged
+// files are swapped in under the running Redis (which does not read them),
+// and Redis is made to exit without saving so the kubelet restarts it on
+// them. The data dir must survive a container restart (a PVC or emptyDir),
+// and the container needs sh, cat, wc, sha256sum, mkdir, printf, ln, mv and
+// rm.
 type InPlace struct {
 	Client    *Client
 	Namespace string
@@ -39,12 +40,17 @@ type InPlace struct {
 	Container string
 	Redis     RedisAdmin
 	// Version7 is true for Redis 7.0+, which has shutdown-on-sigterm.
-	Version7  bool
+	Version7 bool
+	// AOF is true when Redis runs with appendonly yes: Stop then turns AOF
+	// off (which fsyncs and closes it) so that nothing writes to the AOF
+	// files while they are replaced, and Undo turns it back on.
+	AOF       bool
 	AllowSPDY bool
 	Timeout   time.Duration
 
 	oldSave   string
 	stopped   bool
+	aofOff    bool // Stop turned appendonly off
 	staged    bool
 	installed bool
 	restarts  int32
@@ -55,27 +61,85 @@ var _ restore.Rollout = (*InPlace)(nil)
 
 // stageScript receives the file under a name Redis never loads, checks
 // length and SHA-256 in the pod and fsyncs it; it changes nothing live.
-const stageScript = `dir=$1; name=$2; size=$3; sum=$4
+// With AOF (mode multipart or single) it also builds, beside the live
+// ones, the AOF Redis is to load at startup from the received RDB: a new
+// AOF directory whose manifest lists it as the base (7.0+), or the RDB as
+// the single AOF file, which Redis < 7 loads as an RDB preamble.
+const stageScript = `dir=$1; name=$2; size=$3; sum=$4; mode=$5; aofdir=$6; aoffile=$7
 tmp="$dir/$name.rdbak-tmp"
 cat > "$tmp" || { rm -f "$tmp"; exit 65; }
 got=$(wc -c < "$tmp" | tr -d ' ')
 if [ "$got" != "$size" ]; then rm -f "$tmp"; echo "received $got bytes, expected $size: nothing was replaced" >&2; exit 65; fi
 gotsum=$(sha256sum "$tmp" | cut -d ' ' -f 1)
 if [ "$gotsum" != "$sum" ]; then rm -f "$tmp"; echo "SHA-256 $gotsum, expected $sum: nothing was replaced" >&2; exit 65; fi
+case "$mode" in
+multipart)
+  new="$dir/$aofdir.rdbak-tmp"; base="$aoffile.1.base.rdb"
+  rm -rf "$new" && mkdir "$new" && cat "$tmp" > "$new/$base" && printf 'file %s seq 1 type b\n' "$base" > "$new/$aoffile.manifest" || { rm -rf "$new" "$tmp"; echo "build the staged AOF directory $new failed: nothing was replaced" >&2; exit 65; } ;;
+single)
+  new="$dir/$aoffile.rdbak-tmp"
+  cat "$tmp" > "$new" || { rm -f "$new" "$tmp"; echo "build the staged AOF $new failed: nothing was replaced" >&2; exit 65; } ;;
+"") ;;
+*) rm -f "$tmp"; echo "unknown AOF mode $mode" >&2; exit 64 ;;
+esac
 sync`
 
-// commitScript keeps the live file as .pre-restore by a hard link, then
-// renames the staged file over it: the path is never missing.
-const commitScript = `dir=$1; name=$2
-tmp="$dir/$name.rdbak-tmp"
-[ -f "$tmp" ] || { echo "no staged $tmp: stage the backup again" >&2; exit 66; }
-if [ -e "$dir/$name" ]; then rm -rf "$dir/$name.pre-restore" && ln "$dir/$name" "$dir/$name.pre-restore" || exit 66; fi
-mv -f "$tmp" "$dir/$name" || exit 66
-sync
-echo "$dir/$name.pre-restore"`
+// commitScript swaps the staged files in, the AOF first (what Redis loads
+// with appendonly yes), then dbfilename, and prints each file it kept as
+// .pre-restore. A file is kept by a hard link and the staged one renamed
+// over it, so its path is never missing; the AOF directory (7.0+) cannot
+// be linked, so it is renamed aside and the staged one into its place.
+const commitScript = `dir=$1; name=$2; mode=$3; aofdir=$4; aoffile=$5
+case "$mode" in
+multipart) aof="$dir/$aofdir" ;;
+single) aof="$dir/$aoffile" ;;
+"") aof= ;;
+*) echo "unknown AOF mode $mode" >&2; exit 64 ;;
+esac
+for f in "$dir/$name" ${aof:+"$aof"}; do
+  [ -e "$f.rdbak-tmp" ] || { echo "no staged $f.rdbak-tmp: stage the backup again" >&2; exit 66; }
+done
+swap() {
+  rm -rf "$1.pre-restore" || exit 66
+  if [ -d "$1.rdbak-tmp" ]; then
+    if [ -e "$1" ]; then mv "$1" "$1.pre-restore" || exit 66; echo "$1.pre-restore"; fi
+    mv "$1.rdbak-tmp" "$1" || exit 66
+  else
+    if [ -e "$1" ]; then ln "$1" "$1.pre-restore" || exit 66; echo "$1.pre-restore"; fi
+    mv -f "$1.rdbak-tmp" "$1" || exit 66
+  fi
+}
+if [ -n "$aof" ]; then swap "$aof"; fi
+swap "$dir/$name"
+sync`
 
-// discardScript removes a staged file.
-const discardScript = `rm -f "$1/$2.rdbak-tmp"`
+// discardScript removes the staged files.
+const discardScript = `dir=$1; name=$2; mode=$3; aofdir=$4; aoffile=$5
+rm -f "$dir/$name.rdbak-tmp" || exit 66
+case "$mode" in
+multipart) rm -rf "$dir/$aofdir.rdbak-tmp" || exit 66 ;;
+single) rm -f "$dir/$aoffile.rdbak-tmp" || exit 66 ;;
+esac`
+
+// aofArgs are the AOF arguments of the scripts, after checking that the
+// names are plain file names (the scripts remove paths built from them).
+func aofArgs(in restore.Install) ([]string, error) {
+	plain := func(s string) bool { return s != "" && s != "." && s != ".." && !strings.Contains(s, "/") }
+	switch in.AOF.Mode {
+	case "":
+	case "multipart":
+		if !plain(in.AOF.DirName) || !plain(in.AOF.FileName) {
+			return nil, fmt.Errorf("appenddirname %q and appendfilename %q must be plain names", in.AOF.DirName, in.AOF.FileName)
+		}
+	case "single":
+		if !plain(in.AOF.FileName) {
+			return nil, fmt.Errorf("appendfilename %q must be a plain name", in.AOF.FileName)
+		}
+	default:
+		return nil, fmt.Errorf("unknown AOF mode %q", in.AOF.Mode)
+	}
+	return []string{in.AOF.Mode, in.AOF.DirName, in.AOF.FileName}, nil
+}
 
 func (r *InPlace) exec(ctx context.Context, script string, args []string, body io.Reader) (string, error) {
 	var stdout, stderr bytes.Buffer
@@ -89,18 +153,22 @@ func (r *InPlace) exec(ctx context.Context, script string, args []string, body i
 
 // Stage implements restore.Rollout.
 func (r *InPlace) Stage(ctx context.Context, body io.Reader, in restore.Install) error {
-	if in.AOF.Mode != "" {
-		return fmt.Errorf("in-place restore with appendonly yes is not supported: use --strategy offline")
+	if in.AOF.Mode != "" && !r.AOF {
+		return fmt.Errorf("stage an AOF in pod %s/%s: the rollout was not told Redis runs with appendonly yes, so it would not turn AOF off", r.Namespace, r.Pod)
+	}
+	aof, err := aofArgs(in)
+	if err != nil {
+		return fmt.Errorf("stage in pod %s/%s: %w", r.Namespace, r.Pod, err)
 	}
 	r.in, r.staged = in, true
-	if _, err := r.exec(ctx, stageScript, []string{in.Dir, in.DBFilename, strconv.FormatInt(in.Size, 10), in.SHA256}, body); err != nil {
+	if _, err := r.exec(ctx, stageScript, append([]string{in.Dir, in.DBFilename, strconv.FormatInt(in.Size, 10), in.SHA256}, aof...), body); err != nil {
 		return fmt.Errorf("stage: %w", err)
 	}
 	return nil
 }
 
-// Stop implements restore.Rollout: no save point and no SIGTERM may write
-// the in-memory data over the file about to be installed.
+// Stop implements restore.Rollout: no save point, no SIGTERM and no AOF
+// write or rewrite may touch the files about to be swapped in.
 func (r *InPlace) Stop(ctx context.Context) error {
 	save, err := r.Redis.ConfigGet(ctx, "save")
 	if err != nil {
@@ -117,17 +185,48 @@ func (r *InPlace) Stop(ctx context.Context) error {
 			}
 		}
 	}
+	if r.AOF {
+		// appendonly no flushes and fsyncs the AOF, closes it and kills
+		// a rewrite: from here the files on disk hold the current data
+		// (kept as .pre-restore) and no rewrite can replace the new ones.
+		// The config file still says appendonly yes, so the restarted
+		// Redis loads the installed AOF.
+		r.aofOff = true
+		if err := r.Redis.ConfigSet(ctx, "appendonly", "no"); err != nil {
+			return fmt.Errorf("turn off appendonly while the AOF is replaced: %w", err)
+		}
+	}
 	return nil
 }
 
 // Commit implements restore.Rollout.
 func (r *InPlace) Commit(ctx context.Context, in restore.Install) (*restore.Installed, error) {
-	kept, err := r.exec(ctx, commitScript, []string{in.Dir, in.DBFilename}, nil)
+	if in.AOF.Mode != "" && !r.aofOff {
+		return nil, fmt.Errorf("install an AOF in pod %s/%s: AOF was not turned off, so Redis could write to the files being replaced", r.Namespace, r.Pod)
+	}
+	aof, err := aofArgs(in)
+	if err != nil {
+		return nil, fmt.Errorf("install in pod %s/%s: %w", r.Namespace, r.Pod, err)
+	}
+	kept, err := r.exec(ctx, commitScript, append([]string{in.Dir, in.DBFilename}, aof...), nil)
 	if err != nil {
 		return nil, fmt.Errorf("install: %w", err)
 	}
 	r.installed, r.staged = true, false
-	return &restore.Installed{Path: in.Dir + "/" + in.DBFilename, Size: in.Size, SHA256: in.SHA256, PreRestore: []string{kept}}, nil
+	out := &restore.Installed{Path: in.Dir + "/" + in.DBFilename, Size: in.Size, SHA256: in.SHA256}
+	for _, l := range strings.Split(kept, "\n") {
+		if l != "" {
+			out.PreRestore = append(out.PreRestore, l)
+		}
+	}
+	switch in.AOF.Mode {
+	case "multipart":
+		d := in.Dir + "/" + in.AOF.DirName + "/" + in.AOF.FileName
+		out.AOFFiles = []string{d + ".1.base.rdb", d + ".manifest"}
+	case "single":
+		out.AOFFiles = []string{in.Dir + "/" + in.AOF.FileName}
+	}
+	return out, nil
 }
 
 // Start implements restore.Rollout.
@@ -166,15 +265,20 @@ func restartCount(ss []corev1.ContainerStatus, name string) int32 {
 	return 0
 }
 
-// Undo implements restore.Rollout: if nothing was installed it gives Redis
-// its save points back. Once the file is installed it must not: the next
+// Undo implements restore.Rollout: it removes the staged files and, if
+// nothing was installed, gives Redis its save points back and turns AOF
+// on again (which rewrites it from the data in memory). Once the file is installed it must not: the next
 // save would write the old in-memory data over it, so saves stay off and
 // the error says how to finish.
 func (r *InPlace) Undo(ctx context.Context) error {
 	var discard error
 	if r.staged {
-		if _, err := r.exec(ctx, discardScript, []string{r.in.Dir, r.in.DBFilename}, nil); err != nil {
-			discard = fmt.Errorf("remove the staged file (Redis never loads it; the next restore replaces it): %w", err)
+		aof, err := aofArgs(r.in)
+		if err == nil {
+			_, err = r.exec(ctx, discardScript, append([]string{r.in.Dir, r.in.DBFilename}, aof...), nil)
+		}
+		if err != nil {
+			discard = fmt.Errorf("remove the staged files (Redis never loads them; the next restore replaces them): %w", err)
 		} else {
 			r.staged = false
 		}
@@ -183,10 +287,21 @@ func (r *InPlace) Undo(ctx context.Context) error {
 		return discard
 	}
 	if r.installed {
-		return fmt.Errorf("the restored file is installed but Redis %s/%s still runs on the old data with saves off: restart the container (it loads the restored file), or move the .pre-restore file back first to keep the old data", r.Namespace, r.Pod)
+		files := ".pre-restore file"
+		if r.aofOff {
+			files = ".pre-restore files (dbfilename's and the AOF's)"
+		}
+		return fmt.Errorf("the restored data is installed but Redis %s/%s still runs on the old data with saves off: restart the container (it loads the restored data), or move the %s back first to keep the old data", r.Namespace, r.Pod, files)
 	}
 	if err := r.Redis.ConfigSet(ctx, "save", r.oldSave); err != nil {
 		return errors.Join(discard, fmt.Errorf("give back save points %q: %w", r.oldSave, err))
+	}
+	if r.aofOff {
+		// Turning AOF on rewrites it from the (untouched) data in memory.
+		if err := r.Redis.ConfigSet(ctx, "appendonly", "yes"); err != nil {
+			return errors.Join(discard, fmt.Errorf("turn appendonly back on (run CONFIG SET appendonly yes on it): %w", err))
+		}
+		r.aofOff = false
 	}
 	if r.Version7 {
 		for _, sig := range []string{"shutdown-on-sigterm", "shutdown-on-sigint"} {
@@ -200,7 +315,9 @@ func (r *InPlace) Undo(ctx context.Context) error {
 }
 
 // revertScript puts the file kept as .pre-restore back in place of the
-// installed one (or removes the installed one when there was none).
+// installed one (or removes the installed one when there was none). It
+// handles dbfilename only: Revert and Rollback serve the cluster restore,
+// which refuses appendonly yes.
 const revertScript = `dir=$1; name=$2
 if [ -e "$dir/$name.pre-restore" ]; then mv "$dir/$name.pre-restore" "$dir/$name" || exit 66; else rm -f "$dir/$name" || exit 66; fi
 sync`

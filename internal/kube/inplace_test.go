@@ -110,17 +110,58 @@ func TestInPlaceRestore(t *testing.T) {
 			if want := (ExecTarget{Namespace: testNS, Pod: "redis-0", Container: "redis"}); stage.target != want || commit.target != want {
 				t.Errorf("exec in %+v and %+v, want %+v", stage.target, commit.target, want)
 			}
-			if len(stage.cmd) != 8 || stage.cmd[0] != "sh" || stage.cmd[2] != stageScript ||
-				!slices.Equal(stage.cmd[3:], []string{"rdbak", "/data", "dump.rdb", "9", "ab12"}) {
-				t.Errorf("exec %q, want the stage script with dir, name, size and sha256", stage.cmd)
+			if len(stage.cmd) != 11 || stage.cmd[0] != "sh" || stage.cmd[2] != stageScript ||
+				!slices.Equal(stage.cmd[3:], []string{"rdbak", "/data", "dump.rdb", "9", "ab12", "", "", ""}) {
+				t.Errorf("exec %q, want the stage script with dir, name, size, sha256 and no AOF", stage.cmd)
 			}
 			if stage.stdin != "RDB-BYTES" {
 				t.Errorf("exec stdin %q, want the body", stage.stdin)
 			}
-			if commit.cmd[2] != commitScript || !slices.Equal(commit.cmd[3:], []string{"rdbak", "/data", "dump.rdb"}) {
-				t.Errorf("exec %q, want the commit script with dir and name", commit.cmd)
+			if commit.cmd[2] != commitScript || !slices.Equal(commit.cmd[3:], []string{"rdbak", "/data", "dump.rdb", "", "", ""}) {
+				t.Errorf("exec %q, want the commit script with dir, name and no AOF", commit.cmd)
 			}
 		})
+	}
+}
+
+// TestInPlaceRestoreAOF: with appendonly yes the AOF is staged with the
+// dump while Redis serves, turned off at Stop, and swapped in at Commit;
+// both previous files are kept.
+func TestInPlaceRestoreAOF(t *testing.T) {
+	ctx := t.Context()
+	ip, ex, log := inPlace(t, true)
+	ip.AOF = true
+	ex.stdout = "/data/appendonlydir.pre-restore\n/data/dump.rdb.pre-restore\n"
+	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12",
+		AOF: restore.AOF{Mode: "multipart", DirName: "appendonlydir", FileName: "appendonly.aof"}}
+	if err := ip.Stage(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+		t.Fatalf("Stage: %v", err)
+	}
+	if want := []string{"exec"}; !slices.Equal(*log, want) {
+		t.Errorf("after Stage did %q, want %q: nothing may change in Redis while it stages", *log, want)
+	}
+	if err := ip.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	got, err := ip.Commit(ctx, in)
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	want := restore.Installed{Path: "/data/dump.rdb", Size: 9, SHA256: "ab12",
+		PreRestore: []string{"/data/appendonlydir.pre-restore", "/data/dump.rdb.pre-restore"},
+		AOFFiles:   []string{"/data/appendonlydir/appendonly.aof.1.base.rdb", "/data/appendonlydir/appendonly.aof.manifest"}}
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("Commit = %+v, want %+v", *got, want)
+	}
+	if want := slices.Concat([]string{"exec"}, saveOff, sigsOff, []string{`CONFIG SET appendonly "no"`, "exec"}); !slices.Equal(*log, want) {
+		t.Errorf("did\n%q\nwant\n%q", *log, want)
+	}
+	stage, commit := ex.calls[0], ex.calls[1]
+	if !slices.Equal(stage.cmd[3:], []string{"rdbak", "/data", "dump.rdb", "9", "ab12", "multipart", "appendonlydir", "appendonly.aof"}) {
+		t.Errorf("stage exec %q, want the AOF mode and names", stage.cmd)
+	}
+	if !slices.Equal(commit.cmd[3:], []string{"rdbak", "/data", "dump.rdb", "multipart", "appendonlydir", "appendonly.aof"}) {
+		t.Errorf("commit exec %q, want the AOF mode and names", commit.cmd)
 	}
 }
 
@@ -141,18 +182,24 @@ func TestInPlaceUndo(t *testing.T) {
 			return ip.Stage(ctx, strings.NewReader("RDB-BYTES"), in)
 		}
 	}
-	stageStopCommit := func(ip *InPlace, ctx context.Context) error {
-		if err := stage(install)(ip, ctx); err != nil {
+	// stageStopCommit runs the rollout up to Commit, which fails with
+	// commitErr if not nil.
+	stageStopCommit := func(in restore.Install, commitErr error) func(*InPlace, context.Context) error {
+		return func(ip *InPlace, ctx context.Context) error {
+			if err := stage(in)(ip, ctx); err != nil {
+				return err
+			}
+			if err := ip.Stop(ctx); err != nil {
+				return err
+			}
+			ip.Client.Executor.(*fakeExec).err = commitErr
+			_, err := ip.Commit(ctx, in)
 			return err
 		}
-		if err := ip.Stop(ctx); err != nil {
-			return err
-		}
-		_, err := ip.Commit(ctx, install)
-		return err
 	}
 	aof := install
 	aof.AOF = restore.AOF{Mode: "multipart", DirName: "appendonlydir", FileName: "appendonly.aof"}
+	aofOff, aofOn := []string{`CONFIG SET appendonly "no"`}, []string{`CONFIG SET appendonly "yes"`}
 	tests := []struct {
 		name    string
 		setup   func(ip *InPlace, ex *fakeExec)
@@ -172,29 +219,42 @@ func TestInPlaceUndo(t *testing.T) {
 			want:    []string{"exec", "exec"},
 		},
 		{
-			name:    "aof refused before any exec",
+			name:    "aof stage without AOF turned off: refused before any exec",
 			run:     stage(aof),
-			wantErr: "use --strategy offline",
+			wantErr: "not told Redis runs with appendonly yes",
 		},
 		{
-			name: "commit fails: save points back",
-			run: func(ip *InPlace, ctx context.Context) error {
-				if err := stage(install)(ip, ctx); err != nil {
-					return err
-				}
-				if err := ip.Stop(ctx); err != nil {
-					return err
-				}
-				ip.Client.Executor.(*fakeExec).err = exitError(66)
-				_, err := ip.Commit(ctx, install)
-				return err
-			},
+			name:    "commit fails: save points back",
+			run:     stageStopCommit(install, exitError(66)),
 			wantErr: "install: in pod prod/redis-0: command terminated with exit code 66",
 			want:    slices.Concat([]string{"exec"}, saveOff, sigsOff, []string{"exec", "exec"}, saveBack, sigsBack),
 		},
 		{
+			name: "aof stage fails: staged files removed, AOF untouched",
+			setup: func(ip *InPlace, ex *fakeExec) {
+				ip.AOF, ex.err = true, exitError(65)
+			},
+			run:     stage(aof),
+			wantErr: "exit code 65",
+			want:    []string{"exec", "exec"},
+		},
+		{
+			name:    "aof: turned off, and on again when nothing was installed",
+			setup:   func(ip *InPlace, _ *fakeExec) { ip.AOF = true },
+			run:     stageStopCommit(aof, exitError(66)),
+			wantErr: "exit code 66",
+			want:    slices.Concat([]string{"exec"}, saveOff, sigsOff, aofOff, []string{"exec", "exec"}, saveBack, aofOn, sigsBack),
+		},
+		{
+			name:    "aof installed: AOF stays off",
+			setup:   func(ip *InPlace, _ *fakeExec) { ip.AOF = true },
+			run:     stageStopCommit(aof, nil),
+			undoErr: "the AOF's",
+			want:    slices.Concat([]string{"exec"}, saveOff, sigsOff, aofOff, []string{"exec"}),
+		},
+		{
 			name:    "installed: saves stay off",
-			run:     stageStopCommit,
+			run:     stageStopCommit(install, nil),
 			undoErr: "restart the container",
 			want:    slices.Concat([]string{"exec"}, saveOff, sigsOff, []string{"exec"}),
 		},

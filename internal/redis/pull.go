@@ -61,7 +61,25 @@ const (
 	minRDBLen = 9
 	// bodyBufSize is the read size of the EOF-mark reader: large enough that
 	// bufio hands the reads straight to the connection.
-	bodyBufSize = 128 << 10
+	bodyBufSize = 256 << 10
+	// bodyLowWater is the SO_RCVLOWAT set on a plain TCP connection once
+	// the payload flows: the kernel wakes the reader when this much has
+	// arrived, not for every segment. With repl-diskless-sync the master
+	// forwards its fork child's output in 16 KiB writes at the speed the
+	// child produces it, so without it every write costs a wake-up of the
+	// reading goroutine and of the pipeline behind it.
+	bodyLowWater = 128 << 10
+	// lowWaterWait bounds how long fewer than bodyLowWater bytes may wait
+	// in the socket (the end of the payload, a stalled master): the read
+	// is then retried, and a read returns what has arrived.
+	lowWaterWait = 20 * time.Millisecond
+	// lowWaterTries is how many reads of the payload look for a receive
+	// buffer of 4 × bodyLowWater before giving up on the mark. Linux
+	// clamps the TCP window to the mark when it has to grow the buffer
+	// for it (tcp_set_rcvlowat), which would make the master wait for
+	// every read; so the mark is only set once autotuning has grown the
+	// buffer beyond it, which a fast transfer does within its first reads.
+	lowWaterTries = 256
 )
 
 // Open connects, asks for a snapshot and returns once the payload header has
@@ -88,6 +106,11 @@ func (p *PullSource) Open(ctx context.Context) (*backup.Stream, error) {
 		stop()
 		_ = raw.Close()
 		return nil, err
+	}
+	if raw == conn {
+		// The handshake's replies are short: only the payload waits for
+		// the low-water mark.
+		w.lowWaterTries = lowWaterTries
 	}
 	return &backup.Stream{
 		Body:   &body{r: r, raw: raw, stop: stop, addr: p.Addr},
@@ -264,14 +287,42 @@ type wire struct {
 	conn net.Conn
 	ctx  context.Context
 	idle time.Duration
+	// lowWater is set once the connection has SO_RCVLOWAT: a read then
+	// waits at most lowWaterWait for the mark before it takes what is
+	// there, until idle has passed without a byte.
+	lowWater bool
+	// lowWaterTries counts down the reads that may still set the mark.
+	lowWaterTries int
 }
 
 func (w *wire) Read(p []byte) (int, error) {
-	if err := w.conn.SetDeadline(time.Now().Add(w.idle)); err != nil {
-		return 0, w.fail(err)
+	start := time.Now()
+	idleAt := start.Add(w.idle)
+	for {
+		deadline := idleAt
+		if w.lowWater {
+			if d := time.Now().Add(lowWaterWait); d.Before(idleAt) {
+				deadline = d
+			}
+		}
+		if err := w.conn.SetDeadline(deadline); err != nil {
+			return 0, w.fail(err)
+		}
+		n, err := w.conn.Read(p)
+		if n == 0 && w.lowWater && errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(idleAt) && w.ctx.Err() == nil {
+			// Fewer bytes than the low-water mark, or none: the next
+			// read returns whatever has arrived without waiting, or waits
+			// again.
+			continue
+		}
+		if n > 0 && w.lowWaterTries > 0 {
+			w.lowWaterTries--
+			if setLowWater(w.conn, bodyLowWater, 4*bodyLowWater) == nil {
+				w.lowWater, w.lowWaterTries = true, 0
+			}
+		}
+		return n, w.fail(err)
 	}
-	n, err := w.conn.Read(p)
-	return n, w.fail(err)
 }
 
 // send writes one command as a RESP array of bulk strings.
