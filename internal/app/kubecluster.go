@@ -168,6 +168,9 @@ func (a *App) planMaster(ctx context.Context, k *kubeConn, t *config.Target, p *
 	if _, err := restore.ChooseStrategy(string(restore.InPlace), restore.Workload{}, volumeOf(mount), in.layout); err != nil {
 		add(restore.Finding{Refuse: true, Check: "strategy", Detail: err.Error()})
 	}
+	if f := restore.ClusterMasterLayout(in.layout); f != nil {
+		add(*f)
+	}
 	conf, err := mk.client.ConfigGet(ctx, "cluster-config-file")
 	if err != nil {
 		return nil, nil, err
