@@ -133,3 +133,14 @@ func CheckCluster(p *ClusterPlan, states []ClusterNodeState) error {
 	}
 	return nil
 }
+
+// ClusterMasterLayout refuses a cluster master whose Redis runs with
+// appendonly yes: a cluster restore installs, reverts and rolls back
+// dbfilename only, so the restarted master would load its old AOF.
+func ClusterMasterLayout(l Layout) *Finding {
+	if l.AOF.Mode == "" {
+		return nil
+	}
+	return &Finding{Refuse: true, Check: "appendonly", Detail: l.Persistence() + ": a cluster restore installs " + l.DBFilename +
+		" only, and the restarted master would load its old AOF; set appendonly no on the cluster's nodes (CONFIG SET appendonly no, and in their configuration) for the restore, or restore with --replay-to"}
+}

@@ -143,3 +143,17 @@ func TestClusterSteps(t *testing.T) {
 }
 
 func rg(a, b int) cluster.Range { return cluster.Range{Start: a, End: b} }
+
+// TestClusterMasterLayout: a master with appendonly yes (either AOF
+// layout) is refused, naming the setting and what to do; RDB alone passes.
+func TestClusterMasterLayout(t *testing.T) {
+	if f := ClusterMasterLayout(Layout{Dir: "/data", DBFilename: "dump.rdb"}); f != nil {
+		t.Errorf("RDB only: %+v, want no finding", f)
+	}
+	for _, aof := range []AOF{{Mode: "multipart", DirName: "appendonlydir", FileName: "appendonly.aof"}, {Mode: "single", FileName: "appendonly.aof"}} {
+		f := ClusterMasterLayout(Layout{Dir: "/data", DBFilename: "dump.rdb", AOF: aof})
+		if f == nil || !f.Refuse || f.Check != "appendonly" || !strings.Contains(f.Detail, "appendonly no") || !strings.Contains(f.Detail, "--replay-to") {
+			t.Errorf("%s AOF: %+v, want a refusal naming appendonly no and --replay-to", aof.Mode, f)
+		}
+	}
+}

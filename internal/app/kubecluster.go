@@ -168,11 +168,8 @@ func (a *App) planMaster(ctx context.Context, k *kubeConn, t *config.Target, p *
 	if _, err := restore.ChooseStrategy(string(restore.InPlace), restore.Workload{}, volumeOf(mount), in.layout); err != nil {
 		add(restore.Finding{Refuse: true, Check: "strategy", Detail: err.Error()})
 	}
-	if in.layout.AOF.Mode != "" {
-		// The shards' in-place rollouts install, revert and roll back
-		// dbfilename only: the restarted master would load its old AOF.
-		add(restore.Finding{Refuse: true, Check: "appendonly", Detail: "appendonly yes: a cluster restore installs " + in.layout.DBFilename +
-			" only, and the restarted master would load its old AOF; set appendonly no in the cluster's configuration for the restore"})
+	if f := restore.ClusterMasterLayout(in.layout); f != nil {
+		add(*f)
 	}
 	conf, err := mk.client.ConfigGet(ctx, "cluster-config-file")
 	if err != nil {
