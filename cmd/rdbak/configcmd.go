@@ -15,10 +15,8 @@ func newConfigCmd(g *globals) *cobra.Command {
 	validate := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check config files: syntax, unknown keys, values",
-		Long: `Check config files: syntax, unknown keys, values. Exits 2 if any file is
-invalid. -o json|yaml prints one result per file (the errors are printed
-on stderr all the same).`,
-		Args: cobra.MinimumNArgs(1),
+		Long:  longHelp("config_validate"),
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, files []string) error {
 			results, err := app.ValidateConfigs(files)
 			if g.structured() {

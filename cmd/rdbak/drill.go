@@ -21,28 +21,7 @@ func newDrillCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drill [--target NAME | --all] [ID|latest]",
 		Short: "Prove a backup restores: load it into a scratch Redis and check what it holds",
-		Long: `Restore a backup (latest by default) into a scratch redis-server or
-valkey-server on this host, never into the target's Redis: the backup is
-verified as a restore verifies it, loaded by a server of a compatible
-version (from drill.servers, --redis-server and PATH; the closest to the
-backup's own version), and checked once loaded: keys and expires per db
-against the manifest, allowing for keys whose expire time passed since
-the snapshot; keys per type against the RDB; the server's own load
-counters (Redis 7.0+); then the read-only commands of the target's
-drill.checks. The scratch server runs on a free loopback port in a
-temporary directory with persistence off, and is killed and removed
-whatever happens.
-
-The verdict is stored beside the backup as a new drill record
-(drill-<time>.json), never over an earlier one; 'rdbak describe' shows a
-backup's records, 'rdbak status' the last drill of each target, 'rdbak
-list --drills' the last drill of each backup. --all drills the latest
-backup of every target of --config.
-
-Exits 4 when a drill fails (the reason is printed and recorded); 2 when
-an encrypted backup has no --identity-file, encryption.identityFile or
-identitySecret to decrypt it (nothing is recorded: the backup is not at
-fault).`,
+		Long:  longHelp("drill"),
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usagef("expected at most 1 argument, got %d: give the backup ID, a unique prefix of it, or latest", len(args))

@@ -17,17 +17,8 @@ func newGCCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gc",
 		Short: "Remove data left by failed backups (no manifest, older than a grace period)",
-		Long: `Find what failed or killed backups left behind: backup directories with data
-but no manifest, unfinished S3 multipart uploads and Azure blobs with
-uncommitted blocks only (parts that no listing shows but that are billed). Everything found is shown, with the
-time at which it becomes collectable; what is older than --grace is deleted
-(or aborted) only with --yes.
-
-The grace period protects a backup that is running right now, in this or
-another process: its data has no manifest yet. --grace 0s collects even such
-a backup and makes it fail; use it only when no backup to this storage is
-running.`,
-		Args: cobra.NoArgs,
+		Long:  longHelp("gc"),
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if grace < 0 {

@@ -19,15 +19,8 @@ func newListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the backups in storage, oldest first",
-		Long: `List the backups in storage, oldest first by creation time (the order behind
-latest, --as-of and retention). Only complete backups are listed:
-one whose manifest was never written (a failed or running backup) does not
-exist. --target limits the list to one target, --since to the backups
-created at or after a time (2026-11-22, RFC 3339, or a time ago: 2h, 1d),
---last N to the newest N. -o wide adds the stored size, Redis version,
-source, compression and duration; --drills the result of each backup's
-newest restore drill (rdbak drill), and with -o json|yaml its summary.`,
-		Args: cobra.NoArgs,
+		Long:  longHelp("list"),
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
 			var from time.Time
@@ -76,10 +69,8 @@ func newDescribeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe ID|PREFIX|latest",
 		Short: "Show the manifest of one backup",
-		Long: `Show the manifest of one backup: latest (the newest by creation time), an
-id, or a unique prefix of an id or of its random suffix. A damaged newest
-backup is an error (exit 4) naming it.`,
-		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
+		Long:  longHelp("describe"),
+		Args:  exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			repo, target, err := g.req().OpenRepo(cmd.Context(), false)
 			if err != nil {

@@ -22,40 +22,8 @@ func newNowCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "now",
 		Short: "Take one backup now",
-		Long: `Take one fresh backup of a Redis server and store it.
-
-Ad hoc:      rdbak now --redis redis://host:6379 --storage file:///var/backups/rdbak
-From config: rdbak now --config rdbak.yaml [--target NAME]
-
-The password comes from the URL, --password-file, or the REDIS_PASSWORD or
-REDISCLI_AUTH environment variable; it is never needed on the command line.
-
-The default source pulls the snapshot over the replication protocol, as a
-replica would (needs only network access; the ACL user needs +info +sync,
-and +replconf is recommended). --source file runs BGSAVE and reads the dump
-file from this machine's disk, for rdbak running beside Redis (ACL: +info
-+config|get +bgsave +lastsave). README "Security" has the exact rules.
-
-After a successful backup of a config target, rdbak now does what the
-daemon does after a scheduled one: it calls the target's heartbeat, applies
-its retention policy (if it has one) and deletes its orphans (data of failed
-backups) older than 24h; --no-prune skips the last two. That makes it the command of a
-Kubernetes CronJob: rdbak now --config FILE --target NAME. It exits 1 when
-the backup failed (nothing was stored, a retry is safe) and 5 when the
-backup is stored but what follows it failed (a retry would take another
-backup; see the heartbeat, retention or orphan error).
-
-A target that is a Redis Cluster node (cluster_enabled:1) is backed up as
-the whole cluster: one RDB per shard, each from a healthy replica (else its
-master), then one manifest over the set. It refuses while cluster_state is
-not ok or a slot is migrating or importing. --single-node takes the node
-alone; its manifest says the backup is partial.
-
---all backs up every target of the config file, --concurrency at once
-(default: daemon.concurrency), each followed by what follows it, and prints
-one line per target. It exits 1 if any backup failed, else 5 if what
-follows one failed.`,
-		Args: cobra.NoArgs,
+		Long:  longHelp("now"),
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if all {
 				outs, err := g.cliApp(kf.Flags).BackupConfig(cmd.Context(), g.req(), a, kf, o, concurrency)

@@ -20,23 +20,8 @@ func newPruneCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Apply the retention policies: show which backups go, delete them with --yes",
-		Long: `Apply each target's retention policy (from --config) to its backups, and
-collect its orphans: data without a manifest, left by failed or killed
-backups, older than --grace.
-
-For a repository without a config file, give the policy as flags:
-  rdbak prune --storage URL [--target NAME] --keep-last 7 --keep-daily 14
-applies it to the --target, or to every target with backups in storage.
-With --config, the --keep flags replace the file's policy.
-
-Without --yes this is a dry run: it shows every backup with keep or drop and
-the reason, and deletes nothing. With --yes it deletes what it showed as
-dropped, oldest first, each manifest before its data. The newest backup is
-never deleted, and never fewer than minKeep. A target without a keep rule
-keeps everything.
-
-rdbak daemon and rdbak now do the same after each successful backup.`,
-		Args: cobra.NoArgs,
+		Long:  longHelp("prune"),
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if grace < time.Minute {
 				return usagef("--grace %s is too short: a running backup could be collected; use at least 1m", grace)

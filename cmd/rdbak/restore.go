@@ -35,77 +35,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore ID|latest (--to-file PATH | --replay-to URL | --target NAME | --pod/--statefulset/--deployment [ns/]name)",
 		Short: "Restore a backup, verified, into a file or into Redis running in Kubernetes",
-		Long: `Restore a backup into an RDB file, or into a Redis running in Kubernetes.
-
---to-file PATH: the backup is downloaded, decompressed and verified
-completely into a temporary file beside PATH, which is fsynced and renamed
-over PATH only if every check passed. A failed or interrupted restore leaves
-nothing at PATH (or the old file, with --force).
-
---to-file -: the RDB streams to stdout as it is read (as restic dump does),
-logs go to stderr. rdbak verifies while it streams, so the bytes on stdout
-are unverified until rdbak exits 0: a non-zero exit means discard them, e.g.
-  rdbak restore latest ... --to-file - > dump.rdb.part && mv dump.rdb.part dump.rdb
-
-Into Kubernetes (a config target with a kubernetes: block, or the --pod,
---statefulset, --deployment, --selector, --helm-release flags): rdbak checks
-the backup against the target first (RDB version, modules, memory, disk,
-replicas, Sentinel), prints the plan, asks for confirmation (or --yes),
-verifies the whole backup, then
-  offline (StatefulSet/Deployment with a PVC, 1 replica): scales the workload
-    to 0, writes the file from a restore pod that mounts the same volume,
-    scales back and waits until Ready;
-  in-place (data on an emptyDir, or a bare pod): streams the file into the
-    Redis container, turns every save off and makes Redis exit without
-    saving so that the kubelet restarts it on the restored file.
-With appendonly yes the RDB is installed as the AOF base Redis loads. The
-previous data is kept as <file>.pre-restore (see deploy/runbooks/ to roll
-back). Afterwards rdbak checks that Redis loaded what the backup holds.
-
-A Sentinel set in Kubernetes (a config target with kubernetes: and
-sentinel: {kubernetes: ...}): rdbak restores in place into the master the
-Sentinels agree on, inside a failover freeze: replica-priority 0 on every
-replica until each has resynced from the restored master, then the
-priorities are put back (also on failure and Ctrl-C). A Sentinel set given
-by addresses is restored with --to-file and
-deploy/runbooks/restore-sentinel-set.md.
-A master with replicas and no Sentinel (the Bitnami replication
-architecture), named by one --selector over the master's and the replicas'
-pods: rdbak restores the master and waits until every replica has resynced
-from it (the same DEBUG DIGEST). Replicas rdbak cannot see are refused
-unless --allow-replicas.
-A Redis Cluster backup set restores into the cluster whose pods the
-Kubernetes flags name (e.g. --statefulset ns/redis-cluster) when it has the
-same shape: each shard onto the master serving exactly its slots (node ids
-may differ), in place, one master's container at a time, with
-cluster-replica-no-failover yes on every replica until each has resynced;
-nodes.conf stays, and a failure before the masters restart puts every
-previous file back. rdbak then checks cluster_state:ok, the key counts per
-shard and that every key is in a slot its master serves. Another shape is
-refused, naming what differs: use --replay-to. See
-deploy/runbooks/restore-redis-cluster.md.
-Restoring into another target than the source works: --from-target names
-the target whose backups to use.
-
---replay-to URL: the backup (one RDB, or a cluster backup set) is verified
-completely, then replayed key by key with RESTORE key ttl payload REPLACE
-ABSTTL: into a standalone Redis (each key into its db), or, when URL is a
-node of a Redis Cluster, each key into the master that owns its slot,
-whatever the cluster's shape. This is how a set is restored into a cluster
-of another size, and how a standalone Redis migrates into a cluster. Keys
-that already expired are counted, not sent; keys the target refuses are
-listed and make rdbak exit 1. Existing keys of the same names are replaced;
-others are left as they are. It needs --yes (or a terminal to confirm).
-
---as-of TIME picks the newest backup created at or before TIME instead of
-an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
-(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).
-
-An encrypted backup needs its identity: --identity-file, or the config's
-encryption.identityFile or identitySecret (a Secret key in the target's
-namespace). Into Kubernetes, the identity is checked against the backup
-while planning, before anything is stopped; rdbak decrypts, and the restore
-pod or Redis container only receives the plain RDB.`,
+		Long:  longHelp("restore"),
 		Args: func(cmd *cobra.Command, args []string) error {
 			if thaw {
 				return nil // RunE says what --thaw does not take

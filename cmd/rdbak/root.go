@@ -40,20 +40,10 @@ func newRootCmd() *cobra.Command {
 		g.term = render.NewTerm(os.Stderr)
 	}
 	root := &cobra.Command{
-		Use:     "rdbak",
-		Version: version,
-		Short:   "Back up Redis to object storage and restore it, verified end to end",
-		Long: `rdbak takes fresh, consistent RDB snapshots of Redis (over the replication
-protocol, or BGSAVE and the dump file), verifies them while they stream
-(RDB structure, CRC-64, length), compresses them and stores them in object
-storage (S3 and compatible, GCS, Azure Blob, local files) with a manifest
-written last. It restores a chosen backup only after verifying it.
-
-Backups are found by --storage URL, or by --config FILE [--target NAME];
-the RDBAK_STORAGE and RDBAK_CONFIG environment variables give their
-defaults.
-
-` + exitCodesHelp,
+		Use:           "rdbak",
+		Version:       version,
+		Short:         "Back up Redis to object storage and restore it, verified end to end",
+		Long:          longHelp("rdbak"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

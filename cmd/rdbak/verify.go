@@ -19,23 +19,8 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify ID|PREFIX|latest",
 		Short: "Download a backup and check everything against its manifest",
-		Long: `Download a backup and check it completely: stored size and SHA-256,
-decompression, the RDB's structure, CRC-64, size, SHA-256 and key counts.
-Exits 4 with the reason on any mismatch. Nothing is written to disk.
-
-The backup is latest, an id, or a unique prefix of an id or of its random
-suffix (as 'rdbak list' shows it). When the newest backup is damaged (its
-manifest unreadable or its data missing), 'verify latest' fails with exit 4
-naming it; --skip-damaged verifies the newest usable one instead and says
-which it skipped.
-
-An encrypted backup is decrypted with --identity-file, or the config's
-encryption.identityFile or identitySecret (a Secret key in the target's
-namespace, read with the kubeconfig flags, in a pod its ServiceAccount).
-Without one, verify checks only the stored size and SHA-256, exits 0, and
-prints STORED-OK instead of OK: the RDB, its CRC-64 and key counts were NOT
-checked (-o json: "status": "STORED-OK", "contentChecked": false).`,
-		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
+		Long:  longHelp("verify"),
+		Args:  exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			b, err := g.cliApp(kf).OpenBackup(ctx, g.req(), app.RestoreRequest{Ref: args[0], SkipDamaged: skipDamaged, IdentityFiles: idFiles})
