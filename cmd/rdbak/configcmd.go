@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/spf13/cobra"
 )
 
@@ -37,7 +38,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
-	g.addOutputFlag(validate)
+	cli.AddOutputFlag(validate, &g.output)
 	cmd.AddCommand(validate)
 	return cmd
 }

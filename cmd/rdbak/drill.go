@@ -4,9 +4,9 @@ import (
 	"errors"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/render"
 )
@@ -17,7 +17,7 @@ func newDrillCmd(g *globals) *cobra.Command {
 		servers []string
 		idFiles []string
 	)
-	kf := kube.NewFlags()
+	var kf *kube.Flags
 	cmd := &cobra.Command{
 		Use:   "drill [--target NAME | --all] [ID|latest]",
 		Short: "Prove a backup restores: load it into a scratch Redis and check what it holds",
@@ -51,13 +51,10 @@ func newDrillCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&all, "all", false, "drill the latest backup of every target of --config")
 	f.StringArrayVar(&servers, "redis-server", nil, "a redis-server or valkey-server binary the drill may load the backup into, besides drill.servers and PATH; repeatable")
-	addIdentityFlag(cmd, &idFiles)
-	g.addOutputFlag(cmd)
+	cli.AddIdentityFlag(cmd, &idFiles)
+	cli.AddOutputFlag(cmd, &g.output)
 	// Only to record DrillSucceeded/DrillFailed Events for targets in
 	// Kubernetes: a drill never reaches their Redis.
-	kfs := pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
-	kf.AddFlags(kfs)
-	kfs.VisitAll(func(fl *pflag.Flag) { markGroup(fl, groupKubectl) })
-	f.AddFlagSet(kfs)
+	kf = cli.AddKubectlFlags(cmd)
 	return cmd
 }

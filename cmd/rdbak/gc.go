@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/spf13/cobra"
 )
@@ -60,6 +61,6 @@ func newGCCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&grace, "grace", 24*time.Hour, "collect only what is older than this; 0s also collects a backup running right now (see above)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "delete (without it, only show what would be deleted)")
-	g.addOutputFlag(cmd)
+	cli.AddOutputFlag(cmd, &g.output)
 	return cmd
 }

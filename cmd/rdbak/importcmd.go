@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/spf13/cobra"
 )
 
@@ -13,7 +14,7 @@ func newImportCmd(g *globals) *cobra.Command {
 		Use:   "import FILE --target NAME (--storage URL | --config FILE)",
 		Short: "Bring an existing dump.rdb into the repository as a verified backup",
 		Long:  longHelp("import"),
-		Args:  exactArgs(1, "give the RDB file to import"),
+		Args:  cli.ExactArgs(1, "give the RDB file to import"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := g.cliApp(nil).Import(cmd.Context(), g.req(), args[0], o)
 			if err != nil {
@@ -30,7 +31,7 @@ func newImportCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.Created, "created", "", "the backup's creation time (RFC 3339) when the file has no ctime, or to override it")
 	f.StringVar(&o.Codec, "compression", "", "compression codec: zstd (default), gzip or none")
 	f.StringVar(&o.Level, "level", "", "compression level")
-	addEncryptFlags(cmd, &o.Encrypt)
-	g.addOutputFlag(cmd)
+	cli.AddEncryptFlags(cmd, &o.Encrypt)
+	cli.AddOutputFlag(cmd, &g.output)
 	return cmd
 }

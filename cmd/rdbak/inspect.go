@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/restore"
 )
@@ -17,7 +18,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 		Use:   "inspect FILE|-",
 		Short: "Check a local RDB file and summarise it (version, AUX fields, keys, types, largest keys)",
 		Long:  longHelp("inspect"),
-		Args:  exactArgs(1, "give the RDB file, or - for stdin"),
+		Args:  cli.ExactArgs(1, "give the RDB file, or - for stdin"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := app.Inspect(args[0], os.Stdin, top)
 			if err != nil && !errors.Is(err, restore.ErrVerify) {
@@ -36,6 +37,6 @@ func newInspectCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 10, "how many of the largest keys to list")
-	g.addOutputFlag(cmd)
+	cli.AddOutputFlag(cmd, &g.output)
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -61,7 +62,7 @@ func newListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "", "only backups created at or after this time: 2026-11-22, RFC 3339, or ago: 2h, 1d")
 	cmd.Flags().IntVar(&last, "last", 0, "only the newest N backups")
 	cmd.Flags().BoolVar(&drills, "drills", false, "show the result of each backup's newest restore drill")
-	g.addOutputFlag(cmd, render.Wide)
+	cli.AddOutputFlag(cmd, &g.output, render.Wide)
 	return cmd
 }
 
@@ -70,7 +71,7 @@ func newDescribeCmd(g *globals) *cobra.Command {
 		Use:   "describe ID|PREFIX|latest",
 		Short: "Show the manifest of one backup",
 		Long:  longHelp("describe"),
-		Args:  exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
+		Args:  cli.ExactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			repo, target, err := g.req().OpenRepo(cmd.Context(), false)
 			if err != nil {
@@ -94,16 +95,6 @@ func newDescribeCmd(g *globals) *cobra.Command {
 			return render.Drills(g.stdout, drills)
 		},
 	}
-	g.addOutputFlag(cmd)
+	cli.AddOutputFlag(cmd, &g.output)
 	return cmd
-}
-
-// exactArgs is cobra.ExactArgs with a usage error that says what to give.
-func exactArgs(n int, hint string) cobra.PositionalArgs {
-	return func(_ *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usagef("expected %d argument(s), got %d: %s", n, len(args), hint)
-		}
-		return nil
-	}
 }

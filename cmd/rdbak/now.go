@@ -7,6 +7,7 @@ import (
 
 	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -81,8 +82,8 @@ func newNowCmd(g *globals) *cobra.Command {
 	f.BoolVar(&all, "all", false, "back up every target of the config file")
 	f.BoolVar(&o.SingleNode, "single-node", false, "for a Redis Cluster node: back up this node alone (a partial backup) instead of the whole cluster")
 	f.IntVar(&concurrency, "concurrency", 0, "with --all: backups at once (default: the config's daemon.concurrency)")
-	addEncryptFlags(cmd, &o.Encrypt)
-	addKubeFlags(cmd, kf, "back up")
-	g.addOutputFlag(cmd)
+	cli.AddEncryptFlags(cmd, &o.Encrypt)
+	cli.AddKubeFlags(cmd, kf, "back up")
+	cli.AddOutputFlag(cmd, &g.output)
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/render"
 )
@@ -29,11 +30,7 @@ func newPruneCmd(g *globals) *cobra.Command {
 			ctx := cmd.Context()
 			p := &app.Pruner{Storage: g.storage, Delete: yes, Grace: grace, Now: time.Now()}
 			defer p.Close()
-			var policy *config.Retention
-			if keepFlagsSet(cmd) {
-				policy = &keep
-			}
-			targets, err := g.req().PruneTargets(ctx, p, policy)
+			targets, err := g.req().PruneTargets(ctx, p, cli.RetentionFlags(cmd, &keep))
 			if err != nil {
 				return err
 			}
@@ -65,25 +62,7 @@ func newPruneCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&yes, "yes", false, "delete (without it, only show the plan)")
 	f.DurationVar(&grace, "grace", config.DefaultOrphanGrace, "collect orphans whose newest object is older than this")
-	f.IntVar(&keep.KeepLast, "keep-last", 0, "keep the N newest backups")
-	f.IntVar(&keep.KeepHourly, "keep-hourly", 0, "keep the newest backup of each of the N newest hours that have backups")
-	f.IntVar(&keep.KeepDaily, "keep-daily", 0, "keep the newest backup of each of the N newest days that have backups")
-	f.IntVar(&keep.KeepWeekly, "keep-weekly", 0, "keep the newest backup of each of the N newest ISO weeks that have backups")
-	f.IntVar(&keep.KeepMonthly, "keep-monthly", 0, "keep the newest backup of each of the N newest months that have backups")
-	f.IntVar(&keep.KeepYearly, "keep-yearly", 0, "keep the newest backup of each of the N newest years that have backups")
-	f.StringVar(&keep.KeepWithin, "keep-within", "", "keep every backup within this long of the newest one, e.g. 36h, 7d")
-	f.IntVar(&keep.MinKeep, "min-keep", 0, "never keep fewer than N backups")
-	f.StringVar(&keep.TimeZone, "time-zone", "", "IANA time zone of the calendar rules (default: local)")
-	g.addOutputFlag(cmd)
+	cli.AddRetentionFlags(cmd, &keep)
+	cli.AddOutputFlag(cmd, &g.output)
 	return cmd
-}
-
-// keepFlagsSet reports whether any retention flag was given.
-func keepFlagsSet(cmd *cobra.Command) bool {
-	for _, n := range []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within", "min-keep", "time-zone"} {
-		if cmd.Flags().Changed(n) {
-			return true
-		}
-	}
-	return false
 }

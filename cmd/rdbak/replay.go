@@ -39,7 +39,7 @@ func (g *globals) restoreReplay(ctx context.Context, a *app.App, rr app.RestoreR
 		return nil
 	}
 	if !ko.yes {
-		if err := confirm(ko, g.stderr, "replay"); err != nil {
+		if err := ko.prompt.Confirm("replay"); err != nil {
 			return err
 		}
 	}

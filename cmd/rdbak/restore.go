@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -14,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/restore"
 )
@@ -41,9 +39,9 @@ func newRestoreCmd(g *globals) *cobra.Command {
 				return nil // RunE says what --thaw does not take
 			}
 			if asOf != "" {
-				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)
+				return cli.ExactArgs(0, "--as-of replaces the backup ID")(cmd, args)
 			}
-			return exactArgs(1, "give the backup ID (see 'rdbak list') or latest")(cmd, args)
+			return cli.ExactArgs(1, "give the backup ID (see 'rdbak list') or latest")(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -59,7 +57,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 				ref = args[0]
 			}
 			rr := app.RestoreRequest{Ref: ref, At: at, FromTarget: fromTarget, SkipDamaged: skipDamaged, PasswordFile: passFile, IdentityFiles: idFiles}
-			ko.confirmInput, ko.confirmPrompt = os.Stdin, render.IsTerminal(os.Stdin)
+			ko.prompt = cli.Prompt{In: os.Stdin, Terminal: render.IsTerminal(os.Stdin), Out: g.stderr}
 			if thaw {
 				if ref != "" || asOf != "" || toFile != "" || ro.url != "" {
 					return usagef("--thaw only undoes a failover freeze a killed restore left: drop the backup, --as-of, --to-file and --replay-to")
@@ -114,9 +112,9 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
 	f.BoolVar(&ko.Overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
 	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
-	addIdentityFlag(cmd, &idFiles)
-	addKubeFlags(cmd, kf, "restore into")
-	g.addOutputFlag(cmd)
+	cli.AddIdentityFlag(cmd, &idFiles)
+	cli.AddKubeFlags(cmd, kf, "restore into")
+	cli.AddOutputFlag(cmd, &g.output)
 	return cmd
 }
 
@@ -148,9 +146,8 @@ func (g *globals) restoreToFile(ctx context.Context, a *app.App, rr app.RestoreR
 // kubeRestoreOpts are the flags of a restore into Kubernetes.
 type kubeRestoreOpts struct {
 	app.RestoreOptions
-	dryRun, yes   bool
-	confirmInput  io.Reader
-	confirmPrompt bool // stdin is a terminal
+	dryRun, yes bool
+	prompt      cli.Prompt
 }
 
 // restoreKube carries out the planned restore r: print, confirm, run.
@@ -169,7 +166,7 @@ func (g *globals) restoreKube(ctx context.Context, r *app.Restore, o kubeRestore
 		}
 	}
 	if !o.yes {
-		if err := confirm(o, g.stderr, p.Workload); err != nil {
+		if err := o.prompt.Confirm(p.Workload); err != nil {
 			return err
 		}
 	}
@@ -188,19 +185,4 @@ func (g *globals) printPlan(p *restore.Plan) error {
 		return g.writeResult(p)
 	}
 	return render.Plan(g.stdout, p)
-}
-
-// confirm asks on a terminal for the workload's name ("statefulset
-// ns/name": the name alone); elsewhere --yes is required.
-func confirm(o kubeRestoreOpts, w io.Writer, workload string) error {
-	if !o.confirmPrompt {
-		return usagef("this replaces the data of a running Redis: pass --yes to confirm (see the plan above, or --dry-run)")
-	}
-	name := workload[strings.LastIndex(workload, "/")+1:]
-	fmt.Fprintf(w, "Type %q to replace its data: ", name)
-	line, _ := bufio.NewReader(o.confirmInput).ReadString('\n')
-	if strings.TrimSpace(line) != name {
-		return errors.New("not confirmed; nothing was changed")
-	}
-	return nil
 }

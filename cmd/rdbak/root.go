@@ -1,17 +1,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/redis"
 	"github.com/rdbak/rdbak/internal/render"
+	"github.com/rdbak/rdbak/storage"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -47,14 +51,14 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput(cmd); err != nil {
+			if err := cli.CheckOutput(cmd, g.output); err != nil {
 				return err
 			}
 			return g.setup()
 		},
 		// Runnable with its own Args, so that an unknown command is a
 		// usage error rather than cobra's plain one.
-		Args:                       rootArgs,
+		Args:                       cli.RootArgs,
 		SuggestionsMinimumDistance: 2,
 		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -87,10 +91,10 @@ func newRootCmd() *cobra.Command {
 		newPauseCmd(),
 	)
 	root.SetHelpTemplate(root.HelpTemplate())
-	setUsage(root)
-	g.addCompletions(root)
+	cli.SetUsage(root)
+	g.completer().Register(root)
 	root.SetVersionTemplate("rdbak {{.Version}}\n")
-	usageArgs(root)
+	cli.UsageArgs(root)
 	return root
 }
 
@@ -106,6 +110,29 @@ func (g *globals) setup() error {
 	redis.RouteLibraryLogs(g.log)
 	kube.RouteLibraryLogs(g.log)
 	return nil
+}
+
+// structured reports whether -o asks for a result for scripts (JSON or
+// YAML), which writeResult prints.
+func (g *globals) structured() bool { return render.Structured(g.output) }
+
+// writeResult prints v as -o asks: YAML, else JSON.
+func (g *globals) writeResult(v any) error { return render.Result(g.stdout, g.output, v) }
+
+// completer completes from storage and the config file; it runs without
+// setup, so with a logger that discards.
+func (g *globals) completer() cli.Completer {
+	quiet := func() app.Request {
+		if g.log == nil {
+			g.log = slog.New(slog.DiscardHandler)
+		}
+		return g.req()
+	}
+	return cli.Completer{
+		Backups: func(ctx context.Context) ([]*storage.Manifest, error) { return quiet().Backups(ctx) },
+		Targets: func(ctx context.Context) ([]string, error) { return quiet().TargetNames(ctx) },
+		Now:     time.Now,
+	}
 }
 
 // req is the request of the global flags: where the target and the

@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/spf13/cobra"
 )
@@ -25,6 +26,6 @@ func newStatusCmd(g *globals) *cobra.Command {
 			return render.Statuses(g.stdout, out, now)
 		},
 	}
-	g.addOutputFlag(cmd)
+	cli.AddOutputFlag(cmd, &g.output)
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/render"
 )
@@ -20,7 +21,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Use:   "verify ID|PREFIX|latest",
 		Short: "Download a backup and check everything against its manifest",
 		Long:  longHelp("verify"),
-		Args:  exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
+		Args:  cli.ExactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			b, err := g.cliApp(kf).OpenBackup(ctx, g.req(), app.RestoreRequest{Ref: args[0], SkipDamaged: skipDamaged, IdentityFiles: idFiles})
@@ -55,8 +56,8 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
-	g.addOutputFlag(cmd)
-	addIdentityFlag(cmd, &idFiles)
-	kf = addKubectlFlags(cmd)
+	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddIdentityFlag(cmd, &idFiles)
+	kf = cli.AddKubectlFlags(cmd)
 	return cmd
 }

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdbak/rdbak/internal/app"
+)
+
+func usagef(format string, a ...any) error { return app.UsageError{Err: fmt.Errorf(format, a...)} }
+
+// RootArgs refuses a command name rdbak does not know as a usage error
+// (exit 2), with cobra's suggestions; cobra's own unknown-command error is
+// a plain one.
+func RootArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\nhint: did you mean " + strings.Join(s, " or ") + "?"
+	} else {
+		msg += "\nhint: see 'rdbak --help'"
+	}
+	return app.UsageError{Err: errors.New(msg)}
+}
+
+// UsageArgs wraps the argument validator of cmd and of every command below
+// it so that a missing or extra argument is a usage error (exit 2), as an
+// unknown flag is.
+func UsageArgs(cmd *cobra.Command) {
+	if v := cmd.Args; v != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			err := v(c, args)
+			if err != nil && !errors.As(err, new(app.UsageError)) {
+				return app.UsageError{Err: fmt.Errorf("%s: %w; see '%s --help'", c.CommandPath(), err, c.CommandPath())}
+			}
+			return err
+		}
+	}
+	for _, c := range cmd.Commands() {
+		UsageArgs(c)
+	}
+}
+
+// ExactArgs is cobra.ExactArgs with a usage error that says what to give.
+func ExactArgs(n int, hint string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("expected %d argument(s), got %d: %s", n, len(args), hint)
+		}
+		return nil
+	}
+}
