@@ -8,7 +8,6 @@ import (
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
-	"github.com/rdbak/rdbak/storage"
 )
 
 func newListCmd(g *globals) *cobra.Command {
@@ -31,32 +30,16 @@ func newListCmd(g *globals) *cobra.Command {
 					return usagef("--since: %w", err)
 				}
 			}
-			repo, target, err := g.req().OpenRepo(cmd.Context(), false)
-			if err != nil {
+			l, err := g.req().List(cmd.Context(), app.ListOptions{Since: from, Last: last, Drills: drills})
+			switch {
+			case err != nil:
 				return err
+			case g.structured() && drills:
+				return g.writeResult(render.WithDrills(l.Manifests, l.Drills))
+			case g.structured():
+				return g.writeResult(l.Manifests)
 			}
-			defer repo.Close()
-			ms, problems, err := repo.List(cmd.Context(), target)
-			if err != nil {
-				return err
-			}
-			for _, p := range problems {
-				g.log.Warn("unreadable manifest skipped", "key", p.Key, "error", p.Err.Error())
-			}
-			ms = app.Newest(ms, from, last)
-			var lastDrills map[string]*app.DrillSummary
-			if drills {
-				if lastDrills, err = app.LastDrills(cmd.Context(), repo, target); err != nil {
-					return err
-				}
-			}
-			if g.structured() {
-				if drills {
-					return g.writeResult(render.WithDrills(ms, lastDrills))
-				}
-				return g.writeResult(ms)
-			}
-			return render.ManifestsWithDrills(g.stdout, ms, g.output == render.Wide, now, lastDrills)
+			return render.ManifestsWithDrills(g.stdout, l.Manifests, g.output == render.Wide, now, l.Drills)
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "only backups created at or after this time: 2026-11-22, RFC 3339, or ago: 2h, 1d")
@@ -73,23 +56,14 @@ func newDescribeCmd(g *globals) *cobra.Command {
 		Long:  longHelp("describe"),
 		Args:  cli.ExactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repo, target, err := g.req().OpenRepo(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer repo.Close()
-			sel, err := app.ResolveBackup(cmd.Context(), repo, target, args[0], time.Time{}, storage.ResolveOptions{})
-			if err != nil {
-				return err
-			}
-			drills, err := app.Drills(cmd.Context(), repo, sel.Manifest)
+			m, drills, err := g.req().Describe(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			if g.structured() {
-				return g.writeResult(render.DescribedBackup{Manifest: sel.Manifest, Drills: drills})
+				return g.writeResult(render.DescribedBackup{Manifest: m, Drills: drills})
 			}
-			if err := render.Manifest(g.stdout, sel.Manifest); err != nil {
+			if err := render.Manifest(g.stdout, m); err != nil {
 				return err
 			}
 			return render.Drills(g.stdout, drills)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -135,12 +134,9 @@ func (g *globals) restoreToFile(ctx context.Context, a *app.App, rr app.RestoreR
 		return err
 	}
 	defer b.Close()
-	var done atomic.Int64
-	line := render.StartProgress(g.term, func() render.State {
-		return render.State{Phase: "restore", Done: done.Load(), Total: b.Manifest.Data.RawSize}
-	})
+	line, count := render.ByteProgress(g.term, "restore", b.Manifest.Data.RawSize)
 	defer line.Stop()
-	return a.RestoreFile(ctx, b.Repo, b.Manifest, toFile, g.stdout, force, b.Identities, func(n int) { done.Add(int64(n)) })
+	return a.RestoreFile(ctx, b.Repo, b.Manifest, toFile, g.stdout, force, b.Identities, count)
 }
 
 // kubeRestoreOpts are the flags of a restore into Kubernetes.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
@@ -91,6 +92,14 @@ func StartProgress(t *Term, read func() State) *Line {
 		}
 	}()
 	return p
+}
+
+// ByteProgress starts a line of phase counting bytes against total: the
+// function it returns counts them (from any goroutine).
+func ByteProgress(t *Term, phase string, total int64) (*Line, func(n int)) {
+	var done atomic.Int64
+	line := StartProgress(t, func() State { return State{Phase: phase, Done: done.Load(), Total: total} })
+	return line, func(n int) { done.Add(int64(n)) }
 }
 
 // Stop clears the line. It may be called more than once, and on a zero
