@@ -1,10 +1,11 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/cli"
+	"github.com/rdbak/rdbak/internal/render"
 	"github.com/spf13/cobra"
 )
 
@@ -26,16 +27,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 				}
 				return err
 			}
-			for _, r := range results {
-				if !r.OK {
-					continue
-				}
-				for _, w := range r.Warnings {
-					fmt.Fprintf(g.stderr, "%s: warning: %s\n", r.File, w)
-				}
-				fmt.Fprintf(g.stdout, "%s: OK (%d targets)\n", r.File, r.Targets)
-			}
-			return err
+			return errors.Join(err, render.Validated(g.stdout, g.stderr, results))
 		},
 	}
 	cli.AddOutputFlag(validate, &g.output)

@@ -31,15 +31,9 @@ func newGCCmd(g *globals) *cobra.Command {
 			}
 			defer repo.Close()
 			found := []render.GCResult{}
-			n, waiting := 0, 0
 			err = app.GC(ctx, repo, target, grace, time.Now(), yes, func(l app.Leftover) {
 				r := render.Leftover(l)
 				found = append(found, r)
-				if r.Action == "not yet" {
-					waiting++
-				} else {
-					n++
-				}
 				if !g.structured() {
 					fmt.Fprintln(g.stdout, r.Line())
 				}
@@ -49,14 +43,8 @@ func newGCCmd(g *globals) *cobra.Command {
 				return err
 			case g.structured():
 				return g.writeResult(found)
-			case n == 0 && waiting == 0:
-				fmt.Fprintln(g.stdout, "no garbage")
-			case n == 0:
-				fmt.Fprintf(g.stdout, "nothing collectable yet: %d within the %s grace (a running backup, or a failed one to collect later)\n", waiting, grace)
-			case !yes:
-				fmt.Fprintln(g.stdout, "dry run: pass --yes to delete")
 			}
-			return nil
+			return render.GCSummary(g.stdout, found, grace, yes)
 		},
 	}
 	cmd.Flags().DurationVar(&grace, "grace", 24*time.Hour, "collect only what is older than this; 0s also collects a backup running right now (see above)")

@@ -45,13 +45,7 @@ func newNowCmd(g *globals) *cobra.Command {
 			line := &render.Line{}
 			o.Progress = prog
 			o.Started = func() {
-				line = render.StartProgress(g.term, func() render.State {
-					s := render.State{Phase: prog.Phase(), Done: prog.Raw.Load(), Total: prog.Expected.Load()}
-					if s.Phase == "snapshot" {
-						s.Waiting = prog.Waiting()
-					}
-					return s
-				})
+				line = render.BackupProgress(g.term, prog)
 			}
 			o.Stored = func(m *storage.Manifest) error {
 				line.Stop()

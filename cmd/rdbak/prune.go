@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,15 +47,7 @@ func newPruneCmd(g *globals) *cobra.Command {
 			if g.structured() {
 				return g.writeResult(results)
 			}
-			switch {
-			case p.Drops == 0 && p.Orphans == 0:
-				fmt.Fprintln(g.stdout, "nothing to delete")
-			case !yes:
-				fmt.Fprintf(g.stdout, "dry run: pass --yes to delete %d backups and %d orphans\n", p.Drops, p.Orphans)
-			default:
-				fmt.Fprintf(g.stdout, "deleted %d backups and %d orphans\n", p.Drops, p.Orphans)
-			}
-			return nil
+			return render.PruneSummary(g.stdout, p.Drops, p.Orphans, yes)
 		},
 	}
 	f := cmd.Flags()

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rdbak/rdbak/backup"
 	"golang.org/x/term"
 )
 
@@ -92,6 +93,19 @@ func StartProgress(t *Term, read func() State) *Line {
 		}
 	}()
 	return p
+}
+
+// BackupProgress starts the line of a backup's progress p: its phase and
+// the RDB bytes read against those expected, and while Redis makes the
+// snapshot, how long it has been waited for.
+func BackupProgress(t *Term, p *backup.Progress) *Line {
+	return StartProgress(t, func() State {
+		s := State{Phase: p.Phase(), Done: p.Raw.Load(), Total: p.Expected.Load()}
+		if s.Phase == "snapshot" {
+			s.Waiting = p.Waiting()
+		}
+		return s
+	})
 }
 
 // ByteProgress starts a line of phase counting bytes against total: the
