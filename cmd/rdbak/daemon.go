@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/daemon"
 	"github.com/rdbak/rdbak/internal/kube"
 )
@@ -39,26 +37,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			ctx := cmd.Context()
-			a := g.app(kf)
-			err := daemon.Run(ctx, daemon.Options{
-				ConfigPath:     g.config,
-				Load:           a.DaemonLoader(g.config, a.ScheduledBackup, nil),
-				Listen:         listen,
-				Log:            g.log,
-				NewElector:     a.NewElector(kf),
-				Reload:         hup,
-				ReloadInterval: reloadInterval,
-				Version:        version,
-			})
-			var fe *config.FieldError
-			if errors.As(err, &fe) || errors.Is(err, daemon.ErrNoSchedule) {
-				return usageError{Err: err}
-			}
-			if err == nil && ctx.Err() != nil {
-				return nil // a graceful shutdown is a success
-			}
-			return err
+			return g.app(kf).RunDaemon(cmd.Context(), g.config, daemon.Options{Listen: listen, Reload: hup, ReloadInterval: reloadInterval})
 		},
 	}
 	f := cmd.Flags()

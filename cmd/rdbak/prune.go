@@ -29,22 +29,15 @@ func newPruneCmd(g *globals) *cobra.Command {
 			ctx := cmd.Context()
 			p := &app.Pruner{Storage: g.storage, Delete: yes, Grace: grace, Now: time.Now()}
 			defer p.Close()
-			targets, err := g.req().PruneTargets(ctx, p, cli.RetentionFlags(cmd, &keep))
-			if err != nil {
-				return err
-			}
-			results := []app.PruneResult{}
-			for i := range targets {
-				r, err := p.Target(ctx, &targets[i])
-				results = append(results, r)
-				if err != nil {
-					return err
-				}
+			results, err := g.req().PruneAll(ctx, p, cli.RetentionFlags(cmd, &keep), func(r app.PruneResult) {
 				if !g.structured() {
 					render.Prune(g.stdout, r) // as it goes: a later target may fail
 				}
-			}
-			if g.structured() {
+			})
+			switch {
+			case err != nil:
+				return err
+			case g.structured():
 				return g.writeResult(results)
 			}
 			return render.PruneSummary(g.stdout, p.Drops, p.Orphans, yes)

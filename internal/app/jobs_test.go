@@ -83,6 +83,14 @@ func TestPruner(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].ID != ids[2] {
 		t.Errorf("after --yes, a keeps %v (%v), want only %s", ms, err, ids[2])
 	}
+	var seen []string
+	all, err := req.PruneAll(t.Context(), &Pruner{Storage: url, Grace: time.Hour, Now: now}, &config.Retention{KeepLast: 1}, func(r PruneResult) { seen = append(seen, r.Target) })
+	if err != nil || len(all) != 2 || strings.Join(seen, ",") != "a,b" {
+		t.Errorf("PruneAll: %d results (seen %v), %v; want a and b", len(all), seen, err)
+	}
+	if _, err := req.PruneAll(t.Context(), &Pruner{}, nil, nil); !isUsage(err) {
+		t.Errorf("PruneAll without a policy: %v, want a usage error", err)
+	}
 	p := &Pruner{Now: now}
 	defer p.Close()
 	if _, err := p.Target(t.Context(), &config.Target{Name: "a", Storage: url, Retention: config.Retention{KeepWithin: "soon"}}); !isUsage(err) {
