@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/redis"
 	"github.com/rdbak/rdbak/internal/render"
-	"github.com/rdbak/rdbak/storage"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -92,7 +90,7 @@ func newRootCmd() *cobra.Command {
 	)
 	root.SetHelpTemplate(root.HelpTemplate())
 	cli.SetUsage(root)
-	g.completer().Register(root)
+	cli.Completer{Request: g.req, Now: time.Now}.Register(root)
 	root.SetVersionTemplate("rdbak {{.Version}}\n")
 	cli.UsageArgs(root)
 	return root
@@ -118,22 +116,6 @@ func (g *globals) structured() bool { return render.Structured(g.output) }
 
 // writeResult prints v as -o asks: YAML, else JSON.
 func (g *globals) writeResult(v any) error { return render.Result(g.stdout, g.output, v) }
-
-// completer completes from storage and the config file; it runs without
-// setup, so with a logger that discards.
-func (g *globals) completer() cli.Completer {
-	quiet := func() app.Request {
-		if g.log == nil {
-			g.log = slog.New(slog.DiscardHandler)
-		}
-		return g.req()
-	}
-	return cli.Completer{
-		Backups: func(ctx context.Context) ([]*storage.Manifest, error) { return quiet().Backups(ctx) },
-		Targets: func(ctx context.Context) ([]string, error) { return quiet().TargetNames(ctx) },
-		Now:     time.Now,
-	}
-}
 
 // req is the request of the global flags: where the target and the
 // backups are.

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -165,27 +165,39 @@ func TestKubeFlagsGrouped(t *testing.T) {
 	}
 }
 
-func TestCompleteIDs(t *testing.T) {
+// TestComplete: backup IDs newest first after latest, each with its
+// target and age; the targets of storage; a storage that cannot be read
+// is an error directive, not a candidate.
+func TestComplete(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	c := Completer{
-		Backups: func(context.Context) ([]*storage.Manifest, error) {
-			return []*storage.Manifest{
-				{ID: "old", Target: "a", Created: now.Add(-50 * time.Hour)},
-				{ID: "new", Target: "b", Created: now.Add(-90 * time.Minute)},
-			}, nil
-		},
-		Now: func() time.Time { return now },
+	dir := t.TempDir()
+	repo, err := storage.Open(t.Context(), "file://"+dir, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	got, dir := c.ids(&cobra.Command{}, nil, "")
-	want := []string{"latest\tthe newest backup", "new\tb, 1h ago", "old\ta, 2d ago"}
-	if strings.Join(got, "|") != strings.Join(want, "|") || dir != cobra.ShellCompDirectiveNoFileComp {
-		t.Errorf("got %q %v, want %q", got, dir, want)
+	defer repo.Close()
+	older, newer := storage.NewID(now.Add(-50*time.Hour)), storage.NewID(now.Add(-90*time.Minute))
+	testenv.PutBackup(t, repo, "a", older, now.Add(-50*time.Hour))
+	testenv.PutBackup(t, repo, "b", newer, now.Add(-90*time.Minute))
+	req := app.Request{Storage: "file://" + dir}
+	c := Completer{Request: func() app.Request { return req }, Now: func() time.Time { return now }}
+
+	got, dir2 := c.ids(&cobra.Command{}, nil, "")
+	want := []string{"latest\tthe newest backup", newer + "\tb, 1h ago", older + "\ta, 2d ago"}
+	if strings.Join(got, "|") != strings.Join(want, "|") || dir2 != cobra.ShellCompDirectiveNoFileComp {
+		t.Errorf("ids: got %q %v, want %q", got, dir2, want)
 	}
-	if got, _ := c.ids(&cobra.Command{}, []string{"new"}, ""); got != nil {
+	if got, _ := c.ids(&cobra.Command{}, []string{newer}, ""); got != nil {
 		t.Errorf("a second argument completed to %q", got)
 	}
-	c.Backups = func(context.Context) ([]*storage.Manifest, error) { return nil, errors.New("no storage") }
-	if _, dir := c.ids(&cobra.Command{}, nil, ""); dir != cobra.ShellCompDirectiveError {
-		t.Errorf("a failed listing: directive %v, want error", dir)
+	if got, _ := c.targets(&cobra.Command{}, nil, ""); strings.Join(got, ",") != "a,b" {
+		t.Errorf("targets: %q, want a and b", got)
+	}
+	req.Storage = "nosuch://x"
+	if _, d := c.ids(&cobra.Command{}, nil, ""); d != cobra.ShellCompDirectiveError {
+		t.Errorf("unreadable storage: directive %v, want an error", d)
+	}
+	if _, d := c.targets(&cobra.Command{}, nil, ""); d != cobra.ShellCompDirectiveError {
+		t.Errorf("unreadable storage: directive %v, want an error", d)
 	}
 }

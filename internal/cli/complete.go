@@ -2,28 +2,33 @@ package cli
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/render"
-	"github.com/rdbak/rdbak/storage"
 )
 
 // completionTimeout bounds the storage listing behind a TAB press.
 const completionTimeout = 10 * time.Second
 
-// Completer offers the candidates of TAB completion. Completion runs no
-// PersistentPreRun: the functions must work without it, and print nothing
+// Completer offers the candidates of TAB completion from Request's
+// storage and config file. Completion runs no PersistentPreRun, so a
+// Request without a logger gets one that discards: nothing may be printed
 // on stdout but the candidates.
 type Completer struct {
-	// Backups lists the backups in storage (of --target, if given), oldest
-	// first.
-	Backups func(context.Context) ([]*storage.Manifest, error)
-	// Targets lists the targets of the config file, else those with
-	// backups in storage.
-	Targets func(context.Context) ([]string, error)
+	Request func() app.Request // the global flags as given
 	Now     func() time.Time
+}
+
+func (c Completer) request() app.Request {
+	r := c.Request()
+	if r.Log == nil {
+		r.Log = slog.New(slog.DiscardHandler)
+	}
+	return r
 }
 
 // Register completes --target, restore's --from-target, and the backup
@@ -41,15 +46,15 @@ func (c Completer) Register(root *cobra.Command) {
 	}
 }
 
-// ids offers latest and the backup IDs, newest first, each with its
-// target and age.
+// ids offers latest and the backup IDs in storage (of --target, if
+// given), newest first, each with its target and age.
 func (c Completer) ids(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	ctx, cancel := completionContext(cmd)
 	defer cancel()
-	ms, err := c.Backups(ctx)
+	ms, err := c.request().Backups(ctx)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
@@ -61,10 +66,12 @@ func (c Completer) ids(cmd *cobra.Command, args []string, _ string) ([]string, c
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
+// targets offers the targets of the config file, else those with backups
+// in storage.
 func (c Completer) targets(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 	ctx, cancel := completionContext(cmd)
 	defer cancel()
-	names, err := c.Targets(ctx)
+	names, err := c.request().TargetNames(ctx)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
