@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/cli"
@@ -21,13 +22,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, files []string) error {
 			results, err := app.ValidateConfigs(files)
-			if g.structured() {
-				if werr := g.writeResult(results); werr != nil {
-					return werr
-				}
-				return err
-			}
-			return errors.Join(err, render.Validated(g.stdout, g.stderr, results))
+			return errors.Join(err, g.print(results, func(w io.Writer) error { return render.Validated(w, g.stderr, results) }))
 		},
 	}
 	cli.AddOutputFlag(validate, &g.output)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/cli"
@@ -20,11 +21,7 @@ func newImportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.structured() {
-				return g.writeResult(m)
-			}
-			_, err = fmt.Fprintln(g.stdout, m.ID)
-			return err
+			return g.print(m, func(w io.Writer) error { _, err := fmt.Fprintln(w, m.ID); return err })
 		},
 	}
 	f := cmd.Flags()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -24,13 +25,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 			if err != nil && !errors.Is(err, restore.ErrVerify) {
 				return err
 			}
-			var perr error
-			if g.structured() {
-				perr = g.writeResult(out)
-			} else {
-				perr = render.Inspection(g.stdout, out)
-			}
-			if perr != nil {
+			if perr := g.print(out, func(w io.Writer) error { return render.Inspection(w, out) }); perr != nil {
 				return perr
 			}
 			return err

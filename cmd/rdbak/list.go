@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,13 +62,9 @@ func newDescribeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.structured() {
-				return g.writeResult(render.DescribedBackup{Manifest: m, Drills: drills})
-			}
-			if err := render.Manifest(g.stdout, m); err != nil {
-				return err
-			}
-			return render.Drills(g.stdout, drills)
+			return g.print(render.DescribedBackup{Manifest: m, Drills: drills}, func(w io.Writer) error {
+				return errors.Join(render.Manifest(w, m), render.Drills(w, drills))
+			})
 		},
 	}
 	cli.AddOutputFlag(cmd, &g.output)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -31,12 +32,7 @@ func newNowCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if g.structured() {
-					err = g.writeResult(outs)
-				} else {
-					err = render.Outcomes(g.stdout, outs)
-				}
-				if err != nil {
+				if err := g.print(outs, func(w io.Writer) error { return render.Outcomes(w, outs) }); err != nil {
 					return err
 				}
 				return app.AllErr(outs)
@@ -49,11 +45,7 @@ func newNowCmd(g *globals) *cobra.Command {
 			}
 			o.Stored = func(m *storage.Manifest) error {
 				line.Stop()
-				if g.structured() {
-					return g.writeResult(m)
-				}
-				_, err := fmt.Fprintln(g.stdout, m.ID)
-				return err
+				return g.print(m, func(w io.Writer) error { _, err := fmt.Fprintln(w, m.ID); return err })
 			}
 			_, err := g.cliApp(kf.Flags).BackupNow(cmd.Context(), g.req(), a, kf, o)
 			line.Stop()

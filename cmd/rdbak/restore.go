@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -12,7 +13,6 @@ import (
 	"github.com/rdbak/rdbak/internal/app"
 	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
-	"github.com/rdbak/rdbak/restore"
 )
 
 func newRestoreCmd(g *globals) *cobra.Command {
@@ -151,7 +151,7 @@ func (g *globals) restoreKube(ctx context.Context, r *app.Restore, o kubeRestore
 	p := r.Plan
 	refused := p.Refused()
 	if o.dryRun || refused != nil {
-		if err := g.printPlan(p); err != nil {
+		if err := g.print(p, func(w io.Writer) error { return render.Plan(w, p) }); err != nil {
 			return err
 		}
 		return refused
@@ -174,11 +174,4 @@ func (g *globals) restoreKube(ctx context.Context, r *app.Restore, o kubeRestore
 	}
 	_, err := fmt.Fprintf(g.stdout, "restored %s/%s into %s; the previous data is kept as %s\n", p.Backup.Target, p.Backup.ID, p.Pod, strings.Join(p.PreRestore, ", "))
 	return err
-}
-
-func (g *globals) printPlan(p *restore.Plan) error {
-	if g.structured() {
-		return g.writeResult(p)
-	}
-	return render.Plan(g.stdout, p)
 }

@@ -117,6 +117,15 @@ func (g *globals) structured() bool { return render.Structured(g.output) }
 // writeResult prints v as -o asks: YAML, else JSON.
 func (g *globals) writeResult(v any) error { return render.Result(g.stdout, g.output, v) }
 
+// print prints v as -o asks: JSON or YAML for scripts, else what text
+// writes for people.
+func (g *globals) print(v any, text func(w io.Writer) error) error {
+	if g.structured() {
+		return g.writeResult(v)
+	}
+	return text(g.stdout)
+}
+
 // req is the request of the global flags: where the target and the
 // backups are.
 func (g *globals) req() app.Request {

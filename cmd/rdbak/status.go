@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"time"
 
 	"github.com/rdbak/rdbak/internal/cli"
@@ -20,10 +21,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.structured() {
-				return g.writeResult(out)
-			}
-			return render.Statuses(g.stdout, out, now)
+			return g.print(out, func(w io.Writer) error { return render.Statuses(w, out, now) })
 		},
 	}
 	cli.AddOutputFlag(cmd, &g.output)

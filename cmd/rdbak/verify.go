@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
@@ -33,14 +35,10 @@ func newVerifyCmd(g *globals) *cobra.Command {
 			switch {
 			case err != nil:
 				return err
-			case v.StoredOnly && g.structured():
-				return g.writeResult(render.StoredOK(v.Manifest, v.Report))
 			case v.StoredOnly:
-				return render.StoredOKLine(g.stdout, v.Manifest, v.Report)
-			case g.structured():
-				return g.writeResult(render.Verified(v.Manifest, v.Report))
+				return g.print(render.StoredOK(v.Manifest, v.Report), func(w io.Writer) error { return render.StoredOKLine(w, v.Manifest, v.Report) })
 			}
-			return render.VerifyLine(g.stdout, v.Manifest, v.Report)
+			return g.print(render.Verified(v.Manifest, v.Report), func(w io.Writer) error { return render.VerifyLine(w, v.Manifest, v.Report) })
 		},
 	}
 	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
