@@ -22,10 +22,10 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, files []string) error {
 			results, err := app.ValidateConfigs(files)
-			return errors.Join(err, g.print(results, func(w io.Writer) error { return render.Validated(w, g.stderr, results) }))
+			return errors.Join(err, g.Print(results, func(w io.Writer) error { return render.Validated(w, g.Stderr, results) }))
 		},
 	}
-	cli.AddOutputFlag(validate, &g.output)
+	cli.AddOutputFlag(validate, &g.Output)
 	cmd.AddCommand(validate)
 	return cmd
 }

@@ -25,10 +25,10 @@ func newDaemonCmd(g *globals) *cobra.Command {
 		Long:  longHelp("daemon"),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if g.config == "" {
+			if g.Config == "" {
 				return usagef("daemon needs --config: the targets and their schedules are in the config file")
 			}
-			if g.target != "" || g.storage != "" {
+			if g.Target != "" || g.Storage != "" {
 				return usagef("--target and --storage do not apply to the daemon: it runs every scheduled target of the config with its own storage")
 			}
 			if reloadInterval < 0 {
@@ -37,7 +37,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			return g.app(kf).RunDaemon(cmd.Context(), g.config, daemon.Options{Listen: listen, Reload: hup, ReloadInterval: reloadInterval})
+			return g.App(kf).RunDaemon(cmd.Context(), g.Config, daemon.Options{Listen: listen, Reload: hup, ReloadInterval: reloadInterval})
 		},
 	}
 	f := cmd.Flags()

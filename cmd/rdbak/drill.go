@@ -33,15 +33,15 @@ func newDrillCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				d.Ref = args[0]
 			}
-			recs, err := g.cliApp(kf).DrillTargets(cmd.Context(), g.req(), d)
-			if g.structured() {
+			recs, err := g.CLIApp(kf).DrillTargets(cmd.Context(), g.Req(), d)
+			if g.Structured() {
 				if !all && len(recs) == 1 {
-					return errors.Join(g.writeResult(recs[0]), err)
+					return errors.Join(g.WriteResult(recs[0]), err)
 				}
-				return errors.Join(g.writeResult(recs), err)
+				return errors.Join(g.WriteResult(recs), err)
 			}
 			for _, r := range recs {
-				if werr := render.Drill(g.stdout, r); werr != nil {
+				if werr := render.Drill(g.Stdout, r); werr != nil {
 					return werr
 				}
 			}
@@ -52,7 +52,7 @@ func newDrillCmd(g *globals) *cobra.Command {
 	f.BoolVar(&all, "all", false, "drill the latest backup of every target of --config")
 	f.StringArrayVar(&servers, "redis-server", nil, "a redis-server or valkey-server binary the drill may load the backup into, besides drill.servers and PATH; repeatable")
 	cli.AddIdentityFlag(cmd, &idFiles)
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	// Only to record DrillSucceeded/DrillFailed Events for targets in
 	// Kubernetes: a drill never reaches their Redis.
 	kf = cli.AddKubectlFlags(cmd)

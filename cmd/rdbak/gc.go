@@ -25,7 +25,7 @@ func newGCCmd(g *globals) *cobra.Command {
 			if grace < 0 {
 				return usagef("--grace %s is negative: give 0s or more (24h by default)", grace)
 			}
-			repo, target, err := g.req().OpenRepo(ctx, false)
+			repo, target, err := g.Req().OpenRepo(ctx, false)
 			if err != nil {
 				return err
 			}
@@ -34,21 +34,21 @@ func newGCCmd(g *globals) *cobra.Command {
 			err = app.GC(ctx, repo, target, grace, time.Now(), yes, func(l app.Leftover) {
 				r := render.Leftover(l)
 				found = append(found, r)
-				if !g.structured() {
-					fmt.Fprintln(g.stdout, r.Line())
+				if !g.Structured() {
+					fmt.Fprintln(g.Stdout, r.Line())
 				}
 			})
 			switch {
 			case err != nil:
 				return err
-			case g.structured():
-				return g.writeResult(found)
+			case g.Structured():
+				return g.WriteResult(found)
 			}
-			return render.GCSummary(g.stdout, found, grace, yes)
+			return render.GCSummary(g.Stdout, found, grace, yes)
 		},
 	}
 	cmd.Flags().DurationVar(&grace, "grace", 24*time.Hour, "collect only what is older than this; 0s also collects a backup running right now (see above)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "delete (without it, only show what would be deleted)")
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }

@@ -17,11 +17,11 @@ func newImportCmd(g *globals) *cobra.Command {
 		Long:  longHelp("import"),
 		Args:  cli.ExactArgs(1, "give the RDB file to import"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.cliApp(nil).Import(cmd.Context(), g.req(), args[0], o)
+			m, err := g.CLIApp(nil).Import(cmd.Context(), g.Req(), args[0], o)
 			if err != nil {
 				return err
 			}
-			return g.print(m, func(w io.Writer) error { _, err := fmt.Fprintln(w, m.ID); return err })
+			return g.Print(m, func(w io.Writer) error { _, err := fmt.Fprintln(w, m.ID); return err })
 		},
 	}
 	f := cmd.Flags()
@@ -29,6 +29,6 @@ func newImportCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.Codec, "compression", "", "compression codec: zstd (default), gzip or none")
 	f.StringVar(&o.Level, "level", "", "compression level")
 	cli.AddEncryptFlags(cmd, &o.Encrypt)
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }

@@ -25,13 +25,13 @@ func newInspectCmd(g *globals) *cobra.Command {
 			if err != nil && !errors.Is(err, restore.ErrVerify) {
 				return err
 			}
-			if perr := g.print(out, func(w io.Writer) error { return render.Inspection(w, out) }); perr != nil {
+			if perr := g.Print(out, func(w io.Writer) error { return render.Inspection(w, out) }); perr != nil {
 				return perr
 			}
 			return err
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 10, "how many of the largest keys to list")
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }

@@ -32,22 +32,22 @@ func newListCmd(g *globals) *cobra.Command {
 					return usagef("--since: %w", err)
 				}
 			}
-			l, err := g.req().List(cmd.Context(), app.ListOptions{Since: from, Last: last, Drills: drills})
+			l, err := g.Req().List(cmd.Context(), app.ListOptions{Since: from, Last: last, Drills: drills})
 			switch {
 			case err != nil:
 				return err
-			case g.structured() && drills:
-				return g.writeResult(render.WithDrills(l.Manifests, l.Drills))
-			case g.structured():
-				return g.writeResult(l.Manifests)
+			case g.Structured() && drills:
+				return g.WriteResult(render.WithDrills(l.Manifests, l.Drills))
+			case g.Structured():
+				return g.WriteResult(l.Manifests)
 			}
-			return render.ManifestsWithDrills(g.stdout, l.Manifests, g.output == render.Wide, now, l.Drills)
+			return render.ManifestsWithDrills(g.Stdout, l.Manifests, g.Output == render.Wide, now, l.Drills)
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "only backups created at or after this time: 2026-11-22, RFC 3339, or ago: 2h, 1d")
 	cmd.Flags().IntVar(&last, "last", 0, "only the newest N backups")
 	cmd.Flags().BoolVar(&drills, "drills", false, "show the result of each backup's newest restore drill")
-	cli.AddOutputFlag(cmd, &g.output, render.Wide)
+	cli.AddOutputFlag(cmd, &g.Output, render.Wide)
 	return cmd
 }
 
@@ -58,15 +58,15 @@ func newDescribeCmd(g *globals) *cobra.Command {
 		Long:  longHelp("describe"),
 		Args:  cli.ExactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, drills, err := g.req().Describe(cmd.Context(), args[0])
+			m, drills, err := g.Req().Describe(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			return g.print(render.DescribedBackup{Manifest: m, Drills: drills}, func(w io.Writer) error {
+			return g.Print(render.DescribedBackup{Manifest: m, Drills: drills}, func(w io.Writer) error {
 				return errors.Join(render.Manifest(w, m), render.Drills(w, drills))
 			})
 		},
 	}
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }

@@ -28,11 +28,11 @@ func newNowCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if all {
-				outs, err := g.cliApp(kf.Flags).BackupConfig(cmd.Context(), g.req(), a, kf, o, concurrency)
+				outs, err := g.CLIApp(kf.Flags).BackupConfig(cmd.Context(), g.Req(), a, kf, o, concurrency)
 				if err != nil {
 					return err
 				}
-				if err := g.print(outs, func(w io.Writer) error { return render.Outcomes(w, outs) }); err != nil {
+				if err := g.Print(outs, func(w io.Writer) error { return render.Outcomes(w, outs) }); err != nil {
 					return err
 				}
 				return app.AllErr(outs)
@@ -41,13 +41,13 @@ func newNowCmd(g *globals) *cobra.Command {
 			line := &render.Line{}
 			o.Progress = prog
 			o.Started = func() {
-				line = render.BackupProgress(g.term, prog)
+				line = render.BackupProgress(g.Term, prog)
 			}
 			o.Stored = func(m *storage.Manifest) error {
 				line.Stop()
-				return g.print(m, func(w io.Writer) error { _, err := fmt.Fprintln(w, m.ID); return err })
+				return g.Print(m, func(w io.Writer) error { _, err := fmt.Fprintln(w, m.ID); return err })
 			}
-			_, err := g.cliApp(kf.Flags).BackupNow(cmd.Context(), g.req(), a, kf, o)
+			_, err := g.CLIApp(kf.Flags).BackupNow(cmd.Context(), g.Req(), a, kf, o)
 			line.Stop()
 			return err
 		},
@@ -70,6 +70,6 @@ func newNowCmd(g *globals) *cobra.Command {
 	f.IntVar(&concurrency, "concurrency", 0, "with --all: backups at once (default: the config's daemon.concurrency)")
 	cli.AddEncryptFlags(cmd, &o.Encrypt)
 	cli.AddKubeFlags(cmd, kf, "back up")
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }

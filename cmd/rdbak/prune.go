@@ -27,26 +27,26 @@ func newPruneCmd(g *globals) *cobra.Command {
 				return usagef("--grace %s is too short: a running backup could be collected; use at least 1m", grace)
 			}
 			ctx := cmd.Context()
-			p := &app.Pruner{Storage: g.storage, Delete: yes, Grace: grace, Now: time.Now()}
+			p := &app.Pruner{Storage: g.Storage, Delete: yes, Grace: grace, Now: time.Now()}
 			defer p.Close()
-			results, err := g.req().PruneAll(ctx, p, cli.RetentionFlags(cmd, &keep), func(r app.PruneResult) {
-				if !g.structured() {
-					render.Prune(g.stdout, r) // as it goes: a later target may fail
+			results, err := g.Req().PruneAll(ctx, p, cli.RetentionFlags(cmd, &keep), func(r app.PruneResult) {
+				if !g.Structured() {
+					render.Prune(g.Stdout, r) // as it goes: a later target may fail
 				}
 			})
 			switch {
 			case err != nil:
 				return err
-			case g.structured():
-				return g.writeResult(results)
+			case g.Structured():
+				return g.WriteResult(results)
 			}
-			return render.PruneSummary(g.stdout, p.Drops, p.Orphans, yes)
+			return render.PruneSummary(g.Stdout, p.Drops, p.Orphans, yes)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&yes, "yes", false, "delete (without it, only show the plan)")
 	f.DurationVar(&grace, "grace", config.DefaultOrphanGrace, "collect orphans whose newest object is older than this")
 	cli.AddRetentionFlags(cmd, &keep)
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }

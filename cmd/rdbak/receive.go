@@ -29,7 +29,7 @@ func newReceiveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return render.WriteJSON(g.stdout, out)
+			return render.WriteJSON(g.Stdout, out)
 		},
 	}
 	f := cmd.Flags()

@@ -17,18 +17,18 @@ type replayOpts struct {
 // restoreReplay replays the backup rr names, key by key, into the Redis or
 // Redis Cluster at o.url, after a confirmation, with a (whose kubectl flags
 // reach an identitySecret).
-func (g *globals) restoreReplay(ctx context.Context, a *app.App, rr app.RestoreRequest, o replayOpts, ko kubeRestoreOpts) error {
+func restoreReplay(ctx context.Context, g *globals, a *app.App, rr app.RestoreRequest, o replayOpts, ko kubeRestoreOpts) error {
 	to, err := app.ReplayTo(o.url, rr.PasswordFile)
 	if err != nil {
 		return err
 	}
-	b, err := a.OpenBackup(ctx, g.req(), rr)
+	b, err := a.OpenBackup(ctx, g.Req(), rr)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	m := b.Manifest
-	if err := render.ReplayIntent(g.stderr, m, o.url); err != nil || ko.dryRun {
+	if err := render.ReplayIntent(g.Stderr, m, o.url); err != nil || ko.dryRun {
 		return err
 	}
 	if !ko.yes {
@@ -37,7 +37,7 @@ func (g *globals) restoreReplay(ctx context.Context, a *app.App, rr app.RestoreR
 		}
 	}
 	prog := &app.ReplayProgress{}
-	line := render.StartProgress(g.term, func() render.State {
+	line := render.StartProgress(g.Term, func() render.State {
 		phase, _ := prog.Phase.Load().(string)
 		return render.State{Phase: phase, Done: prog.Keys.Load(), Total: int64(m.Keys())}
 	})
@@ -46,8 +46,8 @@ func (g *globals) restoreReplay(ctx context.Context, a *app.App, rr app.RestoreR
 	if rep == nil {
 		return err
 	}
-	if g.structured() {
-		return errors.Join(err, g.writeResult(rep))
+	if g.Structured() {
+		return errors.Join(err, g.WriteResult(rep))
 	}
-	return errors.Join(render.Replayed(g.stdout, m, rep), err)
+	return errors.Join(render.Replayed(g.Stdout, m, rep), err)
 }

@@ -56,17 +56,17 @@ func newRestoreCmd(g *globals) *cobra.Command {
 				ref = args[0]
 			}
 			rr := app.RestoreRequest{Ref: ref, At: at, FromTarget: fromTarget, SkipDamaged: skipDamaged, PasswordFile: passFile, IdentityFiles: idFiles}
-			ko.prompt = cli.Prompt{In: os.Stdin, Terminal: render.IsTerminal(os.Stdin), Out: g.stderr}
+			ko.prompt = cli.Prompt{In: os.Stdin, Terminal: render.IsTerminal(os.Stdin), Out: g.Stderr}
 			if thaw {
 				if ref != "" || asOf != "" || toFile != "" || ro.url != "" {
 					return usagef("--thaw only undoes a failover freeze a killed restore left: drop the backup, --as-of, --to-file and --replay-to")
 				}
-				done, err := g.cliApp(kf.Flags).ThawInto(ctx, g.req(), kf, passFile)
+				done, err := g.CLIApp(kf.Flags).ThawInto(ctx, g.Req(), kf, passFile)
 				if err == nil {
 					if done {
-						fmt.Fprintln(g.stdout, "put back the replica-priority a killed restore left at 0")
+						fmt.Fprintln(g.Stdout, "put back the replica-priority a killed restore left at 0")
 					} else {
-						fmt.Fprintln(g.stdout, "no failover freeze recorded; nothing to thaw")
+						fmt.Fprintln(g.Stdout, "no failover freeze recorded; nothing to thaw")
 					}
 				}
 				return err
@@ -75,22 +75,22 @@ func newRestoreCmd(g *globals) *cobra.Command {
 				if toFile != "" || kf.Set() {
 					return usagef("--replay-to replays into a Redis by URL: drop --to-file and the Kubernetes target flags")
 				}
-				return g.restoreReplay(ctx, g.cliApp(kf.Flags), rr, ro, ko)
+				return restoreReplay(ctx, g, g.CLIApp(kf.Flags), rr, ro, ko)
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, g.cliApp(kf.Flags), rr, toFile, force)
+				return restoreToFile(ctx, g, g.CLIApp(kf.Flags), rr, toFile, force)
 			}
 			if ko.Timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, ko.Timeout)
 				defer cancel()
 			}
-			r, err := g.cliApp(kf.Flags).PlanRestoreInto(ctx, g.req(), kf, rr, ko.RestoreOptions)
+			r, err := g.CLIApp(kf.Flags).PlanRestoreInto(ctx, g.Req(), kf, rr, ko.RestoreOptions)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			return g.restoreKube(ctx, r, ko)
+			return restoreKube(ctx, g, r, ko)
 		},
 	}
 	f := cmd.Flags()
@@ -113,7 +113,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
 	cli.AddIdentityFlag(cmd, &idFiles)
 	cli.AddKubeFlags(cmd, kf, "restore into")
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }
 
@@ -125,18 +125,18 @@ func envOr(name, def string) string {
 }
 
 // restoreToFile restores with a, whose kubectl flags reach an identitySecret.
-func (g *globals) restoreToFile(ctx context.Context, a *app.App, rr app.RestoreRequest, toFile string, force bool) error {
-	if toFile == "-" && g.stdoutTTY {
+func restoreToFile(ctx context.Context, g *globals, a *app.App, rr app.RestoreRequest, toFile string, force bool) error {
+	if toFile == "-" && g.StdoutTTY {
 		return usagef("--to-file -: stdout is a terminal; redirect it to a file or a pipe")
 	}
-	b, err := a.OpenBackup(ctx, g.req(), rr)
+	b, err := a.OpenBackup(ctx, g.Req(), rr)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	line, count := render.ByteProgress(g.term, "restore", b.Manifest.Data.RawSize)
+	line, count := render.ByteProgress(g.Term, "restore", b.Manifest.Data.RawSize)
 	defer line.Stop()
-	return a.RestoreFile(ctx, b.Repo, b.Manifest, toFile, g.stdout, force, b.Identities, count)
+	return a.RestoreFile(ctx, b.Repo, b.Manifest, toFile, g.Stdout, force, b.Identities, count)
 }
 
 // kubeRestoreOpts are the flags of a restore into Kubernetes.
@@ -147,17 +147,17 @@ type kubeRestoreOpts struct {
 }
 
 // restoreKube carries out the planned restore r: print, confirm, run.
-func (g *globals) restoreKube(ctx context.Context, r *app.Restore, o kubeRestoreOpts) error {
+func restoreKube(ctx context.Context, g *globals, r *app.Restore, o kubeRestoreOpts) error {
 	p := r.Plan
 	refused := p.Refused()
 	if o.dryRun || refused != nil {
-		if err := g.print(p, func(w io.Writer) error { return render.Plan(w, p) }); err != nil {
+		if err := g.Print(p, func(w io.Writer) error { return render.Plan(w, p) }); err != nil {
 			return err
 		}
 		return refused
 	}
-	if !g.structured() {
-		if err := render.Plan(g.stdout, p); err != nil {
+	if !g.Structured() {
+		if err := render.Plan(g.Stdout, p); err != nil {
 			return err
 		}
 	}
@@ -169,9 +169,9 @@ func (g *globals) restoreKube(ctx context.Context, r *app.Restore, o kubeRestore
 	if err := r.Run(ctx); err != nil {
 		return err
 	}
-	if g.structured() {
-		return g.writeResult(p)
+	if g.Structured() {
+		return g.WriteResult(p)
 	}
-	_, err := fmt.Fprintf(g.stdout, "restored %s/%s into %s; the previous data is kept as %s\n", p.Backup.Target, p.Backup.ID, p.Pod, strings.Join(p.PreRestore, ", "))
+	_, err := fmt.Fprintf(g.Stdout, "restored %s/%s into %s; the previous data is kept as %s\n", p.Backup.Target, p.Backup.ID, p.Pod, strings.Join(p.PreRestore, ", "))
 	return err
 }

@@ -17,13 +17,13 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
-			out, err := g.req().Status(cmd.Context(), now)
+			out, err := g.Req().Status(cmd.Context(), now)
 			if err != nil {
 				return err
 			}
-			return g.print(out, func(w io.Writer) error { return render.Statuses(w, out, now) })
+			return g.Print(out, func(w io.Writer) error { return render.Statuses(w, out, now) })
 		},
 	}
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }

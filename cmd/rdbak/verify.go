@@ -26,9 +26,9 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			line := &render.Line{}
-			v, err := g.cliApp(kf).VerifyBackup(ctx, g.req(), app.RestoreRequest{Ref: args[0], SkipDamaged: skipDamaged, IdentityFiles: idFiles}, func(m *storage.Manifest) func(int) {
+			v, err := g.CLIApp(kf).VerifyBackup(ctx, g.Req(), app.RestoreRequest{Ref: args[0], SkipDamaged: skipDamaged, IdentityFiles: idFiles}, func(m *storage.Manifest) func(int) {
 				var count func(int)
-				line, count = render.ByteProgress(g.term, "verify", m.Data.RawSize)
+				line, count = render.ByteProgress(g.Term, "verify", m.Data.RawSize)
 				return count
 			})
 			line.Stop()
@@ -36,13 +36,13 @@ func newVerifyCmd(g *globals) *cobra.Command {
 			case err != nil:
 				return err
 			case v.StoredOnly:
-				return g.print(render.StoredOK(v.Manifest, v.Report), func(w io.Writer) error { return render.StoredOKLine(w, v.Manifest, v.Report) })
+				return g.Print(render.StoredOK(v.Manifest, v.Report), func(w io.Writer) error { return render.StoredOKLine(w, v.Manifest, v.Report) })
 			}
-			return g.print(render.Verified(v.Manifest, v.Report), func(w io.Writer) error { return render.VerifyLine(w, v.Manifest, v.Report) })
+			return g.Print(render.Verified(v.Manifest, v.Report), func(w io.Writer) error { return render.VerifyLine(w, v.Manifest, v.Report) })
 		},
 	}
 	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
-	cli.AddOutputFlag(cmd, &g.output)
+	cli.AddOutputFlag(cmd, &g.Output)
 	cli.AddIdentityFlag(cmd, &idFiles)
 	kf = cli.AddKubectlFlags(cmd)
 	return cmd
