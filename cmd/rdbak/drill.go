@@ -22,12 +22,7 @@ func newDrillCmd(g *globals) *cobra.Command {
 		Use:   "drill [--target NAME | --all] [ID|latest]",
 		Short: "Prove a backup restores: load it into a scratch Redis and check what it holds",
 		Long:  longHelp("drill"),
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return usagef("expected at most 1 argument, got %d: give the backup ID, a unique prefix of it, or latest", len(args))
-			}
-			return nil
-		},
+		Args:  cli.MaxArgs(1, "give the backup ID, a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d := app.DrillRequest{All: all, Servers: servers, IdentityFiles: idFiles}
 			if len(args) == 1 {

@@ -25,13 +25,8 @@ func newGCCmd(g *globals) *cobra.Command {
 			if grace < 0 {
 				return usagef("--grace %s is negative: give 0s or more (24h by default)", grace)
 			}
-			repo, target, err := g.Req().OpenRepo(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer repo.Close()
 			found := []render.GCResult{}
-			err = app.GC(ctx, repo, target, grace, time.Now(), yes, func(l app.Leftover) {
+			err := g.Req().GC(ctx, grace, time.Now(), yes, func(l app.Leftover) {
 				r := render.Leftover(l)
 				found = append(found, r)
 				if !g.Structured() {

@@ -25,12 +25,9 @@ func newListCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
-			var from time.Time
-			if since != "" {
-				var err error
-				if from, err = app.ParseTime(since, now, time.Local); err != nil {
-					return usagef("--since: %w", err)
-				}
+			from, err := cli.TimeFlag("--since", since, now)
+			if err != nil {
+				return err
 			}
 			l, err := g.Req().List(cmd.Context(), app.ListOptions{Since: from, Last: last, Drills: drills})
 			switch {

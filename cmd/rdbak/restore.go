@@ -44,12 +44,9 @@ func newRestoreCmd(g *globals) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var at time.Time
-			if asOf != "" {
-				var err error
-				if at, err = app.ParseTime(asOf, time.Now(), time.Local); err != nil {
-					return usagef("--as-of: %w", err)
-				}
+			at, err := cli.TimeFlag("--as-of", asOf, time.Now())
+			if err != nil {
+				return err
 			}
 			ref := ""
 			if len(args) > 0 {
@@ -62,14 +59,10 @@ func newRestoreCmd(g *globals) *cobra.Command {
 					return usagef("--thaw only undoes a failover freeze a killed restore left: drop the backup, --as-of, --to-file and --replay-to")
 				}
 				done, err := g.CLIApp(kf.Flags).ThawInto(ctx, g.Req(), kf, passFile)
-				if err == nil {
-					if done {
-						fmt.Fprintln(g.Stdout, "put back the replica-priority a killed restore left at 0")
-					} else {
-						fmt.Fprintln(g.Stdout, "no failover freeze recorded; nothing to thaw")
-					}
+				if err != nil {
+					return err
 				}
-				return err
+				return render.Thawed(g.Stdout, done)
 			}
 			if ro.url != "" {
 				if toFile != "" || kf.Set() {

@@ -114,14 +114,14 @@ func TestRequestStatus(t *testing.T) {
 // TestGC: young leftovers wait; old ones are offered, and collected with
 // del; another target's are left alone.
 func TestGC(t *testing.T) {
-	dir, _, repo := fileStore(t)
+	dir, url, _ := fileStore(t)
 	now := time.Now()
 	young := orphan(t, dir, "a", now)
 	old := orphan(t, dir, "a", now.Add(-48*time.Hour))
 	orphan(t, dir, "b", now.Add(-48*time.Hour))
 	collect := func(del bool) map[string]string {
 		got := map[string]string{}
-		err := GC(t.Context(), repo, "a", 24*time.Hour, now, del, func(l Leftover) { got[l.Orphan.ID] = l.Action })
+		err := Request{Storage: url, Target: "a", Log: quiet()}.GC(t.Context(), 24*time.Hour, now, del, func(l Leftover) { got[l.Orphan.ID] = l.Action })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,6 +52,30 @@ func ExactArgs(n int, hint string) cobra.PositionalArgs {
 	return func(_ *cobra.Command, args []string) error {
 		if len(args) != n {
 			return usagef("expected %d argument(s), got %d: %s", n, len(args), hint)
+		}
+		return nil
+	}
+}
+
+// TimeFlag parses the value of the time flag name (app.ParseTime at now:
+// RFC 3339, a date, or a time ago; local time); empty is the zero time,
+// a bad value a usage error naming the flag.
+func TimeFlag(name, value string, now time.Time) (time.Time, error) {
+	if value == "" {
+		return time.Time{}, nil
+	}
+	t, err := app.ParseTime(value, now, time.Local)
+	if err != nil {
+		return time.Time{}, usagef("%s: %w", name, err)
+	}
+	return t, nil
+}
+
+// MaxArgs is cobra.MaximumNArgs with a usage error that says what to give.
+func MaxArgs(n int, hint string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usagef("expected at most %d argument, got %d: %s", n, len(args), hint)
 		}
 		return nil
 	}

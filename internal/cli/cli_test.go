@@ -46,7 +46,8 @@ func TestArgsAreUsageErrors(t *testing.T) {
 	root := &cobra.Command{Use: "rdbak", Args: RootArgs, SuggestionsMinimumDistance: 2, RunE: func(*cobra.Command, []string) error { return nil }}
 	sub := &cobra.Command{Use: "describe", Args: cobra.ExactArgs(1), RunE: func(*cobra.Command, []string) error { return nil }}
 	exact := &cobra.Command{Use: "verify", Args: ExactArgs(1, "give the backup ID"), RunE: func(*cobra.Command, []string) error { return nil }}
-	root.AddCommand(sub, exact)
+	most := &cobra.Command{Use: "drill", Args: MaxArgs(1, "give the backup ID or latest"), RunE: func(*cobra.Command, []string) error { return nil }}
+	root.AddCommand(sub, exact, most)
 	UsageArgs(root)
 	for _, tt := range []struct {
 		args []string
@@ -56,6 +57,7 @@ func TestArgsAreUsageErrors(t *testing.T) {
 		{[]string{"zzzzzz"}, "see 'rdbak --help'"},
 		{[]string{"describe"}, "rdbak describe: accepts 1 arg(s), received 0; see 'rdbak describe --help'"},
 		{[]string{"verify", "a", "b"}, "expected 1 argument(s), got 2: give the backup ID"},
+		{[]string{"drill", "a", "b"}, "expected at most 1 argument, got 2: give the backup ID or latest"},
 	} {
 		root.SetArgs(tt.args)
 		root.SetOut(new(strings.Builder))
@@ -65,9 +67,27 @@ func TestArgsAreUsageErrors(t *testing.T) {
 			t.Errorf("%v: got %v (usage error: %v), want a usage error with %q", tt.args, err, isUsage(err), tt.want)
 		}
 	}
-	root.SetArgs([]string{"describe", "x"})
-	if err := root.Execute(); err != nil {
-		t.Errorf("describe x: %v", err)
+	for _, ok := range [][]string{{"describe", "x"}, {"drill"}, {"drill", "latest"}} {
+		root.SetArgs(ok)
+		if err := root.Execute(); err != nil {
+			t.Errorf("%v: %v", ok, err)
+		}
+	}
+}
+
+func TestTimeFlag(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	if got, err := TimeFlag("--since", "", now); err != nil || !got.IsZero() {
+		t.Errorf("empty: %v, %v; want the zero time", got, err)
+	}
+	if got, err := TimeFlag("--since", "2h", now); err != nil || !got.Equal(now.Add(-2*time.Hour)) {
+		t.Errorf("2h: %v, %v", got, err)
+	}
+	if got, err := TimeFlag("--as-of", "2026-11-22T03:00:00Z", now); err != nil || !got.Equal(time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)) {
+		t.Errorf("RFC 3339: %v, %v", got, err)
+	}
+	if _, err := TimeFlag("--as-of", "yesterday-ish", now); !isUsage(err) || !strings.HasPrefix(err.Error(), "--as-of: ") {
+		t.Errorf("a bad time: %v, want a usage error naming --as-of", err)
 	}
 }
 

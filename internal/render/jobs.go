@@ -161,3 +161,14 @@ func Validated(stdout, stderr io.Writer, results []app.ValidateResult) error {
 	}
 	return nil
 }
+
+// Thawed is restore --thaw's line: whether it put back the replica
+// priorities a killed restore's failover freeze left at 0.
+func Thawed(w io.Writer, done bool) error {
+	msg := "no failover freeze recorded; nothing to thaw"
+	if done {
+		msg = "put back the replica-priority a killed restore left at 0"
+	}
+	_, err := fmt.Fprintln(w, msg)
+	return err
+}

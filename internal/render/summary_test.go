@@ -83,3 +83,12 @@ FAILED db 0 key "k" on 10.0.0.1:6379: OOM
 		t.Errorf("report:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+func TestThawed(t *testing.T) {
+	for done, want := range map[bool]string{true: "put back the replica-priority a killed restore left at 0\n", false: "no failover freeze recorded; nothing to thaw\n"} {
+		var b strings.Builder
+		if err := Thawed(&b, done); err != nil || b.String() != want {
+			t.Errorf("Thawed(%v) = %q, %v; want %q", done, b.String(), err, want)
+		}
+	}
+}
