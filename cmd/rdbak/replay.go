@@ -18,11 +18,7 @@ type replayOpts struct {
 // Redis Cluster at o.url, after a confirmation, with a (whose kubectl flags
 // reach an identitySecret).
 func restoreReplay(ctx context.Context, g *globals, a *app.App, rr app.RestoreRequest, o replayOpts, ko kubeRestoreOpts) error {
-	to, err := app.ReplayTo(o.url, rr.PasswordFile)
-	if err != nil {
-		return err
-	}
-	b, err := a.OpenBackup(ctx, g.Req(), rr)
+	b, to, err := a.OpenReplay(ctx, g.Req(), rr, o.url)
 	if err != nil {
 		return err
 	}
@@ -37,10 +33,7 @@ func restoreReplay(ctx context.Context, g *globals, a *app.App, rr app.RestoreRe
 		}
 	}
 	prog := &app.ReplayProgress{}
-	line := render.StartProgress(g.Term, func() render.State {
-		phase, _ := prog.Phase.Load().(string)
-		return render.State{Phase: phase, Done: prog.Keys.Load(), Total: int64(m.Keys())}
-	})
+	line := render.ReplayProgress(g.Term, prog, int64(m.Keys()))
 	rep, err := a.Replay(ctx, b.Repo, m, to, app.ReplayOptions{Identities: b.Identities, Batch: o.batch, Progress: prog})
 	line.Stop()
 	if rep == nil {

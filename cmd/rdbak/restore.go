@@ -122,14 +122,9 @@ func restoreToFile(ctx context.Context, g *globals, a *app.App, rr app.RestoreRe
 	if toFile == "-" && g.StdoutTTY {
 		return usagef("--to-file -: stdout is a terminal; redirect it to a file or a pipe")
 	}
-	b, err := a.OpenBackup(ctx, g.Req(), rr)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	line, count := render.ByteProgress(g.Term, "restore", b.Manifest.Data.RawSize)
-	defer line.Stop()
-	return a.RestoreFile(ctx, b.Repo, b.Manifest, toFile, g.Stdout, force, b.Identities, count)
+	prog := render.NewRDBProgress(g.Term, "restore")
+	defer prog.Stop()
+	return a.RestoreToFile(ctx, g.Req(), rr, toFile, g.Stdout, force, prog.Start)
 }
 
 // kubeRestoreOpts are the flags of a restore into Kubernetes.

@@ -9,7 +9,6 @@ import (
 	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/render"
-	"github.com/rdbak/rdbak/storage"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
@@ -25,13 +24,9 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Args:  cli.ExactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			line := &render.Line{}
-			v, err := g.CLIApp(kf).VerifyBackup(ctx, g.Req(), app.RestoreRequest{Ref: args[0], SkipDamaged: skipDamaged, IdentityFiles: idFiles}, func(m *storage.Manifest) func(int) {
-				var count func(int)
-				line, count = render.ByteProgress(g.Term, "verify", m.Data.RawSize)
-				return count
-			})
-			line.Stop()
+			prog := render.NewRDBProgress(g.Term, "verify")
+			v, err := g.CLIApp(kf).VerifyBackup(ctx, g.Req(), app.RestoreRequest{Ref: args[0], SkipDamaged: skipDamaged, IdentityFiles: idFiles}, prog.Start)
+			prog.Stop()
 			switch {
 			case err != nil:
 				return err

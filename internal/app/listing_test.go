@@ -138,3 +138,46 @@ func TestVerifyBackup(t *testing.T) {
 		t.Error("verify of a missing backup succeeded")
 	}
 }
+
+// TestRestoreToFileAndOpenReplay: restore --to-file opens the backup,
+// starts the progress with its manifest and restores it byte for byte;
+// --replay-to refuses a bad URL before it opens anything.
+func TestRestoreToFileAndOpenReplay(t *testing.T) {
+	_, url, _ := fileStore(t)
+	a := &App{Log: quiet(), Version: "test", CallerReports: true}
+	file := filepath.Join(t.TempDir(), "dump.rdb")
+	data := savedRDB(t)
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Storage: url, Target: "cache", Log: quiet()}
+	m, err := a.Import(t.Context(), req, file, ImportOptions{Created: "2026-11-22T03:00:00Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.rdb")
+	var started *storage.Manifest
+	counted := 0
+	err = a.RestoreToFile(t.Context(), req, RestoreRequest{Ref: "latest"}, out, nil, false, func(sm *storage.Manifest) func(int) {
+		started = sm
+		return func(n int) { counted += n }
+	})
+	if got, _ := os.ReadFile(out); err != nil || string(got) != string(data) || started == nil || started.ID != m.ID || counted != len(data) {
+		t.Errorf("restore --to-file: %v; %d bytes of %d, started with %v, counted %d", err, len(got), len(data), started, counted)
+	}
+	if err := a.RestoreToFile(t.Context(), req, RestoreRequest{Ref: "nosuch"}, out+"2", nil, false, nil); err == nil {
+		t.Error("restore of a missing backup succeeded")
+	}
+
+	if _, _, err := a.OpenReplay(t.Context(), Request{Storage: "nosuch://x", Log: quiet()}, RestoreRequest{Ref: "latest"}, "http://h:1"); !isUsage(err) || !strings.Contains(err.Error(), "--replay-to") {
+		t.Errorf("a bad --replay-to: %v, want a usage error naming it (before the storage)", err)
+	}
+	b, to, err := a.OpenReplay(t.Context(), req, RestoreRequest{Ref: "latest"}, "redis://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Manifest.ID != m.ID || to.Redis != "redis://127.0.0.1:1" {
+		t.Errorf("OpenReplay: %s into %+v", b.Manifest.ID, to)
+	}
+}

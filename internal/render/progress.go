@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/storage"
 	"golang.org/x/term"
 )
 
@@ -108,12 +110,38 @@ func BackupProgress(t *Term, p *backup.Progress) *Line {
 	})
 }
 
-// ByteProgress starts a line of phase counting bytes against total: the
-// function it returns counts them (from any goroutine).
-func ByteProgress(t *Term, phase string, total int64) (*Line, func(n int)) {
+// RDBProgress is the line of phase reading a backup's RDB, started once
+// the backup's manifest, and so its size, is known.
+type RDBProgress struct {
+	term  *Term
+	phase string
+	line  *Line
+}
+
+// NewRDBProgress is a line of phase on t, not started yet.
+func NewRDBProgress(t *Term, phase string) *RDBProgress {
+	return &RDBProgress{term: t, phase: phase, line: &Line{}}
+}
+
+// Start starts the line for backup m and returns the counter of its RDB
+// bytes (safe from any goroutine).
+func (p *RDBProgress) Start(m *storage.Manifest) func(int) {
 	var done atomic.Int64
-	line := StartProgress(t, func() State { return State{Phase: phase, Done: done.Load(), Total: total} })
-	return line, func(n int) { done.Add(int64(n)) }
+	total := m.Data.RawSize
+	p.line = StartProgress(p.term, func() State { return State{Phase: p.phase, Done: done.Load(), Total: total} })
+	return func(n int) { done.Add(int64(n)) }
+}
+
+// Stop clears the line, if it was started.
+func (p *RDBProgress) Stop() { p.line.Stop() }
+
+// ReplayProgress starts the line of a replay of total keys: its phase and
+// the keys sent.
+func ReplayProgress(t *Term, p *app.ReplayProgress, total int64) *Line {
+	return StartProgress(t, func() State {
+		phase, _ := p.Phase.Load().(string)
+		return State{Phase: phase, Done: p.Keys.Load(), Total: total}
+	})
 }
 
 // Stop clears the line. It may be called more than once, and on a zero
