@@ -27,7 +27,7 @@ teardown() {
 	if [ "$status" -ne 0 ] && [ -d "$logs" ]; then
 		# down deletes the state dir; keep the daemons' logs for the post-mortem.
 		rm -rf "$saved" && mkdir -p "$saved" && cp -r "$logs/." "$saved/"
-		log "e2e failed (status $status): testbed logs (etcd, kube-*, containerd, kubelet) saved in $saved"
+		log "e2e failed (status $status): the tests' output (go-test.log) and the testbed logs (etcd, kube-*, containerd, kubelet) saved in $saved"
 	fi
 	"$repo/hack/testbed/down" || log "down failed; see above"
 }
@@ -51,7 +51,9 @@ log "testbed up in $(($(date +%s) - start))s"
 
 cd "$repo" || exit 1
 start=$(date +%s)
-go test -tags e2e -count=1 -timeout 50m ./e2e/... "$@"
-status=$?
+# The tests' whole output is kept with the daemons' logs: a CI report may
+# show only its ends.
+go test -tags e2e -count=1 -timeout 50m ./e2e/... "$@" 2>&1 | tee "$logs/go-test.log"
+status=${PIPESTATUS[0]}
 log "e2e tests finished with status $status in $(($(date +%s) - start))s"
 exit "$status"

@@ -73,7 +73,8 @@ func TestRunbookSentinelSet(t *testing.T) {
 	})
 	start := strings.Join(append(s.Master.Command(), "--daemonize", "yes", "--pidfile", filepath.Join(t.TempDir(), "pid")), " ")
 	cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", "-c", shBlocks(t, "restore-sentinel-set.md"))
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(rdbakBin)+":"+os.Getenv("PATH"),
+	tmp := t.TempDir()
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(rdbakBin)+":"+os.Getenv("PATH"), "TMPDIR="+tmp,
 		"STORAGE="+store, "TARGET=orders", "SENTINELS="+strings.Join(s.SentinelAddrs(), " "), "MASTER_NAME="+s.Name,
 		"SENTINEL_PASSWORD=sentinel-pw", "REDISCLI_AUTH=data-pw",
 		`STOP_MASTER=redis_at "$MASTER" SHUTDOWN NOSAVE || true`,
@@ -97,5 +98,8 @@ func TestRunbookSentinelSet(t *testing.T) {
 	}
 	if m := s.CurrentMaster(t); m != s.Master {
 		t.Errorf("the Sentinels name %s, want %s", m.Addr, s.Master.Addr)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("the runbook left %s in $TMPDIR: its work directory holds a copy of the backup", left[0].Name())
 	}
 }

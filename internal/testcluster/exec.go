@@ -61,7 +61,7 @@ func (n *Namespace) Run(t testing.TB, pod string, cmd ...string) string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	if err := n.Exec(t.Context(), pod, cmd, ExecOptions{Stdout: &stdout, Stderr: &stderr}); err != nil {
-		t.Fatalf("%v; stderr: %q", err, stderr.String())
+		t.Fatalf("%s in pod %s: %v; stdout: %q; stderr: %q", strings.Join(cmd, " "), pod, err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
 }

@@ -138,6 +138,8 @@ func (c *Cluster) notReady(ctx context.Context) string {
 			return n.Addr + " cluster_state is not ok"
 		case strings.Count(strings.TrimSpace(nodes), "\n")+1 != len(c.Nodes) || strings.Contains(nodes, "handshake"):
 			return n.Addr + " does not know every node yet"
+		case flagsFailing(nodes):
+			return n.Addr + " still flags a node fail or fail?"
 		case strings.Count(nodes, " slave ")+strings.Count(nodes, ",slave ") != c.Replicas:
 			return n.Addr + " does not see every replica yet"
 		case strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up"):
@@ -145,6 +147,17 @@ func (c *Cluster) notReady(ctx context.Context) string {
 		}
 	}
 	return ""
+}
+
+// flagsFailing reports whether a CLUSTER NODES reply flags any node fail
+// or fail? (gossip has not yet seen a restarted node back).
+func flagsFailing(nodes string) bool {
+	for _, line := range strings.Split(nodes, "\n") {
+		if f := strings.Fields(line); len(f) > 2 && slices.ContainsFunc(strings.Split(f[2], ","), func(flag string) bool { return flag == "fail" || flag == "fail?" }) {
+			return true
+		}
+	}
+	return false
 }
 
 // Masters returns the nodes that are masters now.
