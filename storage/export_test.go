@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"gocloud.dev/blob"
 )
@@ -50,4 +52,19 @@ func (l *Listing) Take() (pages, reads int, prefixes map[string]int) {
 // Walk exposes walk: fn sees each key of prefix.
 func (r *Repo) Walk(ctx context.Context, prefix string, fn func(key string) error) error {
 	return r.walk(ctx, &blob.ListOptions{Prefix: prefix}, func(o *blob.ListObject) error { return fn(o.Key) })
+}
+
+// FailListing makes the first n listing pages of r fail with err, without
+// listing and with no pause between, and returns a count of the pages
+// asked for, failed or not.
+func FailListing(r *Repo, n int, err error) *atomic.Int32 {
+	var calls atomic.Int32
+	r.vanishPause = time.Nanosecond
+	r.pager = func(ctx context.Context, token []byte, size int, o *blob.ListOptions) ([]*blob.ListObject, []byte, error) {
+		if int(calls.Add(1)) <= n {
+			return nil, nil, err
+		}
+		return r.bucket.ListPage(ctx, token, size, o)
+	}
+	return &calls
 }

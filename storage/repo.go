@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
@@ -47,6 +48,9 @@ type Repo struct {
 	pager    pager
 	pageSize int
 	readAll  func(ctx context.Context, key string) ([]byte, error)
+	// vanishPause, when set, replaces the pauses before listing again a
+	// page that failed because a file vanished under it (walk.go).
+	vanishPause time.Duration
 }
 
 // Options tunes Open.
@@ -135,8 +139,13 @@ func (r *Repo) Close() error { return r.bucket.Close() }
 // Check reports whether the storage answers, for readiness checks and early
 // failure before a long snapshot.
 func (r *Repo) Check(ctx context.Context) error {
-	it := r.bucket.List(&blob.ListOptions{Delimiter: "/"})
-	if _, err := it.Next(ctx); err != nil && !errors.Is(err, io.EOF) {
+	list := r.pager
+	if list == nil {
+		list = r.bucket.ListPage
+	}
+	// One key of the top level: fileblob lstats the first file it meets,
+	// which a prune may be deleting (vanished).
+	if _, _, err := r.listPage(ctx, list, blob.FirstPageToken, 1, &blob.ListOptions{Delimiter: "/"}); err != nil && !errors.Is(err, io.EOF) {
 		return r.scrub.err(fmt.Errorf("reach storage %s: %w", r.display, err))
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"time"
 
 	"gocloud.dev/blob"
 )
@@ -21,9 +23,50 @@ const listPageSize = 1000
 // pager is bucket.ListPage; tests wrap it to count what a call lists.
 type pager func(ctx context.Context, token []byte, size int, o *blob.ListOptions) ([]*blob.ListObject, []byte, error)
 
+// vanishedRetries bounds how often one page is listed again because a
+// file vanished while fileblob listed it (vanished): after a pause of 10
+// ms doubling up to a second, about 4 s in all.
+const vanishedRetries = 10
+
+// vanished reports whether err is file:// storage failing a listing
+// because a file went away between reading its directory and reading its
+// size: gocloud's fileblob (v0.47) lstats each directory entry and fails
+// the whole page when one is gone. Every write of a file:// repository
+// (rdbak sets no_tmp_dir) creates <key>.<n>.tmp beside its key and
+// renames it at commit, and prune and gc delete files, so a listing of a
+// target while a backup, a drill record or a prune of it writes or
+// deletes there can fail so. The file is simply no longer there: a new
+// listing, once the rename or delete is done, answers the directory as it
+// is, as a bucket listing would have in the first place.
+func vanished(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Op == "lstat" && errors.Is(err, fs.ErrNotExist)
+}
+
+// listPage is list, listed again after a pause while it fails because a
+// file vanished under it.
+func (r *Repo) listPage(ctx context.Context, list pager, token []byte, size int, o *blob.ListOptions) ([]*blob.ListObject, []byte, error) {
+	objs, next, err := list(ctx, token, size, o)
+	pause := 10 * time.Millisecond
+	for try := 0; try < vanishedRetries && err != nil && vanished(err); try++ {
+		if r.vanishPause > 0 {
+			pause = r.vanishPause
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+		objs, next, err = list(ctx, token, size, o)
+	}
+	return objs, next, err
+}
+
 // walk calls fn for each object under o's prefix, in key order (the
 // lexicographic order gocloud's List guarantees), one page at a time. An
-// error of fn stops the walk and is returned as it is.
+// error of fn stops the walk and is returned as it is. A page that failed
+// because a file vanished while it was listed (vanished) is listed again.
 func (r *Repo) walk(ctx context.Context, o *blob.ListOptions, fn func(*blob.ListObject) error) error {
 	list := r.pager
 	if list == nil {
@@ -35,7 +78,7 @@ func (r *Repo) walk(ctx context.Context, o *blob.ListOptions, fn func(*blob.List
 	}
 	token := blob.FirstPageToken
 	for {
-		objs, next, err := list(ctx, token, size, o)
+		objs, next, err := r.listPage(ctx, list, token, size, o)
 		if err != nil {
 			return r.scrub.err(fmt.Errorf("list %s in %s: %w", listWhat(o.Prefix), r.display, err))
 		}

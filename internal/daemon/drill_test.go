@@ -3,7 +3,9 @@ package daemon_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,16 +22,28 @@ type fakeDrill struct {
 	clk  interface{ Now() time.Time }
 	fail map[string]bool
 	ran  chan string
+
+	mu       sync.Mutex
+	outcomes []string // one line per drill, for failure messages
 }
 
-func (f *fakeDrill) run(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (*drill.Record, error) {
-	defer func() { f.ran <- t.Name }()
+func (f *fakeDrill) run(ctx context.Context, _ *config.File, t *config.Target, repo *storage.Repo) (rec *drill.Record, err error) {
+	defer func() {
+		line := fmt.Sprintf("%s at %s: no record, error %v", t.Name, f.clk.Now().Format(time.TimeOnly), err)
+		if rec != nil {
+			line = fmt.Sprintf("%s at %s: backup %s, ok %v, error %v", t.Name, f.clk.Now().Format(time.TimeOnly), rec.BackupID, rec.OK(), err)
+		}
+		f.mu.Lock()
+		f.outcomes = append(f.outcomes, line)
+		f.mu.Unlock()
+		f.ran <- t.Name
+	}()
 	sel, err := repo.Resolve(ctx, t.Name, "latest", storage.ResolveOptions{})
 	if err != nil {
 		return nil, err
 	}
 	now := f.clk.Now()
-	rec := &drill.Record{Target: t.Name, BackupID: sel.Manifest.ID, Started: now.Add(-3 * time.Second), Checks: []drill.Check{{Name: "verify", OK: !f.fail[t.Name], Detail: "x"}}}
+	rec = &drill.Record{Target: t.Name, BackupID: sel.Manifest.ID, Started: now.Add(-3 * time.Second), Checks: []drill.Check{{Name: "verify", OK: !f.fail[t.Name], Detail: "x"}}}
 	rec.Finish(now)
 	if _, err := drill.Save(ctx, repo, sel.Manifest, rec); err != nil {
 		return rec, err
@@ -38,6 +52,19 @@ func (f *fakeDrill) run(ctx context.Context, _ *config.File, t *config.Target, r
 		return rec, errors.New("drill failed")
 	}
 	return rec, nil
+}
+
+// logOutcomes logs what each drill returned if t has failed: the daemon
+// counts a drill without a record as failed and keeps its error to the
+// drill's own log line, which a fake drill does not write.
+func (f *fakeDrill) logOutcomes(t *testing.T) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			t.Logf("drills run:\n%s", strings.Join(f.outcomes, "\n"))
+		}
+	})
 }
 
 // TestDaemonScheduledDrills: drills run on their own schedule, their
@@ -63,6 +90,7 @@ targets:
 		fd = &fakeDrill{clk: o.Clock, fail: map[string]bool{"b": true}, ran: make(chan string, 100)}
 		a.Drills = fd.run
 	})
+	fd.logOutcomes(t)
 	got := td.scrape(t)
 	for key, want := range map[string]float64{
 		`rdbak_backup_schedule_interval_seconds{target="a"}`: 60,
