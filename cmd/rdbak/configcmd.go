@@ -1,9 +1,12 @@
 package main
 
 import (
-	"fmt"
+	"errors"
+	"io"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
+	"github.com/rdbak/rdbak/internal/render"
 	"github.com/spf13/cobra"
 )
 
@@ -15,31 +18,14 @@ func newConfigCmd(g *globals) *cobra.Command {
 	validate := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check config files: syntax, unknown keys, values",
-		Long: `Check config files: syntax, unknown keys, values. Exits 2 if any file is
-invalid. -o json|yaml prints one result per file (the errors are printed
-on stderr all the same).`,
-		Args: cobra.MinimumNArgs(1),
+		Long:  longHelp("config_validate"),
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, files []string) error {
 			results, err := app.ValidateConfigs(files)
-			if g.structured() {
-				if werr := g.writeResult(results); werr != nil {
-					return werr
-				}
-				return err
-			}
-			for _, r := range results {
-				if !r.OK {
-					continue
-				}
-				for _, w := range r.Warnings {
-					fmt.Fprintf(g.stderr, "%s: warning: %s\n", r.File, w)
-				}
-				fmt.Fprintf(g.stdout, "%s: OK (%d targets)\n", r.File, r.Targets)
-			}
-			return err
+			return errors.Join(err, g.Print(results, func(w io.Writer) error { return render.Validated(w, g.Stderr, results) }))
 		},
 	}
-	g.addOutputFlag(validate)
+	cli.AddOutputFlag(validate, &g.Output)
 	cmd.AddCommand(validate)
 	return cmd
 }

@@ -4,9 +4,9 @@ import (
 	"errors"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/render"
 )
@@ -17,52 +17,26 @@ func newDrillCmd(g *globals) *cobra.Command {
 		servers []string
 		idFiles []string
 	)
-	kf := kube.NewFlags()
+	var kf *kube.Flags
 	cmd := &cobra.Command{
 		Use:   "drill [--target NAME | --all] [ID|latest]",
 		Short: "Prove a backup restores: load it into a scratch Redis and check what it holds",
-		Long: `Restore a backup (latest by default) into a scratch redis-server or
-valkey-server on this host, never into the target's Redis: the backup is
-verified as a restore verifies it, loaded by a server of a compatible
-version (from drill.servers, --redis-server and PATH; the closest to the
-backup's own version), and checked once loaded: keys and expires per db
-against the manifest, allowing for keys whose expire time passed since
-the snapshot; keys per type against the RDB; the server's own load
-counters (Redis 7.0+); then the read-only commands of the target's
-drill.checks. The scratch server runs on a free loopback port in a
-temporary directory with persistence off, and is killed and removed
-whatever happens.
-
-The verdict is stored beside the backup as a new drill record
-(drill-<time>.json), never over an earlier one; 'rdbak describe' shows a
-backup's records, 'rdbak status' the last drill of each target, 'rdbak
-list --drills' the last drill of each backup. --all drills the latest
-backup of every target of --config.
-
-Exits 4 when a drill fails (the reason is printed and recorded); 2 when
-an encrypted backup has no --identity-file, encryption.identityFile or
-identitySecret to decrypt it (nothing is recorded: the backup is not at
-fault).`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return usagef("expected at most 1 argument, got %d: give the backup ID, a unique prefix of it, or latest", len(args))
-			}
-			return nil
-		},
+		Long:  longHelp("drill"),
+		Args:  cli.MaxArgs(1, "give the backup ID, a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d := app.DrillRequest{All: all, Servers: servers, IdentityFiles: idFiles}
 			if len(args) == 1 {
 				d.Ref = args[0]
 			}
-			recs, err := g.cliApp(kf).DrillTargets(cmd.Context(), g.req(), d)
-			if g.structured() {
+			recs, err := g.CLIApp(kf).DrillTargets(cmd.Context(), g.Req(), d)
+			if g.Structured() {
 				if !all && len(recs) == 1 {
-					return errors.Join(g.writeResult(recs[0]), err)
+					return errors.Join(g.WriteResult(recs[0]), err)
 				}
-				return errors.Join(g.writeResult(recs), err)
+				return errors.Join(g.WriteResult(recs), err)
 			}
 			for _, r := range recs {
-				if werr := render.Drill(g.stdout, r); werr != nil {
+				if werr := render.Drill(g.Stdout, r); werr != nil {
 					return werr
 				}
 			}
@@ -72,13 +46,10 @@ fault).`,
 	f := cmd.Flags()
 	f.BoolVar(&all, "all", false, "drill the latest backup of every target of --config")
 	f.StringArrayVar(&servers, "redis-server", nil, "a redis-server or valkey-server binary the drill may load the backup into, besides drill.servers and PATH; repeatable")
-	addIdentityFlag(cmd, &idFiles)
-	g.addOutputFlag(cmd)
+	cli.AddIdentityFlag(cmd, &idFiles)
+	cli.AddOutputFlag(cmd, &g.Output)
 	// Only to record DrillSucceeded/DrillFailed Events for targets in
 	// Kubernetes: a drill never reaches their Redis.
-	kfs := pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
-	kf.AddFlags(kfs)
-	kfs.VisitAll(func(fl *pflag.Flag) { markGroup(fl, groupKubectl) })
-	f.AddFlagSet(kfs)
+	kf = cli.AddKubectlFlags(cmd)
 	return cmd
 }

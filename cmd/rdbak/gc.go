@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/spf13/cobra"
 )
@@ -17,58 +18,32 @@ func newGCCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gc",
 		Short: "Remove data left by failed backups (no manifest, older than a grace period)",
-		Long: `Find what failed or killed backups left behind: backup directories with data
-but no manifest, unfinished S3 multipart uploads and Azure blobs with
-uncommitted blocks only (parts that no listing shows but that are billed). Everything found is shown, with the
-time at which it becomes collectable; what is older than --grace is deleted
-(or aborted) only with --yes.
-
-The grace period protects a backup that is running right now, in this or
-another process: its data has no manifest yet. --grace 0s collects even such
-a backup and makes it fail; use it only when no backup to this storage is
-running.`,
-		Args: cobra.NoArgs,
+		Long:  longHelp("gc"),
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if grace < 0 {
 				return usagef("--grace %s is negative: give 0s or more (24h by default)", grace)
 			}
-			repo, target, err := g.req().OpenRepo(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer repo.Close()
 			found := []render.GCResult{}
-			n, waiting := 0, 0
-			err = app.GC(ctx, repo, target, grace, time.Now(), yes, func(l app.Leftover) {
+			err := g.Req().GC(ctx, grace, time.Now(), yes, func(l app.Leftover) {
 				r := render.Leftover(l)
 				found = append(found, r)
-				if r.Action == "not yet" {
-					waiting++
-				} else {
-					n++
-				}
-				if !g.structured() {
-					fmt.Fprintln(g.stdout, r.Line())
+				if !g.Structured() {
+					fmt.Fprintln(g.Stdout, r.Line())
 				}
 			})
 			switch {
 			case err != nil:
 				return err
-			case g.structured():
-				return g.writeResult(found)
-			case n == 0 && waiting == 0:
-				fmt.Fprintln(g.stdout, "no garbage")
-			case n == 0:
-				fmt.Fprintf(g.stdout, "nothing collectable yet: %d within the %s grace (a running backup, or a failed one to collect later)\n", waiting, grace)
-			case !yes:
-				fmt.Fprintln(g.stdout, "dry run: pass --yes to delete")
+			case g.Structured():
+				return g.WriteResult(found)
 			}
-			return nil
+			return render.GCSummary(g.Stdout, found, grace, yes)
 		},
 	}
 	cmd.Flags().DurationVar(&grace, "grace", 24*time.Hour, "collect only what is older than this; 0s also collects a backup running right now (see above)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "delete (without it, only show what would be deleted)")
-	g.addOutputFlag(cmd)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
 	"github.com/rdbak/rdbak/restore"
 )
@@ -16,35 +18,20 @@ func newInspectCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect FILE|-",
 		Short: "Check a local RDB file and summarise it (version, AUX fields, keys, types, largest keys)",
-		Long: `Check an RDB file on this machine (or - for stdin) the way every backup is
-checked while it streams, and summarise it: the magic and version, the AUX
-fields (Redis version, creation time, replication id), keys and expiring keys
-per db, keys and bytes per value type and encoding, the largest keys by
-serialized size, modules, functions, and whether the CRC-64 verified.
-Nothing is written and no server is contacted.
-
-Use it on a dump.rdb copied out of a pod (kubectl cp) before importing or
-loading it. Exit 0: the file is valid; 4: it is damaged (truncated, bad
-checksum, garbage); 1: it could not be read.`,
-		Args: exactArgs(1, "give the RDB file, or - for stdin"),
+		Long:  longHelp("inspect"),
+		Args:  cli.ExactArgs(1, "give the RDB file, or - for stdin"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := app.Inspect(args[0], os.Stdin, top)
 			if err != nil && !errors.Is(err, restore.ErrVerify) {
 				return err
 			}
-			var perr error
-			if g.structured() {
-				perr = g.writeResult(out)
-			} else {
-				perr = render.Inspection(g.stdout, out)
-			}
-			if perr != nil {
+			if perr := g.Print(out, func(w io.Writer) error { return render.Inspection(w, out) }); perr != nil {
 				return perr
 			}
 			return err
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 10, "how many of the largest keys to list")
-	g.addOutputFlag(cmd)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }

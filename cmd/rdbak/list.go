@@ -1,13 +1,15 @@
 package main
 
 import (
+	"errors"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
-	"github.com/rdbak/rdbak/storage"
 )
 
 func newListCmd(g *globals) *cobra.Command {
@@ -19,56 +21,30 @@ func newListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the backups in storage, oldest first",
-		Long: `List the backups in storage, oldest first by creation time (the order behind
-latest, --as-of and retention). Only complete backups are listed:
-one whose manifest was never written (a failed or running backup) does not
-exist. --target limits the list to one target, --since to the backups
-created at or after a time (2026-11-22, RFC 3339, or a time ago: 2h, 1d),
---last N to the newest N. -o wide adds the stored size, Redis version,
-source, compression and duration; --drills the result of each backup's
-newest restore drill (rdbak drill), and with -o json|yaml its summary.`,
-		Args: cobra.NoArgs,
+		Long:  longHelp("list"),
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
-			var from time.Time
-			if since != "" {
-				var err error
-				if from, err = app.ParseTime(since, now, time.Local); err != nil {
-					return usagef("--since: %w", err)
-				}
-			}
-			repo, target, err := g.req().OpenRepo(cmd.Context(), false)
+			from, err := cli.TimeFlag("--since", since, now)
 			if err != nil {
 				return err
 			}
-			defer repo.Close()
-			ms, problems, err := repo.List(cmd.Context(), target)
-			if err != nil {
+			l, err := g.Req().List(cmd.Context(), app.ListOptions{Since: from, Last: last, Drills: drills})
+			switch {
+			case err != nil:
 				return err
+			case g.Structured() && drills:
+				return g.WriteResult(render.WithDrills(l.Manifests, l.Drills))
+			case g.Structured():
+				return g.WriteResult(l.Manifests)
 			}
-			for _, p := range problems {
-				g.log.Warn("unreadable manifest skipped", "key", p.Key, "error", p.Err.Error())
-			}
-			ms = app.Newest(ms, from, last)
-			var lastDrills map[string]*app.DrillSummary
-			if drills {
-				if lastDrills, err = app.LastDrills(cmd.Context(), repo, target); err != nil {
-					return err
-				}
-			}
-			if g.structured() {
-				if drills {
-					return g.writeResult(render.WithDrills(ms, lastDrills))
-				}
-				return g.writeResult(ms)
-			}
-			return render.ManifestsWithDrills(g.stdout, ms, g.output == render.Wide, now, lastDrills)
+			return render.ManifestsWithDrills(g.Stdout, l.Manifests, g.Output == render.Wide, now, l.Drills)
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "only backups created at or after this time: 2026-11-22, RFC 3339, or ago: 2h, 1d")
 	cmd.Flags().IntVar(&last, "last", 0, "only the newest N backups")
 	cmd.Flags().BoolVar(&drills, "drills", false, "show the result of each backup's newest restore drill")
-	g.addOutputFlag(cmd, render.Wide)
+	cli.AddOutputFlag(cmd, &g.Output, render.Wide)
 	return cmd
 }
 
@@ -76,43 +52,18 @@ func newDescribeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe ID|PREFIX|latest",
 		Short: "Show the manifest of one backup",
-		Long: `Show the manifest of one backup: latest (the newest by creation time), an
-id, or a unique prefix of an id or of its random suffix. A damaged newest
-backup is an error (exit 4) naming it.`,
-		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
+		Long:  longHelp("describe"),
+		Args:  cli.ExactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repo, target, err := g.req().OpenRepo(cmd.Context(), false)
+			m, drills, err := g.Req().Describe(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			defer repo.Close()
-			sel, err := app.ResolveBackup(cmd.Context(), repo, target, args[0], time.Time{}, storage.ResolveOptions{})
-			if err != nil {
-				return err
-			}
-			drills, err := app.Drills(cmd.Context(), repo, sel.Manifest)
-			if err != nil {
-				return err
-			}
-			if g.structured() {
-				return g.writeResult(render.DescribedBackup{Manifest: sel.Manifest, Drills: drills})
-			}
-			if err := render.Manifest(g.stdout, sel.Manifest); err != nil {
-				return err
-			}
-			return render.Drills(g.stdout, drills)
+			return g.Print(render.DescribedBackup{Manifest: m, Drills: drills}, func(w io.Writer) error {
+				return errors.Join(render.Manifest(w, m), render.Drills(w, drills))
+			})
 		},
 	}
-	g.addOutputFlag(cmd)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
-}
-
-// exactArgs is cobra.ExactArgs with a usage error that says what to give.
-func exactArgs(n int, hint string) cobra.PositionalArgs {
-	return func(_ *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usagef("expected %d argument(s), got %d: %s", n, len(args), hint)
-		}
-		return nil
-	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/rdbak/rdbak/storage"
 )
 
-// Exit codes, documented in the root command's help.
+// Exit codes, documented in the root command's help (help/rdbak.txt).
 const (
 	exitOK          = 0
 	exitFailed      = 1
@@ -26,17 +26,6 @@ const (
 	exitAfter       = 5
 	exitInterrupted = 130
 )
-
-const exitCodesHelp = `Exit codes:
-  0    success
-  1    the operation failed (Redis, storage or network error; details on stderr)
-  2    bad usage: unknown flag, missing argument, invalid config file
-  3    no such backup (or no backups yet)
-  4    verification failed: the backup is damaged or does not match its manifest,
-       or no --identity-file given decrypts it; or a restore drill failed
-  5    the backup is stored, but what follows it failed (heartbeat, retention,
-       orphans): do not retry the backup
-  130  interrupted (SIGINT or SIGTERM); nothing was committed`
 
 // usageError marks errors in what the user typed; the application layer
 // marks a bad target the same way.

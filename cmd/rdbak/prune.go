@@ -1,12 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/render"
 )
@@ -20,85 +20,33 @@ func newPruneCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Apply the retention policies: show which backups go, delete them with --yes",
-		Long: `Apply each target's retention policy (from --config) to its backups, and
-collect its orphans: data without a manifest, left by failed or killed
-backups, older than --grace.
-
-For a repository without a config file, give the policy as flags:
-  rdbak prune --storage URL [--target NAME] --keep-last 7 --keep-daily 14
-applies it to the --target, or to every target with backups in storage.
-With --config, the --keep flags replace the file's policy.
-
-Without --yes this is a dry run: it shows every backup with keep or drop and
-the reason, and deletes nothing. With --yes it deletes what it showed as
-dropped, oldest first, each manifest before its data. The newest backup is
-never deleted, and never fewer than minKeep. A target without a keep rule
-keeps everything.
-
-rdbak daemon and rdbak now do the same after each successful backup.`,
-		Args: cobra.NoArgs,
+		Long:  longHelp("prune"),
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if grace < time.Minute {
 				return usagef("--grace %s is too short: a running backup could be collected; use at least 1m", grace)
 			}
 			ctx := cmd.Context()
-			p := &app.Pruner{Storage: g.storage, Delete: yes, Grace: grace, Now: time.Now()}
+			p := &app.Pruner{Storage: g.Storage, Delete: yes, Grace: grace, Now: time.Now()}
 			defer p.Close()
-			var policy *config.Retention
-			if keepFlagsSet(cmd) {
-				policy = &keep
-			}
-			targets, err := g.req().PruneTargets(ctx, p, policy)
-			if err != nil {
-				return err
-			}
-			results := []app.PruneResult{}
-			for i := range targets {
-				r, err := p.Target(ctx, &targets[i])
-				results = append(results, r)
-				if err != nil {
-					return err
+			results, err := g.Req().PruneAll(ctx, p, cli.RetentionFlags(cmd, &keep), func(r app.PruneResult) {
+				if !g.Structured() {
+					render.Prune(g.Stdout, r) // as it goes: a later target may fail
 				}
-				if !g.structured() {
-					render.Prune(g.stdout, r) // as it goes: a later target may fail
-				}
-			}
-			if g.structured() {
-				return g.writeResult(results)
-			}
+			})
 			switch {
-			case p.Drops == 0 && p.Orphans == 0:
-				fmt.Fprintln(g.stdout, "nothing to delete")
-			case !yes:
-				fmt.Fprintf(g.stdout, "dry run: pass --yes to delete %d backups and %d orphans\n", p.Drops, p.Orphans)
-			default:
-				fmt.Fprintf(g.stdout, "deleted %d backups and %d orphans\n", p.Drops, p.Orphans)
+			case err != nil:
+				return err
+			case g.Structured():
+				return g.WriteResult(results)
 			}
-			return nil
+			return render.PruneSummary(g.Stdout, p.Drops, p.Orphans, yes)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&yes, "yes", false, "delete (without it, only show the plan)")
 	f.DurationVar(&grace, "grace", config.DefaultOrphanGrace, "collect orphans whose newest object is older than this")
-	f.IntVar(&keep.KeepLast, "keep-last", 0, "keep the N newest backups")
-	f.IntVar(&keep.KeepHourly, "keep-hourly", 0, "keep the newest backup of each of the N newest hours that have backups")
-	f.IntVar(&keep.KeepDaily, "keep-daily", 0, "keep the newest backup of each of the N newest days that have backups")
-	f.IntVar(&keep.KeepWeekly, "keep-weekly", 0, "keep the newest backup of each of the N newest ISO weeks that have backups")
-	f.IntVar(&keep.KeepMonthly, "keep-monthly", 0, "keep the newest backup of each of the N newest months that have backups")
-	f.IntVar(&keep.KeepYearly, "keep-yearly", 0, "keep the newest backup of each of the N newest years that have backups")
-	f.StringVar(&keep.KeepWithin, "keep-within", "", "keep every backup within this long of the newest one, e.g. 36h, 7d")
-	f.IntVar(&keep.MinKeep, "min-keep", 0, "never keep fewer than N backups")
-	f.StringVar(&keep.TimeZone, "time-zone", "", "IANA time zone of the calendar rules (default: local)")
-	g.addOutputFlag(cmd)
+	cli.AddRetentionFlags(cmd, &keep)
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
-}
-
-// keepFlagsSet reports whether any retention flag was given.
-func keepFlagsSet(cmd *cobra.Command) bool {
-	for _, n := range []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within", "min-keep", "time-zone"} {
-		if cmd.Flags().Changed(n) {
-			return true
-		}
-	}
-	return false
 }

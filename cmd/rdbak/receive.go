@@ -32,7 +32,7 @@ func newReceiveCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return render.WriteJSON(g.stdout, out)
+				return render.WriteJSON(g.Stdout, out)
 			case "stage":
 				return restore.Stage(os.Stdin, in)
 			case "commit":
@@ -40,7 +40,7 @@ func newReceiveCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return render.WriteJSON(g.stdout, out)
+				return render.WriteJSON(g.Stdout, out)
 			case "discard":
 				return restore.Discard(in)
 			}

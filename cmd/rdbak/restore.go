@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/render"
-	"github.com/rdbak/rdbak/restore"
 )
 
 func newRestoreCmd(g *globals) *cobra.Command {
@@ -35,140 +32,58 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore ID|latest (--to-file PATH | --replay-to URL | --target NAME | --pod/--statefulset/--deployment [ns/]name)",
 		Short: "Restore a backup, verified, into a file or into Redis running in Kubernetes",
-		Long: `Restore a backup into an RDB file, or into a Redis running in Kubernetes.
-
---to-file PATH: the backup is downloaded, decompressed and verified
-completely into a temporary file beside PATH, which is fsynced and renamed
-over PATH only if every check passed. A failed or interrupted restore leaves
-nothing at PATH (or the old file, with --force).
-
---to-file -: the RDB streams to stdout as it is read (as restic dump does),
-logs go to stderr. rdbak verifies while it streams, so the bytes on stdout
-are unverified until rdbak exits 0: a non-zero exit means discard them, e.g.
-  rdbak restore latest ... --to-file - > dump.rdb.part && mv dump.rdb.part dump.rdb
-
-Into Kubernetes (a config target with a kubernetes: block, or the --pod,
---statefulset, --deployment, --selector, --helm-release flags): rdbak checks
-the backup against the target first (RDB version, modules, memory, disk,
-replicas, Sentinel), prints the plan with an estimate of the total time and
-the downtime, asks for confirmation (or --yes). While Redis keeps serving,
-it streams the backup beside the live data as <file>.rdbak-tmp (a name Redis
-never loads), verifying it completely on the way, then
-  offline (StatefulSet/Deployment with a PVC, 1 replica): staged from a pod
-    on the Redis pod's node that mounts the same volume; turns save points
-    off, scales the workload to 0, swaps the file in, scales back and waits
-    until Ready;
-  in-place (data on an emptyDir, or a bare pod): staged through exec into
-    the Redis container; turns every save off, swaps the file in and makes
-    Redis exit without saving so that the kubelet restarts it on it.
-It prints the measured total time and downtime.
-With appendonly yes the RDB is staged too as the base of the AOF Redis
-loads (in-place turns AOF off, once staged, while it swaps it in). The
-previous data is kept as <file>.pre-restore (see deploy/runbooks/ to roll
-back). Afterwards rdbak checks that Redis loaded what the backup holds.
-
-A Sentinel set in Kubernetes (a config target with kubernetes: and
-sentinel: {kubernetes: ...}): rdbak restores in place into the master the
-Sentinels agree on, inside a failover freeze: replica-priority 0 on every
-replica until each has resynced from the restored master, then the
-priorities are put back (also on failure and Ctrl-C). A Sentinel set given
-by addresses is restored with --to-file and
-deploy/runbooks/restore-sentinel-set.md.
-A master with replicas and no Sentinel (the Bitnami replication
-architecture), named by one --selector over the master's and the replicas'
-pods: rdbak restores the master and waits until every replica has resynced
-from it (the same DEBUG DIGEST). Replicas rdbak cannot see are refused
-unless --allow-replicas.
-A Redis Cluster backup set restores into the cluster whose pods the
-Kubernetes flags name (e.g. --statefulset ns/redis-cluster) when it has the
-same shape: each shard onto the master serving exactly its slots (node ids
-may differ), in place, one master's container at a time, with
-cluster-replica-no-failover yes on every replica until each has resynced;
-nodes.conf stays, and a failure before the masters restart puts every
-previous file back. rdbak then checks cluster_state:ok, the key counts per
-shard and that every key is in a slot its master serves. Another shape is
-refused, naming what differs: use --replay-to. See
-deploy/runbooks/restore-redis-cluster.md.
-Restoring into another target than the source works: --from-target names
-the target whose backups to use.
-
---replay-to URL: the backup (one RDB, or a cluster backup set) is verified
-completely, then replayed key by key with RESTORE key ttl payload REPLACE
-ABSTTL: into a standalone Redis (each key into its db), or, when URL is a
-node of a Redis Cluster, each key into the master that owns its slot,
-whatever the cluster's shape. This is how a set is restored into a cluster
-of another size, and how a standalone Redis migrates into a cluster. Keys
-that already expired are counted, not sent; keys the target refuses are
-listed and make rdbak exit 1. Existing keys of the same names are replaced;
-others are left as they are. It needs --yes (or a terminal to confirm).
-
---as-of TIME picks the newest backup created at or before TIME instead of
-an ID: RFC 3339 (2026-11-22T03:00:00Z; without a zone, local time), a date
-(2026-11-22: its start, local time) or a time ago (2h, 1d, 1w).
-
-An encrypted backup needs its identity: --identity-file, or the config's
-encryption.identityFile or identitySecret (a Secret key in the target's
-namespace). Into Kubernetes, the identity is checked against the backup
-while planning, before anything is stopped; rdbak decrypts, and the staging
-pod or Redis container only receives the plain RDB.`,
+		Long:  longHelp("restore"),
 		Args: func(cmd *cobra.Command, args []string) error {
 			if thaw {
 				return nil // RunE says what --thaw does not take
 			}
 			if asOf != "" {
-				return exactArgs(0, "--as-of replaces the backup ID")(cmd, args)
+				return cli.ExactArgs(0, "--as-of replaces the backup ID")(cmd, args)
 			}
-			return exactArgs(1, "give the backup ID (see 'rdbak list') or latest")(cmd, args)
+			return cli.ExactArgs(1, "give the backup ID (see 'rdbak list') or latest")(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var at time.Time
-			if asOf != "" {
-				var err error
-				if at, err = app.ParseTime(asOf, time.Now(), time.Local); err != nil {
-					return usagef("--as-of: %w", err)
-				}
+			at, err := cli.TimeFlag("--as-of", asOf, time.Now())
+			if err != nil {
+				return err
 			}
 			ref := ""
 			if len(args) > 0 {
 				ref = args[0]
 			}
 			rr := app.RestoreRequest{Ref: ref, At: at, FromTarget: fromTarget, SkipDamaged: skipDamaged, PasswordFile: passFile, IdentityFiles: idFiles}
-			ko.confirmInput, ko.confirmPrompt = os.Stdin, render.IsTerminal(os.Stdin)
+			ko.prompt = cli.Prompt{In: os.Stdin, Terminal: render.IsTerminal(os.Stdin), Out: g.Stderr}
 			if thaw {
 				if ref != "" || asOf != "" || toFile != "" || ro.url != "" {
 					return usagef("--thaw only undoes a failover freeze a killed restore left: drop the backup, --as-of, --to-file and --replay-to")
 				}
-				done, err := g.cliApp(kf.Flags).ThawInto(ctx, g.req(), kf, passFile)
-				if err == nil {
-					if done {
-						fmt.Fprintln(g.stdout, "put back the replica-priority a killed restore left at 0")
-					} else {
-						fmt.Fprintln(g.stdout, "no failover freeze recorded; nothing to thaw")
-					}
+				done, err := g.CLIApp(kf.Flags).ThawInto(ctx, g.Req(), kf, passFile)
+				if err != nil {
+					return err
 				}
-				return err
+				return render.Thawed(g.Stdout, done)
 			}
 			if ro.url != "" {
 				if toFile != "" || kf.Set() {
 					return usagef("--replay-to replays into a Redis by URL: drop --to-file and the Kubernetes target flags")
 				}
-				return g.restoreReplay(ctx, g.cliApp(kf.Flags), rr, ro, ko)
+				return restoreReplay(ctx, g, g.CLIApp(kf.Flags), rr, ro, ko)
 			}
 			if toFile != "" {
-				return g.restoreToFile(ctx, g.cliApp(kf.Flags), rr, toFile, force)
+				return restoreToFile(ctx, g, g.CLIApp(kf.Flags), rr, toFile, force)
 			}
 			if ko.Timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, ko.Timeout)
 				defer cancel()
 			}
-			r, err := g.cliApp(kf.Flags).PlanRestoreInto(ctx, g.req(), kf, rr, ko.RestoreOptions)
+			r, err := g.CLIApp(kf.Flags).PlanRestoreInto(ctx, g.Req(), kf, rr, ko.RestoreOptions)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			return g.restoreKube(ctx, r, ko)
+			return restoreKube(ctx, g, r, ko)
 		},
 	}
 	f := cmd.Flags()
@@ -189,9 +104,9 @@ pod or Redis container only receives the plain RDB.`,
 	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
 	f.BoolVar(&ko.Overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
 	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")
-	addIdentityFlag(cmd, &idFiles)
-	addKubeFlags(cmd, kf, "restore into")
-	g.addOutputFlag(cmd)
+	cli.AddIdentityFlag(cmd, &idFiles)
+	cli.AddKubeFlags(cmd, kf, "restore into")
+	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
 }
 
@@ -203,83 +118,52 @@ func envOr(name, def string) string {
 }
 
 // restoreToFile restores with a, whose kubectl flags reach an identitySecret.
-func (g *globals) restoreToFile(ctx context.Context, a *app.App, rr app.RestoreRequest, toFile string, force bool) error {
-	if toFile == "-" && g.stdoutTTY {
+func restoreToFile(ctx context.Context, g *globals, a *app.App, rr app.RestoreRequest, toFile string, force bool) error {
+	if toFile == "-" && g.StdoutTTY {
 		return usagef("--to-file -: stdout is a terminal; redirect it to a file or a pipe")
 	}
-	b, err := a.OpenBackup(ctx, g.req(), rr)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	var done atomic.Int64
-	line := render.StartProgress(g.term, func() render.State {
-		return render.State{Phase: "restore", Done: done.Load(), Total: b.Manifest.Data.RawSize}
-	})
-	defer line.Stop()
-	return a.RestoreFile(ctx, b.Repo, b.Manifest, toFile, g.stdout, force, b.Identities, func(n int) { done.Add(int64(n)) })
+	prog := render.NewRDBProgress(g.Term, "restore")
+	defer prog.Stop()
+	return a.RestoreToFile(ctx, g.Req(), rr, toFile, g.Stdout, force, prog.Start)
 }
 
 // kubeRestoreOpts are the flags of a restore into Kubernetes.
 type kubeRestoreOpts struct {
 	app.RestoreOptions
-	dryRun, yes   bool
-	confirmInput  io.Reader
-	confirmPrompt bool // stdin is a terminal
+	dryRun, yes bool
+	prompt      cli.Prompt
 }
 
 // restoreKube carries out the planned restore r: print, confirm, run.
-func (g *globals) restoreKube(ctx context.Context, r *app.Restore, o kubeRestoreOpts) error {
+func restoreKube(ctx context.Context, g *globals, r *app.Restore, o kubeRestoreOpts) error {
 	p := r.Plan
 	refused := p.Refused()
 	if o.dryRun || refused != nil {
-		if err := g.printPlan(p); err != nil {
+		if err := g.Print(p, func(w io.Writer) error { return render.Plan(w, p) }); err != nil {
 			return err
 		}
 		return refused
 	}
-	if !g.structured() {
-		if err := render.Plan(g.stdout, p); err != nil {
+	if !g.Structured() {
+		if err := render.Plan(g.Stdout, p); err != nil {
 			return err
 		}
 	}
 	if !o.yes {
-		if err := confirm(o, g.stderr, p.Workload); err != nil {
+		if err := o.prompt.Confirm(p.Workload); err != nil {
 			return err
 		}
 	}
 	if err := r.Run(ctx); err != nil {
 		return err
 	}
-	if g.structured() {
-		return g.writeResult(p)
+	if g.Structured() {
+		return g.WriteResult(p)
 	}
 	took := ""
 	if m := p.Measured; m != nil {
 		took = fmt.Sprintf(" in %s (downtime %s)", m.Total.Round(100*time.Millisecond), m.Downtime.Round(100*time.Millisecond))
 	}
-	_, err := fmt.Fprintf(g.stdout, "restored %s/%s into %s%s; the previous data is kept as %s\n", p.Backup.Target, p.Backup.ID, p.Pod, took, strings.Join(p.PreRestore, ", "))
+	_, err := fmt.Fprintf(g.Stdout, "restored %s/%s into %s%s; the previous data is kept as %s\n", p.Backup.Target, p.Backup.ID, p.Pod, took, strings.Join(p.PreRestore, ", "))
 	return err
-}
-
-func (g *globals) printPlan(p *restore.Plan) error {
-	if g.structured() {
-		return g.writeResult(p)
-	}
-	return render.Plan(g.stdout, p)
-}
-
-// confirm asks on a terminal for the workload's name ("statefulset
-// ns/name": the name alone); elsewhere --yes is required.
-func confirm(o kubeRestoreOpts, w io.Writer, workload string) error {
-	if !o.confirmPrompt {
-		return usagef("this replaces the data of a running Redis: pass --yes to confirm (see the plan above, or --dry-run)")
-	}
-	name := workload[strings.LastIndex(workload, "/")+1:]
-	fmt.Fprintf(w, "Type %q to replace its data: ", name)
-	line, _ := bufio.NewReader(o.confirmInput).ReadString('\n')
-	if strings.TrimSpace(line) != name {
-		return errors.New("not confirmed; nothing was changed")
-	}
-	return nil
 }

@@ -2,81 +2,39 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rdbak/rdbak/internal/app"
-	"github.com/rdbak/rdbak/internal/kube"
-	"github.com/rdbak/rdbak/internal/redis"
-	"github.com/rdbak/rdbak/internal/render"
+	"github.com/rdbak/rdbak/internal/cli"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
-// globals are the flags every command shares.
-type globals struct {
-	logFormat string
-	logLevel  string
-	config    string
-	target    string
-	storage   string
-	output    string
-
-	stdout, stderr io.Writer
-	stdoutTTY      bool
-	// term is stderr when it is a terminal (nil otherwise): the log and
-	// the progress line share it.
-	term *render.Term
-	log  *slog.Logger
-}
+// globals are the flags every command shares and where output goes.
+type globals = cli.Globals
 
 func newRootCmd() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr, stdoutTTY: render.IsTerminal(os.Stdout)}
-	if render.IsTerminal(os.Stderr) {
-		g.term = render.NewTerm(os.Stderr)
-	}
+	g := cli.NewGlobals(version)
 	root := &cobra.Command{
-		Use:     "rdbak",
-		Version: version,
-		Short:   "Back up Redis to object storage and restore it, verified end to end",
-		Long: `rdbak takes fresh, consistent RDB snapshots of Redis (over the replication
-protocol, or BGSAVE and the dump file), verifies them while they stream
-(RDB structure, CRC-64, length), compresses them and stores them in object
-storage (S3 and compatible, GCS, Azure Blob, local files) with a manifest
-written last. It restores a chosen backup only after verifying it.
-
-Backups are found by --storage URL, or by --config FILE [--target NAME];
-the RDBAK_STORAGE and RDBAK_CONFIG environment variables give their
-defaults.
-
-` + exitCodesHelp,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput(cmd); err != nil {
-				return err
-			}
-			return g.setup()
-		},
+		Use:               "rdbak",
+		Version:           version,
+		Short:             "Back up Redis to object storage and restore it, verified end to end",
+		Long:              longHelp("rdbak"),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return g.Setup(cmd) },
 		// Runnable with its own Args, so that an unknown command is a
 		// usage error rather than cobra's plain one.
-		Args:                       rootArgs,
+		Args:                       cli.RootArgs,
 		SuggestionsMinimumDistance: 2,
 		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	root.SetOut(g.stdout)
-	root.SetErr(g.stderr)
+	root.SetOut(g.Stdout)
+	root.SetErr(g.Stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{Err: err} })
-	pf := root.PersistentFlags()
-	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	pf.StringVar(&g.config, "config", os.Getenv("RDBAK_CONFIG"), "rdbak config file (YAML); see deploy/examples/rdbak.yaml (default: $RDBAK_CONFIG)")
-	pf.StringVar(&g.target, "target", "", "target name: which target of the config file, or the name to store an ad hoc backup under")
-	pf.StringVar(&g.storage, "storage", os.Getenv("RDBAK_STORAGE"), "backup storage URL, e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1 (overrides the config file; default: $RDBAK_STORAGE)")
+	g.AddFlags(root.PersistentFlags())
 
 	root.AddCommand(
 		newNowCmd(g),
@@ -97,45 +55,11 @@ defaults.
 		newPauseCmd(),
 	)
 	root.SetHelpTemplate(root.HelpTemplate())
-	setUsage(root)
-	g.addCompletions(root)
+	cli.SetUsage(root)
+	cli.Completer{Request: g.Req, Now: time.Now}.Register(root)
 	root.SetVersionTemplate("rdbak {{.Version}}\n")
-	usageArgs(root)
+	cli.UsageArgs(root)
 	return root
-}
-
-func (g *globals) setup() error {
-	var w io.Writer = g.stderr
-	if g.term != nil {
-		w = g.term
-	}
-	var err error
-	if g.log, err = render.Logger(w, g.logFormat, g.logLevel); err != nil {
-		return err
-	}
-	redis.RouteLibraryLogs(g.log)
-	kube.RouteLibraryLogs(g.log)
-	return nil
-}
-
-// req is the request of the global flags: where the target and the
-// backups are.
-func (g *globals) req() app.Request {
-	return app.Request{Config: g.config, Target: g.target, Storage: g.storage, Log: g.log}
-}
-
-// app returns the application layer for a command whose kubectl flags are
-// kf (nil when it has none).
-func (g *globals) app(kf *kube.Flags) *app.App {
-	return &app.App{Log: g.log, Kube: kf, Version: version}
-}
-
-// cliApp is app for a command that prints the error it returns: the jobs
-// log their failures at debug level, so that each is printed once.
-func (g *globals) cliApp(kf *kube.Flags) *app.App {
-	a := g.app(kf)
-	a.CallerReports = true
-	return a
 }
 
 func newVersionCmd(g *globals) *cobra.Command {
@@ -144,7 +68,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Short: "Print the rdbak version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintf(g.stdout, "rdbak %s\n", version)
+			_, err := fmt.Fprintf(g.Stdout, "rdbak %s\n", version)
 			return err
 		},
 	}

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"sync/atomic"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/cli"
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/render"
 )
@@ -19,59 +20,25 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify ID|PREFIX|latest",
 		Short: "Download a backup and check everything against its manifest",
-		Long: `Download a backup and check it completely: stored size and SHA-256,
-decompression, the RDB's structure, CRC-64, size, SHA-256 and key counts.
-Exits 4 with the reason on any mismatch. Nothing is written to disk.
-
-The backup is latest, an id, or a unique prefix of an id or of its random
-suffix (as 'rdbak list' shows it). When the newest backup is damaged (its
-manifest unreadable or its data missing), 'verify latest' fails with exit 4
-naming it; --skip-damaged verifies the newest usable one instead and says
-which it skipped.
-
-An encrypted backup is decrypted with --identity-file, or the config's
-encryption.identityFile or identitySecret (a Secret key in the target's
-namespace, read with the kubeconfig flags, in a pod its ServiceAccount).
-Without one, verify checks only the stored size and SHA-256, exits 0, and
-prints STORED-OK instead of OK: the RDB, its CRC-64 and key counts were NOT
-checked (-o json: "status": "STORED-OK", "contentChecked": false).`,
-		Args: exactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
+		Long:  longHelp("verify"),
+		Args:  cli.ExactArgs(1, "give the backup ID (see 'rdbak list'), a unique prefix of it, or latest"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			b, err := g.cliApp(kf).OpenBackup(ctx, g.req(), app.RestoreRequest{Ref: args[0], SkipDamaged: skipDamaged, IdentityFiles: idFiles})
-			if err != nil {
+			prog := render.NewRDBProgress(g.Term, "verify")
+			v, err := g.CLIApp(kf).VerifyBackup(ctx, g.Req(), app.RestoreRequest{Ref: args[0], SkipDamaged: skipDamaged, IdentityFiles: idFiles}, prog.Start)
+			prog.Stop()
+			switch {
+			case err != nil:
 				return err
+			case v.StoredOnly:
+				return g.Print(render.StoredOK(v.Manifest, v.Report), func(w io.Writer) error { return render.StoredOKLine(w, v.Manifest, v.Report) })
 			}
-			defer b.Close()
-			repo, m := b.Repo, b.Manifest
-			if m.Data.Encrypted() && b.Identities.Len() == 0 {
-				rep, err := g.cliApp(nil).VerifyStored(ctx, repo, m)
-				if err != nil {
-					return err
-				}
-				if g.structured() {
-					return g.writeResult(render.StoredOK(m, rep))
-				}
-				return render.StoredOKLine(g.stdout, m, rep)
-			}
-			var done atomic.Int64
-			line := render.StartProgress(g.term, func() render.State {
-				return render.State{Phase: "verify", Done: done.Load(), Total: m.Data.RawSize}
-			})
-			rep, err := g.cliApp(nil).Verify(ctx, repo, m, b.Identities, func(n int) { done.Add(int64(n)) })
-			line.Stop()
-			if err != nil {
-				return err
-			}
-			if g.structured() {
-				return g.writeResult(render.Verified(m, rep))
-			}
-			return render.VerifyLine(g.stdout, m, rep)
+			return g.Print(render.Verified(v.Manifest, v.Report), func(w io.Writer) error { return render.VerifyLine(w, v.Manifest, v.Report) })
 		},
 	}
 	cmd.Flags().BoolVar(&skipDamaged, "skip-damaged", false, "with latest: if the newest backup is damaged, verify the newest usable one and name the ones skipped")
-	g.addOutputFlag(cmd)
-	addIdentityFlag(cmd, &idFiles)
-	kf = addKubectlFlags(cmd)
+	cli.AddOutputFlag(cmd, &g.Output)
+	cli.AddIdentityFlag(cmd, &idFiles)
+	kf = cli.AddKubectlFlags(cmd)
 	return cmd
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"time"
@@ -86,6 +87,26 @@ func (a *App) DaemonConfig(cfg *config.File, run ScheduledFunc, client *http.Cli
 		})
 	}
 	return out
+}
+
+// RunDaemon runs rdbak daemon on the config file path until ctx ends,
+// with o's listen address and reload triggers: every scheduled target
+// backed up by ScheduledBackup, and a Lease elected through a.Kube when
+// the config enables leader election. A config that does not validate or
+// schedules nothing is a UsageError; a shutdown by ctx is a success.
+func (a *App) RunDaemon(ctx context.Context, path string, o daemon.Options) error {
+	o.ConfigPath, o.Log, o.Version = path, a.Log, a.Version
+	o.Load = a.DaemonLoader(path, a.ScheduledBackup, nil)
+	o.NewElector = a.NewElector(a.Kube)
+	err := daemon.Run(ctx, o)
+	var fe *config.FieldError
+	if errors.As(err, &fe) || errors.Is(err, daemon.ErrNoSchedule) {
+		return UsageError{Err: err}
+	}
+	if err == nil && ctx.Err() != nil {
+		return nil // a graceful shutdown is a success
+	}
+	return err
 }
 
 // NewElector returns the daemon's Options.NewElector: a Lease-based

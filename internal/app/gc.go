@@ -21,6 +21,17 @@ type Leftover struct {
 	Action string
 }
 
+// GC is GC over the storage of r, for r's target (every target when it
+// names none).
+func (r Request) GC(ctx context.Context, grace time.Duration, now time.Time, del bool, found func(Leftover)) error {
+	repo, target, err := r.OpenRepo(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	return GC(ctx, repo, target, grace, now, del, found)
+}
+
 // GC finds what failed or killed backups left in repo (of target, or of
 // every target when ""): backup directories without a manifest and
 // unfinished uploads. Those older than grace at now are collected when del

@@ -83,6 +83,14 @@ func TestPruner(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].ID != ids[2] {
 		t.Errorf("after --yes, a keeps %v (%v), want only %s", ms, err, ids[2])
 	}
+	var seen []string
+	all, err := req.PruneAll(t.Context(), &Pruner{Storage: url, Grace: time.Hour, Now: now}, &config.Retention{KeepLast: 1}, func(r PruneResult) { seen = append(seen, r.Target) })
+	if err != nil || len(all) != 2 || strings.Join(seen, ",") != "a,b" {
+		t.Errorf("PruneAll: %d results (seen %v), %v; want a and b", len(all), seen, err)
+	}
+	if _, err := req.PruneAll(t.Context(), &Pruner{}, nil, nil); !isUsage(err) {
+		t.Errorf("PruneAll without a policy: %v, want a usage error", err)
+	}
 	p := &Pruner{Now: now}
 	defer p.Close()
 	if _, err := p.Target(t.Context(), &config.Target{Name: "a", Storage: url, Retention: config.Retention{KeepWithin: "soon"}}); !isUsage(err) {
@@ -106,14 +114,14 @@ func TestRequestStatus(t *testing.T) {
 // TestGC: young leftovers wait; old ones are offered, and collected with
 // del; another target's are left alone.
 func TestGC(t *testing.T) {
-	dir, _, repo := fileStore(t)
+	dir, url, _ := fileStore(t)
 	now := time.Now()
 	young := orphan(t, dir, "a", now)
 	old := orphan(t, dir, "a", now.Add(-48*time.Hour))
 	orphan(t, dir, "b", now.Add(-48*time.Hour))
 	collect := func(del bool) map[string]string {
 		got := map[string]string{}
-		err := GC(t.Context(), repo, "a", 24*time.Hour, now, del, func(l Leftover) { got[l.Orphan.ID] = l.Action })
+		err := Request{Storage: url, Target: "a", Log: quiet()}.GC(t.Context(), 24*time.Hour, now, del, func(l Leftover) { got[l.Orphan.ID] = l.Action })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -100,6 +100,27 @@ func (r Request) PruneTargets(ctx context.Context, p *Pruner, keep *config.Reten
 	return targets, nil
 }
 
+// PruneAll prunes each target of PruneTargets (keep: the command line's
+// policy, or nil) with p. done sees each target's result once it is
+// decided (and, with p.Delete, carried out), so that what was done is
+// reported as it goes; the first error stops it.
+func (r Request) PruneAll(ctx context.Context, p *Pruner, keep *config.Retention, done func(PruneResult)) ([]PruneResult, error) {
+	targets, err := r.PruneTargets(ctx, p, keep)
+	if err != nil {
+		return nil, err
+	}
+	results := []PruneResult{}
+	for i := range targets {
+		res, err := p.Target(ctx, &targets[i])
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+		done(res)
+	}
+	return results, nil
+}
+
 func (p *Pruner) repo(ctx context.Context, url string) (*storage.Repo, error) {
 	if p.Storage != "" {
 		url = p.Storage

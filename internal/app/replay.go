@@ -413,6 +413,21 @@ func (r *replayer) loadFunctions(ctx context.Context, m *storage.Manifest, dial 
 	return nil
 }
 
+// OpenReplay checks the Redis url of restore --replay-to (ReplayTo, with
+// rr's password file) before it opens the backup rr names (OpenBackup).
+// The caller closes the backup.
+func (a *App) OpenReplay(ctx context.Context, r Request, rr RestoreRequest, url string) (*Opened, *config.Target, error) {
+	to, err := ReplayTo(url, rr.PasswordFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := a.OpenBackup(ctx, r, rr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, to, nil
+}
+
 // ReplayTo builds the target of restore --replay-to URL: a Redis URL (any
 // node of a cluster), the password from the URL, passFile, or the
 // REDIS_PASSWORD or REDISCLI_AUTH environment variable.

@@ -42,6 +42,18 @@ func (a *App) VerifyStored(ctx context.Context, repo *storage.Repo, m *storage.M
 	return rep, nil
 }
 
+// RestoreToFile opens the backup rr names (OpenBackup) and restores it
+// with RestoreFile. started is called with its manifest before the data
+// flows and returns the counter of the RDB's bytes (it may return nil).
+func (a *App) RestoreToFile(ctx context.Context, r Request, rr RestoreRequest, path string, stdout io.Writer, overwrite bool, started func(*storage.Manifest) func(int)) error {
+	b, err := a.OpenBackup(ctx, r, rr)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	return a.RestoreFile(ctx, b.Repo, b.Manifest, path, stdout, overwrite, b.Identities, started(b.Manifest))
+}
+
 // RestoreFile restores backup m, verified, into the file path (replacing
 // an existing one only with overwrite), or with path "-" streams it to
 // stdout, verifying as it goes: then the bytes are good only if it

@@ -107,3 +107,68 @@ func (r GCResult) Line() string {
 	}
 	return r.Action + " " + r.What
 }
+
+// GCSummary is gc's last line, after the leftovers found, collected with
+// del, within grace: what the run amounted to.
+func GCSummary(w io.Writer, found []GCResult, grace time.Duration, del bool) error {
+	waiting := 0
+	for _, r := range found {
+		if r.Action == "not yet" {
+			waiting++
+		}
+	}
+	var err error
+	switch n := len(found) - waiting; {
+	case n == 0 && waiting == 0:
+		_, err = fmt.Fprintln(w, "no garbage")
+	case n == 0:
+		_, err = fmt.Fprintf(w, "nothing collectable yet: %d within the %s grace (a running backup, or a failed one to collect later)\n", waiting, grace)
+	case !del:
+		_, err = fmt.Fprintln(w, "dry run: pass --yes to delete")
+	}
+	return err
+}
+
+// PruneSummary is prune's last line: the backups and orphans it dropped
+// (deleted, with del).
+func PruneSummary(w io.Writer, drops, orphans int, del bool) error {
+	var err error
+	switch {
+	case drops == 0 && orphans == 0:
+		_, err = fmt.Fprintln(w, "nothing to delete")
+	case !del:
+		_, err = fmt.Fprintf(w, "dry run: pass --yes to delete %d backups and %d orphans\n", drops, orphans)
+	default:
+		_, err = fmt.Fprintf(w, "deleted %d backups and %d orphans\n", drops, orphans)
+	}
+	return err
+}
+
+// Validated is config validate's report: for each valid file its warnings
+// on stderr and an OK line on stdout (the errors of the others are the
+// command's error).
+func Validated(stdout, stderr io.Writer, results []app.ValidateResult) error {
+	for _, r := range results {
+		if !r.OK {
+			continue
+		}
+		for _, w := range r.Warnings {
+			fmt.Fprintf(stderr, "%s: warning: %s\n", r.File, w)
+		}
+		if _, err := fmt.Fprintf(stdout, "%s: OK (%d targets)\n", r.File, r.Targets); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Thawed is restore --thaw's line: whether it put back the replica
+// priorities a killed restore's failover freeze left at 0.
+func Thawed(w io.Writer, done bool) error {
+	msg := "no failover freeze recorded; nothing to thaw"
+	if done {
+		msg = "put back the replica-priority a killed restore left at 0"
+	}
+	_, err := fmt.Fprintln(w, msg)
+	return err
+}

@@ -9,8 +9,12 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/storage"
 	"golang.org/x/term"
 )
 
@@ -91,6 +95,53 @@ func StartProgress(t *Term, read func() State) *Line {
 		}
 	}()
 	return p
+}
+
+// BackupProgress starts the line of a backup's progress p: its phase and
+// the RDB bytes read against those expected, and while Redis makes the
+// snapshot, how long it has been waited for.
+func BackupProgress(t *Term, p *backup.Progress) *Line {
+	return StartProgress(t, func() State {
+		s := State{Phase: p.Phase(), Done: p.Raw.Load(), Total: p.Expected.Load()}
+		if s.Phase == "snapshot" {
+			s.Waiting = p.Waiting()
+		}
+		return s
+	})
+}
+
+// RDBProgress is the line of phase reading a backup's RDB, started once
+// the backup's manifest, and so its size, is known.
+type RDBProgress struct {
+	term  *Term
+	phase string
+	line  *Line
+}
+
+// NewRDBProgress is a line of phase on t, not started yet.
+func NewRDBProgress(t *Term, phase string) *RDBProgress {
+	return &RDBProgress{term: t, phase: phase, line: &Line{}}
+}
+
+// Start starts the line for backup m and returns the counter of its RDB
+// bytes (safe from any goroutine).
+func (p *RDBProgress) Start(m *storage.Manifest) func(int) {
+	var done atomic.Int64
+	total := m.Data.RawSize
+	p.line = StartProgress(p.term, func() State { return State{Phase: p.phase, Done: done.Load(), Total: total} })
+	return func(n int) { done.Add(int64(n)) }
+}
+
+// Stop clears the line, if it was started.
+func (p *RDBProgress) Stop() { p.line.Stop() }
+
+// ReplayProgress starts the line of a replay of total keys: its phase and
+// the keys sent.
+func ReplayProgress(t *Term, p *app.ReplayProgress, total int64) *Line {
+	return StartProgress(t, func() State {
+		phase, _ := p.Phase.Load().(string)
+		return State{Phase: phase, Done: p.Keys.Load(), Total: total}
+	})
 }
 
 // Stop clears the line. It may be called more than once, and on a zero
