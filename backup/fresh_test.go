@@ -27,6 +27,8 @@ func TestFresh(t *testing.T) {
 	}{
 		{"written after the request", aux(req.Unix()+1, ""), req, "", false},
 		{"same second", aux(req.Unix(), ""), req, "", false},
+		{"the second before: time() lags the clock INFO reads", aux(req.Unix()-1, ""), req, "", false},
+		{"two seconds before", aux(req.Unix()-2, ""), req, "", true},
 		{"older than the request", aux(req.Unix()-10*86400, ""), req, "", true},
 		{"server clock unknown", aux(1, ""), time.Time{}, "", false},
 		{"no ctime", rdb.Info{Aux: map[string]string{}}, req, "", false},

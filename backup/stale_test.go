@@ -36,13 +36,14 @@ func TestFileSourceRefusesStaleFile(t *testing.T) {
 	c := redis.New(redis.Options{Addr: live.Addr})
 	defer c.Close()
 	// Wait (on a condition, not a fixed time) until the live server's
-	// clock has left the second in which the stale file was written.
+	// clock is two seconds past the one in which the stale file was
+	// written (fresh lets a ctime one second old pass).
 	for {
 		in, err := c.Info(t.Context(), "server")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if in.Server.TimeUsec/1e6 > st.ModTime().Unix() {
+		if in.Server.TimeUsec/1e6 > st.ModTime().Unix()+1 {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,6 +46,23 @@ func KilledUpload(t testing.TB, repo *storage.Repo, target string) string {
 	}
 	kill()
 	_ = up.Commit() // fails: the upload's context is gone
+	// A part the client sent before the kill can still land on the
+	// server afterwards (the server finishes a request whose client went
+	// away): wait until the server's view of the upload holds still for a
+	// second, so what the caller sees next is all the killed upload left.
+	var last []storage.PendingUpload
+	for still, deadline := time.Now(), time.Now().Add(30*time.Second); time.Since(still) < time.Second; time.Sleep(100 * time.Millisecond) {
+		p, err := repo.PendingUploads(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.EqualFunc(p, last, func(a, b storage.PendingUpload) bool { return a.Parts == b.Parts && a.Size == b.Size }) {
+			last, still = p, time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed upload still changes on the server after 30 s: %+v", p)
+		}
+	}
 	return id
 }
 
