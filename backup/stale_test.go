@@ -15,63 +15,66 @@ import (
 // TestFileSourceRefusesStaleFile points --dir at a directory holding an
 // older dump of another server: BGSAVE writes into Redis's own dir, and
 // the file read afterwards is not what it wrote. The backup must fail and
-// store nothing, naming both times.
+// store nothing, naming both times. On every server: the RDB's ctime and
+// INFO's server_time_usec are the two clocks the check compares.
 func TestFileSourceRefusesStaleFile(t *testing.T) {
-	foreign := testenv.StartRedis(t, testenv.RedisOptions{})
-	if err := foreign.Client(t).Set(t.Context(), "foreign", "data", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := foreign.Client(t).Save(t.Context()).Err(); err != nil {
-		t.Fatal(err)
-	}
-	foreign.Stop()
-	stale := filepath.Join(foreign.Dir, "dump.rdb")
-	st, err := os.Stat(stale)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	live := testenv.StartRedis(t, testenv.RedisOptions{})
-	testenv.FillAllTypes(t, live, 1)
-	c := redis.New(redis.Options{Addr: live.Addr})
-	defer c.Close()
-	// Wait (on a condition, not a fixed time) until the live server's
-	// clock is two seconds past the one in which the stale file was
-	// written (fresh lets a ctime one second old pass).
-	for {
-		in, err := c.Info(t.Context(), "server")
+	testenv.EachServer(t, func(t *testing.T, srv testenv.Server) {
+		foreign := testenv.StartRedis(t, testenv.RedisOptions{Server: srv})
+		if err := foreign.Client(t).Set(t.Context(), "foreign", "data", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := foreign.Client(t).Save(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		foreign.Stop()
+		stale := filepath.Join(foreign.Dir, "dump.rdb")
+		st, err := os.Stat(stale)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if in.Server.TimeUsec/1e6 > st.ModTime().Unix()+1 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	repo := fileRepo(t)
-	src := &backup.FileSource{Server: c, Files: backup.LocalFiles{}, Dir: foreign.Dir}
-	_, err = backup.Run(t.Context(), src, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd"), SourceKind: "file", Server: c})
-	if !errors.Is(err, backup.ErrStaleFile) {
-		t.Fatalf("backup of a stale file: %v, want ErrStaleFile", err)
-	}
-	t.Logf("error: %v", err)
-	ms, _, lerr := repo.List(t.Context(), "")
-	if lerr != nil || len(ms) != 0 {
-		t.Fatalf("a refused backup left %d backups (%v)", len(ms), lerr)
-	}
-	if orphans, _ := repo.Orphans(t.Context(), "", time.Now().Add(time.Hour), 0); len(orphans) != 0 {
-		t.Fatalf("a refused backup left data: %+v", orphans)
-	}
 
-	// The live server's own file is accepted.
-	src.Dir = ""
-	res, err := backup.Run(t.Context(), src, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd"), SourceKind: "file", Server: c})
-	if err != nil {
-		t.Fatalf("backup of the live file: %v", err)
-	}
-	if res.Manifest.Keys() == 0 {
-		t.Fatalf("live backup holds %d keys", res.Manifest.Keys())
-	}
+		live := testenv.StartRedis(t, testenv.RedisOptions{Server: srv})
+		testenv.FillAllTypes(t, live, 1)
+		c := redis.New(redis.Options{Addr: live.Addr})
+		defer c.Close()
+		// Wait (on a condition, not a fixed time) until the live server's
+		// clock is two seconds past the one in which the stale file was
+		// written (fresh lets a ctime one second old pass).
+		for {
+			in, err := c.Info(t.Context(), "server")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Server.TimeUsec/1e6 > st.ModTime().Unix()+1 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		repo := fileRepo(t)
+		src := &backup.FileSource{Server: c, Files: backup.LocalFiles{}, Dir: foreign.Dir}
+		_, err = backup.Run(t.Context(), src, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd"), SourceKind: "file", Server: c})
+		if !errors.Is(err, backup.ErrStaleFile) {
+			t.Fatalf("backup of a stale file: %v, want ErrStaleFile", err)
+		}
+		t.Logf("error: %v", err)
+		ms, _, lerr := repo.List(t.Context(), "")
+		if lerr != nil || len(ms) != 0 {
+			t.Fatalf("a refused backup left %d backups (%v)", len(ms), lerr)
+		}
+		if orphans, _ := repo.Orphans(t.Context(), "", time.Now().Add(time.Hour), 0); len(orphans) != 0 {
+			t.Fatalf("a refused backup left data: %+v", orphans)
+		}
+
+		// The live server's own file is accepted.
+		src.Dir = ""
+		res, err := backup.Run(t.Context(), src, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd"), SourceKind: "file", Server: c})
+		if err != nil {
+			t.Fatalf("backup of the live file: %v", err)
+		}
+		if res.Manifest.Keys() == 0 {
+			t.Fatalf("live backup holds %d keys", res.Manifest.Keys())
+		}
+	})
 }
 
 // TestReplicaWithLinkDown backs up, with the file source, a replica whose
