@@ -57,7 +57,7 @@ func ToFile(ctx context.Context, repo *storage.Repo, m *storage.Manifest, path s
 			os.Remove(tmp.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
+	bw := bufio.NewWriterSize(tmp, 256<<10)
 	rep, err := Fetch(ctx, repo, m, bw, FetchOptions{Counter: o.Counter, Identities: o.Identities})
 	if err != nil {
 		return nil, err
