@@ -124,7 +124,7 @@ func (a *App) NewElector(kf *kube.Flags) func(daemon.LeaderElection) (daemon.Ele
 				return nil, err
 			}
 		}
-		return kube.NewLeaderElector(c.Clientset, kube.LeaderOptions{
+		return kube.NewLeaderElector(c.API, kube.LeaderOptions{
 			Namespace: ns, Name: le.Name,
 			LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
 			Log: a.Log,

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/rdbak/rdbak/internal/kubeapi/kubeapitest"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,7 +24,7 @@ func TestDrillFailedEvent(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "redis-master-0", Namespace: "prod", Labels: labels},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
 	cs := fake.NewClientset(sts, pod)
-	kc := &kube.Client{Clientset: cs}
+	kc := &kube.Client{API: kubeapitest.Wrap(cs)}
 	logs := &testenv.Buffer{}
 	recordWorkloadEvent(t.Context(), slog.New(slog.NewTextHandler(logs, nil)), kc, kube.Spec{Namespace: "prod", StatefulSet: "redis-master"},
 		kube.ReasonDrillFailed, "drill of backup x of redis failed: verify: ...", true)

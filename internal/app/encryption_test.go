@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rdbak/rdbak/internal/kubeapi/kubeapitest"
+
 	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -127,7 +129,7 @@ func identitySecretCases(t *testing.T, repo *storage.Repo, m *storage.Manifest, 
 		}
 		return false, nil, nil
 	})
-	kc := &kube.Client{Clientset: cs}
+	kc := &kube.Client{API: kubeapitest.Wrap(cs)}
 	for _, c := range []struct {
 		name, secret, key string
 		says              []string // empty: it opens m

@@ -77,7 +77,7 @@ func (e *jobExecutor) fromOwnPod(ctx context.Context, cfg *config.File) (*kube.J
 	if err != nil {
 		return nil, err
 	}
-	return kube.NewJobs(ctx, c.Clientset, ns, name, o)
+	return kube.NewJobs(ctx, c.API, ns, name, o)
 }
 
 // jobOptions turns daemon.job into the adapter's typed options.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/kubeapi/kubeapitest"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,7 +59,7 @@ func newJobHarness(t *testing.T, concurrency int) *jobHarness {
 		if err != nil {
 			return nil, err
 		}
-		return kube.NewJobs(ctx, h.cs, "rdbak", "rdbak-daemon-0", o)
+		return kube.NewJobs(ctx, kubeapitest.Wrap(h.cs), "rdbak", "rdbak-daemon-0", o)
 	}
 	return h
 }

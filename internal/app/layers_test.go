@@ -55,6 +55,20 @@ func TestNoPluginPackage(t *testing.T) {
 	}
 }
 
+// TestNoFullClientset keeps client-go's generated clientset, and with it
+// the scheme of every built-in API group, out of the binary: its init alone
+// kept 11 MiB of the executable resident in every run. internal/kubeapi
+// has the clients rdbak needs; tests wrap the fake clientset with
+// kubeapitest.
+func TestNoFullClientset(t *testing.T) {
+	for _, d := range deps(t, "github.com/rdbak/rdbak/cmd/rdbak") {
+		if strings.HasPrefix(d, "k8s.io/client-go/kubernetes") || strings.HasPrefix(d, "k8s.io/client-go/informers") ||
+			strings.HasPrefix(d, "k8s.io/client-go/tools/leaderelection") || strings.HasSuffix(d, "/kubeapitest") {
+			t.Errorf("cmd/rdbak depends on %s: find the import with `go mod why -m` or `go list -deps`, and use internal/kubeapi", d)
+		}
+	}
+}
+
 // TestAdaptersTakeTypedOptions: the config file's shape stops at the
 // application layer. The daemon and the Kubernetes adapter take typed
 // options, so a change to internal/config never ripples into them; the

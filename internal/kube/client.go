@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rdbak/rdbak/internal/kubeapi"
 )
 
 // Flags are the kubectl flags users expect (--kubeconfig, --context,
@@ -55,8 +56,8 @@ func (f *Flags) Namespace() (string, error) {
 
 // Client is a connection to one cluster.
 type Client struct {
-	Clientset kubernetes.Interface
-	Config    *rest.Config
+	API    kubeapi.API
+	Config *rest.Config
 	// InCluster is true when rdbak runs in a pod and uses its
 	// ServiceAccount; it then reaches Redis at the pod IP.
 	InCluster bool
@@ -76,11 +77,11 @@ func (f *Flags) Client() (*Client, error) {
 		return nil, fmt.Errorf("load Kubernetes client config (set --kubeconfig or KUBECONFIG, or run in a pod with a ServiceAccount): %w", err)
 	}
 	cfg.UserAgent = "rdbak"
-	cs, err := kubernetes.NewForConfig(cfg)
+	api, err := kubeapi.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create Kubernetes client: %w", err)
 	}
-	return &Client{Clientset: cs, Config: cfg, InCluster: f.inCluster()}, nil
+	return &Client{API: api, Config: cfg, InCluster: f.inCluster()}, nil
 }
 
 // inCluster reports whether the config came from the pod's ServiceAccount:

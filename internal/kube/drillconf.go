@@ -54,7 +54,7 @@ func (c *Client) MountedConf(ctx context.Context, p *corev1.Pod, container strin
 	}
 	var out []ConfFile
 	for _, r := range refs {
-		cm, err := c.Clientset.CoreV1().ConfigMaps(p.Namespace).Get(ctx, r.name, metav1.GetOptions{})
+		cm, err := c.API.CoreV1().ConfigMaps(p.Namespace).Get(ctx, r.name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) && r.optional {
 			continue
 		}

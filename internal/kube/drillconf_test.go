@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rdbak/rdbak/internal/kubeapi/kubeapitest"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -47,7 +49,7 @@ func TestDrillPodServerOptions(t *testing.T) {
 		}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: testNS}, Data: map[string]string{"redis.conf": "loadmodule /unmounted.so\n"}},
 	)
-	confs, err := (&Client{Clientset: cs}).MountedConf(t.Context(), src, "redis")
+	confs, err := (&Client{API: kubeapitest.Wrap(cs)}).MountedConf(t.Context(), src, "redis")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestDrillPodServerOptions(t *testing.T) {
 	if !slices.Equal(mods, want) {
 		t.Errorf("DrillModules = %q, want %q", mods, want)
 	}
-	if _, err := (&Client{Clientset: fake.NewClientset()}).MountedConf(t.Context(), src, "redis"); err == nil || !strings.Contains(err.Error(), "ConfigMap "+testNS+"/redis-config") {
+	if _, err := (&Client{API: kubeapitest.Wrap(fake.NewClientset())}).MountedConf(t.Context(), src, "redis"); err == nil || !strings.Contains(err.Error(), "ConfigMap "+testNS+"/redis-config") {
 		t.Errorf("MountedConf of a missing ConfigMap = %v, want an error naming it", err)
 	}
 }

@@ -145,7 +145,7 @@ type Scratch struct {
 // whatever happens, also when an error is returned with it.
 func (c *Client) StartDrillPod(ctx context.Context, p *corev1.Pod, maxAge time.Duration) (*Scratch, error) {
 	c.collectDrillPods(ctx, p.Namespace, maxAge)
-	created, err := c.Clientset.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
+	created, err := c.API.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("create the drill's scratch pod in namespace %s: %w", p.Namespace, err)
 	}
@@ -155,13 +155,13 @@ func (c *Client) StartDrillPod(ctx context.Context, p *corev1.Pod, maxAge time.D
 // collectDrillPods deletes scratch pods older than maxAge: left by a drill
 // that was killed before it could delete its own. Best effort.
 func (c *Client) collectDrillPods(ctx context.Context, ns string, maxAge time.Duration) {
-	list, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelDrillScratch + "=true"})
+	list, err := c.API.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelDrillScratch + "=true"})
 	if err != nil {
 		return
 	}
 	for _, p := range list.Items {
 		if time.Since(p.CreationTimestamp.Time) > maxAge {
-			_ = c.Clientset.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{})
+			_ = c.API.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{})
 		}
 	}
 }
@@ -175,7 +175,7 @@ func (s *Scratch) Delete() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	zero := int64(0)
-	err := s.c.Clientset.CoreV1().Pods(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	err := s.c.API.CoreV1().Pods(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete the drill's scratch pod %s/%s: %w", s.Namespace, s.Name, err)
 	}
@@ -186,7 +186,7 @@ func (s *Scratch) Delete() error {
 // cannot start (image, scheduling) fails with its state.
 func (s *Scratch) WaitRunning(ctx context.Context) (*corev1.Pod, error) {
 	for {
-		p, err := s.c.Clientset.CoreV1().Pods(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
+		p, err := s.c.API.CoreV1().Pods(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("read the drill's scratch pod %s/%s: %w", s.Namespace, s.Name, err)
 		}
@@ -234,7 +234,7 @@ func (s *Scratch) exited(p *corev1.Pod) error {
 // ExitError returns an error wrapping ErrScratchExited when the scratch
 // server has exited, nil while it runs (or when the API cannot tell).
 func (s *Scratch) ExitError(ctx context.Context) error {
-	p, err := s.c.Clientset.CoreV1().Pods(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
+	p, err := s.c.API.CoreV1().Pods(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
 	if err != nil {
 		return nil
 	}
@@ -245,7 +245,7 @@ func (s *Scratch) logTail() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n := int64(20)
-	b, err := s.c.Clientset.CoreV1().Pods(s.Namespace).GetLogs(s.Name, &corev1.PodLogOptions{Container: drillContainerName, TailLines: &n}).DoRaw(ctx)
+	b, err := s.c.API.CoreV1().Pods(s.Namespace).GetLogs(s.Name, &corev1.PodLogOptions{Container: drillContainerName, TailLines: &n}).DoRaw(ctx)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/kubeapi/kubeapitest"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -137,7 +139,7 @@ func TestDrillPodLifecycle(t *testing.T) {
 	cs := fake.NewClientset(leftover, young, other)
 	generateNames(cs)
 	ex := &fakeExec{}
-	c := &Client{Clientset: cs, Executor: ex, PollInterval: time.Millisecond}
+	c := &Client{API: kubeapitest.Wrap(cs), Executor: ex, PollInterval: time.Millisecond}
 	p, err := DrillPod(targetPod(), "redis", DrillPodOptions{Target: "cache"})
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +184,7 @@ func TestDrillPodExitAndStream(t *testing.T) {
 	cs := fake.NewClientset()
 	generateNames(cs)
 	ex := &fakeExec{}
-	c := &Client{Clientset: cs, Executor: ex, PollInterval: time.Millisecond}
+	c := &Client{API: kubeapitest.Wrap(cs), Executor: ex, PollInterval: time.Millisecond}
 	p, _ := DrillPod(targetPod(), "redis", DrillPodOptions{Target: "cache"})
 	scr, err := c.StartDrillPod(t.Context(), p, time.Hour)
 	if err != nil {
@@ -235,7 +237,7 @@ func TestDrillPermissions(t *testing.T) {
 		}
 	}
 	allowOnly(cs, held...)
-	err := (&Client{Clientset: cs}).Check(t.Context(), need)
+	err := (&Client{API: kubeapitest.Wrap(cs)}).Check(t.Context(), need)
 	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), `resources: ["pods"]`) || !strings.Contains(err.Error(), `verbs: ["create"]`) {
 		t.Errorf("Check = %v, want the missing create pods with its rule", err)
 	}

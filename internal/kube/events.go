@@ -30,7 +30,7 @@ type Recorder struct {
 // StatefulSet or Deployment), or for pod when the spec names pods.
 func (c *Client) RecorderFor(ctx context.Context, s Spec, pod *corev1.Pod) (*Recorder, error) {
 	ref := corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
-	apps := c.Clientset.AppsV1()
+	apps := c.API.AppsV1()
 	switch {
 	case s.StatefulSet != "":
 		o, err := apps.StatefulSets(s.Namespace).Get(ctx, s.StatefulSet, metav1.GetOptions{})
@@ -73,7 +73,7 @@ func (r *Recorder) Record(ctx context.Context, reason, message string, warning b
 		ReportingInstance:   host,
 		Action:              action(reason),
 	}
-	if _, err := r.client.Clientset.CoreV1().Events(r.ref.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if _, err := r.client.API.CoreV1().Events(r.ref.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("record event %s on %s %s/%s: %w", reason, strings.ToLower(r.ref.Kind), r.ref.Namespace, r.ref.Name, err)
 	}
 	return nil

@@ -10,8 +10,9 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/rdbak/rdbak/internal/kubeapi"
 
 	"github.com/rdbak/rdbak/backup"
 )
@@ -178,14 +179,14 @@ func (c *Client) Exec(ctx context.Context, t ExecTarget, cmd []string, stdin io.
 	if c.Executor != nil {
 		return c.Executor.Exec(ctx, t, cmd, stdin, stdout, stderr)
 	}
-	req := c.Clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(t.Namespace).Name(t.Pod).SubResource("exec").
+	req := c.API.CoreV1().RESTClient().Post().Resource("pods").Namespace(t.Namespace).Name(t.Pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
 			Container: t.Container,
 			Command:   cmd,
 			Stdin:     stdin != nil,
 			Stdout:    stdout != nil,
 			Stderr:    stderr != nil,
-		}, scheme.ParameterCodec)
+		}, kubeapi.ParameterCodec)
 	ws, err := remotecommand.NewWebSocketExecutor(c.Config, "GET", req.URL().String())
 	if err != nil {
 		return fmt.Errorf("exec in pod %s/%s: %w", t.Namespace, t.Pod, err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rdbak/rdbak/internal/kubeapi/kubeapitest"
+
 	appsv1 "k8s.io/api/apps/v1"
 	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -144,7 +146,7 @@ func TestCandidates(t *testing.T) {
 		slices.SortFunc(l.Items, func(a, b corev1.Pod) int { return strings.Compare(b.Name, a.Name) })
 		return true, l, nil
 	})
-	c := &Client{Clientset: cs}
+	c := &Client{API: kubeapitest.Wrap(cs)}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.spec.Namespace = testNS
@@ -225,7 +227,7 @@ func TestOwnerOf(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := fake.NewClientset(objs...)
 			allowOnly(cs, tt.allowed...)
-			c := &Client{Clientset: cs}
+			c := &Client{API: kubeapitest.Wrap(cs)}
 			got, err := c.OwnerOf(t.Context(), tt.pod)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -284,7 +286,7 @@ hint: a Role in each namespace with these rules grants them:
 		t.Run(tt.name, func(t *testing.T) {
 			cs := fake.NewClientset()
 			asked := allowOnly(cs, tt.allowed...)
-			err := (&Client{Clientset: cs}).Check(t.Context(), need)
+			err := (&Client{API: kubeapitest.Wrap(cs)}).Check(t.Context(), need)
 			if !slices.Equal(*asked, need) {
 				t.Errorf("asked %v, want every permission once, in order: %v", *asked, need)
 			}
@@ -311,7 +313,7 @@ func TestCheckReviewFails(t *testing.T) {
 		return true, nil, boom
 	})
 	need := []Permission{{Resource: "pods", Verb: "get", Namespace: testNS}}
-	err := (&Client{Clientset: cs}).Check(t.Context(), need)
+	err := (&Client{API: kubeapitest.Wrap(cs)}).Check(t.Context(), need)
 	if !errors.Is(err, boom) || errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "get pods in namespace prod") {
 		t.Errorf("err = %v, want the review error naming the permission, not ErrForbidden", err)
 	}

@@ -231,7 +231,7 @@ func (r *InPlace) Commit(ctx context.Context, in restore.Install) (*restore.Inst
 
 // Start implements restore.Rollout.
 func (r *InPlace) Start(ctx context.Context) error {
-	pods := r.Client.Clientset.CoreV1().Pods(r.Namespace)
+	pods := r.Client.API.CoreV1().Pods(r.Namespace)
 	before, err := pods.Get(ctx, r.Pod, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("get pod %s/%s: %w", r.Namespace, r.Pod, err)

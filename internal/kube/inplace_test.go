@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/kubeapi/kubeapitest"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -59,7 +61,7 @@ func inPlace(t *testing.T, version7 bool) (*InPlace, *fakeExec, *[]string) {
 		return cs.Tracker().Update(podGVR, p, testNS)
 	}}
 	ip := &InPlace{
-		Client:    &Client{Clientset: cs, Executor: ex, PollInterval: time.Millisecond},
+		Client:    &Client{API: kubeapitest.Wrap(cs), Executor: ex, PollInterval: time.Millisecond},
 		Namespace: testNS, Pod: "redis-0", Container: "redis", Redis: r, Version7: version7, Timeout: 5 * time.Second,
 	}
 	return ip, ex, log

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/kubeapi"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Labels of the daemon's backup Jobs: the daemon finds the Jobs it (or a
@@ -41,7 +41,7 @@ type JobOptions struct {
 // (the daemon's own): the same image, environment and mounted volumes, so a
 // Job reads the same config and credentials the daemon does.
 type Jobs struct {
-	cs        kubernetes.Interface
+	cs        kubeapi.API
 	o         JobOptions
 	pod       corev1.PodSpec // the template, reduced to what a Job takes
 	container corev1.Container
@@ -50,7 +50,7 @@ type Jobs struct {
 // NewJobs reads the template pod podNS/podName and returns Jobs that run in
 // o.Namespace (default podNS). The pod's container named "rdbak", else its
 // first, is the template of the Jobs' container.
-func NewJobs(ctx context.Context, cs kubernetes.Interface, podNS, podName string, o JobOptions) (*Jobs, error) {
+func NewJobs(ctx context.Context, cs kubeapi.API, podNS, podName string, o JobOptions) (*Jobs, error) {
 	pod, err := cs.CoreV1().Pods(podNS).Get(ctx, podName, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("read the daemon's own pod %s/%s, the template of its backup Jobs (daemon.executor: job needs pods get in its namespace; run the daemon in a pod): %w", podNS, podName, err)

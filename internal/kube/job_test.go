@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/kubeapi/kubeapitest"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -61,7 +63,7 @@ func fakeWithGenerateName(objs ...runtime.Object) *fake.Clientset {
 func TestJobFromDaemonPod(t *testing.T) {
 	cs := fakeWithGenerateName(daemonPod())
 	limits := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}
-	jobs, err := NewJobs(t.Context(), cs, "rdbak", "rdbak-daemon-0", JobOptions{
+	jobs, err := NewJobs(t.Context(), kubeapitest.Wrap(cs), "rdbak", "rdbak-daemon-0", JobOptions{
 		ServiceAccountName: "rdbak-backup", Resources: corev1.ResourceRequirements{Limits: limits},
 		TTLAfterFinished: 600, BackoffLimit: 1,
 	})
@@ -112,7 +114,7 @@ func TestJobFromDaemonPod(t *testing.T) {
 			t.Errorf("Job %s = %v, want %v", check.what, check.got, check.want)
 		}
 	}
-	if _, err := NewJobs(t.Context(), cs, "rdbak", "gone", JobOptions{}); err == nil || !strings.Contains(err.Error(), "pods get") {
+	if _, err := NewJobs(t.Context(), kubeapitest.Wrap(cs), "rdbak", "gone", JobOptions{}); err == nil || !strings.Contains(err.Error(), "pods get") {
 		t.Errorf("NewJobs without its pod: %v, want an error naming the permission", err)
 	}
 }
@@ -132,7 +134,7 @@ func setJob(t *testing.T, cs *fake.Clientset, name string, typ batchv1.JobCondit
 
 func TestJobWaitAndRunning(t *testing.T) {
 	cs := fakeWithGenerateName(daemonPod())
-	jobs, err := NewJobs(t.Context(), cs, "rdbak", "rdbak-daemon-0", JobOptions{})
+	jobs, err := NewJobs(t.Context(), kubeapitest.Wrap(cs), "rdbak", "rdbak-daemon-0", JobOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ type Forward struct {
 // WebSocket tunnel, falling back to SPDY only when the server cannot
 // upgrade. The caller closes the Forward.
 func (c *Client) PortForward(ctx context.Context, ns, pod string, port int) (*Forward, error) {
-	url := c.Clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
+	url := c.API.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
 	rt, upgrader, err := spdy.RoundTripperFor(c.Config)
 	if err != nil {
 		return nil, fmt.Errorf("port-forward to %s/%s: %w", ns, pod, err)
@@ -100,7 +100,7 @@ func (c *Client) SecretValue(ctx context.Context, ns, name, key string) (string,
 // the keys it has), and a Secret rdbak may not read (wrapping
 // ErrForbidden, with the Role rule that grants it).
 func (c *Client) SecretData(ctx context.Context, ns, name, key string) ([]byte, error) {
-	s, err := c.Clientset.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	s, err := c.API.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("secret %s/%s does not exist", ns, name)

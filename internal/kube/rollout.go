@@ -72,14 +72,14 @@ func (o *Offline) Stage(ctx context.Context, body io.Reader, in restore.Install)
 	c, p := o.Client, o.Pod
 	o.runID, o.in = rand.Text()[:12], in
 	pod := o.restorePodSpec()
-	created, err := c.Clientset.CoreV1().Pods(p.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	created, err := c.API.CoreV1().Pods(p.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("create staging pod: %w", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.wait())
 	defer cancel()
 	err = Poll(wctx, c.every(200*time.Millisecond), "staging pod "+created.Name+" to run", func(ctx context.Context) (bool, error) {
-		cur, err := c.Clientset.CoreV1().Pods(p.Namespace).Get(ctx, created.Name, metav1.GetOptions{})
+		cur, err := c.API.CoreV1().Pods(p.Namespace).Get(ctx, created.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -253,7 +253,7 @@ func (o *Offline) deleteRestorePod(ctx context.Context, wait bool) error {
 		return nil
 	}
 	ns := o.Pod.Namespace
-	pods := o.Client.Clientset.CoreV1().Pods(ns)
+	pods := o.Client.API.CoreV1().Pods(ns)
 	sel := metav1.ListOptions{LabelSelector: restoreIDLabel + "=" + strings.ToLower(o.runID)}
 	l, err := pods.List(ctx, sel)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/kubeapi/kubeapitest"
+
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -165,7 +167,7 @@ func newCluster(t *testing.T, replicas int32) *cluster {
 // restore command finds it, with no actions or events logged yet.
 func (k *cluster) offline(t *testing.T, ex Executor) *Offline {
 	t.Helper()
-	c := &Client{Clientset: k.cs, Executor: ex, PollInterval: time.Millisecond}
+	c := &Client{API: kubeapitest.Wrap(k.cs), Executor: ex, PollInterval: time.Millisecond}
 	p, err := k.cs.CoreV1().Pods(testNS).Get(t.Context(), "redis-0", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 // ServiceSelector returns the label selector of Service ns/name: the pods
 // behind it.
 func (c *Client) ServiceSelector(ctx context.Context, ns, name string) (string, error) {
-	svc, err := c.Clientset.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	svc, err := c.API.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return "", fmt.Errorf("%w: service %s/%s does not exist", ErrNoTarget, ns, name)
 	}

@@ -78,7 +78,7 @@ func (c *Client) Candidates(ctx context.Context, s Spec) ([]corev1.Pod, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	pods := c.Clientset.CoreV1().Pods(s.Namespace)
+	pods := c.API.CoreV1().Pods(s.Namespace)
 	var all []corev1.Pod
 	switch {
 	case s.Pod != "":
@@ -136,7 +136,7 @@ func (c *Client) selector(ctx context.Context, s Spec) (string, error) {
 		}
 		return "app.kubernetes.io/instance=" + s.HelmRelease + ",app.kubernetes.io/component=" + comp, nil
 	case s.StatefulSet != "":
-		sts, err := c.Clientset.AppsV1().StatefulSets(s.Namespace).Get(ctx, s.StatefulSet, metav1.GetOptions{})
+		sts, err := c.API.AppsV1().StatefulSets(s.Namespace).Get(ctx, s.StatefulSet, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return "", fmt.Errorf("%w: statefulset %s/%s does not exist", ErrNoTarget, s.Namespace, s.StatefulSet)
 		}
@@ -145,7 +145,7 @@ func (c *Client) selector(ctx context.Context, s Spec) (string, error) {
 		}
 		sel = sts.Spec.Selector
 	case s.Deployment != "":
-		d, err := c.Clientset.AppsV1().Deployments(s.Namespace).Get(ctx, s.Deployment, metav1.GetOptions{})
+		d, err := c.API.AppsV1().Deployments(s.Namespace).Get(ctx, s.Deployment, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return "", fmt.Errorf("%w: deployment %s/%s does not exist", ErrNoTarget, s.Namespace, s.Deployment)
 		}

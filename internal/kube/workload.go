@@ -34,7 +34,7 @@ func (c *Client) OwnerOf(ctx context.Context, p *corev1.Pod) (*Workload, error) 
 	if ref == nil {
 		return &Workload{Workload: restore.Workload{Namespace: p.Namespace, Name: p.Name}}, nil
 	}
-	apps := c.Clientset.AppsV1()
+	apps := c.API.AppsV1()
 	switch ref.Kind {
 	case "StatefulSet":
 		s, err := apps.StatefulSets(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
@@ -86,9 +86,9 @@ func (c *Client) Scale(ctx context.Context, w *Workload, n int32) error {
 	var err error
 	switch w.Kind {
 	case "StatefulSet":
-		_, err = c.Clientset.AppsV1().StatefulSets(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{})
+		_, err = c.API.AppsV1().StatefulSets(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{})
 	case "Deployment":
-		_, err = c.Clientset.AppsV1().Deployments(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{})
+		_, err = c.API.AppsV1().Deployments(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{})
 	default:
 		return fmt.Errorf("%s cannot be scaled", w)
 	}
@@ -108,9 +108,9 @@ func (c *Client) Annotate(ctx context.Context, w *Workload, value string) error 
 	var err error
 	switch w.Kind {
 	case "StatefulSet":
-		_, err = c.Clientset.AppsV1().StatefulSets(w.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		_, err = c.API.AppsV1().StatefulSets(w.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	case "Deployment":
-		_, err = c.Clientset.AppsV1().Deployments(w.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		_, err = c.API.AppsV1().Deployments(w.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	default:
 		return nil
 	}
@@ -149,7 +149,7 @@ func (c *Client) every(def time.Duration) time.Duration {
 // WaitGone waits until no pod of w exists (terminated and removed).
 func (c *Client) WaitGone(ctx context.Context, w *Workload) error {
 	return Poll(ctx, c.every(500*time.Millisecond), "the pods of "+w.String()+" to be gone", func(ctx context.Context) (bool, error) {
-		l, err := c.Clientset.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector})
+		l, err := c.API.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector})
 		if err != nil {
 			return false, fmt.Errorf("list pods of %s: %w", w, err)
 		}
@@ -160,7 +160,7 @@ func (c *Client) WaitGone(ctx context.Context, w *Workload) error {
 // WaitReady waits until w has its replicas Ready and up to date.
 func (c *Client) WaitReady(ctx context.Context, w *Workload) error {
 	return Poll(ctx, c.every(500*time.Millisecond), w.String()+" to be Ready", func(ctx context.Context) (bool, error) {
-		l, err := c.Clientset.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector})
+		l, err := c.API.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector})
 		if err != nil {
 			return false, fmt.Errorf("list pods of %s: %w", w, err)
 		}
