@@ -3,6 +3,7 @@
 # package manager).
 #
 #   docker build --build-arg VERSION=v1.2.3 -t rdbak:v1.2.3 .
+#   docker build --build-arg TAGS=rdbak_nogcs,rdbak_noazure ...   # file:// and s3:// only, smaller
 #
 # Run it with a read-only root filesystem. rdbak writes nothing to its own
 # filesystem except temporary files, which go to TMPDIR=/tmp: mount an
@@ -32,12 +33,13 @@
 # ca-certificates package as the testbed host.
 FROM golang:1.26.8-bookworm AS build
 ARG VERSION=dev
+ARG TAGS=
 ENV GOTOOLCHAIN=local
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN hack/image.sh --rootfs /rootfs --version "$VERSION"
+RUN hack/image.sh --rootfs /rootfs --version "$VERSION" --tags "$TAGS"
 
 FROM scratch
 COPY --from=build /rootfs/ /

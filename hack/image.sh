@@ -4,10 +4,14 @@
 # runs this script with --rootfs), packed as an OCI image-layout tarball and,
 # with --import, loaded into the running testbed's containerd.
 #
-# Usage: hack/image.sh [--version V] [--output FILE] [--import]
-#        hack/image.sh --rootfs DIR [--version V]
+# Usage: hack/image.sh [--version V] [--tags T] [--output FILE] [--import]
+#        hack/image.sh --rootfs DIR [--version V] [--tags T]
 #   --version V   stamped into the binary (rdbak version) and the image tag;
 #                 default: git describe --always --dirty, else "dev"
+#   --tags T      extra Go build tags, comma-separated: rdbak_nogcs and
+#                 rdbak_noazure leave the Google and Azure storage drivers
+#                 out, for a smaller footprint where only file:// and s3://
+#                 are used (README, "Memory")
 #   --output FILE where the OCI tarball goes
 #                 (default $RDBAK_CACHE/image/rdbak-<version>.oci.tar)
 #   --import      also import it into the running testbed's containerd
@@ -41,10 +45,11 @@ usage() {
 	exit 2
 }
 
-version="" output="" import=0 rootfs=""
+version="" tags="" output="" import=0 rootfs=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--version) version=${2:?--version needs a value} && shift 2 ;;
+	--tags) tags=${2?--tags needs a value} && shift 2 ;;
 	--output) output=${2:?--output needs a file} && shift 2 ;;
 	--import) import=1 && shift ;;
 	--rootfs) rootfs=${2:?--rootfs needs a directory} && shift 2 ;;
@@ -58,6 +63,7 @@ fi
 # An image tag: [A-Za-z0-9_.-], at most 128 characters, not starting with . or -.
 [[ $version =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "version $version is not a valid image tag"
 ref=rdbak.local/rdbak:$version
+[[ $tags =~ ^[A-Za-z0-9_,]*$ ]] || die "--tags $tags: give Go build tags separated by commas"
 
 ca=/etc/ssl/certs/ca-certificates.crt
 [ -s "$ca" ] || die "$ca is missing: install Debian's ca-certificates"
@@ -66,7 +72,7 @@ ca=/etc/ssl/certs/ca-certificates.crt
 build_rootfs() {
 	local r=$1
 	mkdir -p "$r/etc/ssl/certs" "$r/tmp"
-	(cd "$repo" && CGO_ENABLED=0 go build -buildvcs=false -trimpath -tags disable_grpc_modules \
+	(cd "$repo" && CGO_ENABLED=0 go build -buildvcs=false -trimpath -tags "disable_grpc_modules${tags:+,$tags}" \
 		-ldflags "-s -w -X main.version=$version" -o "$r/rdbak" ./cmd/rdbak)
 	chmod 0755 "$r/rdbak"
 	# The shell field names no file: there is no shell in the image.

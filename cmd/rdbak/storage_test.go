@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -230,5 +231,31 @@ func TestGCAbortsKilledS3Upload(t *testing.T) {
 	}
 	if p, err := repo.PendingUploads(t.Context(), 0); err != nil || len(p) != 0 {
 		t.Fatalf("after gc --yes: %+v, %v; want no unfinished upload", p, err)
+	}
+}
+
+// TestBuildWithoutCloudDrivers builds rdbak with the build tags that leave
+// the Google and Azure SDKs out (storage/driver_*.go; the build a fleet on
+// file:// or S3 may use to save their memory): it still backs up to
+// file://, and a gs:// or azblob:// URL is refused before anything runs,
+// naming the missing driver and the tag.
+func TestBuildWithoutCloudDrivers(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "rdbak")
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-tags", "rdbak_nogcs,rdbak_noazure", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build -tags rdbak_nogcs,rdbak_noazure: %v\n%s", err, out)
+	}
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	testenv.FillAllTypes(t, src, 1)
+	store := "file://" + t.TempDir()
+	if out, err := exec.CommandContext(t.Context(), bin, "now", "--redis", "redis://"+src.Addr, "--target", "cache", "--storage", store).CombinedOutput(); err != nil {
+		t.Fatalf("rdbak now to file:// without the cloud drivers: %v\n%s", err, out)
+	}
+	for scheme, tag := range map[string]string{"gs": "rdbak_nogcs", "azblob": "rdbak_noazure"} {
+		cmd := exec.CommandContext(t.Context(), bin, "now", "--redis", "redis://"+src.Addr, "--target", "cache", "--storage", scheme+"://bucket/backups")
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "without the "+scheme+":// driver (build tag "+tag+")") {
+			t.Errorf("rdbak now --storage %s:// without its driver: exit %d (%v), want 2 naming the driver and the tag:\n%s", scheme, cmd.ProcessState.ExitCode(), err, out)
+		}
 	}
 }
