@@ -47,6 +47,8 @@ type LeaderElector struct {
 	observed coordinationv1.LeaseSpec // the record last seen
 	seenAt   time.Time                // when it last changed
 	lease    *coordinationv1.Lease    // as last read or written
+	lastErr  string                   // the last error warned about
+	lastWarn time.Time                // and when
 }
 
 // NewLeaderElector returns an elector for the Lease o.Namespace/o.Name.
@@ -171,14 +173,14 @@ func (l *LeaderElector) tryAcquireOrRenew(ctx context.Context, timeout time.Dura
 		lease.Spec = l.record(coordinationv1.LeaseSpec{}, now)
 		created, err := l.leases.Create(ctx, lease, metav1.CreateOptions{})
 		if err != nil {
-			l.o.Log.Debug("create lease", "err", err)
+			l.failed("create", err)
 			return false
 		}
 		l.observe(created, now)
 		return true
 	}
 	if err != nil {
-		l.o.Log.Debug("read lease", "err", err)
+		l.failed("get", err)
 		return false
 	}
 	l.observe(lease, now)
@@ -190,11 +192,30 @@ func (l *LeaderElector) tryAcquireOrRenew(ctx context.Context, timeout time.Dura
 	lease.Spec = l.record(lease.Spec, now)
 	updated, err := l.leases.Update(ctx, lease, metav1.UpdateOptions{})
 	if err != nil {
-		l.o.Log.Debug("update lease", "err", err)
+		l.failed("update", err)
 		return false
 	}
 	l.observe(updated, now)
 	return true
+}
+
+// failed logs a refused or failed call on the lease as a warning (a
+// missing RBAC rule shows as "cannot get resource "leases""), once per
+// distinct error and minute. Losing a race to another replica is normal.
+func (l *LeaderElector) failed(verb string, err error) {
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		l.o.Log.Debug(verb+" lease: another replica wrote it first", "err", err)
+		return
+	}
+	l.mu.Lock()
+	repeat := err.Error() == l.lastErr && time.Since(l.lastWarn) < time.Minute
+	if !repeat {
+		l.lastErr, l.lastWarn = err.Error(), time.Now()
+	}
+	l.mu.Unlock()
+	if !repeat {
+		l.o.Log.Warn("leader election: "+verb+" lease "+l.o.Namespace+"/"+l.o.Name+" failed; no replica leads until it succeeds", "err", err)
+	}
 }
 
 // record is the lease's spec with this replica holding it from now.

@@ -1,9 +1,12 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -224,5 +227,32 @@ func TestLeaderOptionsChecked(t *testing.T) {
 		if err := l.Run(t.Context(), func(context.Context) { t.Error("led with invalid options") }); err == nil {
 			t.Errorf("Run with %v %v %v: no error", o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)
 		}
+	}
+}
+
+// TestLeaderWarnsWhenRefused: a lease call the API server refuses (a
+// missing Role rule) is a warning that names the verb, logged once while
+// it repeats; losing a race to another replica is not.
+func TestLeaderWarnsWhenRefused(t *testing.T) {
+	s := newLeaseServer()
+	gr := coordinationv1.SchemeGroupVersion.WithResource("leases").GroupResource()
+	s.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(gr, "lead", errors.New(`User "system:serviceaccount:rdbak:rdbak" cannot get resource "leases"`))
+	})
+	var buf bytes.Buffer
+	l := s.elector(t, "a")
+	l.o.Log = slog.New(slog.NewTextHandler(&buf, nil))
+	for range 3 {
+		if l.tryAcquireOrRenew(t.Context(), time.Second) {
+			t.Fatal("led although the lease cannot be read")
+		}
+	}
+	if n := strings.Count(buf.String(), "level=WARN"); n != 1 || !strings.Contains(buf.String(), `cannot get resource \"leases\"`) {
+		t.Errorf("want one warning naming the refused get, got %d:\n%s", n, buf.String())
+	}
+	buf.Reset()
+	l.failed("update", apierrors.NewConflict(gr, "lead", errors.New("modified")))
+	if buf.Len() != 0 {
+		t.Errorf("a lost race was logged as a warning: %s", buf.String())
 	}
 }
