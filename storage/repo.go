@@ -117,7 +117,6 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 		r.s3 = &s3Location{bucket: u.Host, prefix: q.Get("prefix"), upload: s3up}
 		if v := q.Get("ssetype"); v != "" {
 			for _, t := range s3types.ServerSideEncryptionAes256.Values() { // the driver refused any other
-
 				if strings.EqualFold(string(t), v) {
 					r.s3.sse = t
 				}

@@ -19,9 +19,11 @@ const maxS3Parts = 10000
 // s3Multipart writes one object to S3 with rdbak's own multipart upload,
 // instead of gocloud's writer: the SDK's transfer manager behind it reads
 // its first 16 MiB into one extra buffer (its multipart threshold, not
-// settable through gocloud). It holds at most concurrency+1 buffers of
-// partSize: concurrency parts in flight and one being filled. An object
-// smaller than a part goes up with one PutObject. Nothing is visible before
+// settable through gocloud). It holds at most concurrency buffers of
+// partSize, the one being filled among them: Write waits for a sent part's
+// buffer when all are in use, so at most concurrency parts are in flight
+// (and, with concurrency 1, filling and sending alternate). An object of at
+// most one part goes up with one PutObject. Nothing is visible before
 // commit; abort removes the parts sent.
 type s3Multipart struct {
 	ctx         context.Context // the upload's; cancelled by abort
@@ -32,11 +34,11 @@ type s3Multipart struct {
 	crc32       bool // the client computes request checksums (CRC32, as the transfer manager did)
 	partSize    int
 
-	buf      []byte        // the part being filled
-	free     chan []byte   // buffers of finished parts, for reuse
-	slots    chan struct{} // one per part in flight
-	uploadID *string       // set once the first part is sent
-	next     int32         // the number of the next part
+	buf      []byte      // the part being filled
+	free     chan []byte // buffers of sent parts, for reuse
+	made     int         // buffers allocated, at most cap(free)
+	uploadID *string     // set once the first part is sent
+	next     int32       // the number of the next part
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -50,8 +52,7 @@ func newS3Multipart(ctx context.Context, client *s3.Client, loc *s3Location, key
 		ctx: ctx, client: client, loc: loc, key: loc.prefix + escapeS3Key(key), contentType: contentType,
 		crc32:    client.Options().RequestChecksumCalculation != aws.RequestChecksumCalculationWhenRequired,
 		partSize: int(up.PartSize),
-		free:     make(chan []byte, up.Concurrency+1),
-		slots:    make(chan struct{}, up.Concurrency),
+		free:     make(chan []byte, up.Concurrency),
 		next:     1,
 	}
 }
@@ -62,17 +63,21 @@ func (m *s3Multipart) Write(p []byte) (int, error) {
 		if err := m.failed(); err != nil {
 			return n, err
 		}
-		if m.buf == nil {
-			m.buf = m.buffer()
-		}
-		if len(m.buf) == m.partSize {
+		if m.buf != nil && len(m.buf) == m.partSize {
 			// Full, and more data follows: send it as a part. A full
 			// buffer with nothing after it waits for commit, so an object
 			// of exactly one part still goes up with PutObject.
 			if err := m.send(m.buf); err != nil {
 				return n, err
 			}
-			m.buf = m.buffer()
+			m.buf = nil
+		}
+		if m.buf == nil {
+			b, err := m.buffer()
+			if err != nil {
+				return n, err
+			}
+			m.buf = b
 		}
 		c := copy(m.buf[len(m.buf):m.partSize], p)
 		m.buf = m.buf[:len(m.buf)+c]
@@ -82,15 +87,23 @@ func (m *s3Multipart) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// buffer returns an empty part buffer: a finished part's if one is free,
-// else a new one. With at most concurrency parts in flight, and the buffer
-// being filled, no more than concurrency+1 ever exist.
-func (m *s3Multipart) buffer() []byte {
+// buffer returns an empty part buffer: a sent part's if one is free, a
+// new one while fewer than concurrency exist, else the next one freed.
+func (m *s3Multipart) buffer() ([]byte, error) {
 	select {
 	case b := <-m.free:
-		return b[:0]
+		return b[:0], nil
 	default:
-		return make([]byte, 0, m.partSize)
+	}
+	if m.made < cap(m.free) {
+		m.made++
+		return make([]byte, 0, m.partSize), nil
+	}
+	select {
+	case b := <-m.free:
+		return b[:0], nil
+	case <-m.ctx.Done():
+		return nil, m.ctx.Err()
 	}
 }
 
@@ -115,8 +128,8 @@ func (m *s3Multipart) checksum() types.ChecksumAlgorithm {
 	return ""
 }
 
-// send starts uploading b as the next part, waiting while concurrency
-// parts are in flight. b goes back to the free buffers when sent.
+// send starts uploading b as the next part; b goes back to the free
+// buffers when sent.
 func (m *s3Multipart) send(b []byte) error {
 	if err := m.ctx.Err(); err != nil {
 		return err
@@ -133,11 +146,6 @@ func (m *s3Multipart) send(b []byte) error {
 	}
 	if m.next > maxS3Parts {
 		return fmt.Errorf("the data object needs more than %d parts of %d bytes: raise the s3:// URL parameter %s (storage.s3.partSize)", maxS3Parts, m.partSize, paramS3PartSize)
-	}
-	select {
-	case m.slots <- struct{}{}:
-	case <-m.ctx.Done():
-		return m.ctx.Err()
 	}
 	num := m.next
 	m.next++
@@ -158,8 +166,7 @@ func (m *s3Multipart) send(b []byte) error {
 			m.parts = append(m.parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32})
 		}
 		m.mu.Unlock()
-		m.free <- b // before the slot: a waiting writer then finds it
-		<-m.slots
+		m.free <- b
 	}()
 	return nil
 }
