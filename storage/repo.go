@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// URLs
 	_ "gocloud.dev/blob/memblob"  // mem:// URLs
@@ -39,8 +41,6 @@ type Repo struct {
 	scrub   *scrubber   // removes the URL's secrets from driver errors
 	prefix  string      // the key prefix within the bucket, for driver-level calls
 	s3      *s3Location // set for s3:// repositories
-	// upload tunes data object writers (the S3 part size and concurrency).
-	upload blob.WriterOptions
 	// pager, pageSize and readAll replace bucket.ListPage, listPageSize
 	// and bucket.ReadAll of manifests in tests (walk.go).
 	pager    pager
@@ -114,8 +114,17 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 		r.prefix = q.Get("prefix")
 	}
 	if u.Scheme == "s3" {
-		r.s3 = &s3Location{bucket: u.Host, prefix: q.Get("prefix")}
-		r.upload = blob.WriterOptions{BufferSize: int(s3up.PartSize), MaxConcurrency: s3up.Concurrency}
+		r.s3 = &s3Location{bucket: u.Host, prefix: q.Get("prefix"), upload: s3up}
+		if v := q.Get("ssetype"); v != "" {
+			for _, t := range s3types.ServerSideEncryptionAes256.Values() { // the driver refused any other
+				if strings.EqualFold(string(t), v) {
+					r.s3.sse = t
+				}
+			}
+		}
+		if v := q.Get("kmskeyid"); v != "" {
+			r.s3.kmsKeyID = &v
+		}
 	}
 	return r, nil
 }
@@ -153,6 +162,7 @@ func (r *Repo) Check(ctx context.Context) error {
 // must be called.
 type Upload struct {
 	w      *blob.Writer
+	mp     *s3Multipart // instead of w, on S3
 	cancel context.CancelFunc
 	bucket *blob.Bucket
 	key    string
@@ -165,9 +175,13 @@ type Upload struct {
 func (r *Repo) Create(ctx context.Context, target, id, name string) (*Upload, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	key := dataKey(target, id, name)
-	opts := r.upload
-	opts.ContentType = "application/octet-stream"
-	w, err := r.bucket.NewWriter(ctx, key, &opts)
+	const contentType = "application/octet-stream"
+	var client *s3.Client
+	if r.s3 != nil && r.bucket.As(&client) {
+		mp := newS3Multipart(ctx, client, r.s3, key, contentType, r.s3.upload)
+		return &Upload{mp: mp, cancel: cancel, bucket: r.bucket, key: key, s3: r.s3, scrub: r.scrub}, nil
+	}
+	w, err := r.bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: contentType})
 	if err != nil {
 		cancel()
 		return nil, r.scrub.err(fmt.Errorf("start upload of %s to %s: %w", key, r.display, err))
@@ -177,6 +191,10 @@ func (r *Repo) Create(ctx context.Context, target, id, name string) (*Upload, er
 
 // Write implements io.Writer.
 func (u *Upload) Write(p []byte) (int, error) {
+	if u.mp != nil {
+		n, err := u.mp.Write(p)
+		return n, u.scrub.err(err)
+	}
 	n, err := u.w.Write(p)
 	return n, u.scrub.err(err)
 }
@@ -185,6 +203,12 @@ func (u *Upload) Write(p []byte) (int, error) {
 func (u *Upload) Commit() error {
 	u.done = true
 	defer u.cancel()
+	if u.mp != nil {
+		if err := u.mp.commit(); err != nil {
+			return u.scrub.err(fmt.Errorf("finish upload of %s: %w", u.key, err))
+		}
+		return nil
+	}
 	if err := closeWriter(u.w); err != nil {
 		return u.scrub.err(fmt.Errorf("finish upload of %s: %w", u.key, err))
 	}
@@ -199,6 +223,9 @@ func (u *Upload) Abort(ctx context.Context) error {
 	}
 	u.done = true
 	u.cancel()
+	if u.mp != nil {
+		return u.scrub.err(u.mp.abort(ctx))
+	}
 	_ = closeWriter(u.w) // returns the cancellation; the object is not created
 	if err := u.bucket.Delete(ctx, u.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return u.scrub.err(fmt.Errorf("remove partial upload %s: %w", u.key, err))

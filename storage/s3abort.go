@@ -18,6 +18,9 @@ import (
 // the gocloud driver misses.
 type s3Location struct {
 	bucket, prefix string
+	upload         S3Upload                   // part size and concurrency of data objects
+	sse            types.ServerSideEncryption // the URL's ssetype, for rdbak's own uploads
+	kmsKeyID       *string                    // the URL's kmskeyid
 }
 
 // abortMultipart aborts the unfinished multipart uploads of key. gocloud.dev

@@ -7,14 +7,13 @@ import (
 	"strings"
 )
 
-// S3 multipart uploads hold partSize × (concurrency + 1) bytes of the data
-// object in memory: concurrency parts in flight and one being filled
-// (transfermanager's part pool); the first 16 MiB (its multipart threshold)
-// are read into one buffer before it decides on a multipart upload, and
-// that buffer lives until its parts are sent. The defaults keep the sum at
-// 40 MiB; the SDK's own (8 MiB × 5) reached 64. S3 allows 10,000 parts, so
-// partSize bounds the data object: 8 MiB parts allow 78 GiB of compressed
-// RDB.
+// S3 uploads of data objects (s3Multipart) hold partSize × concurrency
+// bytes in memory: concurrency buffers, the one being filled among them, so
+// at most concurrency parts are in flight. The defaults keep that at
+// 16 MiB (gocloud's writer, through the SDK's transfer manager, held
+// partSize × (concurrency + 1) plus its 16 MiB multipart threshold: 40 MiB).
+// S3 allows 10,000 parts, so partSize bounds the data object: 8 MiB parts
+// allow 78 GiB of compressed RDB.
 const (
 	DefaultS3PartSize    = 8 << 20
 	DefaultS3Concurrency = 2

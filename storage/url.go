@@ -56,7 +56,7 @@ var Schemes = []string{"azblob", "file", "gs", "s3"}
 // executable resident in every run.
 var driverTag = map[string]string{"gs": "gcs", "azblob": "azure"}
 
-const s3UploadHint = "e.g. s3://bucket/prefix?part_size=16MiB&concurrency=4; memory is part_size × (concurrency + 1)"
+const s3UploadHint = "e.g. s3://bucket/prefix?part_size=16MiB&concurrency=4; memory is part_size × concurrency"
 
 const urlHint = "e.g. file:///var/backups/rdbak or s3://bucket/prefix?region=eu-west-1"
 

@@ -22,7 +22,7 @@ type StorageSpec struct {
 }
 
 // S3Storage tunes uploads to an s3:// URL: the URL parameters part_size
-// and concurrency (storage.S3Upload). Memory is partSize × (concurrency+1).
+// and concurrency (storage.S3Upload). Memory is partSize × concurrency.
 type S3Storage struct {
 	PartSize    string `yaml:"partSize"`    // e.g. 16MiB; default 8MiB
 	Concurrency int    `yaml:"concurrency"` // parts uploaded at once; default 2
@@ -62,7 +62,7 @@ func (d *decoder) storageField(n *yaml.Node, v reflect.Value, path string) {
 	}
 	up.Concurrency = spec.S3.Concurrency
 	if err := up.Check(); err != nil {
-		d.fail(n, s3path, err.Error(), "partSize 5MiB to 5GiB, concurrency 1 to 64; memory is partSize x (concurrency + 1)")
+		d.fail(n, s3path, err.Error(), "partSize 5MiB to 5GiB, concurrency 1 to 64; memory is partSize x concurrency")
 		return
 	}
 	q := u.Query()
