@@ -166,7 +166,6 @@ type Upload struct {
 	cancel context.CancelFunc
 	bucket *blob.Bucket
 	key    string
-	s3     *s3Location
 	scrub  *scrubber
 	done   bool
 }
@@ -179,14 +178,14 @@ func (r *Repo) Create(ctx context.Context, target, id, name string) (*Upload, er
 	var client *s3.Client
 	if r.s3 != nil && r.bucket.As(&client) {
 		mp := newS3Multipart(ctx, client, r.s3, key, contentType, r.s3.upload)
-		return &Upload{mp: mp, cancel: cancel, bucket: r.bucket, key: key, s3: r.s3, scrub: r.scrub}, nil
+		return &Upload{mp: mp, cancel: cancel, bucket: r.bucket, key: key, scrub: r.scrub}, nil
 	}
 	w, err := r.bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: contentType})
 	if err != nil {
 		cancel()
 		return nil, r.scrub.err(fmt.Errorf("start upload of %s to %s: %w", key, r.display, err))
 	}
-	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key, s3: r.s3, scrub: r.scrub}, nil
+	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key, scrub: r.scrub}, nil
 }
 
 // Write implements io.Writer.
@@ -230,7 +229,7 @@ func (u *Upload) Abort(ctx context.Context) error {
 	if err := u.bucket.Delete(ctx, u.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return u.scrub.err(fmt.Errorf("remove partial upload %s: %w", u.key, err))
 	}
-	return u.scrub.err(u.abortMultipart(ctx))
+	return nil
 }
 
 // closeWriter closes w, turning a panic inside the driver into an error.
