@@ -58,7 +58,7 @@ func ToFile(ctx context.Context, repo *storage.Repo, m *storage.Manifest, path s
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 256<<10)
-	rep, err := Fetch(ctx, repo, m, bw, FetchOptions{Counter: o.Counter, Identities: o.Identities})
+	rep, err := Fetch(ctx, repo, m, bw, FetchOptions{Counter: o.Counter, Identities: o.Identities, SkipRawSHA256: true})
 	if err != nil {
 		return nil, err
 	}

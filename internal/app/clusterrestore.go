@@ -93,7 +93,7 @@ func (j *clusterJob) run(ctx context.Context) (err error) {
 	parts := j.m.Parts()
 	j.log.InfoContext(ctx, "restore step", "step", "verify every shard")
 	for _, s := range j.plan.Shards {
-		if _, err := restore.Fetch(ctx, j.repo, parts[s.Shard], io.Discard, restore.FetchOptions{Identities: j.ids}); err != nil {
+		if _, err := restore.Fetch(ctx, j.repo, parts[s.Shard], io.Discard, restore.FetchOptions{Identities: j.ids, SkipRawSHA256: true}); err != nil {
 			return fmt.Errorf("verify shard-%d (%s): %w", s.Shard, s.Object, err)
 		}
 	}
@@ -201,7 +201,7 @@ func installOne(ctx context.Context, repo *storage.Repo, part *storage.Manifest,
 	pr, pw := io.Pipe()
 	fetched := make(chan error, 1)
 	go func() {
-		_, err := restore.Fetch(ctx, repo, part, pw, restore.FetchOptions{Identities: ids})
+		_, err := restore.Fetch(ctx, repo, part, pw, restore.FetchOptions{Identities: ids, SkipRawSHA256: true})
 		pw.CloseWithError(err)
 		fetched <- err
 	}()

@@ -222,7 +222,7 @@ func (r *replayer) run(ctx context.Context, repo *storage.Repo, m *storage.Manif
 			pr, pw := io.Pipe()
 			fetched := make(chan error, 1)
 			go func() {
-				_, err := restore.Fetch(ctx, repo, p, pw, restore.FetchOptions{Identities: o.Identities,
+				_, err := restore.Fetch(ctx, repo, p, pw, restore.FetchOptions{Identities: o.Identities, SkipRawSHA256: true,
 					Counter: func(n int) {
 						if o.Progress != nil {
 							o.Progress.Bytes.Add(int64(n))

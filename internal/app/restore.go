@@ -260,7 +260,7 @@ func (r *Restore) Run(ctx context.Context) error {
 // verify downloads and checks the whole backup.
 func (r *Restore) verify(ctx context.Context) error {
 	r.log.Info("verifying the backup before changing anything")
-	_, err := restore.Fetch(ctx, r.repo, r.Plan.Backup, io.Discard, restore.FetchOptions{Identities: r.o.Identities})
+	_, err := restore.Fetch(ctx, r.repo, r.Plan.Backup, io.Discard, restore.FetchOptions{Identities: r.o.Identities, SkipRawSHA256: true})
 	return err
 }
 
@@ -281,7 +281,7 @@ func (r *Restore) runMaster(ctx context.Context) error {
 	j := restore.Job{
 		Install: in,
 		Fetch: func(w io.Writer) error {
-			_, err := restore.Fetch(ctx, r.repo, m, w, restore.FetchOptions{Identities: r.o.Identities})
+			_, err := restore.Fetch(ctx, r.repo, m, w, restore.FetchOptions{Identities: r.o.Identities, SkipRawSHA256: true})
 			return err
 		},
 		Down:     restore.DownStep(r.Plan.Strategy),

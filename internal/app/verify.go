@@ -83,7 +83,7 @@ func (a *App) RestoreFile(ctx context.Context, repo *storage.Repo, m *storage.Ma
 // restoreToWriter streams backup m to w through a buffer.
 func restoreToWriter(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Writer, counter func(int), ids *crypt.Identities) (*restore.Report, error) {
 	bw := bufio.NewWriterSize(w, 256<<10)
-	rep, err := restore.Fetch(ctx, repo, m, bw, restore.FetchOptions{Counter: counter, Identities: ids})
+	rep, err := restore.Fetch(ctx, repo, m, bw, restore.FetchOptions{Counter: counter, Identities: ids, SkipRawSHA256: true})
 	if err != nil {
 		return nil, err
 	}
