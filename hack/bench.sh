@@ -39,14 +39,21 @@
 # zstd, time and redis from Debian when run as root and they are missing;
 # MinIO comes from hack/deps.sh.
 #
-# Latest figures (release build, copied; 1 and 4 GiB, 2026-11-27 21:37-21:54
-# UTC, REPEAT=1 MODES=no, e2e tests running alongside), peak RSS (anon) in
-# MiB, 1 GiB / 4 GiB: now -> file:// 46 (13) / 49 (15); restore --to-file
-# 40 (9) / 41 (9); verify 41 (9) / 41 (9); now -> MinIO, 8 MiB x 2 parts,
-# 72 (34) / 83 (46); rdbak version 36. Wall: now 1.03x / 1.58x the
-# transport, restore 1.80x / 1.50x zstd -d. The older blocks below are
-# from before the client-go clientset and the transfer manager left the
-# binary, with a plain go build.
+# Latest figures (release build, copied; 2026-11-28 00:28-00:45 UTC, load
+# average 1.1-1.7 before the runs, nothing else running, but run-to-run
+# CPU speed varied by ~20 %: zstd's stage alone took 4.2-5.7 s/GB in the
+# same hour). 1 GiB REPEAT=3 MODES="yes no", 4 GiB REPEAT=1 MODES=yes.
+# Peak RSS (anon) in MiB, 1 GiB / 4 GiB: now -> file:// 46 (12) / 46 (12);
+# restore --to-file 42 (10) / 43 (11); verify 42 (10) / 42 (10); now ->
+# MinIO, 8 MiB x 2 parts, 70 (32) / 71 (33); rdbak version 36 / 37. Wall:
+# now 1.10x (diskless yes) and 1.29x (diskless no) / 1.16x the transport;
+# MinIO 1.28x / 1.18x; restore 1.28x / 1.28x zstd -d -T1. Memory no longer
+# grows with the RDB: at GOGC=100 the heap grew toward twice the live
+# buffers (4 GiB: 50 (16) to file://, 85 (46) to MinIO); rdbak now runs at
+# GOGC=25. Restore no longer hashes the RDB when it carries a CRC-64:
+# old/new/zstd -d alternating 5 times, medians 1.99 / 1.62 / 1.30 s, CPU
+# 3.3 / 2.8 / 1.3 s. The older blocks below are from before the client-go
+# clientset and the transfer manager left the binary, with a plain go build.
 #
 # Figures measured 2026-11-27 13:24-13:47 UTC on the shared development VM:
 # 2 vCPUs (AMD EPYC), 24 GiB RAM, redis-server 7.0.15 (Debian), go1.26.8,
