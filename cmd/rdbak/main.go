@@ -55,18 +55,9 @@ func exitCode(ctx context.Context, err error) int {
 	return exitFailed
 }
 
-// gcPercent is rdbak's GOGC unless the environment sets one. Its live heap
-// is mostly fixed buffers (S3 upload parts, readahead chunks, zstd's
-// window), and at Go's default of 100 the heap may grow by as much again
-// before a collection: a backup's resident memory grew with the RDB's size
-// (4 GiB RDB to S3 with 8 MiB x 2 parts: 46 MiB anonymous memory at 100,
-// 33 at 25). A backup allocates about 7 MB per GB streamed, so collecting
-// four times as often cost no measurable CPU (hack/bench.sh).
-const gcPercent = 25
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+	if os.Getenv("GOGC") == "" { // at 100 the heap grew toward twice rdbak's fixed buffers (README, Memory)
+		debug.SetGCPercent(25)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
