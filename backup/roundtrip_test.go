@@ -293,62 +293,66 @@ func TestCorruptStoredObject(t *testing.T) {
 }
 
 // TestRestoreLeavesOutRawSHA256OnlyWithCRC checks what a restore
-// (SkipRawSHA256) relies on instead of the RDB's SHA-256: it leaves that
-// digest out only when the manifest says the RDB carries a CRC-64, and
-// then the CRC-64 must verify; verify keeps checking the digest.
+// (SkipRawSHA256) relies on instead of the RDB's SHA-256, on every server:
+// it leaves that digest out only when the manifest says the RDB carries a
+// CRC-64, and then the CRC-64 must verify; Verify always checks the digest.
 func TestRestoreLeavesOutRawSHA256OnlyWithCRC(t *testing.T) {
-	repo, err := storage.Open(t.Context(), "file://"+t.TempDir(), storage.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer repo.Close()
-	fetch := func(m *storage.Manifest, skip bool) error {
-		_, err := restore.Fetch(t.Context(), repo, m, io.Discard, restore.FetchOptions{SkipRawSHA256: skip})
-		return err
-	}
-	wrongDigest := func(m *storage.Manifest) *storage.Manifest {
-		c := *m
-		c.Data.RawSHA256 = strings.Repeat("0", 64)
-		return &c
-	}
+	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		repo, err := storage.Open(t.Context(), "file://"+t.TempDir(), storage.Options{Create: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer repo.Close()
+		fetch := func(m *storage.Manifest, skip bool) error {
+			_, err := restore.Fetch(t.Context(), repo, m, io.Discard, restore.FetchOptions{SkipRawSHA256: skip})
+			return err
+		}
+		wrongDigest := func(m *storage.Manifest) *storage.Manifest {
+			c := *m
+			c.Data.RawSHA256 = strings.Repeat("0", 64)
+			return &c
+		}
+		backupOf := func(target string, config ...string) *storage.Manifest {
+			src := testenv.StartRedis(t, testenv.RedisOptions{Server: s, Config: config})
+			testenv.FillAllTypes(t, src, 1)
+			res, err := backup.Run(t.Context(), bytesSource{realRDBOf(t, src)}, repo, backup.Options{Target: target, Compression: settings(t, "zstd")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.Manifest
+		}
 
-	withCRC, err := backup.Run(t.Context(), bytesSource{realRDB(t)}, repo, backup.Options{Target: "crc", Compression: settings(t, "zstd")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := withCRC.Manifest
-	if !m.RDB.ChecksumVerified {
-		t.Fatalf("manifest of a default Redis's RDB says its CRC-64 was not verified")
-	}
-	if err := fetch(wrongDigest(m), true); err != nil {
-		t.Errorf("restore of an RDB with a CRC-64 checked its SHA-256: %v", err)
-	}
-	if err := fetch(wrongDigest(m), false); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "RDB SHA-256") {
-		t.Errorf("verify with a wrong RDB SHA-256 in the manifest: %v, want ErrVerify naming it", err)
-	}
+		m := backupOf("crc")
+		if !m.RDB.ChecksumVerified {
+			t.Fatalf("manifest of a default %s's RDB says its CRC-64 was not verified", s.VersionString())
+		}
+		if err := fetch(wrongDigest(m), true); err != nil {
+			t.Errorf("restore of an RDB with a CRC-64 checked its SHA-256: %v", err)
+		}
+		if err := fetch(wrongDigest(m), false); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "RDB SHA-256") {
+			t.Errorf("fetch with a wrong RDB SHA-256 in the manifest: %v, want ErrVerify naming it", err)
+		}
+		if _, err := restore.Verify(t.Context(), repo, wrongDigest(m), restore.FetchOptions{SkipRawSHA256: true}); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "RDB SHA-256") {
+			t.Errorf("Verify asked to skip the RDB SHA-256, wrong one in the manifest: %v, want ErrVerify naming it", err)
+		}
 
-	// rdbchecksum no: a zero trailer, nothing but the SHA-256 checks the RDB.
-	src := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{"rdbchecksum no"}})
-	testenv.FillAllTypes(t, src, 1)
-	noCRC, err := backup.Run(t.Context(), bytesSource{realRDBOf(t, src)}, repo, backup.Options{Target: "nocrc", Compression: settings(t, "zstd")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := noCRC.Manifest
-	if n.RDB.ChecksumVerified {
-		t.Fatalf("manifest of an RDB saved with rdbchecksum no says its CRC-64 was verified")
-	}
-	if err := fetch(n, true); err != nil {
-		t.Errorf("restore of an intact RDB without CRC-64: %v", err)
-	}
-	if err := fetch(wrongDigest(n), true); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "RDB SHA-256") {
-		t.Errorf("restore of an RDB without CRC-64, wrong SHA-256 in the manifest: %v, want ErrVerify naming it", err)
-	}
-	// A manifest that claims a CRC-64 the RDB does not carry is not
-	// trusted to leave the digest out.
-	claims := wrongDigest(n)
-	claims.RDB.ChecksumVerified = true
-	if err := fetch(claims, true); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "CRC-64 verified") {
-		t.Errorf("restore of an RDB without CRC-64 whose manifest claims one: %v, want ErrVerify naming the CRC-64", err)
-	}
+		// rdbchecksum no: a zero trailer, only the SHA-256 checks the RDB.
+		n := backupOf("nocrc", "rdbchecksum no")
+		if n.RDB.ChecksumVerified {
+			t.Fatalf("manifest of an RDB saved with rdbchecksum no says its CRC-64 was verified")
+		}
+		if err := fetch(n, true); err != nil {
+			t.Errorf("restore of an intact RDB without CRC-64: %v", err)
+		}
+		if err := fetch(wrongDigest(n), true); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "RDB SHA-256") {
+			t.Errorf("restore of an RDB without CRC-64, wrong SHA-256 in the manifest: %v, want ErrVerify naming it", err)
+		}
+		// A manifest that claims a CRC-64 the RDB does not carry is not
+		// trusted to leave the digest out.
+		claims := wrongDigest(n)
+		claims.RDB.ChecksumVerified = true
+		if err := fetch(claims, true); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "CRC-64 verified") {
+			t.Errorf("restore of an RDB without CRC-64 whose manifest claims one: %v, want ErrVerify naming the CRC-64", err)
+		}
+	})
 }

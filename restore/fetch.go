@@ -77,8 +77,9 @@ func CheckDecryptable(m *storage.Manifest, ids *crypt.Identities) error {
 
 // Fetch reads backup m from repo, decrypts and decompresses it, writes the
 // RDB to w and checks everything against the manifest: stored size and
-// SHA-256, raw size and SHA-256, the RDB's structure and CRC-64, and its
-// key counts. Bytes reach w before the checks finish; treat them as
+// SHA-256, raw size and SHA-256 (unless o.SkipRawSHA256 may leave it out),
+// the RDB's structure and CRC-64, and its key counts. Bytes reach w before
+// the checks finish; treat them as
 // unverified until Fetch returns nil. w only ever sees decrypted data.
 //
 // Errors wrap ErrVerify when the backup itself is bad or no identity
@@ -170,9 +171,11 @@ func CheckSingle(m *storage.Manifest) error {
 }
 
 // Verify reads every object of m (each shard of a set) as Fetch does,
-// checking everything against the manifest, and returns the sums: sizes,
-// and per database the keys and expires.
+// checking everything against the manifest (the RDB's SHA-256 too, whatever
+// o says), and returns the sums: sizes, and per database the keys and
+// expires.
 func Verify(ctx context.Context, repo *storage.Repo, m *storage.Manifest, o FetchOptions) (*Report, error) {
+	o.SkipRawSHA256 = false
 	sum := &Report{}
 	dbs := map[int]int{}
 	for i, p := range m.Parts() {
