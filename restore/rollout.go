@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,7 +61,13 @@ type Job struct {
 	Fetch func(w io.Writer) error
 	// Save persists Redis's in-memory data before it stops, so that the
 	// previous data kept as .pre-restore is current; nil for none (AOF).
+	// It runs while Stage does, started SaveTakes before staging is
+	// expected to end (SaveDue), and Stop waits for both.
 	Save func(ctx context.Context) error
+	// SaveTakes is how long Save is expected to take (Redis's last
+	// BGSAVE, with a margin); negative when unknown: Save then starts
+	// with the staging.
+	SaveTakes time.Duration
 	// Loaded waits until Redis has loaded the file and serves it: a pod
 	// can be Ready while Redis still answers LOADING (a readiness probe of
 	// redis-cli ping passes then), so the downtime ends here, not at Start.
@@ -84,7 +91,8 @@ type Timing struct {
 
 // Timings are what a restore measured: every step, the whole run, and the
 // downtime from the moment Redis stops serving the old data to serving the
-// new (Job.Loaded).
+// new (Job.Loaded). The save runs alongside the stage, so the steps can
+// add up to more than the total.
 type Timings struct {
 	Steps    []Timing      `json:"steps"`
 	Total    time.Duration `json:"total"`
@@ -92,8 +100,8 @@ type Timings struct {
 }
 
 // DownStep is the step of strategy s from which Redis no longer serves:
-// offline stops Redis to swap the file; in-place swaps it under a running
-// Redis with saves off and goes down only when Start makes it exit.
+// offline stops Redis to swap the file; restart and in-place swap it under
+// a running Redis with saves off and go down only when Start makes it exit.
 func DownStep(s Strategy) Step {
 	if s == InPlace {
 		return StepStart
@@ -149,28 +157,9 @@ func Apply(ctx context.Context, r Rollout, j Job) (*Installed, *Timings, error) 
 		}
 		return err
 	}
-	step(StepStage)
-	pr, pw := io.Pipe()
-	fetched := make(chan error, 1)
-	go func() {
-		err := j.Fetch(pw)
-		pw.CloseWithError(err)
-		fetched <- err
-	}()
-	err := r.Stage(ctx, pr, j.Install)
-	pr.Close() // a fetch still writing gets io.ErrClosedPipe
-	ferr := <-fetched
-	if err != nil || ferr != nil {
-		if ferr != nil && !errors.Is(ferr, io.ErrClosedPipe) {
-			err = errors.Join(ferr, err)
-		}
-		return nil, tm, undo(fmt.Errorf("stage the backup (the live data is unchanged): %w", err))
-	}
-	if j.Save != nil {
-		step(StepSave)
-		if err := j.Save(ctx); err != nil {
-			return nil, tm, undo(fmt.Errorf("save the current data before stopping Redis (the live data is unchanged): %w", err))
-		}
+	err := stageAndSave(ctx, r, j, tm, progress, now)
+	if err != nil {
+		return nil, tm, undo(err)
 	}
 	step(StepStop)
 	if err := r.Stop(ctx); err != nil {
@@ -201,4 +190,123 @@ func Apply(ctx context.Context, r Rollout, j Job) (*Installed, *Timings, error) 
 	}
 	done()
 	return installed, tm, nil
+}
+
+// savePoll is how often stageAndSave asks SaveDue whether to start the
+// save.
+const savePoll = 250 * time.Millisecond
+
+// stageAndSave stages the stream that j.Fetch writes through r.Stage and,
+// alongside, runs j.Save, timed by SaveDue to end with the staging: data
+// written to Redis after the save is not in .pre-restore, so it should end
+// as late as it can, while running it after the staging would add all its
+// time to the restore. It returns once both are done; a failure of either
+// cancels the other. It appends the stage's and the save's timings to tm.
+func stageAndSave(ctx context.Context, r Rollout, j Job, tm *Timings, progress func(Step), now func() time.Time) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	begin := now()
+	progress(StepStage)
+	pr, pw := io.Pipe()
+	fed := &counter{w: pw}
+	fetched := make(chan error, 1)
+	go func() {
+		err := j.Fetch(fed)
+		pw.CloseWithError(err)
+		fetched <- err
+	}()
+	staged := make(chan error, 1)
+	go func() {
+		err := r.Stage(ctx, pr, j.Install)
+		pr.Close() // a fetch still writing gets io.ErrClosedPipe
+		if ferr := <-fetched; ferr != nil && !errors.Is(ferr, io.ErrClosedPipe) {
+			err = errors.Join(ferr, err)
+		}
+		staged <- err
+	}()
+
+	var (
+		saving          chan error // nil until the save starts
+		saveBegin       time.Time
+		failed          error // the first failure, which cancels the rest
+		stageDone       bool
+		saveDone        = j.Save == nil
+		firstByte       time.Time
+		firstByteStaged int64
+	)
+	startSave := func() {
+		saving, saveBegin = make(chan error, 1), now()
+		progress(StepSave)
+		go func() { saving <- j.Save(ctx) }()
+	}
+	if !saveDone && j.SaveTakes < 0 {
+		startSave()
+	}
+	poll := time.NewTicker(savePoll)
+	defer poll.Stop()
+	for !stageDone || !saveDone {
+		select {
+		case err := <-staged:
+			stageDone = true
+			tm.Steps = append(tm.Steps, Timing{StepStage, now().Sub(begin)})
+			switch {
+			case err != nil:
+				if failed == nil {
+					failed = fmt.Errorf("stage the backup (the live data is unchanged): %w", err)
+				}
+				cancel()
+				saveDone = saveDone || saving == nil
+			case !saveDone && saving == nil:
+				startSave()
+			}
+		case err := <-saving:
+			saving, saveDone = nil, true
+			tm.Steps = append(tm.Steps, Timing{StepSave, now().Sub(saveBegin)})
+			if err != nil {
+				if failed == nil {
+					failed = fmt.Errorf("save the current data before stopping Redis (the live data is unchanged): %w", err)
+				}
+				cancel()
+			}
+		case <-poll.C:
+			if saveDone || saving != nil {
+				continue
+			}
+			n := fed.n.Load()
+			if firstByte.IsZero() {
+				if n > 0 {
+					firstByte, firstByteStaged = now(), n
+				}
+				continue
+			}
+			if SaveDue(j.Install.Size-firstByteStaged, n-firstByteStaged, now().Sub(firstByte), j.SaveTakes) {
+				startSave()
+			}
+		}
+	}
+	return failed
+}
+
+// SaveDue reports whether a save expected to take takes should start now
+// to end with a staging that has taken in staged of its size bytes in
+// elapsed: when the rest, at the rate so far, takes no longer than the
+// save. Without a rate yet it waits.
+func SaveDue(size, staged int64, elapsed, takes time.Duration) bool {
+	if staged <= 0 || elapsed <= 0 {
+		return false
+	}
+	rest := time.Duration(float64(size-staged) / float64(staged) * float64(elapsed))
+	return rest <= takes
+}
+
+// counter counts the bytes written through it.
+type counter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,12 +18,15 @@ import (
 // fakeRollout records calls and fails where told; it is the hand-written
 // fake at the Rollout seam (the real ones are proven on the testbed).
 type fakeRollout struct {
-	failAt   restore.Step
-	calls    []string
-	received []byte
-	stopped  bool
-	staged   bool
-	tick     func(restore.Step) // time passing in each step, when set
+	// stopOnCancel makes Stage end when its context is cancelled, as
+	// the real ones do (the exec stream is cut).
+	stopOnCancel bool
+	failAt       restore.Step
+	calls        []string
+	received     []byte
+	stopped      bool
+	staged       bool
+	tick         func(restore.Step) // time passing in each step, when set
 }
 
 func (f *fakeRollout) step(s restore.Step) error {
@@ -34,7 +40,11 @@ func (f *fakeRollout) step(s restore.Step) error {
 	return nil
 }
 
-func (f *fakeRollout) Stage(_ context.Context, body io.Reader, _ restore.Install) error {
+func (f *fakeRollout) Stage(ctx context.Context, body io.Reader, _ restore.Install) error {
+	if f.stopOnCancel {
+		stop := context.AfterFunc(ctx, func() { body.(io.Closer).Close() })
+		defer stop()
+	}
 	b, err := io.ReadAll(body)
 	f.received, f.staged = b, true
 	if serr := f.step(restore.StepStage); err == nil {
@@ -127,15 +137,16 @@ func TestApplyTimings(t *testing.T) {
 		{restore.InPlace, 7 * time.Second},
 	} {
 		t.Run(string(tc.s), func(t *testing.T) {
+			var mu sync.Mutex // the stage and the save run in goroutines of their own
 			clock := time.Unix(0, 0)
-			tick := func(s restore.Step) { clock = clock.Add(took[s]) }
+			tick := func(s restore.Step) { mu.Lock(); clock = clock.Add(took[s]); mu.Unlock() }
 			j := restore.Job{
 				Fetch:  func(w io.Writer) error { return nil },
 				Save:   func(context.Context) error { tick(restore.StepSave); return nil },
 				Loaded: func(context.Context) error { tick(restore.StepLoad); return nil },
 				Check:  func(context.Context) error { tick(restore.StepCheck); return nil },
 				Down:   restore.DownStep(tc.s),
-				Now:    func() time.Time { return clock },
+				Now:    func() time.Time { mu.Lock(); defer mu.Unlock(); return clock },
 			}
 			_, tm, err := restore.Apply(t.Context(), &fakeRollout{tick: tick}, j)
 			if err != nil {
@@ -165,5 +176,130 @@ func TestApplyCancelledStillUndoes(t *testing.T) {
 	}
 	if f.stopped || f.staged || !strings.Contains(strings.Join(f.calls, " "), "undo") {
 		t.Fatalf("calls = %v: the workload was not put back", f.calls)
+	}
+}
+
+// TestApplySavesWhileStaging: the save that keeps the current data as
+// .pre-restore overlaps the staging: with no estimate of its length it
+// starts with the staging, with a long one as soon as the staging's rate
+// is known, and with none after the staging; a failure of either cancels
+// the other and Apply waits for both before it puts things back.
+func TestApplySavesWhileStaging(t *testing.T) {
+	const chunk = 1 << 10
+	// stream writes until Save has started, then 8 KiB more: it fails
+	// after a while if the save does not start during the staging.
+	stream := func(started <-chan struct{}) func(io.Writer) error {
+		return func(w io.Writer) error {
+			deadline := time.After(30 * time.Second)
+			for {
+				select {
+				case <-started:
+					_, err := w.Write(make([]byte, 8*chunk))
+					return err
+				case <-deadline:
+					return errors.New("the save did not start during the staging")
+				case <-time.After(10 * time.Millisecond):
+				}
+				if _, err := w.Write(make([]byte, chunk)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, takes := range []time.Duration{-1, time.Hour} {
+		t.Run(fmt.Sprint("takes ", takes), func(t *testing.T) {
+			started := make(chan struct{})
+			f := &fakeRollout{}
+			save := func(context.Context) error { close(started); return nil }
+			j := restore.Job{Fetch: stream(started), Save: save, SaveTakes: takes, Install: restore.Install{Size: 1 << 20}, Down: restore.StepStop}
+			_, tm, err := restore.Apply(t.Context(), f, j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(f.calls, " "); got != "stage stop install start" {
+				t.Errorf("calls = %q", got)
+			}
+			if len(tm.Steps) != 5 || tm.Steps[0].Step != restore.StepSave || tm.Steps[1].Step != restore.StepStage {
+				t.Errorf("steps %+v: want the save to end before the stage", tm.Steps)
+			}
+		})
+	}
+	t.Run("after the staging", func(t *testing.T) {
+		f := &fakeRollout{}
+		var stagedFirst bool
+		save := func(context.Context) error { stagedFirst = len(f.received) == 3*chunk; return nil }
+		fetch := func(w io.Writer) error {
+			for range 3 {
+				time.Sleep(300 * time.Millisecond)
+				if _, err := w.Write(make([]byte, chunk)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		j := restore.Job{Fetch: fetch, Save: save, SaveTakes: 0, Install: restore.Install{Size: 3 * chunk}}
+		if _, _, err := restore.Apply(t.Context(), f, j); err != nil {
+			t.Fatal(err)
+		}
+		if !stagedFirst {
+			t.Error("a save expected to take no time started before the staging ended")
+		}
+	})
+	t.Run("save fails", func(t *testing.T) {
+		f := &fakeRollout{stopOnCancel: true}
+		endless := func(w io.Writer) error {
+			for {
+				if _, err := w.Write(make([]byte, chunk)); err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		save := func(context.Context) error { return errors.New("BGSAVE failed: MISCONF") }
+		_, _, err := restore.Apply(t.Context(), f, restore.Job{Fetch: endless, Save: save, SaveTakes: -1})
+		if err == nil || !strings.Contains(err.Error(), "save the current data") || !strings.Contains(err.Error(), "MISCONF") || strings.Contains(err.Error(), "stage the backup") {
+			t.Fatalf("err = %v, want the save's failure alone", err)
+		}
+		if got := strings.Join(f.calls, " "); got != "stage undo" || f.staged {
+			t.Errorf("calls = %q, staged %v: want the staging cut and undone", got, f.staged)
+		}
+	})
+	t.Run("stage fails", func(t *testing.T) {
+		f := &fakeRollout{failAt: restore.StepStage}
+		var saveEnded atomic.Bool
+		save := func(ctx context.Context) error { <-ctx.Done(); saveEnded.Store(true); return ctx.Err() }
+		fetch := func(w io.Writer) error { _, err := w.Write([]byte("REDIS")); return err }
+		_, _, err := restore.Apply(t.Context(), f, restore.Job{Fetch: fetch, Save: save, SaveTakes: -1})
+		if err == nil || !strings.Contains(err.Error(), "stage the backup") || strings.Contains(err.Error(), "save the current data") {
+			t.Fatalf("err = %v, want the staging's failure alone", err)
+		}
+		if !saveEnded.Load() {
+			t.Error("Apply returned before the cancelled save did")
+		}
+		if got := strings.Join(f.calls, " "); got != "stage undo" {
+			t.Errorf("calls = %q", got)
+		}
+	})
+}
+
+// TestSaveDue: the save starts once the rest of the staging, at its rate
+// so far, takes no longer than the save is expected to.
+func TestSaveDue(t *testing.T) {
+	for _, tc := range []struct {
+		size, staged   int64
+		elapsed, takes time.Duration
+		want           bool
+	}{
+		{100, 0, time.Second, time.Hour, false}, // no rate yet
+		{100, 50, 0, time.Hour, false},          // no rate yet
+		{100, 50, 10 * time.Second, 10 * time.Second, true},
+		{100, 50, 10 * time.Second, 9 * time.Second, false},
+		{100, 80, 8 * time.Second, 2 * time.Second, true},
+		{100, 100, time.Second, 0, true}, // staged whole
+		{1 << 30, 1 << 20, time.Second, time.Minute, false},
+	} {
+		if got := restore.SaveDue(tc.size, tc.staged, tc.elapsed, tc.takes); got != tc.want {
+			t.Errorf("SaveDue(%d, %d, %v, %v) = %v, want %v", tc.size, tc.staged, tc.elapsed, tc.takes, got, tc.want)
+		}
 	}
 }

@@ -302,6 +302,7 @@ func (r *Restore) runMaster(ctx context.Context) error {
 	target := r.target
 	if r.repl != nil {
 		target = pinnedTo(r.target, k.pod.Namespace, k.pod.Name)
+		j.SaveTakes = saveTakes(ctx, k.client)
 	}
 	var post *kubeConn
 	defer func() {
@@ -339,6 +340,19 @@ type inspected struct {
 
 // inspect reads the target's version, files and limits over the Redis
 // protocol; dir and dbfilename overrides in t win over CONFIG GET.
+// saveTakes is how long a BGSAVE of srv's data is expected to take while
+// a restore stages beside it (restore.Job.SaveTakes): the last one's
+// length (INFO persistence, whole seconds), rounded up and a quarter more
+// for the CPU and disk the staging takes; -1, start at once, when Redis
+// has not saved since it started or INFO fails (the save will say why).
+func saveTakes(ctx context.Context, srv backup.Server) time.Duration {
+	in, err := srv.Info(ctx, "persistence")
+	if err != nil || in.Persistence.LastBGSaveTime < 0 {
+		return -1
+	}
+	return time.Duration(in.Persistence.LastBGSaveTime+1) * time.Second * 5 / 4
+}
+
 func inspect(ctx context.Context, k *kubeConn, t *config.Target) (*inspected, error) {
 	c := k.client
 	in, err := c.Info(ctx, "server", "memory", "replication", "modules")

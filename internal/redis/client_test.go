@@ -81,6 +81,10 @@ func TestClientBGSave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A restore times its .pre-restore save by the last one's length.
+	if got := before.Persistence.LastBGSaveTime; got != -1 {
+		t.Errorf("rdb_last_bgsave_time_sec before any BGSAVE = %d, want -1", got)
+	}
 
 	if got, err := c.BGSave(ctx, false); err != nil || got != "Background saving started" {
 		t.Fatalf("first BGSAVE = %q, %v", got, err)
@@ -93,6 +97,9 @@ func TestClientBGSave(t *testing.T) {
 		}
 	}
 	waitNoChild(t, c)
+	if in, err := c.Info(ctx, "persistence"); err != nil || in.Persistence.LastBGSaveTime < 0 {
+		t.Errorf("rdb_last_bgsave_time_sec after a BGSAVE: %+v, %v", in.Persistence, err)
+	}
 
 	if err := r.Client(t).BgRewriteAOF(ctx).Err(); err != nil {
 		t.Fatal(err)

@@ -45,14 +45,17 @@ func (s Server) Major() int {
 
 // Persistence is INFO persistence.
 type Persistence struct {
-	Loading             bool  // loading:1
-	BGSaveInProgress    bool  // rdb_bgsave_in_progress:1
-	AOFRewrite          bool  // aof_rewrite_in_progress:1 or aof_rewrite_scheduled:1
-	AOFEnabled          bool  // aof_enabled:1
-	LastSaveTime        int64 // rdb_last_save_time, unix seconds
-	HasLastSaveTime     bool
-	LastBGSaveStatus    string // rdb_last_bgsave_status: ok or err
-	Saves               int64  // rdb_saves
+	Loading          bool  // loading:1
+	BGSaveInProgress bool  // rdb_bgsave_in_progress:1
+	AOFRewrite       bool  // aof_rewrite_in_progress:1 or aof_rewrite_scheduled:1
+	AOFEnabled       bool  // aof_enabled:1
+	LastSaveTime     int64 // rdb_last_save_time, unix seconds
+	HasLastSaveTime  bool
+	LastBGSaveStatus string // rdb_last_bgsave_status: ok or err
+	// LastBGSaveTime is rdb_last_bgsave_time_sec, how long the last
+	// BGSAVE took in whole seconds; -1 when there was none.
+	LastBGSaveTime      int64
+	Saves               int64 // rdb_saves
 	HasSaves            bool
 	LastCowSize         int64 // rdb_last_cow_size, bytes
 	LastLoadKeysLoaded  int64 // rdb_last_load_keys_loaded
@@ -144,6 +147,10 @@ func FromFields(f map[string]string) *Info {
 	p.AOFEnabled = f["aof_enabled"] == "1"
 	p.LastSaveTime, p.HasLastSaveTime = r.has("rdb_last_save_time")
 	p.LastBGSaveStatus = f["rdb_last_bgsave_status"]
+	p.LastBGSaveTime = -1
+	if n, ok := r.has("rdb_last_bgsave_time_sec"); ok {
+		p.LastBGSaveTime = n
+	}
 	p.Saves, p.HasSaves = r.has("rdb_saves")
 	p.LastCowSize = r.int("rdb_last_cow_size")
 	p.LastLoadKeysLoaded, p.HasLastLoad = r.has("rdb_last_load_keys_loaded")

@@ -9,7 +9,7 @@ import (
 // section headers and CRLF line ends.
 const reply70 = "# Server\r\nredis_version:7.0.15\r\nrun_id:abc\r\nuptime_in_seconds:42\r\nserver_time_usec:1700000000123456\r\n\r\n" +
 	"# Persistence\r\nloading:0\r\nrdb_bgsave_in_progress:1\r\nrdb_last_save_time:1700000000\r\nrdb_last_bgsave_status:ok\r\n" +
-	"rdb_saves:3\r\nrdb_last_cow_size:4096\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:1\r\n" +
+	"rdb_last_bgsave_time_sec:14\r\nrdb_saves:3\r\nrdb_last_cow_size:4096\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:1\r\n" +
 	"rdb_last_load_keys_expired:2\r\nrdb_last_load_keys_loaded:10\r\n\r\n" +
 	"# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nmaster_last_io_seconds_ago:3\r\n" +
 	"connected_slaves:0\r\nmaster_replid:r1\r\nmaster_repl_offset:99\r\n\r\n" +
@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 	want := &Info{
 		Server: Server{Version: "7.0.15", RunID: "abc", Uptime: 42, TimeUsec: 1700000000123456, HasTime: true},
 		Persistence: Persistence{BGSaveInProgress: true, AOFRewrite: true, AOFEnabled: true, LastSaveTime: 1700000000,
-			HasLastSaveTime: true, LastBGSaveStatus: "ok", Saves: 3, HasSaves: true, LastCowSize: 4096,
+			HasLastSaveTime: true, LastBGSaveStatus: "ok", LastBGSaveTime: 14, Saves: 3, HasSaves: true, LastCowSize: 4096,
 			LastLoadKeysLoaded: 10, LastLoadKeysExpired: 2, HasLastLoad: true},
 		Replication: Replication{Role: "slave", MasterHost: "10.0.0.1", MasterPort: "6379", MasterLinkUp: true,
 			MasterLastIO: 3, MasterReplID: "r1", MasterReplOffset: 99, SlavePriority: -1},
@@ -52,6 +52,8 @@ func TestParseOlder(t *testing.T) {
 		t.Errorf("rdb_last_save_time = %d (present %v), want 12", got.Persistence.LastSaveTime, got.Persistence.HasLastSaveTime)
 	case !got.Replication.IsMaster() || got.Replication.ConnectedSlaves != 2 || got.Replication.MasterLastIO != -1:
 		t.Errorf("replication = %+v", got.Replication)
+	case got.Persistence.LastBGSaveTime != -1:
+		t.Errorf("rdb_last_bgsave_time_sec absent read as %d, want -1", got.Persistence.LastBGSaveTime)
 	case len(got.Keyspace) != 0 || got.KeysTotal() != 0:
 		t.Errorf("keyspace of an empty server = %+v", got.Keyspace)
 	}
