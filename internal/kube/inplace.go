@@ -247,7 +247,7 @@ func (r *InPlace) Start(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return Poll(wctx, r.Client.every(500*time.Millisecond), "redis in "+r.Pod+" to restart and be Ready", func(ctx context.Context) (bool, error) {
+	return Poll(wctx, r.Client.every(downtimePoll), "redis in "+r.Pod+" to restart and be Ready", func(ctx context.Context) (bool, error) {
 		p, err := pods.Get(ctx, r.Pod, metav1.GetOptions{})
 		if err != nil {
 			return false, err

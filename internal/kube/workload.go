@@ -146,9 +146,13 @@ func (c *Client) every(def time.Duration) time.Duration {
 	return def
 }
 
+// downtimePoll is the interval of the waits a restore's downtime is made
+// of: a wait ends on average half an interval after what it waits for.
+const downtimePoll = 100 * time.Millisecond
+
 // WaitGone waits until no pod of w exists (terminated and removed).
 func (c *Client) WaitGone(ctx context.Context, w *Workload) error {
-	return Poll(ctx, c.every(500*time.Millisecond), "the pods of "+w.String()+" to be gone", func(ctx context.Context) (bool, error) {
+	return Poll(ctx, c.every(downtimePoll), "the pods of "+w.String()+" to be gone", func(ctx context.Context) (bool, error) {
 		l, err := c.API.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector})
 		if err != nil {
 			return false, fmt.Errorf("list pods of %s: %w", w, err)
@@ -159,7 +163,7 @@ func (c *Client) WaitGone(ctx context.Context, w *Workload) error {
 
 // WaitReady waits until w has its replicas Ready and up to date.
 func (c *Client) WaitReady(ctx context.Context, w *Workload) error {
-	return Poll(ctx, c.every(500*time.Millisecond), w.String()+" to be Ready", func(ctx context.Context) (bool, error) {
+	return Poll(ctx, c.every(downtimePoll), w.String()+" to be Ready", func(ctx context.Context) (bool, error) {
 		l, err := c.API.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: w.Selector})
 		if err != nil {
 			return false, fmt.Errorf("list pods of %s: %w", w, err)
