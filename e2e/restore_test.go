@@ -96,6 +96,8 @@ type shape struct {
 	password string
 	// restart restarts Redis the way this workload's users would see it.
 	restart func(t *testing.T, ns *testcluster.Namespace, pod string)
+	// logs is what the restore must log, if anything.
+	logs string
 }
 
 // newPod deletes a Deployment's pod and waits for its replacement.
@@ -159,6 +161,18 @@ var shapes = []shape{
 		restart: samePod,
 	},
 	{
+		name: "statefulset whose Redis refuses SHUTDOWN: scaled instead of restarted",
+		setup: func(t *testing.T, ns *testcluster.Namespace) (func() string, []string) {
+			ns.LocalPV(t, "data-redis-0", "1Gi")
+			m := strings.Replace(manifest(ns, t, statefulRedis), `--save, "",`, `--save, "", --rename-command, SHUTDOWN, "",`, 1)
+			ns.Apply(t, m)
+			ns.WaitStatefulSet(t, "redis")
+			return func() string { return "redis-0" }, []string{"--statefulset", ns.Name + "/redis"}
+		},
+		restart: samePod,
+		logs:    "Redis refused to restart in place; scaling the workload instead",
+	},
+	{
 		name:     "bitnami-style master with auth and AOF, Redis 7.4",
 		password: "p@ss w0rd",
 		setup: func(t *testing.T, ns *testcluster.Namespace) (func() string, []string) {
@@ -203,7 +217,11 @@ func TestRestoreShapes(t *testing.T) {
 			if got := src.Digest(t); got == want {
 				t.Fatal("the dry run changed the data")
 			}
-			rdbak(t, ns, nil, append([]string{"restore", "latest", "--storage", store, "--target", "app", "--yes", "--restore-image", restoreImage(t)}, args...)...).ok(t)
+			res := rdbak(t, ns, nil, append([]string{"restore", "latest", "--storage", store, "--target", "app", "--yes", "--restore-image", restoreImage(t)}, args...)...)
+			res.ok(t)
+			if !strings.Contains(res.stderr, sh.logs) {
+				t.Errorf("the restore did not log %q:\n%s", sh.logs, res.stderr)
+			}
 			if got := redisIn(t, ns, pod(), sh.password).Digest(t); got != want {
 				t.Fatalf("after restore digest %s, want %s", got, want)
 			}
@@ -418,7 +436,8 @@ func TestRestoreServesWhileStaging(t *testing.T) {
 	m, _ := manifestOn(ns, t, exchangeRedis, exchangeServer)
 	ns.Apply(t, m)
 	d := ns.WaitDeployment(t, "exchange-redis")
-	pod := ns.PodsOf(t, d.Spec.Selector)[0].Name
+	before := ns.PodsOf(t, d.Spec.Selector)[0]
+	pod := before.Name
 	src := redisIn(t, ns, pod, "")
 	c := src.Client(t)
 	// 128 MiB of random values keep the stream going for a while.
@@ -486,7 +505,11 @@ loop:
 	if !strings.Contains(out, "downtime") {
 		t.Errorf("the result does not give the downtime:\n%s", out)
 	}
-	pod = ns.PodsOf(t, d.Spec.Selector)[0].Name
+	// The restart strategy restarts the container, not the pod.
+	after := ns.PodsOf(t, d.Spec.Selector)
+	if len(after) != 1 || after[0].UID != before.UID || after[0].Status.ContainerStatuses[0].RestartCount <= before.Status.ContainerStatuses[0].RestartCount {
+		t.Errorf("Redis was not restarted in its pod %s: %d pods after the restore", pod, len(after))
+	}
 	if got := redisIn(t, ns, pod, "").Digest(t); got != want {
 		t.Fatalf("after restore digest %s, want the backup's %s", got, want)
 	}

@@ -36,21 +36,24 @@
 # Environment: REPEAT (default 3), SIZE_MIB (default 900), KEEP=1 keeps the
 # namespace and work dir, RDBAK_TESTBED_ENV (default the testbed's env.sh).
 #
-# Figures of 2026-11-27 14:03-14:08 UTC, REPEAT=2, on the shared 2-core VM
-# (load average ~6: other helpers' builds and tests), RDB 947,170,878 bytes,
-# 3.5 M keys (used_memory 1.52 GB); wall s, process / machine CPU s per GB:
-#   backup  runbook 20.3 s, 8.9 / 33.5; rdbak now 21.8 s (1.07x), 6.8 / 35.5
-#           (an earlier, busier run: 34.0 vs 32.1 s, 0.94x)
-#   restore runbook 23.9 s to serving, downtime 23.4 s (shutdown save + load),
+# Figures of 2026-11-28 03:56-04:03 UTC, REPEAT=2, on the shared 2-core VM
+# (load average 3.6), RDB 947,170,834 bytes; wall s, process / machine CPU
+# s per GB:
+#   backup  runbook 23.5 s, 10.4 / 39.6; rdbak now 22.5 s (0.96x), 7.7 / 33.4
+#   restore runbook 24.5 s to serving, downtime 24.0 s (shutdown save + load),
 #           and the data is lost: the shutdown save wrote over the copied file
 #           Redis's own restart + load (no shutdown save): 6.9 s to serving,
-#           of which Redis logs 5.9-6.6 s of loading
-#           rdbak 39.8 s wall (1.67x), measured 38.7 s: stage (download,
-#           verify, stream, fsync) 14.8-16.4, BGSAVE 13.2-15.2, stop 1.5,
-#           swap 0.1-0.4, start 2.1, load 4.8-5.2; downtime 8.8 s (1.28x
-#           Redis's own); the plan estimated 38.9 s and 9.5 s.
-# The BGSAVE that keeps the current data as .pre-restore is most of the gap
-# to the runbook's total; Redis serves throughout it.
+#           of which Redis logs 5.5-6.6 s of loading
+#           rdbak (restart strategy) 29.4 s wall (1.20x), measured 28.3 s:
+#           stage (download, verify, stream, fsync) and the .pre-restore
+#           BGSAVE side by side 21.4-21.7 s, stop 0.0, swap 0.1-0.4, container
+#           restart 2.0-2.4, load 4.2-4.5; downtime 6.5 s (0.97x Redis's
+#           own); the plan estimated 30.7 s and 7.0 s.
+# Before, same machine (2026-11-27): the BGSAVE after the staging, 15 s
+# each, and a scale to zero and back (stop 1.5 s, start 2.1-2.6 s): 39.8 s
+# wall (1.67x), downtime 8.8 s (1.28x). The BGSAVE, which the runbook does
+# not do (it loses the data instead), is what is left of the gap: on 2
+# cores it shares the CPU with the stream through the API server.
 
 set -euo pipefail
 

@@ -18,6 +18,12 @@ var ErrBadRequest = errors.New("invalid restore request")
 type Strategy string
 
 const (
+	// Restart stages the file from a pod that mounts the same volume,
+	// turns every save off, swaps the file in under the running Redis and
+	// makes it exit without saving, so the kubelet restarts its container
+	// on the restored file: a container restart, not a new pod. A Redis
+	// that refuses CONFIG SET or SHUTDOWN is scaled as Offline does.
+	Restart Strategy = "restart"
 	// Offline scales the workload to zero, writes the file from a restore
 	// pod that mounts the same volume, and scales back.
 	Offline Strategy = "offline"
@@ -73,9 +79,10 @@ func (l Layout) Persistence() string {
 	return "RDB (" + l.DBFilename + ")"
 }
 
-// ChooseStrategy picks offline for a single-replica workload whose data is
+// ChooseStrategy picks restart for a single-replica workload whose data is
 // on a volume another pod can mount, and in-place for data that survives
-// only a container restart. asked is "", "auto", "offline" or "in-place".
+// only a container restart. asked is "", "auto", "restart", "offline" or
+// "in-place".
 // Errors wrap ErrRefused (the target cannot be restored into safely) or
 // ErrBadRequest (the strategy asked for does not fit).
 func ChooseStrategy(asked string, w Workload, vol Volume, l Layout) (Strategy, error) {
@@ -95,19 +102,19 @@ func ChooseStrategy(asked string, w Workload, vol Volume, l Layout) (Strategy, e
 	switch asked {
 	case "", "auto":
 		if offlineOK {
-			return Offline, nil
+			return Restart, nil
 		}
 		if w.Replicas > 1 {
 			return "", fmt.Errorf("%w: %s has %d replicas, each with its own data; restore one pod with --pod or scale it to 1 first", ErrRefused, w, w.Replicas)
 		}
-	case string(Offline):
+	case string(Restart), string(Offline):
 		if !offlineOK {
-			return "", fmt.Errorf("%w: --strategy offline: %s", ErrBadRequest, why)
+			return "", fmt.Errorf("%w: --strategy %s: %s", ErrBadRequest, asked, why)
 		}
-		return Offline, nil
+		return Strategy(asked), nil
 	case string(InPlace):
 	default:
-		return "", fmt.Errorf("%w: --strategy %q: use offline or in-place", ErrBadRequest, asked)
+		return "", fmt.Errorf("%w: --strategy %q: use restart, offline or in-place", ErrBadRequest, asked)
 	}
 	return InPlace, nil
 }
@@ -125,7 +132,7 @@ func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []str
 	}
 	stage := "download and verify backup " + id + " (sizes, SHA-256, RDB CRC-64) while streaming it into " + staged +
 		", names Redis never loads; check its length and SHA-256 there and fsync it. Redis keeps serving the old data"
-	if s == Offline {
+	if s != InPlace {
 		stage = "run a staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; " + stage
 	} else {
 		stage = "through exec into the Redis container, " + stage
@@ -147,6 +154,13 @@ func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []str
 	off := `turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+); it keeps serving`
 	if l.AOF.Mode != "" {
 		off += "; CONFIG SET appendonly no, which fsyncs and closes the AOF and stops any rewrite, so nothing writes to it while it is replaced (on failure before the swap, appendonly yes again); the config file keeps appendonly yes, so the restart loads the new AOF"
+	}
+	if s == Restart {
+		return []string{stage, save,
+			off + fmt.Sprintf("; should Redis refuse, scale %s to 0 instead, as --strategy offline does", w),
+			"from the staging pod, " + install + "; the running Redis does not read them",
+			fmt.Sprintf("delete the staging pod and make Redis exit without saving (SHUTDOWN NOSAVE) so the kubelet restarts its container on the restored file (the downtime starts here); wait until it is Ready. Should Redis refuse, scale %s to 0 and back to %d (its saves are off: its shutdown writes nothing)", w, w.Replicas),
+			check}
 	}
 	swap := "keep the current " + target + " as " + target + PreRestoreSuffix + " by a hard link and rename the staged file over it (" + target + " always holds the old or the new data, never nothing)"
 	switch l.AOF.Mode {
@@ -196,8 +210,10 @@ func EstimateOf(s Strategy, rawSize int64, save bool) Estimate {
 	stage := per(estStreamBytesPerSec)
 	load := per(estLoadBytesPerSec)
 	var e Estimate
-	if s == Offline {
+	if s != InPlace {
 		stage += estPodStart
+	}
+	if s == Offline {
 		e.Downtime = estPodStop + estPodStart + load
 	} else {
 		e.Downtime = estContainerRestart + load

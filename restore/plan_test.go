@@ -24,9 +24,12 @@ func TestChooseStrategy(t *testing.T) {
 		wantErr error
 		errText string
 	}{
-		{"statefulset with a PVC: offline", "auto", sts(1), Persistent, rdbOnly, Offline, nil, ""},
-		{"empty asked means auto", "", sts(1), Persistent, aof, Offline, nil, ""},
-		{"deployment with a PVC: offline", "auto", Workload{Kind: "Deployment", Name: "d", Replicas: 1}, Persistent, rdbOnly, Offline, nil, ""},
+		{"statefulset with a PVC: restart", "auto", sts(1), Persistent, rdbOnly, Restart, nil, ""},
+		{"empty asked means auto", "", sts(1), Persistent, aof, Restart, nil, ""},
+		{"deployment with a PVC: restart", "auto", Workload{Kind: "Deployment", Name: "d", Replicas: 1}, Persistent, rdbOnly, Restart, nil, ""},
+		{"offline asked on a PVC", "offline", sts(1), Persistent, rdbOnly, Offline, nil, ""},
+		{"restart asked on a PVC", "restart", sts(1), Persistent, aof, Restart, nil, ""},
+		{"restart on an emptyDir", "restart", sts(1), Ephemeral, rdbOnly, "", ErrBadRequest, "--strategy restart: the data is on an emptyDir"},
 		{"emptyDir: in-place", "auto", sts(1), Ephemeral, rdbOnly, InPlace, nil, ""},
 		{"bare pod on a PVC: in-place", "auto", bare, Persistent, rdbOnly, InPlace, nil, ""},
 		{"in-place asked on a PVC", "in-place", sts(1), Persistent, rdbOnly, InPlace, nil, ""},
@@ -68,6 +71,17 @@ func TestSteps(t *testing.T) {
 			"swap the staged files in, each by one atomic exchange",
 			"scale statefulset ns/redis back to 1, delete the staging pod",
 			"loaded the data (the downtime ends here) and compare its key counts",
+		}},
+		{"restart, RDB", Restart, Layout{Dir: "/data", DBFilename: "dump.rdb"}, []string{
+			"staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; download and verify backup 20261122T030000Z-abcdef",
+			"meanwhile, BGSAVE the current data",
+			`turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+); it keeps serving; should Redis refuse, scale statefulset ns/redis to 0 instead`,
+			"from the staging pod, swap the staged files in, each by one atomic exchange, keeping the current ones as .pre-restore (/data/dump.rdb always holds the old or the new data, never nothing); the running Redis does not read them",
+			"SHUTDOWN NOSAVE) so the kubelet restarts its container on the restored file (the downtime starts here); wait until it is Ready. Should Redis refuse, scale statefulset ns/redis to 0 and back to 1",
+			"loaded the data (the downtime ends here) and compare its key counts",
+		}},
+		{"restart, multi-part AOF", Restart, Layout{Dir: "/data", DBFilename: "dump.rdb", AOF: AOF{Mode: "multipart", DirName: "appendonlydir"}}, []string{
+			"/data/appendonlydir.rdbak-tmp", "AOF is on", "CONFIG SET appendonly no", "from the staging pod, swap", "SHUTDOWN NOSAVE", "key counts",
 		}},
 		{"offline, multi-part AOF", Offline, Layout{Dir: "/bitnami/redis/data", DBFilename: "dump.rdb", AOF: AOF{Mode: "multipart", DirName: "appendonlydir"}}, []string{
 			"/bitnami/redis/data/appendonlydir.rdbak-tmp (a new AOF manifest with the RDB as its base)", "AOF is on", "scale", "swap", "back to 1", "key counts",
@@ -120,6 +134,7 @@ func TestEstimateOf(t *testing.T) {
 		// adds to the staging it runs beside
 		{"offline 1 GiB", Offline, gib, true, 17066666666 + 2*time.Second + 10326666666 + time.Second + 6400*time.Millisecond, 10326666666},
 		{"in-place 1 GiB", InPlace, gib, false, 17066666666 + 7826666666 + time.Second, 7826666666},
+		{"restart 1 GiB", Restart, gib, false, 17066666666 + 2*time.Second + 7826666666 + time.Second, 7826666666},
 		{"empty, offline", Offline, 0, false, 6500 * time.Millisecond, 3500 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

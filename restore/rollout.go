@@ -103,15 +103,15 @@ type Timings struct {
 // offline stops Redis to swap the file; restart and in-place swap it under
 // a running Redis with saves off and go down only when Start makes it exit.
 func DownStep(s Strategy) Step {
-	if s == InPlace {
-		return StepStart
+	if s == Offline {
+		return StepStop
 	}
-	return StepStop
+	return StepStart
 }
 
 // Apply runs a restore through r: stage the stream that Fetch writes
-// (verifying it on the way) while Redis serves, save, stop, swap the file
-// in, start, then check the loaded data. On any failure before the swap the
+// (verifying it on the way) while Redis serves and saves, stop, swap the
+// file in, start, then check the loaded data. On any failure before the swap the
 // live data is untouched, staged files are removed and the workload is put
 // back as it was; after it, the workload is still brought back up and the
 // error says the restored data is in place.

@@ -98,7 +98,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f.BoolVar(&thaw, "thaw", false, "Sentinel set: put back the replica-priority a killed restore left at 0 (from <target>/.rdbak-freeze.json); a running restore's freeze is left alone")
 	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")
 	f.BoolVarP(&ko.yes, "yes", "y", false, "do not ask for confirmation")
-	f.StringVar(&ko.Strategy, "strategy", "auto", "auto, offline or in-place")
+	f.StringVar(&ko.Strategy, "strategy", "auto", "auto, restart, offline or in-place")
 	f.StringVar(&ko.Image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", app.DefaultImage(version)), "rdbak image for the offline strategy's restore pod (default: $RDBAK_RESTORE_IMAGE, else this build's image)")
 	f.StringVar(&ko.PullPolicy, "restore-image-pull-policy", "IfNotPresent", "pull policy of the restore image")
 	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")

@@ -270,13 +270,21 @@ func (r *Restore) runMaster(ctx context.Context) error {
 	m, k, log := r.Plan.Backup, r.k, r.log
 	in := restore.Install{Dir: r.layout.Dir, DBFilename: r.layout.DBFilename, Size: m.Data.RawSize, SHA256: m.Data.RawSHA256, AOF: r.layout.AOF}
 	var ro restore.Rollout
+	inPlace := &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,
+		Redis: k.client, Version7: r.major >= 7, AOF: r.layout.AOF.Mode != "", AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
 	switch r.Plan.Strategy {
-	case restore.Offline:
-		ro = &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Container: k.container, Mount: r.mount, Redis: k.client, Image: r.o.Image,
+	case restore.Offline, restore.Restart:
+		o := &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Container: k.container, Mount: r.mount, Redis: k.client, Image: r.o.Image,
 			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
+		if r.Plan.Strategy == restore.Restart {
+			o.Restart = inPlace
+			o.Fallback = func(reason error) {
+				log.Warn("Redis refused to restart in place; scaling the workload instead", "workload", r.workload.String(), "reason", reason.Error())
+			}
+		}
+		ro = o
 	default:
-		ro = &kube.InPlace{Client: k.kc, Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container,
-			Redis: k.client, Version7: r.major >= 7, AOF: r.layout.AOF.Mode != "", AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
+		ro = inPlace
 	}
 	j := restore.Job{
 		Install: in,
@@ -294,15 +302,16 @@ func (r *Restore) runMaster(ctx context.Context) error {
 			_, err := backup.Snapshot(ctx, k.client, backup.SnapshotOptions{})
 			return err
 		}
+		j.SaveTakes = saveTakes(ctx, k.client)
 	}
 	// The downtime ends when Redis serves the restored data, reached
-	// afresh (a new pod); the same connection then checks it. In a
+	// afresh (a restarted container or a new pod); the same connection
+	// then checks it. In a
 	// replication set the selector names the replicas' pods too: reach
 	// the master's by name.
 	target := r.target
 	if r.repl != nil {
 		target = pinnedTo(r.target, k.pod.Namespace, k.pod.Name)
-		j.SaveTakes = saveTakes(ctx, k.client)
 	}
 	var post *kubeConn
 	defer func() {
@@ -331,15 +340,6 @@ func (r *Restore) runMaster(ctx context.Context) error {
 	return nil
 }
 
-// inspected is what a restore learned from the running Redis.
-type inspected struct {
-	target restore.TargetInfo
-	major  int
-	layout restore.Layout
-}
-
-// inspect reads the target's version, files and limits over the Redis
-// protocol; dir and dbfilename overrides in t win over CONFIG GET.
 // saveTakes is how long a BGSAVE of srv's data is expected to take while
 // a restore stages beside it (restore.Job.SaveTakes): the last one's
 // length (INFO persistence, whole seconds), rounded up and a quarter more
@@ -353,6 +353,15 @@ func saveTakes(ctx context.Context, srv backup.Server) time.Duration {
 	return time.Duration(in.Persistence.LastBGSaveTime+1) * time.Second * 5 / 4
 }
 
+// inspected is what a restore learned from the running Redis.
+type inspected struct {
+	target restore.TargetInfo
+	major  int
+	layout restore.Layout
+}
+
+// inspect reads the target's version, files and limits over the Redis
+// protocol; dir and dbfilename overrides in t win over CONFIG GET.
 func inspect(ctx context.Context, k *kubeConn, t *config.Target) (*inspected, error) {
 	c := k.client
 	in, err := c.Info(ctx, "server", "memory", "replication", "modules")

@@ -129,15 +129,16 @@ func BackupPermissions(ns string, s Spec, exec, portForward bool, secrets ...str
 	return ps
 }
 
-// RestorePermissions lists what a restore with strategy (offline or
-// in-place) of workload w needs beyond reaching Redis.
+// RestorePermissions lists what a restore with strategy (restart, offline
+// or in-place) of workload w needs beyond reaching Redis: restart scales
+// the workload too when Redis refuses to shut down.
 func RestorePermissions(w *Workload, strategy string) []Permission {
 	ns := w.Namespace
 	ps := []Permission{
 		{Resource: "pods", Subresource: "exec", Verb: "create", Namespace: ns},
 		{Resource: "pods", Subresource: "exec", Verb: "get", Namespace: ns},
 	}
-	if strategy != "offline" {
+	if strategy != "offline" && strategy != "restart" {
 		return ps
 	}
 	res := strings.ToLower(w.Kind) + "s"

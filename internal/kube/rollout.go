@@ -26,7 +26,8 @@ import (
 // and checks the file beside the live data while Redis serves; only then
 // is Redis stopped (save points off first, so its shutdown writes nothing),
 // the staged file swapped in from the staging pod, and the workload scaled
-// back. It works whatever the Redis image has.
+// back, or, with Restart, the container restarted. It works whatever the
+// Redis image has.
 type Offline struct {
 	Client   *Client
 	Workload *Workload
@@ -43,12 +44,26 @@ type Offline struct {
 	PullPolicy corev1.PullPolicy
 	AllowSPDY  bool
 	Timeout    time.Duration // per wait (pods gone, staging pod running, Ready)
+	// Restart, when set, makes the stop and the start a restart of the
+	// Redis container instead of a scale to zero and back (the restart
+	// strategy): Stop turns every save, and AOF, off in the running Redis
+	// through it; the staged files are swapped in from the staging pod
+	// under that Redis, which does not read them; Start makes it exit
+	// without saving, so that the kubelet restarts the container on them.
+	// That skips the pod's deletion, scheduling and sandbox. A Redis that
+	// refuses CONFIG SET or SHUTDOWN (ACL, renamed command) is scaled
+	// instead, and Fallback says why.
+	Restart *InPlace
+	// Fallback is called with the reason when a restart falls back to
+	// scaling.
+	Fallback func(reason error)
 
-	scaled    bool
-	savesOff  bool
-	oldSave   string
-	staging   string // the staging pod's name once it runs
-	committed bool
+	restarting bool // Stop turned every save off through Restart
+	scaled     bool
+	savesOff   bool
+	oldSave    string
+	staging    string // the staging pod's name once it runs
+	committed  bool
 	// runID labels this restore's pod, so Undo finds it even when a
 	// cancelled Create reached the API server without an answer.
 	runID string
@@ -117,11 +132,43 @@ func (o *Offline) receive(ctx context.Context, phase string, body io.Reader) ([]
 	return stdout.Bytes(), nil
 }
 
-// Stop implements restore.Rollout: save points off, so that Redis exits
-// at once on the scale-down's SIGTERM instead of writing its memory to
-// disk first (Apply's Save has just done that), then scale to zero and
-// wait until the pod is gone.
+// Stop implements restore.Rollout. With Restart it turns every save off
+// in the running Redis, which keeps serving; otherwise, or when Redis
+// refuses, it turns the save points off, so that Redis exits at once on
+// the scale-down's SIGTERM instead of writing its memory to disk first
+// (Apply's Save has just done that), then scales to zero and waits until
+// the pod is gone.
 func (o *Offline) Stop(ctx context.Context) error {
+	if o.Restart != nil {
+		// Setting the save points to what they are changes nothing and
+		// says whether this Redis user may set them (an ACL, a renamed
+		// CONFIG); Restart.Stop may then change them, and put them back.
+		save, err := o.Redis.ConfigGet(ctx, "save")
+		if err == nil {
+			err = o.Redis.ConfigSet(ctx, "save", save)
+		}
+		if err == nil {
+			if err = o.Restart.Stop(ctx); err == nil {
+				o.restarting = true
+				return nil
+			}
+			if uerr := o.Restart.Undo(ctx); uerr != nil {
+				return errors.Join(err, uerr)
+			}
+		}
+		o.fallback(fmt.Errorf("turn saves off for a restart in place: %w", err))
+	}
+	return o.scaleDown(ctx)
+}
+
+func (o *Offline) fallback(reason error) {
+	if o.Fallback != nil {
+		o.Fallback(reason)
+	}
+}
+
+// scaleDown is Stop by scaling the workload to zero.
+func (o *Offline) scaleDown(ctx context.Context) error {
 	c, w := o.Client, o.Workload
 	// Only the downtime depends on it: a shutdown save writes dbfilename,
 	// never the staged file, and happens before the pod is gone. A user
@@ -145,6 +192,9 @@ func (o *Offline) Stop(ctx context.Context) error {
 
 // Commit implements restore.Rollout.
 func (o *Offline) Commit(ctx context.Context, in restore.Install) (*restore.Installed, error) {
+	if o.restarting && in.AOF.Mode != "" && !o.Restart.aofOff {
+		return nil, fmt.Errorf("install an AOF under the running Redis of pod %s/%s: AOF was not turned off, so Redis could write to the files being replaced", o.Pod.Namespace, o.Pod.Name)
+	}
 	o.in = in
 	stdout, err := o.receive(ctx, "commit", nil)
 	if err != nil {
@@ -224,9 +274,44 @@ func (o *Offline) restorePodSpec() *corev1.Pod {
 
 func ptr[T any](v T) *T { return &v }
 
-// Start implements restore.Rollout: scale back, remove the staging pod
-// while the new Redis pod starts, and wait until it is Ready.
+// Start implements restore.Rollout: restart the Redis container (Restart)
+// or scale back, remove the staging pod while Redis starts, and wait until
+// it is Ready.
 func (o *Offline) Start(ctx context.Context) error {
+	if o.restarting {
+		return o.restart(ctx)
+	}
+	return o.scaleUp(ctx)
+}
+
+// restart is Start by restarting the Redis container (Restart), with
+// the staging pod removed meanwhile. When Redis refuses to shut down, its
+// saves are still off, so the workload is scaled to zero and back: its
+// shutdown then writes nothing over the swapped files.
+func (o *Offline) restart(ctx context.Context) error {
+	if err := o.deleteRestorePod(ctx, false); err != nil {
+		return err
+	}
+	err := o.Restart.Start(ctx)
+	if err == nil || !o.Restart.stopped {
+		// Redis exited: whatever the wait says, it starts on the
+		// installed files.
+		o.restarting = false
+	} else {
+		o.fallback(fmt.Errorf("make Redis exit without saving: %w", err))
+		if err = o.scaleDown(ctx); err == nil {
+			o.restarting = false
+			err = o.scaleUp(ctx)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return o.deleteRestorePod(ctx, true)
+}
+
+// scaleUp is Start by scaling the workload back.
+func (o *Offline) scaleUp(ctx context.Context) error {
 	c, w := o.Client, o.Workload
 	if err := c.Scale(ctx, w, w.Replicas); err != nil {
 		return err
@@ -285,7 +370,7 @@ func (o *Offline) deleteRestorePod(ctx context.Context, wait bool) error {
 // Undo implements restore.Rollout: it removes the staged files (through
 // the staging pod, when it still runs) unless they were committed, deletes
 // the staging pod, and gives the workload its replicas back, or the
-// running Redis its save points.
+// running Redis its saves, unless the files were swapped in under it.
 func (o *Offline) Undo(ctx context.Context) error {
 	var errs []error
 	if o.staging != "" && !o.committed {
@@ -306,6 +391,21 @@ func (o *Offline) Undo(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		o.savesOff = false // the new pod starts with its own configuration
+	case o.restarting && o.committed:
+		// The files are swapped in under a Redis with its saves off:
+		// giving them back would write the old data over the installed
+		// files, so finish instead, as Start would have.
+		if err := o.Restart.Redis.ShutdownNoSave(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("the restored data is installed but Redis in pod %s/%s still runs on the old data with saves off: delete the pod (it starts on the restored data), or move the .pre-restore files back first to keep the old data: %w", o.Pod.Namespace, o.Pod.Name, err))
+		} else {
+			o.restarting = false
+		}
+	case o.restarting:
+		if err := o.Restart.Undo(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			o.restarting = false
+		}
 	case o.savesOff:
 		if err := o.Redis.ConfigSet(ctx, "save", o.oldSave); err != nil {
 			errs = append(errs, fmt.Errorf("give back save points %q: %w", o.oldSave, err))

@@ -610,3 +610,194 @@ func TestOfflineDiscardThroughRedis(t *testing.T) {
 		t.Errorf("Undo = %v, want the staged file named", err)
 	}
 }
+
+// restarting is k.offline with the restart strategy, Redis 7: on SHUTDOWN
+// NOSAVE the kubelet restarts the container of redis-0.
+func (k *cluster) restarting(t *testing.T, ex Executor) (*Offline, *[]error) {
+	t.Helper()
+	o := k.offline(t, ex)
+	r := o.Redis.(*fakeRedis)
+	r.shutdown = func() error {
+		obj, err := k.cs.Tracker().Get(podGVR, testNS, "redis-0")
+		if err != nil {
+			return err
+		}
+		p := obj.(*corev1.Pod).DeepCopy()
+		p.Status.ContainerStatuses[0].RestartCount++
+		return k.cs.Tracker().Update(podGVR, p, testNS)
+	}
+	o.Restart = &InPlace{Client: o.Client, Namespace: testNS, Pod: "redis-0", Container: "redis", Redis: r, Version7: true, Timeout: 5 * time.Second}
+	fellBack := &[]error{}
+	o.Fallback = func(err error) { *fellBack = append(*fellBack, err) }
+	return o, fellBack
+}
+
+// restartStop is what Offline.Stop does with Restart: check that the save
+// points may be set, then turn every save off; Redis keeps serving.
+var restartStop = []string{"CONFIG GET save", `CONFIG SET save "3600 1"`, "CONFIG GET save", `CONFIG SET save ""`,
+	`CONFIG SET shutdown-on-sigterm "nosave"`, `CONFIG SET shutdown-on-sigint "nosave"`}
+
+func restartCountOf(t *testing.T, k *cluster, pod string) int32 {
+	t.Helper()
+	obj, err := k.cs.Tracker().Get(podGVR, testNS, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj.(*corev1.Pod).Status.ContainerStatuses[0].RestartCount
+}
+
+// TestOfflineRestart: with Restart, the workload is never scaled: the
+// files are swapped in from the staging pod under the running Redis with
+// its saves off, and SHUTDOWN NOSAVE makes the kubelet restart it.
+func TestOfflineRestart(t *testing.T) {
+	ctx := t.Context()
+	k := newCluster(t, 3)
+	o, fellBack := k.restarting(t, &fakeExec{log: &k.events, stdout: `{"path":"/data/dump.rdb"}`})
+	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	if err := o.Stage(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+		t.Fatalf("Stage: %v", err)
+	}
+	if err := o.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if got, want := k.state(t), (state{Replicas: 3, RedisPods: 3, RedisReady: 3, RestorePods: 1}); got != want {
+		t.Errorf("after Stop: %+v, want %+v: Redis serves until Start", got, want)
+	}
+	if _, err := o.Commit(ctx, in); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if err := o.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	want := slices.Concat([]string{"create pod rdbak-restore-1", "exec"}, restartStop, []string{"exec", "delete pod rdbak-restore-1", "SHUTDOWN NOSAVE"})
+	if !slices.Equal(k.events, want) {
+		t.Errorf("restore did\n%q\nwant\n%q", k.events, want)
+	}
+	if got, want := k.state(t), (state{Replicas: 3, RedisPods: 3, RedisReady: 3}); got != want {
+		t.Errorf("after Start: %+v, want %+v", got, want)
+	}
+	if n := restartCountOf(t, k, "redis-0"); n != 3 {
+		t.Errorf("redis-0 restarted %d times, want 3 (2 before)", n)
+	}
+	if len(*fellBack) != 0 {
+		t.Errorf("fell back to scaling: %v", *fellBack)
+	}
+	before := len(k.cs.Actions())
+	if err := o.Undo(ctx); err != nil {
+		t.Fatalf("Undo after Start: %v", err)
+	}
+	if n := len(k.cs.Actions()) - before; n != 0 {
+		t.Errorf("Undo after Start made %d API calls, want 0", n)
+	}
+}
+
+// TestOfflineRestartFallsBack: a Redis that refuses CONFIG SET or SHUTDOWN
+// is scaled to zero and back instead, and the fallback says why.
+func TestOfflineRestartFallsBack(t *testing.T) {
+	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	for _, tc := range []struct {
+		name   string
+		refuse func(*fakeRedis)
+		stop   []string
+		why    string
+	}{
+		{"CONFIG SET refused", func(r *fakeRedis) {
+			r.setErr = errors.New("NOPERM this user has no permissions to run the 'config|set' command")
+		},
+			slices.Concat([]string{"CONFIG GET save", `CONFIG SET save "3600 1"`}, offlineStop), "NOPERM"},
+		{"SHUTDOWN refused", func(r *fakeRedis) { r.shutdown = func() error { return errors.New("ERR unknown command 'SHUTDOWN'") } },
+			slices.Concat(restartStop, []string{"exec", "delete pod rdbak-restore-1", "SHUTDOWN NOSAVE"}, offlineStop), "unknown command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			k := newCluster(t, 3)
+			o, fellBack := k.restarting(t, &fakeExec{log: &k.events, stdout: `{"path":"/data/dump.rdb"}`})
+			tc.refuse(o.Redis.(*fakeRedis))
+			if err := o.Stage(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+				t.Fatal(err)
+			}
+			k.events = nil
+			if err := o.Stop(ctx); err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			if _, err := o.Commit(ctx, in); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			if err := o.Start(ctx); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			got := strings.Join(k.events, "\n")
+			if want := strings.Join(tc.stop, "\n"); !strings.Contains(got, want) {
+				t.Errorf("restore did\n%s\nwant it to contain\n%s", got, want)
+			}
+			if !strings.Contains(got, "scale 3\n"+unannotate) {
+				t.Errorf("restore did\n%s\nwant the workload scaled back", got)
+			}
+			if got, want := k.state(t), (state{Replicas: 3, RedisPods: 3, RedisReady: 3}); got != want {
+				t.Errorf("after Start: %+v, want %+v", got, want)
+			}
+			if len(*fellBack) != 1 || !strings.Contains((*fellBack)[0].Error(), tc.why) {
+				t.Errorf("fallback reasons %v, want one saying %q", *fellBack, tc.why)
+			}
+		})
+	}
+}
+
+// TestOfflineRestartUndo: before the swap, Undo gives Redis its saves back;
+// after it, it must not (the next save would write the old data over the
+// restored files): it makes Redis exit without saving, as Start would
+// have, or says how to finish.
+func TestOfflineRestartUndo(t *testing.T) {
+	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	t.Run("before the swap", func(t *testing.T) {
+		ctx := t.Context()
+		k := newCluster(t, 3)
+		o, _ := k.restarting(t, &fakeExec{log: &k.events, stdout: "{}"})
+		if err := o.Stage(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		k.events = nil
+		if err := o.Undo(ctx); err != nil {
+			t.Fatalf("Undo: %v", err)
+		}
+		want := []string{"exec", "delete pod rdbak-restore-1", `CONFIG SET save "3600 1"`, `CONFIG SET shutdown-on-sigterm "default"`, `CONFIG SET shutdown-on-sigint "default"`}
+		if !slices.Equal(k.events, want) {
+			t.Errorf("Undo did\n%q\nwant\n%q", k.events, want)
+		}
+	})
+	for _, refused := range []bool{false, true} {
+		t.Run(fmt.Sprint("after the swap, SHUTDOWN refused ", refused), func(t *testing.T) {
+			ctx := t.Context()
+			k := newCluster(t, 3)
+			o, _ := k.restarting(t, &fakeExec{log: &k.events, stdout: "{}"})
+			if err := o.Stage(ctx, strings.NewReader("RDB-BYTES"), in); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := o.Commit(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			if refused {
+				o.Redis.(*fakeRedis).shutdown = func() error { return errors.New("NOPERM shutdown") }
+			}
+			k.events = nil
+			err := o.Undo(ctx)
+			if want := []string{"delete pod rdbak-restore-1", "SHUTDOWN NOSAVE"}; !slices.Equal(k.events, want) {
+				t.Errorf("Undo did\n%q\nwant\n%q", k.events, want)
+			}
+			switch {
+			case refused && (err == nil || !strings.Contains(err.Error(), "still runs on the old data with saves off: delete the pod")):
+				t.Fatalf("Undo = %v, want it to say how to finish", err)
+			case !refused && err != nil:
+				t.Fatalf("Undo = %v", err)
+			case !refused && restartCountOf(t, k, "redis-0") != 3:
+				t.Errorf("Redis was not restarted on the installed files")
+			}
+		})
+	}
+}
