@@ -51,20 +51,26 @@ func inPlace(t *testing.T, version7 bool) (*InPlace, *fakeExec, *[]string) {
 	cs := fake.NewClientset(redisPod("redis-0"))
 	log := &[]string{}
 	ex := &fakeExec{log: log, stdout: "/data/dump.rdb.pre-restore\n"}
-	r := &fakeRedis{log: log, save: "3600 1 300 100", shutdown: func() error {
-		obj, err := cs.Tracker().Get(podGVR, testNS, "redis-0")
+	r := &fakeRedis{log: log, save: "3600 1 300 100", shutdown: restarter(cs, "redis-0")}
+	ip := &InPlace{
+		Client:    &Client{API: kubeapitest.Wrap(cs), Executor: ex, PollInterval: time.Millisecond},
+		Namespace: testNS, Pod: "redis-0", Container: "redis", Redis: r, Version7: version7, Timeout: 5 * time.Second,
+	}
+	return ip, ex, log
+}
+
+// restarter is what the kubelet does when Redis in pod exits: it restarts
+// the container, which bumps its restart count.
+func restarter(cs *fake.Clientset, pod string) func() error {
+	return func() error {
+		obj, err := cs.Tracker().Get(podGVR, testNS, pod)
 		if err != nil {
 			return err
 		}
 		p := obj.(*corev1.Pod).DeepCopy()
 		p.Status.ContainerStatuses[0].RestartCount++
 		return cs.Tracker().Update(podGVR, p, testNS)
-	}}
-	ip := &InPlace{
-		Client:    &Client{API: kubeapitest.Wrap(cs), Executor: ex, PollInterval: time.Millisecond},
-		Namespace: testNS, Pod: "redis-0", Container: "redis", Redis: r, Version7: version7, Timeout: 5 * time.Second,
 	}
-	return ip, ex, log
 }
 
 var (

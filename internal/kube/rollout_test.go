@@ -617,15 +617,7 @@ func (k *cluster) restarting(t *testing.T, ex Executor) (*Offline, *[]error) {
 	t.Helper()
 	o := k.offline(t, ex)
 	r := o.Redis.(*fakeRedis)
-	r.shutdown = func() error {
-		obj, err := k.cs.Tracker().Get(podGVR, testNS, "redis-0")
-		if err != nil {
-			return err
-		}
-		p := obj.(*corev1.Pod).DeepCopy()
-		p.Status.ContainerStatuses[0].RestartCount++
-		return k.cs.Tracker().Update(podGVR, p, testNS)
-	}
+	r.shutdown = restarter(k.cs, "redis-0")
 	o.Restart = &InPlace{Client: o.Client, Namespace: testNS, Pod: "redis-0", Container: "redis", Redis: r, Version7: true, Timeout: 5 * time.Second}
 	fellBack := &[]error{}
 	o.Fallback = func(err error) { *fellBack = append(*fellBack, err) }
@@ -643,7 +635,7 @@ func restartCountOf(t *testing.T, k *cluster, pod string) int32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return obj.(*corev1.Pod).Status.ContainerStatuses[0].RestartCount
+	return restartCount(obj.(*corev1.Pod).Status.ContainerStatuses, "redis")
 }
 
 // TestOfflineRestart: with Restart, the workload is never scaled: the
