@@ -169,7 +169,9 @@ func (s *replicaSet) sentinelsSee(ctx context.Context, want map[string]int, poll
 		for _, c := range s.sentinels {
 			reps, err := c.Replicas(ctx, s.o.MasterName)
 			if err != nil {
-				last = err.Error()
+				if ctx.Err() == nil { // else keep what was seen before the deadline
+					last = err.Error()
+				}
 				return false, nil
 			}
 			seen := map[string]int{}
