@@ -108,10 +108,19 @@ func checkMasters(ctx context.Context, topo cluster.Topology, dial func(string) 
 // its own state, which is more current than the cluster's gossip (CLUSTER
 // SHARDS calls a replica "loading" until a ping carries its offset): it
 // marks those that cannot give a current snapshot (loading, master link
-// down, a sync in progress, unreachable) and fills in the replication
-// offsets, which CLUSTER NODES does not give.
+// down, a sync in progress, unreachable, behind its master) and fills in
+// the replication offsets, which CLUSTER NODES does not give.
 func probeReplicas(ctx context.Context, topo *cluster.Topology, dial func(string) *nodeConn) {
 	for i := range topo.Shards {
+		// What the master had written when asked: a replica that does
+		// not reach it soon would give a snapshot without those writes.
+		// -1 when the master does not answer (checkSlots has asked it).
+		master := int64(-1)
+		m := dial(topo.Shards[i].Master.Addr)
+		if in, err := m.client.Info(ctx, "replication"); err == nil {
+			master = in.Replication.MasterReplOffset
+		}
+		m.Close()
 		for j := range topo.Shards[i].Replicas {
 			r := &topo.Shards[i].Replicas[j]
 			if r.Health == cluster.HealthFail {
@@ -119,7 +128,6 @@ func probeReplicas(ctx context.Context, topo *cluster.Topology, dial func(string
 			}
 			n := dial(r.Addr)
 			in, err := n.client.Info(ctx, "replication", "persistence")
-			n.Close()
 			r.Health = cluster.HealthOnline
 			switch {
 			case err != nil:
@@ -133,10 +141,41 @@ func probeReplicas(ctx context.Context, topo *cluster.Topology, dial func(string
 			case in.Replication.SyncInProgress:
 				r.Stale = "is syncing with its master"
 			default:
-				r.Offset = in.Replication.MasterReplOffset
+				r.Offset, r.Stale = catchUp(ctx, n.client, in.Replication.MasterReplOffset, master)
 			}
+			n.Close()
 		}
 	}
+}
+
+// catchUpWait is how long a replica may take to reach its master's
+// offset. One that has just finished a full sync reports its link up
+// before it is sent the writes made meanwhile (Valkey 8.0 sends them on
+// the replica's first ACK, up to a second later), and would give a
+// snapshot without them: without any, right after the sync.
+const catchUpWait = 3 * time.Second
+
+// catchUp waits until the replica c, at offset, reaches the master's
+// offset want; it returns the offset reached and, if it did not, why it
+// cannot give a current snapshot.
+func catchUp(ctx context.Context, c *redis.Client, offset, want int64) (int64, string) {
+	deadline := time.Now().Add(catchUpWait)
+	for offset < want && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return offset, "did not reach its master's offset: " + ctx.Err().Error()
+		case <-time.After(50 * time.Millisecond):
+		}
+		in, err := c.Info(ctx, "replication")
+		if err != nil {
+			return offset, "does not answer: " + err.Error()
+		}
+		offset = in.Replication.MasterReplOffset
+	}
+	if offset < want {
+		return offset, fmt.Sprintf("is %d bytes behind its master after %s (offset %d of %d)", want-offset, catchUpWait, offset, want)
+	}
+	return offset, ""
 }
 
 // sameSlots reports whether two readings of a cluster assign the same slot

@@ -348,3 +348,23 @@ func TestParseRanges(t *testing.T) {
 		t.Error("parseRanges(1-x) = nil error, want one")
 	}
 }
+
+// TestCatchUpGivesUp: a node that does not reach the offset is named
+// stale, with how far behind it is, after catchUpWait.
+func TestCatchUpGivesUp(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	c := redis.New(redis.Options{Addr: r.Addr})
+	defer c.Close()
+	in, err := c.Info(t.Context(), "replication")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offset := in.Replication.MasterReplOffset
+	if got, stale := catchUp(t.Context(), c, offset, offset); got != offset || stale != "" {
+		t.Errorf("catchUp at the offset = %d, %q; want %d and no reason", got, stale, offset)
+	}
+	got, stale := catchUp(t.Context(), c, offset, offset+1000)
+	if got != offset || !strings.Contains(stale, "is 1000 bytes behind its master after 3s") {
+		t.Errorf("catchUp 1000 bytes short = %d, %q; want %d and the lag named", got, stale, offset)
+	}
+}
