@@ -20,7 +20,7 @@ import (
 //	go test ./internal/app -run '^$' -bench ClusterBackupReplay -benchtime 1x
 func BenchmarkClusterBackupReplay(b *testing.B) {
 	const keys = 300_000
-	src := testenv.StartCluster(b, testenv.ClusterOptions{Replicas: 1})
+	src := testenv.StartCluster(b, testenv.ClusterOptions{Replicas: 1, Config: []string{"repl-diskless-sync-delay 5"}}) // Redis's default
 	cl := src.Client(b)
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(5, 6))

@@ -285,7 +285,7 @@ func TestClusterWithPassword(t *testing.T) {
 // while rdbak is attached to it: the set is not committed and every
 // shard's object is removed.
 func TestClusterBackupShardKilled(t *testing.T) {
-	c := testenv.StartCluster(t, testenv.ClusterOptions{Replicas: 1})
+	c := testenv.StartCluster(t, testenv.ClusterOptions{Replicas: 1, Config: []string{"repl-diskless-sync-delay 5"}})
 	testenv.FillCluster(t, c.Client(t), 200)
 	repo := openRepo(t)
 	target := &config.Target{Name: "orders", Redis: c.URL(), Source: config.SourceReplication,

@@ -86,6 +86,11 @@ func TryStartRedis(t testing.TB, o RedisOptions) (*Redis, error) {
 		"daemonize no",
 		`save ""`,
 		"appendonly no",
+		// A diskless full sync, such as a replication pull, waits this
+		// long (5 s by default) before the fork: time the tests spend
+		// idle. A test that needs the wait sets it in its Config, which
+		// comes later and wins (StartReplicaSet does).
+		"repl-diskless-sync-delay 0",
 	}
 	if srv.AtLeast(7, 0) { // Valkey counts from 7.2.4 on
 		conf = append(conf, "enable-debug-command yes", "enable-protected-configs yes")

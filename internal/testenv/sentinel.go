@@ -81,7 +81,10 @@ func StartReplicaSet(t testing.TB, o ReplicaSetOptions) *ReplicaSet {
 	if o.FailoverTimeout == 0 {
 		o.FailoverTimeout = 10 * time.Second
 	}
-	conf := append([]string{}, o.Config...)
+	// The nodes keep Redis's default wait before a diskless full sync
+	// (StartRedis sets none): the failover and restore tests here were
+	// proven with it, and their time is Sentinel's periods anyway.
+	conf := append([]string{"repl-diskless-sync-delay 5"}, o.Config...)
 	if o.Password != "" {
 		conf = append(conf, "masterauth "+o.Password)
 	}
