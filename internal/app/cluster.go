@@ -114,7 +114,8 @@ func probeReplicas(ctx context.Context, topo *cluster.Topology, dial func(string
 	for i := range topo.Shards {
 		// What the master had written when asked: a replica that does
 		// not reach it soon would give a snapshot without those writes.
-		// -1 when the master does not answer (checkSlots has asked it).
+		// -1 when the master does not answer (checkMasters has just
+		// asked it for its slots, and said so if it could not).
 		master := int64(-1)
 		m := dial(topo.Shards[i].Master.Addr)
 		if in, err := m.client.Info(ctx, "replication"); err == nil {

@@ -81,8 +81,8 @@ func StartReplicaSet(t testing.TB, o ReplicaSetOptions) *ReplicaSet {
 	if o.FailoverTimeout == 0 {
 		o.FailoverTimeout = 10 * time.Second
 	}
-	// The nodes keep Redis's default wait before a diskless full sync
-	// (StartRedis sets none): the failover and restore tests here were
+	// The nodes keep Redis's default 5 s wait before a diskless full
+	// sync (StartRedis sets 0): the failover and restore tests here were
 	// proven with it, and their time is Sentinel's periods anyway.
 	conf := append([]string{"repl-diskless-sync-delay 5"}, o.Config...)
 	if o.Password != "" {
