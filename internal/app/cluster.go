@@ -17,6 +17,7 @@ import (
 	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/crypt"
+	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/redis"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -142,7 +143,10 @@ func probeReplicas(ctx context.Context, topo *cluster.Topology, dial func(string
 			case in.Replication.SyncInProgress:
 				r.Stale = "is syncing with its master"
 			default:
-				r.Offset, r.Stale = catchUp(ctx, n.client, in.Replication.MasterReplOffset, master)
+				var err error
+				if r.Offset, err = catchUp(ctx, n.client, in.Replication.MasterReplOffset, master); err != nil {
+					r.Stale = err.Error()
+				}
 			}
 			n.Close()
 		}
@@ -156,27 +160,37 @@ func probeReplicas(ctx context.Context, topo *cluster.Topology, dial func(string
 // snapshot without them: without any, right after the sync.
 const catchUpWait = 3 * time.Second
 
+// behindError is a replica that did not reach its master's offset within
+// catchUpWait.
+type behindError struct{ offset, want int64 }
+
+func (e behindError) Error() string {
+	return fmt.Sprintf("is %d bytes behind its master after %s (offset %d of %d)", e.want-e.offset, catchUpWait, e.offset, e.want)
+}
+
 // catchUp waits until the replica c, at offset, reaches the master's
-// offset want; it returns the offset reached and, if it did not, why it
-// cannot give a current snapshot.
-func catchUp(ctx context.Context, c *redis.Client, offset, want int64) (int64, string) {
-	deadline := time.Now().Add(catchUpWait)
-	for offset < want && time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return offset, "did not reach its master's offset: " + ctx.Err().Error()
-		case <-time.After(50 * time.Millisecond):
-		}
+// offset want. It returns the offset reached and, if that is short of
+// want, why: a behindError, or c not answering.
+func catchUp(ctx context.Context, c *redis.Client, offset, want int64) (int64, error) {
+	if offset >= want {
+		return offset, nil
+	}
+	wait, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	// INFO runs under ctx, not wait: an answer cut off by the wait's end
+	// would read as the replica not answering.
+	err := kube.Poll(wait, 50*time.Millisecond, "the replica to reach its master's offset", func(context.Context) (bool, error) {
 		in, err := c.Info(ctx, "replication")
 		if err != nil {
-			return offset, "does not answer: " + err.Error()
+			return false, fmt.Errorf("does not answer: %w", err)
 		}
 		offset = in.Replication.MasterReplOffset
+		return offset >= want, nil
+	})
+	if err != nil && ctx.Err() == nil && wait.Err() != nil {
+		return offset, behindError{offset, want}
 	}
-	if offset < want {
-		return offset, fmt.Sprintf("is %d bytes behind its master after %s (offset %d of %d)", want-offset, catchUpWait, offset, want)
-	}
-	return offset, ""
+	return offset, err
 }
 
 // sameSlots reports whether two readings of a cluster assign the same slot

@@ -350,7 +350,8 @@ func TestParseRanges(t *testing.T) {
 }
 
 // TestCatchUpGivesUp: a node that does not reach the offset is named
-// stale, with how far behind it is, after catchUpWait.
+// stale, with how far behind it is, after catchUpWait; one that stops
+// answering, as not answering.
 func TestCatchUpGivesUp(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.RedisOptions{})
 	c := redis.New(redis.Options{Addr: r.Addr})
@@ -360,11 +361,15 @@ func TestCatchUpGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	offset := in.Replication.MasterReplOffset
-	if got, stale := catchUp(t.Context(), c, offset, offset); got != offset || stale != "" {
-		t.Errorf("catchUp at the offset = %d, %q; want %d and no reason", got, stale, offset)
+	if got, err := catchUp(t.Context(), c, offset, offset); got != offset || err != nil {
+		t.Errorf("catchUp at the offset = %d, %v; want %d and no error", got, err, offset)
 	}
-	got, stale := catchUp(t.Context(), c, offset, offset+1000)
-	if got != offset || !strings.Contains(stale, "is 1000 bytes behind its master after 3s") {
-		t.Errorf("catchUp 1000 bytes short = %d, %q; want %d and the lag named", got, stale, offset)
+	got, err := catchUp(t.Context(), c, offset, offset+1000)
+	if got != offset || !errors.As(err, new(behindError)) || !strings.Contains(err.Error(), "is 1000 bytes behind its master after 3s") {
+		t.Errorf("catchUp 1000 bytes short = %d, %v; want %d and the lag named", got, err, offset)
+	}
+	r.Stop()
+	if _, err := catchUp(t.Context(), c, offset, offset+1000); errors.As(err, new(behindError)) || err == nil || !strings.Contains(err.Error(), "does not answer") {
+		t.Errorf("catchUp of a stopped node = %v, want it named as not answering", err)
 	}
 }
