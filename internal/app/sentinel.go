@@ -165,13 +165,16 @@ func discover(ctx context.Context, o SentinelOptions) (*replicaSet, error) {
 	}
 	s.master.Offset = in.Replication.MasterReplOffset
 	for _, r := range listed {
-		s.replicas = append(s.replicas, nodeState(ctx, o, r, master))
+		s.replicas = append(s.replicas, nodeState(ctx, o, r, master, s.master.Offset))
 	}
 	return s, nil
 }
 
-// nodeState asks replica r for its own view of its link and offset.
-func nodeState(ctx context.Context, o SentinelOptions, r redis.Instance, master string) backup.Node {
+// nodeState asks replica r for its own view of its link and offset. A
+// healthy replica behind the master's offset want is given catchUpWait to
+// reach it (one just out of a full sync may not yet have the writes made
+// during it); the offset it reaches is what the lag limit then judges.
+func nodeState(ctx context.Context, o SentinelOptions, r redis.Instance, master string, want int64) backup.Node {
 	n := backup.Node{Addr: r.Addr, Priority: r.Priority}
 	for _, f := range []string{"s_down", "o_down", "disconnected"} {
 		if r.Has(f) {
@@ -199,6 +202,11 @@ func nodeState(ctx context.Context, o SentinelOptions, r redis.Instance, master 
 	n.Offset = rep.MasterReplOffset
 	if rep.SlavePriority >= 0 {
 		n.Priority = rep.SlavePriority
+	}
+	if n.Problem == "" && n.LinkUp {
+		if n.Offset, err = catchUp(ctx, c, n.Offset, want); err != nil && !errors.As(err, new(behindError)) {
+			n.Problem = err.Error()
+		}
 	}
 	return n
 }

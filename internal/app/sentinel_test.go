@@ -2,13 +2,17 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/rdbak/rdbak/internal/config"
 	"github.com/rdbak/rdbak/internal/testenv"
@@ -144,6 +148,109 @@ func TestSentinelBackupChoosesReplica(t *testing.T) {
 			t.Errorf("restored digest of the master's backup %s, want %s", got, want)
 		}
 	})
+}
+
+// TestSentinelBackupRightAfterSync backs up a set right after its replicas
+// full-synced while the master took writes, on every version: the backup
+// holds every write made before it began. A Valkey replica reports its
+// link up before it is sent the writes made during the sync, and is within
+// the lag limit, so it must be given time to catch up.
+func TestSentinelBackupRightAfterSync(t *testing.T) {
+	testenv.EachServer(t, func(t *testing.T, srv testenv.Server) {
+		t.Parallel()
+		o := sentinelSetOptions(srv)
+		o.Config = []string{"repl-diskless-sync-delay 0"}
+		s := testenv.StartReplicaSet(t, o)
+		ctx := t.Context()
+		master := s.Master.Client(t)
+		repo := openRepo(t)
+		a := &App{Log: slog.New(slog.DiscardHandler), Version: "test"}
+		comp, _ := Compression(config.Compression{})
+		tgt := sentinelTarget(t, s, "data-pw")
+		var replicas []*goredis.Client
+		for _, r := range s.Replicas {
+			replicas = append(replicas, r.Client(t))
+		}
+		for round := range 3 {
+			resyncWhileWriting(t, master, replicas, fmt.Sprintf("round%d", round))
+			want, err := master.DBSize(ctx).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := a.Backup(ctx, tgt, repo, comp, nil)
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if got := res.Manifest.Keys(); got != uint64(want) {
+				t.Fatalf("round %d: the backup holds %d keys, the master %d; topology %+v", round, got, want, res.Manifest.Topology)
+			}
+		}
+	})
+}
+
+// resyncWhileWriting makes the replicas full-sync from master again and
+// writes keys prefix:N to master until every replica has done so and
+// reports its link up, so that writes land during the syncs.
+func resyncWhileWriting(t *testing.T, master *goredis.Client, replicas []*goredis.Client, prefix string) {
+	t.Helper()
+	ctx := t.Context()
+	fulls := syncFull(t, master)
+	// A new replication ID makes the replicas' reconnection a full sync.
+	if err := master.Do(ctx, "DEBUG", "CHANGE-REPL-ID").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := master.Do(ctx, "CLIENT", "KILL", "TYPE", "slave").Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for i := 0; syncFull(t, master) < fulls+int64(len(replicas)) || !linksUp(t, replicas); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replicas did not full-sync again within a minute (sync_full %d, was %d)", syncFull(t, master), fulls)
+		}
+		if err := master.Set(ctx, fmt.Sprintf("%s:%d", prefix, i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// syncFull is the master's count of full syncs served.
+func syncFull(t *testing.T, c *goredis.Client) int64 {
+	t.Helper()
+	in, err := c.Info(t.Context(), "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseInt(infoField(in, "sync_full"), 10, 64)
+	if err != nil {
+		t.Fatalf("INFO stats sync_full: %v", err)
+	}
+	return n
+}
+
+// infoField is field's value in INFO's text, "" when it has none.
+func infoField(info, field string) string {
+	for _, l := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// linksUp reports whether every replica has its master link up and no
+// sync in progress.
+func linksUp(t *testing.T, rs []*goredis.Client) bool {
+	t.Helper()
+	for _, r := range rs {
+		in, err := r.Info(t.Context(), "replication").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(in, "master_link_status:up") || !strings.Contains(in, "master_sync_in_progress:0") {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedAddrs(rs []*testenv.Redis) []string {
