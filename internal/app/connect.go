@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -293,7 +294,7 @@ func (k *kubeConn) choose(ctx context.Context, pods []corev1.Pod) error {
 				return nil
 			}
 		}
-		if chosen, err = kube.Pick(k.spec, pods, roles, k.kt.Prefer); err != nil {
+		if chosen, err = k.pick(ctx, pods, addrs, roles); err != nil {
 			return err
 		}
 		k.topology = groupTopology(pods, roles, chosen, k.kt.Prefer)
@@ -303,6 +304,31 @@ func (k *kubeConn) choose(ctx context.Context, pods []corev1.Pod) error {
 	}
 	k.pod, k.container, k.addr = &pods[chosen], containers[chosen], addrs[chosen]
 	return nil
+}
+
+// pick is kube.Pick, except that a replica it chooses must first reach
+// what the master had written when asked (catchUp): one that does not is
+// marked Behind and passed over, and Pick chooses again.
+func (k *kubeConn) pick(ctx context.Context, pods []corev1.Pod, addrs []string, roles []kube.Role) (int, error) {
+	master, masters := -1, 0
+	for i, r := range roles {
+		if r.Master {
+			master, masters = i, masters+1
+		}
+	}
+	for {
+		chosen, err := kube.Pick(k.spec, pods, roles, k.kt.Prefer)
+		if err != nil || roles[chosen].Master || masters != 1 {
+			return chosen, err
+		}
+		c := k.newClient(addrs[chosen])
+		roles[chosen].Offset, err = catchUp(ctx, c, roles[chosen].Offset, roles[master].Offset)
+		c.Close()
+		if err == nil {
+			return chosen, nil
+		}
+		roles[chosen].Behind = err.Error()
+	}
 }
 
 // reach returns the address of Redis in pod p, and its container.
@@ -402,6 +428,15 @@ func groupTopology(pods []corev1.Pod, roles []kube.Role, chosen int, prefer stri
 		tp.ChosenRole, tp.Reason = "master", "the master (prefer: master, the default; prefer: replica backs up a healthy replica)"
 		if prefer == "replica" {
 			tp.Reason = "the master: no replica has a live link (prefer: replica)"
+			var behind []string
+			for i, r := range roles {
+				if r.Behind != "" {
+					behind = append(behind, name(i)+" "+r.Behind)
+				}
+			}
+			if len(behind) > 0 {
+				tp.Reason = "the master: no replica has a live link and its master's writes (prefer: replica); passed over " + strings.Join(behind, "; ")
+			}
 		}
 	default:
 		tp.ChosenRole = "replica"

@@ -24,7 +24,8 @@ type KubeTarget struct {
 	// Container runs redis; by default the one exposing port 6379.
 	Container string `yaml:"container"`
 	// Prefer master (default) or replica when the pods form a replication
-	// group; a replica is used only while its master link is up.
+	// group; a replica is used only while its master link is up and once
+	// it has its master's writes.
 	Prefer string `yaml:"prefer"`
 	// PasswordSecret is a Secret key in the target's namespace holding the
 	// Redis password, e.g. the Bitnami chart's redis-password.

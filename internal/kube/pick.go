@@ -16,6 +16,9 @@ type Role struct {
 	IOSecondsAgo int
 	// Offset is master_repl_offset: the node's replication offset.
 	Offset int64
+	// Behind, for a replica, is why it cannot give a current snapshot
+	// although its link is live: it did not reach its master's offset.
+	Behind string
 }
 
 // MaxReplicaIdle is how stale a replica's link may be before rdbak refuses
@@ -23,7 +26,7 @@ type Role struct {
 const MaxReplicaIdle = 10
 
 func (r Role) healthyReplica() bool {
-	return !r.Master && r.LinkUp && r.IOSecondsAgo >= 0 && r.IOSecondsAgo <= MaxReplicaIdle
+	return !r.Master && r.LinkUp && r.IOSecondsAgo >= 0 && r.IOSecondsAgo <= MaxReplicaIdle && r.Behind == ""
 }
 
 // Pick chooses the pod to back up among Ready candidates with their roles.
