@@ -12,7 +12,23 @@
 #
 # Idempotent; quiet unless something fails; prints what it installed and how
 # long it took. Needs root (or sudo) only when Debian packages are missing.
+#
+#   hack/deps.sh          # everything
+#   hack/deps.sh redis    # redis-server and the Redis and Valkey builds, and deps.env
+#   hack/deps.sh tools    # MinIO, fake-gcs-server, promtool, helm and Azurite
+#
+# The two parts take separate locks and may run at once: hack/test.sh builds
+# the tools in the background while the Redis builds and the tests that need
+# only Redis run.
 set -euo pipefail
+mode=${1:-all}
+case $mode in
+all | redis | tools) ;;
+*)
+	echo "deps: unknown part $mode: give redis, tools or nothing (everything)" >&2
+	exit 2
+	;;
+esac
 
 # Pinned versions. MinIO tags its releases RELEASE.<date>, which the Go module
 # proxy does not treat as semver, so the pin is the pseudo-version of the
@@ -76,10 +92,16 @@ cleanup() {
 trap cleanup EXIT
 
 # Two runs at once (a developer and a CI job on one machine) must not build
-# into the same directory: serialise on a lock in the cache.
+# into the same directory: serialise each part on a lock in the cache.
 if command -v flock >/dev/null; then
-	exec 9>"$RDBAK_CACHE/.deps.lock"
-	flock 9
+	if [ "$mode" != tools ]; then
+		exec 9>"$RDBAK_CACHE/.deps-redis.lock"
+		flock 9
+	fi
+	if [ "$mode" != redis ]; then
+		exec 8>"$RDBAK_CACHE/.deps-tools.lock"
+		flock 8
+	fi
 fi
 
 die() {
@@ -133,9 +155,12 @@ apt_install() {
 		as_root sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	if ! as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >"$LOG_DIR/apt.log" 2>&1; then
-		run apt-get-update as_root apt-get update -q
-		run apt-get-install as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+	# The other part of this script may be installing packages: wait for
+	# dpkg's lock rather than fail.
+	local wait=(-o DPkg::Lock::Timeout=600)
+	if ! as_root apt-get install "${wait[@]}" -y -q --no-install-recommends "${missing[@]}" >"$LOG_DIR/apt.log" 2>&1; then
+		run apt-get-update as_root apt-get update "${wait[@]}" -q
+		run apt-get-install as_root apt-get install "${wait[@]}" -y -q --no-install-recommends "${missing[@]}"
 	fi
 	done_step "apt: ${missing[*]}" "$t0"
 }
@@ -227,6 +252,21 @@ build_redis() {
 	redis_bins+=("$name=$server")
 }
 
+# build_tools builds the Go tools and installs Azurite: what only the tests
+# of storage, cmd/rdbak and deploy/monitoring need.
+build_tools() {
+	go_build minio "github.com/minio/minio@$MINIO_VERSION" "$MINIO_BIN"
+	go_build fake-gcs-server "github.com/fsouza/fake-gcs-server@$FAKEGCS_VERSION" "$FAKEGCS_BIN"
+	go_build promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" "$PROMTOOL_BIN"
+	go_build helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_BIN"
+	install_azurite
+}
+
+if [ "$mode" = tools ]; then
+	build_tools
+	echo "deps: tools: ${#installed[@]} item(s) installed in $(since "$start_all")"
+	exit 0
+fi
 apt_install redis-server redis-tools zstd
 stop_debian_redis
 debian_redis=$(redis-server --version | sed -n 's/.* v=\([0-9.]*\) .*/\1/p')
@@ -236,11 +276,9 @@ for src in "${REDIS_SOURCES[@]}"; do
 	read -r name sha <<<"$src"
 	build_redis "$name" "$sha"
 done
-go_build minio "github.com/minio/minio@$MINIO_VERSION" "$MINIO_BIN"
-go_build fake-gcs-server "github.com/fsouza/fake-gcs-server@$FAKEGCS_VERSION" "$FAKEGCS_BIN"
-go_build promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" "$PROMTOOL_BIN"
-go_build helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_BIN"
-install_azurite
+if [ "$mode" = all ]; then
+	build_tools
+fi
 
 env_file=$RDBAK_CACHE/deps.env
 cat >"$env_file.tmp" <<EOF
