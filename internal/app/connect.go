@@ -306,9 +306,10 @@ func (k *kubeConn) choose(ctx context.Context, pods []corev1.Pod) error {
 	return nil
 }
 
-// pick is kube.Pick, except that a replica it chooses must first reach
-// what the master had written when asked (catchUp): one that does not is
-// marked Behind and passed over, and Pick chooses again.
+// pick is kube.Pick, except that when the pods hold one master, a replica
+// it chooses must first reach what that master had written when asked
+// (catchUp): one that does not is marked Behind and passed over, and Pick
+// chooses again.
 func (k *kubeConn) pick(ctx context.Context, pods []corev1.Pod, addrs []string, roles []kube.Role) (int, error) {
 	master, masters := -1, 0
 	for i, r := range roles {

@@ -14,8 +14,8 @@ import (
 	"github.com/rdbak/rdbak/internal/testenv"
 )
 
-// podAt is pod name of a replication group, reached by its pod IP at the
-// local server r.
+// podAt is a pod of a replication group, named name, whose Redis is the
+// local server r (reached by pod IP).
 func podAt(name string, r *testenv.Redis) corev1.Pod {
 	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: name},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "redis",
