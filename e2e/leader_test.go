@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,31 +27,14 @@ type replica struct {
 	name   string
 	cmd    *exec.Cmd
 	base   string
-	log    *syncBuf
+	log    *testenv.Buffer
 	exited chan struct{}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startReplica(t *testing.T, ns *testcluster.Namespace, name, cfg string) *replica {
 	t.Helper()
 	addr := testenv.Addr(testenv.FreePort(t))
-	r := &replica{name: name, base: "http://" + addr, log: &syncBuf{}, exited: make(chan struct{})}
+	r := &replica{name: name, base: "http://" + addr, log: &testenv.Buffer{}, exited: make(chan struct{})}
 	r.cmd = exec.Command(rdbakBin, "daemon", "--config", cfg, "--listen", addr, "--log-format", "json")
 	r.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig(ns))
 	r.cmd.Stderr = r.log
