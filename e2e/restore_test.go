@@ -21,6 +21,7 @@ import (
 
 	"github.com/rdbak/rdbak/internal/testcluster"
 	"github.com/rdbak/rdbak/internal/testenv"
+	"github.com/rdbak/rdbak/restore"
 )
 
 var (
@@ -273,11 +274,11 @@ func TestRestoreRefusesReplicas(t *testing.T) {
 
 // startUntilRestorePod starts rdbak with args and returns once its restore
 // pod exists (and runs, if running), with rdbak still going.
-func startUntilRestorePod(t *testing.T, ns *testcluster.Namespace, args []string, running bool) (*exec.Cmd, *strings.Builder, string) {
+func startUntilRestorePod(t *testing.T, ns *testcluster.Namespace, args []string, running bool) (*exec.Cmd, *testenv.Buffer, string) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), rdbakBin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig(ns))
-	stderr := &strings.Builder{}
+	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -295,6 +296,23 @@ func startUntilRestorePod(t *testing.T, ns *testcluster.Namespace, args []string
 			t.Fatalf("no restore pod appeared; rdbak said:\n%s", stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// killRestorePod deletes the restore pod at once and checks that rdbak, run
+// as cmd, then fails with an error that contains want.
+func killRestorePod(t *testing.T, ns *testcluster.Namespace, cmd *exec.Cmd, stderr *testenv.Buffer, pod, want string) {
+	t.Helper()
+	zero := int64(0)
+	if err := ns.Clientset.CoreV1().Pods(ns.Name).Delete(t.Context(), pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code == 0 {
+		t.Fatalf("rdbak succeeded although its restore pod was killed (%v):\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("the error does not say %q:\n%s", want, stderr.String())
 	}
 }
 
@@ -322,7 +340,7 @@ func TestRestoreRefusesNoVolume(t *testing.T) {
 // replica count.
 func TestRestoreFaults(t *testing.T) {
 	ns := testcluster.New(t)
-	ns.LocalPV(t, "data-redis-0", "1Gi")
+	pv := ns.LocalPV(t, "data-redis-0", "1Gi")
 	ns.Apply(t, manifest(ns, t, statefulRedis))
 	ns.WaitStatefulSet(t, "redis")
 	src := redisIn(t, ns, "redis-0", "")
@@ -396,18 +414,33 @@ func TestRestoreFaults(t *testing.T) {
 		bigArgs[1] = big
 		bigArgs = append(bigArgs, "--from-target", "big")
 		cmd, stderr, pod := startUntilRestorePod(t, ns, bigArgs, true)
-		time.Sleep(300 * time.Millisecond) // the stream is under way
-		zero := int64(0)
-		if err := ns.Clientset.CoreV1().Pods(ns.Name).Delete(t.Context(), pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
-			t.Fatal(err)
+		// Kill it once the staged file is being written. The stream may
+		// still end before the kubelet stops the pod, but the pod is gone
+		// from the API by then, so the swap never starts: either way the
+		// live data is unchanged.
+		staged := filepath.Join(pv.Spec.Local.Path, "dump.rdb"+restore.TempSuffix)
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			if fi, err := os.Stat(staged); err == nil && fi.Size() > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s was not written within a minute", staged)
+			}
 		}
-		err := cmd.Wait()
-		if code := cmd.ProcessState.ExitCode(); code == 0 {
-			t.Fatalf("rdbak succeeded although its restore pod was killed (%v):\n%s", err, stderr.String())
+		killRestorePod(t, ns, cmd, stderr, pod, "live data is unchanged")
+		unchanged(t)
+	})
+	t.Run("restore pod gone before the swap", func(t *testing.T) {
+		// The offline strategy scales Redis down before the swap, which
+		// gives time to delete the restore pod: the swap's exec is refused,
+		// so nothing was swapped in and Redis comes back on its data.
+		cmd, stderr, pod := startUntilRestorePod(t, ns, append(args, "--strategy", "offline"), true)
+		for deadline := time.Now().Add(time.Minute); !strings.Contains(stderr.String(), "step=stop"); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the restore did not reach its stop step within a minute:\n%s", stderr.String())
+			}
 		}
-		if !strings.Contains(stderr.String(), "live data is unchanged") {
-			t.Errorf("the error does not say the live data is unchanged:\n%s", stderr.String())
-		}
+		killRestorePod(t, ns, cmd, stderr, pod, "install the staged backup (the live data is unchanged)")
 		unchanged(t)
 	})
 	t.Run("interrupted while the restore pod runs", func(t *testing.T) {

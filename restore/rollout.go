@@ -23,7 +23,9 @@ type Rollout interface {
 	// now on, without a shutdown save: offline turns save points off and
 	// scales the workload to zero; in-place turns every save off.
 	Stop(ctx context.Context) error
-	// Commit swaps the staged files in (restore.Commit).
+	// Commit swaps the staged files in (restore.Commit). An error that is
+	// certain nothing was swapped (the command never started) is a
+	// *NotSwappedError.
 	Commit(ctx context.Context, in Install) (*Installed, error)
 	// Start makes Redis load the installed file: offline scales the
 	// workload back; in-place makes Redis exit without saving so that the
@@ -34,6 +36,13 @@ type Rollout interface {
 	// to call at any point.
 	Undo(ctx context.Context) error
 }
+
+// NotSwappedError is an error of Rollout.Commit that is certain no file
+// was swapped in: the live files are as they were.
+type NotSwappedError struct{ Err error }
+
+func (e *NotSwappedError) Error() string { return e.Err.Error() }
+func (e *NotSwappedError) Unwrap() error { return e.Err }
 
 // Step names one phase of Apply, for progress, errors and timings.
 type Step string
@@ -168,6 +177,9 @@ func Apply(ctx context.Context, r Rollout, j Job) (*Installed, *Timings, error) 
 	step(StepInstall)
 	installed, err := r.Commit(ctx, j.Install)
 	if err != nil {
+		if errors.As(err, new(*NotSwappedError)) {
+			return nil, tm, undo(fmt.Errorf("install the staged backup (the live data is unchanged): %w", err))
+		}
 		return nil, tm, undo(fmt.Errorf("install the staged backup: %w", err))
 	}
 	step(StepStart)

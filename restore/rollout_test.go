@@ -22,6 +22,7 @@ type fakeRollout struct {
 	// the real ones do (the exec stream is cut).
 	stopOnCancel bool
 	failAt       restore.Step
+	notSwapped   bool // Commit's failure is a *restore.NotSwappedError
 	calls        []string
 	received     []byte
 	stopped      bool
@@ -60,6 +61,9 @@ func (f *fakeRollout) Stop(context.Context) error {
 
 func (f *fakeRollout) Commit(context.Context, restore.Install) (*restore.Installed, error) {
 	if err := f.step(restore.StepInstall); err != nil {
+		if f.notSwapped {
+			err = &restore.NotSwappedError{Err: err}
+		}
 		return nil, err
 	}
 	f.staged = false
@@ -118,6 +122,25 @@ func TestApply(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestApplyInstallFails: a failed swap says the live data is unchanged
+// only when Commit is certain nothing was swapped in.
+func TestApplyInstallFails(t *testing.T) {
+	fetch := func(w io.Writer) error { _, err := w.Write([]byte("REDIS0010")); return err }
+	for _, notSwapped := range []bool{true, false} {
+		f := &fakeRollout{failAt: restore.StepInstall, notSwapped: notSwapped}
+		_, _, err := restore.Apply(t.Context(), f, restore.Job{Fetch: fetch, Down: restore.StepStop})
+		if err == nil || !strings.Contains(err.Error(), "boom at install") {
+			t.Fatalf("notSwapped %v: err = %v, want the Commit error", notSwapped, err)
+		}
+		if said := strings.Contains(err.Error(), "live data is unchanged"); said != notSwapped {
+			t.Errorf("notSwapped %v: err = %q says the live data is unchanged: %v", notSwapped, err, said)
+		}
+		if got := strings.Join(f.calls, " "); got != "stage stop install undo" {
+			t.Errorf("notSwapped %v: calls = %q, want the workload put back", notSwapped, got)
+		}
 	}
 }
 

@@ -260,7 +260,7 @@ func (s *Scratch) StreamFile(ctx context.Context, r io.Reader) error {
 	var stderr syncBuffer
 	err := s.c.Exec(ctx, ExecTarget{Namespace: s.Namespace, Pod: s.Name, Container: drillContainerName, AllowSPDY: true}, cmd, r, io.Discard, &stderr)
 	if err != nil {
-		return fmt.Errorf("stream the backup into the scratch pod %s/%s: %w %s", s.Namespace, s.Name, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("stream the backup into the scratch pod %s/%s: %w", s.Namespace, s.Name, withStderr(err, stderr.String()))
 	}
 	return nil
 }

@@ -10,11 +10,13 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/rdbak/rdbak/internal/kubeapi"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/restore"
 )
 
 // PodFiles reads files in a container of a pod through pods/exec. It needs
@@ -91,8 +93,13 @@ func execError(err error, path string, stderr *syncBuffer) error {
 			return fmt.Errorf("the container has no shell tools (sh, stat, cat) to stream %s: use the replication source instead: %s", path, msg)
 		}
 	}
-	if msg != "" {
-		return fmt.Errorf("%w: %s", err, msg)
+	return withStderr(err, msg)
+}
+
+// withStderr is err with what the failed command printed, if anything.
+func withStderr(err error, stderr string) error {
+	if s := strings.TrimSpace(stderr); s != "" {
+		return fmt.Errorf("%w: %s", err, s)
 	}
 	return err
 }
@@ -202,4 +209,15 @@ func (c *Client) Exec(ctx context.Context, t ExecTarget, cmd []string, stdin io.
 		}
 	}
 	return exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+}
+
+// commitError is err, from a Commit's exec, as a *restore.NotSwappedError
+// when the command surely never ran: the API server refused the connection
+// (the pod is gone, say). Any other error may have come mid-swap. A refused
+// SPDY fallback is not recognised (its error has no type), so it says less.
+func commitError(err error) error {
+	if httpstream.IsUpgradeFailure(err) {
+		return &restore.NotSwappedError{Err: err}
+	}
+	return err
 }

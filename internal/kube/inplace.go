@@ -146,7 +146,7 @@ func (r *InPlace) exec(ctx context.Context, script string, args []string, body i
 	cmd := append([]string{"sh", "-c", script, "rdbak"}, args...)
 	err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, body, &stdout, &stderr)
 	if err != nil {
-		return "", fmt.Errorf("in pod %s/%s: %w: %s", r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("in pod %s/%s: %w", r.Namespace, r.Pod, withStderr(err, stderr.String()))
 	}
 	return strings.TrimSpace(stdout.String()), nil
 }
@@ -210,7 +210,7 @@ func (r *InPlace) Commit(ctx context.Context, in restore.Install) (*restore.Inst
 	}
 	kept, err := r.exec(ctx, commitScript, append([]string{in.Dir, in.DBFilename}, aof...), nil)
 	if err != nil {
-		return nil, fmt.Errorf("install: %w", err)
+		return nil, commitError(fmt.Errorf("install: %w", err))
 	}
 	r.installed, r.staged = true, false
 	out := &restore.Installed{Path: in.Dir + "/" + in.DBFilename, Size: in.Size, SHA256: in.SHA256}
@@ -334,7 +334,7 @@ func (r *InPlace) Revert(ctx context.Context, in restore.Install) error {
 	var stderr bytes.Buffer
 	cmd := []string{"sh", "-c", revertScript, "rdbak", in.Dir, in.DBFilename}
 	if err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, nil, io.Discard, &stderr); err != nil {
-		return fmt.Errorf("put %s%s back in pod %s/%s: %w: %s", in.DBFilename, restore.PreRestoreSuffix, r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("put %s%s back in pod %s/%s: %w", in.DBFilename, restore.PreRestoreSuffix, r.Namespace, r.Pod, withStderr(err, stderr.String()))
 	}
 	r.installed = false
 	return r.Undo(ctx)
@@ -350,7 +350,7 @@ func (r *InPlace) Rollback(ctx context.Context, in restore.Install) error {
 	var stderr bytes.Buffer
 	cmd := []string{"sh", "-c", revertScript, "rdbak", in.Dir, in.DBFilename}
 	if err := r.Client.Exec(ctx, ExecTarget{Namespace: r.Namespace, Pod: r.Pod, Container: r.Container, AllowSPDY: r.AllowSPDY}, cmd, nil, io.Discard, &stderr); err != nil {
-		return fmt.Errorf("put %s%s back in pod %s/%s: %w: %s", in.DBFilename, restore.PreRestoreSuffix, r.Namespace, r.Pod, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("put %s%s back in pod %s/%s: %w", in.DBFilename, restore.PreRestoreSuffix, r.Namespace, r.Pod, withStderr(err, stderr.String()))
 	}
 	r.installed = false
 	if stopErr != nil {

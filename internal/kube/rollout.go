@@ -127,7 +127,7 @@ func (o *Offline) receive(ctx context.Context, phase string, body io.Reader) ([]
 	var stdout, stderr bytes.Buffer
 	err := o.Client.Exec(ctx, ExecTarget{Namespace: o.Pod.Namespace, Pod: o.staging, Container: "restore", AllowSPDY: o.AllowSPDY}, cmd, body, &stdout, &stderr)
 	if err != nil {
-		return nil, fmt.Errorf("%s in staging pod %s: %w: %s", phase, o.staging, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("%s in staging pod %s: %w", phase, o.staging, withStderr(err, stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }
@@ -198,7 +198,7 @@ func (o *Offline) Commit(ctx context.Context, in restore.Install) (*restore.Inst
 	o.in = in
 	stdout, err := o.receive(ctx, "commit", nil)
 	if err != nil {
-		return nil, err
+		return nil, commitError(err)
 	}
 	o.committed = true
 	var out restore.Installed

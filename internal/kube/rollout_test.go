@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -791,5 +792,52 @@ func TestOfflineRestartUndo(t *testing.T) {
 				t.Errorf("Redis was not restarted on the installed files")
 			}
 		})
+	}
+}
+
+// TestCommitNotStarted: a Commit whose exec the API server refused (the
+// pod is gone) is certain nothing was swapped in; one that broke after it
+// started is not.
+func TestCommitNotStarted(t *testing.T) {
+	install := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	refused := &httpstream.UpgradeFailureError{Cause: errors.New(`pods "rdbak-restore-1" not found`)}
+	for _, tt := range []struct {
+		err        error
+		notSwapped bool
+	}{{refused, true}, {fmt.Errorf("exec: %w", refused), true}, {exitError(137), false}, {io.ErrUnexpectedEOF, false}} {
+		k := newCluster(t, 3)
+		ex := &fakeExec{stdout: "{}"}
+		o := k.offline(t, ex)
+		ip, ipex, _ := inPlace(t, true)
+		commits := map[string]func() error{
+			"offline": func() error {
+				if err := o.Stage(t.Context(), strings.NewReader("RDB-BYTES"), install); err != nil {
+					return err
+				}
+				ex.err = tt.err
+				_, err := o.Commit(t.Context(), install)
+				return err
+			},
+			"in place": func() error {
+				if err := ip.Stage(t.Context(), strings.NewReader("RDB-BYTES"), install); err != nil {
+					return err
+				}
+				if err := ip.Stop(t.Context()); err != nil {
+					return err
+				}
+				ipex.err = tt.err
+				_, err := ip.Commit(t.Context(), install)
+				return err
+			},
+		}
+		for name, commit := range commits {
+			err := commit()
+			if err == nil || !errors.Is(err, tt.err) {
+				t.Fatalf("%s, exec error %v: Commit err = %v, want it wrapped", name, tt.err, err)
+			}
+			if got := errors.As(err, new(*restore.NotSwappedError)); got != tt.notSwapped {
+				t.Errorf("%s, exec error %v: Commit err %q is a NotSwappedError: %v, want %v", name, tt.err, err, got, tt.notSwapped)
+			}
+		}
 	}
 }
