@@ -61,6 +61,7 @@ func requireEmpty(t *testing.T, repo *storage.Repo) {
 // to the cluster's, and list/latest treating the set as one backup.
 func TestClusterBackupSet(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		t.Parallel()
 		c := testenv.StartCluster(t, testenv.ClusterOptions{Server: s, Replicas: 1})
 		testenv.FillCluster(t, c.Client(t), 300)
 		_, keys := testenv.KeysDigest(t, c.Nodes...)
@@ -135,6 +136,7 @@ func TestClusterBackupSet(t *testing.T) {
 // every second set held one shard empty before rdbak waited for it.
 func TestClusterBackupRightAfterWrites(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		t.Parallel()
 		c := testenv.StartCluster(t, testenv.ClusterOptions{Server: s, Replicas: 1})
 		cl := c.Client(t)
 		repo := openRepo(t)
@@ -162,6 +164,7 @@ func TestClusterBackupRightAfterWrites(t *testing.T) {
 // nothing is stored.
 func TestClusterBackupRefusesMigratingSlot(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		t.Parallel()
 		c := testenv.StartCluster(t, testenv.ClusterOptions{Server: s})
 		testenv.FillCluster(t, c.Client(t), 20)
 		ctx := t.Context()
@@ -184,6 +187,7 @@ func TestClusterBackupRefusesMigratingSlot(t *testing.T) {
 // objects are removed.
 func TestClusterBackupShardFails(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		t.Parallel()
 		c := testenv.StartCluster(t, testenv.ClusterOptions{Server: s})
 		testenv.FillCluster(t, c.Client(t), 20)
 		ctx := t.Context()

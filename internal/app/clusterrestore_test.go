@@ -178,6 +178,7 @@ func noFailover(t *testing.T, c *testenv.Cluster) []string {
 // and cluster-replica-no-failover is back.
 func TestClusterRestoreSameShape(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		t.Parallel()
 		c := testenv.StartCluster(t, testenv.ClusterOptions{Server: s, Replicas: 1})
 		testenv.FillCluster(t, c.Client(t), 300)
 		want := masterDigests(t, c)

@@ -43,6 +43,7 @@ func replay(t *testing.T, repo *storage.Repo, m *storage.Manifest, url string) *
 // DEBUG DIGEST, functions, hash field TTLs) and into a 3-master cluster.
 func TestReplay(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		t.Parallel()
 		repo := openRepo(t)
 		src := testenv.StartCluster(t, testenv.ClusterOptions{Server: s, Replicas: 1})
 		testenv.FillCluster(t, src.Client(t), 300)
