@@ -41,6 +41,10 @@ FAKEGCS_VERSION=v1.56.1
 # promtool checks and unit-tests deploy/monitoring's alerting rules. The
 # Prometheus module numbers its 3.x releases v0.3xx.y (3.16.0 is v0.316.0).
 PROMTOOL_VERSION=v0.316.0
+# remove_all_sd leaves out Prometheus's service discoveries (cloud SDKs,
+# Kubernetes), which rule checks never use: the build takes half the time
+# (388 to 180 s from an empty cache) and the binary 77 MB instead of 123.
+PROMTOOL_TAGS=remove_all_sd
 # helm renders the chart in deploy/monitoring's test and in e2e (the same
 # version and path as e2e/helm_test.go's helmBin).
 HELM_VERSION=v3.17.3
@@ -63,7 +67,7 @@ MINIO_BIN=$RDBAK_CACHE/minio/$MINIO_VERSION/minio
 AZURITE_DIR=$RDBAK_CACHE/azurite/$AZURITE_VERSION
 AZURITE_BIN=$AZURITE_DIR/node_modules/.bin/azurite-blob # the blob service alone
 FAKEGCS_BIN=$RDBAK_CACHE/fake-gcs-server/$FAKEGCS_VERSION/fake-gcs-server
-PROMTOOL_BIN=$RDBAK_CACHE/promtool/$PROMTOOL_VERSION/promtool
+PROMTOOL_BIN=$RDBAK_CACHE/promtool/$PROMTOOL_VERSION-$PROMTOOL_TAGS/promtool
 HELM_BIN=$RDBAK_CACHE/helm/$HELM_VERSION/helm
 
 # now prints the time in microseconds; since START prints the seconds elapsed
@@ -177,11 +181,12 @@ stop_debian_redis() {
 	fi
 }
 
-# go_build NAME MODULE@VERSION DEST builds one Go command into DEST with its
-# own GOPATH and build cache under $RDBAK_CACHE, so the cache directory alone
-# makes a rebuild cheap.
+# go_build NAME MODULE@VERSION DEST [TAGS] builds one Go command into DEST
+# with its own GOPATH and build cache under $RDBAK_CACHE, so the cache
+# directory alone makes a rebuild cheap. TAGS are Go build tags; DEST's path
+# should name them, so that changing them rebuilds.
 go_build() {
-	local name=$1 pkg=$2 dest=$3 t0
+	local name=$1 pkg=$2 dest=$3 tags=${4:-} t0
 	t0=$(now)
 	[ -x "$dest" ] && return 0
 	command -v go >/dev/null || die "go is not on PATH; install Go 1.26 first"
@@ -192,7 +197,7 @@ go_build() {
 	tmp_dirs+=("$tmp")
 	run "$name" env GOPATH="$RDBAK_CACHE/go" GOCACHE="$RDBAK_CACHE/go-build" \
 		GOBIN="$tmp" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-modcacherw -buildvcs=false" \
-		nice -n 10 go install -trimpath "$pkg"
+		nice -n 10 go install -trimpath -tags="$tags" "$pkg"
 	mkdir -p "$dir"
 	mv "$tmp/$(basename "$dest")" "$dest"
 	done_step "$name $pkg" "$t0"
@@ -257,7 +262,7 @@ build_redis() {
 build_tools() {
 	go_build minio "github.com/minio/minio@$MINIO_VERSION" "$MINIO_BIN"
 	go_build fake-gcs-server "github.com/fsouza/fake-gcs-server@$FAKEGCS_VERSION" "$FAKEGCS_BIN"
-	go_build promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" "$PROMTOOL_BIN"
+	go_build promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" "$PROMTOOL_BIN" "$PROMTOOL_TAGS"
 	go_build helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_BIN"
 	install_azurite
 }
