@@ -418,7 +418,7 @@ func TestRestoreFaults(t *testing.T) {
 		// still end before the kubelet stops the pod, but the pod is gone
 		// from the API by then, so the swap never starts: either way the
 		// live data is unchanged.
-		staged := filepath.Join(pv.Spec.Local.Path, "dump.rdb"+restore.TempSuffix)
+		staged := restore.Staged(restore.Install{Dir: pv.Spec.Local.Path, DBFilename: "dump.rdb"})[0]
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 			if fi, err := os.Stat(staged); err == nil && fi.Size() > 0 {
 				break
