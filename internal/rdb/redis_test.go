@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -471,6 +472,14 @@ func TestCLMULConstants(t *testing.T) {
 	}
 	if got := clmulConstants(0x9a6c9329ac4bc9b5); got != want {
 		t.Errorf("clmulConstants(NVMe) =\n%016x\nwant\n%016x", got, want)
+	}
+}
+
+func TestDecimalLen(t *testing.T) {
+	for _, n := range []int64{0, 1, 9, 10, -1, -9, -10, 99, 100, math.MaxInt32, math.MinInt32, math.MaxInt64, math.MinInt64} {
+		if got, want := decimalLen(n), uint64(len(strconv.FormatInt(n, 10))); got != want {
+			t.Errorf("decimalLen(%d) = %d, want %d", n, got, want)
+		}
 	}
 }
 

@@ -294,6 +294,19 @@ func (s *stream) intString(enc uint64) (int64, error) {
 	}
 }
 
+// decimalLen is len(strconv.FormatInt(n, 10)): the length Redis gives an
+// integer-encoded string.
+func decimalLen(n int64) uint64 {
+	l, u := uint64(1), uint64(n)
+	if n < 0 {
+		l, u = 2, -u
+	}
+	for ; u >= 10; u /= 10 {
+		l++
+	}
+	return l
+}
+
 // skipString consumes one string and returns its decoded length.
 func (s *stream) skipString() (uint64, error) {
 	// Fast path for the common short string held whole in the buffer.
@@ -317,8 +330,7 @@ func (s *stream) skipStringSlow() (uint64, error) {
 	switch v {
 	case encInt8, encInt16, encInt32:
 		n, err := s.intString(v)
-		var digits [20]byte
-		return uint64(len(strconv.AppendInt(digits[:0], n, 10))), err
+		return decimalLen(n), err
 	case encLZF:
 		clen, err := s.length()
 		if err != nil {
