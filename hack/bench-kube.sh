@@ -36,6 +36,18 @@
 # Environment: REPEAT (default 3), SIZE_MIB (default 900), KEEP=1 keeps the
 # namespace and work dir, RDBAK_TESTBED_ENV (default the testbed's env.sh).
 #
+# Figures of 2026-11-28 16:10-16:23 UTC, after the CRC-64 moved to
+# PCLMULQDQ; REPEAT=2, nothing else running but the testbed (load average
+# 4.0, everything about 1.6x slower than the block below), RDB 947,170,523
+# bytes; wall s, process / machine CPU s per GB:
+#   backup  runbook 39.2 s, 20.5 / 67.8; rdbak now 39.7 s (1.01x), 12.8 / 58.7
+#   restore runbook 42.4 s to serving, downtime 41.7 s, the data lost
+#           Redis's own restart + load: 9.3 s (load 7.4-9.0 s)
+#           rdbak 44.9 s wall (1.06x), measured 43.7 (1.03x); stage 27.4-33.3
+#           s beside the .pre-restore BGSAVE 31.6-33.8 s (now the longer of
+#           the two), swap 0.1-0.6, restart 2.2-2.3, load 7.8-9.1; downtime
+#           10.7 s (1.17x Redis's own)
+#
 # Figures of 2026-11-28 03:56-04:03 UTC, REPEAT=2, on the shared 2-core VM
 # (load average 3.6), RDB 947,170,834 bytes; wall s, process / machine CPU
 # s per GB:

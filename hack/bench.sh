@@ -39,7 +39,25 @@
 # zstd, time and redis from Debian when run as root and they are missing;
 # MinIO comes from hack/deps.sh.
 #
-# Latest figures (release build, copied; 2026-11-28 00:28-00:45 UTC, load
+# Latest figures, 2026-11-28 15:58-16:12 UTC, 1 GiB REPEAT=3 RDB=...,
+# BEFORE=61f34d5 (the CRC-64 still on tables) in the same turns; load
+# average 1.2-1.7 before the runs, nothing else running; this hour's CPU was
+# slower than the next block's (zstd's stage alone 8.5 CPU s/GB). Medians:
+#   now -> file://, diskless yes  1.23x the transport (61f34d5 1.07x), 16.6
+#                                  CPU s/GB (15.8); fastest runs 24.6 / 25.5 s
+#   now -> file://, diskless no   1.26x (1.38x), 11.6 CPU s/GB (13.2)
+#   restore --to-file -            2.38 s, 1.29x zstd -d -T1 (2.47 s, 1.34x),
+#                                  3.4 CPU s/GB (3.9)
+#   verify                         1.25x; verifier stage 0.8 CPU s/GB (1.3
+#                                  by hand the same hour with the tables)
+#   now -> MinIO, 8 MiB x 2        1.18x; peak RSS 70 MiB (anon 33)
+#   peak RSS: now 45, restore 41, verify 41, rdbak version 37 MiB
+# The diskless-yes medians moved by more than the change could (same CPU
+# per GB, faster fastest run): there the transport's fork child and rdbak
+# share the 2 cores. By hand, alternating 4 times: zstd -d 2.1-3.1 s,
+# restore --to-file 2.2-2.5 s.
+#
+# Earlier figures (release build, copied; 2026-11-28 00:28-00:45 UTC, load
 # average 1.1-1.7 before the runs, nothing else running, but run-to-run
 # CPU speed varied by ~20 %: zstd's stage alone took 4.2-5.7 s/GB in the
 # same hour). 1 GiB REPEAT=3 MODES="yes no", 4 GiB REPEAT=1 MODES=yes.
