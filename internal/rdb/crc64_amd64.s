@@ -71,7 +71,7 @@ fold:
 	ONTO(X5, 0x60)
 	ONTO(X6, 0x70)
 
-	// 128 bits to 64: lo * x^127 (k[15], still in X8's high half) plus hi.
+	// 128 bits to 64: lo * x^127 (k[15]) plus hi.
 	MOVQ      0x78(DI), X9
 	PCLMULQDQ $0x00, X7, X9
 	PSHUFD    $0xee, X7, X7
