@@ -2,7 +2,8 @@
 # The test command (README, .ci/run): installs what the tests need on this
 # machine (cached under $RDBAK_CACHE), checks formatting and vet, runs the
 # unit and integration tests against real redis-server, MinIO, Azurite and
-# fake-gcs-server, then the end-to-end suite on a real Kubernetes testbed.
+# fake-gcs-server, and the end-to-end suite on a real Kubernetes testbed
+# (the last of the unit tests beside it).
 #
 #   hack/test.sh              # everything; RDBAK_E2E=0 skips the Kubernetes part
 #
@@ -22,7 +23,8 @@ step() { echo "== $* ($(date -u +%H:%M:%S))"; }
 # testbed's Kubernetes binaries build meanwhile, at the lowest priority, on
 # cores that would idle; the other tests run after them.
 tools_log=$(mktemp)
-trap 'rm -f "$tools_log"' EXIT
+unit_log=$(mktemp)
+trap 'rm -f "$tools_log" "$unit_log"' EXIT
 nice -n 19 bash hack/deps.sh tools >"$tools_log" 2>&1 &
 tools=$!
 # rdbak's own modules download while Redis builds; go vet fetches the rest.
@@ -69,13 +71,33 @@ if ! wait "$tools"; then
   exit 1
 fi
 cat "$tools_log"
-step "unit and integration tests"
-# shellcheck disable=SC2046 # one package path per word
-go test -count=1 -timeout 30m $(go list ./... | grep -vxF "$race")
-
-if [ "$e2e" != 0 ]; then
+plain=$(go list ./... | grep -vxF "$race")
+if [ "$e2e" = 0 ]; then
+  step "unit and integration tests"
+  # shellcheck disable=SC2086 # one package path per word
+  go test -count=1 -timeout 30m $plain
+else
+  # The other unit and integration tests wait on their servers about 90 %
+  # of the time, the end-to-end suite on its cluster about 60 %: they run
+  # side by side, and the unit tests' output follows the suite's.
   wait "$k8s" || true
-  step "end-to-end tests on the Kubernetes testbed (hack/ci-e2e.sh)"
-  bash hack/ci-e2e.sh
+  step "unit and integration tests, beside the end-to-end tests on the Kubernetes testbed (hack/ci-e2e.sh)"
+  # shellcheck disable=SC2086
+  go test -count=1 -timeout 30m $plain >"$unit_log" 2>&1 &
+  unit=$!
+  e2e_status=0
+  bash hack/ci-e2e.sh || e2e_status=$?
+  unit_status=0
+  wait "$unit" || unit_status=$?
+  step "the unit and integration tests' output (they ran beside the end-to-end tests)"
+  cat "$unit_log"
+  if [ "$unit_status" != 0 ]; then
+    echo "unit and integration tests failed (status $unit_status); their output is above" >&2
+    exit "$unit_status"
+  fi
+  if [ "$e2e_status" != 0 ]; then
+    echo "end-to-end tests failed (status $e2e_status); see hack/ci-e2e.sh's output further above" >&2
+    exit "$e2e_status"
+  fi
 fi
 step "all tests passed"
