@@ -79,13 +79,17 @@ var clmulJones = clmulConstants(jonesPoly)
 // P itself, as 65-bit reflections with the top bit dropped. The last pair's
 // x^127 also folds the final 128 bits to 64.
 func clmulConstants(poly uint64) [18]uint64 {
-	normal := bits.Reverse64(poly)  // P = x^64 + normal
+	normal := bits.Reverse64(poly) // P = x^64 + normal
+	// timesX returns r·x mod P, and the bit that left r: x^64's multiple
+	// taken out, the next bit of a quotient by P.
+	timesX := func(r uint64) (uint64, uint64) {
+		top := r >> 63
+		return r<<1 ^ normal&-top, top
+	}
 	xPowMod := func(n int) uint64 { // x^n mod P, n >= 64
 		r := normal // x^64 mod P
 		for range n - 64 {
-			top := r >> 63
-			r <<= 1
-			r ^= normal & -top
+			r, _ = timesX(r)
 		}
 		return bits.Reverse64(r)
 	}
@@ -98,9 +102,8 @@ func clmulConstants(poly uint64) [18]uint64 {
 	// remainder while x^64 is multiplied up to x^128.
 	q, r := uint64(1), normal
 	for range 64 {
-		top := r >> 63
-		r <<= 1
-		r ^= normal & -top
+		var top uint64
+		r, top = timesX(r)
 		q = q<<1 | top
 	}
 	k[16] = bits.Reverse64(1<<63 | q>>1)
