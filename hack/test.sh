@@ -72,18 +72,18 @@ if ! wait "$tools"; then
 fi
 cat "$tools_log"
 plain=$(go list ./... | grep -vxF "$race")
+# shellcheck disable=SC2086 # one package path per word
+unit_tests() { go test -count=1 -timeout 30m $plain; }
 if [ "$e2e" = 0 ]; then
   step "unit and integration tests"
-  # shellcheck disable=SC2086 # one package path per word
-  go test -count=1 -timeout 30m $plain
+  unit_tests
 else
   # The other unit and integration tests wait on their servers about 90 %
   # of the time, the end-to-end suite on its cluster about 60 %: they run
   # side by side, and the unit tests' output follows the suite's.
   wait "$k8s" || true
   step "unit and integration tests, beside the end-to-end tests on the Kubernetes testbed (hack/ci-e2e.sh)"
-  # shellcheck disable=SC2086
-  go test -count=1 -timeout 30m $plain >"$unit_log" 2>&1 &
+  unit_tests >"$unit_log" 2>&1 &
   unit=$!
   e2e_status=0
   bash hack/ci-e2e.sh || e2e_status=$?
