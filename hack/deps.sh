@@ -184,7 +184,9 @@ stop_debian_redis() {
 # go_build NAME MODULE@VERSION DEST [TAGS] builds one Go command into DEST
 # with its own GOPATH and build cache under $RDBAK_CACHE, so the cache
 # directory alone makes a rebuild cheap. TAGS are Go build tags; DEST's path
-# should name them, so that changing them rebuilds.
+# should name them, so that changing them rebuilds. No debug information:
+# nobody debugs these tools here, and leaving out DWARF cut fake-gcs-server's
+# build from 191 to 172 CPU seconds (MinIO's is the cold CI's longest step).
 go_build() {
 	local name=$1 pkg=$2 dest=$3 tags=${4:-} t0
 	t0=$(now)
@@ -197,7 +199,7 @@ go_build() {
 	tmp_dirs+=("$tmp")
 	run "$name" env GOPATH="$RDBAK_CACHE/go" GOCACHE="$RDBAK_CACHE/go-build" \
 		GOBIN="$tmp" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-modcacherw -buildvcs=false" \
-		nice -n 10 go install -trimpath -tags="$tags" "$pkg"
+		nice -n 10 go install -trimpath -tags="$tags" -gcflags=all=-dwarf=false -ldflags="-s -w" "$pkg"
 	mkdir -p "$dir"
 	mv "$tmp/$(basename "$dest")" "$dest"
 	done_step "$name $pkg" "$t0"

@@ -68,6 +68,8 @@ if [ ! -f .tidy-done ]; then
 	touch .tidy-done
 fi
 
+# No debug information (-s -w, and no DWARF compiled): a tenth less CPU on
+# a cold machine, where these builds share the cores with the tests.
 ldf="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	ldf="$ldf -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
@@ -79,7 +81,7 @@ trap 'rm -rf "$tmp"' EXIT
 for c in $need; do
 	log "building $c $K8S_VERSION"
 	start=$(date +%s)
-	go build -trimpath -ldflags "$ldf" -o "$tmp/$c" "k8s.io/kubernetes/cmd/$c"
+	go build -trimpath -gcflags=all=-dwarf=false -ldflags "$ldf" -o "$tmp/$c" "k8s.io/kubernetes/cmd/$c"
 	mv "$tmp/$c" "$BIN/$c"
 	log "built $c in $(($(date +%s) - start))s"
 done
