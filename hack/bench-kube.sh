@@ -36,6 +36,20 @@
 # Environment: REPEAT (default 3), SIZE_MIB (default 900), KEEP=1 keeps the
 # namespace and work dir, RDBAK_TESTBED_ENV (default the testbed's env.sh).
 #
+# Figures of 2026-11-28 19:48-19:55 UTC, REPEAT=2, nothing else running but
+# the testbed (load average 4.3), RDB 947,170,566 bytes; wall s, process /
+# machine CPU s per GB:
+#   backup  runbook 32.1 s, 16.3 / 55.5; rdbak now 30.9 s (0.96x), 11.0 / 45.8
+#   restore runbook 25.8 s to serving, downtime 25.1 s, the data lost
+#           Redis's own restart + load: 9.0 s (load 7.8-8.2 s)
+#           rdbak 42.9 s wall (1.67x), measured 41.8; stage 31.1-32.1 s
+#           beside the .pre-restore BGSAVE 27.5-31.6 s, swap 0.1-0.5,
+#           restart 2.2-3.7, load 5.9-7.5; downtime 9.6 s (1.10x Redis's
+#           own). The runbook's time swings with its shutdown save (25.8 s
+#           here, 42.4 s at 16:10); rdbak's staging streams the raw RDB
+#           through exec, and the API server and kubelet proxying it take
+#           most of the machine's 76.7 CPU s per GB.
+#
 # Figures of 2026-11-28 16:10-16:23 UTC, after the CRC-64 moved to
 # PCLMULQDQ; REPEAT=2, nothing else running but the testbed (load average
 # 4.0, everything about 1.6x slower than the block below), RDB 947,170,523
