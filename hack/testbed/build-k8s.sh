@@ -68,8 +68,9 @@ if [ ! -f .tidy-done ]; then
 	touch .tidy-done
 fi
 
-# No debug information (-s -w, and no DWARF compiled): a tenth less CPU on
-# a cold machine, where these builds share the cores with the tests.
+# No debug information (-s -w, and no DWARF compiled): on a cold machine
+# these builds share the cores with the tests. (Not timed for these; for
+# fake-gcs-server, hack/deps.sh, no DWARF took a tenth off the CPU.)
 ldf="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	ldf="$ldf -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
