@@ -11,6 +11,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/crypt"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
@@ -92,11 +93,29 @@ func TestEncryptedRoundTrip(t *testing.T) {
 			if _, err := restore.FetchStored(t.Context(), repo, m, nil); err != nil {
 				t.Errorf("stored-only check: %v", err)
 			}
+			var sent bytes.Buffer
+			if err := restore.FetchCompressed(t.Context(), repo, m, &sent, restore.FetchOptions{Identities: ids}); err != nil {
+				t.Fatalf("FetchCompressed with the right identity: %v", err)
+			}
+			dec, err := codec.NewReader(&sent, m.Data.Compression.Codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := io.ReadAll(dec); err != nil || !bytes.Equal(got, rdbBytes) {
+				t.Errorf("FetchCompressed sent what decodes to %d bytes (%v), not the RDB", len(got), err)
+			}
+			if err := restore.FetchCompressed(t.Context(), repo, m, io.Discard, restore.FetchOptions{}); !errors.Is(err, restore.ErrNeedIdentity) {
+				t.Errorf("FetchCompressed without identity: err = %v, want ErrNeedIdentity", err)
+			}
 
 			wrong, _ := crypt.ReadIdentityFiles(otherKey)
 			_, err = restore.Fetch(t.Context(), repo, m, io.Discard, restore.FetchOptions{Identities: wrong})
 			if !errors.Is(err, restore.ErrVerify) || !errors.Is(err, crypt.ErrWrongIdentity) {
 				t.Errorf("wrong identity: err = %v, want ErrVerify and ErrWrongIdentity", err)
+			}
+			err = restore.FetchCompressed(t.Context(), repo, m, io.Discard, restore.FetchOptions{Identities: wrong})
+			if !errors.Is(err, restore.ErrVerify) || !errors.Is(err, crypt.ErrWrongIdentity) {
+				t.Errorf("FetchCompressed, wrong identity: err = %v, want ErrVerify and ErrWrongIdentity", err)
 			}
 			dst := filepath.Join(t.TempDir(), "dump.rdb")
 			if _, err := restore.ToFile(t.Context(), repo, m, dst, restore.FileOptions{}); !errors.Is(err, restore.ErrNeedIdentity) {

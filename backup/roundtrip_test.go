@@ -273,6 +273,13 @@ func TestCorruptStoredObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sent bytes.Buffer
+	if err := restore.FetchCompressed(t.Context(), repo, m, &sent, restore.FetchOptions{}); err != nil || !bytes.Equal(sent.Bytes(), b) {
+		t.Fatalf("FetchCompressed of the intact backup sent %d bytes of the %d stored: %v", sent.Len(), len(b), err)
+	}
+	if err := restore.FetchCompressed(t.Context(), repo, m, &failingWriter{n: 64}, restore.FetchOptions{}); !errors.Is(err, errReceiver) || errors.Is(err, restore.ErrVerify) {
+		t.Fatalf("FetchCompressed of the intact backup to a failing receiver: %v, want the receiver's error alone", err)
+	}
 	for _, at := range []int{len(b) / 2, len(b) - 1, 10} {
 		c := bytes.Clone(b)
 		c[at] ^= 0x01
@@ -281,6 +288,14 @@ func TestCorruptStoredObject(t *testing.T) {
 		}
 		if _, err := restore.Fetch(t.Context(), repo, m, io.Discard, restore.FetchOptions{}); !errors.Is(err, restore.ErrVerify) {
 			t.Errorf("byte %d flipped: verify err = %v, want ErrVerify", at, err)
+		}
+		if err := restore.FetchCompressed(t.Context(), repo, m, io.Discard, restore.FetchOptions{}); !errors.Is(err, restore.ErrVerify) {
+			t.Errorf("byte %d flipped: FetchCompressed err = %v, want ErrVerify", at, err)
+		}
+		// A receiver that stops early (a staging pod whose decoder failed)
+		// still learns that the object is damaged.
+		if err := restore.FetchCompressed(t.Context(), repo, m, &failingWriter{n: 64}, restore.FetchOptions{}); !errors.Is(err, restore.ErrVerify) {
+			t.Errorf("byte %d flipped, receiver stopped: FetchCompressed err = %v, want ErrVerify", at, err)
 		}
 		out := filepath.Join(t.TempDir(), "dump.rdb")
 		if _, err := restore.ToFile(t.Context(), repo, m, out, restore.FileOptions{}); !errors.Is(err, restore.ErrVerify) {
@@ -355,4 +370,19 @@ func TestRestoreLeavesOutRawSHA256OnlyWithCRC(t *testing.T) {
 			t.Errorf("restore of an RDB without CRC-64 whose manifest claims one: %v, want ErrVerify naming the CRC-64", err)
 		}
 	})
+}
+
+var errReceiver = errors.New("receiver stopped")
+
+// failingWriter takes n bytes, then fails.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		n := w.n
+		w.n = 0
+		return n, errReceiver
+	}
+	w.n -= len(p)
+	return len(p), nil
 }

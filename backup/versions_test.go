@@ -113,9 +113,12 @@ func checkManifest(t *testing.T, s testenv.Server, m *storage.Manifest, checksum
 // live data, AOF off and on (multi-part from 7.0, the single appendonly.aof
 // before), and checks the same server version loads exactly the backup.
 func receiveAll(t *testing.T, s testenv.Server, m *storage.Manifest, repo *storage.Repo, want string) {
-	var raw bytes.Buffer
+	var raw, compressed bytes.Buffer
 	if _, err := restore.Fetch(t.Context(), repo, m, &raw, restore.FetchOptions{}); err != nil {
 		t.Fatalf("fetch: %v", err)
+	}
+	if err := restore.FetchCompressed(t.Context(), repo, m, &compressed, restore.FetchOptions{}); err != nil {
+		t.Fatalf("fetch compressed: %v", err)
 	}
 	aofOn := restore.AOF{Mode: "single", FileName: "appendonly.aof"}
 	if s.AtLeast(7, 0) {
@@ -125,9 +128,11 @@ func receiveAll(t *testing.T, s testenv.Server, m *storage.Manifest, repo *stora
 		name   string
 		config []string
 		aof    restore.AOF
+		codec  string // of the stream Receive reads, as a staging pod does
 	}{
-		{"appendonly no", nil, restore.AOF{}},
-		{"appendonly yes, " + aofOn.Mode, []string{"appendonly yes"}, aofOn},
+		{"appendonly no", nil, restore.AOF{}, ""},
+		{"appendonly yes, " + aofOn.Mode, []string{"appendonly yes"}, aofOn, ""},
+		{"appendonly no, compressed stream", nil, restore.AOF{}, m.Data.Compression.Codec},
 	} {
 		t.Run("Receive "+tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -141,8 +146,12 @@ func receiveAll(t *testing.T, s testenv.Server, m *storage.Manifest, repo *stora
 			}
 			c.Close()
 			live.Stop()
-			in := restore.Install{Dir: dir, DBFilename: "dump.rdb", Size: m.Data.RawSize, SHA256: m.Data.RawSHA256, AOF: tt.aof}
-			out, err := restore.Receive(bytes.NewReader(raw.Bytes()), in)
+			in := restore.Install{Dir: dir, DBFilename: "dump.rdb", Size: m.Data.RawSize, SHA256: m.Data.RawSHA256, AOF: tt.aof, Codec: tt.codec}
+			body := raw.Bytes()
+			if tt.codec != "" {
+				body = compressed.Bytes()
+			}
+			out, err := restore.Receive(bytes.NewReader(body), in)
 			if err != nil {
 				t.Fatalf("Receive: %v", err)
 			}

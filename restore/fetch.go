@@ -150,6 +150,75 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 	return rep, check(m, rep, stored.sum(), raw.sum())
 }
 
+// FetchCompressed reads backup m from repo, decrypts it and writes the
+// compressed RDB to w, for a receiver that decodes it and checks the RDB's
+// size and SHA-256 against the manifest's (Install.Codec set to
+// m.Data.Compression.Codec): fewer bytes to send than Fetch's. It checks
+// the stored size and SHA-256 and, for an encrypted backup, age's tags.
+// Bytes reach w before the checks finish; treat them as unverified until
+// FetchCompressed returns nil. Errors are Fetch's.
+func FetchCompressed(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Writer, o FetchOptions) error {
+	if err := CheckSingle(m); err != nil {
+		return err
+	}
+	if err := CheckDecryptable(m, o.Identities); err != nil {
+		return err
+	}
+	body, err := repo.OpenData(ctx, m)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	// The object is read and hashed in a goroutine of its own, while
+	// this one decrypts and writes (see Fetch).
+	stored := &digest{h: sha256.New()}
+	object := pipe.New(ctx, io.TeeReader(sourceReader{body}, stored), nil)
+	defer stop(object)
+	var plain io.Reader = object
+	if m.Data.Encrypted() {
+		if plain, err = decrypt(object, m, o.Identities); err != nil {
+			return classify(ctx, m, err)
+		}
+	}
+	if _, err := io.Copy(destination{w}, plain); err != nil {
+		var dst destError
+		if errors.As(err, &dst) {
+			// The receiver stopped, maybe because the stream does not
+			// decode: a damaged object is said to be one, as Fetch
+			// would, once the rest of it is read.
+			if _, rerr := io.Copy(io.Discard, object); rerr == nil {
+				object.Wait()
+				if verr := checkStored(m, stored); verr != nil {
+					return verr
+				}
+			}
+		}
+		return classify(ctx, m, err)
+	}
+	if n, err := io.Copy(io.Discard, object); err != nil {
+		return classify(ctx, m, err)
+	} else if n > 0 {
+		return fmt.Errorf("%w: backup %s: %d bytes after the end of the age stream", ErrVerify, m.ID, n)
+	}
+	object.Wait()
+	return checkStored(m, stored)
+}
+
+// checkStored compares the stored object's size and SHA-256 with m's.
+func checkStored(m *storage.Manifest, stored *digest) error {
+	var errs []error
+	if stored.n != m.Data.StoredSize {
+		errs = append(errs, fmt.Errorf("stored size is %d, the manifest says %d", stored.n, m.Data.StoredSize))
+	}
+	if sum := stored.sum(); sum != m.Data.StoredSHA256 {
+		errs = append(errs, fmt.Errorf("stored SHA-256 is %s, the manifest says %s", sum, m.Data.StoredSHA256))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: backup %s: %w", ErrVerify, m.ID, errors.Join(errs...))
+	}
+	return nil
+}
+
 // stop ends a stage's goroutine and waits until it no longer reads.
 func stop(r *pipe.Readahead) {
 	_ = r.Close()
@@ -267,18 +336,10 @@ func FetchStored(ctx context.Context, repo *storage.Repo, m *storage.Manifest, c
 	if _, err := io.Copy(stored, sourceReader{body}); err != nil {
 		return nil, classify(ctx, m, err)
 	}
-	rep := &Report{StoredSize: stored.n}
-	var errs []error
-	if rep.StoredSize != m.Data.StoredSize {
-		errs = append(errs, fmt.Errorf("stored size is %d, the manifest says %d", rep.StoredSize, m.Data.StoredSize))
+	if err := checkStored(m, stored); err != nil {
+		return nil, err
 	}
-	if sum := stored.sum(); sum != m.Data.StoredSHA256 {
-		errs = append(errs, fmt.Errorf("stored SHA-256 is %s, the manifest says %s", sum, m.Data.StoredSHA256))
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%w: backup %s: %w", ErrVerify, m.ID, errors.Join(errs...))
-	}
-	return rep, nil
+	return &Report{StoredSize: stored.n}, nil
 }
 
 // classify tells a bad backup (ErrVerify) from a failing bucket or

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/rdbak/rdbak/internal/codec"
+	"github.com/rdbak/rdbak/internal/pipe"
 )
 
 // Suffixes of the files a restore leaves beside Redis's own.
@@ -36,6 +40,10 @@ type Install struct {
 	Size       int64  // expected RDB length
 	SHA256     string // expected RDB digest, hex
 	AOF        AOF
+	// Codec is the compression of the stream Stage reads: "" or "none"
+	// for the RDB itself, else a codec (zstd, gzip) that Stage decodes,
+	// so that the compressed backup, smaller, is what crosses the network.
+	Codec string
 }
 
 // Installed reports what Install did, for the caller's log.
@@ -72,9 +80,10 @@ func Staged(in Install) []string {
 	return out
 }
 
-// Stage writes the RDB from r beside the live data while Redis still runs
-// on it: <dbfilename>.rdbak-tmp, fsynced, its length and SHA-256 checked
-// against what the sender verified; with AOF on it also prepares what
+// Stage writes the RDB from r (decoded first when in.Codec says so)
+// beside the live data while Redis still runs on it: <dbfilename>.rdbak-tmp,
+// fsynced, its length and SHA-256 checked against the manifest's, which
+// pin every byte; with AOF on it also prepares what
 // Redis will load (a new appenddirname.rdbak-tmp with the RDB as its base,
 // or appendfilename.rdbak-tmp). Nothing live changes; on failure nothing
 // staged is left.
@@ -91,7 +100,7 @@ func Stage(r io.Reader, in Install) error {
 		return err
 	}
 	tmp := Staged(in)[0]
-	n, sum, err := writeFile(tmp, r, owner)
+	n, sum, err := writeDecoded(tmp, r, in.Codec, owner)
 	if err == nil && (n != in.Size || sum != in.SHA256) {
 		err = fmt.Errorf("received %d bytes with SHA-256 %s, expected %d bytes with %s: the stream was cut or altered; nothing was replaced", n, sum, in.Size, in.SHA256)
 	}
@@ -265,6 +274,40 @@ func stageSingleAOF(in Install, rdbPath string, owner *fileOwner) error {
 	defer src.Close()
 	_, _, err = writeFile(Staged(in)[1], src, owner)
 	return err
+}
+
+// writeDecoded is writeFile of the stream r decoded by codecName. The
+// decoder runs in a goroutine of its own, so that decoding and hashing
+// share two cores. Bytes after the compressed stream are not looked for:
+// the sender checks the stored object's digest, and the RDB's pins what
+// is written.
+func writeDecoded(path string, r io.Reader, codecName string, owner *fileOwner) (int64, string, error) {
+	if codecName == "" || codecName == "none" {
+		return writeFile(path, r, owner)
+	}
+	dec, err := codec.NewReader(r, codecName)
+	if err != nil {
+		return 0, "", err
+	}
+	defer dec.Close()
+	ahead := pipe.New(context.Background(), dec, nil)
+	defer ahead.Wait()
+	defer ahead.Close()
+	return writeFile(path, decoding{ahead, codecName}, owner)
+}
+
+// decoding names the stream in the errors of its decoder.
+type decoding struct {
+	r     io.Reader
+	codec string
+}
+
+func (d decoding) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("the %s stream does not decode (it was cut or altered; nothing was replaced): %w", d.codec, err)
+	}
+	return n, err
 }
 
 // writeFile writes r to path (created or truncated), fsyncs it, gives it

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rdbak/rdbak/backup"
+	"github.com/rdbak/rdbak/internal/codec"
 	"github.com/rdbak/rdbak/internal/redis"
 	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/restore"
@@ -114,19 +115,80 @@ func TestReceiveLoads(t *testing.T) {
 	}
 }
 
-// TestReceiveRefusesBadStream: a cut or altered stream leaves every live
-// file as it was and no temporary file behind.
+// compress is b compressed as a backup stores it.
+func compress(t *testing.T, b []byte, codecName string) []byte {
+	t.Helper()
+	s, err := codec.Settings{Codec: codecName}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w, err := codec.NewWriter(&out, s)
+	if err == nil {
+		_, err = w.Write(b)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// flip is b with one bit of byte at changed.
+func flip(b []byte, at int) []byte {
+	c := bytes.Clone(b)
+	c[at] ^= 1
+	return c
+}
+
+// TestReceiveCompressed: with Codec set, Receive decodes the stream and
+// installs exactly the RDB, which Redis then loads.
+func TestReceiveCompressed(t *testing.T) {
+	rdb, want := snapshot(t)
+	for _, c := range []string{"zstd", "gzip", "none"} {
+		t.Run(c, func(t *testing.T) {
+			dir := t.TempDir()
+			liveData(t, dir)
+			in := install(rdb, dir, restore.AOF{})
+			in.Codec = c
+			if _, err := restore.Receive(bytes.NewReader(compress(t, rdb, c)), in); err != nil {
+				t.Fatalf("Receive: %v", err)
+			}
+			if d := testenv.StartRedis(t, testenv.RedisOptions{Dir: dir}).Digest(t); d != want {
+				t.Fatalf("Redis loaded digest %s, want the restored %s", d, want)
+			}
+		})
+	}
+}
+
+// TestReceiveRefusesBadStream: a cut or altered stream, compressed or not,
+// leaves every live file as it was and no temporary file behind.
 func TestReceiveRefusesBadStream(t *testing.T) {
 	rdb, _ := snapshot(t)
-	for name, body := range map[string][]byte{
-		"short":   rdb[:len(rdb)/2],
-		"altered": append(append([]byte{}, rdb[:100]...), append([]byte{rdb[100] ^ 1}, rdb[101:]...)...),
+	z := compress(t, rdb, "zstd")
+	for _, tt := range []struct {
+		name  string
+		body  []byte
+		codec string
+	}{
+		{"short", rdb[:len(rdb)/2], ""},
+		{"altered", flip(rdb, 100), ""},
+		{"zstd, short", z[:len(z)/2], "zstd"},
+		{"zstd, altered", flip(z, len(z)/2), "zstd"},
+		{"zstd, altered checksum", flip(z, len(z)-1), "zstd"},
+		{"zstd, bytes after its end", append(bytes.Clone(z), "more"...), "zstd"},
+		{"zstd, of another RDB", compress(t, flip(rdb, 100), "zstd"), "zstd"},
+		{"RDB sent as zstd", rdb, "zstd"},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			before := liveData(t, dir, "appendonly yes")
 			snap := listing(t, dir)
-			_, err := restore.Receive(bytes.NewReader(body), install(rdb, dir, restore.AOF{Mode: "multipart", DirName: "appendonlydir", FileName: "appendonly.aof"}))
+			in := install(rdb, dir, restore.AOF{Mode: "multipart", DirName: "appendonlydir", FileName: "appendonly.aof"})
+			in.Codec = tt.codec
+			_, err := restore.Receive(bytes.NewReader(tt.body), in)
 			if err == nil || !strings.Contains(err.Error(), "nothing was replaced") {
 				t.Fatalf("err = %v, want a refusal", err)
 			}

@@ -130,12 +130,12 @@ func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []str
 	} else if l.AOF.Mode == "single" {
 		staged += " and " + l.Dir + "/" + l.AOF.FileName + TempSuffix
 	}
-	stage := "download and verify backup " + id + " (sizes, SHA-256, RDB CRC-64) while streaming it into " + staged +
+	stage := "through exec into the Redis container, download and verify backup " + id + " (sizes, SHA-256, RDB CRC-64) while streaming it into " + staged +
 		", names Redis never loads; check its length and SHA-256 there and fsync it. Redis keeps serving the old data"
 	if s != InPlace {
-		stage = "run a staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; " + stage
-	} else {
-		stage = "through exec into the Redis container, " + stage
+		stage = "run a staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; download backup " + id +
+			" (checking its stored size and SHA-256) and stream it, still compressed, to the staging pod, which decodes it into " + staged +
+			", names Redis never loads, checks the RDB's length and SHA-256 against the manifest and fsyncs it. Redis keeps serving the old data"
 	}
 	save := "meanwhile, BGSAVE the current data, so that it is kept as " + l.DBFilename + PreRestoreSuffix +
 		": started by the length of Redis's last BGSAVE to end with the staging (at once when Redis has not saved since it started); the next step waits for both"

@@ -65,7 +65,7 @@ func TestSteps(t *testing.T) {
 		want []string // a fragment of each step, in order
 	}{
 		{"offline, RDB", Offline, Layout{Dir: "/data", DBFilename: "dump.rdb"}, []string{
-			"staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; download and verify backup 20261122T030000Z-abcdef (sizes, SHA-256, RDB CRC-64) while streaming it into /data/dump.rdb.rdbak-tmp",
+			"staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; download backup 20261122T030000Z-abcdef (checking its stored size and SHA-256) and stream it, still compressed, to the staging pod, which decodes it into /data/dump.rdb.rdbak-tmp",
 			"meanwhile, BGSAVE the current data, so that it is kept as dump.rdb.pre-restore: started by the length of Redis's last BGSAVE to end with the staging",
 			`turn off Redis's save points (CONFIG SET save "", so stopping it writes nothing over the data), scale statefulset ns/redis from 1 to 0 and wait until its pod is gone (annotated rdbak.io/x): the downtime starts here`,
 			"swap the staged files in, each by one atomic exchange",
@@ -73,7 +73,7 @@ func TestSteps(t *testing.T) {
 			"loaded the data (the downtime ends here) and compare its key counts",
 		}},
 		{"restart, RDB", Restart, Layout{Dir: "/data", DBFilename: "dump.rdb"}, []string{
-			"staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; download and verify backup 20261122T030000Z-abcdef",
+			"staging pod with the rdbak image on the Redis pod's node, mounting the same volume beside the running Redis; download backup 20261122T030000Z-abcdef (checking its stored size and SHA-256) and stream it, still compressed",
 			"meanwhile, BGSAVE the current data",
 			`turn off every save in Redis (CONFIG SET save "", and shutdown-on-sigterm nosave on 7.0+); it keeps serving; should Redis refuse, scale statefulset ns/redis to 0 instead`,
 			"from the staging pod, swap the staged files in, each by one atomic exchange, keeping the current ones as .pre-restore (/data/dump.rdb always holds the old or the new data, never nothing); the running Redis does not read them",

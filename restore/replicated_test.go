@@ -80,7 +80,7 @@ func TestReplicationSteps(t *testing.T) {
 	order := []string{
 		"every replica (ns/redis-replicas-0, ns/redis-replicas-1) replicates from the master ns/redis-master-0",
 		"on the master ns/redis-master-0: run a staging pod",
-		"download and verify backup id1",
+		"download backup id1 (checking its stored size and SHA-256)",
 		"Redis keeps serving the old data",
 		"on the master ns/redis-master-0: turn off Redis's save points",
 		"scale statefulset ns/redis-master from 1 to 0",

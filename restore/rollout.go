@@ -68,6 +68,9 @@ type Job struct {
 	// Fetch writes the backup's RDB to w, verifying it on the way (sizes,
 	// SHA-256, RDB CRC-64); an error means it must not be installed.
 	Fetch func(w io.Writer) error
+	// FetchSize is about how many bytes Fetch writes, for timing the
+	// save: Install.Size (the RDB's) when zero.
+	FetchSize int64
 	// Save persists Redis's in-memory data before it stops, so that the
 	// previous data kept as .pre-restore is current; nil for none (AOF).
 	// It runs while Stage does, started SaveTakes before staging is
@@ -254,6 +257,10 @@ func stageAndSave(ctx context.Context, r Rollout, j Job, tm *Timings, progress f
 	if !saveDone && j.SaveTakes < 0 {
 		startSave()
 	}
+	size := j.FetchSize
+	if size <= 0 {
+		size = j.Install.Size
+	}
 	poll := time.NewTicker(savePoll)
 	defer poll.Stop()
 	for !stageDone || !saveDone {
@@ -291,7 +298,7 @@ func stageAndSave(ctx context.Context, r Rollout, j Job, tm *Timings, progress f
 				}
 				continue
 			}
-			if SaveDue(j.Install.Size-firstByteStaged, n-firstByteStaged, now().Sub(firstByte), j.SaveTakes) {
+			if SaveDue(size-firstByteStaged, n-firstByteStaged, now().Sub(firstByte), j.SaveTakes) {
 				startSave()
 			}
 		}

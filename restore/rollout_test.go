@@ -247,27 +247,31 @@ func TestApplySavesWhileStaging(t *testing.T) {
 			}
 		})
 	}
-	t.Run("after the staging", func(t *testing.T) {
-		f := &fakeRollout{}
-		var stagedFirst bool
-		save := func(context.Context) error { stagedFirst = len(f.received) == 3*chunk; return nil }
-		fetch := func(w io.Writer) error {
-			for range 3 {
-				time.Sleep(300 * time.Millisecond)
-				if _, err := w.Write(make([]byte, chunk)); err != nil {
-					return err
+	// The staging's length is FetchSize when set (a compressed stream),
+	// else the RDB's.
+	for name, sizes := range map[string][2]int64{"after the staging": {3 * chunk, 0}, "after a compressed staging": {chunk, 3 * chunk}} {
+		t.Run(name, func(t *testing.T) {
+			f := &fakeRollout{}
+			var stagedFirst bool
+			save := func(context.Context) error { stagedFirst = len(f.received) == 3*chunk; return nil }
+			fetch := func(w io.Writer) error {
+				for range 3 {
+					time.Sleep(300 * time.Millisecond)
+					if _, err := w.Write(make([]byte, chunk)); err != nil {
+						return err
+					}
 				}
+				return nil
 			}
-			return nil
-		}
-		j := restore.Job{Fetch: fetch, Save: save, SaveTakes: 0, Install: restore.Install{Size: 3 * chunk}}
-		if _, _, err := restore.Apply(t.Context(), f, j); err != nil {
-			t.Fatal(err)
-		}
-		if !stagedFirst {
-			t.Error("a save expected to take no time started before the staging ended")
-		}
-	})
+			j := restore.Job{Fetch: fetch, Save: save, SaveTakes: 0, Install: restore.Install{Size: sizes[0]}, FetchSize: sizes[1]}
+			if _, _, err := restore.Apply(t.Context(), f, j); err != nil {
+				t.Fatal(err)
+			}
+			if !stagedFirst {
+				t.Error("a save expected to take no time started before the staging ended")
+			}
+		})
+	}
 	t.Run("save fails", func(t *testing.T) {
 		f := &fakeRollout{stopOnCancel: true}
 		endless := func(w io.Writer) error {

@@ -13,7 +13,8 @@ import (
 )
 
 // newReceiveCmd is run by rdbak itself inside a restore pod: it reads the
-// verified RDB from stdin and installs it in Redis's data dir.
+// RDB, or the backup's compressed RDB, from stdin, checks it and installs
+// it in Redis's data dir.
 func newReceiveCmd(g *globals) *cobra.Command {
 	var in restore.Install
 	var phase string
@@ -56,6 +57,7 @@ func newReceiveCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.AOF.Mode, "aof-mode", "", "appendonly yes: multipart (Redis 7+) or single")
 	f.StringVar(&in.AOF.DirName, "aof-dirname", "appendonlydir", "appenddirname")
 	f.StringVar(&in.AOF.FileName, "aof-filename", "appendonly.aof", "appendfilename")
+	f.StringVar(&in.Codec, "codec", "", "compression of stdin (zstd, gzip), decoded before the checks; empty: the RDB itself")
 	return cmd
 }
 

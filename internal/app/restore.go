@@ -295,6 +295,16 @@ func (r *Restore) runMaster(ctx context.Context) error {
 		Down:     restore.DownStep(r.Plan.Strategy),
 		Progress: func(s restore.Step) { log.Info("restore step", "step", string(s)) },
 	}
+	if _, ok := ro.(*kube.Offline); ok {
+		// The staging pod runs rdbak: it decodes the backup and checks
+		// the RDB's size and SHA-256, so the compressed object, 1.7 to
+		// 1.9 times smaller, is what the API server and the kubelet
+		// proxy.
+		j.Install.Codec, j.FetchSize = m.Data.Compression.Codec, m.Data.StoredSize
+		j.Fetch = func(w io.Writer) error {
+			return restore.FetchCompressed(ctx, r.repo, m, w, restore.FetchOptions{Identities: r.o.Identities})
+		}
+	}
 	// Without AOF, the in-memory data may be newer than any file (save ""):
 	// BGSAVE it before the stop so .pre-restore holds it.
 	if r.layout.AOF.Mode == "" {

@@ -124,9 +124,15 @@ func (o *Offline) receive(ctx context.Context, phase string, body io.Reader) ([]
 	if in.AOF.Mode != "" {
 		cmd = append(cmd, "--aof-mode", in.AOF.Mode, "--aof-dirname", in.AOF.DirName, "--aof-filename", in.AOF.FileName)
 	}
+	if in.Codec != "" {
+		cmd = append(cmd, "--codec", in.Codec)
+	}
 	var stdout, stderr bytes.Buffer
 	err := o.Client.Exec(ctx, ExecTarget{Namespace: o.Pod.Namespace, Pod: o.staging, Container: "restore", AllowSPDY: o.AllowSPDY}, cmd, body, &stdout, &stderr)
 	if err != nil {
+		if strings.Contains(stderr.String(), "unknown flag") {
+			err = fmt.Errorf("%w: the restore image %s is older than this rdbak; give --restore-image the image of this rdbak's version", err, o.Image)
+		}
 		return nil, fmt.Errorf("%s in staging pod %s: %w", phase, o.staging, withStderr(err, stderr.String()))
 	}
 	return stdout.Bytes(), nil
@@ -255,7 +261,7 @@ func (o *Offline) restorePodSpec() *corev1.Pod {
 			NodeSelector:                  p.Spec.NodeSelector,
 			ImagePullSecrets:              p.Spec.ImagePullSecrets,
 			TerminationGracePeriodSeconds: ptr(int64(1)),
-			// It only receives the decrypted RDB through exec: no API
+			// It only receives the decrypted backup through exec: no API
 			// access, hence no ServiceAccount token in it.
 			AutomountServiceAccountToken: ptr(false),
 			Containers: []corev1.Container{{

@@ -342,6 +342,28 @@ func TestOfflineRestore(t *testing.T) {
 	}
 }
 
+// TestOfflineStageCompressed: a compressed stream is staged with its
+// codec named, and a restore image too old to decode it says what to do.
+func TestOfflineStageCompressed(t *testing.T) {
+	k := newCluster(t, 1)
+	ex := &fakeExec{}
+	o := k.offline(t, ex)
+	in := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12", Codec: "zstd"}
+	if err := o.Stage(t.Context(), strings.NewReader("ZSTD"), in); err != nil {
+		t.Fatalf("Stage: %v", err)
+	}
+	want := []string{"/rdbak", "receive", "--phase", "stage", "--dir", "/data", "--dbfilename", "dump.rdb", "--size", "9", "--sha256", "ab12", "--codec", "zstd"}
+	if len(ex.calls) != 1 || !slices.Equal(ex.calls[0].cmd, want) {
+		t.Fatalf("execs %+v, want one of %q", ex.calls, want)
+	}
+
+	old := k.offline(t, &fakeExec{stderr: "Error: unknown flag: --codec\n", err: exitError(1)})
+	err := old.Stage(t.Context(), strings.NewReader("ZSTD"), in)
+	if err == nil || !strings.Contains(err.Error(), "give --restore-image the image of this rdbak's version") || !strings.Contains(err.Error(), "ghcr.io/rdbak/rdbak:test") {
+		t.Fatalf("Stage with an old image: %v, want it to name the image and the flag to set", err)
+	}
+}
+
 func TestOfflineRestorePod(t *testing.T) {
 	ctx := t.Context()
 	k := newCluster(t, 1)
