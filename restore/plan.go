@@ -138,7 +138,8 @@ func Steps(s Strategy, id string, w Workload, l Layout, annotation string) []str
 			", names Redis never loads, checks the RDB's length and SHA-256 against the manifest and fsyncs it. Redis keeps serving the old data"
 	}
 	save := "meanwhile, BGSAVE the current data, so that it is kept as " + l.DBFilename + PreRestoreSuffix +
-		": started by the length of Redis's last BGSAVE to end with the staging (at once when Redis has not saved since it started); the next step waits for both"
+		": started by the length of Redis's last BGSAVE to end with the staging (at once when Redis has not saved since it started); the next step waits for both." +
+		" None when " + l.DBFilename + " holds the data already: Redis counts no write since it saved or loaded it, and the file has not changed since"
 	if l.AOF.Mode != "" {
 		save = "AOF is on: Redis keeps the current data in its AOF, which is kept as " + PreRestoreSuffix
 	}

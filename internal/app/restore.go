@@ -19,6 +19,7 @@ import (
 	"github.com/rdbak/rdbak/internal/kube"
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/internal/redis"
+	"github.com/rdbak/rdbak/internal/redis/info"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -307,9 +308,17 @@ func (r *Restore) runMaster(ctx context.Context) error {
 	}
 	// Without AOF, the in-memory data may be newer than any file (save ""):
 	// BGSAVE it before the stop so .pre-restore holds it.
+	// Not when the file already holds the data (no write since Redis
+	// loaded it or saved it): the BGSAVE would write the same data again,
+	// sharing the two cores with the staging.
 	if r.layout.AOF.Mode == "" {
 		j.Save = func(ctx context.Context) error {
-			_, err := backup.Snapshot(ctx, k.client, backup.SnapshotOptions{})
+			p, err := k.client.Info(ctx, "persistence")
+			if err == nil && diskHoldsData(p.Persistence, fileCtime(ctx, k, r.layout.Dir+"/"+r.layout.DBFilename)) {
+				log.Info("Redis's RDB file holds its data (no write since it was saved or loaded): it is kept as "+restore.PreRestoreSuffix+" without a BGSAVE", "file", r.layout.DBFilename)
+				return nil
+			}
+			_, err = backup.Snapshot(ctx, k.client, backup.SnapshotOptions{})
 			return err
 		}
 		j.SaveTakes = saveTakes(ctx, k.client)
@@ -468,6 +477,35 @@ func rdbVersionOf(ctx context.Context, src backup.Source) (redisMax, valkeyMax i
 		return restore.ValkeyRedisRDB, valkeyMax, err
 	}
 	return 0, 0, fmt.Errorf("snapshot starts with %q, neither %s nor %s", h[:], rdb.MagicRedis, rdb.MagicValkey)
+}
+
+// diskHoldsData reports whether Redis's RDB file already holds its data,
+// so that keeping it as .pre-restore needs no BGSAVE: Redis counts no write
+// since its last successful save, or since it loaded the file at startup,
+// and the file's inode last changed (ctime, in unix seconds: written,
+// renamed or copied over; unlike the mtime, no tool sets it back, not
+// kubectl cp) before that save's time, so not behind Redis's back since. A
+// change in the same second counts as after. Left out: a dir or dbfilename
+// changed with CONFIG SET since, to an older file.
+func diskHoldsData(p info.Persistence, ctime int64) bool {
+	return p.HasChangesSinceLastSave && p.ChangesSinceLastSave == 0 && p.LastBGSaveStatus == "ok" &&
+		p.HasLastSaveTime && ctime >= 0 && ctime < p.LastSaveTime
+}
+
+// fileCtime is path's ctime in unix seconds, by stat through exec in the
+// Redis container; -1 when it cannot tell (no file, no stat).
+func fileCtime(ctx context.Context, k *kubeConn, path string) int64 {
+	var out bytes.Buffer
+	err := k.kc.Exec(ctx, kube.ExecTarget{Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container, AllowSPDY: k.kt.AllowSPDY},
+		[]string{"stat", "-c", "%Z", path}, nil, &out, io.Discard)
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(out.String()), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // freeBytes measures free space in dir with df through exec; -1 when the

@@ -51,7 +51,11 @@ type Persistence struct {
 	AOFEnabled       bool  // aof_enabled:1
 	LastSaveTime     int64 // rdb_last_save_time, unix seconds
 	HasLastSaveTime  bool
-	LastBGSaveStatus string // rdb_last_bgsave_status: ok or err
+	// ChangesSinceLastSave is rdb_changes_since_last_save: writes since
+	// the last successful save, or since the load at startup.
+	ChangesSinceLastSave    int64
+	HasChangesSinceLastSave bool
+	LastBGSaveStatus        string // rdb_last_bgsave_status: ok or err
 	// LastBGSaveTime is rdb_last_bgsave_time_sec, how long the last
 	// BGSAVE took in whole seconds; -1 when there was none.
 	LastBGSaveTime      int64
@@ -146,6 +150,7 @@ func FromFields(f map[string]string) *Info {
 	p.AOFRewrite = f["aof_rewrite_in_progress"] == "1" || f["aof_rewrite_scheduled"] == "1"
 	p.AOFEnabled = f["aof_enabled"] == "1"
 	p.LastSaveTime, p.HasLastSaveTime = r.has("rdb_last_save_time")
+	p.ChangesSinceLastSave, p.HasChangesSinceLastSave = r.has("rdb_changes_since_last_save")
 	p.LastBGSaveStatus = f["rdb_last_bgsave_status"]
 	p.LastBGSaveTime = -1
 	if n, ok := r.has("rdb_last_bgsave_time_sec"); ok {
