@@ -190,17 +190,19 @@ type Estimate struct {
 }
 
 // Throughputs and fixed costs the estimate assumes, from hack/bench-kube.sh
-// on the shared 2-core testbed (2026-11-27, 0.9 GiB RDB of 3.5 M keys): the
-// exec stream through the API server into the staging pod ~50 MB/s,
-// BGSAVE ~75 MB/s, a pod's stop and start 1-2 s each. A quieter or bigger
-// machine is faster; the estimate is meant to be on the safe side.
+// on the shared 2-core testbed (2026-11-27/28, 0.9 GiB RDB of 3.5 M keys of
+// Redis 6.2): the exec stream through the API server into the staging pod
+// ~50 MB/s of RDB (since the stream is compressed, 45-50 MB/s beside a
+// BGSAVE), Redis's BGSAVE 44-49 MB/s alone, its load 125-160 MB/s, a
+// container restart 1.7-2.2 s, a pod's stop and start 1-2 s each. A quieter
+// or bigger machine is faster; the estimate is meant to be on the safe side.
 const (
 	estStreamBytesPerSec = 60 << 20
 	estLoadBytesPerSec   = 150 << 20
-	estSaveBytesPerSec   = 80 << 20
+	estSaveBytesPerSec   = 48 << 20
 	estPodStart          = 2 * time.Second // staging pod, or the Redis pod after the scale-up, to Running
 	estPodStop           = 1500 * time.Millisecond
-	estContainerRestart  = 1 * time.Second
+	estContainerRestart  = 2 * time.Second
 	estCheck             = 1 * time.Second
 )
 

@@ -130,11 +130,11 @@ func TestEstimateOf(t *testing.T) {
 		save           bool
 		total, downtme time.Duration
 	}{
-		// stream 1024/60 s, load 1024/150 s, save 1024/80 s, of which half
+		// stream 1024/60 s, load 1024/150 s, save 1024/48 s, of which half
 		// adds to the staging it runs beside
-		{"offline 1 GiB", Offline, gib, true, 17066666666 + 2*time.Second + 10326666666 + time.Second + 6400*time.Millisecond, 10326666666},
-		{"in-place 1 GiB", InPlace, gib, false, 17066666666 + 7826666666 + time.Second, 7826666666},
-		{"restart 1 GiB", Restart, gib, false, 17066666666 + 2*time.Second + 7826666666 + time.Second, 7826666666},
+		{"offline 1 GiB", Offline, gib, true, 17066666666 + 2*time.Second + 10326666666 + time.Second + 10666666666, 10326666666},
+		{"in-place 1 GiB", InPlace, gib, false, 17066666666 + 8826666666 + time.Second, 8826666666},
+		{"restart 1 GiB", Restart, gib, false, 17066666666 + 2*time.Second + 8826666666 + time.Second, 8826666666},
 		{"empty, offline", Offline, 0, false, 6500 * time.Millisecond, 3500 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
