@@ -87,33 +87,17 @@ func CheckDecryptable(m *storage.Manifest, ids *crypt.Identities) error {
 // encrypted and o has no identity; a failing bucket read or a failing w is
 // returned as such, since the backup may be fine.
 func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Writer, o FetchOptions) (*Report, error) {
-	if err := CheckSingle(m); err != nil {
-		return nil, err
-	}
-	if err := CheckDecryptable(m, o.Identities); err != nil {
-		return nil, err
-	}
-	body, err := repo.OpenData(ctx, m)
+	// Three goroutines, so that two cores share the work: one reads the
+	// object and hashes it (open), one decrypts and decompresses, and this
+	// one verifies the RDB (and hashes it) and writes it. Before dec is
+	// closed (deferred below) or a stage read again after Copy, the
+	// goroutine reading it must be done.
+	src, err := open(ctx, repo, m, o.Identities)
 	if err != nil {
 		return nil, err
 	}
-	defer body.Close()
-	// Three goroutines, so that two cores share the work: one reads the
-	// object and hashes it, one decrypts and decompresses, and this one
-	// verifies the RDB (and hashes it) and writes it. Before dec is closed
-	// (deferred below) or a stage read again after Copy, the goroutine
-	// reading it must be done. No closer: a blob.Reader may not be closed
-	// while it is being read; on an early return the goroutine finishes its
-	// read and stops.
-	stored := &digest{h: sha256.New()}
-	object := pipe.New(ctx, io.TeeReader(sourceReader{body}, stored), nil)
-	defer stop(object)
-	var plain io.Reader = object
-	if m.Data.Encrypted() {
-		if plain, err = decrypt(object, m, o.Identities); err != nil {
-			return nil, classify(ctx, m, err)
-		}
-	}
+	defer src.close()
+	object, stored, plain := src.object, src.stored, src.plain
 	dec, err := codec.NewReader(plain, m.Data.Compression.Codec)
 	if err != nil {
 		return nil, classify(ctx, m, err)
@@ -158,29 +142,13 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 // Bytes reach w before the checks finish; treat them as unverified until
 // FetchCompressed returns nil. Errors are Fetch's.
 func FetchCompressed(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Writer, o FetchOptions) error {
-	if err := CheckSingle(m); err != nil {
-		return err
-	}
-	if err := CheckDecryptable(m, o.Identities); err != nil {
-		return err
-	}
-	body, err := repo.OpenData(ctx, m)
+	src, err := open(ctx, repo, m, o.Identities)
 	if err != nil {
 		return err
 	}
-	defer body.Close()
-	// The object is read and hashed in a goroutine of its own, while
-	// this one decrypts and writes (see Fetch).
-	stored := &digest{h: sha256.New()}
-	object := pipe.New(ctx, io.TeeReader(sourceReader{body}, stored), nil)
-	defer stop(object)
-	var plain io.Reader = object
-	if m.Data.Encrypted() {
-		if plain, err = decrypt(object, m, o.Identities); err != nil {
-			return classify(ctx, m, err)
-		}
-	}
-	if _, err := io.Copy(destination{w}, plain); err != nil {
+	defer src.close()
+	object, stored := src.object, src.stored
+	if _, err := io.Copy(destination{w}, src.plain); err != nil {
 		var dst destError
 		if errors.As(err, &dst) {
 			// The receiver stopped, maybe because the stream does not
@@ -202,6 +170,49 @@ func FetchCompressed(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 	}
 	object.Wait()
 	return checkStored(m, stored)
+}
+
+// opened is a backup's stored object being read: in a goroutine of its
+// own (object), hashed as it is read (stored), and decrypted (plain, the
+// object itself when it is not encrypted).
+type opened struct {
+	body   io.Closer
+	object *pipe.Readahead
+	stored *digest
+	plain  io.Reader
+}
+
+// open checks that m is one object rdbak can decrypt with ids and starts
+// reading it; close it when done. The goroutine has no closer: a
+// blob.Reader may not be closed while it is being read; on an early return
+// it finishes its read and stops.
+func open(ctx context.Context, repo *storage.Repo, m *storage.Manifest, ids *crypt.Identities) (*opened, error) {
+	if err := CheckSingle(m); err != nil {
+		return nil, err
+	}
+	if err := CheckDecryptable(m, ids); err != nil {
+		return nil, err
+	}
+	body, err := repo.OpenData(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	o := &opened{body: body, stored: &digest{h: sha256.New()}}
+	o.object = pipe.New(ctx, io.TeeReader(sourceReader{body}, o.stored), nil)
+	o.plain = o.object
+	if m.Data.Encrypted() {
+		if o.plain, err = decrypt(o.object, m, ids); err != nil {
+			o.close()
+			return nil, classify(ctx, m, err)
+		}
+	}
+	return o, nil
+}
+
+// close stops reading the object.
+func (o *opened) close() {
+	stop(o.object)
+	o.body.Close()
 }
 
 // checkStored compares the stored object's size and SHA-256 with m's.
