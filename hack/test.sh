@@ -51,7 +51,7 @@ go vet -tags e2e ./e2e/...
 # others once without it. A race build runs the same tests, so running
 # these packages twice cost CI ~15 minutes and found nothing the race pass
 # does not.
-race=$(go list ./backup/ ./restore/ ./internal/redis/... ./internal/rdb/ ./schedule/ ./internal/daemon/ ./internal/app/ ./internal/kube/)
+race=$(go list ./backup/ ./restore/ ./internal/codec/ ./internal/redis/... ./internal/rdb/ ./schedule/ ./internal/daemon/ ./internal/app/ ./internal/kube/)
 e2e=${RDBAK_E2E:-1}
 step "unit and integration tests of the concurrent code, with the race detector"
 if [ "$e2e" != 0 ]; then

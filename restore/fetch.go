@@ -87,11 +87,11 @@ func CheckDecryptable(m *storage.Manifest, ids *crypt.Identities) error {
 // encrypted and o has no identity; a failing bucket read or a failing w is
 // returned as such, since the backup may be fine.
 func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Writer, o FetchOptions) (*Report, error) {
-	// Three goroutines, so that two cores share the work: one reads the
-	// object and hashes it (open), one decrypts and decompresses, and this
-	// one verifies the RDB (and hashes it) and writes it. Before dec is
-	// closed (deferred below) or a stage read again after Copy, the
-	// goroutine reading it must be done.
+	// Goroutines share the work between the cores: one reads the object
+	// and hashes it (open), the decoder's decrypt and decompress (see
+	// codec.NewReader), and this one verifies the RDB (and hashes it) and
+	// writes it. Copy reads dec to its EOF, after which plain is no longer
+	// read by the decoder.
 	src, err := open(ctx, repo, m, o.Identities)
 	if err != nil {
 		return nil, err
@@ -103,18 +103,15 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 		return nil, classify(ctx, m, err)
 	}
 	defer dec.Close()
-	ahead := pipe.New(ctx, dec, nil)
-	defer stop(ahead)
 	raw := &digest{counter: o.Counter}
 	skipRaw := o.SkipRawSHA256 && m.RDB.ChecksumVerified
 	if !skipRaw {
 		raw.h = sha256.New()
 	}
-	info, err := rdb.Copy(io.MultiWriter(destination{w}, raw), ahead)
+	info, err := rdb.Copy(io.MultiWriter(destination{w}, raw), dec)
 	if err != nil {
 		return nil, classify(ctx, m, err)
 	}
-	ahead.Wait() // Copy read to dec's EOF
 	// The compressed stream must end where the plaintext ends, and the
 	// age stream where the object ends (age checks its last chunk's tag).
 	if m.Data.Encrypted() {

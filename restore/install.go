@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"syscall"
 
 	"github.com/rdbak/rdbak/internal/codec"
-	"github.com/rdbak/rdbak/internal/pipe"
 )
 
 // Suffixes of the files a restore leaves beside Redis's own.
@@ -277,8 +275,8 @@ func stageSingleAOF(in Install, rdbPath string, owner *fileOwner) error {
 }
 
 // writeDecoded is writeFile of the stream r decoded by codecName. The
-// decoder runs in a goroutine of its own, so that decoding and hashing
-// share two cores. Bytes after the compressed stream are not looked for:
+// decoder runs in goroutines of its own, so that decoding and hashing
+// share the cores. Bytes after the compressed stream are not looked for:
 // the sender checks the stored object's digest, and the RDB's pins what
 // is written.
 func writeDecoded(path string, r io.Reader, codecName string, owner *fileOwner) (int64, string, error) {
@@ -290,10 +288,7 @@ func writeDecoded(path string, r io.Reader, codecName string, owner *fileOwner) 
 		return 0, "", err
 	}
 	defer dec.Close()
-	ahead := pipe.New(context.Background(), dec, nil)
-	defer ahead.Wait()
-	defer ahead.Close()
-	return writeFile(path, decoding{ahead, codecName}, owner)
+	return writeFile(path, decoding{dec, codecName}, owner)
 }
 
 // decoding names the stream in the errors of its decoder.

@@ -4,6 +4,7 @@
 package codec
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"runtime"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/rdbak/rdbak/internal/pipe"
 )
 
 // Settings select a codec. The zero value means zstd at level fastest.
@@ -120,10 +123,14 @@ func NewWriter(w io.Writer, s Settings) (io.WriteCloser, error) {
 			return nil, err
 		}
 		opts := []zstd.EOption{zstd.WithEncoderLevel(l), zstd.WithEncoderConcurrency(max(1, s.Concurrency))}
-		if l <= zstd.SpeedDefault {
-			opts = append(opts, zstd.WithWindowSize(zstdWindow))
+		if l > zstd.SpeedDefault {
+			return zstd.NewWriter(w, opts...)
 		}
-		return zstd.NewWriter(w, opts...)
+		enc, err := zstd.NewWriter(w, append(opts, zstd.WithWindowSize(zstdWindow))...)
+		if err != nil {
+			return nil, err
+		}
+		return &framedWriter{enc: enc, w: w}, nil
 	case "gzip":
 		l, err := gzipLevel(s.Level)
 		if err != nil {
@@ -136,35 +143,58 @@ func NewWriter(w io.Writer, s Settings) (io.WriteCloser, error) {
 	return nil, fmt.Errorf("compression codec %q is not one of zstd, gzip, none", s.Codec)
 }
 
-// NewReader returns a decompressor of codec reading from r. It reports
-// corrupt input as a read error. Close releases its resources, not r.
+// NewReader returns a decompressor of codec reading from r. It decodes
+// ahead of Read in goroutines of its own, so that decoding and what reads
+// it share the cores, and reports corrupt input as a read error. Once Read
+// has returned io.EOF, r is no longer read. Close stops the goroutines
+// and waits until r is no longer read (a read of r in progress must
+// return first); it does not close r.
 func NewReader(r io.Reader, codecName string) (io.ReadCloser, error) {
 	switch codecName {
 	case "zstd":
-		// One goroutine and a bounded window keep a hostile object from
-		// making rdbak allocate without limit.
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(128<<20))
+		d, err := newFrameReader(r)
 		if err != nil {
 			return nil, fmt.Errorf("start zstd decoder: %w", err)
 		}
-		return zstdReadCloser{d}, nil
+		return d, nil
 	case "gzip":
 		g, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, fmt.Errorf("read gzip header: %w", err)
 		}
 		g.Multistream(false)
-		return g, nil
+		return ahead(g), nil
 	case "none":
-		return io.NopCloser(r), nil
+		return ahead(io.NopCloser(r)), nil
 	}
 	return nil, fmt.Errorf("compression codec %q is not one of zstd, gzip, none: the manifest may come from a newer rdbak", codecName)
 }
+
+// readAhead is a decoder read in a goroutine of its own.
+type readAhead struct {
+	*pipe.Readahead
+	dec io.Closer
+}
+
+func ahead(dec io.ReadCloser) readAhead {
+	return readAhead{pipe.New(context.Background(), dec, nil), dec}
+}
+
+func (r readAhead) Close() error {
+	r.Readahead.Close()
+	r.Wait()
+	return r.dec.Close()
+}
+
+// maxWindow bounds the streaming decoder's window, so that a hostile
+// object cannot make rdbak allocate without limit.
+const maxWindow = 128 << 20
 
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
+// zstdReadCloser is the streaming decoder, for what frameReader hands over.
 type zstdReadCloser struct{ *zstd.Decoder }
 
 func (z zstdReadCloser) Close() error { z.Decoder.Close(); return nil }
