@@ -39,7 +39,20 @@
 # zstd, time and redis from Debian when run as root and they are missing;
 # MinIO comes from hack/deps.sh.
 #
-# Latest figures, 2026-11-28 15:58-16:12 UTC, 1 GiB REPEAT=3 RDB=...,
+# Latest figures, 2026-11-29 01:22-01:31 UTC, zstd in 1 MiB frames decoded
+# two at a time (f7aba76) against BEFORE=0f4c9fc (one frame, one decoder),
+# 1 GiB benchdata RDB (1,079,526,452 bytes), REPEAT=3 MODES=no S3=0; load
+# average 0.9 before the runs, nothing else running. Medians (fastest):
+#   restore --to-file -   1.61 s (1.45), 0.79x zstd -d -T1 (2.05 s; 1.77),
+#                          2.8 CPU s/GB, peak RSS 46 MiB (anon 15);
+#                          0f4c9fc 2.15 s (1.71), 1.05x, 41 MiB (anon 10)
+#   verify                1.95 s, 0.95x, 46 MiB
+#   now -> file://, diskless no  1.19x the transport, both revisions
+#   stored 587,691,270 bytes: ratio 1.837 (one frame: 1.855)
+# The same at 512 MiB (00:49 and 01:03 UTC, BEFORE=the same tree): restore
+# 0.86x and 0.97x zstd -d (one frame 1.05x, 1.06x), 46-48 MiB.
+#
+# Figures of 2026-11-28 15:58-16:12 UTC, 1 GiB REPEAT=3 RDB=...,
 # BEFORE=61f34d5 (the CRC-64 still on tables) in the same turns; load
 # average 1.2-1.7 before the runs, nothing else running; this hour's CPU was
 # slower than the next block's (zstd's stage alone 8.5 CPU s/GB). Medians:
