@@ -37,6 +37,13 @@
 # Environment: REPEAT (default 3), SIZE_MIB (default 900), KEEP=1 keeps the
 # namespace and work dir, RDBAK_TESTBED_ENV (default the testbed's env.sh).
 #
+# Figures of 2026-11-29 01:38-01:45 UTC, REPEAT=2, the staging pod decoding
+# zstd frames two at a time (f7aba76; load average 4.8), RDB 947,170,525
+# bytes: backup runbook 36.2 s, rdbak now 36.3 s (1.00x); restore runbook
+# 43.9 s, rdbak 36.7 s wall (0.84x), measured 35.6 (0.81x); stage 21.1-26.8
+# s beside the .pre-restore BGSAVE 23.6-27.7 s; downtime 9.7 s (0.83x
+# Redis's own restart + load, 11.8 s); machine 61.7 CPU s per GB.
+#
 # Figures of 2026-11-28 22:33-22:41 UTC, REPEAT=2, with the runbook's copy
 # checked and the staging streamed compressed (load average 5.0), RDB
 # 947,170,480 bytes; wall s, process / machine CPU s per GB:
