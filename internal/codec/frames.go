@@ -60,8 +60,9 @@ func (f *framedWriter) Close() error { return f.enc.Close() }
 // goes to the streaming decoder.
 const (
 	maxFrame     = 4 << 20
-	maxBlock     = 128 << 10 // zstd's largest block
-	frameWorkers = 2         // frames decoded at once
+	maxBlock     = 128 << 10         // zstd's largest block
+	frameWorkers = 2                 // frames decoded at once
+	frameBuffer  = zstdFrame + 4<<10 // one of rdbak's frames, compressed or not
 )
 
 // frameReader decodes a zstd stream of independent frames, several at a
@@ -170,13 +171,12 @@ func (f *frameReader) buffer() []byte {
 	case b := <-f.free:
 		return b[:0]
 	default:
-		return make([]byte, 0, zstdFrame+4<<10) // a frame of rdbak's, compressed or not
-
+		return make([]byte, 0, frameBuffer)
 	}
 }
 
 func (f *frameReader) recycle(b []byte) {
-	if cap(b) > zstdFrame+4<<10 {
+	if cap(b) > frameBuffer {
 		return
 	}
 	select {
