@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,6 +49,14 @@ func TestVersionSuite(t *testing.T) {
 				r := testenv.StartRedis(t, testenv.RedisOptions{Server: s, Config: src.config})
 				testenv.FillAllTypes(t, r, 1)
 				testenv.FillVersionTypes(t, r)
+				// Random bytes, which Redis's LZF cannot shrink, make the RDB
+				// span several of the 1 MiB zstd frames, so each server loads
+				// what the frame decoder put together.
+				big := make([]byte, 5<<19)
+				rand.NewChaCha8([32]byte{1}).Read(big)
+				if err := r.Client(t).Set(t.Context(), "frames", big, 0).Err(); err != nil {
+					t.Fatal(err)
+				}
 				want := testenv.State(t, r)
 				repo := fileRepo(t)
 				source, kind := src.source(r)
@@ -61,6 +70,9 @@ func TestVersionSuite(t *testing.T) {
 				}
 				m := res.Manifest
 				checkManifest(t, s, m, !slices.Contains(src.config, "rdbchecksum no"))
+				if m.Data.RawSize < 5<<19 {
+					t.Fatalf("RDB of %d bytes: the test needs one of several zstd frames", m.Data.RawSize)
+				}
 				dir := t.TempDir()
 				if _, err := restore.ToFile(t.Context(), repo, m, filepath.Join(dir, "dump.rdb"), restore.FileOptions{}); err != nil {
 					t.Fatalf("restore to file: %v", err)
