@@ -50,7 +50,7 @@ func TestVersionSuite(t *testing.T) {
 				testenv.FillAllTypes(t, r, 1)
 				testenv.FillVersionTypes(t, r)
 				// Random bytes, which Redis's LZF cannot shrink, make the RDB
-				// span several of the 1 MiB zstd frames, so each server loads
+				// span several of the 512 KiB zstd frames, so each server loads
 				// what the frame decoder put together.
 				big := make([]byte, 5<<19)
 				rand.NewChaCha8([32]byte{1}).Read(big)

@@ -20,8 +20,8 @@ import (
 type Settings struct {
 	Codec string // zstd (default), gzip or none
 	Level string // zstd: fastest (default), default, better, best; gzip: fastest, default (default), best or 1-9
-	// Concurrency is the number of zstd encoder goroutines; 0 means
-	// min(2, GOMAXPROCS).
+	// Concurrency is how many zstd frames are encoded at once, each in a
+	// goroutine; 0 means min(2, GOMAXPROCS).
 	Concurrency int
 }
 
@@ -106,9 +106,9 @@ func gzipLevel(l string) (int, error) {
 // backup's own memory. An RDB's values are LZF-compressed by Redis already
 // and its matches are near, so 512 KiB compresses hack/benchdata's RDB to
 // the same ratio as 8 MiB (1.690 on 200 MB at level fastest; 1.8538 on a
-// 1 GiB RDB against 1.8539 with 1 MiB) at the same CPU per GB. The history
-// is twice the window (at least 1 MiB): 1 MiB here, 2 MiB with a 1 MiB
-// window, 16 MiB with the default. The window is recorded in each frame:
+// 1 GiB RDB against 1.8539 with 1 MiB) at the same CPU per GB. The
+// history is the window and a block (WithLowerEncoderMem): 640 KiB here,
+// 16 MiB with the default. The window is recorded in each frame:
 // every rdbak decodes all of them. The levels better and best keep the
 // default window: whoever picks them trades memory and CPU for ratio.
 const zstdWindow = 512 << 10
@@ -122,15 +122,10 @@ func NewWriter(w io.Writer, s Settings) (io.WriteCloser, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts := []zstd.EOption{zstd.WithEncoderLevel(l), zstd.WithEncoderConcurrency(max(1, s.Concurrency))}
 		if l > zstd.SpeedDefault {
-			return zstd.NewWriter(w, opts...)
+			return zstd.NewWriter(w, zstd.WithEncoderLevel(l), zstd.WithEncoderConcurrency(max(1, s.Concurrency)))
 		}
-		enc, err := zstd.NewWriter(w, append(opts, zstd.WithWindowSize(zstdWindow))...)
-		if err != nil {
-			return nil, err
-		}
-		return &framedWriter{enc: enc, w: w}, nil
+		return newFramedWriter(w, l, s.Concurrency)
 	case "gzip":
 		l, err := gzipLevel(s.Level)
 		if err != nil {

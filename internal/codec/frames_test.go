@@ -109,6 +109,69 @@ func TestFramesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestFramesWorkers: frames are encoded in parallel but written in input
+// order, so the stream is the same bytes whatever the number of workers.
+func TestFramesWorkers(t *testing.T) {
+	raw := sample(9*zstdFrame+77, 19)
+	one := compress(t, raw, Settings{Concurrency: 1})
+	for _, n := range []int{2, 3, 8} {
+		if got := compress(t, raw, Settings{Concurrency: n}); !bytes.Equal(got, one) {
+			t.Errorf("%d workers: %d bytes that differ from one worker's %d", n, len(got), len(one))
+		}
+	}
+	if got, err := decompress(bytes.NewReader(one)); err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("decoded %d bytes, %v; want %d", len(got), err, len(raw))
+	}
+}
+
+// failWriter accepts n bytes, then fails every write.
+type failWriter struct {
+	n      int
+	err    error
+	failed bool
+	writes int // writes after the failure
+}
+
+func (w *failWriter) Write(p []byte) (int, error) {
+	if w.failed {
+		w.writes++
+	}
+	k := min(len(p), w.n)
+	w.n -= k
+	if k < len(p) {
+		w.failed = true
+		return k, w.err
+	}
+	return k, nil
+}
+
+// TestFramesWriteError: once the destination fails, Write and Close return
+// its error and nothing more is written to it.
+func TestFramesWriteError(t *testing.T) {
+	boom := errors.New("disk full")
+	for _, at := range []int{0, 100, 3 * zstdFrame / 4} {
+		dst := &failWriter{n: at, err: boom}
+		w, err := NewWriter(dst, Settings{Codec: "zstd", Level: "fastest", Concurrency: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := sample(8*zstdFrame, 23)
+		var werr error
+		for p := raw; len(p) > 0 && werr == nil; p = p[min(len(p), 65536):] {
+			_, werr = w.Write(p[:min(len(p), 65536)])
+		}
+		if !errors.Is(werr, boom) {
+			t.Errorf("fails after %d bytes: Write returned %v, want %v", at, werr, boom)
+		}
+		if err := w.Close(); !errors.Is(err, boom) {
+			t.Errorf("fails after %d bytes: Close returned %v, want %v", at, err, boom)
+		}
+		if dst.writes != 0 {
+			t.Errorf("fails after %d bytes: %d writes after the failure", at, dst.writes)
+		}
+	}
+}
+
 // TestFramesOtherStreams: streams rdbak did not cut into frames (a backup
 // from before frames, level best, zstd -1 of a big file) decode too, in
 // part through the streaming decoder.
@@ -128,6 +191,7 @@ func TestFramesOtherStreams(t *testing.T) {
 		{"RLE blocks", make([]byte, 3*maxBlock+5), nil, true},
 		{"no checksum", text, []zstd.EOption{zstd.WithEncoderCRC(false)}, true},
 		{"content size", text, []zstd.EOption{zstd.WithSingleSegment(true)}, true},
+		{"1 MiB frame (rdbak 2026-11-29)", sample(1<<20, 29), []zstd.EOption{zstd.WithWindowSize(zstdWindow)}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			enc, err := zstd.NewWriter(nil, c.opts...)

@@ -64,7 +64,8 @@ type Compression struct {
 	// fastest (default), default, better or best; for gzip 1..9, fastest,
 	// default (default) or best. Empty for none.
 	Level string `yaml:"level"`
-	// Concurrency is the number of zstd encoder goroutines. zstd only.
+	// Concurrency is how many zstd frames are encoded at once, each on a
+	// goroutine and with about 2 MiB of memory of its own. zstd only.
 	Concurrency int `yaml:"concurrency"`
 }
 
