@@ -37,6 +37,16 @@
 # Environment: REPEAT (default 3), SIZE_MIB (default 900), KEEP=1 keeps the
 # namespace and work dir, RDBAK_TESTBED_ENV (default the testbed's env.sh).
 #
+# Figures of 2026-11-29 04:25-04:32 UTC, REPEAT=2, zstd frames of
+# 512 KiB encoded two at a time (5000cb5; load average 5.5), RDB 947,170,570
+# bytes; wall s, process / machine CPU s per GB:
+#   backup  runbook 34.9 s, 17.6 / 61.6; rdbak now 30.0 s (0.86x), 10.1 /
+#           44.5 (before: 1.00x, 12.2 / 51.8)
+#   restore runbook 39.6 s; Redis's own restart + load 9.2 s; rdbak 35.4 s
+#           wall (0.89x), measured 34.3 (0.87x); stage 23.1-23.7 s beside
+#           the .pre-restore BGSAVE 25.4-25.8 s; downtime 8.4 s (0.94x
+#           Redis's own); plan estimate total ~35.5 s, downtime ~8 s.
+#
 # Figures of 2026-11-29 01:38-01:45 UTC, REPEAT=2, the staging pod decoding
 # zstd frames two at a time (f7aba76; load average 4.8), RDB 947,170,525
 # bytes: backup runbook 36.2 s, rdbak now 36.3 s (1.00x); restore runbook

@@ -39,7 +39,26 @@
 # zstd, time and redis from Debian when run as root and they are missing;
 # MinIO comes from hack/deps.sh.
 #
-# Latest figures, 2026-11-29 01:22-01:31 UTC, zstd in 1 MiB frames decoded
+# Latest figures, 2026-11-29 04:13-04:24 UTC, zstd frames of 512 KiB
+# encoded two at a time (EncodeAll per frame, 5000cb5) against BEFORE=119e12c
+# (1 MiB frames, one streaming encoder), 1 GiB benchdata RDB (1,077,710,525
+# bytes), REPEAT=3 MODES="yes no", MinIO on; load average 1.3 before the
+# runs, nothing else running. Medians (fastest), CPU s/GB, peak RSS (anon):
+#   now -> file://, diskless no   28.40 s (23.55), 1.05x the transport
+#                                  (27.03 s), 10.4, 47 MiB (14);
+#                                  119e12c 32.16 s, 1.19x, 11.8, 45 MiB (12)
+#   now -> file://, diskless yes  22.94 s, 1.01x (22.81 s), 13.1, 48 MiB (14);
+#                                  119e12c 21.43 s, 0.94x, 13.0, 46 MiB (12)
+#   restore --to-file -           1.61 s, 0.87x zstd -d -T1, 2.7, 44 MiB (12)
+#   verify                        2.13 s, 1.15x zstd -d -T1, 3.4, 44 MiB
+#   now -> MinIO, 8 MiB x 2       1.15x, 72 MiB (35)
+#   pipeline alone                203 MB/s, 8.7 CPU s/GB, 4.32x the transport
+#   stored 592,538,275 bytes: ratio 1.819 (1 MiB frames 1.837)
+# By hand the same hour, 1 GiB, diskless no, alternating: the stream phase
+# (first byte to committed) 5.6-8.0 s against 8.6-10.0 s; the transport's
+# own stream 3.1-3.5 s; Redis's save before it 19-27 s.
+#
+# Figures of 2026-11-29 01:22-01:31 UTC, zstd in 1 MiB frames decoded
 # two at a time (f7aba76) against BEFORE=0f4c9fc (one frame, one decoder),
 # 1 GiB benchdata RDB (1,079,526,452 bytes), REPEAT=3 MODES=no S3=0; load
 # average 0.9 before the runs, nothing else running. Medians (fastest):
