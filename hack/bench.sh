@@ -54,6 +54,11 @@
 #   now -> MinIO, 8 MiB x 2       1.15x, 72 MiB (35)
 #   pipeline alone                203 MB/s, 8.7 CPU s/GB, 4.32x the transport
 #   stored 592,538,275 bytes: ratio 1.819 (1 MiB frames 1.837)
+# 4 GiB benchdata RDB (4,316,669,100 bytes), 05:10-05:26 UTC, REPEAT=1
+# (one sample each) MODES=no S3=0 BEFORE=119e12c: now 130.74 s, 1.03x the
+# transport (127.06 s), 10.9 CPU s/GB, 48 MiB (15); 119e12c 148.08 s,
+# 1.17x, 13.1, 45 MiB (12); restore --to-file 0.78x zstd -d -T1 (10.27 s),
+# 44 MiB (13), 119e12c 0.71x; verify 1.01x, 44 MiB; ratio 1.817.
 # By hand the same hour, 1 GiB, diskless no, alternating: the stream phase
 # (first byte to committed) 5.6-8.0 s against 8.6-10.0 s; the transport's
 # own stream 3.1-3.5 s; Redis's save before it 19-27 s.
