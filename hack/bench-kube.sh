@@ -34,8 +34,27 @@
 # machine's CPU (/proc/stat: the API server and kubelet proxy every exec and
 # port-forward stream), in seconds per GB of RDB.
 #
-# Environment: REPEAT (default 3), SIZE_MIB (default 900), KEEP=1 keeps the
-# namespace and work dir, RDBAK_TESTBED_ENV (default the testbed's env.sh).
+# In a pod: one `rdbak now` as a Job under each memory limit in LIMITS
+# (default "64Mi 32Mi"): did it complete or was it OOMKilled, and what the
+# pod's memory cgroup charged at most.
+#
+# Environment: REPEAT (default 3), SIZE_MIB (default 900), LIMITS, KEEP=1
+# keeps the namespace and work dir, RDBAK_TESTBED_ENV (default the
+# testbed's env.sh).
+#
+# Figures of 2026-11-29 07:41-07:46 UTC, REPEAT=1 (one sample each), GOGC=5
+# (2956ab0; load average 3.5), RDB 947,170,923 bytes; wall s, process /
+# machine CPU s per GB:
+#   backup  runbook 31.3 s, 16.5 / 54.0; rdbak now 31.0 s (0.99x), 9.7 / 44.6
+#           (07:35, the same tree: 0.82x)
+#   restore runbook 46.4 s; Redis's own restart + load 7.8 s; rdbak 33.9 s
+#           wall (0.73x), measured 32.8; downtime 9.0 s (1.17x Redis's own;
+#           07:35: 1.09x)
+#   in a pod, limits 64Mi / 32Mi / 24Mi: all Completed in 34.0 / 36.5 /
+#           36.4 s; the pod's cgroup charged 15.4 / 15.1 / 15.0 MiB
+#           anonymous, 0.5 / 0 / 0 MiB mapped files (the executable's pages
+#           were cached, and charged, when the image was imported), and up
+#           to the limit in all (the backup file's page cache).
 #
 # Figures of 2026-11-29 04:25-04:32 UTC, REPEAT=2, zstd frames of
 # 512 KiB encoded two at a time (5000cb5; load average 5.5), RDB 947,170,570
@@ -285,6 +304,89 @@ done
 rdb_bytes=$(kubectl -n "$ns" exec "$(pod)" -- stat -c %s /data/dump.rdb)
 keys=$(cli dbsize)
 
+# In a pod: `rdbak now` as a Job under each memory limit in LIMITS, the way
+# a CronJob runs it (the image, deploy/base/target's Role, file:// on an
+# emptyDir). The pod's memory cgroup (v1) is read from the host every 0.2 s:
+# max_usage_in_bytes, the kernel's high-water mark of what it charged the
+# pod (anonymous memory, and the page cache the pod brought in: the backup
+# file it writes, pages of the binary not yet cached), and the peaks of
+# total_rss (anonymous) and total_mapped_file.
+kubectl -n "$ns" apply -f deploy/base/target/role.yaml >/dev/null
+kubectl -n "$ns" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: rdbak-bench}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: rdbak-bench}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: rdbak-backup}
+subjects: [{kind: ServiceAccount, name: rdbak-bench, namespace: $ns}]
+EOF
+# inpod LIMIT: one backup Job under LIMIT; appends "LIMIT result wall
+# max_usage peak_rss peak_mapped_file" (bytes) to $work/inpod.
+inpod() {
+  local limit=$1 job uid="" cg="" t0 t1 result="" maxu=0 rss=0 mapped=0 k v i=0
+  job=inpod-$(echo "$limit" | tr 'A-Z' 'a-z')
+  t0=$(now)
+  kubectl -n "$ns" apply -f - >/dev/null <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata: {name: $job}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      serviceAccountName: rdbak-bench
+      restartPolicy: Never
+      containers:
+      - name: rdbak
+        image: $restore_image
+        imagePullPolicy: Never
+        args: [now, --deployment, $ns/exchange-redis, --storage, file:///backup, --target, inpod]
+        env: # no kube-proxy on the testbed: the API server at the node's address
+        - {name: KUBERNETES_SERVICE_HOST, value: "$(cat "$RDBAK_TESTBED_STATE/node-ip")"}
+        - {name: KUBERNETES_SERVICE_PORT, value: "6443"}
+        resources: {requests: {memory: $limit}, limits: {memory: $limit}}
+        volumeMounts: [{name: backup, mountPath: /backup}]
+      volumes: [{name: backup, emptyDir: {}}]
+EOF
+  while [ -z "$result" ]; do
+    if [ -z "$uid" ]; then
+      uid=$(kubectl -n "$ns" get pods -l "job-name=$job" -o jsonpath='{.items[0].metadata.uid}' 2>/dev/null || true)
+    fi
+    if [ -n "$uid" ] && [ -z "$cg" ]; then # cgroupfs (pod<uid>) or systemd (...pod<uid_>.slice) driver
+      cg=$(find /sys/fs/cgroup/memory/kubepods* -maxdepth 2 -type d \( -name "pod$uid" -o -name "*pod${uid//-/_}.slice" \) 2>/dev/null | head -1)
+    fi
+    if [ -n "$cg" ] && [ -r "$cg/memory.max_usage_in_bytes" ]; then
+      read -r v <"$cg/memory.max_usage_in_bytes" 2>/dev/null && [ "$v" -gt "$maxu" ] && maxu=$v
+      while read -r k v; do
+        case $k in
+        total_rss) [ "$v" -gt "$rss" ] && rss=$v ;;
+        total_mapped_file) [ "$v" -gt "$mapped" ] && mapped=$v ;;
+        esac
+      done <"$cg/memory.stat" 2>/dev/null || true
+    fi
+    i=$((i + 1))
+    if [ $((i % 10)) = 0 ]; then # the Job's state every 2 s
+      result=$(kubectl -n "$ns" get pods -l "job-name=$job" \
+        -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.reason}' 2>/dev/null || true)
+      [ $i -lt 3000 ] || result=timeout
+    fi
+    sleep 0.2
+  done
+  t1=$(now)
+  [ -n "$cg" ] || { echo "bench-kube: found no memory cgroup of the pod of Job $job" >&2; exit 1; }
+  echo "$limit $result $(echo "$t1 - $t0" | bc) $maxu $rss $mapped" >>"$work/inpod"
+  [ "$result" = Completed ] || kubectl -n "$ns" logs "job/$job" 2>&1 | tail -3 >&2
+  kubectl -n "$ns" delete job "$job" --wait=false >/dev/null
+}
+for limit in ${LIMITS:-64Mi 32Mi}; do
+  echo "bench-kube: rdbak now in a pod limited to $limit" >&2
+  sleep 2
+  inpod "$limit"
+done
+
 echo "bench-kube: restores" >&2
 "$rdbak" restore latest --storage "file://$work/store" --target bench --to-file "$work/backup.rdb" >/dev/null
 "$rdbak" restore latest --storage "file://$work/store" --target bench --deployment "$ns/exchange-redis" \
@@ -382,3 +484,8 @@ if meas:
         print(f"   {'':46} steps: {' '.join(m[2:])}")
 PY
 echo "   rdbak restore plan estimate: $(grep -E '^  estimate:' "$work/plan.txt" | sed 's/^ *//')"
+echo "   rdbak now in a pod (Job, file:// on an emptyDir), the pod's memory cgroup; MiB:"
+while read -r limit result wall maxu rss mapped; do
+  printf '   limit %-6s %-10s %6.1f s  charged at most %5.1f (anonymous %4.1f, mapped files %4.1f)\n' "$limit" "$result" "$wall" \
+    "$(echo "$maxu / 1048576" | bc -l)" "$(echo "$rss / 1048576" | bc -l)" "$(echo "$mapped / 1048576" | bc -l)"
+done <"$work/inpod"

@@ -39,7 +39,24 @@
 # zstd, time and redis from Debian when run as root and they are missing;
 # MinIO comes from hack/deps.sh.
 #
-# Latest figures, 2026-11-29 04:13-04:24 UTC, zstd frames of 512 KiB
+# Latest figures, 2026-11-29 07:47-08:00 UTC, GOGC=5 for one-shot runs
+# (2956ab0) against BEFORE=b3d0e48 (GOGC=25), 1 GiB benchdata RDB
+# (1,061,598,657 bytes), REPEAT=3 MODES="yes no", MinIO on; load average
+# 1.4-2.4 before the runs (the testbed had just gone down), nothing else
+# running. Medians, CPU s/GB, peak RSS (anon):
+#   now -> file://, diskless no   27.27 s, 1.15x the transport (23.74 s),
+#                                  10.0, 47 MiB (14); b3d0e48 1.19x, 10.3,
+#                                  48 MiB (14)
+#   now -> file://, diskless yes  24.22 s, 1.21x (19.98 s), 13.7, 48 MiB
+#                                  (14); b3d0e48 1.13x, 13.1, 48 MiB (15)
+#   restore --to-file -           0.74x zstd -d -T1, 3.2, 43 MiB (12)
+#   verify                        0.90x zstd -d -T1, 3.9, 44 MiB (12)
+#   now -> MinIO, 8 MiB x 2       1.16x, 69 MiB (31); at 04:13, GOGC=25,
+#                                  72 MiB (35)
+# The wall ratios moved 0.1-0.2 against the run at 04:13 (1.05x, 1.01x)
+# for both revisions alike: Redis's save, on the same two cores, sets them.
+#
+# Figures of 2026-11-29 04:13-04:24 UTC, zstd frames of 512 KiB
 # encoded two at a time (EncodeAll per frame, 5000cb5) against BEFORE=119e12c
 # (1 MiB frames, one streaming encoder), 1 GiB benchdata RDB (1,077,710,525
 # bytes), REPEAT=3 MODES="yes no", MinIO on; load average 1.3 before the
