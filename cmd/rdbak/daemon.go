@@ -34,7 +34,6 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			if reloadInterval < 0 {
 				return usagef("--reload-interval must not be negative (0 turns the file check off)")
 			}
-			setGCPercent(daemonGCPercent)
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)

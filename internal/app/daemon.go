@@ -95,6 +95,7 @@ func (a *App) DaemonConfig(cfg *config.File, run ScheduledFunc, client *http.Cli
 // the config enables leader election. A config that does not validate or
 // schedules nothing is a UsageError; a shutdown by ctx is a success.
 func (a *App) RunDaemon(ctx context.Context, path string, o daemon.Options) error {
+	SetGCPercent(DaemonGCPercent)
 	o.ConfigPath, o.Log, o.Version = path, a.Log, a.Version
 	o.Load = a.DaemonLoader(path, a.ScheduledBackup, nil)
 	o.NewElector = a.NewElector(a.Kube)
