@@ -18,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/rdbak/rdbak/internal/testcluster"
 	"github.com/rdbak/rdbak/internal/testenv"
@@ -332,6 +333,49 @@ func TestRestoreRefusesNoVolume(t *testing.T) {
 		fails(t, 1, "not on a volume")
 	if got := src.Digest(t); got != before {
 		t.Fatal("a refused restore changed the data")
+	}
+}
+
+// TestRestoreUnderQuota: in a namespace whose ResourceQuota covers limits,
+// with no LimitRange, the API server refuses a staging pod without them:
+// the restore fails before Redis stops and names the flags; with
+// --restore-requests and --restore-limits it restores.
+func TestRestoreUnderQuota(t *testing.T) {
+	ns := testcluster.New(t)
+	ns.LocalPV(t, "data-redis-0", "1Gi")
+	ns.Apply(t, manifest(ns, t, statefulRedis))
+	ns.WaitStatefulSet(t, "redis")
+	src := redisIn(t, ns, "redis-0", "")
+	testenv.FillAllTypes(t, src, 1)
+	want := src.Digest(t)
+	store := "file://" + t.TempDir()
+	rdbak(t, ns, nil, "now", "--storage", store, "--target", "app", "--statefulset", ns.Name+"/redis").ok(t)
+	change(t, src)
+	before := src.Digest(t)
+
+	// The quota comes after Redis, which has no limits: admission checks
+	// only new pods, once the quota controller has filled in its status.
+	ns.Apply(t, `
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute}
+spec: {hard: {limits.cpu: "4", limits.memory: 4Gi}}
+`)
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		q, err := ns.Clientset.CoreV1().ResourceQuotas(ns.Name).Get(ctx, "compute", metav1.GetOptions{})
+		return err == nil && len(q.Status.Hard) > 0, nil
+	})
+	if err != nil {
+		t.Fatalf("the ResourceQuota's status was never filled in: %v", err)
+	}
+	args := []string{"restore", "latest", "--storage", store, "--target", "app", "--yes", "--statefulset", ns.Name + "/redis", "--restore-image", restoreImage(t)}
+	rdbak(t, ns, nil, args...).fails(t, 1, "failed quota", "must specify limits", "--restore-limits")
+	if got := src.Digest(t); got != before {
+		t.Fatal("a refused restore changed the data")
+	}
+	rdbak(t, ns, nil, append(args, "--restore-requests", "cpu=100m,memory=64Mi", "--restore-limits", "cpu=1,memory=256Mi")...).ok(t)
+	if got := redisIn(t, ns, "redis-0", "").Digest(t); got != want {
+		t.Fatalf("after restore digest %s, want the backup's %s", got, want)
 	}
 }
 

@@ -101,6 +101,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f.StringVar(&ko.Strategy, "strategy", "auto", "auto, restart, offline or in-place")
 	f.StringVar(&ko.Image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", app.DefaultImage(version)), "rdbak image for the offline strategy's restore pod (default: $RDBAK_RESTORE_IMAGE, else this build's image)")
 	f.StringVar(&ko.PullPolicy, "restore-image-pull-policy", "IfNotPresent", "pull policy of the restore image")
+	cli.AddRestorePodFlags(cmd, &ko.Resources)
 	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
 	f.BoolVar(&ko.Overrides.AllowMemory, "allow-memory", false, "restore a dataset larger than maxmemory or the container's memory limit")
 	f.DurationVar(&ko.Timeout, "timeout", 30*time.Minute, "give up (and put the workload back) after this long")

@@ -29,7 +29,9 @@ type RestoreOptions struct {
 	Strategy   string // auto, offline or in-place
 	Image      string // rdbak image of the offline strategy's restore pod (DefaultImage)
 	PullPolicy string
-	Overrides  restore.Overrides
+	// Resources of the restore pod's container; none when empty.
+	Resources corev1.ResourceRequirements
+	Overrides restore.Overrides
 	// Timeout bounds each wait of the rollout (pods gone, Ready).
 	Timeout time.Duration
 	// Identities decrypt an encrypted backup (see Identities).
@@ -276,7 +278,7 @@ func (r *Restore) runMaster(ctx context.Context) error {
 	switch r.Plan.Strategy {
 	case restore.Offline, restore.Restart:
 		o := &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Container: k.container, Mount: r.mount, Redis: k.client, Image: r.o.Image,
-			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
+			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), Resources: r.o.Resources, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
 		if r.Plan.Strategy == restore.Restart {
 			o.Restart = inPlace
 			o.Fallback = func(reason error) {

@@ -42,8 +42,10 @@ type Offline struct {
 	Image string // rdbak image for the staging pod
 	// PullPolicy of the restore image; IfNotPresent when empty.
 	PullPolicy corev1.PullPolicy
-	AllowSPDY  bool
-	Timeout    time.Duration // per wait (pods gone, staging pod running, Ready)
+	// Resources of the staging pod's container; none when empty.
+	Resources corev1.ResourceRequirements
+	AllowSPDY bool
+	Timeout   time.Duration // per wait (pods gone, staging pod running, Ready)
 	// Restart, when set, makes the stop and the start a restart of the
 	// Redis container instead of a scale to zero and back (the restart
 	// strategy): Stop turns every save, and AOF, off in the running Redis
@@ -88,6 +90,9 @@ func (o *Offline) Stage(ctx context.Context, body io.Reader, in restore.Install)
 	o.runID, o.in = rand.Text()[:12], in
 	pod := o.restorePodSpec()
 	created, err := c.API.CoreV1().Pods(p.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "quota") {
+		return fmt.Errorf("create staging pod: %w (give it resources that fit the namespace's ResourceQuota with --restore-requests and --restore-limits, e.g. --restore-requests cpu=100m,memory=64Mi --restore-limits cpu=1,memory=256Mi)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("create staging pod: %w", err)
 	}
@@ -271,6 +276,7 @@ func (o *Offline) restorePodSpec() *corev1.Pod {
 				// It lives through the stage, stop, commit and start.
 				Args:            []string{"pause", "--for", (4 * o.wait()).String()},
 				SecurityContext: sc,
+				Resources:       *o.Resources.DeepCopy(),
 				VolumeMounts:    []corev1.VolumeMount{{Name: "data", MountPath: o.Mount.MountPath, SubPath: o.Mount.SubPath}},
 			}},
 			Volumes: []corev1.Volume{*vol},

@@ -19,6 +19,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/httpstream"
@@ -861,5 +862,51 @@ func TestCommitNotStarted(t *testing.T) {
 				t.Errorf("%s, exec error %v: Commit err %q is a NotSwappedError: %v, want %v", name, tt.err, err, got, tt.notSwapped)
 			}
 		}
+	}
+}
+
+// TestStagingPodQuota: a namespace whose ResourceQuota covers limits, with
+// no LimitRange, refuses a staging pod without them. The error keeps the
+// API server's reason and names the flags that give the pod resources;
+// nothing is left changed; with resources the pod is created with them.
+func TestStagingPodQuota(t *testing.T) {
+	ctx := t.Context()
+	install := restore.Install{Dir: "/data", DBFilename: "dump.rdb", Size: 9, SHA256: "ab12"}
+	k := newCluster(t, 3)
+	k.cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		if _, ok := p.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory]; ok {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewForbidden(podGVR.GroupResource(), p.GenerateName, errors.New("failed quota: compute: must specify limits.memory for: restore"))
+	})
+	ex := &fakeExec{log: &k.events, stdout: "{}"}
+	o := k.offline(t, ex)
+	err := o.Stage(ctx, strings.NewReader("RDB-BYTES"), install)
+	if err == nil || !strings.Contains(err.Error(), "must specify limits.memory") || !strings.Contains(err.Error(), "--restore-limits") {
+		t.Fatalf("Stage without resources: %v, want the quota's refusal and the flags to set", err)
+	}
+	if err := o.Undo(ctx); err != nil {
+		t.Fatalf("Undo: %v", err)
+	}
+	if got := k.state(t); got != (state{Replicas: 3, RedisPods: 3, RedisReady: 3}) {
+		t.Errorf("after the refusal: %+v, want the StatefulSet as it was", got)
+	}
+	if len(ex.calls) != 0 {
+		t.Errorf("%d execs after the refusal, want none", len(ex.calls))
+	}
+
+	o = k.offline(t, ex)
+	limits := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
+	o.Resources = corev1.ResourceRequirements{Limits: limits}
+	if err := o.Stage(ctx, strings.NewReader("RDB-BYTES"), install); err != nil {
+		t.Fatalf("Stage with limits: %v", err)
+	}
+	pods, err := k.cs.CoreV1().Pods(testNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("staging pods: %v, err %v; want one", pods, err)
+	}
+	if got := pods.Items[0].Spec.Containers[0].Resources.Limits; !got.Memory().Equal(limits[corev1.ResourceMemory]) {
+		t.Errorf("staging pod limits %v, want %v", got, limits)
 	}
 }
