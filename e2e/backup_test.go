@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rdbak/rdbak/internal/testcluster"
@@ -114,6 +115,16 @@ spec:
   - metadata: {name: data}
     spec: {accessModes: [ReadWriteOnce], storageClassName: local, resources: {requests: {storage: 1Gi}}}
 `
+
+// statefulRedisUp runs statefulRedis in ns on a local volume and waits
+// until redis-0 is ready; it returns the volume.
+func statefulRedisUp(t *testing.T, ns *testcluster.Namespace) *corev1.PersistentVolume {
+	t.Helper()
+	pv := ns.LocalPV(t, "data-redis-0", "1Gi")
+	ns.Apply(t, manifest(ns, t, statefulRedis))
+	ns.WaitStatefulSet(t, "redis")
+	return pv
+}
 
 // bitnamiRedis mimics the Bitnami chart's master: release labels, the
 // password from one key of a shared Secret, data in /bitnami/redis/data,
@@ -229,9 +240,7 @@ func TestBackupTwoReplicaDeploymentWithoutVolume(t *testing.T) {
 
 func TestBackupStatefulSet(t *testing.T) {
 	ns := testcluster.New(t)
-	ns.LocalPV(t, "data-redis-0", "1Gi")
-	ns.Apply(t, manifest(ns, t, statefulRedis))
-	ns.WaitStatefulSet(t, "redis")
+	statefulRedisUp(t, ns)
 	src := redisIn(t, ns, "redis-0", "")
 	t.Run("exec", func(t *testing.T) {
 		backupShape(t, ns, src, "-n", ns.Name, "--statefulset", "redis")
@@ -283,9 +292,7 @@ targets:
 
 func TestBackupS3FromLaptop(t *testing.T) {
 	ns := testcluster.New(t)
-	ns.LocalPV(t, "data-redis-0", "1Gi")
-	ns.Apply(t, manifest(ns, t, statefulRedis))
-	ns.WaitStatefulSet(t, "redis")
+	statefulRedisUp(t, ns)
 	src := redisIn(t, ns, "redis-0", "")
 	testenv.FillAllTypes(t, src, 1)
 	minio := testenv.StartMinIO(t)

@@ -155,9 +155,7 @@ var shapes = []shape{
 	{
 		name: "statefulset with save off",
 		setup: func(t *testing.T, ns *testcluster.Namespace) (func() string, []string) {
-			ns.LocalPV(t, "data-redis-0", "1Gi")
-			ns.Apply(t, manifest(ns, t, statefulRedis))
-			ns.WaitStatefulSet(t, "redis")
+			statefulRedisUp(t, ns)
 			return func() string { return "redis-0" }, []string{"--statefulset", ns.Name + "/redis"}
 		},
 		restart: samePod,
@@ -254,9 +252,7 @@ spec:
 // (the replica would resync from the restored data) until overridden.
 func TestRestoreRefusesReplicas(t *testing.T) {
 	ns := testcluster.New(t)
-	ns.LocalPV(t, "data-redis-0", "1Gi")
-	ns.Apply(t, manifest(ns, t, statefulRedis))
-	ns.WaitStatefulSet(t, "redis")
+	statefulRedisUp(t, ns)
 	p := ns.WaitPodReady(t, "redis-0")
 	ns.Apply(t, fmt.Sprintf(replicaPod, ns.RedisImage(t), redisArgs, p.Status.PodIP))
 	ns.WaitPodReady(t, "replica")
@@ -342,9 +338,7 @@ func TestRestoreRefusesNoVolume(t *testing.T) {
 // --restore-requests and --restore-limits it restores.
 func TestRestoreUnderQuota(t *testing.T) {
 	ns := testcluster.New(t)
-	ns.LocalPV(t, "data-redis-0", "1Gi")
-	ns.Apply(t, manifest(ns, t, statefulRedis))
-	ns.WaitStatefulSet(t, "redis")
+	statefulRedisUp(t, ns)
 	src := redisIn(t, ns, "redis-0", "")
 	testenv.FillAllTypes(t, src, 1)
 	want := src.Digest(t)
@@ -384,9 +378,7 @@ spec: {hard: {limits.cpu: "4", limits.memory: 4Gi}}
 // replica count.
 func TestRestoreFaults(t *testing.T) {
 	ns := testcluster.New(t)
-	pv := ns.LocalPV(t, "data-redis-0", "1Gi")
-	ns.Apply(t, manifest(ns, t, statefulRedis))
-	ns.WaitStatefulSet(t, "redis")
+	pv := statefulRedisUp(t, ns)
 	src := redisIn(t, ns, "redis-0", "")
 	testenv.FillAllTypes(t, src, 3)
 	dir := t.TempDir()

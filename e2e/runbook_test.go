@@ -60,9 +60,7 @@ func runbook(t *testing.T, ns *testcluster.Namespace, name string, env ...string
 // incident might need them, and checks the data after each.
 func TestRunbooks(t *testing.T) {
 	ns := testcluster.New(t)
-	pv := ns.LocalPV(t, "data-redis-0", "1Gi")
-	ns.Apply(t, manifest(ns, t, statefulRedis))
-	ns.WaitStatefulSet(t, "redis")
+	pv := statefulRedisUp(t, ns)
 	store := "file://" + t.TempDir()
 	env := []string{"STORAGE=" + store, "NS=" + ns.Name, "STS=redis", "TARGET=sessions", "RDBAK_RESTORE_IMAGE=" + restoreImage(t)}
 	digest := func() string { return redisIn(t, ns, "redis-0", "").Digest(t) }
