@@ -97,7 +97,7 @@ func (v *validator) executor() {
 				continue
 			}
 			path := p + ".resources." + l.name + "." + key
-			if _, err := resource.ParseQuantity(q); err != nil {
+			if r, err := resource.ParseQuantity(q); err != nil || r.Sign() < 0 {
 				v.fail(path, "invalid quantity "+v.show(path, q), "write a Kubernetes quantity, e.g. cpu: 500m, memory: 128Mi")
 			}
 		}

@@ -152,6 +152,7 @@ func TestScheduleErrors(t *testing.T) {
 		{"lease name", "daemon:\n  leaderElection: {name: Rdbak_Lease}\n" + head, "daemon.leaderElection.name", 2, "invalid Lease name"},
 		{"executor", "daemon: {executor: cronjob}\n" + head, "daemon.executor", 1, `unknown executor "cronjob"`},
 		{"job memory", "daemon:\n  job:\n    resources:\n      limits: {memory: 1GB of RAM}\n" + head, "daemon.job.resources.limits.memory", 4, `invalid quantity "1GB of RAM"`},
+		{"job negative cpu", "daemon:\n  job:\n    resources:\n      requests: {cpu: -100m}\n" + head, "daemon.job.resources.requests.cpu", 4, `invalid quantity "-100m"`},
 		{"job ttl", "daemon:\n  job: {ttlSecondsAfterFinished: 5}\n" + head, "daemon.job.ttlSecondsAfterFinished", 2, "shorter than 60"},
 		{"job backoff", "daemon:\n  job: {backoffLimit: -1}\n" + head, "daemon.job.backoffLimit", 2, "must not be negative"},
 		{"enabled not a bool", "daemon:\n  leaderElection: {enabled: yes please}\n" + head, "daemon.leaderElection.enabled", 2, "expected true or false"},
