@@ -127,6 +127,20 @@ func TestQuickStart(t *testing.T) {
 	// An existing file is replaced only with --force.
 	run(t, nil, "restore", "latest", "--storage", store, "--to-file", out).want(t, 1, "--force")
 	run(t, nil, "restore", id, "--storage", store, "--to-file", out, "--force").want(t, 0)
+	// Flags that only a restore into a pod takes are refused, not ignored:
+	// --dry-run with --force would otherwise replace the file.
+	info, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, nil, "restore", id, "--storage", store, "--to-file", out, "--force", "--dry-run").want(t, 2, "--dry-run", "rdbak verify")
+	run(t, nil, "restore", id, "--storage", store, "--to-file", out, "--force", "--strategy", "offline", "--restore-limits", "memory=1Gi").
+		want(t, 2, "drop --strategy, --restore-limits")
+	run(t, nil, "restore", id, "--storage", store, "--replay-to", "redis://127.0.0.1:1", "--allow-memory").want(t, 2, "drop --allow-memory")
+	run(t, nil, "restore", id, "--storage", store, "--target", "app", "--force").want(t, 2, "--force", "--to-file")
+	if after, err := os.Stat(out); err != nil || !after.ModTime().Equal(info.ModTime()) {
+		t.Errorf("a refused restore touched %s: %v", out, err)
+	}
 }
 
 func TestConfigTarget(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -64,6 +65,9 @@ func newRestoreCmd(g *globals) *cobra.Command {
 				}
 				return render.Thawed(g.Stdout, done)
 			}
+			if err := cli.RestoreKind(cmd, toFile, ro.url); err != nil {
+				return err
+			}
 			if ro.url != "" {
 				if toFile != "" || kf.Set() {
 					return usagef("--replay-to replays into a Redis by URL: drop --to-file and the Kubernetes target flags")
@@ -99,7 +103,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f.BoolVar(&ko.dryRun, "dry-run", false, "print the plan and the checks, change nothing")
 	f.BoolVarP(&ko.yes, "yes", "y", false, "do not ask for confirmation")
 	f.StringVar(&ko.Strategy, "strategy", "auto", "auto, restart, offline or in-place")
-	f.StringVar(&ko.Image, "restore-image", envOr("RDBAK_RESTORE_IMAGE", app.DefaultImage(version)), "rdbak image for the offline strategy's restore pod (default: $RDBAK_RESTORE_IMAGE, else this build's image)")
+	f.StringVar(&ko.Image, "restore-image", cmp.Or(os.Getenv("RDBAK_RESTORE_IMAGE"), app.DefaultImage(version)), "rdbak image for the offline strategy's restore pod (default: $RDBAK_RESTORE_IMAGE, else this build's image)")
 	f.StringVar(&ko.PullPolicy, "restore-image-pull-policy", "IfNotPresent", "pull policy of the restore image")
 	cli.AddRestorePodFlags(cmd, &ko.Resources)
 	f.BoolVar(&ko.Overrides.AllowReplicas, "allow-replicas", false, "restore a master that has replicas or a Sentinel (they will resync from the restored data)")
@@ -109,13 +113,6 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	cli.AddKubeFlags(cmd, kf, "restore into")
 	cli.AddOutputFlag(cmd, &g.Output)
 	return cmd
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // restoreToFile restores with a, whose kubectl flags reach an identitySecret.

@@ -47,6 +47,43 @@ func UsageArgs(cmd *cobra.Command) {
 	}
 }
 
+// restorePodFlags are the restore flags that only a restore into a pod
+// takes.
+var restorePodFlags = []string{"strategy", "restore-image", "restore-image-pull-policy", "restore-requests", "restore-limits", "allow-replicas", "allow-memory", "timeout"}
+
+// RestoreKind refuses, as usage errors, the flags of cmd (restore) that the
+// kind of restore asked for would leave unheeded: a restore to a file
+// (toFile) or a replay (replayTo) takes none of a restore into a pod's, and
+// only a restore to a file takes --force. --dry-run with --to-file would
+// write the file.
+func RestoreKind(cmd *cobra.Command, toFile, replayTo string) error {
+	switch {
+	case toFile == "" && cmd.Flags().Changed("force"):
+		return usagef("--force replaces an existing file: it goes with --to-file")
+	case replayTo != "":
+		return notWith(cmd, "--replay-to replays key by key: drop %s, which only a restore into a pod takes", restorePodFlags...)
+	case toFile != "":
+		return notWith(cmd, "--to-file writes a file: drop %s, which only a restore into a pod takes (to check a backup without writing a file, run 'rdbak verify')",
+			append(restorePodFlags, "dry-run")...)
+	}
+	return nil
+}
+
+// notWith is a usage error, msg with the flags for its %s, if the user set
+// any of the flags names.
+func notWith(cmd *cobra.Command, msg string, names ...string) error {
+	var set []string
+	for _, name := range names {
+		if cmd.Flags().Changed(name) {
+			set = append(set, "--"+name)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return usagef(msg, strings.Join(set, ", "))
+}
+
 // ExactArgs is cobra.ExactArgs with a usage error that says what to give.
 func ExactArgs(n int, hint string) cobra.PositionalArgs {
 	return func(_ *cobra.Command, args []string) error {
