@@ -346,6 +346,17 @@ func TestRestoreUnderQuota(t *testing.T) {
 	rdbak(t, ns, nil, "now", "--storage", store, "--target", "app", "--statefulset", ns.Name+"/redis").ok(t)
 	change(t, src)
 	before := src.Digest(t)
+	plan := []string{"restore", "latest", "--storage", store, "--target", "app", "--statefulset", ns.Name + "/redis", "--restore-image", restoreImage(t)}
+	args := append(plan[:len(plan):len(plan)], "--yes")
+	dryRun := append(plan[:len(plan):len(plan)], "--dry-run")
+	if out := rdbak(t, ns, nil, dryRun...).ok(t); !strings.Contains(out, "admits the staging pod") {
+		t.Errorf("the plan does not say the staging pod was tried:\n%s", out)
+	}
+	// The trial was a dry run: no staging pod was made.
+	pods, err := ns.Clientset.CoreV1().Pods(ns.Name).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore"})
+	if err != nil || len(pods.Items) != 0 {
+		t.Fatalf("staging pods after --dry-run: %d, err %v; want none", len(pods.Items), err)
+	}
 
 	// The quota comes after Redis, which has no limits: admission checks
 	// only new pods, once the quota controller has filled in its status.
@@ -355,15 +366,16 @@ kind: ResourceQuota
 metadata: {name: compute}
 spec: {hard: {limits.cpu: "4", limits.memory: 4Gi}}
 `)
-	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		q, err := ns.Clientset.CoreV1().ResourceQuotas(ns.Name).Get(ctx, "compute", metav1.GetOptions{})
 		return err == nil && len(q.Status.Hard) > 0, nil
 	})
 	if err != nil {
 		t.Fatalf("the ResourceQuota's status was never filled in: %v", err)
 	}
-	args := []string{"restore", "latest", "--storage", store, "--target", "app", "--yes", "--statefulset", ns.Name + "/redis", "--restore-image", restoreImage(t)}
-	rdbak(t, ns, nil, args...).fails(t, 1, "failed quota", "must specify limits", "--restore-limits")
+	// The plan refuses it, and so does the restore, before Redis stops.
+	rdbak(t, ns, nil, dryRun...).fails(t, 1, "staging-pod", "failed quota", "must specify limits", "--restore-limits")
+	rdbak(t, ns, nil, args...).fails(t, 1, "staging-pod", "failed quota", "must specify limits", "--restore-limits")
 	if got := src.Digest(t); got != before {
 		t.Fatal("a refused restore changed the data")
 	}

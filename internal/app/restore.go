@@ -192,10 +192,35 @@ func (r *Restore) plan(ctx context.Context, m *storage.Manifest) error {
 		Steps:    restore.Steps(strategy, m.ID, r.workload.Workload, r.layout, kube.RestoreReplicasAnnotation),
 		Estimate: restore.EstimateOf(strategy, m.Data.RawSize, r.layout.AOF.Mode == ""),
 	}
+	if strategy == restore.Offline || strategy == restore.Restart {
+		r.Plan.Findings = append(r.Plan.Findings, r.tryStaging(ctx))
+	}
 	if ti.Replicas > 0 && ti.Sentinel == "" && !r.o.Overrides.AllowReplicas && r.target.Sentinel == nil {
 		r.planReplication(ctx, ti.Replicas)
 	}
 	return nil
+}
+
+// offline is the rollout of the offline and restart strategies, without
+// the restart.
+func (r *Restore) offline() *kube.Offline {
+	k := r.k
+	return &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Container: k.container, Mount: r.mount, Redis: k.client, Image: r.o.Image,
+		PullPolicy: corev1.PullPolicy(r.o.PullPolicy), Resources: r.o.Resources, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
+}
+
+// tryStaging has the API server admit the staging pod in a dry run: what
+// would refuse it (a ResourceQuota, a LimitRange, Pod Security) refuses the
+// plan, where it is cheap, rather than the restore.
+func (r *Restore) tryStaging(ctx context.Context) restore.Finding {
+	err := r.offline().TryStaging(ctx)
+	switch {
+	case err == nil:
+		return restore.Finding{Check: "staging-pod", Detail: "the API server admits the staging pod (image " + r.o.Image + ") in a dry run"}
+	case kube.IsStagingRefused(err):
+		return restore.Finding{Refuse: true, Check: "staging-pod", Detail: err.Error()}
+	}
+	return restore.Finding{Check: "staging-pod", Detail: "not tried in a dry run (" + err.Error() + "); the restore creates it before it stops Redis"}
 }
 
 // volumeOf classifies the mount that holds Redis's dir.
@@ -277,8 +302,7 @@ func (r *Restore) runMaster(ctx context.Context) error {
 		Redis: k.client, Version7: r.major >= 7, AOF: r.layout.AOF.Mode != "", AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
 	switch r.Plan.Strategy {
 	case restore.Offline, restore.Restart:
-		o := &kube.Offline{Client: k.kc, Workload: r.workload, Pod: k.pod, Container: k.container, Mount: r.mount, Redis: k.client, Image: r.o.Image,
-			PullPolicy: corev1.PullPolicy(r.o.PullPolicy), Resources: r.o.Resources, AllowSPDY: k.kt.AllowSPDY, Timeout: r.o.Timeout}
+		o := r.offline()
 		if r.Plan.Strategy == restore.Restart {
 			o.Restart = inPlace
 			o.Fallback = func(reason error) {

@@ -88,13 +88,9 @@ func (o *Offline) wait() time.Duration {
 func (o *Offline) Stage(ctx context.Context, body io.Reader, in restore.Install) error {
 	c, p := o.Client, o.Pod
 	o.runID, o.in = rand.Text()[:12], in
-	pod := o.restorePodSpec()
-	created, err := c.API.CoreV1().Pods(p.Namespace).Create(ctx, pod, metav1.CreateOptions{})
-	if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "quota") {
-		return fmt.Errorf("create staging pod: %w (give it resources that fit the namespace's ResourceQuota with --restore-requests and --restore-limits, e.g. --restore-requests cpu=100m,memory=64Mi --restore-limits cpu=1,memory=256Mi)", err)
-	}
+	created, err := o.createStaging(ctx, metav1.CreateOptions{})
 	if err != nil {
-		return fmt.Errorf("create staging pod: %w", err)
+		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.wait())
 	defer cancel()
@@ -119,6 +115,35 @@ func (o *Offline) Stage(ctx context.Context, body io.Reader, in restore.Install)
 	o.staging = created.Name
 	_, err = o.receive(ctx, "stage", body)
 	return err
+}
+
+// TryStaging asks the API server to admit the staging pod without creating
+// it (a server-side dry run), so that what would refuse it (a ResourceQuota,
+// a LimitRange, the namespace's Pod Security level) refuses it while the
+// restore is planned. A refusal is an error that IsStagingRefused reports.
+func (o *Offline) TryStaging(ctx context.Context) error {
+	_, err := o.createStaging(ctx, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	return err
+}
+
+// IsStagingRefused reports whether err, from TryStaging or Stage, is the
+// API server refusing the staging pod itself (Forbidden or Invalid), which
+// a real create would be too; any other error (a webhook that does not
+// support dry runs, the network) says nothing about the pod.
+func IsStagingRefused(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err)
+}
+
+// createStaging creates the staging pod with opts.
+func (o *Offline) createStaging(ctx context.Context, opts metav1.CreateOptions) (*corev1.Pod, error) {
+	created, err := o.Client.API.CoreV1().Pods(o.Pod.Namespace).Create(ctx, o.restorePodSpec(), opts)
+	if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "quota") {
+		return nil, fmt.Errorf("create staging pod: %w (give it resources that fit the namespace's ResourceQuota with --restore-requests and --restore-limits, e.g. --restore-requests cpu=100m,memory=64Mi --restore-limits cpu=1,memory=256Mi)", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create staging pod: %w", err)
+	}
+	return created, nil
 }
 
 // receive runs `rdbak receive --phase phase` in the staging pod.

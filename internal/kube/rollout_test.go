@@ -910,3 +910,49 @@ func TestStagingPodQuota(t *testing.T) {
 		t.Errorf("staging pod limits %v, want %v", got, limits)
 	}
 }
+
+// TestTryStaging: the plan's trial of the staging pod is a server-side dry
+// run that creates nothing; a quota's refusal is the pod's own refusal,
+// with the flags that give it resources; a webhook that cannot take part
+// in a dry run refuses nothing.
+func TestTryStaging(t *testing.T) {
+	ctx := t.Context()
+	k := newCluster(t, 1)
+	var dryRuns [][]string
+	k.cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		dryRuns = append(dryRuns, a.(k8stesting.CreateActionImpl).GetCreateOptions().DryRun)
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		res := p.Spec.Containers[0].Resources
+		switch {
+		case res.Limits.Memory().IsZero():
+			return true, nil, apierrors.NewForbidden(podGVR.GroupResource(), p.GenerateName, errors.New("failed quota: compute: must specify limits.memory for: restore"))
+		case !res.Limits.Cpu().IsZero():
+			return true, nil, apierrors.NewInternalError(errors.New(`admission webhook "audit.example.com" does not support dry run`))
+		}
+		return true, p, nil // admitted; the fake would store it, a dry run does not
+	})
+	o := k.offline(t, &fakeExec{log: &k.events})
+	err := o.TryStaging(ctx)
+	if !IsStagingRefused(err) || !strings.Contains(err.Error(), "must specify limits.memory") || !strings.Contains(err.Error(), "--restore-limits") {
+		t.Fatalf("TryStaging without limits: %v, want the quota's refusal and the flags to set", err)
+	}
+	o.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
+	if err := o.TryStaging(ctx); err != nil {
+		t.Fatalf("TryStaging with limits: %v", err)
+	}
+	o.Resources.Limits[corev1.ResourceCPU] = resource.MustParse("1")
+	if err := o.TryStaging(ctx); err == nil || IsStagingRefused(err) {
+		t.Fatalf("TryStaging past a webhook without dry run: %v, want an error that is no refusal", err)
+	}
+	for i, d := range dryRuns {
+		if !slices.Equal(d, []string{metav1.DryRunAll}) {
+			t.Errorf("create %d: dryRun %q, want [All]", i, d)
+		}
+	}
+	if len(dryRuns) != 3 {
+		t.Errorf("%d creates, want 3", len(dryRuns))
+	}
+	if got := k.state(t); got != (state{Replicas: 1, RedisPods: 1, RedisReady: 1}) {
+		t.Errorf("after the trials: %+v, want the StatefulSet as it was", got)
+	}
+}
