@@ -58,6 +58,11 @@ func redactParsed(u *url.URL, depth int) string {
 	if u.Opaque != "" && depth > 0 {
 		u.Opaque = redacted
 	}
+	// user:password@host:port, the scheme forgotten, parses as scheme
+	// "user" and an opaque password@host:port.
+	if i := strings.LastIndex(u.Opaque, "@"); i >= 0 {
+		u.Opaque = redacted + u.Opaque[i:]
+	}
 	if u.RawQuery == "" {
 		return u.String()
 	}

@@ -98,6 +98,8 @@ func TestRedact(t *testing.T) {
 		{"mem://", "mem://"},
 		{"s3://?region=x", "s3://?region=x"},
 		{"%zz", "<unparseable URL>"},
+		{"default:s3cret@redis:6379", "default:REDACTED@redis:6379"},
+		{"u:p@h:1/x", "u:REDACTED@h:1/x"},
 	} {
 		if got := storage.Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
