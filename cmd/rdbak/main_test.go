@@ -137,6 +137,7 @@ func TestQuickStart(t *testing.T) {
 	run(t, nil, "restore", id, "--storage", store, "--to-file", out, "--force", "--strategy", "offline", "--restore-limits", "memory=1Gi").
 		want(t, 2, "drop --strategy, --restore-limits")
 	run(t, nil, "restore", id, "--storage", store, "--replay-to", "redis://127.0.0.1:1", "--allow-memory").want(t, 2, "drop --allow-memory")
+	run(t, nil, "restore", id, "--storage", store, "--replay-to", "127.0.0.1:1").want(t, 2, "no scheme: use redis://127.0.0.1:1")
 	run(t, nil, "restore", id, "--storage", store, "--target", "app", "--force").want(t, 2, "--force", "--to-file")
 	if after, err := os.Stat(out); err != nil || !after.ModTime().Equal(info.ModTime()) {
 		t.Errorf("a refused restore touched %s: %v", out, err)

@@ -432,6 +432,9 @@ func (a *App) OpenReplay(ctx context.Context, r Request, rr RestoreRequest, url 
 // node of a cluster), the password from the URL, passFile, or the
 // REDIS_PASSWORD or REDISCLI_AUTH environment variable.
 func ReplayTo(url, passFile string) (*config.Target, error) {
+	if config.BareAddr(url) {
+		return nil, UsageError{Err: fmt.Errorf("--replay-to %s has no scheme: use redis://%s, or rediss:// for TLS", url, url)}
+	}
 	if !strings.HasPrefix(url, "redis://") && !strings.HasPrefix(url, "rediss://") {
 		return nil, UsageError{Err: fmt.Errorf("--replay-to %q: use redis://[user[:password]@]host:port (any node of a cluster), or rediss:// for TLS", storage.Redact(url))}
 	}

@@ -127,6 +127,9 @@ func (r Request) BackupTarget(a *Adhoc, k *KubeFlags) (*config.Target, string, c
 		DBFilename:   a.DBFilename,
 	}
 	addr, _, err := t.Endpoint()
+	if config.BareAddr(a.Redis) {
+		return nil, "", comp, usagef("--redis %s has no scheme: use redis://%s, or rediss:// for TLS", a.Redis, a.Redis)
+	}
 	if err != nil || !strings.HasPrefix(a.Redis, "redis://") && !strings.HasPrefix(a.Redis, "rediss://") {
 		return nil, "", comp, usagef("--redis %q: use redis://[user[:password]@]host:port or rediss:// for TLS", storage.Redact(a.Redis))
 	}

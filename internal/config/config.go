@@ -376,6 +376,9 @@ func (t *Target) User() string {
 // Endpoint returns the host:port to dial (port 6379 when the URL has none)
 // and whether the URL asks for TLS (rediss://).
 func (t *Target) Endpoint() (addr string, useTLS bool, err error) {
+	if BareAddr(t.Redis) {
+		return "", false, fmt.Errorf("redis URL of target %q: %s has no scheme: use redis://%s, or rediss:// for TLS", t.Name, t.Redis, t.Redis)
+	}
 	u, err := url.Parse(t.Redis)
 	if err != nil {
 		return "", false, fmt.Errorf("parse redis URL of target %q: %w", t.Name, urlErr(err))
@@ -392,4 +395,11 @@ func (t *Target) Endpoint() (addr string, useTLS bool, err error) {
 
 // urlErr is url.Parse's error without the URL or the fragment it quotes
 // (either may hold a password).
+// BareAddr reports whether raw is a host:port with no scheme, the usual
+// slip for a Redis URL; it holds no secret, so messages may show it.
+func BareAddr(raw string) bool {
+	_, _, err := net.SplitHostPort(raw)
+	return err == nil && !strings.ContainsAny(raw, "/@")
+}
+
 func urlErr(err error) error { return errors.New(storage.URLParseProblem(err)) }

@@ -253,11 +253,15 @@ func (v *validator) name(path, name string) {
 const redisHint = "e.g. redis://127.0.0.1:6379 or rediss://redis.example:6380"
 
 // redis checks the Redis URL and how it combines with the auth fields. It
-// never shows the URL, which may hold a password.
+// never shows the URL, which may hold a password, but a bare host:port.
 func (v *validator) redis(p string, t *Target) {
 	path := p + ".redis"
 	if t.Redis == "" {
 		v.fail(path, "missing", redisHint)
+		return
+	}
+	if BareAddr(t.Redis) {
+		v.fail(path, t.Redis+" has no scheme", "use redis://"+t.Redis+", or rediss:// for TLS")
 		return
 	}
 	u, err := url.Parse(t.Redis)
