@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -113,18 +114,30 @@ type LocalFiles struct{}
 
 var _ FileReader = LocalFiles{}
 
-// OpenFile implements FileReader.
+// OpenFile implements FileReader. Its errors do not repeat p: callers name
+// the file, as they must for readers whose errors do not.
 func (LocalFiles) OpenFile(_ context.Context, p string) (io.ReadCloser, int64, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, withoutPath(err)
 	}
 	st, err := f.Stat()
+	if err == nil && st.IsDir() {
+		err = errors.New("it is a directory; give the path of the RDB file")
+	}
 	if err != nil {
 		f.Close()
-		return nil, 0, err
+		return nil, 0, withoutPath(err)
 	}
 	return &exactReader{r: f, c: f, left: st.Size(), name: p}, st.Size(), nil
+}
+
+// withoutPath is err without the *fs.PathError that names the file.
+func withoutPath(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // exactReader yields exactly left bytes and turns an early end into

@@ -52,10 +52,18 @@ func TestInspectAndImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, nil, "inspect", cut).want(t, exitVerify, "truncated")
-	run(t, nil, "inspect", filepath.Join(t.TempDir(), "nope.rdb")).want(t, exitFailed, "no such file")
+	nope := filepath.Join(t.TempDir(), "nope.rdb")
+	r = run(t, nil, "inspect", nope)
+	r.want(t, exitFailed, "open "+nope+": no such file")
+	if n := strings.Count(r.stderr, nope); n != 1 {
+		t.Errorf("the error names the file %d times, want once:\n%s", n, r.stderr)
+	}
+	run(t, nil, "inspect", t.TempDir()).want(t, exitFailed, "it is a directory; give the path of the RDB file")
 
 	store := "file://" + t.TempDir()
 	run(t, nil, "import", cut, "--target", "sessions", "--storage", store).want(t, exitVerify)
+	run(t, nil, "import", nope, "--target", "sessions", "--storage", store).want(t, exitFailed, "open "+nope+": no such file")
+	run(t, nil, "import", t.TempDir(), "--target", "sessions", "--storage", store).want(t, exitFailed, "it is a directory")
 	run(t, nil, "import", dump, "--storage", store).want(t, exitUsage, "--target")
 	r = run(t, nil, "import", dump, "--target", "sessions", "--storage", store, "-o", "json")
 	r.want(t, 0)

@@ -1,11 +1,12 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/rdbak/rdbak/backup"
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/restore"
 )
@@ -29,7 +30,7 @@ func Inspect(path string, stdin io.Reader, top int) (Inspection, error) {
 	}
 	r, name := stdin, "stdin"
 	if path != "-" {
-		f, err := os.Open(path)
+		f, _, err := backup.LocalFiles{}.OpenFile(context.Background(), path)
 		if err != nil {
 			return Inspection{}, fmt.Errorf("open %s: %w", path, err)
 		}
