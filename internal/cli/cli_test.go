@@ -159,6 +159,22 @@ func TestRetentionFlags(t *testing.T) {
 			t.Errorf("%v: got %+v, want %+v", tt.args, got, tt.want)
 		}
 	}
+	// A negative count or a non-positive window would be no rule at all,
+	// and prune would drop every backup but the newest.
+	for _, args := range [][]string{
+		{"--keep-last", "-1"}, {"--keep-daily", "-5"}, {"--min-keep", "-2"}, {"--keep-hourly", "x"},
+		{"--keep-within", "-5h"}, {"--keep-within", "0s"}, {"--keep-within", "soon"},
+	} {
+		var keep config.Retention
+		cmd := &cobra.Command{Use: "prune"}
+		AddRetentionFlags(cmd, &keep)
+		if err := cmd.ParseFlags(args); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: error %v, want one naming %s", args, err, args[0])
+		}
+		if keep != (config.Retention{}) {
+			t.Errorf("%v: the policy became %+v", args, keep)
+		}
+	}
 }
 
 func TestKubeFlagsGrouped(t *testing.T) {

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"errors"
+	"strconv"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -67,15 +70,49 @@ var retentionFlags = []string{"keep-last", "keep-hourly", "keep-daily", "keep-we
 // into keep.
 func AddRetentionFlags(cmd *cobra.Command, keep *config.Retention) {
 	f := cmd.Flags()
-	f.IntVar(&keep.KeepLast, "keep-last", 0, "keep the N newest backups")
-	f.IntVar(&keep.KeepHourly, "keep-hourly", 0, "keep the newest backup of each of the N newest hours that have backups")
-	f.IntVar(&keep.KeepDaily, "keep-daily", 0, "keep the newest backup of each of the N newest days that have backups")
-	f.IntVar(&keep.KeepWeekly, "keep-weekly", 0, "keep the newest backup of each of the N newest ISO weeks that have backups")
-	f.IntVar(&keep.KeepMonthly, "keep-monthly", 0, "keep the newest backup of each of the N newest months that have backups")
-	f.IntVar(&keep.KeepYearly, "keep-yearly", 0, "keep the newest backup of each of the N newest years that have backups")
-	f.StringVar(&keep.KeepWithin, "keep-within", "", "keep every backup within this long of the newest one, e.g. 36h, 7d")
-	f.IntVar(&keep.MinKeep, "min-keep", 0, "never keep fewer than N backups")
+	f.Var(count{&keep.KeepLast}, "keep-last", "keep the N newest backups")
+	f.Var(count{&keep.KeepHourly}, "keep-hourly", "keep the newest backup of each of the N newest hours that have backups")
+	f.Var(count{&keep.KeepDaily}, "keep-daily", "keep the newest backup of each of the N newest days that have backups")
+	f.Var(count{&keep.KeepWeekly}, "keep-weekly", "keep the newest backup of each of the N newest ISO weeks that have backups")
+	f.Var(count{&keep.KeepMonthly}, "keep-monthly", "keep the newest backup of each of the N newest months that have backups")
+	f.Var(count{&keep.KeepYearly}, "keep-yearly", "keep the newest backup of each of the N newest years that have backups")
+	f.Var(within{&keep.KeepWithin}, "keep-within", "keep every backup within this long of the newest one, e.g. 36h, 7d")
+	f.Var(count{&keep.MinKeep}, "min-keep", "never keep fewer than N backups")
 	f.StringVar(&keep.TimeZone, "time-zone", "", "IANA time zone of the calendar rules (default: local)")
+}
+
+// count is a flag of a whole number of backups. A negative one would be
+// no rule at all (prune would keep only the newest backup), so it is
+// refused, as it is in the config file.
+type count struct{ n *int }
+
+func (c count) Type() string   { return "N" }
+func (c count) String() string { return strconv.Itoa(*c.n) }
+
+func (c count) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return errors.New("not a whole number")
+	case n < 0:
+		return errors.New("must not be negative (leave the flag out to not use the rule)")
+	}
+	*c.n = n
+	return nil
+}
+
+// within is the flag of a keep-within duration: positive, with days.
+type within struct{ s *string }
+
+func (w within) Type() string   { return "duration" }
+func (w within) String() string { return *w.s }
+
+func (w within) Set(s string) error {
+	if d, err := config.ParseDuration(s); err != nil || d <= 0 {
+		return errors.New("not a positive duration: write e.g. 36h, 7d or 1d12h")
+	}
+	*w.s = s
+	return nil
 }
 
 // RetentionFlags is keep, the policy of AddRetentionFlags, when any of
