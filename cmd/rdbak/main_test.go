@@ -199,6 +199,7 @@ func TestExitCodes(t *testing.T) {
 		{"missing argument", []string{"config", "validate"}, exitUsage, []string{"config validate"}},
 		{"extra argument", []string{"list", "x"}, exitUsage, []string{"list"}},
 		{"bad config", []string{"config", "validate", badCfg}, exitUsage, []string{"bad.yaml:5", "passwrod"}},
+		{"bad config by --config", []string{"config", "validate", "--config", badCfg}, exitUsage, []string{"bad.yaml:5", "passwrod"}},
 		{"no such backup", []string{"describe", "20260101T000000Z-abcdef", "--storage", store}, exitNotFound, []string{"rdbak list"}},
 		{"no backups", []string{"verify", "latest", "--storage", store}, exitNotFound, []string{"no backups"}},
 		{"bad id", []string{"describe", "yesterday", "--storage", store}, exitUsage, []string{"latest"}},
