@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -106,6 +107,9 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 	u.RawQuery = q.Encode()
 	scrub := newScrubber(display, rawURL, u.String())
 	b, err := blob.OpenBucket(ctx, u.String())
+	if u.Scheme == "file" && errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open storage %s: %w (no backup was ever stored there: check the path)", display, err)
+	}
 	if err != nil {
 		return nil, badParam(u.Scheme, display, scrub.err(fmt.Errorf("open storage %s: %w", display, err)))
 	}

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"errors"
+	"io/fs"
 	"net/url"
 	"strings"
 	"testing"
@@ -84,6 +85,11 @@ func TestCheckURL(t *testing.T) {
 		t.Fatalf("Open(file://./rel): %v", err)
 	}
 	repo.Close()
+	// A directory that is not there, to read from: a wrong path, or no
+	// backup yet.
+	if _, err := storage.Open(t.Context(), "file://"+dir+"/nope", storage.Options{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "check the path") {
+		t.Errorf("Open of a missing directory: err = %v, want not-exist and a hint", err)
+	}
 }
 
 func TestRedact(t *testing.T) {
