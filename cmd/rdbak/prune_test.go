@@ -64,7 +64,7 @@ targets:
 	r := run(t, nil, "prune", "--config", cfg)
 	r.want(t, 0)
 	for _, s := range []string{"target cache: keepLast=2", "keep  " + ids[3], "newest backup", "drop  " + ids[0], "not among the 2 newest",
-		"orphan: would delete " + orphanID, "target down: keep everything", "dry run: pass --yes to delete 2 backups and 1 orphans"} {
+		"orphan: would delete " + orphanID, "target down: keep everything", "dry run: pass --yes to delete 2 backups and 1 orphan"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("prune (dry run) output lacks %q:\n%s", s, r.stdout)
 		}
@@ -73,10 +73,17 @@ targets:
 		t.Fatalf("a dry run deleted backups: %v", got)
 	}
 	run(t, nil, "prune", "--config", cfg, "--target", "nope").want(t, exitUsage, "nope")
+	// Without a config, a --target with no backups is not an error (prune
+	// has nothing to do) but says which targets have backups.
+	r = run(t, nil, "prune", "--storage", "file://"+dir, "--target", "cahce", "--keep-last", "1")
+	r.want(t, 0)
+	if want := "no backups of target cahce: targets with backups in file://" + dir + ": cache (check --target)"; !strings.Contains(r.stderr, want) {
+		t.Errorf("prune of a mistyped target: stderr lacks %q:\n%s", want, r.stderr)
+	}
 
 	r = run(t, nil, "prune", "--config", cfg, "--target", "cache", "--yes")
 	r.want(t, 0)
-	if !strings.Contains(r.stdout, "deleted 2 backups and 1 orphans") {
+	if !strings.Contains(r.stdout, "deleted 2 backups and 1 orphan") {
 		t.Errorf("prune --yes output:\n%s", r.stdout)
 	}
 	if got := repoIDs(t, repo, "cache"); !slices.Equal(got, ids[2:]) {

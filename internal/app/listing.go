@@ -40,6 +40,11 @@ func (r Request) List(ctx context.Context, o ListOptions) (*Listing, error) {
 	for _, p := range problems {
 		r.Log.Warn("unreadable manifest skipped", "key", p.Key, "error", p.Err.Error())
 	}
+	if len(ms) == 0 {
+		if hint := TargetHint(ctx, repo, target); hint != "" {
+			r.Log.Warn("no backups of target " + target + ": " + hint)
+		}
+	}
 	l := &Listing{Manifests: Newest(ms, o.Since, o.Last)}
 	if o.Drills {
 		if l.Drills, err = LastDrills(ctx, repo, target); err != nil {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -60,6 +61,22 @@ func TestListAndDescribe(t *testing.T) {
 	}
 	if l, err := (Request{Storage: url, Log: quiet()}).List(t.Context(), ListOptions{}); err != nil || len(l.Manifests) != 4 {
 		t.Errorf("every target: %v, %v; want 4 backups", l, err)
+	}
+
+	// A mistyped --target: an empty listing and a not-found error, each
+	// naming the targets that have backups.
+	typo := Request{Storage: url, Target: "aa", Log: r.Log}
+	if l, err := typo.List(t.Context(), ListOptions{}); err != nil || len(l.Manifests) != 0 {
+		t.Errorf("list of target aa: %v, %v; want no backups", l, err)
+	}
+	if want := "no backups of target aa: targets with backups in " + url + ": a, b (check --target)"; !strings.Contains(buf.String(), want) {
+		t.Errorf("list of target aa logged\n%s\nwant %q", buf.String(), want)
+	}
+	if _, _, err := typo.Describe(t.Context(), "latest"); !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "targets with backups in "+url+": a, b") {
+		t.Errorf("describe latest of target aa: %v, want not found naming targets a and b", err)
+	}
+	if _, _, err := r.Describe(t.Context(), "nosuch"); err == nil || strings.Contains(err.Error(), "targets with backups") {
+		t.Errorf("describe of a missing backup of a target with backups: %v, want an error without the targets hint", err)
 	}
 
 	m, _, err := r.Describe(t.Context(), "latest")

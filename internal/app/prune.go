@@ -92,6 +92,10 @@ func (r Request) PruneTargets(ctx context.Context, p *Pruner, keep *config.Reten
 		}
 	} else if err := storage.ValidateTarget(r.Target); err != nil {
 		return nil, usagef("--target: %w", err)
+	} else if repo, err := p.repo(ctx, r.Storage); err != nil {
+		return nil, err
+	} else if hint := TargetHint(ctx, repo, r.Target); hint != "" {
+		r.Log.Warn("no backups of target " + r.Target + ": " + hint)
 	}
 	targets := make([]config.Target, 0, len(names))
 	for _, n := range names {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -327,6 +328,24 @@ func StoredTargets(ctx context.Context, repo *storage.Repo) ([]string, error) {
 	return storage.Targets(ms), nil
 }
 
+// TargetHint says, when target has no backups in repo at all, which
+// targets have: a mistyped --target otherwise looks like a target whose
+// backups are gone. It is empty when target is empty or has backups, or
+// when the listing fails (the caller reports its own error).
+func TargetHint(ctx context.Context, repo *storage.Repo, target string) string {
+	if target == "" {
+		return ""
+	}
+	names, err := StoredTargets(ctx, repo)
+	switch {
+	case err != nil || slices.Contains(names, target):
+		return ""
+	case len(names) == 0:
+		return fmt.Sprintf("no target has backups in %s (check --storage)", repo)
+	}
+	return fmt.Sprintf("targets with backups in %s: %s (check --target)", repo, strings.Join(names, ", "))
+}
+
 // ResolveBackup finds the backup ref names (latest, an id or a unique id
 // prefix), or with a non-zero at the newest at or before at, and turns the
 // storage errors into what the command line reports: an ambiguous
@@ -358,6 +377,10 @@ func ResolveBackup(ctx context.Context, repo *storage.Repo, target, ref string, 
 				fb.Target, fb.ID, fb.Created.UTC().Format(time.RFC3339Nano))
 		}
 		return sel, fmt.Errorf("%w%s", err, hint)
+	case errors.Is(err, storage.ErrNotFound):
+		if hint := TargetHint(ctx, repo, target); hint != "" {
+			return sel, fmt.Errorf("%w\nhint: %s", err, hint)
+		}
 	}
 	return sel, err
 }
