@@ -106,7 +106,7 @@ func TestImage(t *testing.T) {
 		// compiled in (cmd/rdbak imports time/tzdata).
 		ns.Apply(t, imageConfigMap)
 		out := runImagePod(t, ns, "config", imageContainer("rdbak", ref, "config", "validate", "/config/rdbak.yaml"))
-		if want := "/config/rdbak.yaml: OK (1 targets)"; !slices.Contains(logLines(out), want) {
+		if want := "/config/rdbak.yaml: OK (1 target)"; !slices.Contains(logLines(out), want) {
 			t.Errorf("config validate printed %q, want the line %q", out, want)
 		}
 	})

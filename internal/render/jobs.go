@@ -137,9 +137,9 @@ func PruneSummary(w io.Writer, drops, orphans int, del bool) error {
 	case drops == 0 && orphans == 0:
 		_, err = fmt.Fprintln(w, "nothing to delete")
 	case !del:
-		_, err = fmt.Fprintf(w, "dry run: pass --yes to delete %d backups and %d orphans\n", drops, orphans)
+		_, err = fmt.Fprintf(w, "dry run: pass --yes to delete %s and %s\n", count(drops, "backup"), count(orphans, "orphan"))
 	default:
-		_, err = fmt.Fprintf(w, "deleted %d backups and %d orphans\n", drops, orphans)
+		_, err = fmt.Fprintf(w, "deleted %s and %s\n", count(drops, "backup"), count(orphans, "orphan"))
 	}
 	return err
 }
@@ -155,7 +155,7 @@ func Validated(stdout, stderr io.Writer, results []app.ValidateResult) error {
 		for _, w := range r.Warnings {
 			fmt.Fprintf(stderr, "%s: warning: %s\n", r.File, w)
 		}
-		if _, err := fmt.Fprintf(stdout, "%s: OK (%d targets)\n", r.File, r.Targets); err != nil {
+		if _, err := fmt.Fprintf(stdout, "%s: OK (%s)\n", r.File, count(r.Targets, "target")); err != nil {
 			return err
 		}
 	}
@@ -171,4 +171,12 @@ func Thawed(w io.Writer, done bool) error {
 	}
 	_, err := fmt.Fprintln(w, msg)
 	return err
+}
+
+// count is n noun, in the plural unless n is 1.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -33,8 +33,9 @@ func TestGCAndPruneSummaries(t *testing.T) {
 		want           string
 	}{
 		{0, 0, true, "nothing to delete\n"},
-		{2, 1, false, "dry run: pass --yes to delete 2 backups and 1 orphans\n"},
-		{0, 1, true, "deleted 0 backups and 1 orphans\n"},
+		{2, 1, false, "dry run: pass --yes to delete 2 backups and 1 orphan\n"},
+		{0, 1, true, "deleted 0 backups and 1 orphan\n"},
+		{1, 2, false, "dry run: pass --yes to delete 1 backup and 2 orphans\n"},
 	} {
 		b.Reset()
 		if err := PruneSummary(&b, tt.drops, tt.orphans, tt.del); err != nil || b.String() != tt.want {
