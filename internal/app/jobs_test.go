@@ -286,6 +286,9 @@ func TestPlanRestoreInto(t *testing.T) {
 	if err := repo.Commit(t.Context(), m); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := a.PlanRestoreInto(t.Context(), req, k, RestoreRequest{Ref: "latest", FromTarget: "x/../src"}, RestoreOptions{}); !isUsage(err) {
+		t.Errorf("--from-target x/../src: %v, want a usage error", err)
+	}
 	if _, err := a.PlanRestoreInto(t.Context(), req, k, RestoreRequest{Ref: "latest", FromTarget: "src"}, RestoreOptions{}); !errors.Is(err, restore.ErrNeedIdentity) {
 		t.Errorf("an encrypted backup without identity: %v, want ErrNeedIdentity", err)
 	}

@@ -469,15 +469,16 @@ func (o *Opened) Close() error { return o.Repo.Close() }
 // or identitySecret); having none is left to the reader of the data
 // (restore.CheckDecryptable), since verify can still check what is stored.
 func (a *App) OpenBackup(ctx context.Context, r Request, rr RestoreRequest) (*Opened, error) {
-	repo, target, err := r.OpenRepo(ctx, false)
+	source, err := rr.source(r.Target)
 	if err != nil {
 		return nil, err
 	}
-	if rr.FromTarget != "" {
-		target = rr.FromTarget
+	repo, _, err := r.OpenRepo(ctx, false)
+	if err != nil {
+		return nil, err
 	}
 	o := &Opened{Repo: repo}
-	if o.Manifest, err = Pick(ctx, a.Log, repo, target, rr.Ref, rr.At, rr.SkipDamaged); err == nil && o.Manifest.Data.Encrypted() {
+	if o.Manifest, err = Pick(ctx, a.Log, repo, source, rr.Ref, rr.At, rr.SkipDamaged); err == nil && o.Manifest.Data.Encrypted() {
 		o.Identities, err = a.Identities(ctx, r, rr.IdentityFiles)
 	}
 	if err != nil {

@@ -378,6 +378,13 @@ func TestOpenBackup(t *testing.T) {
 	if _, err := a.OpenBackup(t.Context(), r, RestoreRequest{Ref: "../x"}); !isUsage(err) {
 		t.Errorf("a bad reference: %v, want a usage error", err)
 	}
+	// --from-target is a target name, checked as --target is: a path in
+	// it would reach another target's objects, or out of the storage.
+	for _, from := range []string{"../x", "x/../a", "a/"} {
+		if _, err := a.OpenBackup(t.Context(), r, RestoreRequest{Ref: "latest", FromTarget: from}); !isUsage(err) || !strings.Contains(err.Error(), "--from-target") {
+			t.Errorf("--from-target %s: %v, want a usage error naming --from-target", from, err)
+		}
+	}
 
 	id, err := age.GenerateX25519Identity()
 	if err != nil {

@@ -638,6 +638,18 @@ type RestoreRequest struct {
 	IdentityFiles []string
 }
 
+// source is the target whose backups rr picks from: FromTarget, checked
+// as --target is (a path in it would reach into other objects), or own.
+func (rr RestoreRequest) source(own string) (string, error) {
+	if rr.FromTarget == "" {
+		return own, nil
+	}
+	if err := storage.ValidateTarget(rr.FromTarget); err != nil {
+		return "", usagef("--from-target: %w", err)
+	}
+	return rr.FromTarget, nil
+}
+
 // PlanRestoreInto resolves the Kubernetes target of the request and the
 // flags, picks the backup from its storage and plans its restore
 // (PlanRestore). Close of the result also closes the storage.
@@ -646,13 +658,13 @@ func (a *App) PlanRestoreInto(ctx context.Context, r Request, k *KubeFlags, rr R
 	if err != nil {
 		return nil, err
 	}
-	repo, err := storage.Open(ctx, url, storage.Options{})
+	source, err := rr.source(t.Name)
 	if err != nil {
 		return nil, err
 	}
-	source := rr.FromTarget
-	if source == "" {
-		source = t.Name
+	repo, err := storage.Open(ctx, url, storage.Options{})
+	if err != nil {
+		return nil, err
 	}
 	m, err := Pick(ctx, a.Log, repo, source, rr.Ref, rr.At, rr.SkipDamaged)
 	if err == nil && m.Data.Encrypted() {
