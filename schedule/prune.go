@@ -32,8 +32,9 @@ type OrphanStore interface {
 type PruneResult struct {
 	Plan    []Decision          // newest first
 	Deleted []*storage.Manifest // oldest first
-	// Problems are manifests that could not be read. They are neither
-	// counted by the policy nor deleted: a person has to look at them.
+	// Problems are manifests that could not be read, or whose data object
+	// is missing. They are neither counted by the policy nor deleted: a
+	// person has to look at them.
 	Problems []storage.Problem
 }
 

@@ -222,3 +222,29 @@ func TestPruneLeavesUnreadableManifests(t *testing.T) {
 		t.Error("the unreadable manifest was deleted")
 	}
 }
+
+// TestPruneLeavesBackupsWithoutData: a manifest whose data object is gone
+// (a lifecycle rule, a hand) is not a backup. Counted as the newest, it
+// let keepLast 1 delete the one good backup; now it is reported and left
+// alone, and the good backup is kept.
+func TestPruneLeavesBackupsWithoutData(t *testing.T) {
+	repo, b, exists := memRepoBucket(t)
+	start := utc("2026-11-22T00:00:00Z")
+	good := put(t, repo, "cache", start, true)
+	gone := put(t, repo, "cache", start.Add(time.Hour), true)
+	data := "cache/" + gone.ID + "/" + gone.Data.Name
+	if err := b.Delete(t.Context(), data); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Prune(t.Context(), repo, "cache", Policy{Last: 1}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) != 1 || res.Problems[0].Key != data || len(res.Deleted) != 0 ||
+		len(res.Plan) != 1 || res.Plan[0].Manifest.ID != good.ID || !res.Plan[0].Keep {
+		t.Errorf("problems %v, plan %v, deleted %v; want the backup without data reported and %s kept", res.Problems, res.Plan, ids(res.Deleted), good.ID)
+	}
+	if !exists("cache/"+good.ID+"/"+good.Data.Name) || !exists("cache/"+gone.ID+"/"+storage.ManifestName) {
+		t.Error("prune deleted the good backup or the damaged one's manifest")
+	}
+}

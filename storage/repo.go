@@ -273,8 +273,8 @@ type Problem struct {
 
 // List returns the manifests of target (all targets when target is ""),
 // oldest first by Compare (the manifests' creation times). Manifests that
-// cannot be read are returned as problems, in id order, instead of failing
-// the whole listing.
+// cannot be read, and those whose data object is missing, are returned as
+// problems, in id order, instead of failing the whole listing.
 func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem, error) {
 	prefix := ""
 	if target != "" {
@@ -283,10 +283,15 @@ func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem,
 	var (
 		out      []*Manifest
 		problems []Problem
+		objects  = map[string]bool{} // the other keys of backup directories
 	)
 	err := r.walk(ctx, &blob.ListOptions{Prefix: prefix}, func(obj *blob.ListObject) error {
 		t, id, name, ok := splitBackupKey(obj.Key)
-		if !ok || name != ManifestName {
+		if !ok {
+			return nil
+		}
+		if name != ManifestName {
+			objects[obj.Key] = true
 			return nil
 		}
 		m, err := r.manifest(ctx, t, id)
@@ -306,6 +311,19 @@ func (r *Repo) List(ctx context.Context, target string) ([]*Manifest, []Problem,
 	if err != nil {
 		return nil, nil, err
 	}
+	// A manifest is written after its data. One whose data object is gone
+	// (a lifecycle rule, a hand, a partial copy) is no backup: counted by
+	// retention as the newest, it would let prune delete the good ones.
+	out = slices.DeleteFunc(out, func(m *Manifest) bool {
+		for _, p := range m.Parts() {
+			if key := dataKey(p.Target, p.ID, p.Data.Name); !objects[key] {
+				problems = append(problems, Problem{Key: key, Target: m.Target, ID: m.ID,
+					Err: r.missingData(key, m.ID)})
+				return true
+			}
+		}
+		return false
+	})
 	slices.SortFunc(out, Compare)
 	slices.SortFunc(problems, func(a, b Problem) int {
 		if c := CompareID(a.ID, b.ID); c != 0 {

@@ -259,7 +259,11 @@ func (r *Repo) checkObject(ctx context.Context, m *Manifest) error {
 	case err != nil && gcerrors.Code(err) != gcerrors.NotFound:
 		return r.scrub.err(fmt.Errorf("check data object %s in %s: %w", key, r.display, err))
 	case !ok:
-		return fmt.Errorf("%w: data object %s of backup %s is missing from %s", ErrDamaged, key, m.ID, r.display)
+		return r.missingData(key, m.ID)
 	}
 	return nil
+}
+
+func (r *Repo) missingData(key, id string) error {
+	return fmt.Errorf("%w: data object %s of backup %s is missing from %s", ErrDamaged, key, id, r.display)
 }

@@ -82,7 +82,7 @@ func AfterBackup(ctx context.Context, log *slog.Logger, repo *storage.Repo, t *c
 			log.Info("backup pruned", "backup_id", m.ID, "created", m.Created)
 		}
 		for _, p := range a.Pruned.Problems {
-			log.Warn("unreadable manifest left alone by prune", "key", p.Key, "error", p.Err.Error())
+			log.Warn("damaged backup left alone by prune", "key", p.Key, "error", p.Err.Error())
 		}
 		if a.PruneErr != nil {
 			log.Log(ctx, lvl, "prune failed", "error", a.PruneErr.Error())

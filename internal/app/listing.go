@@ -38,7 +38,7 @@ func (r Request) List(ctx context.Context, o ListOptions) (*Listing, error) {
 		return nil, err
 	}
 	for _, p := range problems {
-		r.Log.Warn("unreadable manifest skipped", "key", p.Key, "error", p.Err.Error())
+		r.Log.Warn("damaged backup skipped", "key", p.Key, "error", p.Err.Error())
 	}
 	if len(ms) == 0 {
 		if hint := TargetHint(ctx, repo, target); hint != "" {

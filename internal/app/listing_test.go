@@ -91,7 +91,7 @@ func TestListAndDescribe(t *testing.T) {
 	if g := got(ListOptions{}); strings.Join(g, ",") != strings.Join(ids[:2], ",") {
 		t.Errorf("with a damaged manifest: %v, want %v", g, ids[:2])
 	}
-	if !strings.Contains(buf.String(), "unreadable manifest skipped") || !strings.Contains(buf.String(), ids[2]) {
+	if !strings.Contains(buf.String(), "damaged backup skipped") || !strings.Contains(buf.String(), ids[2]) {
 		t.Errorf("the damaged manifest was not logged:\n%s", buf.String())
 	}
 	if _, _, err := r.Describe(t.Context(), "latest"); err == nil || !strings.Contains(err.Error(), ids[2]) {

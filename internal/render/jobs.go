@@ -70,7 +70,7 @@ func Prune(w io.Writer, r app.PruneResult) {
 		fmt.Fprintf(w, "  %s  %s  %-22s  %s\n", verdict, d.ID, local, strings.Join(d.Reasons, "; "))
 	}
 	for _, pr := range r.Problems {
-		fmt.Fprintf(w, "  left alone, unreadable: %s\n", pr)
+		fmt.Fprintf(w, "  left alone, damaged: %s\n", pr)
 	}
 	for _, o := range r.Orphans {
 		verb := "would delete"

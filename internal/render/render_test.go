@@ -135,7 +135,7 @@ func TestJobs(t *testing.T) {
 	Prune(&b, app.PruneResult{Target: "a", Policy: "keep last 1", Location: time.UTC,
 		Backups:  []app.PruneDecision{{ID: "x", Created: created, Keep: true, Reasons: []string{"last 1"}}, {ID: "y", Created: created}},
 		Problems: []string{"k: bad"}, Orphans: []app.OrphanResult{{ID: "z", Bytes: 2048, Objects: 1, LastWritten: created, Deleted: true}}})
-	contains(t, "prune", b.String(), "target a: keep last 1", "keep  x  2026-11-22 03:00 UTC", "last 1", "drop  y", "left alone, unreadable: k: bad", "orphan: deleted z (2.0 KiB in 1 objects, last written 2026-11-22T03:00:00Z)")
+	contains(t, "prune", b.String(), "target a: keep last 1", "keep  x  2026-11-22 03:00 UTC", "last 1", "drop  y", "left alone, damaged: k: bad", "orphan: deleted z (2.0 KiB in 1 objects, last written 2026-11-22T03:00:00Z)")
 
 	o := &storage.Orphan{Target: "a", ID: "z", Size: 2048, Keys: []string{"k"}, Newest: created}
 	r := Leftover(app.Leftover{Target: "a", Orphan: o, Collectable: created, Action: "not yet"})
