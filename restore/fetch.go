@@ -110,7 +110,7 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 	}
 	info, err := rdb.Copy(io.MultiWriter(destination{w}, raw), dec)
 	if err != nil {
-		return nil, classify(ctx, m, err)
+		return nil, classifyStored(ctx, m, err, dec, object, stored)
 	}
 	// The compressed stream must end where the plaintext ends, and the
 	// age stream where the object ends (age checks its last chunk's tag).
@@ -364,6 +364,27 @@ func classify(ctx context.Context, m *storage.Manifest, err error) error {
 		return fmt.Errorf("read backup %s: %w", m.ID, src.err)
 	}
 	return fmt.Errorf("%w: backup %s: %w", ErrVerify, m.ID, err)
+}
+
+// classifyStored is classify for a stream that did not decode. Once the
+// decoder has stopped, it reads the rest of the object: when the object's
+// size or SHA-256 is not the manifest's, the bytes changed in storage, and
+// that is what to say, naming the object, rather than a CRC or an offset
+// that reads like a bad snapshot.
+func classifyStored(ctx context.Context, m *storage.Manifest, err error, dec io.Closer, object *pipe.Readahead, stored *digest) error {
+	var src sourceError
+	var dst destError
+	if ctx.Err() == nil && !errors.As(err, &src) && !errors.As(err, &dst) {
+		_ = dec.Close()
+		if _, rerr := io.Copy(io.Discard, object); rerr == nil {
+			object.Wait()
+			if serr := checkStored(m, stored); serr != nil {
+				return fmt.Errorf("%w\nthe stored object %s/%s/%s was changed or damaged in storage (decoding it failed: %v)",
+					serr, m.Target, m.ID, m.Data.Name, err)
+			}
+		}
+	}
+	return classify(ctx, m, err)
 }
 
 func check(m *storage.Manifest, rep *Report, storedSum, rawSum string) error {
