@@ -42,7 +42,7 @@ func newListCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "only backups created at or after this time: 2026-11-22, RFC 3339, or ago: 2h, 1d")
-	cmd.Flags().IntVar(&last, "last", 0, "only the newest N backups")
+	cli.CountVar(cmd.Flags(), &last, "last", "only the newest N backups")
 	cmd.Flags().BoolVar(&drills, "drills", false, "show the result of each backup's newest restore drill")
 	cli.AddOutputFlag(cmd, &g.Output, render.Wide)
 	return cmd

@@ -67,7 +67,7 @@ func newNowCmd(g *globals) *cobra.Command {
 	f.BoolVar(&o.NoPrune, "no-prune", false, "do not apply the target's retention policy (nor collect orphans) after the backup")
 	f.BoolVar(&all, "all", false, "back up every target of the config file")
 	f.BoolVar(&o.SingleNode, "single-node", false, "for a Redis Cluster node: back up this node alone (a partial backup) instead of the whole cluster")
-	f.IntVar(&concurrency, "concurrency", 0, "with --all: backups at once (default: the config's daemon.concurrency)")
+	cli.CountVar(f, &concurrency, "concurrency", "with --all: backups at once (default: the config's daemon.concurrency)")
 	cli.AddEncryptFlags(cmd, &o.Encrypt)
 	cli.AddKubeFlags(cmd, kf, "back up")
 	cli.AddOutputFlag(cmd, &g.Output)

@@ -177,6 +177,24 @@ func TestRetentionFlags(t *testing.T) {
 	}
 }
 
+// TestCountVar: --last -1 listed every backup and --concurrency -1 took
+// the config's, silently; a negative count is refused, naming the flag.
+func TestCountVar(t *testing.T) {
+	for _, tt := range []struct {
+		arg     string
+		want    int
+		wantErr bool
+	}{{"3", 3, false}, {"0", 0, false}, {"-1", 0, true}, {"two", 0, true}} {
+		n := 0
+		f := pflag.NewFlagSet("list", pflag.ContinueOnError)
+		CountVar(f, &n, "last", "only the newest N backups")
+		err := f.Parse([]string{"--last", tt.arg})
+		if (err != nil) != tt.wantErr || (err != nil && !strings.Contains(err.Error(), "--last")) || n != tt.want {
+			t.Errorf("--last %s: %d, %v; want %d (error: %v)", tt.arg, n, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
 func TestKubeFlagsGrouped(t *testing.T) {
 	cmd := &cobra.Command{Use: "restore"}
 	var k app.KubeFlags

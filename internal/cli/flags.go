@@ -70,21 +70,34 @@ var retentionFlags = []string{"keep-last", "keep-hourly", "keep-daily", "keep-we
 // into keep.
 func AddRetentionFlags(cmd *cobra.Command, keep *config.Retention) {
 	f := cmd.Flags()
-	f.Var(count{&keep.KeepLast}, "keep-last", "keep the N newest backups")
-	f.Var(count{&keep.KeepHourly}, "keep-hourly", "keep the newest backup of each of the N newest hours that have backups")
-	f.Var(count{&keep.KeepDaily}, "keep-daily", "keep the newest backup of each of the N newest days that have backups")
-	f.Var(count{&keep.KeepWeekly}, "keep-weekly", "keep the newest backup of each of the N newest ISO weeks that have backups")
-	f.Var(count{&keep.KeepMonthly}, "keep-monthly", "keep the newest backup of each of the N newest months that have backups")
-	f.Var(count{&keep.KeepYearly}, "keep-yearly", "keep the newest backup of each of the N newest years that have backups")
+	f.Var(count{&keep.KeepLast, noRule}, "keep-last", "keep the N newest backups")
+	f.Var(count{&keep.KeepHourly, noRule}, "keep-hourly", "keep the newest backup of each of the N newest hours that have backups")
+	f.Var(count{&keep.KeepDaily, noRule}, "keep-daily", "keep the newest backup of each of the N newest days that have backups")
+	f.Var(count{&keep.KeepWeekly, noRule}, "keep-weekly", "keep the newest backup of each of the N newest ISO weeks that have backups")
+	f.Var(count{&keep.KeepMonthly, noRule}, "keep-monthly", "keep the newest backup of each of the N newest months that have backups")
+	f.Var(count{&keep.KeepYearly, noRule}, "keep-yearly", "keep the newest backup of each of the N newest years that have backups")
 	f.Var(within{&keep.KeepWithin}, "keep-within", "keep every backup within this long of the newest one, e.g. 36h, 7d")
-	f.Var(count{&keep.MinKeep}, "min-keep", "never keep fewer than N backups")
+	f.Var(count{&keep.MinKeep, noRule}, "min-keep", "never keep fewer than N backups")
 	f.StringVar(&keep.TimeZone, "time-zone", "", "IANA time zone of the calendar rules (default: local)")
 }
 
-// count is a flag of a whole number of backups. A negative one would be
-// no rule at all (prune would keep only the newest backup), so it is
-// refused, as it is in the config file.
-type count struct{ n *int }
+// count is a flag of a whole number, refused when negative. Of a
+// retention rule, a negative one would be no rule at all (prune would keep
+// only the newest backup), as it is refused in the config file; of --last
+// or --concurrency, it would be silently the default.
+type count struct {
+	n    *int
+	hint string // after "must not be negative"
+}
+
+// noRule is the hint of a retention rule's count.
+const noRule = " (leave the flag out to not use the rule)"
+
+// CountVar registers a whole-number flag that refuses a negative value,
+// where 0 is the default.
+func CountVar(f *pflag.FlagSet, n *int, name, usage string) {
+	f.Var(count{n: n}, name, usage)
+}
 
 func (c count) Type() string   { return "N" }
 func (c count) String() string { return strconv.Itoa(*c.n) }
@@ -95,7 +108,7 @@ func (c count) Set(s string) error {
 	case err != nil:
 		return errors.New("not a whole number")
 	case n < 0:
-		return errors.New("must not be negative (leave the flag out to not use the rule)")
+		return errors.New("must not be negative" + c.hint)
 	}
 	*c.n = n
 	return nil
