@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/rdbak/rdbak/drill"
@@ -26,32 +28,70 @@ type Listing struct {
 
 // List lists the complete backups of r's target (of every target when it
 // names none), oldest first by creation time; a manifest that cannot be
-// read is logged as a warning and skipped.
+// read is logged as a warning and skipped. From a config file without
+// --target or --storage it lists the file's storage and each target's own.
 func (r Request) List(ctx context.Context, o ListOptions) (*Listing, error) {
+	l := &Listing{}
+	if o.Drills {
+		l.Drills = map[string]*DrillSummary{}
+	}
+	parts := []Request{r}
+	if r.Config != "" && r.Target == "" && r.Storage == "" {
+		f, err := r.LoadConfig()
+		if err != nil {
+			return nil, err
+		}
+		if parts = parts[:0]; f.Storage != "" {
+			parts = append(parts, r)
+		}
+		for _, t := range f.Targets {
+			if t.Storage != f.Storage {
+				rt := r
+				rt.Target = t.Name
+				parts = append(parts, rt)
+			}
+		}
+	}
+	for _, p := range parts {
+		if err := p.listInto(ctx, l, o.Drills, p.Target == r.Target); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(l.Manifests, storage.Compare)
+	l.Manifests = Newest(l.Manifests, o.Since, o.Last)
+	return l, nil
+}
+
+// listInto adds the backups of r's storage and target to l, and their
+// drills with drills; with hint, a target without backups is told which
+// targets have some.
+func (r Request) listInto(ctx context.Context, l *Listing, drills, hint bool) error {
 	repo, target, err := r.OpenRepo(ctx, false)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer repo.Close()
 	ms, problems, err := repo.List(ctx, target)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, p := range problems {
 		r.Log.Warn("damaged backup skipped", "key", p.Key, "error", p.Err.Error())
 	}
-	if len(ms) == 0 {
-		if hint := TargetHint(ctx, repo, target); hint != "" {
-			r.Log.Warn("no backups of target " + target + ": " + hint)
+	if len(ms) == 0 && hint {
+		if h := TargetHint(ctx, repo, target); h != "" {
+			r.Log.Warn("no backups of target " + target + ": " + h)
 		}
 	}
-	l := &Listing{Manifests: Newest(ms, o.Since, o.Last)}
-	if o.Drills {
-		if l.Drills, err = LastDrills(ctx, repo, target); err != nil {
-			return nil, err
+	l.Manifests = append(l.Manifests, ms...)
+	if drills {
+		ds, err := LastDrills(ctx, repo, target)
+		if err != nil {
+			return err
 		}
+		maps.Copy(l.Drills, ds)
 	}
-	return l, nil
+	return nil
 }
 
 // Describe picks the backup ref names (latest, an id, or a unique prefix:

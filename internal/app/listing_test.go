@@ -99,6 +99,45 @@ func TestListAndDescribe(t *testing.T) {
 	}
 }
 
+// TestListConfigStorages: from a config file, list shows the backups of
+// the file's storage and of each target with a storage of its own, which
+// it used to leave out (status showed them).
+func TestListConfigStorages(t *testing.T) {
+	_, shared, sharedRepo := fileStore(t)
+	_, own, ownRepo := fileStore(t)
+	base := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	a, b := storage.NewID(base), storage.NewID(base.Add(time.Hour))
+	testenv.PutBackup(t, sharedRepo, "a", a, base)
+	testenv.PutBackup(t, ownRepo, "b", b, base.Add(time.Hour))
+	cfg := writeFile(t, t.TempDir(), "rdbak.yaml", "storage: "+shared+`
+targets:
+  - {name: a, redis: redis://127.0.0.1:1}
+  - {name: b, redis: redis://127.0.0.1:2, storage: `+own+`}
+`)
+	var buf testenv.Buffer
+	r := Request{Config: cfg, Log: slog.New(slog.NewTextHandler(&buf, nil))}
+	for _, tt := range []struct {
+		target string
+		want   []string
+	}{{"", []string{a, b}}, {"a", []string{a}}, {"b", []string{b}}} {
+		r.Target = tt.target
+		l, err := r.List(t.Context(), ListOptions{Drills: true})
+		if err != nil {
+			t.Fatalf("list --target %q: %v", tt.target, err)
+		}
+		var got []string
+		for _, m := range l.Manifests {
+			got = append(got, m.ID)
+		}
+		if strings.Join(got, ",") != strings.Join(tt.want, ",") || l.Drills == nil {
+			t.Errorf("list --target %q: %v (drills %v), want %v", tt.target, got, l.Drills, tt.want)
+		}
+	}
+	if buf.String() != "" {
+		t.Errorf("list logged:\n%s", buf.String())
+	}
+}
+
 // TestVerifyBackup: a backup is checked completely, counting its RDB
 // bytes; an encrypted one without an identity as stored only, and with
 // one completely.
