@@ -135,10 +135,19 @@ func (r Request) BackupTarget(a *Adhoc, k *KubeFlags) (*config.Target, string, c
 		return nil, "", comp, usagef("--redis %q: use redis://[user[:password]@]host:port or rediss:// for TLS", storage.Redact(a.Redis))
 	}
 	if t.Name == "" {
+		// host-port, with what a target name cannot hold (an IPv6
+		// address's colons) as dashes.
 		host, port, _ := net.SplitHostPort(addr)
-		t.Name = strings.ToLower(host + "-" + port)
-	}
-	if err := storage.ValidateTarget(t.Name); err != nil {
+		t.Name = strings.Trim(strings.Map(func(c rune) rune {
+			if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' {
+				return c
+			}
+			return '-'
+		}, strings.ToLower(host+"-"+port)), "-._")
+		if err := storage.ValidateTarget(t.Name); err != nil {
+			return nil, "", comp, usagef("name the target with --target: the name made of --redis's host and port does not do: %w", err)
+		}
+	} else if err := storage.ValidateTarget(t.Name); err != nil {
 		return nil, "", comp, usagef("--target: %w", err)
 	}
 	if a.Source != "" {

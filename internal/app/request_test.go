@@ -74,6 +74,8 @@ func TestBackupTargetAdhoc(t *testing.T) {
 		wantErr bool
 	}{
 		{"named by host and port", Request{Storage: "file:///b"}, Adhoc{Redis: "redis://Cache.local:6380"}, false, "cache.local-6380", false},
+		{"named by an IPv6 address and port", Request{Storage: "file:///b"}, Adhoc{Redis: "redis://[fd00::1]:6379"}, false, "fd00--1-6379", false},
+		{"a host too long for a name", Request{Storage: "file:///b"}, Adhoc{Redis: "redis://" + strings.Repeat("h", 70) + ":1"}, false, "name the target with --target", true},
 		{"named by --target", Request{Storage: "file:///b", Target: "sessions"}, Adhoc{Redis: "redis://h:1"}, false, "sessions", false},
 		{"nothing named", Request{Storage: "file:///b"}, Adhoc{}, false, "name the Redis to back up", true},
 		{"no storage", Request{}, Adhoc{Redis: "redis://h:1"}, false, "--storage is required with --redis", true},
