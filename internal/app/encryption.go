@@ -162,8 +162,20 @@ func (e *EncryptFlags) Apply(t *config.Target) (*config.Target, error) {
 			return nil, usagef("--encrypt-recipient #%d: %w", i+1, err)
 		}
 	}
+	keys := e.Recipients
+	if e.RecipientsFile != "" {
+		// Read now, so that a missing, empty or malformed file is the
+		// flag's usage error, not a failed backup naming a config key.
+		var err error
+		if keys, err = crypt.RecipientsFileKeys(e.RecipientsFile); err == nil {
+			_, err = crypt.NewRecipients(keys)
+		}
+		if err != nil {
+			return nil, usagef("--encrypt-recipients-file: %w", err)
+		}
+	}
 	tc := *t
-	tc.Encryption = config.Encryption{Recipients: e.Recipients, RecipientsFile: e.RecipientsFile}
+	tc.Encryption = config.Encryption{Recipients: keys}
 	return &tc, nil
 }
 

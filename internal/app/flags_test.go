@@ -3,6 +3,7 @@ package app
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ func TestEncryptFlags(t *testing.T) {
 	if got, err := (&EncryptFlags{}).Apply(base); err != nil || got != base {
 		t.Errorf("no flags: %+v %v, want the target itself", got, err)
 	}
+	if got, err := (&EncryptFlags{RecipientsFile: file}).Apply(base); err != nil || !slices.Equal(got.Encryption.Recipients, []string{key}) || got.Encryption.RecipientsFile != "" {
+		t.Errorf("--encrypt-recipients-file: %+v %v, want a copy with the file's key", got, err)
+	}
 	got, err := (&EncryptFlags{Recipients: []string{key}}).Apply(base)
 	if err != nil || got == base || got.Encryption.RecipientsFile != "" || got.Encryption.Recipients[0] != key || base.Encryption.RecipientsFile != "old.txt" {
 		t.Errorf("--encrypt-recipient: %+v %v, want a copy with the key only", got, err)
@@ -40,6 +44,11 @@ func TestEncryptFlags(t *testing.T) {
 		{EncryptFlags{Recipients: []string{key}, RecipientsFile: file}, "not both"},
 		{EncryptFlags{Recipients: []string{file}}, "is a file: use --encrypt-recipients-file"},
 		{EncryptFlags{Recipients: []string{key, "age1nope"}}, "--encrypt-recipient #2"},
+		// A recipients file that would fail every backup: missing, no keys,
+		// a bad key.
+		{EncryptFlags{RecipientsFile: filepath.Join(dir, "nosuch.txt")}, "--encrypt-recipients-file"},
+		{EncryptFlags{RecipientsFile: writeFile(t, dir, "comments.txt", "# none yet\n")}, "--encrypt-recipients-file"},
+		{EncryptFlags{RecipientsFile: writeFile(t, dir, "bad.txt", key+"\nage1nope\n")}, "--encrypt-recipients-file"},
 	} {
 		if _, err := tc.e.Apply(base); !isUsage(err) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want a usage error with %q", tc.e, err, tc.want)
