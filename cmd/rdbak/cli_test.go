@@ -245,6 +245,19 @@ targets:
 	if !strings.Contains(r.stdout, "2 of 2 targets succeeded") {
 		t.Errorf("now --all:\n%s", r.stdout)
 	}
+	// One at a time, the targets go in the config's order.
+	four := writeConfig(t, strings.Replace(good, store, "file://"+t.TempDir(), 1)+fmt.Sprintf("  - name: c\n    redis: redis://%s\n  - name: d\n    redis: redis://%s\n", a.Addr, b.Addr))
+	r = run(t, nil, "now", "--all", "--config", four, "--concurrency", "1", "--no-prune")
+	r.want(t, 0)
+	var started []string
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(l, `msg="backup started"`) {
+			started = append(started, strings.Fields(strings.SplitAfter(l, "target=")[1])[0])
+		}
+	}
+	if strings.Join(started, ",") != "a,b,c,d" {
+		t.Errorf("now --all --concurrency 1 started %v, want a,b,c,d:\n%s", started, r.stderr)
+	}
 	bad := writeConfig(t, good+"  - name: down\n    redis: redis://127.0.0.1:1\n")
 	r = run(t, nil, "now", "--all", "--config", bad, "-o", "json")
 	r.want(t, exitFailed, "down", "1 of 3 backups failed")

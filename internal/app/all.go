@@ -46,15 +46,17 @@ func (a *App) BackupAll(ctx context.Context, targets []config.Target, comp codec
 	sem := make(chan struct{}, max(1, o.Concurrency))
 	var wg sync.WaitGroup
 	for i := range targets {
+		// Taken here, not in the goroutine, so that backups start in the
+		// config's order.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			out[i] = outcome(targets[i].Name, "", 0, ctx.Err())
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				out[i] = outcome(targets[i].Name, "", 0, ctx.Err())
-				return
-			}
 			defer func() { <-sem }()
 			start := time.Now()
 			id, err := a.backupOne(ctx, &targets[i], comp, o)

@@ -14,17 +14,25 @@ import (
 func Outcomes(w io.Writer, outs []app.Outcome) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tRESULT\tID\tDURATION")
-	ok := 0
+	ok, after := 0, 0
 	for _, out := range outs {
-		if out.Result == app.ResultSuccess {
+		switch out.Result {
+		case app.ResultSuccess:
 			ok++
+		case app.ResultAfterFailure:
+			after++
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", out.Target, out.Result, OrDash(out.ID), out.Duration)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d of %d targets succeeded\n", ok, len(outs))
+	if _, err := fmt.Fprintf(w, "%d of %d targets succeeded", ok, len(outs)); err != nil || after == 0 {
+		_, err = fmt.Fprintln(w)
+		return err
+	}
+	// Their backups are stored: retrying them would take another.
+	_, err := fmt.Fprintf(w, "; %d more stored a backup, then failed (heartbeat, retention or orphans)\n", after)
 	return err
 }
 

@@ -121,7 +121,12 @@ func TestJobs(t *testing.T) {
 	if err := Outcomes(&b, []app.Outcome{{Target: "a", Result: app.ResultSuccess, ID: "x", Duration: "1s"}, {Target: "b", Result: app.ResultFailure}}); err != nil {
 		t.Fatal(err)
 	}
-	contains(t, "now --all", b.String(), "TARGET", "a ", "success", "b ", "failure", "-", "1 of 2 targets succeeded")
+	contains(t, "now --all", b.String(), "TARGET", "a ", "success", "b ", "failure", "-", "1 of 2 targets succeeded\n")
+	b.Reset()
+	if err := Outcomes(&b, []app.Outcome{{Target: "a", Result: app.ResultSuccess}, {Target: "b", Result: app.ResultAfterFailure, ID: "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "now --all, a heartbeat failed", b.String(), "after-failure", "1 of 2 targets succeeded; 1 more stored a backup, then failed (heartbeat, retention or orphans)\n")
 
 	b.Reset()
 	next := created.Add(time.Hour)
