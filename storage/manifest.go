@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -274,5 +275,29 @@ func decodeManifest(b []byte, key string) (*Manifest, error) {
 	if m.Format < 1 || m.Format > maxManifestFormat {
 		return nil, fmt.Errorf("manifest %s has format %d; this rdbak reads formats 1..%d: upgrade rdbak", key, m.Format, maxManifestFormat)
 	}
+	if err := checkDataNames(&m); err != nil {
+		return nil, fmt.Errorf("%w: manifest %s: %w: the manifest was edited", ErrDamaged, key, err)
+	}
 	return &m, nil
+}
+
+// checkDataNames refuses a data object name that is not a plain name
+// beside the manifest: dataKey joins it to the backup's directory, and
+// ../../other/<id>/dump.rdb.zst would read another target's object.
+func checkDataNames(m *Manifest) error {
+	check := func(field, name string) error {
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+			return fmt.Errorf("%s %q is not the name of an object beside the manifest", field, name)
+		}
+		return nil
+	}
+	if !m.IsSet() {
+		return check("data.name", m.Data.Name)
+	}
+	for i, s := range m.Cluster.Shards { // a set's own data.name is empty
+		if err := check(fmt.Sprintf("cluster.shards[%d].data.name", i), s.Data.Name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
