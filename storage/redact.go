@@ -66,7 +66,7 @@ func redactParsed(u *url.URL, depth int) string {
 	if u.RawQuery == "" {
 		return u.String()
 	}
-	q := u.Query()
+	q := displayQuery(u.RawQuery)
 	for k, vs := range q {
 		for i, v := range vs {
 			switch {
@@ -79,6 +79,29 @@ func redactParsed(u *url.URL, depth int) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// displayQuery parses a query for redactParsed. Unlike url.ParseQuery it
+// drops no pair it cannot read, so that the message about a malformed
+// query still shows the pair: a name or value that does not unescape is
+// REDACTED, as is the name of a pair without '=' that no driver knows (it
+// may be a stray part of a secret); and ';' separates pairs as '&' does,
+// so that a shown value never carries the pair after it.
+func displayQuery(raw string) url.Values {
+	q := url.Values{}
+	for _, pair := range strings.FieldsFunc(raw, func(r rune) bool { return r == '&' || r == ';' }) {
+		k, v, eq := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil || !eq && !isParam(name) {
+			name = redacted
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			value = redacted
+		}
+		q.Add(name, value)
+	}
+	return q
 }
 
 // redactNested redacts a URL given as a parameter's value.

@@ -87,6 +87,15 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 			// No .attrs sidecar per object: the manifest holds what matters.
 			q.Set("metadata", "skip")
 		}
+		if q.Get("dir_file_mode") == "" {
+			// The driver makes directories 0777 less the umask: under the
+			// usual 022 any local user could read every backup, the whole
+			// dataset. 0750, as the directory Create makes: rdbak and its
+			// group (an off-site copy or a restore may run as another
+			// member), nobody else, whatever the umask. The objects are
+			// 0666 less the umask; these directories keep others out.
+			q.Set("dir_file_mode", "0750")
+		}
 		if o.Create {
 			dir := u.Path
 			if u.Host == "." {
@@ -111,7 +120,13 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 		return nil, fmt.Errorf("open storage %s: %w (no backup was ever stored there: check the path)", display, err)
 	}
 	if err != nil {
-		return nil, badParam(u.Scheme, display, scrub.err(fmt.Errorf("open storage %s: %w", display, err)))
+		return nil, scrub.err(fmt.Errorf("open storage %s: %w", display, err))
+	}
+	var client *s3.Client
+	if u.Scheme == "s3" && b.As(&client) && client.Options().Region == "" && q.Get("endpoint") == "" && client.Options().BaseEndpoint == nil {
+		_ = b.Close()
+		return nil, &URLError{URL: display, Problem: "no AWS region: the URL has no ?region= and neither the environment nor the AWS config file sets one",
+			Hint: "add ?region=, e.g. s3://bucket/prefix?region=eu-west-1, or set AWS_REGION"}
 	}
 	r := &Repo{bucket: b, display: display, scrub: scrub}
 	if u.Scheme != "file" {

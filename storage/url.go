@@ -2,9 +2,11 @@ package storage
 
 import (
 	"errors"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gocloud.dev/blob"
@@ -18,7 +20,7 @@ var ErrBadURL = errors.New("bad storage URL")
 
 // URLError says what is wrong with a storage URL and how to write it. It
 // never holds a secret: URL is redacted, and Problem and Hint quote no part
-// of the URL but the scheme and a file path.
+// of the URL but the scheme, a file path and a parameter's name.
 type URLError struct {
 	URL     string // redacted; empty when the URL could not be parsed
 	Problem string
@@ -68,8 +70,9 @@ func CheckURL(rawURL string, o Options) error {
 	return err
 }
 
-// parseURL checks rawURL and returns it parsed, the path of a non-file URL
-// moved into ?prefix=.
+// parseURL checks rawURL and returns it parsed, with its key prefix (the
+// path of a non-file URL, or ?prefix=) as ?prefix=dir/ and its query
+// re-encoded.
 func parseURL(rawURL string, o Options) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -93,26 +96,97 @@ func parseURL(rawURL string, o Options) (*url.URL, error) {
 	case u.Opaque != "":
 		return nil, bad("missing // after the scheme", "write "+u.Scheme+":///absolute/path or "+u.Scheme+"://bucket/prefix")
 	case u.Scheme == "file":
-		return u, checkFileURL(u, bad)
+		if err := checkFileURL(u, bad); err != nil {
+			return nil, err
+		}
 	case u.Scheme != "mem" && u.Host == "":
 		return nil, bad("missing the bucket or container name", urlHint)
 	}
-	q := u.Query()
+	q, problem := parseQuery(u.RawQuery)
+	if problem != "" {
+		return nil, bad("malformed query string: "+problem, "write each parameter as name=value, separated by &; escape a literal %, & or ; in a value as %25, %26 or %3B")
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(driverParams[u.Scheme], name) && name != paramPrefix {
+			problem, hint := unknownParam(u.Scheme, name)
+			return nil, bad(problem, hint)
+		}
+	}
 	if u.Scheme == "s3" {
-		if _, err := takeS3Upload(u.Query()); err != nil {
+		if _, err := takeS3Upload(maps.Clone(q)); err != nil {
 			return nil, bad(err.Error(), s3UploadHint)
 		}
-	}
-	if p := strings.Trim(u.Path, "/"); p != "" {
-		if q.Get("prefix") != "" {
-			return nil, bad("has both a path and ?prefix=", "use one of them for the key prefix")
+		if ep := q.Get("endpoint"); ep != "" {
+			if e, err := url.Parse(ep); err != nil || e.Scheme != "http" && e.Scheme != "https" || e.Host == "" {
+				return nil, bad("endpoint needs http:// or https://", "e.g. endpoint=http://127.0.0.1:9000; leave it out for AWS")
+			}
 		}
-		q.Set("prefix", p+"/")
-		u.Path = ""
-		u.RawPath = ""
-		u.RawQuery = q.Encode()
 	}
+	if problem, hint := movePrefix(u, q); problem != "" {
+		return nil, bad(problem, hint)
+	}
+	u.RawQuery = q.Encode()
 	return u, nil
+}
+
+// movePrefix sets q's ?prefix= to the key prefix, the path of a non-file
+// URL or ?prefix=, as dir/: the drivers prepend it to keys as it is, so
+// ?prefix=np kept target q under npq/, and a file URL's ?prefix=/np/
+// wrote where listing never looked. A segment that is empty, '.' or '..'
+// is refused: a driver may resolve it away (file://) or not (s3://).
+func movePrefix(u *url.URL, q url.Values) (problem, hint string) {
+	prefix := q.Get(paramPrefix)
+	if u.Scheme != "file" {
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			if prefix != "" {
+				return "has both a path and ?prefix=", "use one of them for the key prefix"
+			}
+			prefix = p
+		}
+		u.Path, u.RawPath = "", ""
+	}
+	q.Del(paramPrefix)
+	if prefix = strings.Trim(prefix, "/"); prefix == "" {
+		return "", ""
+	}
+	if slices.ContainsFunc(strings.Split(prefix, "/"), func(s string) bool { return s == "" || s == "." || s == ".." }) {
+		return "the key prefix has an empty, '.' or '..' segment", "write it as dir or dir/sub, within the bucket (a file URL's ?prefix= is within its directory)"
+	}
+	q.Set(paramPrefix, prefix+"/")
+	return "", ""
+}
+
+// parseQuery parses a storage URL's query as url.ParseQuery does, but
+// refuses what ParseQuery drops or keeps silently: a ';', a bad %-escape,
+// a pair without '=', a parameter given twice. A dropped endpoint= sends
+// requests to AWS itself. The problem names a parameter only when a driver
+// knows it: a malformed pair may be part of a secret.
+func parseQuery(raw string) (url.Values, string) {
+	q := url.Values{}
+	for i, pair := range strings.Split(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, eq := strings.Cut(pair, "=")
+		name, kerr := url.QueryUnescape(k)
+		value, verr := url.QueryUnescape(v)
+		what := "parameter " + strconv.Itoa(i+1)
+		if kerr == nil && isParam(name) {
+			what = quote(name)
+		}
+		switch {
+		case strings.Contains(pair, ";"):
+			return nil, what + " has a ';'"
+		case kerr != nil || verr != nil:
+			return nil, what + " has an invalid %-escape"
+		case !eq:
+			return nil, what + " has no '='"
+		case q.Has(name):
+			return nil, what + " is given twice"
+		}
+		q.Set(name, value)
+	}
+	return q, ""
 }
 
 // checkFileURL refuses file URLs whose directory would not be what the user
@@ -134,21 +208,91 @@ func checkFileURL(u *url.URL, bad func(problem, hint string) error) error {
 		"write three slashes for an absolute path, file:///"+rel+", or file://./"+rel+" for "+rel+" under the current directory")
 }
 
-// badParamRE matches the gocloud.dev drivers' refusal of a query parameter
-// they do not know (their wording as of v0.47).
-var badParamRE = regexp.MustCompile(`(?:unknown|invalid) query parameter ("[^"]*")`)
+// paramPrefix is the query parameter of a key prefix within the bucket;
+// gocloud.dev's URL mux takes it for every scheme.
+const paramPrefix = "prefix"
 
-// badParam turns a driver's refusal of a query parameter into a *URLError,
-// since the parameter is the user's to fix: most often a credential given
-// in the URL (access_key=, access_token=, sig=). Other errors pass through.
-// err must already be scrubbed.
-func badParam(scheme, display string, err error) error {
-	m := badParamRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return err
+// driverParams are the query parameters each scheme's driver accepts
+// (gocloud.dev v0.47: aws.V2ConfigFromURLParams and s3blob, gcsblob,
+// azureblob, fileblob; memblob takes none), with rdbak's own. parseURL
+// refuses any other, so that CheckURL refuses what Open would, without
+// opening anything. TestDriverParams checks the drivers still take them.
+var driverParams = map[string][]string{
+	"s3": {"region", "endpoint", "profile", "role", "anonymous", "hostname_immutable",
+		"dualstack", "fips", "rate_limiter_capacity", "request_checksum_calculation",
+		"response_checksum_validation", "awssdk",
+		"ssetype", "kmskeyid", "accelerate", "use_path_style", "s3ForcePathStyle", "disable_https",
+		paramS3PartSize, paramS3Concurrency},
+	"gs":     {"anonymous", "access_id", "private_key_path", "universe_domain", "grpc", "zonal"},
+	"azblob": {"domain", "protocol", "cdn", "localemu", "storage_account"},
+	"file":   {"create_dir", "dir_file_mode", "metadata", "no_tmp_dir", "base_url", "secret_key_path"},
+}
+
+// isParam reports whether some driver knows the parameter name.
+func isParam(name string) bool {
+	for _, names := range driverParams {
+		if slices.Contains(names, name) {
+			return true
+		}
 	}
-	return &URLError{URL: display, Problem: "the " + scheme + ":// driver has no query parameter " + m[1],
-		Hint: "give credentials through the provider's environment (e.g. AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_SAS_TOKEN) or workload identity, never in the URL"}
+	return name == paramPrefix
+}
+
+// credentialRE matches the names of credential parameters users try:
+// access_key, secret_key, session_token, password, an Azure SAS token's
+// sig, sv, se, sp, ...
+var credentialRE = regexp.MustCompile(`(?i)key|secret|token|passw|cred|sig|^s[a-z]{1,2}$`)
+
+// unknownParam says that the scheme's driver has no parameter name, and
+// what to write instead: the known parameter it is most likely a misspelling
+// of, or, for a credential, where credentials go.
+func unknownParam(scheme, name string) (problem, hint string) {
+	problem = "the " + scheme + ":// driver has no query parameter " + quote(name)
+	known := append([]string{paramPrefix}, driverParams[scheme]...)
+	switch near := nearest(name, known); {
+	case near != "":
+		return problem, "did you mean " + near + "=?"
+	case credentialRE.MatchString(name):
+		return problem, "give credentials through the provider's environment (e.g. AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_SAS_TOKEN) or workload identity, never in the URL"
+	}
+	return problem, scheme + ":// takes " + strings.Join(known, ", ")
+}
+
+// nearest returns the name in known that name most likely misspells, or
+// "": compared in lower case without '-' and '_', one within an edit
+// distance of 2 and of less than half name's length.
+func nearest(name string, known []string) string {
+	fold := strings.NewReplacer("-", "", "_", "")
+	n := strings.ToLower(fold.Replace(name))
+	best, bestDist := "", 3
+	for _, k := range known {
+		d := editDistance(n, strings.ToLower(fold.Replace(k)))
+		if d < bestDist && 2*d < len(n) {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }

@@ -42,6 +42,40 @@ func TestCheckURL(t *testing.T) {
 		{"s3://bucket/p?part_size=big", false, []string{"part_size: size \"big\"", "KiB, MiB or GiB"}},
 		{"s3://bucket/p?concurrency=0", false, []string{"concurrency \"0\" is not a number of parts from 1 to 64"}},
 		{"s3://bucket/p?concurrency=65", false, []string{"concurrency 65 is out of range"}},
+		// A query pair url.ParseQuery would drop: a dropped endpoint= sends
+		// the requests to AWS.
+		{"s3://bkt/pre?endpoint=http://127.0.0.1:7770;&use_path_style=true&region=us-east-1", false, []string{`malformed query string: "endpoint" has a ';'`, "name=value"}},
+		{"s3://bkt/pre?endpoint=http://127.0.0.1:7770%2&region=us-east-1", false, []string{`"endpoint" has an invalid %-escape`}},
+		{"s3://bkt/pre?region=us-east-1&secret_key=TOP%zzs3cr3t", false, []string{"parameter 2 has an invalid %-escape", "secret_key=REDACTED"}},
+		{"s3://bkt/pre?region=us-east-1&s3cr3t%zz=x", false, []string{"parameter 2 has an invalid %-escape", "region=us-east-1"}},
+		{"s3://bkt/pre?region=us-east-1&s3cr3tAKIAUSERINFO", false, []string{"parameter 2 has no '='"}},
+		{"file:///x?create_dir", false, []string{`"create_dir" has no '='`}},
+		{"s3://bkt?region=us-east-1&region=eu-west-1", false, []string{`"region" is given twice`}},
+		{"s3://bkt?region=us-east-1&", false, nil},
+		// The key prefix: ?prefix= or the path, each segment a name.
+		{"s3://bkt?prefix=np&region=us-east-1", false, nil},
+		{"file:///x/inner?prefix=/abs/", false, nil},
+		{"s3://bkt/?prefix=np", false, nil},
+		{"s3://bkt?prefix=a/../../b", false, []string{"key prefix has an empty, '.' or '..' segment"}},
+		{"s3://bkt/a/../b", false, []string{"'..' segment"}},
+		{"file:///x?prefix=..", false, []string{"'..' segment"}},
+		{"gs://bkt?prefix=a//b", false, []string{"an empty, '.'"}},
+		{"s3://bkt?prefix=./a", false, []string{"'.'"}},
+		// The endpoint is a URL with a scheme, or the SDK fails late.
+		{"s3://bkt?endpoint=127.0.0.1:7770", false, []string{"endpoint needs http:// or https://", "endpoint=http://127.0.0.1:9000"}},
+		{"s3://bkt?endpoint=127.0.0.1", false, []string{"endpoint needs http:// or https://"}},
+		{"s3://bkt?endpoint=minio:9000", false, []string{"endpoint needs http:// or https://"}},
+		{"s3://bkt?endpoint=HTTPS://minio:9000", false, nil},
+		// A parameter the driver does not take is refused by the check
+		// too, not only by Open.
+		{"s3://bkt?region=us-east-1&partSize=16MiB", false, []string{`the s3:// driver has no query parameter "partSize"`}},
+		{"azblob://c?sv=2022-11-02&sig=s3cr3t", false, []string{`no query parameter "sig"`, "AZURE_STORAGE_SAS_TOKEN"}},
+		{"file:///x?secret=s3cr3t&k=v", false, []string{`the file:// driver has no query parameter`}},
+		{"s3://bkt?key=dump.rdb", false, []string{`no query parameter "key"`}},
+		{"s3://bkt?region=us-east-1&endpoint=http://h:9000&use_path_style=true&part_size=16MiB&ssetype=AES256", false, nil},
+		{"file:///x?dir_file_mode=0700&no_tmp_dir=1&metadata=skip&create_dir=1", false, nil},
+		{"gs://bkt?anonymous=true&prefix=p", false, nil},
+		{"azblob://c?storage_account=a&protocol=http&domain=127.0.0.1:10000&localemu=true", false, nil},
 	} {
 		err := storage.CheckURL(tc.url, storage.Options{AllowMem: tc.allowMem})
 		if len(tc.want) == 0 {
@@ -106,9 +140,49 @@ func TestRedact(t *testing.T) {
 		{"%zz", "<unparseable URL>"},
 		{"default:s3cret@redis:6379", "default:REDACTED@redis:6379"},
 		{"u:p@h:1/x", "u:REDACTED@h:1/x"},
+		// A malformed query is shown, its values hidden as ever.
+		{"s3://b?endpoint=http://127.0.0.1:7770%2&region=x", "s3://b?endpoint=REDACTED&region=x"},
+		{"s3://b?region=x&secret_key=TOP%zzSECRET", "s3://b?region=x&secret_key=REDACTED"},
+		{"s3://b?region=x;secret_key=TOPSECRET", "s3://b?region=x&secret_key=REDACTED"},
+		{"s3://b?region=x&TOPSECRET", "s3://b?REDACTED=REDACTED&region=x"},
+		{"s3://b?TOP%zzSECRET=v", "s3://b?REDACTED=REDACTED"},
+		{"file:///x?create_dir", "file:///x?create_dir="},
 	} {
 		if got := storage.Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestUnknownParameter: a misspelt parameter gets the name it misspells,
+// a credential the hint where credentials go, and nothing else either.
+func TestUnknownParameter(t *testing.T) {
+	const creds = "credentials through the provider's environment"
+	for _, tc := range []struct {
+		url, want, notWant string
+	}{
+		{"s3://b/p?region=us-east-1&partSize=16MiB", "did you mean part_size=?", creds},
+		{"s3://b/p?region=us-east-1&partsize=16MiB", "did you mean part_size=?", creds},
+		{"s3://b/p?region=us-east-1&part-size=16MiB", "did you mean part_size=?", creds},
+		{"s3://b/p?regoin=us-east-1", "did you mean region=?", creds},
+		{"s3://b/p?region=us-east-1&endpont=http://h:1", "did you mean endpoint=?", creds},
+		{"s3://b/p?region=us-east-1&usePathStyle=true", "did you mean use_path_style=?", creds},
+		{"gs://b?prefx=p", "did you mean prefix=?", creds},
+		{"s3://b/p?region=us-east-1&access_key=AKIA1", creds, "did you mean"},
+		{"s3://b/p?region=us-east-1&secret_key=x", creds, "did you mean"},
+		{"gs://b?access_token=x", creds, "did you mean"},
+		{"azblob://c?sig=x", creds, "did you mean"},
+		{"file:///x?password=x", creds, "did you mean"},
+		{"file:///x?part_size=16MiB", "file:// takes prefix, create_dir, dir_file_mode", creds},
+		{"s3://b/p?region=us-east-1&retries=3", "s3:// takes prefix, region, endpoint", creds},
+	} {
+		err := storage.CheckURL(tc.url, storage.Options{})
+		if !errors.Is(err, storage.ErrBadURL) || !strings.Contains(err.Error(), "driver has no query parameter") {
+			t.Errorf("CheckURL(%q) = %v, want ErrBadURL naming the parameter", tc.url, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.notWant) {
+			t.Errorf("CheckURL(%q) = %q, want it to contain %q and not %q", tc.url, err, tc.want, tc.notWant)
 		}
 	}
 }
