@@ -169,11 +169,11 @@ func (a *App) runDrill(ctx context.Context, repo *storage.Repo, m *storage.Manif
 		rec.Checks = append(rec.Checks, drill.Check{Name: "scratch-server", OK: true, Detail: fmt.Sprintf("%s (%s): %s", bin, bin.Path, why)})
 	}
 
-	dir, err := os.MkdirTemp("", "rdbak-drill-")
+	dir, release, err := scratch.TempDir()
 	if err != nil {
-		return fail("scratch-server", fmt.Errorf("create the scratch directory: %w", err))
+		return fail("scratch-server", err)
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	file := filepath.Join(dir, scratchFile)
 	rep, err := restore.ToFile(ctx, repo, m, file, restore.FileOptions{Identities: o.Identities})
 	if err != nil {
