@@ -9,6 +9,7 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -267,6 +268,7 @@ func Verify(ctx context.Context, repo *storage.Repo, m *storage.Manifest, o Fetc
 			sum.RDB = rep.RDB
 			sum.RDB.DBs = nil
 		}
+		sum.RDB.Unparsed = cmp.Or(sum.RDB.Unparsed, rep.RDB.Unparsed)
 		sum.RDB.Version = max(sum.RDB.Version, rep.RDB.Version)
 		sum.StoredSize += rep.StoredSize
 		sum.RawSize += rep.RawSize

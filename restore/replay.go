@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -32,6 +33,12 @@ func (t ReplayTarget) String() string {
 func CheckReplay(m *storage.Manifest, t ReplayTarget) error {
 	var problems []string
 	for i, p := range m.Parts() {
+		if s := p.RDB.StructureOf(); s != storage.StructureVerified {
+			problems = append(problems, unparsed(m, i, s))
+			break
+		}
+	}
+	for i, p := range m.Parts() {
 		if err := payloadAccepted(p, t); err != "" {
 			if m.IsSet() {
 				err = fmt.Sprintf("shard %d: %s", i, err)
@@ -55,6 +62,27 @@ func CheckReplay(m *storage.Manifest, t ReplayTarget) error {
 		return fmt.Errorf("%w: replay backup %s into %s: %s", ErrRefused, m.ID, t, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// CheckReplayable refuses to replay a backup whose RDB, verified (rep),
+// was accepted on its CRC-64 alone, whatever its manifest says: keys that
+// cannot be cut out cannot be replayed, and finding that out mid-replay
+// would leave the target with part of the keys.
+func CheckReplayable(m *storage.Manifest, rep *Report) error {
+	if s := rep.RDB.Structure(); s != rdb.StructureVerified {
+		return fmt.Errorf("%w: replay backup %s: %s", ErrRefused, m.ID, unparsed(m, -1, s))
+	}
+	return nil
+}
+
+// unparsed says why a part (i, of a set; -1: unknown or one) whose
+// structure s was not parsed cannot be replayed, and what to do instead.
+func unparsed(m *storage.Manifest, i int, s string) string {
+	what := "its RDB"
+	if m.IsSet() && i >= 0 {
+		what = fmt.Sprintf("shard %d's RDB", i)
+	}
+	return fmt.Sprintf("%s was accepted on its CRC-64 alone (structure %s), and key replay must cut out every key: restore it into a pod or a file instead", what, s)
 }
 
 // payloadAccepted says why t's RESTORE would refuse the payloads cut from

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -15,6 +16,8 @@ func TestCheckReplay(t *testing.T) {
 	}
 	set := backup("redis", "7.4.1", 12, storage.DB{Index: 0, Keys: 9})
 	set.Cluster = &storage.Cluster{Shards: []storage.Shard{{RDB: storage.RDB{Magic: "REDIS", Version: 12}, Redis: storage.Redis{Version: "7.4.1"}}}}
+	unparsed := backup("redis", "7.4.1", 12)
+	unparsed.RDB.Structure = "not-parsed: unknown type 99"
 	tests := []struct {
 		name string
 		m    *storage.Manifest
@@ -31,6 +34,7 @@ func TestCheckReplay(t *testing.T) {
 		{"db 3 into a cluster", backup("redis", "7.0.15", 10, storage.DB{Index: 0, Keys: 1}, storage.DB{Index: 3, Keys: 5}), ReplayTarget{Version: "7.0.15", Cluster: true}, "keys in db 3 (5 keys)"},
 		{"db 3 into standalone", backup("redis", "7.0.15", 10, storage.DB{Index: 3, Keys: 5}), ReplayTarget{Version: "7.0.15"}, ""},
 		{"unknown newer target", backup("redis", "7.4.1", 12), ReplayTarget{Version: "99.0.0"}, ""},
+		{"structure not parsed", unparsed, ReplayTarget{Version: "7.4.1"}, "accepted on its CRC-64 alone (structure not-parsed: unknown type 99)"},
 	}
 	for _, tt := range tests {
 		err := CheckReplay(tt.m, tt.t)
@@ -40,5 +44,18 @@ func TestCheckReplay(t *testing.T) {
 		case tt.want != "" && (!errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s: CheckReplay = %v, want ErrRefused with %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestCheckReplayable: what the verification found decides, whatever the
+// manifest says: a key that cannot be cut out would stop the replay half
+// way.
+func TestCheckReplayable(t *testing.T) {
+	m := &storage.Manifest{ID: "b"}
+	if err := CheckReplayable(m, &Report{}); err != nil {
+		t.Errorf("a parsed RDB: %v", err)
+	}
+	if err := CheckReplayable(m, &Report{RDB: rdb.Info{Unparsed: "LZF string of 2 bytes claims to expand to 264"}}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "restore it into a pod or a file") {
+		t.Errorf("an RDB accepted on its CRC-64: %v, want ErrRefused saying what to do", err)
 	}
 }

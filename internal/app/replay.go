@@ -160,7 +160,11 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 		o.Progress.Phase.Store("verify")
 	}
 	start := time.Now()
-	if _, err := restore.Verify(ctx, repo, m, restore.FetchOptions{Identities: o.Identities}); err != nil {
+	v, err := restore.Verify(ctx, repo, m, restore.FetchOptions{Identities: o.Identities})
+	if err == nil {
+		err = restore.CheckReplayable(m, v)
+	}
+	if err != nil {
 		return nil, err
 	}
 	rep.Verify = time.Since(start).Seconds()

@@ -165,6 +165,9 @@ func decodeString(b []byte) ([]byte, error) {
 		if uint64(len(in)) != clen {
 			return nil, fmt.Errorf("LZF string of %d bytes, %d present: %w", clen, len(in), ErrCorrupt)
 		}
+		if !lzfLengths(clen, ulen) {
+			return nil, fmt.Errorf("LZF string of %d bytes claims to expand to %d: %w", clen, ulen, ErrCorrupt)
+		}
 		out, err := lzfDecompress(in, int(ulen))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", err, ErrCorrupt)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"math"
 	"os"
 	"testing"
 
@@ -129,6 +131,26 @@ func TestEntriesCallbackError(t *testing.T) {
 	_, err = Entries(bytes.NewReader(data[:len(data)/2]), EntryFuncs{Key: func(*Entry) error { return nil }})
 	if !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Entries of a truncated file = %v, want ErrCorrupt", err)
+	}
+}
+
+// TestLZFClaimsTooMuch: a key name whose LZF form claims to expand to
+// 2^64-1 bytes (with a good CRC-64) made the key walk allocate that much
+// (a panic: makeslice). No LZF string expands more than 88 times; a larger
+// claim is corrupt, for the walk and for Copy (which then goes by the CRC).
+func TestLZFClaimsTooMuch(t *testing.T) {
+	for _, ulen := range []int{math.MaxInt, 1 << 36, 264} {
+		file := newRDB(11).set("good", "v").raw(typeString).lzf([]byte{0, 'k'}, ulen).str("v").end(true)
+		if _, err := Entries(bytes.NewReader(file), EntryFuncs{Key: func(*Entry) error { return nil }}); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Entries with an LZF name claiming %d bytes = %v, want ErrCorrupt", ulen, err)
+		}
+		info, err := Copy(io.Discard, bytes.NewReader(file))
+		if err != nil || info.Structure() == StructureVerified {
+			t.Errorf("Copy with an LZF name claiming %d bytes: %v, structure %q; want accepted on the CRC-64 alone", ulen, err, info.Structure())
+		}
+	}
+	if _, err := decodeString([]byte{0xc0 | encLZF, 2, 0x81, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 'k'}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("decodeString of an LZF string claiming 2^62 bytes: %v, want ErrCorrupt", err)
 	}
 }
 

@@ -4,6 +4,15 @@ import "errors"
 
 var errLZF = errors.New("invalid LZF data")
 
+// maxLZFExpansion bounds what LZF expands to: a back reference of 3 bytes
+// copies at most 264 (lzf_d.c), so no valid string is more than 88 times
+// its compressed length. A larger claim is a crafted length, which must
+// not size an allocation.
+const maxLZFExpansion = 88
+
+// lzfLengths reports whether clen compressed bytes can expand to ulen.
+func lzfLengths(clen, ulen uint64) bool { return ulen/maxLZFExpansion <= clen }
+
 // lzfDecompress expands LZF data (liblzf's lzf_d.c format, as written by
 // rdbSaveLzfStringObject) into exactly n bytes. Only AUX values are
 // decompressed; values are skipped compressed.

@@ -340,6 +340,9 @@ func (s *stream) skipStringSlow() (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
+		if !lzfLengths(clen, ulen) {
+			return 0, s.corrupt("LZF string of %d bytes claims to expand to %d", clen, ulen)
+		}
 		return ulen, s.skip(clen)
 	}
 	return 0, s.corrupt("unknown string encoding %d", v)
@@ -383,6 +386,9 @@ func (s *stream) lzfString(limit uint64) (out []byte, ulen, clen uint64, err err
 	}
 	if ulen, err = s.length(); err != nil {
 		return nil, 0, 0, err
+	}
+	if !lzfLengths(clen, ulen) {
+		return nil, ulen, clen, s.corrupt("LZF string of %d bytes claims to expand to %d", clen, ulen)
 	}
 	if clen > limit || ulen > limit {
 		return nil, ulen, clen, nil
