@@ -389,3 +389,30 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	w.n -= len(p)
 	return len(p), nil
 }
+
+// TestFetchStopsAtRawSize: an object that decodes to more than its
+// manifest's RDB size (a crafted one can expand a thousandfold) is refused
+// once that size is passed, not after the whole stream was written out.
+func TestFetchStopsAtRawSize(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := storage.Open(t.Context(), "file://"+dir, storage.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	res, err := backup.Run(t.Context(), bytesSource{realRDB(t)}, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := *res.Manifest
+	small.Data.RawSize /= 2
+	var n int64
+	_, err = restore.Fetch(t.Context(), repo, &small, writerFunc(func(p []byte) (int, error) { n += int64(len(p)); return len(p), nil }), restore.FetchOptions{})
+	if !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "decodes to more than") || n > small.Data.RawSize {
+		t.Errorf("a manifest with half the RDB size: %v after %d bytes written, want ErrVerify at %d bytes at most", err, n, small.Data.RawSize)
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

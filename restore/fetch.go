@@ -109,7 +109,7 @@ func Fetch(ctx context.Context, repo *storage.Repo, m *storage.Manifest, w io.Wr
 	if !skipRaw {
 		raw.h = sha256.New()
 	}
-	info, err := rdb.Copy(io.MultiWriter(destination{w}, raw), dec)
+	info, err := rdb.Copy(io.MultiWriter(destination{w}, raw), capRaw(dec, m))
 	if err != nil {
 		return nil, classifyStored(ctx, m, err, dec, object, stored)
 	}
@@ -366,6 +366,36 @@ func classify(ctx context.Context, m *storage.Manifest, err error) error {
 		return fmt.Errorf("read backup %s: %w", m.ID, src.err)
 	}
 	return fmt.Errorf("%w: backup %s: %w", ErrVerify, m.ID, err)
+}
+
+// capRaw stops the decoded stream at the manifest's RDB size: more is not
+// this backup, and a small crafted object can expand to terabytes, which
+// a restore would write to disk before the sizes are compared. A manifest
+// without a size (none is 0 bytes) leaves it uncapped.
+func capRaw(r io.Reader, m *storage.Manifest) io.Reader {
+	if m.Data.RawSize <= 0 {
+		return r
+	}
+	return &rawCap{r: r, left: m.Data.RawSize, m: m}
+}
+
+type rawCap struct {
+	r    io.Reader
+	left int64
+	m    *storage.Manifest
+}
+
+func (c *rawCap) Read(p []byte) (int, error) {
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	if int64(n) > c.left {
+		return int(c.left), fmt.Errorf("%w: backup %s: its %s object decodes to more than the %d bytes of RDB its manifest says",
+			ErrVerify, c.m.ID, c.m.Data.Name, c.m.Data.RawSize)
+	}
+	c.left -= int64(n)
+	return n, err
 }
 
 // classifyStored is classify for a stream that did not decode. Once the
