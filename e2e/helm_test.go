@@ -27,6 +27,9 @@ const helmVersion = "v3.17.3"
 
 const chart = "../deploy/helm/rdbak"
 
+// exampleRecipient is the age public key of deploy/examples/rdbak.yaml.
+const exampleRecipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+
 // helmBin returns a helm binary: $RDBAK_HELM_BIN, helm on PATH, or one
 // built once into $RDBAK_CACHE/helm/<version> with go install.
 func helmBin(t *testing.T, c *testcluster.Cluster) string {
@@ -130,7 +133,9 @@ func TestHelmChart(t *testing.T) {
 				"--set", "restoreRBAC=true", "--set-string", "storageCredentials.AWS_ACCESS_KEY_ID=x",
 				// deploy/base/restore grants reading the identity Secret of
 				// encryption.identitySecret; the chart does when one is named.
-				"--set", "defaults.encryption.identitySecret.name=rdbak-identity", "--set", "defaults.encryption.identitySecret.key=identity"))
+				// rdbak refuses an encryption block without recipients.
+				"--set", "defaults.encryption.identitySecret.name=rdbak-identity", "--set", "defaults.encryption.identitySecret.key=identity",
+				"--set", "defaults.encryption.recipients[0]="+exampleRecipient))
 			for _, o := range objs {
 				dryRun(t, home, o.DeepCopy(), map[string]string{"rdbak": home.Name}, other.Name)
 			}
@@ -193,7 +198,7 @@ func TestHelmChartSecrets(t *testing.T) {
 	vf := filepath.Join(t.TempDir(), "values.yaml")
 	values := `restoreRBAC: true
 defaults:
-  encryption: {identitySecret: {name: id-default, key: identity}}
+  encryption: {recipients: [` + exampleRecipient + `], identitySecret: {name: id-default, key: identity}}
 targets:
 - {name: a, kubernetes: {namespace: ns-a, pod: p, passwordSecret: {name: pw, key: k}, tls: {caSecret: {name: ca, key: ca.crt}}}}
 - {name: b, kubernetes: {namespace: ns-a, pod: q, passwordSecret: {name: pw, key: k}}, encryption: {identitySecret: {name: id-b, key: identity}}}

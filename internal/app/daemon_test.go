@@ -41,8 +41,8 @@ func TestDaemonLoader(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := daemon.LeaderElection{Enabled: true, Name: "lease", LeaseDuration: 20 * time.Second, RenewDeadline: cfg.LeaderElection.RenewDeadline, RetryPeriod: cfg.LeaderElection.RetryPeriod}
-	if cfg.Listen != ":9191" || cfg.Concurrency != 3 || cfg.ShutdownGrace != 7*time.Second || cfg.LeaderElection != want || len(cfg.Warnings) != 1 {
-		t.Errorf("settings %+v, want the file's", cfg)
+	if cfg.Listen != ":9191" || cfg.Concurrency != 3 || cfg.ShutdownGrace != 7*time.Second || cfg.LeaderElection != want || len(cfg.Warnings) != 2 {
+		t.Errorf("settings %+v, want the file's, with warnings of a's URL password and of manual's missing schedule", cfg)
 	}
 	if len(cfg.Targets) != 2 || cfg.Targets[0].Schedule.IsZero() || cfg.Targets[0].Jitter != 5*time.Second || !cfg.Targets[1].Schedule.IsZero() || cfg.Targets[1].Storage != url {
 		t.Fatalf("targets %+v", cfg.Targets)

@@ -74,8 +74,8 @@ type Target struct {
 	// Name identifies the target in commands, metrics and object keys.
 	Name string `yaml:"name"`
 	// Schedule is when rdbak daemon backs the target up: a cron spec
-	// (schedule.ParseSpec). Empty: defaults.schedule; empty there too: the
-	// target is backed up only by rdbak now.
+	// (schedule.ParseSpec). Unset: defaults.schedule; set to "" (or unset
+	// there too): the target is backed up only by rdbak now.
 	Schedule string `yaml:"schedule"`
 	// Jitter delays each scheduled run by a random amount below it, so
 	// that many targets on one schedule do not all start at once.
@@ -114,7 +114,8 @@ type Target struct {
 	// the effective storage URL. Like File.Storage, a URL or a StorageSpec.
 	Storage string `yaml:"storage" rdbak:"storage"`
 	// Encryption encrypts this target's backups; defaults.encryption if
-	// unset.
+	// unset. A block here without recipients (or recipientsFile) keeps
+	// those of defaults.encryption, with its own identities.
 	Encryption Encryption `yaml:"encryption"`
 	// Cluster tunes the backup of a Redis Cluster: a target that is a
 	// cluster node (cluster_enabled:1) is backed up as the whole cluster.
@@ -299,7 +300,28 @@ func (f *File) Warnings() []string {
 			}
 		}
 	}
+	// In a file that schedules anything, a target without a schedule is
+	// most likely a slip, and the daemon exports its metrics as if it
+	// were monitored. A file that schedules nothing is for rdbak now.
+	if !f.schedules() {
+		return w
+	}
+	for i, t := range f.Targets {
+		if t.Schedule == "" {
+			w = append(w, fmt.Sprintf("targets[%d] (%s) has no schedule: the daemon will not back it up; set its schedule or defaults.schedule, e.g. \"@daily\"", i, t.Name))
+		}
+	}
 	return w
+}
+
+// schedules reports whether any target has a backup or drill schedule.
+func (f *File) schedules() bool {
+	for _, t := range f.Targets {
+		if t.Schedule != "" || t.Drill.Schedule != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // readPassword reads a password from file or the env variable; ok is

@@ -345,6 +345,75 @@ func TestEncryptionDefaults(t *testing.T) {
 	}
 }
 
+// TestEncryptionKeepsInheritedRecipients: a target's encryption block
+// without recipients (identities only, {} or a bare key) still encrypts to
+// the default recipients; before, its backups were written in plaintext.
+func TestEncryptionKeepsInheritedRecipients(t *testing.T) {
+	f := mustParse(t, `
+storage: file:///b
+defaults:
+  encryption: {recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p], identityFile: /keys/default.txt}
+targets:
+  - {name: identity, redis: redis://h, encryption: {identityFile: /keys/k1.txt}}
+  - {name: secret, redis: redis://h, encryption: {identitySecret: {name: id, key: k}}}
+  - {name: empty, redis: redis://h, encryption: {}}
+  - name: bare
+    redis: redis://h
+    encryption:
+`, nil)
+	wantID := []string{"/keys/k1.txt", "", "", ""}
+	for i, tg := range f.Targets {
+		e := tg.Encryption
+		if !e.Encrypts() || len(e.Recipients) != 1 {
+			t.Errorf("target %s encryption = %+v, want the default recipients", tg.Name, e)
+		}
+		if e.IdentityFile != wantID[i] {
+			t.Errorf("target %s identityFile = %q, want its own block's %q", tg.Name, e.IdentityFile, wantID[i])
+		}
+	}
+}
+
+// TestScheduleOptOut: schedule: "" opts one target out of
+// defaults.schedule, as drill.schedule: "" does for drills; it and a
+// target left without a schedule next to scheduled ones are named in a
+// warning, since the daemon skips them.
+func TestScheduleOptOut(t *testing.T) {
+	f := mustParse(t, `
+storage: file:///b
+defaults: {schedule: "@daily"}
+targets:
+  - {name: a, redis: redis://h}
+  - {name: manual, redis: redis://h, schedule: ""}
+`, nil)
+	if a, m := f.Targets[0].Schedule, f.Targets[1].Schedule; a != "@daily" || m != "" {
+		t.Errorf("schedules %q and %q, want @daily inherited and \"\" kept", a, m)
+	}
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"opted out", "storage: file:///b\ndefaults: {schedule: \"@daily\"}\ntargets:\n  - {name: a, redis: redis://h}\n  - {name: manual, redis: redis://h, schedule: \"\"}\n",
+			[]string{"targets[1] (manual) has no schedule: the daemon will not back it up"}},
+		{"forgotten", "storage: file:///b\ntargets:\n  - {name: a, redis: redis://h, schedule: \"@every 1h\"}\n  - {name: forgot, redis: redis://h}\n",
+			[]string{"targets[1] (forgot) has no schedule: the daemon will not back it up"}},
+		{"drills only", "storage: file:///b\ndefaults: {drill: {schedule: \"@every 1h\"}}\ntargets:\n  - {name: a, redis: redis://h}\n  - {name: b, redis: redis://h}\n",
+			[]string{"targets[0] (a) has no schedule", "targets[1] (b) has no schedule"}},
+		{"nothing scheduled: for rdbak now", "storage: file:///b\ntargets:\n  - {name: a, redis: redis://h}\n", nil},
+	}
+	for _, tt := range tests {
+		w := mustParse(t, tt.yaml, nil).Warnings()
+		if len(w) != len(tt.want) {
+			t.Errorf("%s: Warnings() = %q, want %d", tt.name, w, len(tt.want))
+			continue
+		}
+		for i, want := range tt.want {
+			if !strings.HasPrefix(w[i], want) {
+				t.Errorf("%s: warning %q, want it to start %q", tt.name, w[i], want)
+			}
+		}
+	}
+}
+
 func TestDrillInheritsFieldByField(t *testing.T) {
 	f := mustParse(t, `
 storage: file:///b

@@ -20,7 +20,8 @@ type Defaults struct {
 	Jitter    time.Duration `yaml:"jitter"`
 	Timeout   time.Duration `yaml:"timeout"`
 	Retention Retention     `yaml:"retention"`
-	// Encryption is inherited whole by targets without their own.
+	// Encryption is inherited whole by targets without their own; a
+	// target's own block without recipients inherits only the recipients.
 	Encryption Encryption `yaml:"encryption"`
 	// Drill is inherited field by field by targets (see Drill).
 	Drill Drill `yaml:"drill"`
@@ -141,7 +142,9 @@ func (f *File) applyScheduleDefaults() {
 	for i := range f.Targets {
 		t := &f.Targets[i]
 		p := fmt.Sprintf("targets[%d]", i)
-		if t.Schedule == "" {
+		// schedule: "" opts a target out of defaults.schedule, as it
+		// does for drills; Warnings names such a target.
+		if !f.isSet(p+".schedule", t.Schedule != "") {
 			t.Schedule = f.Defaults.Schedule
 		}
 		if !f.isSet(p+".jitter", t.Jitter != 0) {
@@ -153,8 +156,15 @@ func (f *File) applyScheduleDefaults() {
 		if !f.isSet(p+".retention", t.Retention != Retention{}) {
 			t.Retention = f.Defaults.Retention
 		}
-		if !f.isSet(p+".encryption", t.Encryption.set()) {
-			t.Encryption = f.Defaults.Encryption
+		e := &t.Encryption
+		if !f.isSet(p+".encryption", e.set()) {
+			*e = f.Defaults.Encryption
+		}
+		// A block that names only identities (to verify and restore) keeps
+		// the inherited recipients: without them, backups would silently
+		// be written in plaintext.
+		if !e.Encrypts() {
+			e.Recipients, e.RecipientsFile = f.Defaults.Encryption.Recipients, f.Defaults.Encryption.RecipientsFile
 		}
 		f.applyDrillDefaults(i)
 		f.applyNotifyDefaults(i)

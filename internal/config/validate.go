@@ -64,9 +64,9 @@ func (f *File) Validate() error {
 	v.compression()
 	v.targets()
 	v.schedules()
-	v.encryption("defaults.encryption", v.f.Defaults.Encryption)
+	v.encryption("defaults.encryption", v.f.Defaults.Encryption, false)
 	for i, t := range v.f.Targets {
-		v.encryption(fmt.Sprintf("targets[%d].encryption", i), t.Encryption)
+		v.encryption(fmt.Sprintf("targets[%d].encryption", i), t.Encryption, v.f.Defaults.Encryption.Encrypts())
 	}
 	return errors.Join(v.errs...)
 }
@@ -174,9 +174,11 @@ func (v *validator) compression() {
 	}
 }
 
-// encryption checks that the recipients parse as age or SSH public keys. It
-// opens no file: recipientsFile and identityFile are read when used.
-func (v *validator) encryption(path string, e Encryption) {
+// encryption checks that the recipients parse as age or SSH public keys,
+// and that a block written in the file encrypts: to its own recipients,
+// or to those it inherits (inherited). It opens no file: recipientsFile
+// and identityFile are read when used.
+func (v *validator) encryption(path string, e Encryption, inherited bool) {
 	if len(e.Recipients) > 0 && e.RecipientsFile != "" {
 		v.fail(path+".recipientsFile", "set together with recipients", "give the public keys either inline or in a file")
 	}
@@ -190,8 +192,16 @@ func (v *validator) encryption(path string, e Encryption) {
 	if s := e.IdentitySecret; s != nil && (s.Name == "" || s.Key == "") {
 		v.fail(path+".identitySecret", "needs both name and key", "e.g. identitySecret: {name: rdbak-identity, key: identity}")
 	}
-	if _, set := v.f.origin[path+".recipients"]; set && len(e.Recipients) == 0 && e.RecipientsFile == "" {
+	_, listed := v.f.origin[path+".recipients"]
+	switch {
+	case e.Encrypts():
+	case listed:
 		v.fail(path+".recipients", "empty: backups would not be encrypted", "list at least one public key, or remove encryption")
+	case v.f.isSet(path, e.set()) && !inherited:
+		// An empty block, or one with identities only, reads as
+		// encryption on while every backup would be plaintext.
+		v.fail(path, "no recipients: backups would be written unencrypted",
+			"add recipients (age-keygen -y KEYFILE prints one) or recipientsFile, or remove the encryption block to back up unencrypted (verify and restore take --identity-file)")
 	}
 }
 
