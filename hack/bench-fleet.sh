@@ -157,9 +157,10 @@ failed=$(grep -E '^rdbak_backup_total\{.*result="failure"' "$dir/metrics.txt" | 
 skipped=$(sum rdbak_backup_skipped_total)
 started=$(grep -c '"msg":"scheduled run started"' "$dir/daemon.log" || true)
 window=$(awk -v a="$start" -v b="$stop" 'BEGIN { print b - a }')
-# "@every 1m" from the daemon's start: due at start+1m, +2m, ... before the
-# scrape (a slow machine may stretch the window past a further due time).
-scheduled=$(awk -v w="$window" -v n="$N" 'BEGIN { printf "%d", int(w / 60) * n }')
+# "@every 1m", the store empty: due at the daemon's start (no backup yet),
+# then +1m, +2m, ... before the scrape (a slow machine may stretch the
+# window past a further due time).
+scheduled=$(awk -v w="$window" -v n="$N" 'BEGIN { printf "%d", (int(w / 60) + 1) * n }')
 lateness=$(grep '"msg":"scheduled run started"' "$dir/daemon.log" | sed 's/.*"lateness_seconds":\([0-9.e+-]*\).*/\1/' | sort -g)
 pct() { awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "n/a"; exit } i = int((NR - 1) * p) + 1; printf "%.3f", v[i] }' <<<"$lateness"; }
 bsum=$(grep -E '^rdbak_backup_duration_seconds_sum\{.*phase="total"' "$dir/metrics.txt" | awk '{ s += $2 } END { printf "%.2f", s }')

@@ -33,6 +33,29 @@ type Job struct {
 	// Jitter delays each run by a random amount in [0, Jitter), and never
 	// past the following due time, so runs keep their order and rate.
 	Jitter time.Duration
+	// First is when a new or changed job first falls due (FirstRun
+	// computes it from the last success); zero: the spec's next time
+	// after SetJobs.
+	First time.Time
+}
+
+// FirstRun returns when a job on spec whose last success was at last
+// first runs, when scheduling starts at now: the spec's next time after
+// last, so that @every keeps its pace across restarts instead of
+// counting from each start; or now, when there is no last success or
+// that time has passed (a run was missed while nothing was scheduling).
+// Counting from each start, a daemon restarted more often than its
+// @every interval would never back up. The zero time for the zero Spec.
+func FirstRun(spec Spec, last, now time.Time) time.Time {
+	if spec.IsZero() {
+		return time.Time{}
+	}
+	if !last.IsZero() {
+		if next := spec.Next(last); next.After(now) {
+			return next
+		}
+	}
+	return now
 }
 
 // RunFunc runs the job called name. ctx is cancelled when the runs in
@@ -95,8 +118,8 @@ func New(run RunFunc, o Options) *Scheduler {
 
 // SetJobs replaces the job set, as on a config reload. A job whose spec
 // and jitter are unchanged keeps its next run time; new and changed jobs
-// are scheduled from now. Runs in flight are not affected, and a removed
-// job's run in flight finishes.
+// first fall due at their First, with jitter. Runs in flight are not
+// affected, and a removed job's run in flight finishes.
 func (s *Scheduler) SetJobs(jobs []Job) {
 	now := s.o.Clock.Now()
 	s.mu.Lock()
@@ -110,7 +133,11 @@ func (s *Scheduler) SetJobs(jobs []Job) {
 			continue
 		}
 		e := &entry{job: j}
-		s.schedule(e, j.Spec.Next(now))
+		first := j.First
+		if first.IsZero() {
+			first = j.Spec.Next(now)
+		}
+		s.schedule(e, first)
 		next[j.Name] = e
 	}
 	s.jobs = next
@@ -151,8 +178,8 @@ func (s *Scheduler) NextRun(name string) (time.Time, bool) {
 // due returns the jobs whose run time has come at now, sorted by name,
 // moving each to its next run, and how long until the earliest next run
 // (ok false when there are no jobs). Runs missed while the process was
-// stopped or suspended are not caught up: the next run is the first one
-// after now.
+// suspended are not caught up one by one: the next run is the first one
+// after now. (Runs missed while it was stopped are made up by Job.First.)
 func (s *Scheduler) due(now time.Time) (runs []dueRun, wait time.Duration, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

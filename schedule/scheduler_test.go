@@ -282,6 +282,7 @@ func TestSetJobs(t *testing.T) {
 		{Name: "same", Spec: spec(t, "@every 10m"), Jitter: time.Minute},
 		{Name: "changed", Spec: spec(t, "@every 1h")},
 		{Name: "new", Spec: spec(t, "@every 5m")},
+		{Name: "overdue", Spec: spec(t, "@every 5m"), Jitter: time.Minute, First: clk.Now()},
 	})
 	if got, _ := s.NextRun("same"); !got.Equal(before) || !got.Equal(utc("2026-11-22T10:10:30Z")) {
 		t.Errorf("unchanged job moved from %s to %s on reload", before, got)
@@ -292,9 +293,70 @@ func TestSetJobs(t *testing.T) {
 	if got, _ := s.NextRun("new"); !got.Equal(utc("2026-11-22T10:08:00Z")) {
 		t.Errorf("new job runs at %s", got)
 	}
+	if got, _ := s.NextRun("overdue"); !got.Equal(utc("2026-11-22T10:03:30Z")) {
+		t.Errorf("job due at once runs at %s, want now plus its jitter", got)
+	}
 	if _, ok := s.NextRun("removed"); ok {
 		t.Error("a removed job is still scheduled")
 	}
+}
+
+// TestFirstRun: after a start, a job's first run is anchored to its last
+// success, or due at once when none succeeded or a run was missed.
+func TestFirstRun(t *testing.T) {
+	now := utc("2026-11-22T10:00:00Z")
+	tests := []struct {
+		name, spec, last string
+		want             time.Time
+	}{
+		{"every, recent success", "@every 24h", "2026-11-22T06:00:00Z", utc("2026-11-23T06:00:00Z")},
+		{"every, overdue", "@every 24h", "2026-11-21T09:59:59Z", now},
+		{"every, due this instant", "@every 24h", "2026-11-21T10:00:00Z", now},
+		{"every, never backed up", "@every 30s", "", now},
+		{"cron, ran today", "CRON_TZ=UTC 0 3 * * *", "2026-11-22T03:04:00Z", utc("2026-11-23T03:00:00Z")},
+		{"cron, today's run missed", "CRON_TZ=UTC 0 3 * * *", "2026-11-21T03:04:00Z", now},
+		{"cron, never backed up", "CRON_TZ=UTC 0 3 * * *", "", now},
+		{"no schedule", "", "2026-11-22T06:00:00Z", time.Time{}},
+	}
+	for _, tt := range tests {
+		var sp Spec
+		if tt.spec != "" {
+			sp = spec(t, tt.spec)
+		}
+		var last time.Time
+		if tt.last != "" {
+			last = utc(tt.last)
+		}
+		if got := FirstRun(sp, last, now); !got.Equal(tt.want) {
+			t.Errorf("%s: FirstRun(%q, %s) = %s, want %s", tt.name, tt.spec, tt.last, got, tt.want)
+		}
+	}
+}
+
+// TestRestartAnchorsToLastSuccess: on a scheduler started with First from
+// FirstRun, as the daemon starts it, a job whose last success is older
+// than its interval runs at once and one backed up 20s ago runs 30s after
+// that backup, not 30s after the start. Restarting every 20s can no
+// longer starve an @every 30s job.
+func TestRestartAnchorsToLastSuccess(t *testing.T) {
+	every := spec(t, "@every 30s")
+	start := utc("2026-11-22T10:00:00Z") // the harness's clock
+	h := newHarness(t, 2,
+		Job{Name: "overdue", Spec: every, First: FirstRun(every, start.Add(-time.Minute), start)},
+		Job{Name: "recent", Spec: every, First: FirstRun(every, start.Add(-20*time.Second), start)})
+	if got := h.recv(t, h.started); got != "overdue" {
+		t.Fatalf("started %s at once, want overdue", got)
+	}
+	if d := h.clk.NextAfter(t); d != 10*time.Second {
+		t.Fatalf("next wait %v, want 10s: recent is due 30s after its last success", d)
+	}
+	none(t, h.started, "start")
+	h.clk.Advance(10 * time.Second)
+	if got := h.recv(t, h.started); got != "recent" {
+		t.Fatalf("started %s, want recent", got)
+	}
+	h.release <- struct{}{}
+	h.release <- struct{}{}
 }
 
 // TestReloadWhileRunning: a job that is running keeps its run when the

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/schedule"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -26,8 +27,11 @@ type TargetStatus struct {
 	Age        time.Duration `json:"-"`
 	AgeSeconds int64         `json:"ageSeconds,omitempty"`
 	Schedule   string        `json:"schedule,omitempty"`
-	// NextRun is the schedule's next due time (nil: no schedule; the
-	// target is backed up by rdbak now only).
+	// NextRun is when rdbak daemon runs the target's next backup, as it
+	// schedules one when it starts (schedule.FirstRun): the schedule's
+	// next time after the last success, or now when that has passed or
+	// there is none (nil: no schedule; the target is backed up by rdbak
+	// now only).
 	NextRun     *time.Time `json:"nextRun,omitempty"`
 	LastFailure string     `json:"lastFailure"`
 	// LastDrill is the target's newest restore drill (nil: none yet).
@@ -38,17 +42,19 @@ type TargetStatus struct {
 // storage lists them) at now.
 func StatusOf(t *config.Target, ms []*storage.Manifest, now time.Time) (TargetStatus, error) {
 	s := TargetStatus{Target: t.Name, Backups: len(ms), Schedule: t.Schedule, LastFailure: FailuresUnknown}
+	var finished time.Time // the daemon's last success (rdbak_backup_last_success_timestamp_seconds)
 	if len(ms) > 0 {
 		last := ms[len(ms)-1]
 		created := last.Created
 		s.LastSuccess, s.LastBackupID, s.Age = &created, last.ID, now.Sub(created)
 		s.AgeSeconds = int64(s.Age.Seconds())
+		finished = last.Finished
 	}
 	spec, err := t.Spec()
 	if err != nil {
 		return s, UsageError{Err: err}
 	}
-	if next := spec.Next(now); !next.IsZero() {
+	if next := schedule.FirstRun(spec, finished, now); !next.IsZero() {
 		s.NextRun = &next
 	}
 	return s, nil

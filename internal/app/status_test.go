@@ -11,10 +11,14 @@ import (
 func TestStatusOf(t *testing.T) {
 	now := time.Date(2026, 11, 27, 7, 30, 0, 0, time.UTC)
 	ms := []*storage.Manifest{
-		{ID: "a", Created: now.Add(-26 * time.Hour)},
-		{ID: "b", Created: now.Add(-2 * time.Hour)},
+		{ID: "a", Created: now.Add(-26 * time.Hour), Finished: now.Add(-26 * time.Hour).Add(time.Minute)},
+		{ID: "b", Created: now.Add(-2 * time.Hour), Finished: now.Add(-2 * time.Hour).Add(time.Minute)},
 	}
 	next := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	// NEXT RUN is when the daemon would back up: @every counts from the
+	// last success (finished), and an overdue target or one without a
+	// backup is due now.
+	anchored := now.Add(-2 * time.Hour).Add(time.Minute).Add(24 * time.Hour)
 	tests := []struct {
 		name     string
 		schedule string
@@ -25,7 +29,10 @@ func TestStatusOf(t *testing.T) {
 		wantErr  bool
 	}{
 		{"backups, scheduled", "CRON_TZ=UTC 0 3 * * *", ms, "b", 2 * time.Hour, &next, false},
-		{"no backups yet", "CRON_TZ=UTC 0 3 * * *", nil, "", 0, &next, false},
+		{"no backups yet", "CRON_TZ=UTC 0 3 * * *", nil, "", 0, &now, false},
+		{"every, anchored to the last success", "@every 24h", ms, "b", 2 * time.Hour, &anchored, false},
+		{"every, overdue", "@every 1h", ms, "b", 2 * time.Hour, &now, false},
+		{"every, no backups yet", "@every 24h", nil, "", 0, &now, false},
 		{"no schedule", "", ms, "b", 2 * time.Hour, nil, false},
 		{"bad schedule", "every day", ms, "b", 2 * time.Hour, nil, true},
 	}

@@ -97,9 +97,9 @@ type Elector interface {
 	Leader() string
 }
 
-// ErrNoSchedule means no target of the config has a schedule: the daemon
-// would have nothing to do.
-var ErrNoSchedule = errors.New("no target has a schedule: set defaults.schedule or a target's schedule, e.g. schedule: \"@daily\"")
+// ErrNoSchedule means no target of the config has a backup schedule: the
+// daemon would back nothing up, whatever drills it schedules.
+var ErrNoSchedule = errors.New("no target has a backup schedule (drill schedules alone back nothing up): set defaults.schedule or a target's schedule, e.g. schedule: \"@daily\"")
 
 // Options configures Run.
 type Options struct {
@@ -212,6 +212,8 @@ func Run(ctx context.Context, o Options) error {
 	go d.watch(watchCtx)
 
 	if le := st.cfg.LeaderElection; le.Enabled {
+		// A replica that does not lead shows the last successes too.
+		go d.seedLastSuccess(ctx, st, names(st.cfg))
 		err = d.elect(ctx, le)
 	} else {
 		d.lead(ctx, ctx)
@@ -254,6 +256,12 @@ func (d *daemon) elect(ctx context.Context, le LeaderElection) error {
 // another replica is taking over.
 func (d *daemon) lead(ctx, stop context.Context) {
 	d.mu.Lock()
+	st := d.cur
+	d.mu.Unlock()
+	// Read now, not at start: a replica that has just taken over knows
+	// nothing of the backups the previous leader took.
+	d.seedLastSuccess(stop, st, names(st.cfg))
+	d.mu.Lock()
 	cfg := d.cur.cfg
 	sched := schedule.New(d.runTarget, schedule.Options{
 		Clock: d.o.Clock, Concurrency: cfg.Concurrency,
@@ -267,11 +275,12 @@ func (d *daemon) lead(ctx, stop context.Context) {
 		},
 		OnStart: d.started,
 	})
-	sched.SetJobs(jobs(cfg))
+	sched.SetJobs(jobs(cfg, d.lastSuccess, d.o.Clock.Now()))
 	d.sched = sched
 	d.mu.Unlock()
 	d.m.leader.Set(1)
-	d.log.Info("scheduling backups", "jobs", len(jobs(cfg)))
+	backups, drills := scheduled(cfg)
+	d.log.Info("scheduling backups", "backups", backups, "drills", drills)
 	defer func() {
 		d.m.leader.Set(0)
 		d.mu.Lock()
@@ -323,17 +332,43 @@ func (d *daemon) started(name string, due, start time.Time) {
 	d.log.Debug("scheduled run started", "kind", kind, "target", target, "due", due, "lateness_seconds", late.Seconds())
 }
 
-// jobs are the scheduler's jobs of cfg: each target's backups, named by
-// the target, and its drills, named drill/<target>.
-func jobs(cfg *Config) []schedule.Job {
+// jobs are the scheduler's jobs of cfg at now: each target's backups,
+// named by the target, and its drills, named drill/<target>. A backup
+// first runs its schedule's interval after the target's last success in
+// last, or at once when that has passed or there is none
+// (schedule.FirstRun); a drill at its schedule's next time.
+func jobs(cfg *Config, last map[string]time.Time, now time.Time) []schedule.Job {
 	var out []schedule.Job
 	for _, t := range cfg.Targets {
 		if !t.Schedule.IsZero() { // unscheduled targets are for rdbak now
-			out = append(out, schedule.Job{Name: t.Name, Spec: t.Schedule, Jitter: t.Jitter})
+			out = append(out, schedule.Job{Name: t.Name, Spec: t.Schedule, Jitter: t.Jitter, First: schedule.FirstRun(t.Schedule, last[t.Name], now)})
 		}
 		if t.Drill != nil && !t.DrillSchedule.IsZero() {
 			out = append(out, schedule.Job{Name: drillJob + t.Name, Spec: t.DrillSchedule, Jitter: t.Jitter})
 		}
+	}
+	return out
+}
+
+// scheduled counts the targets of cfg with a backup schedule and those
+// with a drill schedule.
+func scheduled(cfg *Config) (backups, drills int) {
+	for _, t := range cfg.Targets {
+		if !t.Schedule.IsZero() {
+			backups++
+		}
+		if t.Drill != nil && !t.DrillSchedule.IsZero() {
+			drills++
+		}
+	}
+	return backups, drills
+}
+
+// names are the names of cfg's targets.
+func names(cfg *Config) []string {
+	out := make([]string, len(cfg.Targets))
+	for i, t := range cfg.Targets {
+		out[i] = t.Name
 	}
 	return out
 }
@@ -452,10 +487,9 @@ func (d *daemon) setLastSuccess(name string, t time.Time) {
 }
 
 // addTargets creates the metrics of st's targets that old did not have,
-// drops those of targets st no longer has, and seeds each new target's
-// last-success time from its newest backup in storage, so that the gauge
-// people alert on survives restarts.
-func (d *daemon) addTargets(ctx context.Context, st, old *state) {
+// drops those of targets st no longer has, seeds each new target's drill
+// last-success time from storage, and returns the new targets' names.
+func (d *daemon) addTargets(ctx context.Context, st, old *state) []string {
 	var added []string
 	for _, t := range st.cfg.Targets {
 		if old == nil || old.target(t.Name) == nil {
@@ -479,16 +513,29 @@ func (d *daemon) addTargets(ctx context.Context, st, old *state) {
 		d.m.schedules(&st.cfg.Targets[i], now)
 	}
 	for _, name := range added {
-		t := st.target(name)
-		if t.Drill != nil {
+		if t := st.target(name); t.Drill != nil {
 			go d.seedDrill(ctx, st, t)
 		}
-		go func() {
+	}
+	return added
+}
+
+// seedLastSuccess reads the newest backup of each of st's targets named
+// in names from storage, all at once, and records its time as the
+// target's last success, so that the gauge people alert on and the
+// schedule (see jobs) survive restarts. It returns when all reads are
+// done. A target whose read fails keeps no last success: its backup is
+// due at once, an extra backup rather than a missed one.
+func (d *daemon) seedLastSuccess(ctx context.Context, st *state, names []string) {
+	var wg sync.WaitGroup
+	for _, name := range names {
+		repo := st.repos[st.target(name).Storage]
+		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
 			// Only the newest manifest is read: 200 targets with months of
 			// backups each must not cost a read of every manifest at start.
-			newest, err := st.repos[t.Storage].Latest(ctx, name)
+			newest, err := repo.Latest(ctx, name)
 			if err != nil {
 				d.log.Warn("read the newest backup for rdbak_backup_last_success_timestamp_seconds", "target", name, "error", err.Error())
 				return
@@ -496,6 +543,7 @@ func (d *daemon) addTargets(ctx context.Context, st, old *state) {
 			if newest != nil {
 				d.setLastSuccess(name, newest.Finished)
 			}
-		}()
+		})
 	}
+	wg.Wait()
 }

@@ -286,9 +286,13 @@ targets:
 	if code, body := get(t, td.base+"/readyz"); code != 200 {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
-	for i := 1; i <= 4; i++ {
-		td.clk.WaitFor(t, time.Minute)
-		td.clk.Advance(time.Minute)
+	// The first backups run at start, as storage has none yet; then every
+	// minute.
+	for i := 1; i <= 5; i++ {
+		if i > 1 {
+			td.clk.WaitFor(t, time.Minute)
+			td.clk.Advance(time.Minute)
+		}
 		td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, float64(i))
 		td.waitMetric(t, `rdbak_backup_total{result="success",target="b"}`, float64(i))
 		// Success is counted before retention runs; the next tick must
@@ -296,36 +300,38 @@ targets:
 		td.waitMetric(t, `rdbak_backup_in_progress{target="a"}`, 0)
 		td.waitMetric(t, `rdbak_backup_in_progress{target="b"}`, 0)
 	}
-	m = td.waitMetric(t, `rdbak_prune_deleted_total{kind="backup",target="a"}`, 2)
+	td.waitMetric(t, `rdbak_backup_in_progress{target="manual"}`, 0)
+	m = td.waitMetric(t, `rdbak_prune_deleted_total{kind="backup",target="a"}`, 3)
 	td.fb.mu.Lock()
 	idsA := td.fb.ids["a"]
 	td.fb.mu.Unlock()
-	if got, want := td.list(t, "a"), idsA[2:]; !equal(got, want) {
+	if got, want := td.list(t, "a"), idsA[3:]; !equal(got, want) {
 		t.Errorf("target a keeps %v, want the 2 newest %v", got, want)
 	}
-	if got := td.list(t, "b"); len(got) != 4 {
-		t.Errorf("target b (no retention) keeps %d backups, want 4", len(got))
+	if got := td.list(t, "b"); len(got) != 5 {
+		t.Errorf("target b (no retention) keeps %d backups, want 5", len(got))
 	}
-	if n := beats.Load(); n != 4 {
-		t.Errorf("heartbeat called %d times, want once per backup of a: 4", n)
+	if n := beats.Load(); n != 5 {
+		t.Errorf("heartbeat called %d times, want once per backup of a: 5", n)
 	}
 	wantLast := float64(td.clk.Now().Unix())
 	checks := map[string]float64{
 		`rdbak_backup_last_success_timestamp_seconds{target="a"}`:        wantLast,
 		`rdbak_backup_bytes{kind="raw",target="a"}`:                      100,
 		`rdbak_backup_bytes{kind="stored",target="b"}`:                   40,
-		`rdbak_backup_duration_seconds_count{phase="stream",target="a"}`: 4,
-		`rdbak_backup_duration_seconds_sum{phase="total",target="b"}`:    4 * 3.001,
-		`rdbak_backup_total{result="success",target="manual"}`:           0,
-		`rdbak_prune_deleted_total{kind="backup",target="b"}`:            0,
-		`rdbak_backup_in_progress{target="a"}`:                           0,
-		`rdbak_bgsave_cow_bytes{target="a"}`:                             4096,
-		`rdbak_backup_rdb_structure_verified{target="a"}`:                1,
-		`rdbak_backup_rdb_structure_verified{target="b"}`:                0,
+		`rdbak_backup_duration_seconds_count{phase="stream",target="a"}`: 5,
+		`rdbak_backup_duration_seconds_sum{phase="total",target="b"}`:    5 * 3.001,
+		// Once at start, then not within its hour.
+		`rdbak_backup_total{result="success",target="manual"}`: 1,
+		`rdbak_prune_deleted_total{kind="backup",target="b"}`:  0,
+		`rdbak_backup_in_progress{target="a"}`:                 0,
+		`rdbak_bgsave_cow_bytes{target="a"}`:                   4096,
+		`rdbak_backup_rdb_structure_verified{target="a"}`:      1,
+		`rdbak_backup_rdb_structure_verified{target="b"}`:      0,
 		`rdbak_leader`: 1,
 		// The fake clock stands still while runs start: no lateness.
-		`rdbak_schedule_start_lateness_seconds_count{kind="backup"}`:            8,
-		`rdbak_schedule_start_lateness_seconds_bucket{kind="backup",le="0.01"}`: 8,
+		`rdbak_schedule_start_lateness_seconds_count{kind="backup"}`:            11,
+		`rdbak_schedule_start_lateness_seconds_bucket{kind="backup",le="0.01"}`: 11,
 	}
 	for key, want := range checks {
 		if got, ok := m[key]; !ok || fmt.Sprintf("%.3f", got) != fmt.Sprintf("%.3f", want) {
@@ -342,9 +348,7 @@ targets:
 
 func TestDaemonSkipsOverlap(t *testing.T) {
 	td := startDaemon(t, "storage: STORE\ntargets:\n  - {name: slow, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n", "slow")
-	td.clk.WaitFor(t, time.Minute)
-	td.clk.Advance(time.Minute)
-	<-td.fb.started
+	<-td.fb.started // at start: storage has no backup of it
 	td.waitMetric(t, `rdbak_backup_in_progress{target="slow"}`, 1)
 	td.clk.WaitFor(t, time.Minute)
 	td.clk.Advance(time.Minute)
@@ -358,6 +362,9 @@ func TestDaemonSkipsOverlap(t *testing.T) {
 
 func TestDaemonReload(t *testing.T) {
 	td := startDaemon(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: b, redis: \"redis://h:2\", schedule: \"@every 1m\"}\n")
+	// Backed up at start (storage has none), then every minute.
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 1)
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="b"}`, 1)
 	td.clk.WaitFor(t, time.Minute)
 
 	// A bad config is refused; the running one stays.
@@ -372,10 +379,10 @@ func TestDaemonReload(t *testing.T) {
 	td.reload <- syscall.SIGHUP
 	td.waitMetric(t, `rdbak_config_reload_total{result="failure"}`, 2)
 	td.clk.Advance(time.Minute)
-	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 1)
-	td.waitMetric(t, `rdbak_backup_total{result="success",target="b"}`, 1)
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 2)
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="b"}`, 2)
 
-	// A good one drops b and adds c.
+	// A good one drops b and adds c, which has no backup: it runs at once.
 	td.clk.WaitFor(t, time.Minute)
 	td.write(t, "storage: STORE\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@every 1m\"}\n  - {name: c, redis: \"redis://h:3\", schedule: \"@every 30s\"}\n")
 	td.reload <- syscall.SIGHUP
@@ -385,14 +392,15 @@ func TestDaemonReload(t *testing.T) {
 		_, c := m[`rdbak_backup_total{result="success",target="c"}`]
 		return !b && c
 	})
-	td.clk.WaitFor(t, 30*time.Second)
-	td.clk.Advance(30 * time.Second)
 	td.waitMetric(t, `rdbak_backup_total{result="success",target="c"}`, 1)
 	td.clk.WaitFor(t, 30*time.Second)
 	td.clk.Advance(30 * time.Second)
-	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 2)
-	if got := len(td.list(t, "b")); got != 1 {
-		t.Errorf("b has %d backups, want the 1 from before the reload", got)
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="c"}`, 2)
+	td.clk.WaitFor(t, 30*time.Second)
+	td.clk.Advance(30 * time.Second)
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="a"}`, 3)
+	if got := len(td.list(t, "b")); got != 2 {
+		t.Errorf("b has %d backups, want the 2 from before the reload", got)
 	}
 }
 
@@ -425,21 +433,89 @@ func TestDaemonShutdownGrace(t *testing.T) {
 	}
 }
 
+// TestDaemonRestartAnchorsToLastSuccess: a daemon backs up at once the
+// targets whose newest backup in storage is older than their interval, or
+// that have none, and counts the others' interval from their newest
+// backup, not from its own start: restarted more often than @every, it
+// still backs up. A target opted out with schedule: "" is named in a
+// warning.
+func TestDaemonRestartAnchorsToLastSuccess(t *testing.T) {
+	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) // startDaemon's clock
+	td := startDaemonWith(t, `
+storage: STORE
+defaults: {schedule: "@every 1m"}
+targets:
+  - {name: fresh, redis: "redis://h:1"}
+  - {name: overdue, redis: "redis://h:2"}
+  - {name: recent, redis: "redis://h:3"}
+  - {name: forgot, redis: "redis://h:4", schedule: ""}
+`, func(_ *app.App, o *daemon.Options) {
+		// What the previous daemon process backed up.
+		repo, err := storage.Open(t.Context(), "file://"+filepath.Join(filepath.Dir(o.ConfigPath), "store"), storage.Options{Create: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer repo.Close()
+		testenv.PutBackup(t, repo, "overdue", storage.NewID(start.Add(-2*time.Minute)), start.Add(-2*time.Minute))
+		// Finished 40s before the start.
+		testenv.PutBackup(t, repo, "recent", storage.NewID(start.Add(-41*time.Second)), start.Add(-41*time.Second))
+	})
+	got := map[string]bool{td.started(t): true, td.started(t): true}
+	if !got["fresh"] || !got["overdue"] {
+		t.Fatalf("started %v at once, want fresh and overdue", got)
+	}
+	td.clk.WaitFor(t, 20*time.Second) // a minute after recent's last backup
+	select {
+	case name := <-td.fb.started:
+		t.Fatalf("%s started before its time", name)
+	default:
+	}
+	td.clk.Advance(20 * time.Second)
+	if name := td.started(t); name != "recent" {
+		t.Fatalf("started %s, want recent", name)
+	}
+	td.waitMetric(t, `rdbak_backup_total{result="success",target="recent"}`, 1)
+	logs := td.logs.String()
+	if !strings.Contains(logs, "targets[3] (forgot) has no schedule: the daemon will not back it up") || !strings.Contains(logs, "backups=3 drills=0") {
+		t.Errorf("the log does not name the unscheduled target or count backups and drills apart:\n%s", logs)
+	}
+}
+
+// started returns the next target whose backup started.
+func (td *testDaemon) started(t *testing.T) string {
+	t.Helper()
+	select {
+	case name := <-td.fb.started:
+		return name
+	case <-time.After(20 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("no backup started")
+		return ""
+	}
+}
+
 func TestDaemonRefusesBadStart(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"invalid":    "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"* * *\"}\n",
-		"nothing":    "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n",
-		"no elector": "storage: file:///x\ndaemon: {leaderElection: {enabled: true}}\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@daily\"}\n",
+		"invalid": "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"* * *\"}\n",
+		"nothing": "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n",
+		// Drills alone: no target is backed up.
+		"drills only": "storage: file:///x\ndefaults: {drill: {schedule: \"@every 1h\"}, retention: {keepDaily: 7}}\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n  - {name: b, redis: \"redis://h:2\"}\n",
+		"no elector":  "storage: file:///x\ndaemon: {leaderElection: {enabled: true}}\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@daily\"}\n",
 	} {
 		path := filepath.Join(dir, name+".yaml")
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		a := &app.App{Log: slog.New(slog.DiscardHandler)}
-		err := daemon.Run(t.Context(), daemon.Options{ConfigPath: path, Load: a.DaemonLoader(path, a.ScheduledBackup, nil), Listen: "127.0.0.1:0", Log: a.Log})
+		// A Run that starts returns (nil) at the deadline: a hang guard.
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		err := daemon.Run(ctx, daemon.Options{ConfigPath: path, Load: a.DaemonLoader(path, a.ScheduledBackup, nil), Listen: "127.0.0.1:0", Log: a.Log})
+		cancel()
 		if err == nil {
 			t.Errorf("%s: Run started", name)
+		}
+		if name == "drills only" && (!errors.Is(err, daemon.ErrNoSchedule) || !strings.Contains(err.Error(), "no target has a backup schedule")) {
+			t.Errorf("drills only: %v, want daemon.ErrNoSchedule", err)
 		}
 	}
 }

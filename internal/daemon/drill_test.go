@@ -105,10 +105,13 @@ targets:
 	if _, ok := got[`rdbak_drill_schedule_interval_seconds{target="nodrill"}`]; ok {
 		t.Errorf("a target with drill.schedule \"\" has a drill interval")
 	}
-	// Backups of every target every minute; drills every 5 minutes.
-	for i := 1; i <= 5; i++ {
-		td.clk.WaitFor(t, time.Minute)
-		td.clk.Advance(time.Minute)
+	// Backups of every target at start (storage has none) and every
+	// minute; drills every 5 minutes.
+	for i := 1; i <= 6; i++ {
+		if i > 1 {
+			td.clk.WaitFor(t, time.Minute)
+			td.clk.Advance(time.Minute)
+		}
 		for _, name := range []string{"a", "b", "nodrill"} {
 			td.waitMetric(t, `rdbak_backup_total{result="success",target="`+name+`"}`, float64(i))
 			td.waitMetric(t, `rdbak_backup_in_progress{target="`+name+`"}`, 0)

@@ -52,10 +52,13 @@ targets:
 		a.Drills = fd.run
 		o.Version = "test"
 	})
-	// Backups at 1m, then at 2m backups and drills of the 1m backups.
-	for i := 1; i <= 2; i++ {
-		td.clk.WaitFor(t, time.Minute)
-		td.clk.Advance(time.Minute)
+	// Backups at start (storage has none) and at 1m, then at 2m backups
+	// and drills of the 1m backups.
+	for i := 1; i <= 3; i++ {
+		if i > 1 {
+			td.clk.WaitFor(t, time.Minute)
+			td.clk.Advance(time.Minute)
+		}
 		for _, name := range []string{"a", "b"} {
 			td.waitMetric(t, `rdbak_backup_total{result="success",target="`+name+`"}`, float64(i))
 			td.waitMetric(t, `rdbak_backup_in_progress{target="`+name+`"}`, 0)

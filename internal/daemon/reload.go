@@ -26,7 +26,7 @@ func (d *daemon) load(ctx context.Context, data []byte, old *state) (*state, err
 	for _, w := range cfg.Warnings {
 		d.log.Warn(w, "config", d.o.ConfigPath)
 	}
-	if len(jobs(cfg)) == 0 {
+	if backups, _ := scheduled(cfg); backups == 0 {
 		return nil, ErrNoSchedule
 	}
 	st := &state{cfg: cfg, hash: sha256.Sum256(data), repos: map[string]*storage.Repo{}}
@@ -131,11 +131,15 @@ func (d *daemon) reload(ctx context.Context, force bool) {
 	d.mu.Lock()
 	d.cur = st
 	d.failedHash = [sha256.Size]byte{}
+	d.mu.Unlock()
+	// A new target's first backup counts from its last success, so that
+	// is read before it is scheduled.
+	d.seedLastSuccess(ctx, st, d.addTargets(ctx, st, old))
+	d.mu.Lock()
 	if d.sched != nil {
-		d.sched.SetJobs(jobs(st.cfg))
+		d.sched.SetJobs(jobs(st.cfg, d.lastSuccess, d.o.Clock.Now()))
 	}
 	d.mu.Unlock()
-	d.addTargets(ctx, st, old)
 	go func() {
 		// Close the repositories only the old config used, once no run
 		// of the old config uses them.
@@ -148,7 +152,8 @@ func (d *daemon) reload(ctx context.Context, force bool) {
 	}()
 	d.m.reloads.WithLabelValues(resultSuccess).Inc()
 	d.m.lastReload.SetToCurrentTime()
-	d.log.Info("config reloaded", "config", d.o.ConfigPath, "targets", len(st.cfg.Targets), "scheduled", len(jobs(st.cfg)))
+	backups, drills := scheduled(st.cfg)
+	d.log.Info("config reloaded", "config", d.o.ConfigPath, "targets", len(st.cfg.Targets), "backups", backups, "drills", drills)
 }
 
 func (d *daemon) reloadFailed(err error, hash [sha256.Size]byte) {
