@@ -129,6 +129,11 @@ func (LocalFiles) OpenFile(_ context.Context, p string) (io.ReadCloser, int64, e
 		f.Close()
 		return nil, 0, withoutPath(err)
 	}
+	if !st.Mode().IsRegular() {
+		// A pipe or a device (<(zcat dump.rdb.gz), /dev/stdin) has no
+		// size to hold it to: it is read to its end, as - is.
+		return f, -1, nil
+	}
 	return &exactReader{r: f, c: f, left: st.Size(), name: p}, st.Size(), nil
 }
 

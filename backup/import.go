@@ -2,8 +2,10 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/storage"
@@ -31,6 +33,15 @@ func (s *ImportSource) Open(ctx context.Context) (*Stream, error) {
 	return &Stream{Body: body, Size: size, Origin: "import " + s.Path}, nil
 }
 
+// ErrCTime means an imported file's ctime AUX field is no time it can
+// have been made at: before Redis existed or in the future. Taken as the
+// backup's creation time, it would sort first or stay latest for ever (or
+// not encode at all, past year 9999).
+var ErrCTime = errors.New("the RDB's ctime is not a plausible creation time: give the time it was made with --created")
+
+// minCTime is before any Redis wrote an RDB file.
+var minCTime = time.Date(2009, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Import brings the RDB file at path into repo as a backup of o.Target,
 // verified and compressed like any backup, with source kind "import". Unless
 // o.Created is set, the backup's created time is the RDB's ctime AUX field:
@@ -51,6 +62,9 @@ func Import(ctx context.Context, files FileReader, path string, repo *storage.Re
 			return nil, fmt.Errorf("verify %s: %w", path, err)
 		}
 		if t, ok := info.CTime(); ok {
+			if t.Before(minCTime) || t.After(time.Now().Add(24*time.Hour)) {
+				return nil, fmt.Errorf("%w: %s says it was created at %s", ErrCTime, path, t.UTC().Format(time.RFC3339))
+			}
 			o.Created = t
 		}
 	}

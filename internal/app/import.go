@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/rdbak/rdbak/backup"
@@ -38,6 +39,10 @@ func (a *App) Import(ctx context.Context, r Request, path string, o ImportOption
 			return nil, usagef("--created %q: use RFC 3339, e.g. 2026-11-22T03:00:00Z", o.Created)
 		}
 	}
+	if st, err := os.Stat(path); err == nil && at.IsZero() && !st.Mode().IsRegular() && !st.IsDir() {
+		// Without --created the file is read twice, first for its ctime.
+		return nil, usagef("import %s: it is a pipe or a device, which can be read only once: give the time the RDB was made with --created, e.g. --created 2026-11-22T03:00:00Z", path)
+	}
 	var base config.Compression
 	if r.Config != "" {
 		f, err := r.LoadConfig()
@@ -65,6 +70,9 @@ func (a *App) Import(ctx context.Context, r Request, path string, o ImportOption
 	log := a.Log.With("target", r.Target, "file", path)
 	if err != nil {
 		a.failed(ctx, log, "import failed", err)
+		if errors.Is(err, backup.ErrCTime) {
+			return nil, UsageError{Err: err}
+		}
 		if errors.Is(err, rdb.ErrCorrupt) || errors.Is(err, rdb.ErrUnsupportedVersion) {
 			return nil, fmt.Errorf("%w: nothing was stored: %w", restore.ErrVerify, err) // exit 4: the file is damaged
 		}
