@@ -353,7 +353,7 @@ func (r *Repo) manifest(ctx context.Context, target, id string) (*Manifest, erro
 	key := manifestKey(target, id)
 	read := r.readAll
 	if read == nil {
-		read = r.bucket.ReadAll
+		read = r.readManifest
 	}
 	b, err := read(ctx, key)
 	if gcerrors.Code(err) == gcerrors.NotFound {
@@ -370,6 +370,25 @@ func (r *Repo) manifest(ctx context.Context, target, id string) (*Manifest, erro
 		return nil, fmt.Errorf("%w: manifest %s names backup %s/%s: it was moved or edited", ErrDamaged, key, m.Target, m.ID)
 	}
 	return m, nil
+}
+
+// maxManifest bounds the manifests rdbak reads: one of a cluster set of
+// a thousand shards is about 2 MiB. A larger one is not rdbak's, and list
+// would hold several times its size, for every backup, read whole.
+const maxManifest = 16 << 20
+
+// readManifest reads the object at key, refusing one over maxManifest.
+func (r *Repo) readManifest(ctx context.Context, key string) ([]byte, error) {
+	rd, err := r.bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	b, err := io.ReadAll(io.LimitReader(rd, maxManifest+1))
+	if err == nil && len(b) > maxManifest {
+		err = fmt.Errorf("%w: manifest %s is over %d MiB, which rdbak never writes", ErrDamaged, key, maxManifest>>20)
+	}
+	return b, err
 }
 
 // Targets returns the distinct targets of ms, sorted.

@@ -270,3 +270,18 @@ func TestOpenDataMissingIsDamaged(t *testing.T) {
 		t.Fatalf("OpenData with the data object gone: err = %v, want ErrDamaged", err)
 	}
 }
+
+// TestHugeManifest: a manifest over 16 MiB (a padded AUX value, say) was
+// read whole, and list held several times its size; it is damaged.
+func TestHugeManifest(t *testing.T) {
+	repo, write := memRepo(t)
+	base := time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+	good := putID(t, repo, "cache", storage.NewID(base), base, "x")
+	huge := putID(t, repo, "cache", storage.NewID(base.Add(time.Hour)), base.Add(time.Hour), "x")
+	key := "cache/" + huge.ID + "/manifest.json"
+	write(key, `{"format":1,"pad":"`+strings.Repeat("x", 17<<20)+`"}`)
+	ms, problems, err := repo.List(t.Context(), "cache")
+	if err != nil || len(ms) != 1 || ms[0].ID != good.ID || len(problems) != 1 || !errors.Is(problems[0].Err, storage.ErrDamaged) || !strings.Contains(problems[0].Err.Error(), "over 16 MiB") {
+		t.Errorf("list: %v, problems %v, %v; want %s and the huge manifest damaged", ms, problems, err, good.ID)
+	}
+}
