@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rdbak/rdbak/internal/app"
+	"github.com/rdbak/rdbak/internal/rdb"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
 )
@@ -153,6 +154,9 @@ type VerifyResult struct {
 	Keys             uint64 `json:"keys"`
 	CRC64            string `json:"crc64,omitempty"`
 	ChecksumVerified bool   `json:"checksumVerified"`
+	// Structure is "verified", or "not-parsed: " and why: the RDB was
+	// accepted on its CRC-64 alone (Note says so).
+	Structure string `json:"structure,omitempty"`
 	// Note says in words what was not checked; empty for OK.
 	Note string `json:"note,omitempty"`
 }
@@ -165,9 +169,20 @@ const (
 
 // Verified is the result of a complete verification of m.
 func Verified(m *storage.Manifest, rep *restore.Report) VerifyResult {
-	return VerifyResult{Target: m.Target, ID: m.ID, OK: true, Status: VerifyOK, ContentChecked: true, Encrypted: m.Data.Encrypted(),
+	v := VerifyResult{Target: m.Target, ID: m.ID, OK: true, Status: VerifyOK, ContentChecked: true, Encrypted: m.Data.Encrypted(),
 		StoredBytes: rep.StoredSize, RawBytes: rep.RawSize, RDBVersion: rep.RDB.Version, Keys: rep.RDB.KeysTotal(),
-		CRC64: m.RDB.CRC64, ChecksumVerified: m.RDB.ChecksumVerified}
+		CRC64: m.RDB.CRC64, ChecksumVerified: m.RDB.ChecksumVerified, Structure: rep.RDB.Structure()}
+	if v.Structure != rdb.StructureVerified {
+		v.Note = crcOnly(rep)
+	}
+	return v
+}
+
+// crcOnly says that rep's RDB was accepted on its CRC-64 alone: its
+// records did not parse (a format newer than this rdbak, or a crafted
+// file), and the key count covers only those before the one that did not.
+func crcOnly(rep *restore.Report) string {
+	return "structure not parsed (" + rep.RDB.Unparsed + "): only the CRC-64 vouches for the RDB, and the keys counted are those before that point; rdbak drill proves whether Redis loads it"
 }
 
 // StoredOK is the result of an encrypted backup m checked without an
@@ -182,6 +197,11 @@ func VerifyLine(w io.Writer, m *storage.Manifest, rep *restore.Report) error {
 	crc := "absent (Redis had rdbchecksum no)"
 	if m.RDB.ChecksumVerified {
 		crc = m.RDB.CRC64 + " verified"
+	}
+	if rep.RDB.Unparsed != "" {
+		_, err := fmt.Fprintf(w, "OK %s/%s: %s RDB v%d, CRC-64 %s; %s\n", m.Target, m.ID,
+			Bytes(rep.RawSize), rep.RDB.Version, crc, crcOnly(rep))
+		return err
 	}
 	_, err := fmt.Fprintf(w, "OK %s/%s: %s RDB v%d, %d keys, CRC-64 %s\n", m.Target, m.ID,
 		Bytes(rep.RawSize), rep.RDB.Version, rep.RDB.KeysTotal(), crc)

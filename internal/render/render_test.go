@@ -99,6 +99,19 @@ func TestVerifyLines(t *testing.T) {
 		v.StoredBytes != 1024 || v.RDBVersion != 12 || v.CRC64 != "00ff" {
 		t.Errorf("Verified = %+v", v)
 	}
+	// Accepted on the CRC-64 alone: both say so, and the line shows no
+	// key count (it covers only the records before the one that did not
+	// parse).
+	rep.RDB.Unparsed = "unknown type 99"
+	b.Reset()
+	_ = VerifyLine(&b, m, rep)
+	contains(t, "verify, CRC-64 only", b.String(), "structure not parsed (unknown type 99): only the CRC-64 vouches for the RDB")
+	if strings.Contains(b.String(), "keys,") {
+		t.Errorf("verify, CRC-64 only, shows a key count: %s", b.String())
+	}
+	if v := Verified(m, rep); v.Structure != "not-parsed: unknown type 99" || !strings.Contains(v.Note, "only the CRC-64") {
+		t.Errorf("Verified, CRC-64 only = %+v", v)
+	}
 	// STORED-OK is not ok: a script reading ok alone is not misled.
 	if v := StoredOK(m, rep); v.OK || v.Status != VerifyStoredOK || v.ContentChecked || !v.Encrypted || v.StoredBytes != 1024 ||
 		v.RawBytes != 0 || v.Keys != 0 || v.CRC64 != "" || !strings.Contains(v.Note, "encrypted (age)") || !strings.Contains(v.Note, "--identity-file") {
