@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -392,7 +393,8 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 
 // TestFetchStopsAtRawSize: an object that decodes to more than its
 // manifest's RDB size (a crafted one can expand a thousandfold) is refused
-// once that size is passed, not after the whole stream was written out.
+// once that size is passed, not after the whole stream was written out;
+// and the keys and expiries per db are checked, not only their total.
 func TestFetchStopsAtRawSize(t *testing.T) {
 	dir := t.TempDir()
 	repo, err := storage.Open(t.Context(), "file://"+dir, storage.Options{Create: true})
@@ -404,6 +406,20 @@ func TestFetchStopsAtRawSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A manifest whose keys sit in another db, or have other expiries,
+	// than the RDB's: describe would show them, and drills compare them.
+	for _, edit := range []func(*storage.DB){
+		func(d *storage.DB) { d.Index += 5 },
+		func(d *storage.DB) { d.Expires++ },
+	} {
+		m := *res.Manifest
+		m.RDB.DBs = slices.Clone(m.RDB.DBs)
+		edit(&m.RDB.DBs[0])
+		if _, err := restore.Fetch(t.Context(), repo, &m, io.Discard, restore.FetchOptions{}); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "per db") {
+			t.Errorf("manifest dbs %v: %v, want ErrVerify naming the keys per db", m.RDB.DBs, err)
+		}
+	}
+
 	small := *res.Manifest
 	small.Data.RawSize /= 2
 	var n int64

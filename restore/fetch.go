@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/rdbak/rdbak/internal/codec"
@@ -447,11 +448,36 @@ func check(m *storage.Manifest, rep *Report, storedSum, rawSum string) error {
 	}
 	if got, want := rep.RDB.KeysTotal(), m.Keys(); got != want {
 		mismatch("key count", got, want)
+	} else if got, want := perDB(counted(rep.RDB.DBs)), perDB(m.RDB.DBs); got != want {
+		// describe and drills show the manifest's counts per db.
+		mismatch("keys (with expiry) per db", got, want)
 	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w: backup %s: %w", ErrVerify, m.ID, errors.Join(errs...))
+}
+
+// perDB is the keys and expires of each non-empty db, as "db0=9(4)
+// db3=1(0)".
+func perDB(dbs []storage.DB) string {
+	var out []string
+	for _, d := range dbs {
+		if d.Keys > 0 {
+			out = append(out, fmt.Sprintf("db%d=%d(%d)", d.Index, d.Keys, d.Expires))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
+// counted is the verifier's count of dbs as a manifest records it.
+func counted(dbs []rdb.DB) []storage.DB {
+	out := make([]storage.DB, len(dbs))
+	for i, d := range dbs {
+		out[i] = storage.DB{Index: d.Index, Keys: d.Keys, Expires: d.Expires}
+	}
+	return out
 }
 
 // digest hashes and counts what is written to it.
