@@ -300,10 +300,11 @@ func (f *File) Warnings() []string {
 			}
 		}
 	}
-	// In a file that schedules anything, a target without a schedule is
+	// In a file that schedules backups, a target without a schedule is
 	// most likely a slip, and the daemon exports its metrics as if it
-	// were monitored. A file that schedules nothing is for rdbak now.
-	if !f.schedules() {
+	// were monitored. A file that schedules none is for rdbak now (a
+	// CronJob), or for a daemon that only drills.
+	if !f.schedulesBackups() {
 		return w
 	}
 	for i, t := range f.Targets {
@@ -314,10 +315,10 @@ func (f *File) Warnings() []string {
 	return w
 }
 
-// schedules reports whether any target has a backup or drill schedule.
-func (f *File) schedules() bool {
+// schedulesBackups reports whether any target has a backup schedule.
+func (f *File) schedulesBackups() bool {
 	for _, t := range f.Targets {
-		if t.Schedule != "" || t.Drill.Schedule != "" {
+		if t.Schedule != "" {
 			return true
 		}
 	}

@@ -396,8 +396,7 @@ targets:
 			[]string{"targets[1] (manual) has no schedule: the daemon will not back it up"}},
 		{"forgotten", "storage: file:///b\ntargets:\n  - {name: a, redis: redis://h, schedule: \"@every 1h\"}\n  - {name: forgot, redis: redis://h}\n",
 			[]string{"targets[1] (forgot) has no schedule: the daemon will not back it up"}},
-		{"drills only", "storage: file:///b\ndefaults: {drill: {schedule: \"@every 1h\"}}\ntargets:\n  - {name: a, redis: redis://h}\n  - {name: b, redis: redis://h}\n",
-			[]string{"targets[0] (a) has no schedule", "targets[1] (b) has no schedule"}},
+		{"drills only: the daemon logs it", "storage: file:///b\ndefaults: {drill: {schedule: \"@every 1h\"}}\ntargets:\n  - {name: a, redis: redis://h}\n  - {name: b, redis: redis://h}\n", nil},
 		{"nothing scheduled: for rdbak now", "storage: file:///b\ntargets:\n  - {name: a, redis: redis://h}\n", nil},
 	}
 	for _, tt := range tests {

@@ -97,9 +97,9 @@ type Elector interface {
 	Leader() string
 }
 
-// ErrNoSchedule means no target of the config has a backup schedule: the
-// daemon would back nothing up, whatever drills it schedules.
-var ErrNoSchedule = errors.New("no target has a backup schedule (drill schedules alone back nothing up): set defaults.schedule or a target's schedule, e.g. schedule: \"@daily\"")
+// ErrNoSchedule means no target of the config has a schedule: the daemon
+// would have nothing to do.
+var ErrNoSchedule = errors.New("no target has a schedule: set defaults.schedule or a target's schedule, e.g. schedule: \"@daily\"")
 
 // Options configures Run.
 type Options struct {

@@ -498,8 +498,6 @@ func TestDaemonRefusesBadStart(t *testing.T) {
 	for name, body := range map[string]string{
 		"invalid": "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"* * *\"}\n",
 		"nothing": "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n",
-		// Drills alone: no target is backed up.
-		"drills only": "storage: file:///x\ndefaults: {drill: {schedule: \"@every 1h\"}, retention: {keepDaily: 7}}\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n  - {name: b, redis: \"redis://h:2\"}\n",
 		"no elector":  "storage: file:///x\ndaemon: {leaderElection: {enabled: true}}\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@daily\"}\n",
 	} {
 		path := filepath.Join(dir, name+".yaml")
@@ -514,9 +512,27 @@ func TestDaemonRefusesBadStart(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: Run started", name)
 		}
-		if name == "drills only" && (!errors.Is(err, daemon.ErrNoSchedule) || !strings.Contains(err.Error(), "no target has a backup schedule")) {
-			t.Errorf("drills only: %v, want daemon.ErrNoSchedule", err)
-		}
+	}
+}
+
+// TestDaemonDrillsOnly: a daemon that only drills (the backups come from a
+// CronJob) starts, and says plainly that it backs nothing up: drill
+// defaults with the backup schedule forgotten look the same.
+func TestDaemonDrillsOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rdbak.yaml")
+	body := "storage: file:///x\ndefaults: {drill: {schedule: \"@every 1h\"}, retention: {keepDaily: 7}}\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n  - {name: b, redis: \"redis://h:2\"}\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.Buffer
+	a := &app.App{Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	if err := daemon.Run(ctx, daemon.Options{ConfigPath: path, Load: a.DaemonLoader(path, a.ScheduledBackup, nil), Listen: "127.0.0.1:0", Log: a.Log}); err != nil {
+		t.Fatalf("a daemon of drills only: %v, want it to run", err)
+	}
+	if !strings.Contains(logs.String(), "no target has a backup schedule: this daemon runs restore drills only") {
+		t.Errorf("the daemon did not say it backs nothing up:\n%s", logs.String())
 	}
 }
 

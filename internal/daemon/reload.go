@@ -26,8 +26,13 @@ func (d *daemon) load(ctx context.Context, data []byte, old *state) (*state, err
 	for _, w := range cfg.Warnings {
 		d.log.Warn(w, "config", d.o.ConfigPath)
 	}
-	if backups, _ := scheduled(cfg); backups == 0 {
+	switch backups, drills := scheduled(cfg); {
+	case backups+drills == 0:
 		return nil, ErrNoSchedule
+	case backups == 0:
+		// A daemon that proves the backups a CronJob takes is one thing;
+		// drill defaults with the backup schedule forgotten is another.
+		d.log.Warn("no target has a backup schedule: this daemon runs restore drills only, and backs nothing up", "config", d.o.ConfigPath, "drills", drills)
 	}
 	st := &state{cfg: cfg, hash: sha256.Sum256(data), repos: map[string]*storage.Repo{}}
 	for _, t := range cfg.Targets {
