@@ -252,20 +252,27 @@ func TestBGSaveFails(t *testing.T) {
 	assertEmpty(t, repo)
 }
 
-// TestCorruptStoredObject flips one byte of a stored backup: verify must
-// fail with ErrVerify and a restore must not leave a file behind.
-func TestCorruptStoredObject(t *testing.T) {
-	dir := t.TempDir()
+// storedBackup stores a backup of a real RDB, zstd-compressed, in a file://
+// repository in dir.
+func storedBackup(t *testing.T) (dir string, repo *storage.Repo, m *storage.Manifest) {
+	t.Helper()
+	dir = t.TempDir()
 	repo, err := storage.Open(t.Context(), "file://"+dir, storage.Options{Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer repo.Close()
+	t.Cleanup(func() { _ = repo.Close() })
 	res, err := backup.Run(t.Context(), bytesSource{realRDB(t)}, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := res.Manifest
+	return dir, repo, res.Manifest
+}
+
+// TestCorruptStoredObject flips one byte of a stored backup: verify must
+// fail with ErrVerify and a restore must not leave a file behind.
+func TestCorruptStoredObject(t *testing.T) {
+	dir, repo, m := storedBackup(t)
 	if _, err := restore.Fetch(t.Context(), repo, m, io.Discard, restore.FetchOptions{}); err != nil {
 		t.Fatalf("verify of the intact backup: %v", err)
 	}
@@ -396,23 +403,14 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 // once that size is passed, not after the whole stream was written out;
 // and the keys and expiries per db are checked, not only their total.
 func TestFetchStopsAtRawSize(t *testing.T) {
-	dir := t.TempDir()
-	repo, err := storage.Open(t.Context(), "file://"+dir, storage.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer repo.Close()
-	res, err := backup.Run(t.Context(), bytesSource{realRDB(t)}, repo, backup.Options{Target: "cache", Compression: settings(t, "zstd")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, repo, stored := storedBackup(t)
 	// A manifest whose keys sit in another db, or have other expiries,
 	// than the RDB's: describe would show them, and drills compare them.
 	for _, edit := range []func(*storage.DB){
 		func(d *storage.DB) { d.Index += 5 },
 		func(d *storage.DB) { d.Expires++ },
 	} {
-		m := *res.Manifest
+		m := *stored
 		m.RDB.DBs = slices.Clone(m.RDB.DBs)
 		edit(&m.RDB.DBs[0])
 		if _, err := restore.Fetch(t.Context(), repo, &m, io.Discard, restore.FetchOptions{}); !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "per db") {
@@ -420,10 +418,10 @@ func TestFetchStopsAtRawSize(t *testing.T) {
 		}
 	}
 
-	small := *res.Manifest
+	small := *stored
 	small.Data.RawSize /= 2
 	var n int64
-	_, err = restore.Fetch(t.Context(), repo, &small, writerFunc(func(p []byte) (int, error) { n += int64(len(p)); return len(p), nil }), restore.FetchOptions{})
+	_, err := restore.Fetch(t.Context(), repo, &small, writerFunc(func(p []byte) (int, error) { n += int64(len(p)); return len(p), nil }), restore.FetchOptions{})
 	if !errors.Is(err, restore.ErrVerify) || !strings.Contains(err.Error(), "decodes to more than") || n > small.Data.RawSize {
 		t.Errorf("a manifest with half the RDB size: %v after %d bytes written, want ErrVerify at %d bytes at most", err, n, small.Data.RawSize)
 	}

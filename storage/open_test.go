@@ -10,30 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
 )
-
-// commitBackup stores a one-object backup of target in repo.
-func commitBackup(t *testing.T, repo *storage.Repo, target string) *storage.Manifest {
-	t.Helper()
-	at := time.Now().UTC()
-	m := &storage.Manifest{Format: storage.ManifestFormat, ID: storage.NewID(at), Target: target, Created: at, Finished: at,
-		Data: storage.Data{Name: storage.DataName("zst"), RawSize: 4}}
-	up, err := repo.Create(t.Context(), target, m.ID, m.Data.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := up.Write([]byte("data")); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.Commit(t.Context(), m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // TestPrefixIsADirectory: ?prefix=np keeps target q's backups under np/q/,
 // not npq/, and ?prefix=/np/ is the same prefix, so that what one URL
@@ -45,8 +24,9 @@ func TestPrefixIsADirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer repo.Close()
-	m := commitBackup(t, repo, "q")
-	if _, err := os.Stat(filepath.Join(dir, "np", "q", m.ID, storage.ManifestName)); err != nil {
+	id := storage.NewID(time.Now())
+	testenv.PutBackup(t, repo, "q", id, time.Now())
+	if _, err := os.Stat(filepath.Join(dir, "np", "q", id, storage.ManifestName)); err != nil {
 		t.Errorf("the manifest is not under np/q/: %v", err)
 	}
 	other, err := storage.Open(t.Context(), "file://"+dir+"?prefix=/np/", storage.Options{})
@@ -55,7 +35,7 @@ func TestPrefixIsADirectory(t *testing.T) {
 	}
 	defer other.Close()
 	ms, problems, err := other.List(t.Context(), "")
-	if err != nil || len(problems) != 0 || len(ms) != 1 || ms[0].ID != m.ID {
+	if err != nil || len(problems) != 0 || len(ms) != 1 || ms[0].ID != id {
 		t.Errorf("List with ?prefix=/np/ = %d backups, %v, %v; want the one written with ?prefix=np", len(ms), problems, err)
 	}
 }
@@ -72,8 +52,9 @@ func TestFileRepoDirectoriesArePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer repo.Close()
-	m := commitBackup(t, repo, "cache")
-	for _, d := range []string{dir, filepath.Join(dir, "cache"), filepath.Join(dir, "cache", m.ID)} {
+	id := storage.NewID(time.Now())
+	testenv.PutBackup(t, repo, "cache", id, time.Now())
+	for _, d := range []string{dir, filepath.Join(dir, "cache"), filepath.Join(dir, "cache", id)} {
 		fi, err := os.Stat(d)
 		if err != nil {
 			t.Fatal(err)
