@@ -496,9 +496,9 @@ func (td *testDaemon) started(t *testing.T) string {
 func TestDaemonRefusesBadStart(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"invalid": "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"* * *\"}\n",
-		"nothing": "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n",
-		"no elector":  "storage: file:///x\ndaemon: {leaderElection: {enabled: true}}\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@daily\"}\n",
+		"invalid":    "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"* * *\"}\n",
+		"nothing":    "storage: file:///x\ntargets:\n  - {name: a, redis: \"redis://h:1\"}\n",
+		"no elector": "storage: file:///x\ndaemon: {leaderElection: {enabled: true}}\ntargets:\n  - {name: a, redis: \"redis://h:1\", schedule: \"@daily\"}\n",
 	} {
 		path := filepath.Join(dir, name+".yaml")
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
