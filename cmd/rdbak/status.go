@@ -18,10 +18,10 @@ func newStatusCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
 			out, err := g.Req().Status(cmd.Context(), now)
-			if err != nil {
+			if out == nil {
 				return err
 			}
-			return g.Print(out, func(w io.Writer) error { return render.Statuses(w, out, now) })
+			return g.PrintThen(out, func(w io.Writer) error { return render.Statuses(w, out, now) }, err)
 		},
 	}
 	cli.AddOutputFlag(cmd, &g.Output)

@@ -1,7 +1,11 @@
 package app
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rdbak/rdbak/internal/config"
@@ -36,6 +40,9 @@ type TargetStatus struct {
 	LastFailure string     `json:"lastFailure"`
 	// LastDrill is the target's newest restore drill (nil: none yet).
 	LastDrill *DrillSummary `json:"lastDrill,omitempty"`
+	// Error says why the target's storage could not be read; the fields
+	// from storage are then unknown, not zero.
+	Error string `json:"error,omitempty"`
 }
 
 // StatusOf returns t's status from its backups ms (oldest first, as
@@ -61,44 +68,68 @@ func StatusOf(t *config.Target, ms []*storage.Manifest, now time.Time) (TargetSt
 }
 
 // Status returns the status of each target the request names (see
-// Request.Targets) at now, reading each storage once.
+// Request.Targets) at now, reading each storage once. A storage that
+// cannot be read does not hide the others: its targets' statuses say why
+// (Error), and the error returned with the statuses names them.
 func (r Request) Status(ctx context.Context, now time.Time) ([]TargetStatus, error) {
 	targets, err := r.Targets(ctx)
 	if err != nil {
 		return nil, err
 	}
 	repos := map[string]*storage.Repo{}
+	failed := map[string]error{} // storage that did not open, by URL
 	defer func() {
 		for _, r := range repos {
 			_ = r.Close()
 		}
 	}()
 	out := []TargetStatus{}
+	var unread []string
 	for i := range targets {
 		t := &targets[i]
-		url := t.Storage
-		if r.Storage != "" {
-			url = r.Storage
-		}
+		url := cmp.Or(r.Storage, t.Storage)
 		repo := repos[url]
-		if repo == nil {
+		if repo == nil && failed[url] == nil {
 			if repo, err = storage.Open(ctx, url, storage.Options{}); err != nil {
-				return nil, err
+				failed[url] = err
+			} else {
+				repos[url] = repo
 			}
-			repos[url] = repo
 		}
-		ms, _, err := repo.List(ctx, t.Name)
+		s, err := targetStatus(ctx, t, repo, failed[url], now)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		var usage UsageError
+		if errors.As(err, &usage) {
+			return nil, err
+		}
 		if err != nil {
-			return nil, err
-		}
-		s, err := StatusOf(t, ms, now)
-		if err != nil {
-			return nil, err
-		}
-		if s.LastDrill, err = LastDrill(ctx, repo, t.Name); err != nil {
-			return nil, err
+			s = TargetStatus{Target: t.Name, Schedule: t.Schedule, LastFailure: FailuresUnknown, Error: err.Error()}
+			unread = append(unread, t.Name)
 		}
 		out = append(out, s)
 	}
+	if len(unread) > 0 {
+		return out, fmt.Errorf("the storage of %d of %d targets could not be read (%s): see their error", len(unread), len(out), strings.Join(unread, ", "))
+	}
 	return out, nil
+}
+
+// targetStatus is t's status from repo, or openErr when its storage did
+// not open.
+func targetStatus(ctx context.Context, t *config.Target, repo *storage.Repo, openErr error, now time.Time) (TargetStatus, error) {
+	if openErr != nil {
+		return TargetStatus{}, openErr
+	}
+	ms, _, err := repo.List(ctx, t.Name)
+	if err != nil {
+		return TargetStatus{}, err
+	}
+	s, err := StatusOf(t, ms, now)
+	if err != nil {
+		return s, err
+	}
+	s.LastDrill, err = LastDrill(ctx, repo, t.Name)
+	return s, err
 }

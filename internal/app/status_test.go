@@ -1,10 +1,12 @@
 package app
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/storage"
 )
 
@@ -51,5 +53,26 @@ func TestStatusOf(t *testing.T) {
 		if s.LastFailure != FailuresUnknown {
 			t.Errorf("%s: last failure %q, want it said unknown", tt.name, s.LastFailure)
 		}
+	}
+}
+
+// TestStatusStorageDown: one target's storage that cannot be read does not
+// hide the others' status; its status says why, and the error names it.
+func TestStatusStorageDown(t *testing.T) {
+	_, url, repo := fileStore(t)
+	now := time.Now()
+	id := storage.NewID(now)
+	testenv.PutBackup(t, repo, "a", id, now)
+	cfg := writeFile(t, t.TempDir(), "rdbak.yaml", "storage: "+url+`
+targets:
+  - {name: a, redis: redis://127.0.0.1:1}
+  - {name: b, redis: redis://127.0.0.1:2, storage: "file:///nonexistent/rdbak"}
+`)
+	out, err := (Request{Config: cfg, Log: quiet()}).Status(t.Context(), now)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 targets could not be read (b)") {
+		t.Errorf("status with b's storage missing: %v, want an error naming b", err)
+	}
+	if len(out) != 2 || out[0].LastBackupID != id || out[0].Error != "" || out[1].Target != "b" || !strings.Contains(out[1].Error, "/nonexistent/rdbak") {
+		t.Errorf("status = %+v, want a's last backup %s and b's storage error", out, id)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -83,6 +84,12 @@ func (g *Globals) Print(v any, text func(w io.Writer) error) error {
 		return g.WriteResult(v)
 	}
 	return text(g.Stdout)
+}
+
+// PrintThen prints v as Print does, then returns err: a result shown in
+// part (status with a storage it could not read) still fails the command.
+func (g *Globals) PrintThen(v any, text func(w io.Writer) error, err error) error {
+	return errors.Join(g.Print(v, text), err)
 }
 
 // Req is the request of the global flags: where the target and the

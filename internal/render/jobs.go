@@ -40,7 +40,13 @@ func Outcomes(w io.Writer, outs []app.Outcome) error {
 func Statuses(w io.Writer, out []app.TargetStatus, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tBACKUPS\tLAST SUCCESS\tAGE\tNEXT RUN\tSCHEDULE\tLAST DRILL")
+	var errs []string
 	for _, s := range out {
+		if s.Error != "" {
+			fmt.Fprintf(tw, "%s\t?\tunknown: see ERROR below\t?\t?\t%s\t?\n", s.Target, OrDash(s.Schedule))
+			errs = append(errs, "ERROR "+s.Target+": "+s.Error)
+			continue
+		}
 		last, age, next := "-", "-", "-"
 		if s.LastSuccess != nil {
 			last, age = s.LastSuccess.UTC().Format(time.RFC3339)+" "+s.LastBackupID, Age(s.Age)
@@ -56,6 +62,9 @@ func Statuses(w io.Writer, out []app.TargetStatus, now time.Time) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, e := range errs {
+		fmt.Fprintln(w, e)
 	}
 	_, err := fmt.Fprintln(w, "last failure: "+app.FailuresUnknown)
 	return err

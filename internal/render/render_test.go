@@ -148,6 +148,11 @@ func TestJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	contains(t, "status", b.String(), "2026-11-22T03:00:00Z x", "2h", "(in 1h)", "@hourly", "last failure: "+app.FailuresUnknown)
+	b.Reset()
+	if err := Statuses(&b, []app.TargetStatus{{Target: "down", Schedule: "@hourly", Error: "open storage s3://b: boom"}}, created); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "status, storage not read", b.String(), "down    ?        unknown: see ERROR below", "ERROR down: open storage s3://b: boom")
 
 	b.Reset()
 	Prune(&b, app.PruneResult{Target: "a", Policy: "keep last 1", Location: time.UTC,
