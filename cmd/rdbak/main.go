@@ -55,7 +55,7 @@ func exitCode(ctx context.Context, err error) int {
 }
 
 func main() {
-	app.SetGCPercent(app.GCPercent)
+	app.TuneProcess()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := newRootCmd()
