@@ -39,7 +39,18 @@
 # zstd, time and redis from Debian when run as root and they are missing;
 # MinIO comes from hack/deps.sh.
 #
-# Latest figures, 2026-11-29 07:47-08:00 UTC, GOGC=5 for one-shot runs
+# Latest figures, 2026-11-29 15:51-16:20 UTC, the executable's startup
+# pages released (43ce4c4) against BEFORE=505661c, 1 GiB benchdata RDB
+# (1,080,232,750 bytes), REPEAT=3 MODES=yes, MinIO on. Memory only: load
+# average 18 (three engineers' test runs and the testbed), so the wall
+# times (1.67x and 1.48x the transport) say nothing. Peak RSS (anon):
+#   now -> file://                37 MiB (14); 505661c 49 MiB (14)
+#   restore --to-file -           36 MiB (12); 505661c 45 MiB (13)
+#   verify                        37 MiB (12)
+#   now -> MinIO, 8 MiB x 2       57 MiB (31); 69-70 MiB before (below)
+#   rdbak version                 36 MiB: the peak is now startup's
+#
+# Figures of 2026-11-29 07:47-08:00 UTC, GOGC=5 for one-shot runs
 # (2956ab0) against BEFORE=b3d0e48 (GOGC=25), 1 GiB benchdata RDB
 # (1,061,598,657 bytes), REPEAT=3 MODES="yes no", MinIO on; load average
 # 1.4-2.4 before the runs (the testbed had just gone down), nothing else
