@@ -251,7 +251,8 @@ func CheckSingle(m *storage.Manifest) error {
 
 // Verify reads every object of m (each shard of a set) as Fetch does,
 // checking everything against the manifest (the RDB's SHA-256 too, whatever
-// o says), and returns the sums: sizes, and per database the keys and
+// o says), and, for a set, that its shards serve every slot and add up to
+// its totals. It returns the sums: sizes, and per database the keys and
 // expires.
 func Verify(ctx context.Context, repo *storage.Repo, m *storage.Manifest, o FetchOptions) (*Report, error) {
 	o.SkipRawSHA256 = false
@@ -282,6 +283,11 @@ func Verify(ctx context.Context, repo *storage.Repo, m *storage.Manifest, o Fetc
 			}
 			sum.RDB.DBs[j].Keys += db.Keys
 			sum.RDB.DBs[j].Expires += db.Expires
+		}
+	}
+	if m.IsSet() {
+		if err := checkSet(m, sum); err != nil {
+			return nil, err
 		}
 	}
 	return sum, nil
