@@ -173,6 +173,10 @@ func Snapshot(ctx context.Context, srv Server, o SnapshotOptions) (SnapshotResul
 					break
 				}
 				return res, fmt.Errorf("%w: BGSAVE SCHEDULE: %w", ErrSaveFailed, err)
+			case errors.Is(err, ErrNotAllowed):
+				// Not a failed save: nothing was tried, and the Redis log
+				// and the disk have nothing to say about it.
+				return res, fmt.Errorf("%w: BGSAVE is renamed, disabled or not permitted: give the ACL user +bgsave (with +lastsave, +info and +config|get), or back up over replication, which needs no BGSAVE (source: replication, --source replication)", err)
 			case ctx.Err() != nil:
 				return res, timeout(err, "send BGSAVE")
 			default:

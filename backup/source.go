@@ -49,6 +49,10 @@ var (
 	// ErrChildActive: another child process (an AOF rewrite) runs, so only
 	// BGSAVE SCHEDULE is accepted.
 	ErrChildActive = errors.New("another child process is active")
+	// ErrNotAllowed: the server does not run the command for this user:
+	// it is renamed or disabled (rename-command), or the ACL user lacks it.
+	// Waiting does not help; the configuration must change.
+	ErrNotAllowed = errors.New("the command is renamed, disabled or not permitted for this user")
 )
 
 // Server is the part of a Redis server's command set that a snapshot needs.
@@ -59,8 +63,8 @@ type Server interface {
 	Info(ctx context.Context, sections ...string) (*info.Info, error)
 	// BGSave sends BGSAVE, or BGSAVE SCHEDULE when schedule is true, and
 	// returns Redis's status reply. A Redis error reply is returned as an
-	// error whose text is Redis's own message, wrapping ErrSaveInProgress
-	// or ErrChildActive when it is one of those refusals.
+	// error whose text is Redis's own message, wrapping ErrSaveInProgress,
+	// ErrChildActive or ErrNotAllowed when it is one of those refusals.
 	BGSave(ctx context.Context, schedule bool) (string, error)
 	// LastSave returns LASTSAVE.
 	LastSave(ctx context.Context) (time.Time, error)

@@ -102,6 +102,10 @@ func (c *Client) BGSave(ctx context.Context, schedule bool) (string, error) {
 	}
 	s, err := c.rdb.Do(ctx, args...).Text()
 	if err != nil {
+		if err := classify(err); errors.Is(err, backup.ErrNotAllowed) {
+			// Snapshot says what to do instead.
+			return "", fmt.Errorf("send BGSAVE to %s: %w", c.Addr(), err)
+		}
 		return "", c.wrap("BGSAVE", err)
 	}
 	return s, nil
@@ -140,12 +144,13 @@ func (c *Client) ConfigGet(ctx context.Context, name string) (string, error) {
 }
 
 // wrap returns Redis error replies as a *ReplyError with Redis's own text,
-// so callers can branch on its class and operators see what Redis said, and
+// so callers can branch on its class and operators see what Redis said
+// (with the server and what to fix for a refused password or command), and
 // adds the command and server to transport errors.
 func (c *Client) wrap(cmd string, err error) error {
 	var rerr goredis.Error
 	if errors.As(err, &rerr) {
-		return classify(err)
+		return explain(cmd, c.rdb.Options().Addr, classify(err))
 	}
 	if o := c.rdb.Options(); o.TLSConfig != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) {
 		return fmt.Errorf("send %s to %s: %w (no TLS answer: is %s Redis's tls-port? rediss:// needs it; redis:// is for the plaintext port)", cmd, o.Addr, err, o.Addr)

@@ -249,3 +249,76 @@ func TestNewClientWrapsExisting(t *testing.T) {
 		t.Fatalf("LASTSAVE: %v", err)
 	}
 }
+
+// TestClientRefusals checks that a refused password or command names the
+// server and says what to fix, and keeps its class for callers.
+func TestClientRefusals(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{Password: "s3cret-pass", Config: []string{"user noinfo on >pw +ping"}})
+	for _, tc := range []struct {
+		name   string
+		o      Options
+		class  error
+		reply  string
+		remedy string
+	}{
+		{"no password", Options{}, ErrNoAuth, "NOAUTH", "--password-file"},
+		{"wrong password", Options{Password: "wrong-pass"}, ErrWrongPass, "WRONGPASS", "--password-file"},
+		{"command not permitted", Options{Username: "noinfo", Password: "pw"}, ErrNoPerm, "NOPERM", "grant it to the ACL user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Addr = r.Addr
+			c := New(tc.o)
+			defer c.Close()
+			_, err := c.Info(t.Context(), "server")
+			if err == nil {
+				t.Fatal("INFO succeeded, want a refusal")
+			}
+			t.Logf("error: %v", err)
+			if !errors.Is(err, tc.class) || !strings.Contains(err.Error(), tc.reply) {
+				t.Fatalf("error %q is not Redis's %s reply", err, tc.reply)
+			}
+			if !strings.Contains(err.Error(), r.Addr) || !strings.Contains(err.Error(), tc.remedy) {
+				t.Fatalf("error %q does not name %s and say %q", err, r.Addr, tc.remedy)
+			}
+			if strings.Contains(err.Error(), "wrong-pass") {
+				t.Fatalf("error %q shows the password", err)
+			}
+		})
+	}
+}
+
+// TestSnapshotBGSaveNotAllowed checks that a BGSAVE the server will not
+// run (renamed, or not in the ACL user's commands) is not reported as a
+// failed save, whose hint sends the operator to the Redis log and the
+// disk, but as what it is, with the way out.
+func TestSnapshotBGSaveNotAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		conf  string
+		o     Options
+		reply string
+	}{
+		{"renamed", `rename-command BGSAVE ""`, Options{}, "ERR unknown command"},
+		{"not permitted", "user nobgsave on >pw +info +lastsave +config|get", Options{Username: "nobgsave", Password: "pw"}, "NOPERM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{tc.conf}})
+			tc.o.Addr = r.Addr
+			c := New(tc.o)
+			defer c.Close()
+			_, err := backup.Snapshot(t.Context(), c, backup.SnapshotOptions{})
+			if err == nil {
+				t.Fatal("Snapshot succeeded, want a refusal")
+			}
+			t.Logf("error: %v", err)
+			if errors.Is(err, backup.ErrSaveFailed) || !errors.Is(err, backup.ErrNotAllowed) {
+				t.Fatalf("error %q: want ErrNotAllowed, not ErrSaveFailed", err)
+			}
+			for _, want := range []string{tc.reply, r.Addr, "+bgsave", "--source replication"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}

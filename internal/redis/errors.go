@@ -2,6 +2,7 @@ package redis
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -34,6 +35,8 @@ var replyClasses = []struct {
 	{"MISCONF", ErrMisconf},
 	{"READONLY", ErrReadOnly},
 	{"ERR unknown command", ErrUnknownCommand},
+	{"ERR unknown command", backup.ErrNotAllowed},
+	{"NOPERM", backup.ErrNotAllowed},
 	{"ERR Background save already in progress", backup.ErrSaveInProgress},
 	// "ERR Another child process is active (AOF?): can't BGSAVE right now.
 	// Use BGSAVE SCHEDULE ..." (Redis 6.2 to 8).
@@ -65,6 +68,23 @@ func classify(err error) error {
 	var mine *ReplyError
 	if errors.As(err, &rerr) && !errors.As(err, &mine) {
 		return &ReplyError{Msg: rerr.Error()}
+	}
+	return err
+}
+
+// authHint says where rdbak takes a password from, for a server that
+// wants one (NOAUTH) or refuses the one given (WRONGPASS).
+const authHint = "give the user and password of this server: in the URL, --password-file, REDIS_PASSWORD or REDISCLI_AUTH; in a config file, passwordFile or passwordEnv"
+
+// explain adds what the operator must fix to the refusals that no retry
+// cures: a missing or wrong password, a command the ACL user may not run.
+// Other errors are returned unchanged.
+func explain(cmd, addr string, err error) error {
+	switch {
+	case errors.Is(err, ErrNoAuth), errors.Is(err, ErrWrongPass):
+		return fmt.Errorf("authenticate to %s: %w (%s)", addr, err, authHint)
+	case errors.Is(err, ErrNoPerm):
+		return fmt.Errorf("send %s to %s: %w (grant it to the ACL user; README \"Security\" lists what each job needs)", cmd, addr, err)
 	}
 	return err
 }
