@@ -159,6 +159,9 @@ func (p *PullSource) request(w *wire, br *bufio.Reader) (io.Reader, int64, error
 			args = append(args, p.Username)
 		}
 		if err := roundTrip(w, br, append(args, p.Password)...); err != nil {
+			if errors.Is(err, ErrWrongPass) {
+				return nil, 0, fmt.Errorf("authenticate to %s: %w (%s)", p.Addr, err, authHint)
+			}
 			return nil, 0, fmt.Errorf("authenticate to %s: %w", p.Addr, err)
 		}
 	}
@@ -178,7 +181,12 @@ func (p *PullSource) request(w *wire, br *bufio.Reader) (io.Reader, int64, error
 		return nil, 0, fmt.Errorf("request RDB from %s: %w", p.Addr, err)
 	}
 	r, size, err := readPayloadHeader(br)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNoAuth):
+		return nil, 0, fmt.Errorf("request RDB from %s: %w (%s)", p.Addr, err, authHint)
+	case errors.Is(err, backup.ErrNotAllowed):
+		return nil, 0, fmt.Errorf("request RDB from %s: %w (SYNC is renamed, disabled or not permitted: give the ACL user +sync and +replconf, or back up with BGSAVE and the dump file beside Redis, source: file, --source file)", p.Addr, err)
+	case err != nil:
 		return nil, 0, fmt.Errorf("request RDB from %s: %w", p.Addr, err)
 	}
 	// Redis writes REDIS, Valkey 9 VALKEY; anything else means the peer is

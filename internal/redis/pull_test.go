@@ -82,14 +82,15 @@ func TestPullAuth(t *testing.T) {
 	})
 
 	failures := []struct {
-		name string
-		src  PullSource
-		want string
+		name   string
+		src    PullSource
+		want   string
+		remedy string // what to do, in the error
 	}{
-		{"wrong password", PullSource{Password: "wrong-pass"}, "authenticate to " + r.Addr + ": WRONGPASS invalid username-password pair"},
-		{"wrong user", PullSource{Username: "nobody", Password: password}, "authenticate to " + r.Addr + ": WRONGPASS"},
-		{"no password", PullSource{}, "request RDB from " + r.Addr + ": NOAUTH Authentication required"},
-		{"user without +sync", PullSource{Username: "nosync", Password: "nosyncpass"}, "request RDB from " + r.Addr + ": NOPERM"},
+		{"wrong password", PullSource{Password: "wrong-pass"}, "authenticate to " + r.Addr + ": WRONGPASS invalid username-password pair", "--password-file"},
+		{"wrong user", PullSource{Username: "nobody", Password: password}, "authenticate to " + r.Addr + ": WRONGPASS", "--password-file"},
+		{"no password", PullSource{}, "request RDB from " + r.Addr + ": NOAUTH Authentication required", "--password-file"},
+		{"user without +sync", PullSource{Username: "nosync", Password: "nosyncpass"}, "request RDB from " + r.Addr + ": NOPERM", "give the ACL user +sync and +replconf, or back up with BGSAVE"},
 	}
 	for _, tc := range failures {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,8 +102,8 @@ func TestPullAuth(t *testing.T) {
 				t.Fatal("Open succeeded, want an error")
 			}
 			t.Logf("error: %v", err)
-			if !strings.HasPrefix(err.Error(), tc.want) {
-				t.Fatalf("error %q, want it to start with %q", err, tc.want)
+			if !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.remedy) {
+				t.Fatalf("error %q, want it to start with %q and say %q", err, tc.want, tc.remedy)
 			}
 			var reply *ReplyError
 			if !errors.As(err, &reply) {
@@ -313,5 +314,22 @@ func TestPullKeepAlivesOnFakeMaster(t *testing.T) {
 	got, size := pullAll(t, t.Context(), &PullSource{Addr: addr, IdleTimeout: time.Second})
 	if !bytes.Equal(got, rdb) || size != int64(len(rdb)) {
 		t.Fatalf("got %d bytes (Size %d), want the %d-byte RDB", len(got), size, len(rdb))
+	}
+}
+
+// A server that does not run SYNC at all: the error says so and names the
+// other way to back it up.
+func TestPullSyncRenamed(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{`rename-command SYNC ""`}})
+	s, err := (&PullSource{Addr: r.Addr}).Open(t.Context())
+	if err == nil {
+		s.Body.Close()
+		t.Fatal("Open succeeded, want an error")
+	}
+	t.Logf("error: %v", err)
+	for _, want := range []string{"request RDB from " + r.Addr, "unknown command", "SYNC is renamed, disabled or not permitted", "--source file"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not say %q", err, want)
+		}
 	}
 }
