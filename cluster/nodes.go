@@ -23,9 +23,9 @@ func (m Migration) String() string {
 	return fmt.Sprintf("slot %d migrating from %s to %s", m.Slot, m.Node, m.Peer)
 }
 
-// CheckMigrations refuses a backup while any slot moves, naming them: keys
-// of a moving slot are split between two nodes, so no set of per-shard
-// snapshots holds the slot whole.
+// CheckMigrations refuses a backup or a replay while any slot moves,
+// naming them: keys of a moving slot are split between two nodes, so no
+// set of per-shard snapshots holds the slot whole.
 func CheckMigrations(ms []Migration) error {
 	if len(ms) == 0 {
 		return nil
@@ -35,7 +35,7 @@ func CheckMigrations(ms []Migration) error {
 	for i, m := range ms {
 		parts[i] = m.String()
 	}
-	return fmt.Errorf("%w: %s; finish or cancel the resharding (redis-cli --cluster fix, or CLUSTER SETSLOT <slot> STABLE) and back up again",
+	return fmt.Errorf("%w: %s; finish or cancel the resharding (redis-cli --cluster fix, or CLUSTER SETSLOT <slot> STABLE) and try again",
 		ErrNotReady, strings.Join(parts, ", "))
 }
 

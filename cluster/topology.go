@@ -9,10 +9,11 @@ import (
 	"strings"
 )
 
-// ErrNotReady means the cluster may not be backed up now: its state is not
-// ok, a slot is not served, or a slot is migrating or importing. Retrying
-// later may succeed.
-var ErrNotReady = errors.New("cluster not ready for a backup")
+// ErrNotReady means the cluster may not be backed up, or replayed into,
+// now: its state is not ok, a slot is not served, or a slot is migrating
+// or importing. Retrying later may succeed. Its text names neither job:
+// the caller's context does.
+var ErrNotReady = errors.New("cluster not ready")
 
 // Range is an inclusive range of hash slots.
 type Range struct{ Start, End int }

@@ -65,7 +65,7 @@ func readCluster(ctx context.Context, seed *redis.Client) (*clusterInfo, error) 
 		return nil, err
 	}
 	if state != "ok" {
-		return nil, fmt.Errorf("%w: cluster_state is %s: wait for the cluster to recover (CLUSTER INFO), then back up again", cluster.ErrNotReady, state)
+		return nil, fmt.Errorf("%w: cluster_state is %s: wait for the cluster to recover (CLUSTER INFO), then try again", cluster.ErrNotReady, state)
 	}
 	topo, err := seed.ClusterTopology(ctx)
 	if err != nil {

@@ -161,7 +161,7 @@ func TestClusterBackupRightAfterWrites(t *testing.T) {
 }
 
 // TestClusterBackupRefusesMigratingSlot: a slot being migrated is named and
-// nothing is stored.
+// nothing is stored; a replay into the cluster is refused too.
 func TestClusterBackupRefusesMigratingSlot(t *testing.T) {
 	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
 		t.Parallel()
@@ -179,6 +179,12 @@ func TestClusterBackupRefusesMigratingSlot(t *testing.T) {
 			t.Fatalf("Backup = %v, want a refusal naming slot 100", err)
 		}
 		requireEmpty(t, repo)
+		// A replay into it is refused before anything is read, and is not
+		// told to back up again.
+		_, err = clusterApp().Replay(ctx, repo, &storage.Manifest{ID: "set", Target: "orders"}, target, ReplayOptions{})
+		if !errors.Is(err, cluster.ErrNotReady) || !strings.Contains(err.Error(), "slot 100 migrating") || strings.Contains(err.Error(), "back up") {
+			t.Fatalf("Replay = %v, want a refusal naming slot 100 that does not say to back up", err)
+		}
 	})
 }
 
