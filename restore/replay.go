@@ -15,6 +15,10 @@ type ReplayTarget struct {
 	Version string // the server's own version
 	// Cluster is set when the target is a Redis Cluster: only db 0.
 	Cluster bool
+	// MasterOf is the master (host:port) a standalone target replicates,
+	// "" for a master. A cluster's keys go to its masters whichever node
+	// is named, so it is not set for one.
+	MasterOf string
 }
 
 func (t ReplayTarget) String() string {
@@ -28,10 +32,14 @@ func (t ReplayTarget) String() string {
 // CheckReplay decides whether the keys of backup m can be replayed into t
 // with RESTORE: every part's RDB version must be one t's RESTORE accepts
 // (a DUMP payload carries the version of the file it was cut from, and
-// RESTORE refuses a newer one), and a cluster holds only db 0. The error
-// wraps ErrRefused and names both sides.
+// RESTORE refuses a newer one), a cluster holds only db 0, and a replica
+// takes no keys: it refuses writes (READONLY), and what it took would be
+// undone by its next sync. The error wraps ErrRefused and names both sides.
 func CheckReplay(m *storage.Manifest, t ReplayTarget) error {
 	var problems []string
+	if t.MasterOf != "" && !t.Cluster {
+		problems = append(problems, fmt.Sprintf("it is a replica of %s, which would undo the replay (or it refuses every key, READONLY): replay into the master %s", t.MasterOf, t.MasterOf))
+	}
 	for i, p := range m.Parts() {
 		if s := p.RDB.StructureOf(); s != storage.StructureVerified {
 			problems = append(problems, unparsed(m, i, s))

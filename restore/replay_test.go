@@ -34,6 +34,8 @@ func TestCheckReplay(t *testing.T) {
 		{"db 3 into a cluster", backup("redis", "7.0.15", 10, storage.DB{Index: 0, Keys: 1}, storage.DB{Index: 3, Keys: 5}), ReplayTarget{Version: "7.0.15", Cluster: true}, "keys in db 3 (5 keys)"},
 		{"db 3 into standalone", backup("redis", "7.0.15", 10, storage.DB{Index: 3, Keys: 5}), ReplayTarget{Version: "7.0.15"}, ""},
 		{"unknown newer target", backup("redis", "7.4.1", 12), ReplayTarget{Version: "99.0.0"}, ""},
+		{"into a replica", backup("redis", "7.0.15", 10), ReplayTarget{Version: "7.0.15", MasterOf: "10.0.0.7:6379"}, "a replica of 10.0.0.7:6379"},
+		{"into a cluster replica", backup("redis", "7.0.15", 10), ReplayTarget{Version: "7.0.15", Cluster: true, MasterOf: "10.0.0.7:6379"}, ""},
 		{"structure not parsed", unparsed, ReplayTarget{Version: "7.4.1"}, "accepted on its CRC-64 alone (structure not-parsed: unknown type 99)"},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -135,12 +136,15 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 	log := a.Log.With("backup_id", m.ID, "replay_to", addr)
 	seed := redis.New(redis.Options{Addr: addr, Username: to.User(), Password: password, TLS: tlsConf})
 	defer seed.Close()
-	in, err := seed.Info(ctx, "server", "cluster")
+	in, err := seed.Info(ctx, "server", "cluster", "replication")
 	if err != nil {
 		return nil, err
 	}
 	id := backup.Identify(in.Server)
 	rt := restore.ReplayTarget{Flavor: id.FlavorOf(), Version: id.Version, Cluster: in.Cluster.Enabled}
+	if in.Replication.Role == "slave" {
+		rt.MasterOf = net.JoinHostPort(in.Replication.MasterHost, in.Replication.MasterPort)
+	}
 	rep := &ReplayReport{Target: rt.String() + " at " + addr, Keys: int64(m.Keys())}
 	r := &replayer{log: log, batch: o.Batch, dests: map[int]*replayDest{}, rep: rep}
 	dial := nodeDialer(to.User(), password, tlsConf)

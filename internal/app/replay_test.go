@@ -152,3 +152,22 @@ func TestReplayReportsFailingKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayRefusesReplica: a replay into a replica is refused before any
+// key is sent, naming its master: the replica would refuse every key
+// (READONLY), or its next sync would undo them.
+func TestReplayRefusesReplica(t *testing.T) {
+	repo := openRepo(t)
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	testenv.FillCluster(t, src.Client(t), 30)
+	m := backupOf(t, repo, "cache", src.URL())
+	master := testenv.StartRedis(t, testenv.RedisOptions{})
+	replica := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{"replicaof " + strings.Replace(master.Addr, ":", " ", 1)}})
+	rep, err := clusterApp().Replay(t.Context(), repo, m, &config.Target{Name: "to", Redis: replica.URL()}, ReplayOptions{})
+	if !errors.Is(err, restore.ErrRefused) || !strings.Contains(err.Error(), "replica of "+master.Addr) {
+		t.Fatalf("Replay into a replica = %v, want refused naming its master %s", err, master.Addr)
+	}
+	if rep != nil {
+		t.Fatalf("%d keys restored, %d failed; want none sent", rep.Restored, rep.Failed)
+	}
+}
