@@ -307,3 +307,18 @@ func TestGroupTopology(t *testing.T) {
 		t.Errorf("a lone master has topology %+v, want none", tp)
 	}
 }
+
+// TestBackupTimeoutSaysSo: a backup that runs into its target's timeout
+// says which timeout ended it and what to change, not only "context
+// deadline exceeded", and stores nothing. Redis waits 5 s before the
+// snapshot (repl-diskless-sync-delay); the timeout is far shorter.
+func TestBackupTimeoutSaysSo(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 5"}})
+	repo := openRepo(t)
+	target := &config.Target{Name: "slow", Redis: r.URL(), Source: config.SourceReplication, Timeout: 200 * time.Millisecond}
+	_, err := clusterApp().Backup(t.Context(), target, repo, zstd(t), nil)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "the target's timeout of 200ms (timeout, --timeout)") {
+		t.Fatalf("Backup = %v, want a deadline naming the target's timeout", err)
+	}
+	requireEmpty(t, repo)
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -47,7 +48,7 @@ func (a *App) Backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, comp codec.Settings, prog *backup.Progress) (*backup.Result, error) {
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
+		ctx, cancel = withTimeout(ctx, t.Timeout)
 		defer cancel()
 	}
 	log := a.Log.With("target", t.Name)
@@ -58,6 +59,7 @@ func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 	}
 	conn, err := a.Connect(ctx, t)
 	if err != nil {
+		err = timedOut(ctx, err)
 		a.failed(ctx, log, "backup failed", err)
 		return nil, err
 	}
@@ -68,6 +70,7 @@ func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 	log.Info("backup started", "source", conn.Kind, "storage", repo.String(), "encrypted", enc != nil)
 	res, err := a.backupConn(ctx, t, conn, repo, comp, enc, prog, log)
 	if err != nil {
+		err = timedOut(ctx, err)
 		a.failed(ctx, log, "backup failed", err)
 		record(ctx, log, conn.events, kube.ReasonBackupFailed, fmt.Sprintf("backup of %s failed: %v", t.Name, err), true)
 		return nil, fmt.Errorf("backup of %s: %w", t.Name, err)
@@ -88,6 +91,29 @@ func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 			"structure", st, "rdbak_version", a.Version, "rdbak_parses", rdb.Parses)
 	}
 	return res, nil
+}
+
+// timeoutError is the cause of a backup's context ending at its target's
+// timeout: "context deadline exceeded" alone names neither the timeout
+// nor what to change.
+type timeoutError struct{ d time.Duration }
+
+func (e timeoutError) Error() string {
+	return fmt.Sprintf("gave up at the target's timeout of %s (timeout, --timeout): raise it for a large dataset or a slow Redis", e.d)
+}
+
+// withTimeout bounds a backup by its target's timeout d.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, timeoutError{d})
+}
+
+// timedOut adds to err that the target's timeout ended ctx, when it did.
+func timedOut(ctx context.Context, err error) error {
+	var te timeoutError
+	if err != nil && errors.As(context.Cause(ctx), &te) {
+		return fmt.Errorf("%w: %w", err, te)
+	}
+	return err
 }
 
 // backupConn backs up what conn reached: a standalone server, one cluster

@@ -60,17 +60,17 @@ func (a *App) BackupNow(ctx context.Context, r Request, ad *Adhoc, k *KubeFlags,
 	}
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
+		ctx, cancel = withTimeout(ctx, t.Timeout)
 		defer cancel()
 	}
 	repo, err := storage.Open(ctx, url, storage.Options{Create: true})
 	if err != nil {
-		return nil, err
+		return nil, timedOut(ctx, err)
 	}
 	defer repo.Close()
 	// Fail before a long snapshot if the storage is unreachable.
 	if err := repo.Check(ctx); err != nil {
-		return nil, err
+		return nil, timedOut(ctx, err)
 	}
 	if o.Started != nil {
 		o.Started()
