@@ -93,6 +93,9 @@ func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 	return res, nil
 }
 
+// sentinelMode is INFO server's redis_mode of a Sentinel.
+const sentinelMode = "sentinel"
+
 // timeoutError is the cause of a backup's context ending at its target's
 // timeout: "context deadline exceeded" alone names neither the timeout
 // nor what to change.
@@ -132,9 +135,13 @@ func (a *App) backupConn(ctx context.Context, t *config.Target, conn *Conn, repo
 		Waiting:     waitingFor(ctx, conn.Client, conn.Kind, prog != nil),
 		Topology:    conn.Topology,
 	}
-	in, err := conn.Client.Info(ctx, "cluster")
+	in, err := conn.Client.Info(ctx, "server", "cluster")
 	if err != nil {
 		return nil, err
+	}
+	if in.Server.Mode == sentinelMode {
+		return nil, UsageError{Err: fmt.Errorf("target %s: %s is a Redis Sentinel, which holds no data: back up the master it monitors with --sentinel %s --master-name NAME (a target's sentinel block), or name a Redis server",
+			t.Name, conn.Client.Addr(), conn.Client.Addr())}
 	}
 	if !in.Cluster.Enabled {
 		return backup.Run(ctx, conn.Source, repo, o)

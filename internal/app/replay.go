@@ -140,6 +140,9 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 	if err != nil {
 		return nil, err
 	}
+	if in.Server.Mode == sentinelMode {
+		return nil, UsageError{Err: fmt.Errorf("%s is a Redis Sentinel, which takes no keys: replay into the master it monitors (SENTINEL GET-MASTER-ADDR-BY-NAME NAME gives its address)", addr)}
+	}
 	id := backup.Identify(in.Server)
 	rt := restore.ReplayTarget{Flavor: id.FlavorOf(), Version: id.Version, Cluster: in.Cluster.Enabled}
 	if in.Replication.Role == "slave" {

@@ -171,3 +171,27 @@ func TestReplayRefusesReplica(t *testing.T) {
 		t.Fatalf("%d keys restored, %d failed; want none sent", rep.Restored, rep.Failed)
 	}
 }
+
+// TestSentinelNamedAsRedis: a Sentinel's address given where a Redis
+// server is wanted (--redis, --replay-to) is refused as what it is, with
+// the way to reach its master; it answered every key "unknown command"
+// and the backup "SYNC is renamed".
+func TestSentinelNamedAsRedis(t *testing.T) {
+	set := testenv.StartReplicaSet(t, testenv.ReplicaSetOptions{Replicas: 1, Sentinels: 1})
+	sentinel := set.Sentinels[0]
+	repo := openRepo(t)
+	_, err := clusterApp().Backup(t.Context(), &config.Target{Name: "oops", Redis: sentinel.URL(), Source: config.SourceReplication}, repo, zstd(t), nil)
+	var u UsageError
+	if !errors.As(err, &u) || !strings.Contains(err.Error(), sentinel.Addr+" is a Redis Sentinel") || !strings.Contains(err.Error(), "--sentinel "+sentinel.Addr) {
+		t.Fatalf("Backup of a Sentinel = %v, want a usage error naming it a Sentinel and --sentinel", err)
+	}
+	requireEmpty(t, repo)
+
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	testenv.FillCluster(t, src.Client(t), 10)
+	m := backupOf(t, repo, "cache", src.URL())
+	rep, err := clusterApp().Replay(t.Context(), repo, m, &config.Target{Name: "to", Redis: sentinel.URL()}, ReplayOptions{})
+	if !errors.As(err, &u) || !strings.Contains(err.Error(), sentinel.Addr+" is a Redis Sentinel") || rep != nil {
+		t.Fatalf("Replay into a Sentinel = %v (report %v), want a usage error naming it a Sentinel, no key sent", err, rep != nil)
+	}
+}

@@ -31,10 +31,12 @@ type Server struct {
 	// level here (7.2.4) and its own version in ValkeyVersion.
 	Version       string
 	ValkeyVersion string
-	RunID         string
-	Uptime        int64 // uptime_in_seconds
-	TimeUsec      int64 // server_time_usec
-	HasTime       bool
+	// Mode is redis_mode: standalone, cluster or sentinel.
+	Mode     string
+	RunID    string
+	Uptime   int64 // uptime_in_seconds
+	TimeUsec int64 // server_time_usec
+	HasTime  bool
 }
 
 // Major returns the major version of Version, 0 when it does not parse.
@@ -140,6 +142,7 @@ func FromFields(f map[string]string) *Info {
 	in.Server = Server{
 		Version:       f["redis_version"],
 		ValkeyVersion: f["valkey_version"],
+		Mode:          f["redis_mode"],
 		RunID:         f["run_id"],
 		Uptime:        r.int("uptime_in_seconds"),
 	}
