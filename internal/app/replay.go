@@ -70,11 +70,14 @@ type KeyFailure struct {
 
 // ReplayReport is what a replay did.
 type ReplayReport struct {
-	Target    string       `json:"target"` // the server or cluster written to
-	Keys      int64        `json:"keys"`   // keys in the backup
-	Restored  int64        `json:"restored"`
-	Expired   int64        `json:"expired"` // already expired: not sent, as a master's load drops them
-	Failed    int64        `json:"failed"`
+	Target   string `json:"target"` // the server or cluster written to
+	Keys     int64  `json:"keys"`   // keys in the backup
+	Restored int64  `json:"restored"`
+	Expired  int64  `json:"expired"` // already expired: not sent, as a master's load drops them
+	Failed   int64  `json:"failed"`
+	// Evicted is how many keys the target evicted (maxmemory) while the
+	// replay ran: restored, then lost.
+	Evicted   int64        `json:"evicted"`
 	Functions int          `json:"functions"` // function libraries loaded (on each master)
 	Failures  []KeyFailure `json:"failures,omitempty"`
 	Bytes     int64        `json:"payloadBytes"`
@@ -111,6 +114,7 @@ type replayer struct {
 	fatal   atomic.Pointer[error]
 	ctx     context.Context // the replay's, for the workers
 	codes   []string        // function libraries read from the backup
+	nodes   []string        // the servers written to, whose evictions count
 }
 
 // Replay restores backup m (a set, or one RDB) into the Redis or Redis
@@ -179,6 +183,10 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 	if o.Progress != nil {
 		o.Progress.Phase.Store("replay")
 	}
+	before, err := r.evictions(ctx, dial)
+	if err != nil {
+		return nil, err
+	}
 	start = time.Now()
 	err = r.run(ctx, repo, m, o)
 	rep.Replay = time.Since(start).Seconds()
@@ -187,6 +195,14 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 	}
 	if err != nil {
 		return rep, err
+	}
+	after, err := r.evictions(ctx, dial)
+	if err != nil {
+		return rep, err
+	}
+	if rep.Evicted = after.keys - before.keys; rep.Evicted > 0 {
+		return rep, fmt.Errorf("%w: %s evicted %d keys while the replay ran (maxmemory-policy %s, maxmemory %d bytes): the backup does not fit, and those keys are lost; raise maxmemory or set maxmemory-policy noeviction, then replay again",
+			ErrKeysFailed, rep.Target, rep.Evicted, after.policy, after.maxmemory)
 	}
 	if rep.Failed > 0 {
 		return rep, fmt.Errorf("%w: %d of %d keys were not restored into %s (listed in the report; every one is in the log)", ErrKeysFailed, rep.Failed, rep.Keys, rep.Target)
@@ -199,6 +215,7 @@ func (a *App) Replay(ctx context.Context, repo *storage.Repo, m *storage.Manifes
 // moving); for a standalone server, the key's db.
 func (r *replayer) route(ctx context.Context, seed *redis.Client, addr string, rt restore.ReplayTarget, dial func(string) *nodeConn, standalone func(db int) *redis.Client) error {
 	if !rt.Cluster {
+		r.nodes = []string{addr}
 		r.newDest = func(db int) (*replayDest, error) {
 			return &replayDest{name: addr + " db " + strconv.Itoa(db), client: standalone(db)}, nil
 		}
@@ -213,12 +230,40 @@ func (r *replayer) route(ctx context.Context, seed *redis.Client, addr string, r
 	}
 	r.router = cluster.NewRouter(ci.topo)
 	shards := ci.topo.Shards
+	for _, s := range shards {
+		r.nodes = append(r.nodes, s.Master.Addr)
+	}
 	r.newDest = func(i int) (*replayDest, error) {
 		n := dial(shards[i].Master.Addr)
 		return &replayDest{name: "master " + shards[i].Master.ID + " (" + n.addr + ")", client: n.client}, nil
 	}
 	r.rep.Target = fmt.Sprintf("%s of %d masters via %s", rt, len(shards), addr)
 	return nil
+}
+
+// evicted is what the servers written to say of maxmemory evictions.
+type evicted struct {
+	keys      int64 // evicted_keys, summed
+	policy    string
+	maxmemory int64
+}
+
+// evictions reads INFO stats and memory of every server written to: a
+// target under maxmemory with an evicting policy takes every RESTORE and
+// then drops keys, which only its evicted_keys shows.
+func (r *replayer) evictions(ctx context.Context, dial func(string) *nodeConn) (evicted, error) {
+	var e evicted
+	for _, addr := range r.nodes {
+		n := dial(addr)
+		in, err := n.client.Info(ctx, "stats", "memory")
+		n.Close()
+		if err != nil {
+			return e, fmt.Errorf("read the evictions of %s: %w", addr, err)
+		}
+		e.keys += in.Stats.EvictedKeys
+		e.policy, e.maxmemory = in.Memory.Policy, in.Memory.MaxMemory
+	}
+	return e, nil
 }
 
 // run replays every part of m, one after the other, through per-node

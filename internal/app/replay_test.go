@@ -2,11 +2,13 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rdbak/rdbak/internal/config"
+	"github.com/rdbak/rdbak/internal/redis/info"
 	"github.com/rdbak/rdbak/internal/testenv"
 	"github.com/rdbak/rdbak/restore"
 	"github.com/rdbak/rdbak/storage"
@@ -193,5 +195,45 @@ func TestSentinelNamedAsRedis(t *testing.T) {
 	rep, err := clusterApp().Replay(t.Context(), repo, m, &config.Target{Name: "to", Redis: sentinel.URL()}, ReplayOptions{})
 	if !errors.As(err, &u) || !strings.Contains(err.Error(), sentinel.Addr+" is a Redis Sentinel") || rep != nil {
 		t.Fatalf("Replay into a Sentinel = %v (report %v), want a usage error naming it a Sentinel, no key sent", err, rep != nil)
+	}
+}
+
+// TestReplayCountsEvictions: a target under maxmemory with an evicting
+// policy takes every RESTORE and then drops keys to stay under it; the
+// replay must not report them all restored. It fails, with the count.
+func TestReplayCountsEvictions(t *testing.T) {
+	repo := openRepo(t)
+	src := testenv.StartRedis(t, testenv.RedisOptions{})
+	ctx := t.Context()
+	pipe := src.Client(t).Pipeline()
+	value := strings.Repeat("v", 200)
+	for i := range 20000 {
+		pipe.Set(ctx, fmt.Sprintf("key:%d", i), value, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := backupOf(t, repo, "cache", src.URL())
+	dst := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{"maxmemory-policy allkeys-random"}})
+	dc := dst.Client(t)
+	in, err := dc.Info(ctx, "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Room for about a third of the 5 MB of keys.
+	limit := info.Parse(in).Memory.UsedMemory + 2<<20
+	if err := dc.ConfigSet(ctx, "maxmemory", fmt.Sprint(limit)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := clusterApp().Replay(ctx, repo, m, &config.Target{Name: "to", Redis: dst.URL()}, ReplayOptions{Batch: 64})
+	if !errors.Is(err, ErrKeysFailed) || !strings.Contains(err.Error(), "evicted") || rep == nil || rep.Evicted == 0 {
+		t.Fatalf("Replay into a Redis that evicts = %v, want ErrKeysFailed counting the evicted keys", err)
+	}
+	keys, err := dc.DBSize(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lost := rep.Restored - keys; lost > rep.Evicted {
+		t.Errorf("%d keys restored, %d left, but %d reported evicted", rep.Restored, keys, rep.Evicted)
 	}
 }

@@ -24,6 +24,9 @@ func ReplayIntent(w io.Writer, m *storage.Manifest, url string) error {
 func Replayed(w io.Writer, m *storage.Manifest, rep *app.ReplayReport) error {
 	_, err := fmt.Fprintf(w, "%s/%s into %s: %d keys restored, %d already expired, %d failed; %d function libraries (verify %.1fs, replay %.1fs, %.0f keys/s)\n",
 		m.Target, m.ID, rep.Target, rep.Restored, rep.Expired, rep.Failed, rep.Functions, rep.Verify, rep.Replay, float64(rep.Restored)/max(rep.Replay, 1e-3))
+	if rep.Evicted > 0 {
+		fmt.Fprintf(w, "EVICTED %d keys: the target dropped them to stay under its maxmemory after they were restored\n", rep.Evicted)
+	}
 	for _, f := range rep.Failures {
 		fmt.Fprintf(w, "FAILED db %d key %q on %s: %s\n", f.DB, f.Key, f.Node, f.Err)
 	}

@@ -20,6 +20,7 @@ type Info struct {
 	Persistence Persistence
 	Replication Replication
 	Memory      Memory
+	Stats       Stats
 	Cluster     Cluster
 	Keyspace    []DB     // by db index, ascending; only dbs with keys
 	Modules     []string // names of the loaded modules
@@ -95,8 +96,14 @@ func (r Replication) IsMaster() bool { return r.Role == "master" }
 
 // Memory is INFO memory.
 type Memory struct {
-	UsedMemory int64 // used_memory
-	MaxMemory  int64 // maxmemory, 0 = no limit
+	UsedMemory int64  // used_memory
+	MaxMemory  int64  // maxmemory, 0 = no limit
+	Policy     string // maxmemory_policy
+}
+
+// Stats is INFO stats.
+type Stats struct {
+	EvictedKeys int64 // evicted_keys: keys removed to stay under maxmemory
 }
 
 // DB is one line of INFO keyspace.
@@ -182,7 +189,8 @@ func FromFields(f map[string]string) *Info {
 		in.Replication.MasterLastIO = int(n)
 	}
 	in.Cluster = Cluster{Enabled: f["cluster_enabled"] == "1"}
-	in.Memory = Memory{UsedMemory: r.int("used_memory"), MaxMemory: r.int("maxmemory")}
+	in.Memory = Memory{UsedMemory: r.int("used_memory"), MaxMemory: r.int("maxmemory"), Policy: f["maxmemory_policy"]}
+	in.Stats = Stats{EvictedKeys: r.int("evicted_keys")}
 	in.Keyspace = keyspace(f)
 	in.Modules = modules(f)
 	return in
