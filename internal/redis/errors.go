@@ -19,6 +19,8 @@ var (
 	ErrLoading   = errors.New("LOADING: Redis is loading its dataset")
 	ErrMisconf   = errors.New("MISCONF: Redis cannot persist to disk")
 	ErrReadOnly  = errors.New("READONLY: the server is a read-only replica")
+	// ErrNoMasterLink: a replica refuses SYNC while its master link is down.
+	ErrNoMasterLink = errors.New("NOMASTERLINK: the replica's link to its master is down")
 	// ErrUnknownCommand: the command is renamed, disabled or unknown.
 	ErrUnknownCommand = errors.New("unknown command")
 )
@@ -34,6 +36,7 @@ var replyClasses = []struct {
 	{"LOADING", ErrLoading},
 	{"MISCONF", ErrMisconf},
 	{"READONLY", ErrReadOnly},
+	{"NOMASTERLINK", ErrNoMasterLink},
 	{"ERR unknown command", ErrUnknownCommand},
 	{"ERR unknown command", backup.ErrNotAllowed},
 	{"NOPERM", backup.ErrNotAllowed},

@@ -184,6 +184,8 @@ func (p *PullSource) request(w *wire, br *bufio.Reader) (io.Reader, int64, error
 	switch {
 	case errors.Is(err, ErrNoAuth):
 		return nil, 0, fmt.Errorf("request RDB from %s: %w (%s)", p.Addr, err, authHint)
+	case errors.Is(err, ErrNoMasterLink):
+		return nil, 0, fmt.Errorf("request RDB from %s: %w (it is a replica that has lost its master, or is failing over: back up its master, or a replica whose master link is up)", p.Addr, err)
 	case errors.Is(err, backup.ErrNotAllowed):
 		return nil, 0, fmt.Errorf("request RDB from %s: %w (SYNC is renamed, disabled or not permitted: give the ACL user +sync and +replconf, or back up with BGSAVE and the dump file beside Redis, source: file, --source file)", p.Addr, err)
 	case err != nil:

@@ -124,8 +124,8 @@ func TestPullNoMasterLink(t *testing.T) {
 	host, port, _ := strings.Cut(dead, ":")
 	r := testenv.StartRedis(t, testenv.RedisOptions{Config: []string{"replicaof " + host + " " + port}})
 	_, err := (&PullSource{Addr: r.Addr}).Open(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "NOMASTERLINK") {
-		t.Fatalf("got %v, want a NOMASTERLINK error", err)
+	if err == nil || !strings.Contains(err.Error(), "NOMASTERLINK") || !strings.Contains(err.Error(), "back up its master") {
+		t.Fatalf("got %v, want a NOMASTERLINK error that says what to back up instead", err)
 	}
 }
 
