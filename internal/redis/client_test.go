@@ -322,3 +322,28 @@ func TestSnapshotBGSaveNotAllowed(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreBatchKeyTooLarge: a RESTORE bigger than the server's
+// client-query-buffer-limit gets no reply, the connection is dropped;
+// the error says where to look, not only "EOF".
+func TestRestoreBatchKeyTooLarge(t *testing.T) {
+	r := testenv.StartRedis(t, testenv.RedisOptions{})
+	ctx := t.Context()
+	rc := r.Client(t)
+	if err := rc.Set(ctx, "big", randomBytes(3<<20, 7), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := rc.Dump(ctx, "big").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.ConfigSet(ctx, "client-query-buffer-limit", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := New(Options{Addr: r.Addr})
+	defer c.Close()
+	_, err = c.RestoreBatch(ctx, []Restore{{Key: []byte("copy"), Payload: []byte(payload)}})
+	if err == nil || !strings.Contains(err.Error(), "client-query-buffer-limit") {
+		t.Fatalf("RestoreBatch of a 3 MiB key over a 1 MiB query buffer = %v, want an error naming client-query-buffer-limit", err)
+	}
+}

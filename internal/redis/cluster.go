@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -104,6 +106,11 @@ func (c *Client) RestoreBatch(ctx context.Context, batch []Restore) ([]error, er
 		case err == nil:
 		case errors.As(err, &rerr):
 			errs[i] = classify(err)
+		case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+			// Redis drops, without a reply, a client whose query buffer
+			// outgrows client-query-buffer-limit: a RESTORE of a key
+			// larger than that.
+			return nil, fmt.Errorf("%w (the server closed the connection; its log says why: a key larger than its client-query-buffer-limit or proto-max-bulk-len is refused so, raise them for the replay)", c.wrap("RESTORE", err))
 		default:
 			return nil, c.wrap("RESTORE", err)
 		}
