@@ -180,13 +180,14 @@ func (r *Repo) Check(ctx context.Context) error {
 // Upload is a data object being written. Exactly one of Commit or Abort
 // must be called.
 type Upload struct {
-	w      *blob.Writer
+	w      *io.PipeWriter // into bucket.Upload, which sends done its result
+	done   chan error
 	mp     *s3Multipart // instead of w, on S3
 	cancel context.CancelFunc
 	bucket *blob.Bucket
 	key    string
 	scrub  *scrubber
-	done   bool
+	ended  bool
 }
 
 // Create starts writing the data object name of backup target/id.
@@ -199,12 +200,18 @@ func (r *Repo) Create(ctx context.Context, target, id, name string) (*Upload, er
 		mp := newS3Multipart(ctx, client, r.s3, key, contentType, r.s3.upload)
 		return &Upload{mp: mp, cancel: cancel, bucket: r.bucket, key: key, scrub: r.scrub}, nil
 	}
-	w, err := r.bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: contentType})
-	if err != nil {
-		cancel()
-		return nil, r.scrub.err(fmt.Errorf("start upload of %s to %s: %w", key, r.display, err))
-	}
-	return &Upload{w: w, cancel: cancel, bucket: r.bucket, key: key, scrub: r.scrub}, nil
+	// Bucket.Upload, not a blob.Writer: gocloud.dev v0.47's azureblob
+	// writer panics in Close when its upload fails after Close began, and
+	// the panic hides the cause (a refused connection, a denied write).
+	// Closing pr with the upload's error fails the next Write with it.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := r.bucket.Upload(ctx, key, pr, &blob.WriterOptions{ContentType: contentType})
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	return &Upload{w: pw, done: done, cancel: cancel, bucket: r.bucket, key: key, scrub: r.scrub}, nil
 }
 
 // Write implements io.Writer.
@@ -219,7 +226,7 @@ func (u *Upload) Write(p []byte) (int, error) {
 
 // Commit finishes the upload; only then is the object visible.
 func (u *Upload) Commit() error {
-	u.done = true
+	u.ended = true
 	defer u.cancel()
 	if u.mp != nil {
 		if err := u.mp.commit(); err != nil {
@@ -227,7 +234,8 @@ func (u *Upload) Commit() error {
 		}
 		return nil
 	}
-	if err := closeWriter(u.w); err != nil {
+	_ = u.w.Close() // never fails: it tells the upload the data ended
+	if err := <-u.done; err != nil {
 		return u.scrub.err(fmt.Errorf("finish upload of %s: %w", u.key, err))
 	}
 	return nil
@@ -236,32 +244,20 @@ func (u *Upload) Commit() error {
 // Abort cancels the upload and removes anything it left behind. It uses
 // ctx, not the upload's own (cancelled) context, for the cleanup.
 func (u *Upload) Abort(ctx context.Context) error {
-	if u.done {
+	if u.ended {
 		return nil
 	}
-	u.done = true
+	u.ended = true
 	u.cancel()
 	if u.mp != nil {
 		return u.scrub.err(u.mp.abort(ctx))
 	}
-	_ = closeWriter(u.w) // returns the cancellation; the object is not created
+	u.w.CloseWithError(context.Canceled)
+	<-u.done // the cancellation; the object is not created
 	if err := u.bucket.Delete(ctx, u.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return u.scrub.err(fmt.Errorf("remove partial upload %s: %w", u.key, err))
 	}
 	return nil
-}
-
-// closeWriter closes w, turning a panic inside the driver into an error.
-// gocloud.dev v0.47's azureblob writer dereferences a pipe it has set to nil
-// when its upload failed or was cancelled (writer.Close after open's error
-// path); a failed upload must fail the backup, not crash the process.
-func closeWriter(w *blob.Writer) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("storage driver failed while closing the upload: %v", r)
-		}
-	}()
-	return w.Close()
 }
 
 // Commit writes m's manifest, which makes the backup exist. Call it only
