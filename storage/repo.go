@@ -52,6 +52,10 @@ type Repo struct {
 	vanishPause time.Duration
 }
 
+// bucketSetups tune each bucket Open opens, for drivers whose defaults do
+// not suit rdbak; each driver's file (driver_*.go) adds its own.
+var bucketSetups []func(*blob.Bucket)
+
 // Options tunes Open.
 type Options struct {
 	// Create makes a missing file:// directory instead of failing; set it
@@ -121,6 +125,9 @@ func Open(ctx context.Context, rawURL string, o Options) (*Repo, error) {
 	}
 	if err != nil {
 		return nil, scrub.err(fmt.Errorf("open storage %s: %w", display, err))
+	}
+	for _, setup := range bucketSetups {
+		setup(b)
 	}
 	var client *s3.Client
 	if u.Scheme == "s3" && b.As(&client) && client.Options().Region == "" && q.Get("endpoint") == "" && client.Options().BaseEndpoint == nil {
