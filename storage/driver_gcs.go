@@ -3,8 +3,12 @@
 package storage
 
 import (
+	"errors"
+	"net/http"
+
 	gcs "cloud.google.com/go/storage"
 	"gocloud.dev/blob"
+	"google.golang.org/api/googleapi"
 
 	// gs:// URLs. The Google SDK's package inits keep about 5 MiB of the
 	// executable resident in every run, used or not; build with the tag
@@ -27,5 +31,9 @@ func init() {
 		if b.As(&c) {
 			c.SetRetry(gcs.WithMaxAttempts(gcsAttempts))
 		}
+	})
+	forbidden = append(forbidden, func(err error) bool {
+		var g *googleapi.Error
+		return errors.As(err, &g) && g.Code == http.StatusForbidden
 	})
 }

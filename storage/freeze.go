@@ -44,7 +44,7 @@ func (r *Repo) PutFreeze(ctx context.Context, target string, body []byte, create
 func (r *Repo) ReadFreeze(ctx context.Context, target string) ([]byte, error) {
 	key := freezeKey(target)
 	b, err := r.bucket.ReadAll(ctx, key)
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	if notFound(err) {
 		return nil, fmt.Errorf("%w: no freeze record %s in %s", ErrNotFound, key, r.display)
 	}
 	if err != nil {
@@ -57,7 +57,7 @@ func (r *Repo) ReadFreeze(ctx context.Context, target string) ([]byte, error) {
 func (r *Repo) DeleteFreeze(ctx context.Context, target string) error {
 	key := freezeKey(target)
 	err := r.bucket.Delete(ctx, key)
-	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+	if err != nil && !notFound(err) {
 		return r.scrub.err(fmt.Errorf("delete freeze record %s from %s: %w", key, r.display, err))
 	}
 	return nil

@@ -100,7 +100,7 @@ func (r *Repo) Orphans(ctx context.Context, target string, now time.Time, grace 
 // DeleteOrphan removes an orphan found by Orphans, unless a manifest has
 // appeared for it since.
 func (r *Repo) DeleteOrphan(ctx context.Context, o Orphan) error {
-	ok, err := r.bucket.Exists(ctx, manifestKey(o.Target, o.ID))
+	ok, err := r.exists(ctx, manifestKey(o.Target, o.ID))
 	if err != nil {
 		return r.scrub.err(fmt.Errorf("check manifest of %s/%s: %w", o.Target, o.ID, err))
 	}

@@ -79,7 +79,7 @@ func (r *Repo) DrillRecords(ctx context.Context, target, id string) ([]RecordRef
 // ReadDrillRecord returns the body of one drill record.
 func (r *Repo) ReadDrillRecord(ctx context.Context, ref RecordRef) ([]byte, error) {
 	b, err := r.bucket.ReadAll(ctx, ref.Key())
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	if notFound(err) {
 		return nil, fmt.Errorf("%w: no drill record %s in %s", ErrNotFound, ref.Key(), r.display)
 	}
 	if err != nil {

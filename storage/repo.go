@@ -56,6 +56,37 @@ type Repo struct {
 // not suit rdbak; each driver's file (driver_*.go) adds its own.
 var bucketSetups []func(*blob.Bucket)
 
+// forbidden recognises a driver's "permission denied" among the errors the
+// driver reports as not found: gocloud.dev's gcsblob maps GCS's 403 to
+// gcerrors.NotFound. Each driver's file (driver_*.go) adds its own.
+var forbidden []func(error) bool
+
+// notFound reports whether err says the object does not exist, and not
+// that rdbak may not read or delete it: a denied read taken for a missing
+// manifest hid every backup from list and status, and a denied delete
+// taken for one already gone made prune report deletions it never made.
+func notFound(err error) bool {
+	if gcerrors.Code(err) != gcerrors.NotFound {
+		return false
+	}
+	for _, f := range forbidden {
+		if f(err) {
+			return false
+		}
+	}
+	return true
+}
+
+// exists reports whether the object at key exists: Bucket.Exists, but a
+// denied read is an error, not "no".
+func (r *Repo) exists(ctx context.Context, key string) (bool, error) {
+	_, err := r.bucket.Attributes(ctx, key)
+	if notFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Options tunes Open.
 type Options struct {
 	// Create makes a missing file:// directory instead of failing; set it
@@ -261,7 +292,7 @@ func (u *Upload) Abort(ctx context.Context) error {
 	}
 	u.w.CloseWithError(context.Canceled)
 	<-u.done // the cancellation; the object is not created
-	if err := u.bucket.Delete(ctx, u.key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+	if err := u.bucket.Delete(ctx, u.key); err != nil && !notFound(err) {
 		return u.scrub.err(fmt.Errorf("remove partial upload %s: %w", u.key, err))
 	}
 	return nil
@@ -359,7 +390,7 @@ func (r *Repo) manifest(ctx context.Context, target, id string) (*Manifest, erro
 		read = r.readManifest
 	}
 	b, err := read(ctx, key)
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	if notFound(err) {
 		return nil, fmt.Errorf("%w: no manifest %s in %s", ErrNotFound, key, r.display)
 	}
 	if err != nil {
@@ -419,7 +450,7 @@ func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error)
 	}
 	key := dataKey(m.Target, m.ID, m.Data.Name)
 	rd, err := r.bucket.NewReader(ctx, key, nil)
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	if notFound(err) {
 		return nil, fmt.Errorf("%w: data object %s of backup %s is missing from %s", ErrDamaged, key, m.ID, r.display)
 	}
 	if err != nil {
@@ -431,7 +462,7 @@ func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error)
 // Delete removes a backup: the manifest first, so that a failure half way
 // leaves garbage (collected by GC) rather than a backup without data.
 func (r *Repo) Delete(ctx context.Context, m *Manifest) error {
-	if err := r.bucket.Delete(ctx, manifestKey(m.Target, m.ID)); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+	if err := r.bucket.Delete(ctx, manifestKey(m.Target, m.ID)); err != nil && !notFound(err) {
 		return r.scrub.err(fmt.Errorf("delete manifest of %s/%s: %w", m.Target, m.ID, err))
 	}
 	return r.scrub.err(r.deletePrefix(ctx, backupDir(m.Target, m.ID)))
@@ -441,7 +472,7 @@ func (r *Repo) Delete(ctx context.Context, m *Manifest) error {
 // that failed); a missing object is not an error.
 func (r *Repo) DeleteObject(ctx context.Context, target, id, name string) error {
 	key := dataKey(target, id, name)
-	if err := r.bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+	if err := r.bucket.Delete(ctx, key); err != nil && !notFound(err) {
 		return r.scrub.err(fmt.Errorf("delete %s: %w", key, err))
 	}
 	return nil
@@ -449,7 +480,7 @@ func (r *Repo) DeleteObject(ctx context.Context, target, id, name string) error 
 
 func (r *Repo) deletePrefix(ctx context.Context, prefix string) error {
 	return r.walk(ctx, &blob.ListOptions{Prefix: prefix}, func(obj *blob.ListObject) error {
-		if err := r.bucket.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		if err := r.bucket.Delete(ctx, obj.Key); err != nil && !notFound(err) {
 			return fmt.Errorf("delete %s: %w", obj.Key, err)
 		}
 		return nil

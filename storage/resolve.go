@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"gocloud.dev/gcerrors"
 )
 
 // Latest is the backup reference that means the newest backup.
@@ -254,9 +252,9 @@ func (r *Repo) checkData(ctx context.Context, m *Manifest) error {
 
 func (r *Repo) checkObject(ctx context.Context, m *Manifest) error {
 	key := dataKey(m.Target, m.ID, m.Data.Name)
-	ok, err := r.bucket.Exists(ctx, key)
+	ok, err := r.exists(ctx, key)
 	switch {
-	case err != nil && gcerrors.Code(err) != gcerrors.NotFound:
+	case err != nil:
 		return r.scrub.err(fmt.Errorf("check data object %s in %s: %w", key, r.display, err))
 	case !ok:
 		return r.missingData(key, m.ID)
