@@ -449,7 +449,7 @@ func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error)
 		return nil, fmt.Errorf("backup %s is a cluster backup set of %d shards, one object each: read them one by one (Manifest.Parts)", m.ID, len(m.Cluster.Shards))
 	}
 	key := dataKey(m.Target, m.ID, m.Data.Name)
-	rd, err := r.bucket.NewReader(ctx, key, nil)
+	rd, err := r.bucket.NewReader(ctx, key, &blob.ReaderOptions{BeforeRead: quietS3Read})
 	if notFound(err) {
 		return nil, fmt.Errorf("%w: data object %s of backup %s is missing from %s", ErrDamaged, key, m.ID, r.display)
 	}
@@ -457,6 +457,18 @@ func (r *Repo) OpenData(ctx context.Context, m *Manifest) (io.ReadCloser, error)
 		return nil, r.scrub.err(fmt.Errorf("open %s in %s: %w", key, r.display, err))
 	}
 	return rd, nil
+}
+
+// quietS3Read keeps the AWS SDK from printing "WARN Skipped validation of
+// multipart checksum" on stderr, outside rdbak's log, for every object
+// stored in parts: it cannot check a multipart object's checksum, and
+// rdbak checks the object's SHA-256 against the manifest anyway.
+func quietS3Read(as func(any) bool) error {
+	var opts *[]func(*s3.Options)
+	if as(&opts) {
+		*opts = append(*opts, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })
+	}
+	return nil
 }
 
 // Delete removes a backup: the manifest first, so that a failure half way
