@@ -87,6 +87,13 @@ type Job struct {
 	Loaded func(ctx context.Context) error
 	// Check compares what Redis loaded with the backup.
 	Check func(ctx context.Context) error
+	// Recover runs after Undo when the staging or the save failed, while
+	// Redis still serves its own data: the staged file took space in
+	// Redis's dir, and a BGSAVE that failed for lack of it (Save's, or
+	// one of Redis's save points) leaves Redis refusing every write
+	// (MISCONF) until a save succeeds. It is to make Redis save again,
+	// now that the staged files are gone. nil for none.
+	Recover func(ctx context.Context) error
 	// Down is the step from which Redis no longer serves the old data
 	// (DownStep).
 	Down     Step
@@ -171,7 +178,15 @@ func Apply(ctx context.Context, r Rollout, j Job) (*Installed, *Timings, error) 
 	}
 	err := stageAndSave(ctx, r, j, tm, progress, now)
 	if err != nil {
-		return nil, tm, undo(err)
+		err = undo(err)
+		if j.Recover != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), UndoTimeout)
+			defer cancel()
+			if rerr := j.Recover(rctx); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+		return nil, tm, err
 	}
 	step(StepStop)
 	if err := r.Stop(ctx); err != nil {

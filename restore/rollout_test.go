@@ -126,6 +126,54 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// TestApplyRecover: a failed staging or save is followed, after Undo has
+// removed the staged files, by Recover (Redis, whose BGSAVE may have failed
+// for the space they took, saves again); a failure once Redis is stopped
+// is not, and Recover's own failure is reported.
+func TestApplyRecover(t *testing.T) {
+	fetch := func(w io.Writer) error { _, err := w.Write([]byte("REDIS0010")); return err }
+	failSave := func(context.Context) error { return errors.New("BGSAVE failed: no space left") }
+	okSave := func(context.Context) error { return nil }
+	tests := []struct {
+		name       string
+		failAt     restore.Step
+		save       func(context.Context) error
+		recoverErr error
+		wantCalls  string
+		wantErr    []string
+	}{
+		{"save fails", "", failSave, nil, "stage undo recover", []string{"no space left"}},
+		{"stage fails", restore.StepStage, okSave, nil, "stage undo recover", []string{"boom at stage"}},
+		{"recover fails", "", failSave, errors.New("MISCONF stays"), "stage undo recover", []string{"no space left", "MISCONF stays"}},
+		{"stop fails", restore.StepStop, okSave, nil, "stage stop undo", []string{"boom at stop"}},
+		{"success", "", okSave, nil, "stage stop install start", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeRollout{failAt: tt.failAt}
+			rec := func(context.Context) error {
+				if f.staged {
+					t.Error("Recover ran before Undo removed the staged file")
+				}
+				f.calls = append(f.calls, "recover")
+				return tt.recoverErr
+			}
+			_, _, err := restore.Apply(t.Context(), f, restore.Job{Fetch: fetch, Save: tt.save, SaveTakes: -1, Recover: rec, Down: restore.StepStop})
+			if got := strings.Join(f.calls, " "); got != tt.wantCalls {
+				t.Errorf("calls = %q, want %q", got, tt.wantCalls)
+			}
+			for _, w := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want it to contain %q", err, w)
+				}
+			}
+			if tt.wantErr == nil && err != nil {
+				t.Errorf("err = %v", err)
+			}
+		})
+	}
+}
+
 // TestApplyInstallFails: a failed swap says the live data is unchanged
 // only when Commit is certain nothing was swapped in.
 func TestApplyInstallFails(t *testing.T) {

@@ -349,6 +349,7 @@ func (r *Restore) runMaster(ctx context.Context) error {
 		}
 		j.SaveTakes = saveTakes(ctx, k.client)
 	}
+	j.Recover = func(ctx context.Context) error { return resumeSaving(ctx, k.client, log) }
 	// The downtime ends when Redis serves the restored data, reached
 	// afresh (a restarted container or a new pod); the same connection
 	// then checks it. In a
@@ -382,6 +383,27 @@ func (r *Restore) runMaster(ctx context.Context) error {
 	r.Plan.PreRestore = installed.PreRestore
 	log.Info("restore succeeded", "keys", m.Keys(), "pre_restore", strings.Join(installed.PreRestore, ","),
 		"total", tm.Total.Round(time.Millisecond).String(), "downtime", tm.Downtime.Round(time.Millisecond).String())
+	return nil
+}
+
+// resumeSaving makes Redis save again after a restore failed beside it
+// (restore.Job.Recover): a BGSAVE that failed while the staged file filled
+// its volume left rdb_last_bgsave_status:err, and with save points and
+// stop-writes-on-bgsave-error yes (the defaults) Redis refuses every write
+// until a save succeeds, which its save points may not retry for an hour.
+// With the staged files removed, one BGSAVE clears that.
+func resumeSaving(ctx context.Context, srv backup.Server, log *slog.Logger) error {
+	in, err := srv.Info(ctx, "persistence")
+	if err != nil {
+		return fmt.Errorf("check that Redis can still save (it refuses writes if its last BGSAVE failed; run BGSAVE on it): %w", err)
+	}
+	if in.Persistence.LastBGSaveStatus != "err" {
+		return nil
+	}
+	if _, err := backup.Snapshot(ctx, srv, backup.SnapshotOptions{}); err != nil {
+		return fmt.Errorf("redis's last BGSAVE failed, so it refuses writes (MISCONF) while it has save points and stop-writes-on-bgsave-error yes, and a BGSAVE with the staged files removed failed too: free space in its dir and run BGSAVE on it: %w", err)
+	}
+	log.Info("Redis's BGSAVE failed during the restore; it saved again with the staged files removed, and accepts writes")
 	return nil
 }
 
