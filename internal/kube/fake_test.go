@@ -69,6 +69,13 @@ func deployment(name string, replicas int32, labels map[string]string) *appsv1.D
 	}
 }
 
+// interruptedRestore gives w the annotation a restore that scaled it down
+// leaves when it is killed.
+func interruptedRestore[T metav1.Object](w T, replicas string) T {
+	w.SetAnnotations(map[string]string{RestoreReplicasAnnotation: replicas})
+	return w
+}
+
 func replicaSet(name string) *appsv1.ReplicaSet {
 	return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNS}}
 }
@@ -106,6 +113,9 @@ func TestCandidates(t *testing.T) {
 		statefulSet("redis", 3, redis),
 		statefulSet("empty", 1, map[string]string{"app": "none"}),
 		deployment("cache", 1, cache),
+		// Scaled to 0 by a restore that was killed.
+		interruptedRestore(statefulSet("halted", 0, map[string]string{"app": "halted"}), "3"),
+		interruptedRestore(deployment("halted-deploy", 0, map[string]string{"app": "halted-deploy"}), "1"),
 		// Created out of order: Candidates sorts.
 		readyPod("redis-2", redis), readyPod("redis-0", redis), readyPod("redis-1", redis),
 		notReadyPod("redis-3", redis), terminatingPod("redis-4", redis),
@@ -127,6 +137,11 @@ func TestCandidates(t *testing.T) {
 		{name: "statefulset missing", spec: Spec{StatefulSet: "nope"}, wantErr: []string{"statefulset prod/nope does not exist"}},
 		{name: "statefulset without pods", spec: Spec{StatefulSet: "empty"}, wantErr: []string{"statefulset prod/empty matches no pods"}},
 		{name: "deployment", spec: Spec{Deployment: "cache"}, want: []string{"cache-a"}},
+		{name: "statefulset left at 0 by a restore", spec: Spec{StatefulSet: "halted"}, wantErr: []string{
+			"statefulset prod/halted matches no pods", "did not finish", "rdbak.io/restore-replicas=3",
+			"kubectl -n prod scale statefulset/halted --replicas=3", "kubectl -n prod annotate statefulset/halted rdbak.io/restore-replicas-"}},
+		{name: "deployment left at 0 by a restore", spec: Spec{Deployment: "halted-deploy"}, wantErr: []string{
+			"kubectl -n prod scale deployment/halted-deploy --replicas=1", "kubectl -n prod delete pod -l app.kubernetes.io/component=restore"}},
 		{name: "deployment missing", spec: Spec{Deployment: "nope"}, wantErr: []string{"deployment prod/nope does not exist"}},
 		{name: "selector", spec: Spec{Selector: "app=redis"}, want: []string{"redis-0", "redis-1", "redis-2"}},
 		{name: "selector matches nothing", spec: Spec{Selector: "app=none"}, wantErr: []string{"pods in prod matching app=none matches no pods"}},

@@ -15,7 +15,7 @@ import (
 
 // ErrNoTarget means the target named no usable Redis pod: nothing matched,
 // nothing was Ready, or several independent servers matched.
-var ErrNoTarget = errors.New("no single Redis pod to back up")
+var ErrNoTarget = errors.New("no single Redis pod")
 
 // Spec names a Redis in the cluster by exactly one of Pod, StatefulSet,
 // Deployment, Selector or HelmRelease.
@@ -80,6 +80,7 @@ func (c *Client) Candidates(ctx context.Context, s Spec) ([]corev1.Pod, error) {
 	}
 	pods := c.API.CoreV1().Pods(s.Namespace)
 	var all []corev1.Pod
+	var interrupted string // the restore annotation of the workload named
 	switch {
 	case s.Pod != "":
 		p, err := pods.Get(ctx, s.Pod, metav1.GetOptions{})
@@ -94,10 +95,11 @@ func (c *Client) Candidates(ctx context.Context, s Spec) ([]corev1.Pod, error) {
 		}
 		return []corev1.Pod{*p}, nil
 	default:
-		sel, err := c.selector(ctx, s)
+		sel, annotation, err := c.selector(ctx, s)
 		if err != nil {
 			return nil, err
 		}
+		interrupted = annotation
 		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
 			return nil, fmt.Errorf("list pods of %s: %w", s.Describe(), err)
@@ -115,6 +117,15 @@ func (c *Client) Candidates(ctx context.Context, s Spec) ([]corev1.Pod, error) {
 	}
 	slices.SortFunc(ready, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	switch {
+	case len(all) == 0 && interrupted != "":
+		kind, name := "statefulset", s.StatefulSet
+		if s.Deployment != "" {
+			kind, name = "deployment", s.Deployment
+		}
+		return nil, fmt.Errorf("%w: %s matches no pods: a restore by rdbak scaled it to 0 and did not finish (annotation %s=%s); "+
+			"it starts on the data that restore left in its volume (the restored file if it was swapped in, else the previous one; the previous data is kept as .pre-restore). "+
+			"Bring it back: kubectl -n %[5]s delete pod -l app.kubernetes.io/component=restore; kubectl -n %[5]s scale %[6]s --replicas=%[4]s; kubectl -n %[5]s annotate %[6]s %[3]s-",
+			ErrNoTarget, s.Describe(), RestoreReplicasAnnotation, interrupted, s.Namespace, kind+"/"+name)
 	case len(all) == 0:
 		return nil, fmt.Errorf("%w: %s matches no pods", ErrNoTarget, s.Describe())
 	case len(ready) == 0:
@@ -123,42 +134,45 @@ func (c *Client) Candidates(ctx context.Context, s Spec) ([]corev1.Pod, error) {
 	return ready, nil
 }
 
-// selector returns the label selector of the pods the spec names.
-func (c *Client) selector(ctx context.Context, s Spec) (string, error) {
+// selector returns the label selector of the pods the spec names and, for
+// a StatefulSet or Deployment, its RestoreReplicasAnnotation: the replica
+// count an interrupted restore scaled it down from, "" when none.
+func (c *Client) selector(ctx context.Context, s Spec) (string, string, error) {
 	var sel *metav1.LabelSelector
+	var interrupted string
 	switch {
 	case s.Selector != "":
-		return s.Selector, nil
+		return s.Selector, "", nil
 	case s.HelmRelease != "":
 		comp := s.Component
 		if comp == "" {
 			comp = "master"
 		}
-		return "app.kubernetes.io/instance=" + s.HelmRelease + ",app.kubernetes.io/component=" + comp, nil
+		return "app.kubernetes.io/instance=" + s.HelmRelease + ",app.kubernetes.io/component=" + comp, "", nil
 	case s.StatefulSet != "":
 		sts, err := c.API.AppsV1().StatefulSets(s.Namespace).Get(ctx, s.StatefulSet, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("%w: statefulset %s/%s does not exist", ErrNoTarget, s.Namespace, s.StatefulSet)
+			return "", "", fmt.Errorf("%w: statefulset %s/%s does not exist", ErrNoTarget, s.Namespace, s.StatefulSet)
 		}
 		if err != nil {
-			return "", fmt.Errorf("get statefulset %s/%s: %w", s.Namespace, s.StatefulSet, err)
+			return "", "", fmt.Errorf("get statefulset %s/%s: %w", s.Namespace, s.StatefulSet, err)
 		}
-		sel = sts.Spec.Selector
+		sel, interrupted = sts.Spec.Selector, sts.Annotations[RestoreReplicasAnnotation]
 	case s.Deployment != "":
 		d, err := c.API.AppsV1().Deployments(s.Namespace).Get(ctx, s.Deployment, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("%w: deployment %s/%s does not exist", ErrNoTarget, s.Namespace, s.Deployment)
+			return "", "", fmt.Errorf("%w: deployment %s/%s does not exist", ErrNoTarget, s.Namespace, s.Deployment)
 		}
 		if err != nil {
-			return "", fmt.Errorf("get deployment %s/%s: %w", s.Namespace, s.Deployment, err)
+			return "", "", fmt.Errorf("get deployment %s/%s: %w", s.Namespace, s.Deployment, err)
 		}
-		sel = d.Spec.Selector
+		sel, interrupted = d.Spec.Selector, d.Annotations[RestoreReplicasAnnotation]
 	}
 	ls, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
-		return "", fmt.Errorf("selector of %s: %w", s.Describe(), err)
+		return "", "", fmt.Errorf("selector of %s: %w", s.Describe(), err)
 	}
-	return ls.String(), nil
+	return ls.String(), interrupted, nil
 }
 
 // Ready reports whether p is running, not terminating, and Ready.
