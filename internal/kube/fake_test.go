@@ -33,6 +33,18 @@ func readyPod(name string, labels map[string]string) *corev1.Pod {
 	}
 }
 
+// crashingPod's container redis is in CrashLoopBackOff.
+func crashingPod(name string, labels map[string]string) *corev1.Pod {
+	p := notReadyPod(name, labels)
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name:                 "redis",
+		RestartCount:         4,
+		State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}},
+	}}
+	return p
+}
+
 func notReadyPod(name string, labels map[string]string) *corev1.Pod {
 	p := readyPod(name, labels)
 	p.Status.Conditions[0].Status = corev1.ConditionFalse
@@ -122,6 +134,7 @@ func TestCandidates(t *testing.T) {
 		notReadyPod("cache-b", cache), readyPod("cache-a", cache),
 		readyPod("rel-master-0", master), readyPod("rel-replicas-1", replica), readyPod("rel-replicas-0", replica),
 		readyPod("solo", nil), notReadyPod("sick", down), terminatingPod("dying", down),
+		crashingPod("crashing-0", map[string]string{"app": "crashing"}),
 	}
 	tests := []struct {
 		name    string
@@ -146,6 +159,10 @@ func TestCandidates(t *testing.T) {
 		{name: "selector", spec: Spec{Selector: "app=redis"}, want: []string{"redis-0", "redis-1", "redis-2"}},
 		{name: "selector matches nothing", spec: Spec{Selector: "app=none"}, wantErr: []string{"pods in prod matching app=none matches no pods"}},
 		{name: "nothing ready", spec: Spec{Selector: "state=down"}, wantErr: []string{"is Ready", "sick (Running, not ready)", "dying (terminating)"}},
+		{name: "pod crashing", spec: Spec{Pod: "crashing-0"}, wantErr: []string{
+			"CrashLoopBackOff, last exit code 1 (Error), 4 restarts", "kubectl -n prod logs crashing-0 -c redis --previous", "move the file aside", "dr-lost-pvc.md"}},
+		{name: "nothing ready, crashing", spec: Spec{Selector: "app=crashing"}, wantErr: []string{
+			"crashing-0 (Running, not ready; container redis: CrashLoopBackOff", "Redis keeps failing to start"}},
 		{name: "helm release is its master", spec: Spec{HelmRelease: "rel"}, want: []string{"rel-master-0"}},
 		{name: "helm release replicas", spec: Spec{HelmRelease: "rel", Component: "replica"}, want: []string{"rel-replicas-0", "rel-replicas-1"}},
 		{name: "helm release missing", spec: Spec{HelmRelease: "gone"}, wantErr: []string{"helm release prod/gone matches no pods"}},

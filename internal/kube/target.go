@@ -91,7 +91,7 @@ func (c *Client) Candidates(ctx context.Context, s Spec) ([]corev1.Pod, error) {
 			return nil, fmt.Errorf("get pod %s/%s: %w", s.Namespace, s.Pod, err)
 		}
 		if !Ready(p) {
-			return nil, fmt.Errorf("%w: pod %s/%s is not Ready (%s); rdbak backs up only Ready pods", ErrNoTarget, s.Namespace, s.Pod, podState(p))
+			return nil, fmt.Errorf("%w: pod %s/%s is not Ready (%s); rdbak works only with Ready pods%s", ErrNoTarget, s.Namespace, s.Pod, podState(p), crashHint(p))
 		}
 		return []corev1.Pod{*p}, nil
 	default:
@@ -108,11 +108,15 @@ func (c *Client) Candidates(ctx context.Context, s Spec) ([]corev1.Pod, error) {
 	}
 	var ready []corev1.Pod
 	var notReady []string
+	hint := ""
 	for i := range all {
 		if Ready(&all[i]) {
 			ready = append(ready, all[i])
 		} else {
 			notReady = append(notReady, all[i].Name+" ("+podState(&all[i])+")")
+			if hint == "" {
+				hint = crashHint(&all[i])
+			}
 		}
 	}
 	slices.SortFunc(ready, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
@@ -129,7 +133,7 @@ func (c *Client) Candidates(ctx context.Context, s Spec) ([]corev1.Pod, error) {
 	case len(all) == 0:
 		return nil, fmt.Errorf("%w: %s matches no pods", ErrNoTarget, s.Describe())
 	case len(ready) == 0:
-		return nil, fmt.Errorf("%w: no pod of %s is Ready: %s", ErrNoTarget, s.Describe(), strings.Join(notReady, ", "))
+		return nil, fmt.Errorf("%w: no pod of %s is Ready: %s%s", ErrNoTarget, s.Describe(), strings.Join(notReady, ", "), hint)
 	}
 	return ready, nil
 }
@@ -188,16 +192,47 @@ func Ready(p *corev1.Pod) bool {
 	return false
 }
 
+// podState says why p is not Ready: its phase and, for each container
+// that is waiting or has restarted, why (CrashLoopBackOff, the last exit).
 func podState(p *corev1.Pod) string {
 	if p.DeletionTimestamp != nil {
 		return "terminating"
 	}
+	state := string(p.Status.Phase)
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady && c.Status != corev1.ConditionTrue {
-			return string(p.Status.Phase) + ", not ready"
+			state += ", not ready"
 		}
 	}
-	return string(p.Status.Phase)
+	for _, c := range p.Status.ContainerStatuses {
+		var why []string
+		if w := c.State.Waiting; w != nil && w.Reason != "" {
+			why = append(why, w.Reason)
+		}
+		if t := c.LastTerminationState.Terminated; t != nil {
+			why = append(why, fmt.Sprintf("last exit code %d (%s)", t.ExitCode, t.Reason))
+		}
+		if c.RestartCount > 0 {
+			why = append(why, fmt.Sprintf("%d restarts", c.RestartCount))
+		}
+		if len(why) > 0 {
+			state += "; container " + c.Name + ": " + strings.Join(why, ", ")
+		}
+	}
+	return state
+}
+
+// crashHint is what to do when a container of p is in CrashLoopBackOff:
+// rdbak backs up and restores only a running Redis. "" when none is.
+func crashHint(p *corev1.Pod) string {
+	for _, c := range p.Status.ContainerStatuses {
+		if w := c.State.Waiting; w != nil && w.Reason == "CrashLoopBackOff" {
+			return fmt.Sprintf(". Redis keeps failing to start: kubectl -n %s logs %s -c %s --previous says why. rdbak restores only into a running Redis: "+
+				"if its data file is damaged (or too large for its memory limit), scale the workload to 0, move the file aside from a pod that mounts the volume, "+
+				"scale back so that Redis starts empty, then restore (deploy/runbooks/dr-lost-pvc.md)", p.Namespace, p.Name, c.Name)
+		}
+	}
+	return ""
 }
 
 // RedisContainer returns the container of p that runs Redis: the one named
