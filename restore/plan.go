@@ -39,6 +39,11 @@ type Workload struct {
 	Namespace string
 	Name      string
 	Replicas  int32
+	// RestartPolicy is a bare pod's (Always, OnFailure, Never; "" is
+	// Always, as for every pod of a StatefulSet or Deployment): the
+	// in-place strategy needs the kubelet to start Redis again after it
+	// exits.
+	RestartPolicy string
 }
 
 func (w Workload) String() string {
@@ -115,6 +120,11 @@ func ChooseStrategy(asked string, w Workload, vol Volume, l Layout) (Strategy, e
 	case string(InPlace):
 	default:
 		return "", fmt.Errorf("%w: --strategy %q: use restart, offline or in-place", ErrBadRequest, asked)
+	}
+	if p := w.RestartPolicy; p != "" && p != "Always" {
+		return "", fmt.Errorf("%w: %s has restartPolicy %s: the in-place restore makes Redis exit (SHUTDOWN NOSAVE) so that the kubelet starts it again on the restored file, "+
+			"but the kubelet would not, and Redis would stay down (with an emptyDir, its data would go with the pod); run Redis with restartPolicy Always "+
+			"(or in a StatefulSet or Deployment), or restore --to-file and load the file yourself", ErrRefused, w, p)
 	}
 	return InPlace, nil
 }

@@ -221,6 +221,11 @@ func TestOwnerOf(t *testing.T) {
 		wantIs  error
 	}{
 		{name: "bare pod", pod: readyPod("solo", nil), want: &Workload{Workload: restore.Workload{Namespace: testNS, Name: "solo"}}},
+		{name: "bare pod never restarted", pod: func() *corev1.Pod {
+			p := readyPod("once", nil)
+			p.Spec.RestartPolicy = corev1.RestartPolicyNever
+			return p
+		}(), want: &Workload{Workload: restore.Workload{Namespace: testNS, Name: "once", RestartPolicy: "Never"}}},
 		{
 			name: "statefulset",
 			pod:  controlled(readyPod("redis-0", nil), "StatefulSet", "redis"),

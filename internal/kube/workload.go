@@ -32,7 +32,7 @@ const RestoreReplicasAnnotation = "rdbak.io/restore-replicas"
 func (c *Client) OwnerOf(ctx context.Context, p *corev1.Pod) (*Workload, error) {
 	ref := metav1.GetControllerOf(p)
 	if ref == nil {
-		return &Workload{Workload: restore.Workload{Namespace: p.Namespace, Name: p.Name}}, nil
+		return &Workload{Workload: restore.Workload{Namespace: p.Namespace, Name: p.Name, RestartPolicy: string(p.Spec.RestartPolicy)}}, nil
 	}
 	apps := c.API.AppsV1()
 	switch ref.Kind {
