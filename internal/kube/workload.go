@@ -127,6 +127,12 @@ func Poll(ctx context.Context, interval time.Duration, what string, cond func(ct
 	defer t.Stop()
 	for {
 		ok, err := cond(ctx)
+		if err != nil && ctx.Err() != nil {
+			// A request cut by the deadline fails with the client's own
+			// words ("client rate limiter Wait returned an error"): say
+			// what was waited for.
+			return fmt.Errorf("wait for %s: %w (last: %v)", what, ctx.Err(), err)
+		}
 		if err != nil || ok {
 			return err
 		}
