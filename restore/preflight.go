@@ -65,6 +65,12 @@ type TargetInfo struct {
 	FreeBytes              int64    // free space in the data volume, -1 unknown
 	Replicas               int      // connected_slaves
 	Sentinel               string   // why a Sentinel or operator is suspected, "" if not
+	// StaleAOF is the path of an AOF in the dir of a Redis that runs with
+	// appendonly no, "" if none: the restore installs dbfilename only,
+	// but a Redis that restarts with appendonly yes (as its config may
+	// say: an interrupted restore leaves AOF off until then) loads the
+	// AOF instead.
+	StaleAOF string
 }
 
 // Finding is one pre-flight result.
@@ -120,6 +126,11 @@ func Preflight(m *storage.Manifest, t TargetInfo, o Overrides) []Finding {
 		add(true, "disk", "the data volume has %d bytes free; the restore needs %d (the new file beside the old one)", t.FreeBytes, need)
 	default:
 		add(false, "disk", "the data volume has %d bytes free, the restore needs %d", t.FreeBytes, need)
+	}
+	if t.StaleAOF != "" {
+		add(true, "aof", "Redis runs with appendonly no, but %s holds an AOF, which Redis loads instead of the restored file if it restarts with appendonly yes, as its config may say "+
+			"(a restore that was interrupted leaves AOF off until Redis restarts, and the writes since are in no file): if Redis is meant to run with AOF, "+
+			"run CONFIG SET appendonly yes on it, which writes a new AOF from its data, and restore again; if not, move %s aside", t.StaleAOF, t.StaleAOF)
 	}
 	if t.Replicas > 0 {
 		add(!o.AllowReplicas, "replicas", "the target has %d connected replicas: when the restored master comes back they resync from it and drop their data%s",

@@ -80,6 +80,7 @@ func TestPreflight(t *testing.T) {
 		{"over the container limit", func(t *restore.TargetInfo, _ *storage.Manifest) { t.MemoryLimit = 900000 }, restore.Overrides{}, "container memory limit"},
 		{"no disk", func(t *restore.TargetInfo, _ *storage.Manifest) { t.FreeBytes = 600000 }, restore.Overrides{}, "needs 1000000"},
 		{"replicas", func(t *restore.TargetInfo, _ *storage.Manifest) { t.Replicas = 2 }, restore.Overrides{}, "2 connected replicas"},
+		{"AOF left on disk", func(t *restore.TargetInfo, _ *storage.Manifest) { t.StaleAOF = "/data/appendonlydir" }, restore.Overrides{}, "/data/appendonlydir holds an AOF"},
 		{"replicas accepted", func(t *restore.TargetInfo, _ *storage.Manifest) { t.Replicas = 2 }, restore.Overrides{AllowReplicas: true}, ""},
 		{"sentinel", func(t *restore.TargetInfo, _ *storage.Manifest) { t.Sentinel = "pod has a sentinel container" }, restore.Overrides{}, "fail over"},
 	}

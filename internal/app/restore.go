@@ -182,6 +182,9 @@ func (r *Restore) plan(ctx context.Context, m *storage.Manifest) error {
 		return err
 	}
 	ti := in.target
+	if r.layout.AOF.Mode == "" {
+		ti.StaleAOF = aofOnDisk(ctx, k, r.layout.Dir, r.major)
+	}
 	ti.FreeBytes = freeBytes(ctx, k, r.layout.Dir)
 	ti.MemoryLimit = memoryLimit(k.pod, k.container)
 	ti.Sentinel = sentinelIn(k.pod)
@@ -554,6 +557,27 @@ func fileCtime(ctx context.Context, k *kubeConn, path string) int64 {
 		return -1
 	}
 	return n
+}
+
+// aofOnDisk is the path of the AOF in dir (appenddirname on 7.0+, else
+// appendfilename) of a Redis running with appendonly no, "" when there is
+// none or it cannot tell (restore.TargetInfo.StaleAOF).
+func aofOnDisk(ctx context.Context, k *kubeConn, dir string, major int) string {
+	param := "appendfilename"
+	if major >= 7 {
+		param = "appenddirname"
+	}
+	name, err := k.client.ConfigGet(ctx, param)
+	if err != nil || name == "" {
+		return ""
+	}
+	path := dir + "/" + name
+	err = k.kc.Exec(ctx, kube.ExecTarget{Namespace: k.pod.Namespace, Pod: k.pod.Name, Container: k.container, AllowSPDY: k.kt.AllowSPDY},
+		[]string{"stat", "-c", "%n", path}, nil, io.Discard, io.Discard)
+	if err != nil {
+		return ""
+	}
+	return path
 }
 
 // freeBytes measures free space in dir with df through exec; -1 when the
