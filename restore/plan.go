@@ -110,7 +110,7 @@ func ChooseStrategy(asked string, w Workload, vol Volume, l Layout) (Strategy, e
 			return Restart, nil
 		}
 		if w.Replicas > 1 {
-			return "", fmt.Errorf("%w: %s has %d replicas, each with its own data; restore one pod with --pod or scale it to 1 first", ErrRefused, w, w.Replicas)
+			return "", fmt.Errorf("%w: %s has %d replicas, each with its own data; restore one pod with --pod and --strategy in-place (its container restarts on the restored file, the other pods keep theirs), or scale it to 1 first", ErrRefused, w, w.Replicas)
 		}
 	case string(Restart), string(Offline):
 		if !offlineOK {
