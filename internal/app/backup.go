@@ -93,7 +93,7 @@ func (a *App) backup(ctx context.Context, t *config.Target, repo *storage.Repo, 
 	return res, nil
 }
 
-// sentinelMode is INFO server's redis_mode of a Sentinel.
+// sentinelMode is INFO server's redis_mode (Valkey: server_mode) of a Sentinel.
 const sentinelMode = "sentinel"
 
 // timeoutError is the cause of a backup's context ending at its target's

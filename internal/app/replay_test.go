@@ -179,23 +179,26 @@ func TestReplayRefusesReplica(t *testing.T) {
 // the way to reach its master; it answered every key "unknown command"
 // and the backup "SYNC is renamed".
 func TestSentinelNamedAsRedis(t *testing.T) {
-	set := testenv.StartReplicaSet(t, testenv.ReplicaSetOptions{Replicas: 1, Sentinels: 1})
-	sentinel := set.Sentinels[0]
-	repo := openRepo(t)
-	_, err := clusterApp().Backup(t.Context(), &config.Target{Name: "oops", Redis: sentinel.URL(), Source: config.SourceReplication}, repo, zstd(t), nil)
-	var u UsageError
-	if !errors.As(err, &u) || !strings.Contains(err.Error(), sentinel.Addr+" is a Redis Sentinel") || !strings.Contains(err.Error(), "--sentinel "+sentinel.Addr) {
-		t.Fatalf("Backup of a Sentinel = %v, want a usage error naming it a Sentinel and --sentinel", err)
-	}
-	requireEmpty(t, repo)
+	// On every server: Valkey says server_mode where Redis says redis_mode.
+	testenv.EachServer(t, func(t *testing.T, s testenv.Server) {
+		set := testenv.StartReplicaSet(t, testenv.ReplicaSetOptions{Server: s, Replicas: 1, Sentinels: 1})
+		sentinel := set.Sentinels[0]
+		repo := openRepo(t)
+		_, err := clusterApp().Backup(t.Context(), &config.Target{Name: "oops", Redis: sentinel.URL(), Source: config.SourceReplication}, repo, zstd(t), nil)
+		var u UsageError
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), sentinel.Addr+" is a Redis Sentinel") || !strings.Contains(err.Error(), "--sentinel "+sentinel.Addr) {
+			t.Fatalf("Backup of a Sentinel = %v, want a usage error naming it a Sentinel and --sentinel", err)
+		}
+		requireEmpty(t, repo)
 
-	src := testenv.StartRedis(t, testenv.RedisOptions{})
-	testenv.FillCluster(t, src.Client(t), 10)
-	m := backupOf(t, repo, "cache", src.URL())
-	rep, err := clusterApp().Replay(t.Context(), repo, m, &config.Target{Name: "to", Redis: sentinel.URL()}, ReplayOptions{})
-	if !errors.As(err, &u) || !strings.Contains(err.Error(), sentinel.Addr+" is a Redis Sentinel") || rep != nil {
-		t.Fatalf("Replay into a Sentinel = %v (report %v), want a usage error naming it a Sentinel, no key sent", err, rep != nil)
-	}
+		src := testenv.StartRedis(t, testenv.RedisOptions{Server: s})
+		testenv.FillCluster(t, src.Client(t), 10)
+		m := backupOf(t, repo, "cache", src.URL())
+		rep, err := clusterApp().Replay(t.Context(), repo, m, &config.Target{Name: "to", Redis: sentinel.URL()}, ReplayOptions{})
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), sentinel.Addr+" is a Redis Sentinel") || rep != nil {
+			t.Fatalf("Replay into a Sentinel = %v (report %v), want a usage error naming it a Sentinel, no key sent", err, rep != nil)
+		}
+	})
 }
 
 // TestReplayCountsEvictions: a target under maxmemory with an evicting

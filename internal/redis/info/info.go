@@ -9,6 +9,7 @@
 package info
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +33,9 @@ type Server struct {
 	// level here (7.2.4) and its own version in ValkeyVersion.
 	Version       string
 	ValkeyVersion string
-	// Mode is redis_mode: standalone, cluster or sentinel.
+	// Mode is redis_mode, or server_mode on Valkey (unless its
+	// extended-redis-compatibility is yes): standalone, cluster or
+	// sentinel.
 	Mode     string
 	RunID    string
 	Uptime   int64 // uptime_in_seconds
@@ -149,7 +152,7 @@ func FromFields(f map[string]string) *Info {
 	in.Server = Server{
 		Version:       f["redis_version"],
 		ValkeyVersion: f["valkey_version"],
-		Mode:          f["redis_mode"],
+		Mode:          cmp.Or(f["redis_mode"], f["server_mode"]),
 		RunID:         f["run_id"],
 		Uptime:        r.int("uptime_in_seconds"),
 	}

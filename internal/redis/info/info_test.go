@@ -60,8 +60,9 @@ func TestParseOlder(t *testing.T) {
 }
 
 func TestValkey(t *testing.T) {
-	got := Parse("# Server\nredis_version:7.2.4\nvalkey_version:8.0.1\nserver_name:valkey\n")
-	if got.Server.Version != "7.2.4" || got.Server.ValkeyVersion != "8.0.1" {
+	// Valkey says server_mode where Redis says redis_mode.
+	got := Parse("# Server\nredis_version:7.2.4\nvalkey_version:8.0.1\nserver_name:valkey\nserver_mode:sentinel\n")
+	if got.Server.Version != "7.2.4" || got.Server.ValkeyVersion != "8.0.1" || got.Server.Mode != "sentinel" {
 		t.Errorf("server = %+v", got.Server)
 	}
 }
